@@ -1,0 +1,3 @@
+#!/usr/bin/env node
+import { launch } from '../dist/cli/launch.js';
+await launch(import.meta.url);

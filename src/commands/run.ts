@@ -1,0 +1,115 @@
+import { Args, Flags } from '@oclif/core';
+import { BaseCommand, gpuFlags, gpuOptionsFrom } from '../cli/base.js';
+import { progressHooks, progressStyle } from '../cli/progress.js';
+import { UserError } from '../errors.js';
+import { DEFAULT_STOPPING_RULE } from '../measure/stopping.js';
+import { renderResults } from '../report/table.js';
+import { latestJournal } from '../results/store.js';
+import type { ResultFile } from '../results/schema.js';
+import { DEFAULT_RUN_OPTIONS, resumeBenchmarks, runBenchmarks, type RequestedProfile, type RunOutcome } from '../run/runner.js';
+import { PROFILES } from '../suites/schema.js';
+
+export interface RunResult {
+  resultsPath: string;
+  results: ResultFile;
+}
+
+export default class Run extends BaseCommand {
+  static override summary = 'Run benchmark suites: every case checked against a float64 reference, then timed on the GPU.';
+  static override description = `With no suite, runs every built-in suite. The calibration suite always runs first: its ceilings (copy/read GB/s, f32/f16 FMA GFLOP/s, dispatch overhead) are what every other case is reported against.
+Results go to results/<date>-<device>.json; a journal beside it keeps every finished case, so an interrupted run loses nothing and --resume completes it.`;
+  static override examples = [
+    '<%= config.bin %> run',
+    '<%= config.bin %> run calibration --profile quick',
+    '<%= config.bin %> run calibration -a mib=8,32 --filter kernel=copy',
+    '<%= config.bin %> run --resume',
+  ];
+  static override strict = false;
+  static override args = { suites: Args.string({ description: 'suite names or paths to suite .json files (default: all built-in suites)' }) };
+  static override flags = {
+    profile: Flags.string({ char: 'p', description: 'size profile; auto = quick on a software/fallback adapter, standard on a GPU', options: ['auto', ...PROFILES], default: 'auto' }),
+    axis: Flags.string({ char: 'a', description: 'override an axis: name=v1,v2 | name=start:stop[:step] | name=pow2:from:to', multiple: true }),
+    filter: Flags.string({ description: 'keep cases whose key contains this text, or that match every axis=value in it' }),
+    dtype: Flags.string({ description: 'storage types to run (suites with a dtype axis)', options: ['f32', 'f16'], multiple: true }),
+    out: Flags.string({ char: 'o', description: 'results file (default: results/<date>-<device>.json)' }),
+    'results-dir': Flags.string({ description: 'folder for results and journals', default: DEFAULT_RUN_OPTIONS.resultsDir }),
+    resume: Flags.boolean({ description: 'finish an interrupted run: the newest journal in --results-dir, or --journal' }),
+    journal: Flags.string({ description: 'journal of the interrupted run to resume (*.journal.jsonl)', dependsOn: ['resume'] }),
+    mode: Flags.string({ description: 'batch: N back-to-back repeats per sample (warm caches); cold: one repeat after evicting caches', options: ['batch', 'cold'], default: 'batch' }),
+    'min-samples': Flags.integer({ description: 'samples before the noise rule may stop a case', default: DEFAULT_STOPPING_RULE.minSamples, min: 1, helpGroup: 'SAMPLING' }),
+    'max-samples': Flags.integer({ description: 'samples after which a case stops regardless', default: DEFAULT_STOPPING_RULE.maxSamples, min: 1, helpGroup: 'SAMPLING' }),
+    'max-noise': Flags.string({ description: 'stop once the 95% CI of the median is within this many percent', default: String(DEFAULT_STOPPING_RULE.maxRelNoise * 100), helpGroup: 'SAMPLING' }),
+    'min-time': Flags.integer({ description: 'milliseconds of sampling before the noise rule may stop a case', default: DEFAULT_STOPPING_RULE.minTimeMs, min: 0, helpGroup: 'SAMPLING' }),
+    timeout: Flags.integer({ description: 'seconds of sampling per case at most', default: DEFAULT_STOPPING_RULE.timeoutMs / 1e3, min: 1, helpGroup: 'SAMPLING' }),
+    'sample-ms': Flags.string({ description: 'batch mode: target duration of one sample in ms (sets N)', default: String(DEFAULT_RUN_OPTIONS.targetSampleMs), helpGroup: 'SAMPLING' }),
+    warmup: Flags.integer({ description: 'warm-up samples per case', default: DEFAULT_RUN_OPTIONS.warmupSamples, min: 0, helpGroup: 'SAMPLING' }),
+    seed: Flags.integer({ description: 'seed of the generated inputs', default: DEFAULT_RUN_OPTIONS.seed }),
+    'save-tensors': Flags.string({ description: "write each checked case's inputs, outputs and references as .npy files with an index.json" }),
+    ...gpuFlags,
+  };
+
+  async run(): Promise<RunResult> {
+    const { argv, flags } = await this.parse(Run);
+    const suites = argv as string[];
+    const style = progressStyle(this.jsonEnabled(), Boolean(process.stdout.isTTY), process.env);
+    const hooks = progressHooks(style, { out: (s) => process.stdout.write(s), err: (s) => process.stderr.write(s) });
+    const interrupt = (): void => {
+      process.stderr.write(`\ninterrupted: every finished case is in the journal; finish with \`mla-bench run --resume\`\n`);
+      process.exit(130);
+    };
+    process.once('SIGINT', interrupt);
+    process.once('SIGTERM', interrupt);
+    let outcome: RunOutcome;
+    const saveTensors = flags['save-tensors'] ? { saveTensors: flags['save-tensors'] } : {};
+    if (flags.resume) {
+      if (suites.length) throw new UserError('--resume takes no suites: it finishes the plan of the interrupted run');
+      const journal = flags.journal ?? latestJournal(flags['results-dir']);
+      if (!journal) throw new UserError(`no interrupted run to resume in ${flags['results-dir']}/ (no *.journal.jsonl)`);
+      outcome = await resumeBenchmarks(journal, saveTensors, hooks);
+    } else {
+      outcome = await runBenchmarks(
+        {
+          ...DEFAULT_RUN_OPTIONS,
+          suites,
+          profile: flags.profile as RequestedProfile,
+          overrides: flags.axis ?? [],
+          ...(flags.filter && { filter: flags.filter }),
+          ...(flags.dtype && { dtypes: flags.dtype as ('f32' | 'f16')[] }),
+          mode: flags.mode as 'batch' | 'cold',
+          rule: {
+            minSamples: flags['min-samples'],
+            maxSamples: flags['max-samples'],
+            maxRelNoise: percent(flags['max-noise'], '--max-noise'),
+            minTimeMs: flags['min-time'],
+            timeoutMs: flags.timeout * 1e3,
+          },
+          targetSampleMs: positive(flags['sample-ms'], '--sample-ms'),
+          warmupSamples: flags.warmup,
+          seed: flags.seed,
+          gpu: gpuOptionsFrom(flags),
+          ...(flags.out && { out: flags.out }),
+          resultsDir: flags['results-dir'],
+          ...saveTensors,
+        },
+        hooks,
+      );
+    }
+    process.removeListener('SIGINT', interrupt);
+    process.removeListener('SIGTERM', interrupt);
+    if (!this.jsonEnabled()) {
+      this.log(renderResults(outcome.results));
+      this.log(`\nresults: ${outcome.resultsPath}`);
+    }
+    return { resultsPath: outcome.resultsPath, results: outcome.results };
+  }
+}
+
+function positive(text: string, flag: string): number {
+  const value = Number(text);
+  if (!Number.isFinite(value) || value <= 0) throw new UserError(`${flag} must be a positive number, got "${text}"`);
+  return value;
+}
+
+function percent(text: string, flag: string): number {
+  return positive(text, flag) / 100;
+}

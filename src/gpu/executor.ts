@@ -1,0 +1,155 @@
+import { toF16Array, fromF16Array } from '../util/f16.js';
+import { bufferBytes, type BufferDecl, type KernelCase, type StageDecl } from '../kernels/spec.js';
+import type { GpuContext } from './device.js';
+import type { TrackedAllocator } from './memory.js';
+import { getPipeline } from './pipelines.js';
+
+const F32_NAN_BITS = 0x7fc00000;
+const F16_NAN_BITS = 0x7e00;
+const INT_CANARY = 0xffffffff;
+
+/** Buffer contents as uploaded: canary everywhere, then the valid data over the front. */
+export function encodeBufferContents(decl: BufferDecl): Uint8Array {
+  const bytes = new Uint8Array(bufferBytes(decl));
+  if (decl.type === 'f16') {
+    const halves = new Uint16Array(bytes.buffer, 0, Math.floor(bytes.byteLength / 2));
+    halves.fill(F16_NAN_BITS);
+    if (decl.data) halves.set(toF16Array(decl.data));
+  } else {
+    const words = new Uint32Array(bytes.buffer);
+    words.fill(decl.type === 'f32' ? F32_NAN_BITS : INT_CANARY);
+    if (decl.data) new Uint8Array(bytes.buffer).set(new Uint8Array(decl.data.buffer, decl.data.byteOffset, decl.data.byteLength));
+  }
+  return bytes;
+}
+
+export interface TransferStats {
+  uploadBytes: number;
+  uploadMs: number;
+  readbackBytes: number;
+  readbackMs: number;
+}
+
+interface PreparedStage {
+  decl: StageDecl;
+  pipeline: GPUComputePipeline;
+  bindGroup: GPUBindGroup;
+  compileMs: number;
+}
+
+/** A case's buffers and pipelines on the device, ready to dispatch any number of times. */
+export class PreparedCase {
+  readonly transfers: TransferStats = { uploadBytes: 0, uploadMs: 0, readbackBytes: 0, readbackMs: 0 };
+
+  private constructor(
+    private readonly context: GpuContext,
+    private readonly allocator: TrackedAllocator,
+    readonly spec: KernelCase,
+    private readonly buffers: Map<string, { decl: BufferDecl; buffer: GPUBuffer }>,
+    readonly stages: PreparedStage[],
+  ) {}
+
+  static async prepare(context: GpuContext, allocator: TrackedAllocator, spec: KernelCase): Promise<PreparedCase> {
+    const { device } = context;
+    const buffers = new Map<string, { decl: BufferDecl; buffer: GPUBuffer }>();
+    const uploadStart = performance.now();
+    let uploadBytes = 0;
+    for (const decl of spec.buffers) {
+      const contents = encodeBufferContents(decl);
+      const usage =
+        decl.usage === 'uniform'
+          ? GPUBufferUsage.UNIFORM | GPUBufferUsage.COPY_DST
+          : GPUBufferUsage.STORAGE | GPUBufferUsage.COPY_SRC | GPUBufferUsage.COPY_DST;
+      const buffer = allocator.createBuffer(decl.role, {
+        label: decl.name,
+        size: contents.byteLength,
+        usage,
+        mappedAtCreation: true,
+      });
+      new Uint8Array(buffer.getMappedRange()).set(contents);
+      buffer.unmap();
+      uploadBytes += contents.byteLength;
+      buffers.set(decl.name, { decl, buffer });
+    }
+    const stages: PreparedStage[] = [];
+    for (const decl of spec.stages) {
+      const { pipeline, compileMs } = await getPipeline(device, decl);
+      const entries = decl.bindings.map((name, binding) => {
+        const entry = buffers.get(name);
+        if (!entry) throw new Error(`stage ${decl.name} binds unknown buffer ${name}`);
+        return { binding, resource: { buffer: entry.buffer } };
+      });
+      const bindGroup = device.createBindGroup({ layout: pipeline.getBindGroupLayout(0), entries });
+      stages.push({ decl, pipeline, bindGroup, compileMs });
+    }
+    await device.queue.onSubmittedWorkDone();
+    const prepared = new PreparedCase(context, allocator, spec, buffers, stages);
+    prepared.transfers.uploadBytes = uploadBytes;
+    prepared.transfers.uploadMs = performance.now() - uploadStart;
+    return prepared;
+  }
+
+  /** Records every stage `repeats` times into one compute pass. */
+  encode(pass: GPUComputePassEncoder, repeats = 1): void {
+    for (let r = 0; r < repeats; r++) {
+      for (const stage of this.stages) {
+        pass.setPipeline(stage.pipeline);
+        pass.setBindGroup(0, stage.bindGroup);
+        const [x, y = 1, z = 1] = stage.decl.workgroups;
+        pass.dispatchWorkgroups(x, y, z);
+      }
+    }
+  }
+
+  async run(): Promise<void> {
+    const encoder = this.context.device.createCommandEncoder();
+    const pass = encoder.beginComputePass();
+    this.encode(pass);
+    pass.end();
+    this.context.device.queue.submit([encoder.finish()]);
+    await this.context.device.queue.onSubmittedWorkDone();
+  }
+
+  /** Valid elements of a buffer, f16 widened to f32. */
+  async read(name: string): Promise<Float32Array | Uint32Array | Int32Array> {
+    const entry = this.buffers.get(name);
+    if (!entry) throw new Error(`unknown buffer ${name}`);
+    const { decl, buffer } = entry;
+    const start = performance.now();
+    const staging = this.allocator.createBuffer('scratch', {
+      size: buffer.size,
+      usage: GPUBufferUsage.MAP_READ | GPUBufferUsage.COPY_DST,
+    });
+    try {
+      const encoder = this.context.device.createCommandEncoder();
+      encoder.copyBufferToBuffer(buffer, 0, staging, 0, buffer.size);
+      this.context.device.queue.submit([encoder.finish()]);
+      await staging.mapAsync(GPUMapMode.READ);
+      const copy = staging.getMappedRange().slice(0);
+      staging.unmap();
+      this.transfers.readbackBytes += buffer.size;
+      this.transfers.readbackMs += performance.now() - start;
+      switch (decl.type) {
+        case 'f16':
+          return fromF16Array(new Uint16Array(copy, 0, decl.length));
+        case 'f32':
+          return new Float32Array(copy, 0, decl.length);
+        case 'u32':
+          return new Uint32Array(copy, 0, decl.length);
+        case 'i32':
+          return new Int32Array(copy, 0, decl.length);
+      }
+    } finally {
+      this.allocator.destroy(staging);
+    }
+  }
+
+  compileMs(): Record<string, number> {
+    return Object.fromEntries(this.stages.map((s) => [`${s.decl.shader}:${s.decl.entryPoint ?? 'main'}`, s.compileMs]));
+  }
+
+  dispose(): void {
+    for (const { buffer } of this.buffers.values()) this.allocator.destroy(buffer);
+    this.buffers.clear();
+  }
+}

@@ -1,0 +1,42 @@
+import type { DeviceLimits, WantedFeature } from '../gpu/device.js';
+import type { AxisValue } from '../suites/schema.js';
+import type { KernelCase } from './spec.js';
+
+export interface BuildContext {
+  limits: DeviceLimits;
+  features: ReadonlySet<WantedFeature>;
+  /** Seed for the case's inputs: the same case always sees the same data. */
+  seed: number;
+}
+
+export type BuildResult = { kind: 'case'; kernelCase: KernelCase } | { kind: 'skip'; reason: string };
+
+/** A kernel family turns one point of a suite's sweep into a declarative case. */
+export interface KernelFamily {
+  name: string;
+  /** Axes a suite of this family must declare. */
+  requiredAxes: string[];
+  build(params: Record<string, AxisValue>, context: BuildContext): BuildResult;
+}
+
+export function numberParam(params: Record<string, AxisValue>, name: string): number {
+  const value = params[name];
+  if (typeof value !== 'number' || !Number.isFinite(value)) {
+    throw new Error(`axis ${name} must be a number, got ${JSON.stringify(value)}`);
+  }
+  return value;
+}
+
+export function stringParam<T extends string>(params: Record<string, AxisValue>, name: string, allowed: readonly T[]): T {
+  const value = params[name];
+  if (typeof value !== 'string' || !allowed.includes(value as T)) {
+    throw new Error(`axis ${name} must be one of ${allowed.join(', ')}, got ${JSON.stringify(value)}`);
+  }
+  return value as T;
+}
+
+/** Splits a 1-D grid of workgroups into x*y within the per-dimension limit. */
+export function grid2d(workgroups: number, maxPerDimension: number): [number, number] {
+  const x = Math.min(Math.max(1, workgroups), maxPerDimension);
+  return [x, Math.ceil(workgroups / x)];
+}

@@ -1,0 +1,12 @@
+import { calibrationFamily } from './calibration.js';
+import type { KernelFamily } from './family.js';
+
+const FAMILIES: readonly KernelFamily[] = [calibrationFamily];
+
+export function kernelFamily(name: string): KernelFamily | undefined {
+  return FAMILIES.find((family) => family.name === name);
+}
+
+export function familyNames(): string[] {
+  return FAMILIES.map((family) => family.name);
+}

@@ -1,0 +1,96 @@
+import type { MemoryRole } from '../gpu/memory.js';
+
+/** Floating-point storage type of a kernel's tensors. Accumulation is always f32. */
+export type Dtype = 'f32' | 'f16';
+export const DTYPES: readonly Dtype[] = ['f32', 'f16'];
+
+export type ElementType = Dtype | 'u32' | 'i32';
+
+export function elementBytes(type: ElementType): number {
+  return type === 'f16' ? 2 : 4;
+}
+
+/** Host-side contents of a buffer. f16 data is kept as f32 values already rounded to f16. */
+export type HostData = Float32Array | Uint32Array | Int32Array;
+
+export interface BufferDecl {
+  name: string;
+  role: MemoryRole;
+  usage: 'storage' | 'uniform';
+  type: ElementType;
+  /** Valid elements. */
+  length: number;
+  /** Elements past `length` filled with NaN (floats) or 0xffffffff (ints), so out-of-bounds reads show up. */
+  canary?: number;
+  /** Upload: the first `data.length` elements; the rest of the buffer is canary-filled. */
+  data?: HostData;
+  /** Dumped with --save-tensors as an input. */
+  input?: boolean;
+}
+
+/** Analytic work of a stage or case, from its shapes (never measured). */
+export interface Work {
+  flops: number;
+  bytesRead: number;
+  bytesWritten: number;
+}
+
+export function addWork(a: Work, b: Work): Work {
+  return { flops: a.flops + b.flops, bytesRead: a.bytesRead + b.bytesRead, bytesWritten: a.bytesWritten + b.bytesWritten };
+}
+
+export const NO_WORK: Work = { flops: 0, bytesRead: 0, bytesWritten: 0 };
+
+export interface StageDecl {
+  name: string;
+  /** File name under kernels/, e.g. `copy.wgsl`. */
+  shader: string;
+  entryPoint?: string;
+  /** Storage type the shader's `T` alias stands for. */
+  dtype: Dtype;
+  /** Compile-time constants (`override` in WGSL): part of the pipeline cache key. */
+  constants?: Record<string, number>;
+  /** Buffer names in @group(0) @binding(i) order. */
+  bindings: string[];
+  workgroups: [number, number?, number?];
+  work: Work;
+}
+
+export interface Tolerance {
+  atol: number;
+  rtol: number;
+}
+
+export interface OutputCheck {
+  buffer: string;
+  /** Shape of the valid elements, for tensor dumps. */
+  shape: number[];
+  /** float64 reference from the same (rounded) inputs the GPU sees; computed once, lazily. */
+  expected: () => Float64Array;
+  tolerance: Tolerance;
+}
+
+/** Which calibrated ceiling a case is measured against. */
+export type CeilingKind = 'copy' | 'read' | 'fma-f32' | 'fma-f16' | 'dispatch';
+
+/** One benchmark case, fully declared: what src/gpu allocates, dispatches, times and checks. */
+export interface KernelCase {
+  buffers: BufferDecl[];
+  stages: StageDecl[];
+  checks: OutputCheck[];
+  /** Ceiling this case's throughput is reported against; derived from work when absent. */
+  ceiling?: CeilingKind;
+  /** Extra facts recorded with the result (e.g. elements per thread). */
+  facts?: Record<string, number | string>;
+}
+
+export function caseWork(kernelCase: KernelCase): Work {
+  return kernelCase.stages.reduce((sum, stage) => addWork(sum, stage.work), NO_WORK);
+}
+
+export function bufferBytes(buffer: BufferDecl): number {
+  const bytes = (buffer.length + (buffer.canary ?? 0)) * elementBytes(buffer.type);
+  // WebGPU buffer sizes must be multiples of 4; uniform bindings of 16.
+  const align = buffer.usage === 'uniform' ? 16 : 4;
+  return Math.max(align, Math.ceil(bytes / align) * align);
+}

@@ -1,0 +1,94 @@
+import { Bench } from 'tinybench';
+import type { PreparedCase } from '../gpu/executor.js';
+import type { GpuTimer, TimingMode } from '../gpu/timing.js';
+import { shouldStop, type StopReason, type StoppingRule } from './stopping.js';
+
+export interface SamplerOptions {
+  mode: TimingMode;
+  rule: StoppingRule;
+  /** Batch mode sizes N so that one sample lasts about this long: far above the timer's resolution. */
+  targetSampleMs: number;
+  warmupSamples: number;
+}
+
+export interface SamplingResult {
+  /** Per-repeat GPU time of each sample (timestamp queries), or per-repeat wall time where there are none. */
+  samplesMs: number[];
+  /** Submit-to-done host time of each sample's whole submission. */
+  wallSamplesMs: number[];
+  timer: 'timestamp' | 'wall';
+  /** Dispatch repeats per sample (1 in cold mode). */
+  repeats: number;
+  stopReason: StopReason;
+  elapsedMs: number;
+}
+
+const MAX_REPEATS = 100_000;
+
+/** Repeats that make one batch sample last about `targetMs`, from a measured per-repeat time. */
+export function repeatsFor(perRepeatMs: number, targetMs: number): number {
+  if (!(perRepeatMs > 0)) return MAX_REPEATS;
+  return Math.min(MAX_REPEATS, Math.max(1, Math.ceil(targetMs / perRepeatMs)));
+}
+
+async function chooseRepeats(timer: GpuTimer, prepared: PreparedCase, targetMs: number): Promise<number> {
+  let repeats = 1;
+  // Two probes: the first run of a pipeline pays one-time costs that would undersize N.
+  for (let probe = 0; probe < 2; probe++) {
+    const sample = await timer.sample(prepared, 'batch', repeats);
+    const perRepeat = sample.gpuMs ?? sample.wallMs / repeats;
+    repeats = repeatsFor(perRepeat, targetMs);
+  }
+  return repeats;
+}
+
+/**
+ * Samples one prepared case with tinybench driving warm-up and the loop; each task iteration reports
+ * the GPU time (overriddenDuration), and our stopping rule ends the loop through its abort signal.
+ */
+export async function sampleCase(timer: GpuTimer, prepared: PreparedCase, options: SamplerOptions): Promise<SamplingResult> {
+  const repeats = options.mode === 'batch' ? await chooseRepeats(timer, prepared, options.targetSampleMs) : 1;
+  const samplesMs: number[] = [];
+  const wallSamplesMs: number[] = [];
+  const controller = new AbortController();
+  let phase: 'warmup' | 'run' = 'warmup';
+  let started = 0;
+  let stopReason: StopReason = 'max-samples';
+  const bench = new Bench({
+    // The rule below decides when to stop; tinybench's own limits only bound it from above.
+    time: options.rule.timeoutMs * 2,
+    iterations: options.rule.maxSamples + 1,
+    warmup: options.warmupSamples > 0,
+    warmupIterations: options.warmupSamples,
+    warmupTime: 0,
+    signal: controller.signal,
+    throws: true,
+    setup: (_task, mode) => {
+      phase = mode === 'warmup' ? 'warmup' : 'run';
+      if (phase === 'run') started = performance.now();
+    },
+  });
+  bench.add('case', async () => {
+    const sample = await timer.sample(prepared, options.mode, repeats);
+    const perRepeatMs = sample.gpuMs ?? sample.wallMs / repeats;
+    if (phase === 'run' && !controller.signal.aborted) {
+      samplesMs.push(perRepeatMs);
+      wallSamplesMs.push(sample.wallMs);
+      const reason = shouldStop(options.rule, { samples: samplesMs, elapsedMs: performance.now() - started });
+      if (reason) {
+        stopReason = reason;
+        controller.abort();
+      }
+    }
+    return { overriddenDuration: perRepeatMs };
+  });
+  await bench.run();
+  return {
+    samplesMs,
+    wallSamplesMs,
+    timer: timer.hasTimestamps ? 'timestamp' : 'wall',
+    repeats,
+    stopReason,
+    elapsedMs: performance.now() - started,
+  };
+}

@@ -1,0 +1,78 @@
+import { bootstrapMedianCI, quantile } from './statistics.js';
+
+export interface StoppingRule {
+  minSamples: number;
+  maxSamples: number;
+  maxRelNoise: number;
+  minTimeMs: number;
+  timeoutMs: number;
+}
+
+export const DEFAULT_STOPPING_RULE: StoppingRule = {
+  minSamples: 10,
+  maxSamples: 2000,
+  maxRelNoise: 0.01,
+  minTimeMs: 500,
+  timeoutMs: 30000,
+};
+
+export type StopReason = 'converged' | 'max-samples' | 'timeout';
+
+export interface SamplingProgress {
+  samples: readonly number[];
+  elapsedMs: number;
+}
+
+const NOISE_RESAMPLES = 300;
+const NOISE_SEED = 0x5eed;
+
+/** Relative half-width of the median's 95% CI, from a cheap fixed-seed bootstrap. */
+export function relativeNoise(samples: readonly number[]): number {
+  const sorted = [...samples].sort((a, b) => a - b);
+  const median = quantile(sorted, 0.5);
+  const ci = bootstrapMedianCI(samples, { resamples: NOISE_RESAMPLES, seed: NOISE_SEED });
+  const halfWidth = (ci.hi - ci.lo) / 2;
+  // A zero median with spread around it has unbounded relative noise; treating it as 0
+  // would let the loop "converge" on meaningless data.
+  if (median === 0) return halfWidth === 0 ? 0 : Infinity;
+  return Math.abs(halfWidth / median);
+}
+
+export function shouldStop(rule: StoppingRule, progress: SamplingProgress): StopReason | null {
+  const { samples, elapsedMs } = progress;
+  if (elapsedMs >= rule.timeoutMs) return 'timeout';
+  if (samples.length >= rule.maxSamples) return 'max-samples';
+  // Called after every sample, so the bootstrap only runs once the cheap preconditions hold.
+  if (samples.length < rule.minSamples || elapsedMs < rule.minTimeMs) return null;
+  return relativeNoise(samples) <= rule.maxRelNoise ? 'converged' : null;
+}
+
+function isNonNegativeFinite(x: number): boolean {
+  return Number.isFinite(x) && x >= 0;
+}
+
+/** Returns a one-line description of the first problem found, or null if the rule is usable. */
+export function validateStoppingRule(rule: StoppingRule): string | null {
+  if (!Number.isInteger(rule.minSamples) || rule.minSamples < 1) {
+    return `minSamples must be a positive integer (got ${rule.minSamples})`;
+  }
+  if (!Number.isInteger(rule.maxSamples) || rule.maxSamples < 1) {
+    return `maxSamples must be a positive integer (got ${rule.maxSamples})`;
+  }
+  if (rule.minSamples > rule.maxSamples) {
+    return `minSamples (${rule.minSamples}) must not exceed maxSamples (${rule.maxSamples})`;
+  }
+  if (!Number.isFinite(rule.maxRelNoise) || rule.maxRelNoise <= 0) {
+    return `maxRelNoise must be a positive number (got ${rule.maxRelNoise})`;
+  }
+  if (!isNonNegativeFinite(rule.minTimeMs)) {
+    return `minTimeMs must be a non-negative number (got ${rule.minTimeMs})`;
+  }
+  if (!Number.isFinite(rule.timeoutMs) || rule.timeoutMs <= 0) {
+    return `timeoutMs must be a positive number (got ${rule.timeoutMs})`;
+  }
+  if (rule.minTimeMs > rule.timeoutMs) {
+    return `minTimeMs (${rule.minTimeMs}) must not exceed timeoutMs (${rule.timeoutMs})`;
+  }
+  return null;
+}

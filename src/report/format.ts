@@ -1,0 +1,33 @@
+/** Human units for a duration in milliseconds: ns, us, ms or s with three significant digits. */
+export function formatDuration(ms: number): string {
+  if (!Number.isFinite(ms)) return String(ms);
+  const abs = Math.abs(ms);
+  if (abs < 1e-3) return `${(ms * 1e6).toPrecision(3)} ns`;
+  if (abs < 1) return `${(ms * 1e3).toPrecision(3)} us`;
+  if (abs < 1e3) return `${ms.toPrecision(3)} ms`;
+  return `${(ms / 1e3).toPrecision(3)} s`;
+}
+
+export function formatBytes(bytes: number): string {
+  const units = ['B', 'KiB', 'MiB', 'GiB', 'TiB'];
+  let value = bytes;
+  let unit = 0;
+  while (Math.abs(value) >= 1024 && unit < units.length - 1) {
+    value /= 1024;
+    unit++;
+  }
+  return `${unit === 0 ? value : value.toPrecision(3)} ${units[unit]}`;
+}
+
+export function formatRate(value: number, unit: string): string {
+  if (!Number.isFinite(value)) return '-';
+  return `${value >= 100 ? value.toFixed(0) : value.toPrecision(3)} ${unit}`;
+}
+
+export function formatPercent(fraction: number | null | undefined, digits = 0): string {
+  return fraction === null || fraction === undefined || !Number.isFinite(fraction) ? '-' : `${(fraction * 100).toFixed(digits)}%`;
+}
+
+export function formatError(value: number | string): string {
+  return typeof value === 'string' ? value : value === 0 ? '0' : value.toExponential(1);
+}

@@ -1,0 +1,210 @@
+import { z } from 'zod';
+
+export const RESULTS_SCHEMA_ID = 'mla-bench/results';
+export const RESULTS_SCHEMA_VERSION = 1;
+
+const finite = z.number();
+/** NaN and Infinity do not survive JSON: numerics keep them as text. */
+const numberOrText = z.union([z.number(), z.string()]);
+
+export const StatisticsSchema = z.object({
+  n: z.number().int().nonnegative(),
+  mean: finite,
+  median: finite,
+  min: finite,
+  max: finite,
+  q1: finite,
+  q3: finite,
+  p90: finite,
+  p99: finite,
+  stdev: finite,
+  relStdev: finite,
+  ci95: z.object({ lo: finite, hi: finite }),
+  relCi95: z.number(),
+  outliers: z.number().int().nonnegative(),
+});
+
+export const TimingSchema = z.object({
+  mode: z.enum(['batch', 'cold']),
+  timer: z.enum(['timestamp', 'wall']),
+  repeats: z.number().int().positive(),
+  /** Dispatches in one repeat (one per stage). */
+  dispatches: z.number().int().positive(),
+  stopReason: z.enum(['converged', 'max-samples', 'timeout']),
+  elapsedMs: finite,
+  /** Per-repeat GPU milliseconds. */
+  gpu: StatisticsSchema,
+  /** Submit-to-done milliseconds of each sample's submission. */
+  wall: StatisticsSchema,
+  samplesMs: z.array(finite),
+  wallSamplesMs: z.array(finite),
+});
+
+export const WorkSchema = z.object({ flops: finite, bytesRead: finite, bytesWritten: finite });
+
+export const RatesSchema = z.object({
+  gflops: finite,
+  gbps: finite,
+  intensity: finite,
+  memoryFraction: z.number().nullable(),
+  computeFraction: z.number().nullable(),
+  bound: z.enum(['memory', 'compute', 'overhead', 'unknown']),
+});
+
+const BytesByRoleSchema = z.object({
+  weights: finite,
+  'kv-cache': finite,
+  activations: finite,
+  scratch: finite,
+});
+
+export const MemorySchema = z.object({
+  peakBytes: finite,
+  peakByRole: BytesByRoleSchema,
+  maxByRole: BytesByRoleSchema,
+});
+
+export const CheckSchema = z.object({
+  buffer: z.string(),
+  passed: z.boolean(),
+  checked: z.number().int(),
+  mismatches: z.number().int(),
+  maxAbsError: numberOrText,
+  maxRelError: numberOrText,
+  worstIndex: z.number().int(),
+  worstActual: numberOrText,
+  worstExpected: numberOrText,
+  tolerance: z.object({ atol: finite, rtol: finite }),
+});
+
+export const NumericsSchema = z.object({
+  passed: z.boolean(),
+  checks: z.array(CheckSchema),
+});
+
+export const TransfersSchema = z.object({
+  uploadBytes: finite,
+  uploadMs: finite,
+  readbackBytes: finite,
+  readbackMs: finite,
+});
+
+const AxisValue = z.union([z.number(), z.string()]);
+
+const CaseBase = {
+  key: z.string(),
+  suite: z.string(),
+  family: z.string(),
+  params: z.record(z.string(), AxisValue),
+};
+
+export const MeasurementSchema = z.discriminatedUnion('status', [
+  z.object({
+    ...CaseBase,
+    status: z.literal('ok'),
+    dtype: z.enum(['f32', 'f16']),
+    work: WorkSchema,
+    timing: TimingSchema,
+    rates: RatesSchema,
+    memory: MemorySchema,
+    numerics: NumericsSchema,
+    transfers: TransfersSchema,
+    compileMs: z.record(z.string(), finite),
+    ceiling: z.enum(['copy', 'read', 'fma-f32', 'fma-f16', 'dispatch']).optional(),
+    facts: z.record(z.string(), AxisValue).optional(),
+  }),
+  z.object({ ...CaseBase, status: z.literal('skipped'), reason: z.string() }),
+  z.object({
+    ...CaseBase,
+    status: z.literal('numerics-failed'),
+    dtype: z.enum(['f32', 'f16']),
+    work: WorkSchema,
+    memory: MemorySchema,
+    numerics: NumericsSchema,
+  }),
+  z.object({ ...CaseBase, status: z.literal('error'), message: z.string() }),
+]);
+export type Measurement = z.infer<typeof MeasurementSchema>;
+export type MeasurementStatus = Measurement['status'];
+export type OkMeasurement = Extract<Measurement, { status: 'ok' }>;
+
+export const CeilingsSchema = z.object({
+  copyGBs: z.number().nullable(),
+  readGBs: z.number().nullable(),
+  fmaF32Gflops: z.number().nullable(),
+  fmaF16Gflops: z.number().nullable(),
+  dispatchUs: z.number().nullable(),
+});
+
+export const AdapterSchema = z.object({
+  vendor: z.string(),
+  architecture: z.string(),
+  device: z.string(),
+  description: z.string(),
+  backend: z.string(),
+  isFallbackAdapter: z.boolean(),
+  subgroupMinSize: z.number().optional(),
+  subgroupMaxSize: z.number().optional(),
+  features: z.array(z.string()),
+  limits: z.record(z.string(), z.number()),
+});
+
+export const EnvironmentSchema = z.object({
+  adapter: AdapterSchema,
+  device: z.object({
+    features: z.array(z.string()),
+    limits: z.record(z.string(), z.number()),
+  }),
+  toggles: z.object({ enabled: z.array(z.string()), disabled: z.array(z.string()) }),
+  robustness: z.boolean(),
+  node: z.string(),
+  dawn: z.string(),
+  os: z.object({ platform: z.string(), release: z.string(), arch: z.string() }),
+  cpu: z.object({ model: z.string(), cores: z.number().int() }),
+  memoryBytes: z.number(),
+});
+export type Environment = z.infer<typeof EnvironmentSchema>;
+
+export const RunConfigSchema = z.object({
+  suites: z.array(z.string()),
+  profile: z.enum(['quick', 'standard', 'full']),
+  requestedProfile: z.enum(['auto', 'quick', 'standard', 'full']),
+  overrides: z.array(z.string()),
+  filter: z.string().nullable(),
+  dtypes: z.array(z.enum(['f32', 'f16'])).nullable(),
+  mode: z.enum(['batch', 'cold']),
+  rule: z.object({
+    minSamples: z.number().int().positive(),
+    maxSamples: z.number().int().positive(),
+    maxRelNoise: z.number().positive(),
+    minTimeMs: z.number().nonnegative(),
+    timeoutMs: z.number().positive(),
+  }),
+  targetSampleMs: z.number().positive(),
+  warmupSamples: z.number().int().nonnegative(),
+  seed: z.number().int(),
+  gpu: z.object({
+    adapter: z.string().nullable(),
+    backend: z.string().nullable(),
+    powerPreference: z.string().nullable(),
+    robustness: z.boolean(),
+  }),
+});
+export type RunConfig = z.infer<typeof RunConfigSchema>;
+
+export const ResultHeaderSchema = z.object({
+  schema: z.literal(RESULTS_SCHEMA_ID),
+  schemaVersion: z.literal(RESULTS_SCHEMA_VERSION),
+  tool: z.object({ name: z.string(), version: z.string(), gitSha: z.string().nullable() }),
+  createdAt: z.string(),
+  environment: EnvironmentSchema,
+  config: RunConfigSchema,
+});
+export type ResultHeader = z.infer<typeof ResultHeaderSchema>;
+
+export const ResultFileSchema = ResultHeaderSchema.extend({
+  finishedAt: z.string(),
+  ceilings: CeilingsSchema,
+  cases: z.array(MeasurementSchema),
+});
+export type ResultFile = z.infer<typeof ResultFileSchema>;

@@ -1,0 +1,157 @@
+import { closeSync, existsSync, fsyncSync, mkdirSync, openSync, readFileSync, readdirSync, renameSync, statSync, writeSync } from 'node:fs';
+import { dirname, join } from 'node:path';
+import type { z } from 'zod';
+import { UserError } from '../errors.js';
+import {
+  MeasurementSchema,
+  ResultFileSchema,
+  ResultHeaderSchema,
+  type Measurement,
+  type ResultFile,
+  type ResultHeader,
+} from './schema.js';
+
+export const JOURNAL_SUFFIX = '.journal.jsonl';
+
+export function journalPath(resultsPath: string): string {
+  return resultsPath + JOURNAL_SUFFIX;
+}
+
+export function resultsPathOfJournal(journal: string): string {
+  return journal.endsWith(JOURNAL_SUFFIX) ? journal.slice(0, -JOURNAL_SUFFIX.length) : journal;
+}
+
+function describeIo(error: unknown): string {
+  const e = error as NodeJS.ErrnoException;
+  return e.code ? `${e.code}${e.message.includes(':') ? ` (${e.message.split(':')[0]})` : ''}` : String(error);
+}
+
+/** Writes a whole file or nothing: a temporary file beside it, fsynced, then renamed over it. */
+export function writeFileAtomic(path: string, contents: string): void {
+  const temporary = `${path}.tmp-${process.pid}`;
+  try {
+    mkdirSync(dirname(path), { recursive: true });
+    const fd = openSync(temporary, 'w');
+    try {
+      writeSync(fd, contents);
+      fsyncSync(fd);
+    } finally {
+      closeSync(fd);
+    }
+    renameSync(temporary, path);
+  } catch (error) {
+    throw new UserError(`cannot write ${path}: ${describeIo(error)}`);
+  }
+}
+
+/**
+ * Append-only log of a run: the header first, then one line per finished case, each fsynced,
+ * so a run killed at any moment keeps every case it finished.
+ */
+export class Journal {
+  private constructor(
+    readonly path: string,
+    private readonly fd: number,
+  ) {}
+
+  static create(path: string, header: ResultHeader): Journal {
+    let fd: number;
+    try {
+      mkdirSync(dirname(path), { recursive: true });
+      fd = openSync(path, 'w');
+    } catch (error) {
+      throw new UserError(`cannot write results to ${dirname(path) || '.'}: ${describeIo(error)}`);
+    }
+    const journal = new Journal(path, fd);
+    journal.appendLine({ type: 'header', header });
+    return journal;
+  }
+
+  static reopen(path: string): Journal {
+    try {
+      return new Journal(path, openSync(path, 'a'));
+    } catch (error) {
+      throw new UserError(`cannot append to ${path}: ${describeIo(error)}`);
+    }
+  }
+
+  append(measurement: Measurement): void {
+    this.appendLine({ type: 'case', measurement });
+  }
+
+  private appendLine(value: unknown): void {
+    writeSync(this.fd, JSON.stringify(value) + '\n');
+    fsyncSync(this.fd);
+  }
+
+  close(): void {
+    closeSync(this.fd);
+  }
+}
+
+function issuePath(issue: z.core.$ZodIssue): string {
+  return issue.path.length ? issue.path.map(String).join('.') : '(top level)';
+}
+
+function parseOrExplain<T>(schema: z.ZodType<T>, value: unknown, where: string): T {
+  const parsed = schema.safeParse(value);
+  if (!parsed.success) {
+    const issue = parsed.error.issues[0];
+    throw new UserError(`${where}: ${issue ? `${issuePath(issue)}: ${issue.message}` : 'invalid'}`);
+  }
+  return parsed.data;
+}
+
+export interface JournalContents {
+  header: ResultHeader;
+  cases: Measurement[];
+}
+
+/** Reads a journal back; a torn last line (a kill mid-write) is dropped, anything else malformed is an error. */
+export function readJournal(path: string): JournalContents {
+  let text: string;
+  try {
+    text = readFileSync(path, 'utf8');
+  } catch (error) {
+    throw new UserError(`cannot read journal ${path}: ${describeIo(error)}`);
+  }
+  const lines = text.split('\n').filter((line) => line.trim() !== '');
+  const records: unknown[] = [];
+  lines.forEach((line, index) => {
+    try {
+      records.push(JSON.parse(line));
+    } catch {
+      if (index !== lines.length - 1) throw new UserError(`${path}: line ${index + 1} is not JSON`);
+    }
+  });
+  const [first, ...rest] = records as Array<{ type?: string; header?: unknown; measurement?: unknown }>;
+  if (!first || first.type !== 'header') throw new UserError(`${path}: not an mla-bench journal (no header line)`);
+  const header = parseOrExplain(ResultHeaderSchema, first.header, `${path}: header`);
+  const cases = rest.map((record, index) =>
+    parseOrExplain(MeasurementSchema, record.measurement, `${path}: line ${index + 2}`),
+  );
+  return { header, cases };
+}
+
+export function readResultFile(path: string): ResultFile {
+  let json: unknown;
+  try {
+    json = JSON.parse(readFileSync(path, 'utf8'));
+  } catch (error) {
+    if (error instanceof SyntaxError) throw new UserError(`${path}: not valid JSON (${error.message})`);
+    throw new UserError(`cannot read ${path}: ${describeIo(error)}`);
+  }
+  const schema = (json as { schema?: unknown } | null)?.schema;
+  if (schema !== 'mla-bench/results') throw new UserError(`${path}: schema: not an mla-bench results file`);
+  return parseOrExplain(ResultFileSchema, json, path);
+}
+
+/** The newest journal left by an interrupted run under `dir`, if any. */
+export function latestJournal(dir: string): string | undefined {
+  if (!existsSync(dir)) return undefined;
+  const journals = readdirSync(dir)
+    .filter((name) => name.endsWith(JOURNAL_SUFFIX))
+    .map((name) => join(dir, name))
+    .sort((a, b) => statSync(b).mtimeMs - statSync(a).mtimeMs);
+  return journals[0];
+}

@@ -1,0 +1,177 @@
+import { describeErrors, hasErrors, withErrorScopes, type DeviceLimits, type GpuContext } from '../gpu/device.js';
+import { PreparedCase } from '../gpu/executor.js';
+import type { TrackedAllocator } from '../gpu/memory.js';
+import type { GpuTimer, TimingMode } from '../gpu/timing.js';
+import type { KernelFamily } from '../kernels/family.js';
+import { bufferBytes, caseWork, type KernelCase } from '../kernels/spec.js';
+import { computeRates, type Ceilings } from '../measure/rates.js';
+import { sampleCase } from '../measure/sampler.js';
+import { summarize } from '../measure/statistics.js';
+import type { StoppingRule } from '../measure/stopping.js';
+import { allclose } from '../reference/allclose.js';
+import type { Measurement } from '../results/schema.js';
+import type { PlannedCase } from '../suites/expand.js';
+
+const MIB = 2 ** 20;
+
+function mib(bytes: number): string {
+  return `${(bytes / MIB).toFixed(bytes < 10 * MIB ? 2 : 0)} MiB`;
+}
+
+/** Why a case cannot run on this device, judged from its declaration before anything is allocated. */
+export function deviceMisfit(kernelCase: KernelCase, limits: DeviceLimits): string | null {
+  for (const buffer of kernelCase.buffers) {
+    const bytes = bufferBytes(buffer);
+    const limit = buffer.usage === 'uniform' ? limits.maxUniformBufferBindingSize : limits.maxStorageBufferBindingSize;
+    const limitName = buffer.usage === 'uniform' ? 'maxUniformBufferBindingSize' : 'maxStorageBufferBindingSize';
+    if (bytes > limit) return `buffer ${buffer.name} needs ${mib(bytes)}, above the device's ${limitName} (${mib(limit)})`;
+    if (bytes > limits.maxBufferSize) return `buffer ${buffer.name} needs ${mib(bytes)}, above the device's maxBufferSize (${mib(limits.maxBufferSize)})`;
+  }
+  for (const stage of kernelCase.stages) {
+    const over = stage.workgroups.find((n) => (n ?? 1) > limits.maxComputeWorkgroupsPerDimension);
+    if (over !== undefined) {
+      return `stage ${stage.name} needs ${over} workgroups in one dimension, above the device's maxComputeWorkgroupsPerDimension (${limits.maxComputeWorkgroupsPerDimension})`;
+    }
+  }
+  return null;
+}
+
+export interface CaseRunOptions {
+  mode: TimingMode;
+  rule: StoppingRule;
+  targetSampleMs: number;
+  warmupSamples: number;
+  seed: number;
+}
+
+export interface CaseTensors {
+  kernelCase: KernelCase;
+  outputs: Map<string, Float32Array | Uint32Array | Int32Array>;
+}
+
+export interface GpuSession {
+  context: GpuContext;
+  allocator: TrackedAllocator;
+  timer: GpuTimer;
+}
+
+/** A stable 32-bit seed per case key, so the same case always sees the same inputs. */
+export function caseSeed(baseSeed: number, key: string): number {
+  let hash = baseSeed >>> 0 || 0x811c9dc5;
+  for (let i = 0; i < key.length; i++) hash = Math.imul(hash ^ key.charCodeAt(i), 0x01000193) >>> 0;
+  return hash;
+}
+
+function errorMessage(error: unknown): string {
+  return (error instanceof Error ? error.message : String(error)).replace(/\s+/g, ' ').trim();
+}
+
+/**
+ * One case end to end: build its declaration, check it fits, prepare it inside error scopes, run it once
+ * and check every output against the float64 reference, then sample it until the stopping rule holds.
+ */
+export async function runCase(
+  session: GpuSession,
+  family: KernelFamily,
+  planned: PlannedCase,
+  options: CaseRunOptions,
+  ceilings: Ceilings,
+  onTensors?: (tensors: CaseTensors) => void,
+): Promise<Measurement> {
+  const base = { key: planned.key, suite: planned.suite, family: family.name, params: planned.params };
+  if (planned.skip) return { ...base, status: 'skipped', reason: planned.skip };
+  const { context, allocator, timer } = session;
+  if (context.lostReason) return { ...base, status: 'error', message: `device lost: ${context.lostReason}` };
+
+  let built;
+  try {
+    built = family.build(planned.params, {
+      limits: context.limits,
+      features: context.features,
+      seed: caseSeed(options.seed, planned.key),
+    });
+  } catch (error) {
+    return { ...base, status: 'error', message: `cannot build case: ${errorMessage(error)}` };
+  }
+  if (built.kind === 'skip') return { ...base, status: 'skipped', reason: built.reason };
+  const kernelCase = built.kernelCase;
+  const misfit = deviceMisfit(kernelCase, context.limits);
+  if (misfit) return { ...base, status: 'skipped', reason: misfit };
+
+  const dtype = kernelCase.stages[0]?.dtype ?? 'f32';
+  const work = caseWork(kernelCase);
+  allocator.resetPeak();
+  let prepared: PreparedCase | undefined;
+  try {
+    const checked = await withErrorScopes(context.device, async () => {
+      prepared = await PreparedCase.prepare(context, allocator, kernelCase);
+      await prepared.run();
+      const outputs = new Map<string, Float32Array | Uint32Array | Int32Array>();
+      for (const check of kernelCase.checks) outputs.set(check.buffer, await prepared.read(check.buffer));
+      return outputs;
+    });
+    if (checked.errors.outOfMemory.length) {
+      return { ...base, status: 'skipped', reason: `does not fit in device memory: ${describeErrors(checked.errors)}` };
+    }
+    if (hasErrors(checked.errors) || checked.thrown || !checked.value || !prepared) {
+      const message = hasErrors(checked.errors) ? describeErrors(checked.errors) : errorMessage(checked.thrown);
+      return { ...base, status: 'error', message };
+    }
+    const outputs = checked.value;
+    onTensors?.({ kernelCase, outputs });
+    const checks = kernelCase.checks.map((check) => ({
+      buffer: check.buffer,
+      ...allclose(outputs.get(check.buffer) ?? [], check.expected(), check.tolerance),
+    }));
+    const numerics = { passed: checks.every((c) => c.passed), checks };
+    if (!numerics.passed) {
+      return { ...base, status: 'numerics-failed', dtype, work, memory: allocator.report(), numerics };
+    }
+
+    const sampled = await withErrorScopes(context.device, () =>
+      sampleCase(timer, prepared!, {
+        mode: options.mode,
+        rule: options.rule,
+        targetSampleMs: options.targetSampleMs,
+        warmupSamples: options.warmupSamples,
+      }),
+    );
+    if (hasErrors(sampled.errors) || sampled.thrown || !sampled.value) {
+      const message = hasErrors(sampled.errors) ? describeErrors(sampled.errors) : errorMessage(sampled.thrown);
+      return { ...base, status: 'error', message: `while timing: ${message}` };
+    }
+    if (context.lostReason) return { ...base, status: 'error', message: `device lost: ${context.lostReason}` };
+    const sampling = sampled.value;
+    const gpu = summarize(sampling.samplesMs);
+    const wall = summarize(sampling.wallSamplesMs);
+    return {
+      ...base,
+      status: 'ok',
+      dtype,
+      work,
+      timing: {
+        mode: options.mode,
+        timer: sampling.timer,
+        repeats: sampling.repeats,
+        dispatches: kernelCase.stages.length,
+        stopReason: sampling.stopReason,
+        elapsedMs: sampling.elapsedMs,
+        gpu,
+        wall,
+        samplesMs: sampling.samplesMs,
+        wallSamplesMs: sampling.wallSamplesMs,
+      },
+      rates: computeRates(work, gpu.median, dtype, ceilings, kernelCase.stages.length),
+      memory: allocator.report(),
+      numerics,
+      transfers: prepared.transfers,
+      compileMs: prepared.compileMs(),
+      ...(kernelCase.ceiling && { ceiling: kernelCase.ceiling }),
+      ...(kernelCase.facts && { facts: kernelCase.facts }),
+    };
+  } catch (error) {
+    return { ...base, status: 'error', message: errorMessage(error) };
+  } finally {
+    prepared?.dispose();
+  }
+}

@@ -1,0 +1,266 @@
+import { rmSync } from 'node:fs';
+import { join } from 'node:path';
+import { UserError } from '../errors.js';
+import { openGpu, type GpuContext, type GpuOptions } from '../gpu/device.js';
+import { TrackedAllocator } from '../gpu/memory.js';
+import { GpuTimer, type TimingMode } from '../gpu/timing.js';
+import { kernelFamily } from '../kernels/registry.js';
+import { ceilingValue, computeRates, NO_CEILINGS, withCeiling, type Ceilings } from '../measure/rates.js';
+import { DEFAULT_STOPPING_RULE, validateStoppingRule, type StoppingRule } from '../measure/stopping.js';
+import { deviceSlug, environmentOf, gitSha, toolVersion } from '../results/fingerprint.js';
+import {
+  RESULTS_SCHEMA_ID,
+  RESULTS_SCHEMA_VERSION,
+  type Measurement,
+  type ResultFile,
+  type ResultHeader,
+  type RunConfig,
+} from '../results/schema.js';
+import { Journal, journalPath, readJournal, resultsPathOfJournal, writeFileAtomic } from '../results/store.js';
+import { TensorDump } from '../results/tensors.js';
+import { expandSuite, parseAxisOverride, type PlannedCase } from '../suites/expand.js';
+import { CALIBRATION_SUITE, builtInSuiteNames, loadSuite } from '../suites/registry.js';
+import type { Profile, SuiteFile } from '../suites/schema.js';
+import { runCase, type GpuSession } from './run-case.js';
+
+export type RequestedProfile = Profile | 'auto';
+
+export interface RunOptions {
+  /** Suite names or paths; empty means every built-in suite. */
+  suites: string[];
+  profile: RequestedProfile;
+  /** `-a name=values` texts. */
+  overrides: string[];
+  filter?: string;
+  dtypes?: ('f32' | 'f16')[];
+  mode: TimingMode;
+  rule: StoppingRule;
+  targetSampleMs: number;
+  warmupSamples: number;
+  seed: number;
+  gpu: GpuOptions;
+  /** Results file; default results/<date>-<device>.json. */
+  out?: string;
+  resultsDir: string;
+  saveTensors?: string;
+}
+
+export const DEFAULT_RUN_OPTIONS: Omit<RunOptions, 'suites' | 'gpu'> = {
+  profile: 'auto',
+  overrides: [],
+  mode: 'batch',
+  rule: DEFAULT_STOPPING_RULE,
+  targetSampleMs: 2,
+  warmupSamples: 3,
+  seed: 1,
+  resultsDir: 'results',
+};
+
+export interface RunHooks {
+  onStart?(info: { total: number; resultsPath: string; journalPath: string; environment: ResultHeader['environment']; profile: Profile }): void;
+  onCaseStart?(index: number, planned: PlannedCase): void;
+  onCaseEnd?(index: number, measurement: Measurement): void;
+}
+
+export interface RunOutcome {
+  results: ResultFile;
+  resultsPath: string;
+}
+
+/** quick on a software or fallback adapter, standard on a real GPU. */
+export function resolveProfile(requested: RequestedProfile, context: Pick<GpuContext, 'adapter'>): Profile {
+  if (requested !== 'auto') return requested;
+  const { adapter } = context;
+  return adapter.isFallbackAdapter || adapter.architecture === 'software' ? 'quick' : 'standard';
+}
+
+function timestampForFile(date: Date): string {
+  return date.toISOString().slice(0, 19).replace(/:/g, '-');
+}
+
+/** Calibration always runs first: every other case is reported against its ceilings. */
+export function suitesToRun(requested: string[]): SuiteFile[] {
+  const names = requested.length ? requested : builtInSuiteNames();
+  const suites = names.map((name) => loadSuite(name));
+  const seen = new Set<string>();
+  const unique = suites.filter((suite) => !seen.has(suite.name) && seen.add(suite.name));
+  const calibration = unique.find((suite) => suite.name === CALIBRATION_SUITE) ?? loadSuite(CALIBRATION_SUITE);
+  return [calibration, ...unique.filter((suite) => suite.name !== CALIBRATION_SUITE)];
+}
+
+/** Expands every suite; an override must name an axis of at least one requested suite. */
+export function planCases(suites: SuiteFile[], config: Pick<RunConfig, 'profile' | 'overrides' | 'filter' | 'dtypes'>, requested: string[]): PlannedCase[] {
+  const overrides = config.overrides.map(parseAxisOverride);
+  for (const override of overrides) {
+    if (!suites.some((suite) => override.axis in suite.axes)) {
+      const axes = [...new Set(suites.flatMap((suite) => Object.keys(suite.axes)))].join(', ');
+      throw new UserError(`unknown axis "${override.axis}"; axes of the selected suites: ${axes}`);
+    }
+  }
+  const requestedNames = new Set(requested.map((name) => name.replace(/^.*\//, '').replace(/\.json$/, '')));
+  return suites.flatMap((suite) => {
+    // Calibration added implicitly keeps its own axes and runs unfiltered: its ceilings must exist.
+    const implicit = suite.name === CALIBRATION_SUITE && requested.length > 0 && !requestedNames.has(CALIBRATION_SUITE);
+    const own = overrides.filter((override) => override.axis in suite.axes);
+    return expandSuite(suite, {
+      profile: config.profile,
+      ...(!implicit && { overrides: own }),
+      ...(!implicit && config.filter && { filter: config.filter }),
+      ...(!implicit && config.dtypes && { dtypes: config.dtypes }),
+    });
+  });
+}
+
+function configOf(options: RunOptions, profile: Profile, suites: SuiteFile[]): RunConfig {
+  const problem = validateStoppingRule(options.rule);
+  if (problem) throw new UserError(problem);
+  return {
+    suites: options.suites.length ? options.suites : suites.map((suite) => suite.name),
+    profile,
+    requestedProfile: options.profile,
+    overrides: options.overrides,
+    filter: options.filter ?? null,
+    dtypes: options.dtypes ?? null,
+    mode: options.mode,
+    rule: options.rule,
+    targetSampleMs: options.targetSampleMs,
+    warmupSamples: options.warmupSamples,
+    seed: options.seed,
+    gpu: {
+      adapter: options.gpu.adapter ?? null,
+      backend: options.gpu.backend ?? null,
+      powerPreference: options.gpu.powerPreference ?? null,
+      robustness: options.gpu.robustness !== false,
+    },
+  };
+}
+
+function gpuOptionsOf(config: RunConfig): GpuOptions {
+  return {
+    ...(config.gpu.adapter && { adapter: config.gpu.adapter }),
+    ...(config.gpu.backend && { backend: config.gpu.backend as GpuOptions['backend'] }),
+    ...(config.gpu.powerPreference && { powerPreference: config.gpu.powerPreference as GpuOptions['powerPreference'] }),
+    robustness: config.gpu.robustness,
+  };
+}
+
+export function ceilingsOf(cases: Measurement[]): Ceilings {
+  let ceilings = NO_CEILINGS;
+  for (const measurement of cases) {
+    if (measurement.status === 'ok' && measurement.ceiling) {
+      ceilings = withCeiling(ceilings, measurement.ceiling, ceilingValue(measurement.ceiling, measurement.work, measurement.timing.gpu.median));
+    }
+  }
+  return ceilings;
+}
+
+/** Cases measured before calibration finished saw partial ceilings: the results file uses the final ones. */
+export function withFinalRates(cases: Measurement[], ceilings: Ceilings): Measurement[] {
+  return cases.map((m) =>
+    m.status === 'ok' ? { ...m, rates: computeRates(m.work, m.timing.gpu.median, m.dtype, ceilings, m.timing.dispatches) } : m,
+  );
+}
+
+interface Execution {
+  context: GpuContext;
+  suites: SuiteFile[];
+  header: ResultHeader;
+  planned: PlannedCase[];
+  done: Measurement[];
+  journal: Journal;
+  resultsPath: string;
+}
+
+async function execute(execution: Execution, options: Pick<RunOptions, 'saveTensors'>, hooks: RunHooks): Promise<RunOutcome> {
+  const { context, header, planned, journal, resultsPath } = execution;
+  const config = header.config;
+  const familyOf = new Map(execution.suites.map((suite) => [suite.name, kernelFamily(suite.family)]));
+  const allocator = new TrackedAllocator(context.device);
+  const session: GpuSession = { context, allocator, timer: GpuTimer.create(context, allocator) };
+  const cases = [...execution.done];
+  const finished = new Set(cases.map((measurement) => measurement.key));
+  let ceilings = ceilingsOf(cases);
+  const dump = options.saveTensors ? new TensorDump(options.saveTensors) : undefined;
+  hooks.onStart?.({
+    total: planned.length,
+    resultsPath,
+    journalPath: journal.path,
+    environment: header.environment,
+    profile: config.profile,
+  });
+  try {
+    for (const [index, plannedCase] of planned.entries()) {
+      if (finished.has(plannedCase.key)) continue;
+      hooks.onCaseStart?.(index, plannedCase);
+      const family = familyOf.get(plannedCase.suite);
+      if (!family) throw new Error(`no kernel family for suite ${plannedCase.suite}`);
+      const measurement = await runCase(
+        session,
+        family,
+        plannedCase,
+        { mode: config.mode, rule: config.rule, targetSampleMs: config.targetSampleMs, warmupSamples: config.warmupSamples, seed: config.seed },
+        ceilings,
+        dump && ((tensors) => dump.save(plannedCase, tensors)),
+      );
+      journal.append(measurement);
+      cases.push(measurement);
+      if (measurement.status === 'ok' && measurement.ceiling) ceilings = ceilingsOf(cases);
+      hooks.onCaseEnd?.(index, measurement);
+    }
+  } finally {
+    session.timer.dispose();
+    allocator.destroyAll();
+    journal.close();
+  }
+  const results: ResultFile = { ...header, finishedAt: new Date().toISOString(), ceilings, cases: withFinalRates(cases, ceilings) };
+  writeFileAtomic(resultsPath, JSON.stringify(results, null, 1) + '\n');
+  // The results file now holds every case: the journal has done its job.
+  rmSync(journal.path, { force: true });
+  return { results, resultsPath };
+}
+
+/** `mla-bench run`: plan, measure every case into the journal, then write the results file atomically. */
+export async function runBenchmarks(options: RunOptions, hooks: RunHooks = {}): Promise<RunOutcome> {
+  const suites = suitesToRun(options.suites);
+  // Plan before touching the GPU so bad input fails fast; the profile is re-resolved once the adapter is known.
+  if (options.profile !== 'auto') planCases(suites, configOf(options, options.profile, suites), options.suites);
+  const context = await openGpu(options.gpu);
+  try {
+    const profile = resolveProfile(options.profile, context);
+    const config = configOf(options, profile, suites);
+    const planned = planCases(suites, config, options.suites);
+    const createdAt = new Date();
+    const resultsPath = options.out ?? join(options.resultsDir, `${timestampForFile(createdAt)}-${deviceSlug(context)}.json`);
+    const header: ResultHeader = {
+      schema: RESULTS_SCHEMA_ID,
+      schemaVersion: RESULTS_SCHEMA_VERSION,
+      tool: { name: 'mla-bench', version: toolVersion(), gitSha: gitSha() },
+      createdAt: createdAt.toISOString(),
+      environment: environmentOf(context),
+      config,
+    };
+    const journal = Journal.create(journalPath(resultsPath), header);
+    return await execute({ context, suites, header, planned, done: [], journal, resultsPath }, options, hooks);
+  } finally {
+    context.close();
+  }
+}
+
+/** `mla-bench run --resume JOURNAL`: the same plan as the interrupted run, without the cases it finished. */
+export async function resumeBenchmarks(journalFile: string, options: Pick<RunOptions, 'saveTensors'>, hooks: RunHooks = {}): Promise<RunOutcome> {
+  const { header, cases } = readJournal(journalFile);
+  const config = header.config;
+  const suites = suitesToRun(config.suites);
+  const planned = planCases(suites, config, config.suites);
+  const context = await openGpu(gpuOptionsOf(config));
+  try {
+    const journal = Journal.reopen(journalFile);
+    return await execute(
+      { context, suites, header, planned, done: cases, journal, resultsPath: resultsPathOfJournal(journalFile) },
+      options,
+      hooks,
+    );
+  } finally {
+    context.close();
+  }
+}

@@ -1,0 +1,275 @@
+import { readFileSync } from 'node:fs';
+import { z } from 'zod';
+import { UserError } from '../errors.js';
+
+export const PROFILES = ['quick', 'standard', 'full'] as const;
+export type Profile = (typeof PROFILES)[number];
+export type AxisValue = number | string;
+
+/** An axis that expands to more values than this is almost certainly a typo (e.g. a range step of 1 over 1..1e9). */
+export const MAX_AXIS_VALUES = 10_000;
+
+// Axis names start with a letter so that JSON.parse keeps them in declared order (integer-like keys are hoisted)
+// and contain no ',', '=' or '/' so that case keys and filters stay unambiguous.
+const AXIS_NAME = /^[A-Za-z][A-Za-z0-9_]*$/;
+const AXIS_NAME_RULE = 'axis names must start with a letter and contain only letters, digits and "_"';
+const STRING_AXIS_VALUE = /^[^\s,=]+$/;
+
+export const AxisValueSchema = z.union([
+  z.number(),
+  z.string().regex(STRING_AXIS_VALUE, 'string values must be non-empty and contain no whitespace, "," or "="'),
+]);
+
+export function isPowerOfTwo(n: number): boolean {
+  return Number.isInteger(n) && n >= 1 && Number.isInteger(Math.log2(n)) && 2 ** Math.log2(n) === n;
+}
+
+/** How many values an inclusive range yields; tolerates float steps such as 0.1 that do not land exactly on stop. */
+export function rangeLength(start: number, stop: number, step: number): number {
+  return Math.floor((stop - start) / step + 1e-9) + 1;
+}
+
+export function pow2Length(from: number, to: number): number {
+  return Math.log2(to) - Math.log2(from) + 1;
+}
+
+function duplicateValue(values: AxisValue[]): AxisValue | undefined {
+  const seen = new Set<string>();
+  for (const value of values) {
+    const text = String(value);
+    if (seen.has(text)) return value;
+    seen.add(text);
+  }
+  return undefined;
+}
+
+const AxisListSchema = z
+  .array(AxisValueSchema)
+  .min(1, 'a list of axis values needs at least one value')
+  .superRefine((values, ctx) => {
+    const duplicate = duplicateValue(values);
+    if (duplicate !== undefined) ctx.addIssue({ code: 'custom', message: `value ${JSON.stringify(duplicate)} is listed twice` });
+  });
+
+const Pow2Schema = z
+  .strictObject({ pow2: z.tuple([z.number(), z.number()]) })
+  .superRefine(({ pow2: [from, to] }, ctx) => {
+    if (!isPowerOfTwo(from) || !isPowerOfTwo(to)) {
+      ctx.addIssue({ code: 'custom', message: `pow2 bounds must be powers of two, got [${from}, ${to}]` });
+    } else if (from > to) {
+      ctx.addIssue({ code: 'custom', message: `pow2 bounds must satisfy from <= to, got [${from}, ${to}]` });
+    }
+  });
+
+const RangeSchema = z
+  .strictObject({ range: z.tuple([z.number(), z.number(), z.number()]) })
+  .superRefine(({ range: [start, stop, step] }, ctx) => {
+    if (!(step > 0)) {
+      ctx.addIssue({ code: 'custom', message: `range step must be > 0, got ${step}` });
+    } else if (start > stop) {
+      ctx.addIssue({ code: 'custom', message: `range start must be <= stop, got [${start}, ${stop}, ${step}]` });
+    } else if (rangeLength(start, stop, step) > MAX_AXIS_VALUES) {
+      ctx.addIssue({ code: 'custom', message: `range [${start}, ${stop}, ${step}] yields more than ${MAX_AXIS_VALUES} values` });
+    }
+  });
+
+export const AxisSpecSchema = z.union([AxisListSchema, Pow2Schema, RangeSchema], {
+  error: 'an axis must be a list of numbers or strings, {"pow2": [from, to]} or {"range": [start, stop, step]}',
+});
+export type AxisSpec = z.infer<typeof AxisSpecSchema>;
+
+export function axisLength(spec: AxisSpec): number {
+  if (Array.isArray(spec)) return spec.length;
+  if ('pow2' in spec) return pow2Length(spec.pow2[0], spec.pow2[1]);
+  return rangeLength(spec.range[0], spec.range[1], spec.range[2]);
+}
+
+export const AxesSchema = z.record(z.string(), AxisSpecSchema);
+
+export const COMPARISON_OPS = ['gt', 'ge', 'lt', 'le', 'eq', 'ne'] as const;
+export type ComparisonOp = (typeof COMPARISON_OPS)[number];
+
+/** A target that is a string names another axis, whose value in the same case is compared against. */
+const ComparisonTargetSchema = z.union([z.number(), z.string()]);
+
+export const ComparisonSchema = z
+  .strictObject({
+    gt: ComparisonTargetSchema.optional(),
+    ge: ComparisonTargetSchema.optional(),
+    lt: ComparisonTargetSchema.optional(),
+    le: ComparisonTargetSchema.optional(),
+    eq: ComparisonTargetSchema.optional(),
+    ne: ComparisonTargetSchema.optional(),
+  })
+  .refine((comparison) => COMPARISON_OPS.some((op) => comparison[op] !== undefined), {
+    message: `a comparison needs at least one of ${COMPARISON_OPS.join(', ')}`,
+  });
+export type Comparison = z.infer<typeof ComparisonSchema>;
+
+/** A value (equal), a list (any of) or a comparison (all of its ops hold). */
+export const SkipConditionSchema = z.union([AxisValueSchema, z.array(AxisValueSchema).min(1), ComparisonSchema], {
+  error: 'a skip condition must be a value, a non-empty list of values or a comparison such as {"gt": "context"}',
+});
+export type SkipCondition = z.infer<typeof SkipConditionSchema>;
+
+export const SkipRuleSchema = z.strictObject({
+  when: z.record(z.string(), SkipConditionSchema).refine((when) => Object.keys(when).length > 0, {
+    message: 'a skip rule needs at least one condition',
+  }),
+  reason: z.string().min(1, 'a skip rule needs a reason'),
+});
+export type SkipRule = z.infer<typeof SkipRuleSchema>;
+
+export const ProfileSchema = z.enum(PROFILES);
+
+export const ProfileOverridesSchema = z.strictObject({ axes: AxesSchema });
+
+export const SuiteFileSchema = z
+  .strictObject({
+    name: z.string().regex(/^[a-z0-9][a-z0-9-]*$/, 'suite names must match /^[a-z0-9][a-z0-9-]*$/'),
+    description: z.string(),
+    family: z.string().min(1, 'family must not be empty'),
+    axes: AxesSchema,
+    zip: z.array(z.array(z.string()).min(2, 'a zip group needs at least two axes')).optional(),
+    profiles: z
+      .strictObject({
+        quick: ProfileOverridesSchema.optional(),
+        standard: ProfileOverridesSchema.optional(),
+        full: ProfileOverridesSchema.optional(),
+      })
+      .optional(),
+    skip: z.array(SkipRuleSchema).optional(),
+  })
+  .superRefine((suite, ctx) => {
+    const report = (path: PropertyKey[], message: string): void => {
+      ctx.addIssue({ code: 'custom', path, message });
+    };
+    const axisNames = Object.keys(suite.axes);
+    const axisList = axisNames.join(', ');
+    if (axisNames.length === 0) report(['axes'], 'a suite needs at least one axis');
+    for (const name of axisNames) {
+      if (!AXIS_NAME.test(name)) report(['axes', name], `${AXIS_NAME_RULE}, got "${name}"`);
+    }
+    for (const [name, spec] of Object.entries(suite.axes)) {
+      if (axisLength(spec) > MAX_AXIS_VALUES) report(['axes', name], `expands to more than ${MAX_AXIS_VALUES} values`);
+    }
+
+    const zipGroups = suite.zip ?? [];
+    const groupOfAxis = new Map<string, number>();
+    zipGroups.forEach((group, groupIndex) => {
+      group.forEach((name, nameIndex) => {
+        if (!(name in suite.axes)) {
+          report(['zip', groupIndex, nameIndex], `unknown axis "${name}"; axes: ${axisList}`);
+          return;
+        }
+        const previous = groupOfAxis.get(name);
+        if (previous !== undefined) {
+          report(['zip', groupIndex, nameIndex], `axis "${name}" is already in zip group ${previous}`);
+          return;
+        }
+        groupOfAxis.set(name, groupIndex);
+      });
+    });
+
+    const checkZipLengths = (axes: Record<string, AxisSpec>, path: PropertyKey[]): void => {
+      zipGroups.forEach((group, groupIndex) => {
+        const lengths = group.filter((name) => name in axes).map((name) => `${name}: ${axisLength(axes[name]!)}`);
+        const distinct = new Set(group.filter((name) => name in axes).map((name) => axisLength(axes[name]!)));
+        if (distinct.size > 1) {
+          report([...path, 'zip', groupIndex], `zipped axes must have equal lengths, got ${lengths.join(', ')}`);
+        }
+      });
+    };
+    checkZipLengths(suite.axes, []);
+
+    for (const profile of PROFILES) {
+      const profileAxes = suite.profiles?.[profile]?.axes;
+      if (profileAxes === undefined) continue;
+      for (const name of Object.keys(profileAxes)) {
+        if (!(name in suite.axes)) report(['profiles', profile, 'axes', name], `unknown axis "${name}"; axes: ${axisList}`);
+      }
+      // Reported under the profile so that the author knows which profile breaks the lockstep.
+      checkZipLengths({ ...suite.axes, ...profileAxes }, ['profiles', profile]);
+    }
+
+    suite.skip?.forEach((rule, ruleIndex) => {
+      for (const [name, condition] of Object.entries(rule.when)) {
+        const path = ['skip', ruleIndex, 'when', name];
+        if (!(name in suite.axes)) {
+          report(path, `unknown axis "${name}"; axes: ${axisList}`);
+          continue;
+        }
+        if (typeof condition !== 'object' || Array.isArray(condition)) continue;
+        for (const op of COMPARISON_OPS) {
+          const target = condition[op];
+          if (typeof target === 'string' && !(target in suite.axes)) {
+            report([...path, op], `comparison target "${target}" is not an axis; axes: ${axisList}`);
+          }
+        }
+      }
+    });
+  });
+export type SuiteFile = z.infer<typeof SuiteFileSchema>;
+
+function formatPath(path: readonly PropertyKey[]): string {
+  return path
+    .map((part, index) => (typeof part === 'number' ? `[${part}]` : `${index === 0 ? '' : '.'}${String(part)}`))
+    .join('');
+}
+
+function valueAt(root: unknown, path: readonly PropertyKey[]): unknown {
+  let value = root;
+  for (const part of path) {
+    if (typeof value !== 'object' || value === null) return undefined;
+    value = (value as Record<PropertyKey, unknown>)[part];
+  }
+  return value;
+}
+
+/**
+ * The most specific problem behind an issue. A union that fails every branch reports one issue per branch;
+ * the branch that got deepest into the value is the one the author most likely meant, unless it only got
+ * there by asking for a key the value does not have (`{"range": ...}` is not a broken `pow2`).
+ */
+function mostSpecific(issue: z.core.$ZodIssue, input: unknown, prefix: PropertyKey[]): { path: PropertyKey[]; message: string } {
+  const path = [...prefix, ...issue.path];
+  if (issue.code === 'invalid_union') {
+    let best: { path: PropertyKey[]; message: string } | undefined;
+    for (const branch of issue.errors) {
+      const first = branch[0];
+      if (first === undefined) continue;
+      const candidate = mostSpecific(first, input, path);
+      const reachesIntoValue = valueAt(input, candidate.path) !== undefined;
+      if (reachesIntoValue && candidate.path.length > (best?.path.length ?? path.length)) best = candidate;
+    }
+    if (best !== undefined) return best;
+  }
+  return { path, message: issue.message };
+}
+
+export function parseSuiteFile(json: unknown, fileName: string): SuiteFile {
+  const result = SuiteFileSchema.safeParse(json);
+  if (result.success) return result.data;
+  const first = result.error.issues[0];
+  if (first === undefined) throw new UserError(`${fileName}: invalid suite file`);
+  const { path, message } = mostSpecific(first, json, []);
+  const where = path.length > 0 ? `${formatPath(path)}: ` : '';
+  throw new UserError(`${fileName}: ${where}${message.replace(/\s*\n\s*/g, ' ')}`);
+}
+
+export function loadSuiteFile(path: string): SuiteFile {
+  let text: string;
+  try {
+    text = readFileSync(path, 'utf8');
+  } catch (error) {
+    const code = (error as NodeJS.ErrnoException).code ?? String(error);
+    throw new UserError(`${path}: cannot read suite file (${code})`);
+  }
+  let json: unknown;
+  try {
+    json = JSON.parse(text);
+  } catch (error) {
+    throw new UserError(`${path}: malformed JSON: ${(error as Error).message}`);
+  }
+  return parseSuiteFile(json, path);
+}
