@@ -1,4 +1,4 @@
-import { closeSync, existsSync, fsyncSync, mkdirSync, openSync, readFileSync, readdirSync, renameSync, statSync, writeSync } from 'node:fs';
+import { closeSync, existsSync, fsyncSync, mkdirSync, openSync, readFileSync, readdirSync, renameSync, statSync, truncateSync, writeSync } from 'node:fs';
 import { dirname, join } from 'node:path';
 import type { z } from 'zod';
 import { UserError } from '../errors.js';
@@ -21,9 +21,21 @@ export function resultsPathOfJournal(journal: string): string {
   return journal.endsWith(JOURNAL_SUFFIX) ? journal.slice(0, -JOURNAL_SUFFIX.length) : journal;
 }
 
-function describeIo(error: unknown): string {
-  const e = error as NodeJS.ErrnoException;
-  return e.code ? `${e.code}${e.message.includes(':') ? ` (${e.message.split(':')[0]})` : ''}` : String(error);
+const IO_REASONS: Record<string, string> = {
+  ENOENT: 'no such file or folder',
+  EACCES: 'permission denied',
+  EPERM: 'permission denied',
+  EEXIST: 'a part of the path is a file, not a folder',
+  ENOTDIR: 'a part of the path is a file, not a folder',
+  EISDIR: 'it is a folder',
+  EROFS: 'read-only file system',
+  ENOSPC: 'no space left on the device',
+};
+
+export function describeIo(error: unknown): string {
+  const code = (error as NodeJS.ErrnoException).code;
+  if (code) return `${IO_REASONS[code] ?? (error as Error).message.split(',')[0]} (${code})`;
+  return error instanceof Error ? error.message : String(error);
 }
 
 /** Writes a whole file or nothing: a temporary file beside it, fsynced, then renamed over it. */
@@ -60,15 +72,19 @@ export class Journal {
       mkdirSync(dirname(path), { recursive: true });
       fd = openSync(path, 'w');
     } catch (error) {
-      throw new UserError(`cannot write results to ${dirname(path) || '.'}: ${describeIo(error)}`);
+      throw new UserError(`cannot write results to ${resultsPathOfJournal(path)}: ${describeIo(error)}`);
     }
     const journal = new Journal(path, fd);
     journal.appendLine({ type: 'header', header });
     return journal;
   }
 
+  /** Reopens for appending; a torn last line (the run was killed mid-write) is cut off first. */
   static reopen(path: string): Journal {
     try {
+      const text = readFileSync(path, 'utf8');
+      const end = text.lastIndexOf('\n') + 1;
+      if (end < text.length) truncateSync(path, Buffer.byteLength(text.slice(0, end)));
       return new Journal(path, openSync(path, 'a'));
     } catch (error) {
       throw new UserError(`cannot append to ${path}: ${describeIo(error)}`);

@@ -1,0 +1,31 @@
+#!/usr/bin/env node
+// Runs every test file under test/ with node's test runner (TypeScript through tsx).
+// Usage: node scripts/test.mjs [unit|gpu|cli ...]   (default: all)
+import { spawnSync } from 'node:child_process';
+import { readdirSync, statSync } from 'node:fs';
+import { join } from 'node:path';
+
+const root = new URL('..', import.meta.url).pathname;
+const groups = process.argv.slice(2);
+const dirs = (groups.length ? groups : ['unit', 'gpu', 'cli']).map((group) => join(root, 'test', group));
+
+function testFiles(dir) {
+  return readdirSync(dir)
+    .flatMap((name) => {
+      const path = join(dir, name);
+      return statSync(path).isDirectory() ? testFiles(path) : name.endsWith('.test.ts') ? [path] : [];
+    })
+    .sort();
+}
+
+const files = dirs.flatMap(testFiles);
+if (files.length === 0) {
+  console.error('no test files found');
+  process.exit(1);
+}
+const result = spawnSync(process.execPath, ['--import', 'tsx', '--test', '--test-concurrency=1', ...files], {
+  stdio: 'inherit',
+  cwd: root,
+  env: { ...process.env, XDG_RUNTIME_DIR: process.env.XDG_RUNTIME_DIR ?? '/tmp' },
+});
+process.exit(result.status ?? 1);

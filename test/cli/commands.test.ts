@@ -1,0 +1,124 @@
+import assert from 'node:assert/strict';
+import { mkdtempSync, readFileSync, writeFileSync, existsSync, readdirSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { test } from 'node:test';
+import { readResultFile } from '../../src/results/store.js';
+import { cli, FAST_RUN } from '../helpers/cli.js';
+
+const dir = mkdtempSync(join(tmpdir(), 'mla-bench-cli-'));
+
+test('info --json shows the adapter with its features and limits, and lists adapters', async () => {
+  const { code, stdout, stderr } = await cli(['info', '--json']);
+  assert.equal(code, 0, stderr);
+  const info = JSON.parse(stdout);
+  assert.ok(info.selected.description.length > 0);
+  assert.ok(info.selected.deviceFeatures.includes('timestamp-query'));
+  assert.ok(info.selected.deviceLimits.maxStorageBufferBindingSize > 0);
+  assert.ok(info.adapters.length >= 1);
+  assert.doesNotMatch(stderr, /artificially reduced/, "Dawn's chatter stays out of the user's output");
+});
+
+test('info prints a human summary', async () => {
+  const { code, stdout } = await cli(['info']);
+  assert.equal(code, 0);
+  assert.match(stdout, /Adapter\s+\S/);
+  assert.match(stdout, /maxStorageBufferBindingSize\s+\d+/);
+  assert.match(stdout, /Adapters found/);
+});
+
+test('list --json expands the calibration suite per profile', async () => {
+  const { code, stdout } = await cli(['list', 'calibration', '--profile', 'quick', '--json']);
+  assert.equal(code, 0);
+  const listed = JSON.parse(stdout);
+  assert.equal(listed.suites[0].name, 'calibration');
+  assert.equal(listed.cases.length, listed.suites[0].cases);
+  assert.ok(listed.cases.every((c: { key: string }) => c.key.startsWith('calibration/')));
+});
+
+test('run calibration writes a results file the tool reads back, with ceilings and statistics', async () => {
+  const out = join(dir, 'calibration.json');
+  const { code, stdout, stderr } = await cli(['run', 'calibration', ...FAST_RUN, '--out', out, '--json']);
+  assert.equal(code, 0, stderr);
+  const printed = JSON.parse(stdout);
+  assert.equal(printed.resultsPath, out);
+  const results = readResultFile(out);
+  assert.equal(results.config.profile, 'quick', 'a software adapter runs the quick profile under auto');
+  assert.ok(results.cases.length >= 5);
+  for (const c of results.cases) {
+    assert.ok(c.status === 'ok' || c.status === 'skipped', `${c.key}: ${c.status}`);
+    if (c.status !== 'ok') continue;
+    assert.ok(c.numerics.passed);
+    assert.ok(c.timing.gpu.n >= 5 && c.timing.samplesMs.length === c.timing.gpu.n);
+    assert.ok(c.timing.gpu.ci95.lo <= c.timing.gpu.median && c.timing.gpu.median <= c.timing.gpu.ci95.hi);
+  }
+  assert.ok(results.ceilings.copyGBs && results.ceilings.copyGBs > 0);
+  assert.ok(results.ceilings.fmaF32Gflops && results.ceilings.fmaF32Gflops > 0);
+  assert.ok(results.ceilings.dispatchUs && results.ceilings.dispatchUs > 0);
+  assert.ok(results.environment.toggles.disabled.includes('timestamp_quantization'));
+  assert.equal(existsSync(out + '.journal.jsonl'), false, 'the journal is removed once the results file is complete');
+});
+
+test('run prints a table of ceilings and cases without --json', async () => {
+  const out = join(dir, 'table.json');
+  const { code, stdout } = await cli(['run', 'calibration', ...FAST_RUN, '--filter', 'kernel=copy', '--out', out]);
+  assert.equal(code, 0);
+  assert.match(stdout, /copy bandwidth\s+│\s+[\d.]+ GB\/s/);
+  assert.match(stdout, /kernel=copy mib=1/);
+  assert.match(stdout, new RegExp(`results: ${out.replace(/[.*+?^${}()|[\]\\]/g, '\\$&')}`));
+});
+
+test('--save-tensors writes .npy inputs, outputs and references with an index', async () => {
+  const tensors = join(dir, 'tensors');
+  const { code, stderr } = await cli(['run', 'calibration', ...FAST_RUN, '--filter', 'kernel=copy', '--out', join(dir, 't.json'), '--save-tensors', tensors]);
+  assert.equal(code, 0, stderr);
+  const index = JSON.parse(readFileSync(join(tensors, 'index.json'), 'utf8'));
+  const copy = index.cases.find((c: { key: string }) => c.key.includes('kernel=copy,'));
+  assert.ok(copy, 'the copy case is indexed');
+  const roles = copy.tensors.map((t: { role: string }) => t.role).sort();
+  assert.deepEqual(roles, ['input', 'output', 'reference']);
+  for (const t of copy.tensors) {
+    const bytes = readFileSync(join(tensors, t.file));
+    assert.equal(bytes.subarray(1, 6).toString('latin1'), 'NUMPY');
+  }
+  assert.ok(readdirSync(tensors).length >= 4);
+});
+
+const badInputs: [string, string[], RegExp][] = [
+  ['unknown suite', ['run', 'no-such-suite'], /unknown suite "no-such-suite"/],
+  ['unknown axis', ['run', 'calibration', '-a', 'bogus=1'], /unknown axis "bogus"/],
+  ['malformed axis value', ['run', 'calibration', '-a', 'mib=pow2:3:8'], /powers of two/],
+  ['unknown adapter', ['run', 'calibration', '--adapter', 'no-such-gpu'], /no WebGPU adapter matches adapter "no-such-gpu"/],
+  ['unknown flag', ['run', '--frobnicate'], /Nonexistent flag/],
+  ['bad profile', ['run', '--profile', 'huge'], /--profile/],
+  ['unwritable output path', ['run', 'calibration', ...FAST_RUN, '--out', '/etc/hostname/x.json'], /cannot write results to \/etc\/hostname\/x\.json/],
+];
+
+for (const [name, args, message] of badInputs) {
+  test(`bad input (${name}) gets a one-line error and a non-zero exit`, async () => {
+    const { code, stderr, stdout } = await cli(args);
+    assert.notEqual(code, 0);
+    assert.match(stderr, message);
+    const lines = stderr.trim().split('\n');
+    assert.equal(lines.length, 1, `one line, got:\n${stderr}`);
+    assert.doesNotMatch(stderr + stdout, /\n\s+at /, 'no stack trace without --verbose');
+  });
+}
+
+test('a malformed suite file is rejected naming the file and the field', async () => {
+  const suite = join(dir, 'broken.json');
+  writeFileSync(suite, JSON.stringify({ name: 'broken', description: 'x', family: 'calibration', axes: { kernel: ['copy'], mib: { pow2: [3, 8] } } }));
+  const { code, stderr } = await cli(['run', suite]);
+  assert.equal(code, 2);
+  assert.match(stderr, /broken\.json: axes\.mib: pow2 bounds must be powers of two/);
+  writeFileSync(suite, '{ not json');
+  const notJson = await cli(['run', suite]);
+  assert.equal(notJson.code, 2);
+  assert.match(notJson.stderr, /broken\.json/);
+});
+
+test('--verbose shows the stack of an unexpected error path but still exits non-zero', async () => {
+  const { code, stderr } = await cli(['run', 'no-such-suite', '--verbose']);
+  assert.equal(code, 2);
+  assert.match(stderr, /unknown suite/);
+});

@@ -1,0 +1,67 @@
+import assert from 'node:assert/strict';
+import { existsSync, mkdtempSync, readFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { test } from 'node:test';
+import { setTimeout as sleep } from 'node:timers/promises';
+import { readJournal, readResultFile } from '../../src/results/store.js';
+import { cli, fastRun, startCli } from '../helpers/cli.js';
+
+/** Slow enough per case (>= 0.4 s) that a kill lands mid-run. */
+const SLOW_RUN = fastRun({ minSamples: 20, minTimeMs: 400 });
+
+function finishedCases(journal: string): number {
+  if (!existsSync(journal)) return 0;
+  return readFileSync(journal, 'utf8').split('\n').filter((line) => line.startsWith('{"type":"case"')).length;
+}
+
+async function killMidRun(signal: NodeJS.Signals, out: string): Promise<{ keys: string[]; samples: Map<string, number[]> }> {
+  const journal = out + '.journal.jsonl';
+  const { child, done } = startCli(['run', 'calibration', ...SLOW_RUN, '--out', out]);
+  const deadline = Date.now() + 60_000;
+  let early: string | undefined;
+  void done.then((r) => (early = r.stderr));
+  while (finishedCases(journal) < 2 && Date.now() < deadline && early === undefined) await sleep(100);
+  assert.equal(early, undefined, `the run ended before the kill: ${early}`);
+  assert.ok(finishedCases(journal) >= 2, 'two cases finished before the kill');
+  child.kill(signal);
+  const result = await done;
+  assert.ok(result.code !== 0 || result.signal !== null, 'the killed run does not report success');
+  // The supervisor's child must not outlive it, even after SIGKILL: the journal stops growing.
+  const settled = finishedCases(journal);
+  await sleep(1500);
+  assert.equal(finishedCases(journal), settled, 'no process keeps running after the kill');
+  assert.equal(existsSync(out), false, 'no results file from an interrupted run');
+  const { cases } = readJournal(journal);
+  assert.ok(cases.length >= 2 && cases.length < 7);
+  return {
+    keys: cases.map((c) => c.key),
+    samples: new Map(cases.flatMap((c) => (c.status === 'ok' ? [[c.key, c.timing.samplesMs] as const] : []))),
+  };
+}
+
+for (const signal of ['SIGINT', 'SIGKILL'] as const) {
+  test(`a run killed with ${signal} keeps every finished case and --resume completes it`, async () => {
+    const out = join(mkdtempSync(join(tmpdir(), `mla-bench-${signal}-`)), 'run.json');
+    const before = await killMidRun(signal, out);
+    const resumed = await cli(['run', '--resume', '--journal', out + '.journal.jsonl', '--json']);
+    assert.equal(resumed.code, 0, resumed.stderr);
+    const results = readResultFile(out);
+    const keys = results.cases.map((c) => c.key);
+    assert.equal(new Set(keys).size, keys.length, 'no case measured twice');
+    assert.equal(keys.length, 7, 'every planned case is in the final file');
+    for (const key of before.keys) assert.ok(keys.includes(key));
+    for (const [key, samples] of before.samples) {
+      const kept = results.cases.find((c) => c.key === key);
+      assert.ok(kept?.status === 'ok');
+      assert.deepEqual(kept.timing.samplesMs, samples, `${key}: measured before the kill, kept as measured`);
+    }
+  });
+}
+
+test('--resume with nothing to resume is a one-line error', async () => {
+  const empty = mkdtempSync(join(tmpdir(), 'mla-bench-empty-'));
+  const { code, stderr } = await cli(['run', '--resume', '--results-dir', empty]);
+  assert.equal(code, 2);
+  assert.match(stderr, /no interrupted run to resume/);
+});

@@ -1,0 +1,42 @@
+import assert from 'node:assert/strict';
+import { test } from 'node:test';
+import { isNativeChatter } from '../../src/cli/launch.js';
+import { progressStyle } from '../../src/cli/progress.js';
+import { repeatsFor } from '../../src/measure/sampler.js';
+import { caseSeed, deviceMisfit } from '../../src/run/run-case.js';
+import type { DeviceLimits } from '../../src/gpu/device.js';
+
+test("Dawn's and Mesa's own stderr lines are recognised; ours are not", () => {
+  assert.ok(isNativeChatter('Warning: maxDynamicUniformBuffersPerPipelineLayout artificially reduced from 1000000 to 16'));
+  assert.ok(isNativeChatter('WARNING: lavapipe is not a conformant vulkan implementation, testing use only.'));
+  assert.ok(!isNativeChatter('Error: unknown suite "x"'));
+  assert.ok(!isNativeChatter('[1/5] calibration/kernel=copy: ok'));
+});
+
+test('progress: a bar on a terminal, lines in CI or a pipe, nothing with --json', () => {
+  assert.equal(progressStyle(false, true, {}), 'bar');
+  assert.equal(progressStyle(false, true, { CI: 'true' }), 'lines');
+  assert.equal(progressStyle(false, false, {}), 'lines');
+  assert.equal(progressStyle(true, true, {}), 'none');
+});
+
+test('batch mode sizes N so a sample lasts about the target', () => {
+  assert.equal(repeatsFor(0.01, 2), 200);
+  assert.equal(repeatsFor(5, 2), 1);
+  assert.equal(repeatsFor(0, 2), 100_000);
+});
+
+test('case seeds are stable per key and differ between keys', () => {
+  assert.equal(caseSeed(1, 'a/x=1'), caseSeed(1, 'a/x=1'));
+  assert.notEqual(caseSeed(1, 'a/x=1'), caseSeed(1, 'a/x=2'));
+  assert.notEqual(caseSeed(1, 'a/x=1'), caseSeed(2, 'a/x=1'));
+});
+
+test('a case past the device limits is named with the limit it breaks', () => {
+  const limits = { maxStorageBufferBindingSize: 1024, maxBufferSize: 4096, maxUniformBufferBindingSize: 64, maxComputeWorkgroupsPerDimension: 8 } as DeviceLimits;
+  const buffer = { name: 'kv', role: 'kv-cache' as const, usage: 'storage' as const, type: 'f32' as const, length: 512 };
+  const stage = { name: 's', shader: 'x.wgsl', dtype: 'f32' as const, bindings: ['kv'], workgroups: [4] as [number], work: { flops: 0, bytesRead: 0, bytesWritten: 0 } };
+  assert.match(deviceMisfit({ buffers: [buffer], stages: [stage], checks: [] }, limits) ?? '', /buffer kv needs .* maxStorageBufferBindingSize/);
+  assert.equal(deviceMisfit({ buffers: [{ ...buffer, length: 16 }], stages: [stage], checks: [] }, limits), null);
+  assert.match(deviceMisfit({ buffers: [], stages: [{ ...stage, workgroups: [9] }], checks: [] }, limits) ?? '', /maxComputeWorkgroupsPerDimension/);
+});
