@@ -1,4 +1,4 @@
-import { describeErrors, hasErrors, withErrorScopes, type DeviceLimits, type GpuContext } from '../gpu/device.js';
+import { describeErrors, hasErrors, withErrorScopes, type DeviceLimits, type GpuContext, type ScopedErrors } from '../gpu/device.js';
 import { PreparedCase } from '../gpu/executor.js';
 import type { TrackedAllocator } from '../gpu/memory.js';
 import type { GpuTimer, TimingMode } from '../gpu/timing.js';
@@ -8,7 +8,7 @@ import { computeRates, type Ceilings } from '../measure/rates.js';
 import { sampleCase } from '../measure/sampler.js';
 import { summarize } from '../measure/statistics.js';
 import type { StoppingRule } from '../measure/stopping.js';
-import { allclose } from '../reference/allclose.js';
+import { allclose, type NumericsReport } from '../reference/allclose.js';
 import type { Measurement } from '../results/schema.js';
 import type { PlannedCase } from '../suites/expand.js';
 
@@ -46,13 +46,44 @@ export interface CaseRunOptions {
 
 export interface CaseTensors {
   kernelCase: KernelCase;
-  outputs: Map<string, Float32Array | Uint32Array | Int32Array>;
+  outputs: Outputs;
 }
 
 export interface GpuSession {
   context: GpuContext;
   allocator: TrackedAllocator;
   timer: GpuTimer;
+}
+
+export type Outputs = Map<string, Float32Array | Uint32Array | Int32Array>;
+
+export interface CheckedCase {
+  /** Present once upload succeeded; the caller disposes it. */
+  prepared: PreparedCase | undefined;
+  outputs: Outputs | undefined;
+  checks: (NumericsReport & { buffer: string })[];
+  errors: ScopedErrors;
+  thrown: unknown;
+}
+
+/** Uploads and runs a case once inside error scopes, reads every checked output and compares it with its reference. */
+export async function prepareAndCheck(context: GpuContext, allocator: TrackedAllocator, kernelCase: KernelCase): Promise<CheckedCase> {
+  let prepared: PreparedCase | undefined;
+  const scoped = await withErrorScopes(context.device, async () => {
+    prepared = await PreparedCase.prepare(context, allocator, kernelCase);
+    await prepared.run();
+    const outputs: Outputs = new Map();
+    for (const check of kernelCase.checks) outputs.set(check.buffer, await prepared.read(check.buffer));
+    return outputs;
+  });
+  const outputs = hasErrors(scoped.errors) ? undefined : scoped.value;
+  const checks = outputs
+    ? kernelCase.checks.map((check) => ({
+        buffer: check.buffer,
+        ...allclose(outputs.get(check.buffer) ?? [], check.expected(), check.tolerance),
+      }))
+    : [];
+  return { prepared, outputs, checks, errors: scoped.errors, thrown: scoped.thrown };
 }
 
 /** A stable 32-bit seed per case key, so the same case always sees the same inputs. */
@@ -103,26 +134,17 @@ export async function runCase(
   allocator.resetPeak();
   let prepared: PreparedCase | undefined;
   try {
-    const checked = await withErrorScopes(context.device, async () => {
-      prepared = await PreparedCase.prepare(context, allocator, kernelCase);
-      await prepared.run();
-      const outputs = new Map<string, Float32Array | Uint32Array | Int32Array>();
-      for (const check of kernelCase.checks) outputs.set(check.buffer, await prepared.read(check.buffer));
-      return outputs;
-    });
+    const checked = await prepareAndCheck(context, allocator, kernelCase);
+    prepared = checked.prepared;
     if (checked.errors.outOfMemory.length) {
       return { ...base, status: 'skipped', reason: `does not fit in device memory: ${describeErrors(checked.errors)}` };
     }
-    if (hasErrors(checked.errors) || checked.thrown || !checked.value || !prepared) {
+    if (hasErrors(checked.errors) || checked.thrown || !checked.outputs || !prepared) {
       const message = hasErrors(checked.errors) ? describeErrors(checked.errors) : errorMessage(checked.thrown);
       return { ...base, status: 'error', message };
     }
-    const outputs = checked.value;
-    onTensors?.({ kernelCase, outputs });
-    const checks = kernelCase.checks.map((check) => ({
-      buffer: check.buffer,
-      ...allclose(outputs.get(check.buffer) ?? [], check.expected(), check.tolerance),
-    }));
+    onTensors?.({ kernelCase, outputs: checked.outputs });
+    const checks = checked.checks;
     const numerics = { passed: checks.every((c) => c.passed), checks };
     if (!numerics.passed) {
       return { ...base, status: 'numerics-failed', dtype, work, memory: allocator.report(), numerics };

@@ -1,9 +1,8 @@
-import { openGpu, withErrorScopes, describeErrors, hasErrors, type GpuContext } from '../../src/gpu/device.js';
-import { PreparedCase } from '../../src/gpu/executor.js';
+import { openGpu, describeErrors, hasErrors, type GpuContext } from '../../src/gpu/device.js';
 import { TrackedAllocator } from '../../src/gpu/memory.js';
 import type { KernelFamily } from '../../src/kernels/family.js';
 import type { KernelCase } from '../../src/kernels/spec.js';
-import { allclose, type NumericsReport } from '../../src/reference/allclose.js';
+import { prepareAndCheck, type CheckedCase, type Outputs } from '../../src/run/run-case.js';
 import type { AxisValue } from '../../src/suites/schema.js';
 
 let shared: Promise<GpuContext> | undefined;
@@ -25,8 +24,8 @@ export async function closeTestGpu(): Promise<void> {
 }
 
 export interface CaseOutcome {
-  outputs: Map<string, Float32Array | Uint32Array | Int32Array>;
-  checks: (NumericsReport & { buffer: string })[];
+  outputs: Outputs;
+  checks: CheckedCase['checks'];
   memory: ReturnType<TrackedAllocator['report']>;
 }
 
@@ -34,25 +33,13 @@ export interface CaseOutcome {
 export async function runChecked(kernelCase: KernelCase): Promise<CaseOutcome> {
   const context = await testGpu();
   const allocator = new TrackedAllocator(context.device);
-  let prepared: PreparedCase | undefined;
-  const scoped = await withErrorScopes(context.device, async () => {
-    prepared = await PreparedCase.prepare(context, allocator, kernelCase);
-    await prepared.run();
-    const outputs = new Map<string, Float32Array | Uint32Array | Int32Array>();
-    for (const check of kernelCase.checks) outputs.set(check.buffer, await prepared.read(check.buffer));
-    return outputs;
-  });
+  const checked = await prepareAndCheck(context, allocator, kernelCase);
   const memory = allocator.report();
-  prepared?.dispose();
+  checked.prepared?.dispose();
   allocator.destroyAll();
-  if (scoped.thrown) throw scoped.thrown;
-  if (hasErrors(scoped.errors)) throw new Error(`WebGPU errors: ${describeErrors(scoped.errors)}`);
-  const outputs = scoped.value!;
-  const checks = kernelCase.checks.map((check) => ({
-    buffer: check.buffer,
-    ...allclose(outputs.get(check.buffer) ?? [], check.expected(), check.tolerance),
-  }));
-  return { outputs, checks, memory };
+  if (checked.thrown) throw checked.thrown;
+  if (hasErrors(checked.errors) || !checked.outputs) throw new Error(`WebGPU errors: ${describeErrors(checked.errors)}`);
+  return { outputs: checked.outputs, checks: checked.checks, memory };
 }
 
 /** Builds a family's case for params on the test device; throws if the family skips it. */
