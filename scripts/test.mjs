@@ -18,6 +18,10 @@ function testFiles(dir) {
     .sort();
 }
 
+// The HTML report test drives a headless Chromium: install it (apt, as root on Debian/Ubuntu) or say what to install.
+const chromium = spawnSync(process.execPath, [join(root, 'scripts', 'ensure-chromium.mjs')], { stdio: 'inherit', cwd: root });
+if (chromium.status !== 0) process.exit(chromium.status ?? 1);
+
 const files = dirs.flatMap(testFiles);
 if (files.length === 0) {
   console.error('no test files found');

@@ -1,0 +1,44 @@
+import { Args, Flags } from '@oclif/core';
+import { BaseCommand } from '../cli/base.js';
+import { loadResults } from '../report/data.js';
+import { REPORT_FORMATS, writeReport, type ReportFormat, type ReportResult } from '../report/report.js';
+
+export default class Report extends BaseCommand {
+  static override summary = 'Tables, Markdown, CSV, charts (PNG and one offline HTML page) and CI exports from results files.';
+  static override description = `Reads results files only (no GPU). Files from the same device are merged; several devices add cross-hardware charts.
+table, md, csv and bmf go to stdout unless --out is given; html, png and gab always write files (to --out, default results/report/):
+  md    report.md: ceilings and one table per suite (for CI job summaries)
+  csv   report.csv: one row per case, flat columns
+  html  report.html: self-contained, interactive charts, works offline
+  png   charts/*.png: latency vs context, decode tokens/s vs batch, KV bytes per token, MLA crossover, roofline, MoE stages, cross-hardware
+  gab   gab-latency.json (customSmallerIsBetter, ms) and gab-throughput.json (customBiggerIsBetter, GB/s and GFLOP/s) for github-action-benchmark
+  bmf   bmf.json: Bencher Metric Format (latency in ms and throughput in GB/s, with CI95 bounds)`;
+  static override examples = [
+    '<%= config.bin %> report results/2026-01-01-rtx4070.json',
+    '<%= config.bin %> report results/*.json --format md --format png --out report/',
+    '<%= config.bin %> report results/a.json --format gab --format bmf --out bench-out/',
+  ];
+  static override strict = false;
+  static override args = { results: Args.string({ description: 'results files (.json written by `mla-bench run`)', required: true }) };
+  static override flags = {
+    format: Flags.string({ char: 'f', description: 'output format (repeatable)', options: [...REPORT_FORMATS], multiple: true, default: ['table'] }),
+    out: Flags.string({ char: 'o', description: 'folder for the written files' }),
+  };
+
+  async run(): Promise<ReportResult> {
+    const { argv, flags } = await this.parse(Report);
+    const files = loadResults(argv as string[]);
+    const json = this.jsonEnabled();
+    const result = writeReport(files, {
+      formats: flags.format as ReportFormat[],
+      ...(flags.out !== undefined && { outDir: flags.out }),
+      print: (text) => {
+        if (!json) this.log(text);
+      },
+    });
+    if (!json) {
+      for (const output of result.outputs) for (const path of output.paths) this.logToStderr(`wrote ${path}`);
+    }
+    return result;
+  }
+}

@@ -1,0 +1,603 @@
+/**
+ * Chart specs: plain, JSON-serialisable Chart.js configurations built from results, shared by the PNG
+ * renderer (chart.js on @napi-rs/canvas) and the HTML report (Chart.js in the browser). Both pass a
+ * spec through `finalizeChartConfig`, which adds what JSON cannot hold (callbacks).
+ */
+import type { OkMeasurement } from '../results/schema.js';
+import { describeCase } from '../suites/expand.js';
+import { kvBytesPerToken, okCases, suitesOf, tokensPerRepeat, type DeviceResults } from './data.js';
+
+export type ChartKind = 'latency' | 'case-latency' | 'tokens' | 'kv-bytes' | 'crossover' | 'roofline' | 'moe-stages' | 'cross-hardware';
+
+export interface ChartSpec {
+  /** File-name safe, unique within a report. */
+  id: string;
+  kind: ChartKind;
+  title: string;
+  /** Size of the PNG in pixels. */
+  width: number;
+  height: number;
+  /** A Chart.js configuration with data only (no functions); see finalizeChartConfig. */
+  config: Record<string, unknown>;
+}
+
+/** Axes that make a good x axis, in order of preference. */
+export const X_AXES = ['context', 'seq', 'tokens', 'batch'] as const;
+/** Axes that name a line (a series), in order. */
+export const SERIES_AXES = ['variant', 'form', 'kernel', 'stage', 'dtype'] as const;
+
+const PALETTE = ['#1f77b4', '#d62728', '#2ca02c', '#ff7f0e', '#9467bd', '#8c564b', '#e377c2', '#17becf', '#7f7f7f', '#bcbd22', '#393b79', '#637939'];
+const MAX_FACETS = 8;
+
+export function color(index: number, alpha = 1): string {
+  const hex = PALETTE[index % PALETTE.length] as string;
+  if (alpha >= 1) return hex;
+  const n = parseInt(hex.slice(1), 16);
+  return `rgba(${(n >> 16) & 255}, ${(n >> 8) & 255}, ${n & 255}, ${alpha})`;
+}
+
+function numeric(value: unknown): number | null {
+  if (typeof value === 'number') return Number.isFinite(value) ? value : null;
+  if (typeof value === 'string' && value.trim() !== '' && Number.isFinite(Number(value))) return Number(value);
+  return null;
+}
+
+function slug(text: string): string {
+  return text.toLowerCase().replace(/[^a-z0-9]+/g, '-').replace(/^-|-$/g, '').slice(0, 80) || 'chart';
+}
+
+function distinct(cases: readonly OkMeasurement[], axis: string): Array<string | number> {
+  return [...new Set(cases.map((c) => c.params[axis]).filter((v): v is string | number => v !== undefined))];
+}
+
+/** The x axis for a set of cases: the first of X_AXES that every case has as a number, with 2+ values. */
+export function pickXAxis(cases: readonly OkMeasurement[], preferred: readonly string[] = X_AXES): string | null {
+  for (const axis of preferred) {
+    if (cases.length && cases.every((c) => numeric(c.params[axis]) !== null) && distinct(cases, axis).length >= 2) return axis;
+  }
+  return null;
+}
+
+interface Layout {
+  x: string;
+  series: string[];
+  facets: string[];
+}
+
+/** Series axes present in the data; facets: every other axis with 2+ values (one chart per combination). */
+export function layoutFor(cases: readonly OkMeasurement[], x: string, extraSeries: readonly string[] = []): Layout {
+  const axes = [...new Set(cases.flatMap((c) => Object.keys(c.params)))];
+  const seriesAxes = [...SERIES_AXES, ...extraSeries].filter((a) => a !== x && axes.includes(a));
+  const series = seriesAxes.filter((a) => a !== 'dtype' || distinct(cases, a).length > 1);
+  const facets = axes.filter((a) => a !== x && !seriesAxes.includes(a) && distinct(cases, a).length > 1);
+  return { x, series, facets };
+}
+
+function labelOf(c: OkMeasurement, axes: readonly string[]): string {
+  return (
+    axes
+      .filter((a) => c.params[a] !== undefined)
+      .map((a) => (SERIES_AXES.includes(a as never) ? String(c.params[a]) : `${a}=${c.params[a]}`))
+      .join(' ') || c.suite
+  );
+}
+
+function groupBy<T>(items: readonly T[], key: (item: T) => string): Map<string, T[]> {
+  const groups = new Map<string, T[]>();
+  for (const item of items) {
+    const k = key(item);
+    const group = groups.get(k);
+    if (group) group.push(item);
+    else groups.set(k, [item]);
+  }
+  return groups;
+}
+
+/** Constant axes shown in a chart's subtitle, e.g. "dtype=f16 batch=1". */
+function constantsOf(cases: readonly OkMeasurement[], exclude: readonly string[]): string {
+  const axes = [...new Set(cases.flatMap((c) => Object.keys(c.params)))].filter((a) => !exclude.includes(a));
+  return axes
+    .filter((a) => distinct(cases, a).length === 1)
+    .map((a) => `${a}=${cases[0]?.params[a]}`)
+    .join(' ');
+}
+
+const AXIS_TITLES: Record<string, string> = {
+  context: 'context length (tokens)',
+  seq: 'sequence length (tokens)',
+  tokens: 'tokens',
+  batch: 'batch size (sequences)',
+};
+
+function axisTitle(axis: string): string {
+  return AXIS_TITLES[axis] ?? axis;
+}
+
+function legendPosition(series: number): 'top' | 'right' {
+  return series > 4 ? 'right' : 'top';
+}
+
+function baseOptions(title: string, subtitle: string, series: number): Record<string, unknown> {
+  return {
+    plugins: {
+      title: { display: true, text: title },
+      subtitle: { display: subtitle !== '', text: subtitle },
+      legend: { position: legendPosition(series) },
+    },
+  };
+}
+
+function logScale(title: string, ticksAt?: number[]): Record<string, unknown> {
+  return { type: 'logarithmic', title: { display: true, text: title }, ...(ticksAt && { ticksAt }) };
+}
+
+/** Lines of a y quantity against x per series, with a CI band where `band` gives one; one chart per facet. */
+function lineCharts(
+  device: string,
+  suite: string,
+  cases: OkMeasurement[],
+  layout: Layout,
+  opts: { kind: ChartKind; title: string; yTitle: string; value: (c: OkMeasurement) => number | null; band?: (c: OkMeasurement) => { lo: number; hi: number } | null; logY: boolean },
+): ChartSpec[] {
+  const facets = [...groupBy(cases, (c) => labelOf(c, layout.facets))].slice(0, MAX_FACETS);
+  return facets.map(([facet, own]) => {
+    const series = [...groupBy(own, (c) => labelOf(c, layout.series))];
+    const datasets: Record<string, unknown>[] = [];
+    series.forEach(([label, members], i) => {
+      const sorted = [...members].sort((a, b) => (numeric(a.params[layout.x]) ?? 0) - (numeric(b.params[layout.x]) ?? 0));
+      const points = sorted.flatMap((c) => {
+        const y = opts.value(c);
+        const x = numeric(c.params[layout.x]);
+        return y !== null && x !== null && y > 0 ? [{ c, x, y }] : [];
+      });
+      if (!points.length) return;
+      if (opts.band) {
+        const bands = points.map((p) => ({ x: p.x, ci: opts.band?.(p.c) ?? null }));
+        if (bands.every((b) => b.ci && b.ci.lo > 0)) {
+          datasets.push({ label: `${label} CI95 low`, band: true, data: bands.map((b) => ({ x: b.x, y: b.ci?.lo })), showLine: true, pointRadius: 0, borderWidth: 0, borderColor: color(i, 0), backgroundColor: color(i, 0), fill: false });
+          datasets.push({ label: `${label} CI95 high`, band: true, data: bands.map((b) => ({ x: b.x, y: b.ci?.hi })), showLine: true, pointRadius: 0, borderWidth: 0, borderColor: color(i, 0), backgroundColor: color(i, 0.18), fill: '-1' });
+        }
+      }
+      datasets.push({ label, data: points.map((p) => ({ x: p.x, y: p.y })), showLine: true, borderColor: color(i), backgroundColor: color(i), pointRadius: 3, borderWidth: 2, fill: false });
+    });
+    const xs = [...new Set(own.map((c) => numeric(c.params[layout.x])).filter((v): v is number => v !== null && v > 0))].sort((a, b) => a - b);
+    const subtitle = [device, facet !== suite ? facet : '', constantsOf(own, [layout.x, ...layout.series, ...layout.facets])].filter(Boolean).join(' · ');
+    const visible = datasets.filter((d) => !d['band']).length;
+    return {
+      id: slug(`${opts.kind}-${device}-${suite}-${facet}`),
+      kind: opts.kind,
+      title: `${suite}: ${opts.title}`,
+      width: 1100,
+      height: 650,
+      config: {
+        type: 'scatter',
+        data: { datasets },
+        options: {
+          ...baseOptions(`${suite}: ${opts.title}`, subtitle, visible),
+          scales: {
+            x: logScale(axisTitle(layout.x), xs),
+            y: opts.logY ? logScale(opts.yTitle) : { type: 'linear', beginAtZero: true, title: { display: true, text: opts.yTitle } },
+          },
+        },
+      },
+    };
+  });
+}
+
+const LATENCY_TITLE = 'median GPU time per repeat (ms)';
+
+function latencyCharts(d: DeviceResults): ChartSpec[] {
+  const charts: ChartSpec[] = [];
+  for (const suite of suitesOf(d.cases)) {
+    const cases = okCases(d.cases).filter((c) => c.suite === suite);
+    if (cases.some((c) => c.params['form'] === 'naive') && cases.some((c) => c.params['form'] === 'absorbed')) continue; // crossover chart
+    if (cases.some((c) => c.params['stage'] !== undefined)) continue; // MoE stage chart
+    const x = pickXAxis(cases);
+    if (!x) {
+      if (cases.length) charts.push(caseLatencyChart(d.device, suite, cases));
+      continue;
+    }
+    charts.push(
+      ...lineCharts(d.device, suite, cases, layoutFor(cases, x), {
+        kind: 'latency',
+        title: `latency against ${x} (median, CI95 band)`,
+        yTitle: LATENCY_TITLE,
+        value: (c) => c.timing.gpu.median,
+        band: (c) => c.timing.gpu.ci95,
+        logY: true,
+      }),
+    );
+  }
+  return charts;
+}
+
+/** Suites without a numeric sweep axis (calibration): one horizontal bar per case. */
+function caseLatencyChart(device: string, suite: string, cases: OkMeasurement[]): ChartSpec {
+  const varying = [...new Set(cases.flatMap((c) => Object.keys(c.params)))].filter((a) => distinct(cases, a).length > 1);
+  const labels = cases.map((c) => describeCase(Object.fromEntries(varying.map((a) => [a, c.params[a] as string | number]))) || c.key);
+  return {
+    id: slug(`case-latency-${device}-${suite}`),
+    kind: 'case-latency',
+    title: `${suite}: median latency per case`,
+    width: 1100,
+    height: Math.max(400, 140 + 34 * cases.length),
+    config: {
+      type: 'bar',
+      data: {
+        labels,
+        datasets: [{ label: 'median GPU time per repeat', data: cases.map((c) => c.timing.gpu.median), backgroundColor: color(0, 0.75), borderColor: color(0), borderWidth: 1 }],
+      },
+      options: {
+        indexAxis: 'y',
+        ...baseOptions(`${suite}: median latency per case`, [device, constantsOf(cases, varying)].filter(Boolean).join(' · '), 1),
+        scales: { x: logScale(LATENCY_TITLE), y: { title: { display: true, text: 'case' } } },
+      },
+    },
+  };
+}
+
+function isDecode(c: OkMeasurement): boolean {
+  return c.params['phase'] === 'decode' || /decode/.test(c.suite);
+}
+
+function tokensCharts(d: DeviceResults): ChartSpec[] {
+  const charts: ChartSpec[] = [];
+  for (const suite of suitesOf(d.cases)) {
+    const cases = okCases(d.cases).filter((c) => c.suite === suite && isDecode(c));
+    if (!pickXAxis(cases, ['batch'])) continue;
+    const layout = layoutFor(cases, 'batch');
+    // One chart per context is too many: the shortest, a middle and the longest context.
+    const ctxAxis = layout.facets.find((a) => a === 'context' || a === 'seq');
+    let shown = cases;
+    if (ctxAxis) {
+      const values = [...new Set(cases.map((c) => numeric(c.params[ctxAxis])).filter((v): v is number => v !== null))].sort((a, b) => a - b);
+      const keep = new Set([values[0], values[Math.floor((values.length - 1) / 2)], values[values.length - 1]]);
+      shown = cases.filter((c) => keep.has(numeric(c.params[ctxAxis]) ?? NaN));
+    }
+    charts.push(
+      ...lineCharts(d.device, suite, shown, layout, {
+        kind: 'tokens',
+        title: 'decode throughput against batch',
+        yTitle: 'decode throughput (tokens/s)',
+        value: (c) => {
+          const tokens = tokensPerRepeat(c);
+          return tokens !== null && c.timing.gpu.median > 0 ? tokens / (c.timing.gpu.median / 1e3) : null;
+        },
+        band: (c) => {
+          const tokens = tokensPerRepeat(c);
+          return tokens === null ? null : { lo: tokens / (c.timing.gpu.ci95.hi / 1e3), hi: tokens / (c.timing.gpu.ci95.lo / 1e3) };
+        },
+        logY: true,
+      }),
+    );
+  }
+  return charts;
+}
+
+function kvBytesChart(d: DeviceResults): ChartSpec[] {
+  const cases = okCases(d.cases).filter((c) => kvBytesPerToken(c) !== null);
+  if (!cases.length) return [];
+  const kvLabel = (c: OkMeasurement): string => {
+    const name = c.params['variant'] ?? (c.params['form'] !== undefined ? `MLA ${c.params['form']}` : c.suite);
+    return [name, c.params['dtype'] ?? c.dtype].join(' ');
+  };
+  const bars = [...groupBy(cases, kvLabel)].map(([label, members]) => {
+    const bytes = kvBytesPerToken(members[0] as OkMeasurement) as number;
+    return { label: `${label} (${bytes.toLocaleString('en-US')} B)`, bytes };
+  });
+  bars.sort((a, b) => b.bytes - a.bytes);
+  const spread = Math.max(...bars.map((b) => b.bytes)) / Math.min(...bars.map((b) => b.bytes));
+  return [
+    {
+      id: slug(`kv-bytes-${d.device}`),
+      kind: 'kv-bytes',
+      title: 'KV-cache bytes per token',
+      width: 1100,
+      height: 600,
+      config: {
+        type: 'bar',
+        data: {
+          labels: bars.map((b) => b.label),
+          datasets: [{ label: 'KV-cache bytes per cached token (one layer)', data: bars.map((b) => b.bytes), backgroundColor: bars.map((_, i) => color(i, 0.75)), borderColor: bars.map((_, i) => color(i)), borderWidth: 1 }],
+        },
+        options: {
+          ...baseOptions('KV-cache bytes per token per variant', d.device, 1),
+          plugins: { title: { display: true, text: 'KV-cache bytes per token per variant' }, subtitle: { display: true, text: d.device }, legend: { display: false } },
+          scales: {
+            x: { title: { display: true, text: 'variant' } },
+            y: spread > 20 ? logScale('KV-cache per token per layer (bytes)') : { type: 'linear', beginAtZero: true, title: { display: true, text: 'KV-cache per token per layer (bytes)' } },
+          },
+        },
+      },
+    },
+  ];
+}
+
+function crossoverCharts(d: DeviceResults): ChartSpec[] {
+  const charts: ChartSpec[] = [];
+  for (const suite of suitesOf(d.cases)) {
+    const cases = okCases(d.cases).filter((c) => c.suite === suite);
+    if (!(cases.some((c) => c.params['form'] === 'naive') && cases.some((c) => c.params['form'] === 'absorbed'))) continue;
+    const x = pickXAxis(cases);
+    if (!x) continue;
+    charts.push(
+      ...lineCharts(d.device, suite, cases, layoutFor(cases, x), {
+        kind: 'crossover',
+        title: `MLA naive vs absorbed against ${x}`,
+        yTitle: LATENCY_TITLE,
+        value: (c) => c.timing.gpu.median,
+        band: (c) => c.timing.gpu.ci95,
+        logY: true,
+      }),
+    );
+  }
+  return charts;
+}
+
+function roundTo3(value: number): string {
+  return value >= 100 ? Math.round(value).toLocaleString('en-US') : value.toPrecision(3);
+}
+
+/** Achieved GFLOP/s against arithmetic intensity, under the calibrated roof (copy GB/s slope, FMA peaks). */
+export function rooflineChart(d: DeviceResults): ChartSpec[] {
+  const cases = okCases(d.cases).filter((c) => c.work.flops > 0 && c.rates.intensity > 0 && c.rates.gflops > 0);
+  const { copyGBs, fmaF32Gflops, fmaF16Gflops } = d.ceilings;
+  if (!cases.length || (!copyGBs && !fmaF32Gflops && !fmaF16Gflops)) return [];
+  const datasets: Record<string, unknown>[] = [];
+  const intensities = cases.map((c) => c.rates.intensity);
+  const peaks = [fmaF32Gflops, fmaF16Gflops].filter((v): v is number => v !== null && v > 0);
+  const ridges = copyGBs ? peaks.map((p) => p / copyGBs) : [];
+  const xMin = Math.min(...intensities, ...ridges) / 4;
+  const xMax = Math.max(...intensities, ...ridges) * 4;
+  const top = Math.max(...peaks, 0);
+  if (copyGBs) {
+    const xEnd = top > 0 ? top / copyGBs : xMax;
+    datasets.push({ label: `copy bandwidth ${roundTo3(copyGBs)} GB/s`, roof: true, pointStyle: 'line', data: [{ x: xMin, y: copyGBs * xMin }, { x: xEnd, y: copyGBs * xEnd }], showLine: true, pointRadius: 0, borderColor: '#333333', backgroundColor: '#333333', borderWidth: 2, borderDash: [8, 4] });
+  }
+  const flat = (label: string, peak: number | null, index: number): void => {
+    if (!peak) return;
+    const from = copyGBs ? peak / copyGBs : xMin;
+    datasets.push({ label: `${label} ${roundTo3(peak)} GFLOP/s`, roof: true, pointStyle: 'line', data: [{ x: from, y: peak }, { x: xMax, y: peak }], showLine: true, pointRadius: 0, borderColor: index ? '#888888' : '#000000', backgroundColor: index ? '#888888' : '#000000', borderWidth: 2 });
+  };
+  flat('f32 FMA peak', fmaF32Gflops, 0);
+  flat('f16 FMA peak', fmaF16Gflops, 1);
+  [...groupBy(cases, (c) => `${c.suite} ${c.dtype}`)].forEach(([label, members], i) => {
+    datasets.push({
+      label,
+      data: members.map((c) => ({ x: c.rates.intensity, y: c.rates.gflops, key: c.key })),
+      pointRadius: 5,
+      pointStyle: ['circle', 'triangle', 'rect', 'rectRot', 'star', 'crossRot'][i % 6],
+      borderColor: color(i),
+      backgroundColor: color(i, 0.6),
+    });
+  });
+  return [
+    {
+      id: slug(`roofline-${d.device}`),
+      kind: 'roofline',
+      title: 'Roofline',
+      width: 1100,
+      height: 700,
+      config: {
+        type: 'scatter',
+        data: { datasets },
+        options: {
+          ...baseOptions('Roofline: achieved throughput against arithmetic intensity', `${d.device} · roof from this run's calibration`, 1),
+          scales: { x: { ...logScale('arithmetic intensity (FLOP/byte)'), min: xMin, max: xMax }, y: logScale('achieved throughput (GFLOP/s)') },
+        },
+      },
+    },
+  ];
+}
+
+function moeStageCharts(d: DeviceResults): ChartSpec[] {
+  const charts: ChartSpec[] = [];
+  for (const suite of suitesOf(d.cases)) {
+    const cases = okCases(d.cases).filter((c) => c.suite === suite && c.params['stage'] !== undefined);
+    if (!cases.length) continue;
+    const x = pickXAxis(cases, ['tokens', 'batch', 'context', 'seq']);
+    const groupAxes = [...new Set(cases.flatMap((c) => Object.keys(c.params)))].filter((a) => a !== 'stage' && distinct(cases, a).length > 1);
+    const groups = [...groupBy(cases, (c) => labelOf(c, groupAxes))];
+    if (x) groups.sort((a, b) => (numeric(a[1][0]?.params[x]) ?? 0) - (numeric(b[1][0]?.params[x]) ?? 0));
+    const stages = distinct(cases, 'stage').map(String);
+    charts.push({
+      id: slug(`moe-stages-${d.device}-${suite}`),
+      kind: 'moe-stages',
+      title: `${suite}: stage breakdown`,
+      width: 1100,
+      height: 650,
+      config: {
+        type: 'bar',
+        data: {
+          labels: groups.map(([label]) => label),
+          datasets: stages.map((stage, i) => ({
+            label: stage,
+            data: groups.map(([, members]) => {
+              const total = members.reduce((sum, c) => sum + c.timing.gpu.median, 0);
+              const own = members.find((c) => String(c.params['stage']) === stage)?.timing.gpu.median ?? 0;
+              return total > 0 ? (100 * own) / total : 0;
+            }),
+            backgroundColor: color(i, 0.8),
+            borderColor: color(i),
+            borderWidth: 1,
+            stack: 'stages',
+          })),
+        },
+        options: {
+          ...baseOptions(`${suite}: share of each stage in the total time`, [d.device, constantsOf(cases, ['stage', ...groupAxes])].filter(Boolean).join(' · '), stages.length),
+          scales: {
+            x: { stacked: true, title: { display: true, text: groupAxes.join(', ') || 'case' } },
+            y: { stacked: true, beginAtZero: true, max: 100, title: { display: true, text: 'share of the summed stage medians (%)' } },
+          },
+        },
+      },
+    });
+    if (x) {
+      const totals = groups.map(([, members]) => {
+        const first = members[0] as OkMeasurement;
+        const total = members.reduce((sum, c) => sum + c.timing.gpu.median, 0);
+        return { ...first, params: Object.fromEntries(Object.entries(first.params).filter(([a]) => a !== 'stage')), timing: { ...first.timing, gpu: { ...first.timing.gpu, median: total } } } as OkMeasurement;
+      });
+      charts.push(
+        ...lineCharts(d.device, suite, totals, layoutFor(totals, x), {
+          kind: 'moe-stages',
+          title: `total time against ${x} (sum of stage medians)`,
+          yTitle: LATENCY_TITLE,
+          value: (c) => c.timing.gpu.median,
+          logY: true,
+        }),
+      );
+    }
+  }
+  return charts;
+}
+
+const CROSS_PER_CHART = 24;
+
+/** Median per case per device, for cases measured on at least two devices. */
+export function crossHardwareCharts(devices: readonly DeviceResults[]): ChartSpec[] {
+  if (devices.length < 2) return [];
+  const medians = devices.map((d) => new Map(okCases(d.cases).map((c) => [c.key, c])));
+  const keys = [...new Set(medians.flatMap((m) => [...m.keys()]))].filter((k) => medians.filter((m) => m.has(k)).length >= 2);
+  const charts: ChartSpec[] = [];
+  const bySuite = groupBy(keys, (k) => k.split('/')[0] ?? '');
+  for (const [suite, suiteKeys] of bySuite) {
+    for (let start = 0; start < suiteKeys.length; start += CROSS_PER_CHART) {
+      const chunk = suiteKeys.slice(start, start + CROSS_PER_CHART);
+      const part = suiteKeys.length > CROSS_PER_CHART ? ` (${start / CROSS_PER_CHART + 1}/${Math.ceil(suiteKeys.length / CROSS_PER_CHART)})` : '';
+      const members = chunk.flatMap((k) => medians.flatMap((m) => (m.has(k) ? [m.get(k) as OkMeasurement] : [])));
+      const varying = [...new Set(members.flatMap((c) => Object.keys(c.params)))].filter((a) => distinct(members, a).length > 1);
+      const labels = chunk.map((k) => {
+        const c = medians.find((m) => m.has(k))?.get(k);
+        return c ? describeCase(Object.fromEntries(varying.map((a) => [a, c.params[a] as string | number]))) || k : k;
+      });
+      const present = devices.map((_, i) => i).filter((i) => chunk.some((k) => medians[i]?.has(k)));
+      const constants = constantsOf(members, varying);
+      charts.push({
+        id: slug(`cross-hardware-${suite}-${start / CROSS_PER_CHART + 1}`),
+        kind: 'cross-hardware',
+        title: `${suite}: cross-hardware${part}`,
+        width: 1100,
+        height: Math.max(450, 180 + chunk.length * (14 + 10 * devices.length)),
+        config: {
+          type: 'bar',
+          data: {
+            labels,
+            datasets: present.map((i) => ({
+              label: devices[i]?.device,
+              data: chunk.map((k) => medians[i]?.get(k)?.timing.gpu.median ?? null),
+              backgroundColor: color(i, 0.8),
+              borderColor: color(i),
+              borderWidth: 1,
+            })),
+          },
+          options: {
+            indexAxis: 'y',
+            ...baseOptions(`${suite}: median latency per device${part}`, 'shorter is faster', devices.length),
+            plugins: { title: { display: true, text: `${suite}: median latency per device${part}` }, subtitle: { display: true, text: ['shorter is faster', constants].filter(Boolean).join(' · ') }, legend: { position: 'top' } },
+            scales: { x: logScale(LATENCY_TITLE), y: { title: { display: true, text: 'case' } } },
+          },
+        },
+      });
+    }
+  }
+  return charts;
+}
+
+/** Every chart the data supports; kinds without data are left out. */
+export function buildCharts(devices: readonly DeviceResults[]): ChartSpec[] {
+  const charts: ChartSpec[] = [];
+  for (const d of devices) {
+    charts.push(...latencyCharts(d), ...tokensCharts(d), ...kvBytesChart(d), ...crossoverCharts(d), ...rooflineChart(d), ...moeStageCharts(d));
+  }
+  charts.push(...crossHardwareCharts(devices));
+  const seen = new Map<string, number>();
+  for (const chart of charts) {
+    const n = seen.get(chart.id) ?? 0;
+    seen.set(chart.id, n + 1);
+    if (n) chart.id = `${chart.id}-${n + 1}`;
+  }
+  return charts;
+}
+
+/** Readable defaults and the callbacks JSON cannot carry. Self-contained: the HTML report inlines its source. */
+export function finalizeChartConfig(config: any, opts: { fontFamily: string; responsive: boolean }): any {
+  const cfg = JSON.parse(JSON.stringify(config));
+  const options = (cfg.options = cfg.options || {});
+  options.animation = false;
+  options.responsive = opts.responsive;
+  options.maintainAspectRatio = false;
+  options.layout = { padding: { top: 8, right: 24, bottom: 8, left: 8 } };
+  const plugins = (options.plugins = options.plugins || {});
+  plugins.title = Object.assign({ font: { size: 20, weight: 'bold', family: opts.fontFamily }, color: '#111' }, plugins.title || {});
+  plugins.subtitle = Object.assign({ font: { size: 14, family: opts.fontFamily }, color: '#444', padding: { bottom: 10 } }, plugins.subtitle || {});
+  plugins.legend = plugins.legend || {};
+  plugins.legend.labels = Object.assign(
+    {
+      font: { size: 14, family: opts.fontFamily },
+      color: '#222',
+      boxWidth: 28,
+      padding: 12,
+      usePointStyle: cfg.type === 'scatter',
+      filter: (item: any, data: any) => !data.datasets[item.datasetIndex].band,
+    },
+    plugins.legend.labels || {},
+  );
+  const fmt = (v: number): string => {
+    const a = Math.abs(v);
+    if (a === 0) return '0';
+    if (a >= 1e9) return `${+(v / 1e9).toPrecision(3)}G`;
+    if (a >= 1e6) return `${+(v / 1e6).toPrecision(3)}M`;
+    if (a >= 1e5) return `${+(v / 1e3).toPrecision(3)}k`;
+    if (Number.isInteger(v)) return String(v);
+    if (a >= 1e-3) return String(+v.toPrecision(3));
+    return v.toExponential(0);
+  };
+  plugins.tooltip = Object.assign(
+    {
+      filter: (item: any) => !item.dataset.band,
+      callbacks: {
+        label: (ctx: any) => {
+          const raw = ctx.raw;
+          const key = raw && typeof raw === 'object' && raw.key ? ` ${raw.key}` : '';
+          const y = ctx.chart.options.indexAxis === 'y' ? ctx.parsed.x : ctx.parsed.y;
+          const x = ctx.chart.config.type === 'scatter' ? ` at ${fmt(ctx.parsed.x)}` : '';
+          return `${ctx.dataset.label}:${key} ${fmt(y)}${x}`;
+        },
+      },
+    },
+    plugins.tooltip || {},
+  );
+  const scales = options.scales || {};
+  for (const id of Object.keys(scales)) {
+    const scale = scales[id];
+    scale.title = Object.assign({ font: { size: 15, family: opts.fontFamily }, color: '#222' }, scale.title || {});
+    scale.ticks = Object.assign({ font: { size: 13, family: opts.fontFamily }, color: '#333' }, scale.ticks || {});
+    scale.grid = Object.assign({ color: 'rgba(0,0,0,0.12)' }, scale.grid || {});
+    if (scale.type === 'logarithmic') {
+      const at: number[] | undefined = scale.ticksAt;
+      delete scale.ticksAt;
+      if (at && at.length) {
+        scale.min = scale.min ?? Math.min(...at) / 1.15;
+        scale.max = scale.max ?? Math.max(...at) * 1.15;
+        scale.afterBuildTicks = (axis: any) => {
+          axis.ticks = at.map((value) => ({ value }));
+        };
+        scale.ticks.callback = (value: number) => fmt(value);
+        scale.ticks.autoSkip = false;
+      } else {
+        scale.ticks.callback = function (this: any, value: number) {
+          const mantissa = value / Math.pow(10, Math.floor(Math.log10(value) + 1e-9));
+          const m = Math.round(mantissa * 100) / 100;
+          // Over many decades only powers of ten get a label, else 1-2-5.
+          const decades = this && this.max > 0 && this.min > 0 ? Math.log10(this.max / this.min) : 0;
+          if (decades > 4.5) return m === 1 ? fmt(value) : '';
+          return m === 1 || m === 2 || m === 5 ? fmt(value) : '';
+        };
+        scale.ticks.autoSkip = false;
+      }
+      scale.ticks.maxRotation = 0;
+    }
+  }
+  return cfg;
+}

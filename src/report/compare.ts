@@ -1,0 +1,146 @@
+import { UserError } from '../errors.js';
+import type { OkMeasurement } from '../results/schema.js';
+import { geomean, mannWhitneyU, ratioOfMedians, verdict, type Verdict } from './compare-stats.js';
+import { okCases, type LoadedResults } from './data.js';
+
+export interface CaseComparison {
+  key: string;
+  suite: string;
+  /** Base and candidate median GPU time per repeat (ms). */
+  baseMs: number;
+  candidateMs: number;
+  /** candidate / base: above 1 is slower. */
+  ratio: number;
+  ci95: { lo: number; hi: number };
+  /** Two-sided Mann-Whitney U p-value. */
+  p: number;
+  verdict: Verdict;
+}
+
+export interface SuiteSummary {
+  suite: string;
+  cases: number;
+  geomeanRatio: number;
+  faster: number;
+  slower: number;
+  same: number;
+  inconclusive: number;
+}
+
+export interface CandidateComparison {
+  base: string;
+  candidate: string;
+  cases: CaseComparison[];
+  suites: SuiteSummary[];
+  /** Keys only one side measured (ok), or measured but failed on the other. */
+  onlyInBase: string[];
+  onlyInCandidate: string[];
+}
+
+export interface CompareOptions {
+  /** Noise band as a fraction (0.02 = +-2 %). */
+  noise: number;
+  alpha?: number;
+  resamples?: number;
+  seed?: number;
+}
+
+function byKey(results: LoadedResults): Map<string, OkMeasurement> {
+  return new Map(okCases(results.results.cases).map((c) => [c.key, c]));
+}
+
+/** Compares one candidate with the base, case by case (matched by key). */
+export function compareResults(base: LoadedResults, candidate: LoadedResults, opts: CompareOptions): CandidateComparison {
+  const baseCases = byKey(base);
+  const candidateCases = byKey(candidate);
+  const cases: CaseComparison[] = [];
+  for (const [key, b] of baseCases) {
+    const c = candidateCases.get(key);
+    if (!c) continue;
+    const estimate = ratioOfMedians(b.timing.samplesMs, c.timing.samplesMs, {
+      ...(opts.resamples !== undefined && { resamples: opts.resamples }),
+      ...(opts.seed !== undefined && { seed: opts.seed }),
+    });
+    const { p } = mannWhitneyU(b.timing.samplesMs, c.timing.samplesMs);
+    cases.push({
+      key,
+      suite: b.suite,
+      baseMs: b.timing.gpu.median,
+      candidateMs: c.timing.gpu.median,
+      ratio: estimate.ratio,
+      ci95: estimate.ci95,
+      p,
+      verdict: verdict(estimate, p, opts.noise, opts.alpha ?? 0.05),
+    });
+  }
+  const suites = [...new Set(cases.map((c) => c.suite))].map((suite): SuiteSummary => {
+    const own = cases.filter((c) => c.suite === suite);
+    const count = (v: Verdict): number => own.filter((c) => c.verdict === v).length;
+    return {
+      suite,
+      cases: own.length,
+      geomeanRatio: geomean(own.map((c) => c.ratio)),
+      faster: count('faster'),
+      slower: count('slower'),
+      same: count('same'),
+      inconclusive: count('inconclusive'),
+    };
+  });
+  return {
+    base: base.path,
+    candidate: candidate.path,
+    cases,
+    suites,
+    onlyInBase: [...baseCases.keys()].filter((k) => !candidateCases.has(k)),
+    onlyInCandidate: [...candidateCases.keys()].filter((k) => !baseCases.has(k)),
+  };
+}
+
+/** Cases significantly slower by more than `pct` percent. */
+export function regressions(comparison: CandidateComparison, pct: number): CaseComparison[] {
+  return comparison.cases.filter((c) => c.verdict === 'slower' && c.ratio > 1 + pct / 100);
+}
+
+/** Throws unless every file comes from the base's device. */
+export function assertSameDevice(files: readonly LoadedResults[]): void {
+  const [base, ...rest] = files;
+  if (!base) return;
+  const other = rest.find((f) => f.device !== base.device);
+  if (other) {
+    throw new UserError(
+      `${other.path} comes from another device (${other.device}) than ${base.path} (${base.device}); use --cross-hardware for a side-by-side table`,
+    );
+  }
+}
+
+export interface CrossHardwareTable {
+  devices: Array<{ device: string; files: string[] }>;
+  /** Median GPU time per repeat (ms) per case key, one entry per device (null: not measured there). */
+  rows: Array<{ key: string; suite: string; medians: Array<number | null> }>;
+}
+
+/** One column per device: the median per case (the last file of a device wins on a repeated key). */
+export function crossHardwareTable(files: readonly LoadedResults[]): CrossHardwareTable {
+  const devices: CrossHardwareTable['devices'] = [];
+  const medians = new Map<string, Map<string, number>>();
+  const suites = new Map<string, string>();
+  for (const file of files) {
+    let device = devices.find((d) => d.device === file.device);
+    if (!device) devices.push((device = { device: file.device, files: [] }));
+    device.files.push(file.path);
+    for (const c of okCases(file.results.cases)) {
+      suites.set(c.key, c.suite);
+      let perDevice = medians.get(c.key);
+      if (!perDevice) medians.set(c.key, (perDevice = new Map()));
+      perDevice.set(file.device, c.timing.gpu.median);
+    }
+  }
+  return {
+    devices,
+    rows: [...medians].map(([key, perDevice]) => ({
+      key,
+      suite: suites.get(key) ?? '',
+      medians: devices.map((d) => perDevice.get(d.device) ?? null),
+    })),
+  };
+}

@@ -1,0 +1,110 @@
+import { basename } from 'node:path';
+import { UserError } from '../errors.js';
+import type { Ceilings } from '../measure/rates.js';
+import type { Measurement, OkMeasurement, ResultFile } from '../results/schema.js';
+import { readResultFile } from '../results/store.js';
+
+/** One results file as read for reporting: where it came from and which device produced it. */
+export interface LoadedResults {
+  path: string;
+  /** Short name: the file name without .json. */
+  name: string;
+  device: string;
+  results: ResultFile;
+}
+
+/** A device's cases from one or more results files (later files win on a repeated key). */
+export interface DeviceResults {
+  device: string;
+  files: string[];
+  ceilings: Ceilings;
+  cases: Measurement[];
+}
+
+/** Identity of the hardware a results file came from: the adapter's description, else its device name. */
+export function deviceId(results: ResultFile): string {
+  const { adapter } = results.environment;
+  return (adapter.description || adapter.device || `${adapter.vendor} ${adapter.architecture}`).trim() || 'unknown device';
+}
+
+/** A short label for charts and table headers. */
+export function deviceLabel(results: ResultFile): string {
+  const id = deviceId(results);
+  return id.length > 40 ? `${id.slice(0, 38)}…` : id;
+}
+
+export function loadResults(paths: readonly string[]): LoadedResults[] {
+  if (paths.length === 0) throw new UserError('no results files given');
+  return paths.map((path) => {
+    const results = readResultFile(path);
+    return { path, name: basename(path).replace(/\.json$/i, ''), device: deviceId(results), results };
+  });
+}
+
+/** Merges files by device, keeping their order; the first non-null ceiling of a device wins. */
+export function groupByDevice(loaded: readonly LoadedResults[]): DeviceResults[] {
+  const groups = new Map<string, DeviceResults & { byKey: Map<string, number> }>();
+  for (const file of loaded) {
+    let group = groups.get(file.device);
+    if (!group) {
+      group = {
+        device: file.device,
+        files: [],
+        ceilings: { copyGBs: null, readGBs: null, fmaF32Gflops: null, fmaF16Gflops: null, dispatchUs: null },
+        cases: [],
+        byKey: new Map(),
+      };
+      groups.set(file.device, group);
+    }
+    group.files.push(file.path);
+    for (const name of Object.keys(group.ceilings) as (keyof Ceilings)[]) group.ceilings[name] ??= file.results.ceilings[name];
+    for (const measurement of file.results.cases) {
+      const at = group.byKey.get(measurement.key);
+      if (at === undefined) {
+        group.byKey.set(measurement.key, group.cases.length);
+        group.cases.push(measurement);
+      } else group.cases[at] = measurement;
+    }
+  }
+  return [...groups.values()].map(({ byKey: _byKey, ...group }) => group);
+}
+
+export function okCases(cases: readonly Measurement[]): OkMeasurement[] {
+  return cases.filter((c): c is OkMeasurement => c.status === 'ok');
+}
+
+export function suitesOf(cases: readonly Measurement[]): string[] {
+  return [...new Set(cases.map((c) => c.suite))];
+}
+
+/** Worst relative error over a case's checks ('NaN'/'Infinity' kept as text). */
+export function worstRelError(measurement: Measurement): number | string | null {
+  if (!('numerics' in measurement)) return null;
+  let worst: number | string = 0;
+  for (const check of measurement.numerics.checks) {
+    if (typeof worst === 'string') break;
+    worst = typeof check.maxRelError === 'string' ? check.maxRelError : Math.max(worst, check.maxRelError);
+  }
+  return worst;
+}
+
+/** KV-cache bytes per cached token, where the kernel recorded it. */
+export function kvBytesPerToken(measurement: Measurement): number | null {
+  if (measurement.status !== 'ok') return null;
+  const value = measurement.facts?.['kvBytesPerToken'] ?? measurement.params['kv_bytes_per_token'];
+  return typeof value === 'number' && Number.isFinite(value) ? value : null;
+}
+
+/** New tokens one repeat of a case produces: batch x q_len for decode, batch x seq for prefill, or `tokens`. */
+export function tokensPerRepeat(measurement: Measurement): number | null {
+  const num = (name: string): number | null => {
+    const v = measurement.params[name];
+    return typeof v === 'number' ? v : typeof v === 'string' && v.trim() !== '' && Number.isFinite(Number(v)) ? Number(v) : null;
+  };
+  const tokens = num('tokens');
+  if (tokens !== null) return tokens;
+  const batch = num('batch') ?? 1;
+  const seq = num('seq');
+  if (seq !== null) return batch * seq;
+  return batch * (num('q_len') ?? 1);
+}

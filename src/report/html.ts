@@ -1,0 +1,120 @@
+import { readFileSync } from 'node:fs';
+import { createRequire } from 'node:module';
+import { dirname, join } from 'node:path';
+import type { Measurement } from '../results/schema.js';
+import { describeCase } from '../suites/expand.js';
+import { finalizeChartConfig, type ChartSpec } from './charts.js';
+import { suitesOf, worstRelError, type DeviceResults } from './data.js';
+import { formatDuration, formatError, formatPercent, formatRate } from './format.js';
+
+/** Chart.js's UMD build, read from the installed package (inlined so the report works offline). */
+export function chartJsUmd(): string {
+  const require = createRequire(import.meta.url);
+  const main = require.resolve('chart.js');
+  return readFileSync(join(dirname(main), 'chart.umd.min.js'), 'utf8');
+}
+
+export function escapeHtml(text: string): string {
+  return text.replace(/&/g, '&amp;').replace(/</g, '&lt;').replace(/>/g, '&gt;').replace(/"/g, '&quot;');
+}
+
+/** JSON that is safe inside a <script> element. */
+export function scriptJson(value: unknown): string {
+  return JSON.stringify(value).replace(/</g, '\\u003c').replace(/>/g, '\\u003e').replace(/\u2028/g, '\\u2028').replace(/\u2029/g, '\\u2029');
+}
+
+function caseCells(m: Measurement): string[] {
+  const err = worstRelError(m);
+  const errText = err === null ? '' : formatError(err);
+  switch (m.status) {
+    case 'ok': {
+      const ceiling = m.rates.bound === 'compute' ? m.rates.computeFraction : m.rates.memoryFraction;
+      return ['ok', formatDuration(m.timing.gpu.median), `±${formatPercent(m.timing.gpu.relCi95, 1)}`, formatRate(m.rates.gbps, 'GB/s'), m.work.flops ? formatRate(m.rates.gflops, 'GFLOP/s') : '-', formatPercent(ceiling), m.rates.bound, errText];
+    }
+    case 'numerics-failed':
+      return ['numerics failed', '-', '-', '-', '-', '-', '-', errText];
+    case 'skipped':
+      return [`skipped: ${m.reason}`, '', '', '', '', '', '', ''];
+    case 'error':
+      return [`error: ${m.message}`, '', '', '', '', '', '', ''];
+  }
+}
+
+function deviceSection(d: DeviceResults): string {
+  const c = d.ceilings;
+  const v = (x: number | null, unit: string): string => (x === null ? 'not measured' : formatRate(x, unit));
+  const ceilings = [
+    ['copy bandwidth', v(c.copyGBs, 'GB/s')],
+    ['read bandwidth', v(c.readGBs, 'GB/s')],
+    ['f32 FMA', v(c.fmaF32Gflops, 'GFLOP/s')],
+    ['f16 FMA', v(c.fmaF16Gflops, 'GFLOP/s')],
+    ['dispatch overhead', c.dispatchUs === null ? 'not measured' : formatDuration(c.dispatchUs / 1e3)],
+  ]
+    .map(([name, value]) => `<tr><th>${escapeHtml(name as string)}</th><td>${escapeHtml(value as string)}</td></tr>`)
+    .join('');
+  const suites = suitesOf(d.cases)
+    .map((suite) => {
+      const rows = d.cases
+        .filter((m) => m.suite === suite)
+        .map((m) => `<tr class="${m.status}"><td>${escapeHtml(describeCase(m.params))}</td>${caseCells(m).map((cell) => `<td>${escapeHtml(cell)}</td>`).join('')}</tr>`)
+        .join('\n');
+      return `<details><summary>${escapeHtml(suite)} (${d.cases.filter((m) => m.suite === suite).length} cases)</summary>
+<table class="cases"><thead><tr><th>case</th><th>status</th><th>median</th><th>CI95</th><th>GB/s</th><th>GFLOP/s</th><th>% ceiling</th><th>bound</th><th>max rel err</th></tr></thead>
+<tbody>${rows}</tbody></table></details>`;
+    })
+    .join('\n');
+  return `<section><h2>${escapeHtml(d.device)}</h2>
+<p class="files">${d.files.map((f) => `<code>${escapeHtml(f)}</code>`).join(', ')}</p>
+<table class="ceilings"><caption>Device ceilings (calibrated)</caption>${ceilings}</table>
+${suites}</section>`;
+}
+
+/** One self-contained page: tables per device and suite, and every chart, drawn by the inlined Chart.js. */
+export function renderHtml(devices: readonly DeviceResults[], charts: readonly ChartSpec[], opts: { title?: string; generatedAt?: string } = {}): string {
+  const title = opts.title ?? 'mla-bench report';
+  const chartData = charts.map((c) => ({ id: c.id, kind: c.kind, title: c.title, height: c.height, config: c.config }));
+  return `<!doctype html>
+<html lang="en"><head><meta charset="utf-8"><meta name="viewport" content="width=device-width, initial-scale=1">
+<title>${escapeHtml(title)}</title>
+<style>
+body{font-family:system-ui,-apple-system,'Segoe UI','DejaVu Sans',sans-serif;margin:0 auto;max-width:1200px;padding:16px 24px;color:#111;background:#fff}
+h1{font-size:26px}h2{font-size:21px;margin-top:32px;border-bottom:1px solid #ddd}
+table{border-collapse:collapse;margin:8px 0 16px;font-size:14px}th,td{border:1px solid #ddd;padding:3px 8px;text-align:right}
+td:first-child,th:first-child{text-align:left}caption{text-align:left;font-weight:600;padding:4px 0}
+tr.skipped td,tr.error td{color:#777}tr.numerics-failed td{color:#b00}
+.chart{position:relative;width:100%;margin:20px 0;border:1px solid #eee}
+nav a{margin-right:12px}code{font-size:13px}
+</style></head><body>
+<h1>${escapeHtml(title)}</h1>
+<p>${opts.generatedAt ? `Generated ${escapeHtml(opts.generatedAt)}. ` : ''}${charts.length} charts; hover a point for its value. Times are median GPU time per repeat.</p>
+<h2>Charts</h2>
+<div id="charts"></div>
+${devices.map(deviceSection).join('\n')}
+<script>${chartJsUmd()}</script>
+<script id="chart-data" type="application/json">${scriptJson(chartData)}</script>
+<script>
+(function () {
+  var __name = function (f) { return f; };
+  var finalizeChartConfig = ${finalizeChartConfig.toString()};
+  var specs = JSON.parse(document.getElementById('chart-data').textContent);
+  var white = { id: 'white-background', beforeDraw: function (chart) { var ctx = chart.ctx; ctx.save(); ctx.globalCompositeOperation = 'destination-over'; ctx.fillStyle = '#fff'; ctx.fillRect(0, 0, chart.width, chart.height); ctx.restore(); } };
+  var holder = document.getElementById('charts');
+  window.mlaBenchCharts = [];
+  specs.forEach(function (spec) {
+    var box = document.createElement('div');
+    box.className = 'chart';
+    box.style.height = Math.min(spec.height, 900) + 'px';
+    var canvas = document.createElement('canvas');
+    canvas.id = 'chart-' + spec.id;
+    canvas.setAttribute('aria-label', spec.title);
+    box.appendChild(canvas);
+    holder.appendChild(box);
+    var config = finalizeChartConfig(spec.config, { fontFamily: "system-ui, 'DejaVu Sans', sans-serif", responsive: true });
+    config.plugins = [white];
+    window.mlaBenchCharts.push(new Chart(canvas, config));
+  });
+})();
+</script>
+</body></html>
+`;
+}

@@ -1,0 +1,131 @@
+import type { Ceilings } from '../measure/rates.js';
+import type { Measurement } from '../results/schema.js';
+import { describeCase } from '../suites/expand.js';
+import type { CandidateComparison, CrossHardwareTable } from './compare.js';
+import { suitesOf, worstRelError, type DeviceResults } from './data.js';
+import { formatDuration, formatError, formatPercent, formatRate } from './format.js';
+
+/** Escapes what would break a Markdown table cell. */
+export function mdCell(text: string): string {
+  return text.replace(/\\/g, '\\\\').replace(/\|/g, '\\|').replace(/\r?\n/g, ' ');
+}
+
+export function mdTable(head: string[], rows: string[][], align?: Array<'l' | 'r'>): string {
+  const rule = head.map((_, i) => ((align?.[i] ?? 'l') === 'r' ? '---:' : '---'));
+  return [head, rule, ...rows].map((row, i) => `| ${(i === 1 ? row : row.map(mdCell)).join(' | ')} |`).join('\n');
+}
+
+export function markdownCeilings(ceilings: Ceilings): string {
+  const value = (x: number | null, unit: string): string => (x === null ? 'not measured' : formatRate(x, unit));
+  return mdTable(
+    ['ceiling', 'value'],
+    [
+      ['copy bandwidth', value(ceilings.copyGBs, 'GB/s')],
+      ['read bandwidth', value(ceilings.readGBs, 'GB/s')],
+      ['f32 FMA', value(ceilings.fmaF32Gflops, 'GFLOP/s')],
+      ['f16 FMA', value(ceilings.fmaF16Gflops, 'GFLOP/s')],
+      ['dispatch overhead', ceilings.dispatchUs === null ? 'not measured' : formatDuration(ceilings.dispatchUs / 1e3)],
+    ],
+    ['l', 'r'],
+  );
+}
+
+function caseRow(m: Measurement): string[] {
+  const label = describeCase(m.params);
+  const err = worstRelError(m);
+  const errText = err === null ? '' : formatError(err);
+  switch (m.status) {
+    case 'ok': {
+      const ceiling = m.rates.bound === 'compute' ? m.rates.computeFraction : m.rates.memoryFraction;
+      return [
+        label,
+        'ok',
+        formatDuration(m.timing.gpu.median),
+        `±${formatPercent(m.timing.gpu.relCi95, 1)}`,
+        formatRate(m.rates.gbps, 'GB/s'),
+        m.work.flops ? formatRate(m.rates.gflops, 'GFLOP/s') : '-',
+        formatPercent(ceiling),
+        m.rates.bound,
+        errText,
+      ];
+    }
+    case 'numerics-failed':
+      return [label, '**numerics failed**', '-', '-', '-', '-', '-', '-', errText];
+    case 'skipped':
+      return [label, `skipped: ${m.reason}`, '', '', '', '', '', '', ''];
+    case 'error':
+      return [label, `error: ${m.message}`, '', '', '', '', '', '', ''];
+  }
+}
+
+export function markdownCaseTables(cases: Measurement[]): string {
+  return suitesOf(cases)
+    .map((suite) => {
+      const rows = cases.filter((c) => c.suite === suite).map(caseRow);
+      return `### ${suite}\n\n${mdTable(['case', 'status', 'median', 'CI95', 'GB/s', 'GFLOP/s', '% ceiling', 'bound', 'max rel err'], rows, ['l', 'l', 'r', 'r', 'r', 'r', 'r', 'l', 'r'])}`;
+    })
+    .join('\n\n');
+}
+
+/** A report for CI job summaries: per device, its ceilings and one table per suite. */
+export function markdownReport(devices: DeviceResults[]): string {
+  const parts = ['# mla-bench report', ''];
+  for (const d of devices) {
+    parts.push(`## ${mdCell(d.device)}`, '', `Results: ${d.files.map((f) => `\`${f}\``).join(', ')}`, '');
+    parts.push('Device ceilings (calibrated)', '', markdownCeilings(d.ceilings), '', markdownCaseTables(d.cases), '');
+  }
+  return parts.join('\n');
+}
+
+const VERDICT_MARK: Record<string, string> = { faster: '🟢 faster', slower: '🔴 slower', same: 'same', inconclusive: 'inconclusive' };
+
+function ratioText(ratio: number): string {
+  return Number.isFinite(ratio) ? `${ratio.toFixed(3)}x` : '-';
+}
+
+export function markdownComparison(comparisons: CandidateComparison[], noisePct: number): string {
+  const parts = ['# mla-bench comparison', ''];
+  for (const c of comparisons) {
+    parts.push(`## \`${c.candidate}\` vs \`${c.base}\``, '', `Ratio = candidate / base median GPU time (above 1 is slower); noise band ±${noisePct}%.`, '');
+    parts.push(
+      mdTable(
+        ['suite', 'cases', 'geomean ratio', 'faster', 'slower', 'same', 'inconclusive'],
+        c.suites.map((s) => [s.suite, String(s.cases), ratioText(s.geomeanRatio), String(s.faster), String(s.slower), String(s.same), String(s.inconclusive)]),
+        ['l', 'r', 'r', 'r', 'r', 'r', 'r'],
+      ),
+      '',
+      mdTable(
+        ['case', 'base', 'candidate', 'ratio', 'CI95', 'p', 'verdict'],
+        c.cases.map((x) => [
+          x.key,
+          formatDuration(x.baseMs),
+          formatDuration(x.candidateMs),
+          ratioText(x.ratio),
+          `${x.ci95.lo.toFixed(3)}-${x.ci95.hi.toFixed(3)}`,
+          x.p < 1e-4 ? x.p.toExponential(1) : x.p.toFixed(4),
+          VERDICT_MARK[x.verdict] ?? x.verdict,
+        ]),
+        ['l', 'r', 'r', 'r', 'r', 'r', 'l'],
+      ),
+      '',
+    );
+    if (c.onlyInBase.length) parts.push(`Only in base: ${c.onlyInBase.map((k) => `\`${k}\``).join(', ')}`, '');
+    if (c.onlyInCandidate.length) parts.push(`Only in candidate: ${c.onlyInCandidate.map((k) => `\`${k}\``).join(', ')}`, '');
+  }
+  return parts.join('\n');
+}
+
+export function markdownCrossHardware(table: CrossHardwareTable): string {
+  return [
+    '# mla-bench cross-hardware comparison',
+    '',
+    'Median GPU time per repeat.',
+    '',
+    mdTable(
+      ['case', ...table.devices.map((d) => d.device)],
+      table.rows.map((r) => [r.key, ...r.medians.map((m) => (m === null ? '-' : formatDuration(m)))]),
+      ['l', ...table.devices.map(() => 'r' as const)],
+    ),
+    '',
+  ].join('\n');
+}

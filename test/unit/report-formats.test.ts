@@ -1,0 +1,153 @@
+import assert from 'node:assert/strict';
+import { test } from 'node:test';
+import { buildCharts, finalizeChartConfig, pickXAxis } from '../../src/report/charts.js';
+import { compareResults, crossHardwareTable, regressions } from '../../src/report/compare.js';
+import { renderCsv } from '../../src/report/csv.js';
+import { groupByDevice, loadResults, okCases, type LoadedResults } from '../../src/report/data.js';
+import { bencherMetricFormat, githubActionBenchmark } from '../../src/report/exports.js';
+import { markdownComparison, markdownReport } from '../../src/report/markdown.js';
+import type { OkMeasurement } from '../../src/results/schema.js';
+import { okFixture, resultFixture } from '../helpers/fixtures.js';
+
+const FIX = new URL('../fixtures/', import.meta.url).pathname;
+const [a, slow, b] = loadResults([`${FIX}results-device-a.json`, `${FIX}results-device-a-slow.json`, `${FIX}results-device-b.json`]) as [LoadedResults, LoadedResults, LoadedResults];
+
+/** Splits one CSV line, honouring quotes. */
+function csvSplit(line: string): string[] {
+  const out: string[] = [];
+  let cell = '';
+  let quoted = false;
+  for (let i = 0; i < line.length; i++) {
+    const ch = line[i];
+    if (quoted) {
+      if (ch === '"' && line[i + 1] === '"') (cell += '"'), i++;
+      else if (ch === '"') quoted = false;
+      else cell += ch;
+    } else if (ch === '"') quoted = true;
+    else if (ch === ',') out.push(cell), (cell = '');
+    else cell += ch;
+  }
+  out.push(cell);
+  return out;
+}
+
+test('CSV: one row per case with flat columns, axes as param_* columns, fields quoted', () => {
+  const csv = renderCsv([a]);
+  const lines = csv.trimEnd().split('\n');
+  const head = csvSplit(lines[0] as string);
+  assert.equal(lines.length - 1, a.results.cases.length);
+  for (const column of ['file', 'device', 'suite', 'key', 'status', 'median_ms', 'ci95_lo_ms', 'ci95_hi_ms', 'gbps', 'gflops', 'bound', 'kv_bytes_per_token', 'tokens_per_s', 'param_context', 'param_variant', 'param_kernel']) {
+    assert.ok(head.includes(column), column);
+  }
+  const rows = lines.slice(1).map(csvSplit);
+  assert.ok(rows.every((r) => r.length === head.length), 'every row has every column');
+  const at = (row: string[], column: string): string => row[head.indexOf(column)] as string;
+  const decode = rows.find((r) => at(r, 'key') === 'attention-decode/phase=decode,variant=gqa,batch=4,context=2048,dtype=f16');
+  assert.ok(decode);
+  assert.equal(at(decode, 'status'), 'ok');
+  assert.equal(at(decode, 'param_context'), '2048');
+  assert.equal(at(decode, 'kv_bytes_per_token'), String(2 * 8 * 128 * 2));
+  assert.ok(Number(at(decode, 'median_ms')) > 0 && Number(at(decode, 'ci95_lo_ms')) <= Number(at(decode, 'median_ms')));
+  const skipped = rows.find((r) => at(r, 'status') === 'skipped');
+  assert.ok(skipped && at(skipped, 'reason').includes('exceeds'));
+  assert.equal(at(skipped, 'median_ms'), '');
+  // A comma in a reason is quoted.
+  const odd = resultFixture([{ key: 'x/a=1', suite: 'x', family: 'x', params: { a: 1 }, status: 'error', message: 'lost, "badly"' }]);
+  const line = renderCsv([{ path: 'p.json', name: 'p', device: 'd', results: odd }]).split('\n')[1] as string;
+  assert.match(line, /"lost, ""badly"""/);
+});
+
+test('Markdown: ceilings and one table per suite per device; comparison tables', () => {
+  const md = markdownReport(groupByDevice([a, b]));
+  assert.match(md, /^# mla-bench report/);
+  assert.match(md, /## Fixture RTX 4070 \(Vulkan\)/);
+  assert.match(md, /## Fixture Apple M2 \(Metal\)/);
+  assert.match(md, /\| copy bandwidth \| 357 GB\/s \|/);
+  for (const suite of ['calibration', 'attention-decode', 'attention-prefill', 'mla-decode', 'moe-dispatch']) assert.match(md, new RegExp(`### ${suite}\\n\\n\\| case \\| status \\| median`));
+  assert.match(md, /\| --- \| --- \| ---: \|/);
+  const cmp = markdownComparison([compareResults(a, slow, { noise: 0.02, resamples: 200 })], 2);
+  assert.match(cmp, /\| attention-decode \| 45 \| 1\.200x \| 0 \| 45 \| 0 \| 0 \|/);
+  assert.match(cmp, /🔴 slower/);
+});
+
+test('github-action-benchmark: smaller-is-better ms and bigger-is-better GB/s, GFLOP/s entries', () => {
+  const { smaller, bigger } = githubActionBenchmark([a]);
+  const ok = okCases(a.results.cases);
+  assert.equal(smaller.length, ok.length);
+  for (const entry of smaller) {
+    assert.equal(entry.unit, 'ms');
+    assert.equal(typeof entry.name, 'string');
+    assert.ok(entry.value > 0);
+    assert.match(entry.range ?? '', /^± [\d.e-]+$/);
+  }
+  assert.ok(bigger.some((e) => e.unit === 'GB/s' && e.name.endsWith('(GB/s)')));
+  assert.ok(bigger.some((e) => e.unit === 'GFLOP/s' && e.name.endsWith('(GFLOP/s)')));
+  assert.equal(new Set(bigger.map((e) => e.name)).size, bigger.length, 'names are unique');
+  // Several devices: names carry the device.
+  assert.ok(githubActionBenchmark([a, b]).smaller.some((e) => e.name.startsWith('Fixture Apple M2 (Metal): ')));
+});
+
+test('Bencher Metric Format: latency (ms) and throughput (GB/s) with bounds around the value', () => {
+  const bmf = bencherMetricFormat([a]);
+  const key = 'attention-decode/phase=decode,variant=mha,batch=1,context=512,dtype=f16';
+  const entry = bmf[key];
+  assert.ok(entry);
+  const { latency, throughput } = entry;
+  assert.ok(latency && throughput);
+  assert.ok((latency.lower_value as number) <= latency.value && latency.value <= (latency.upper_value as number));
+  assert.ok((throughput.lower_value as number) <= throughput.value && throughput.value <= (throughput.upper_value as number));
+  assert.equal(Object.keys(bmf).length, okCases(a.results.cases).length);
+  assert.deepEqual(Object.keys(entry).sort(), ['latency', 'throughput']);
+});
+
+test('compare: the x1.2 candidate is slower everywhere; the identical pair has no slower case', () => {
+  const slower = compareResults(a, slow, { noise: 0.02, resamples: 300 });
+  assert.ok(slower.cases.length > 50);
+  assert.ok(slower.cases.every((c) => c.verdict === 'slower'), 'every case slower');
+  assert.equal(regressions(slower, 5).length, slower.cases.length);
+  assert.equal(regressions(slower, 25).length, 0, 'a 20% regression is under a 25% threshold');
+  for (const s of slower.suites) assert.ok(Math.abs(s.geomeanRatio - 1.2) < 1e-3, `${s.suite} geomean ${s.geomeanRatio}`);
+  const same = compareResults(a, a, { noise: 0.02, resamples: 300 });
+  assert.equal(same.cases.filter((c) => c.verdict === 'slower').length, 0);
+  assert.ok(same.cases.every((c) => c.verdict === 'same' || c.verdict === 'inconclusive'));
+  assert.equal(regressions(same, 5).length, 0);
+  assert.deepEqual(same.onlyInBase, []);
+});
+
+test('cross-hardware table: one median column per device', () => {
+  const t = crossHardwareTable([a, b]);
+  assert.deepEqual(t.devices.map((d) => d.device), ['Fixture RTX 4070 (Vulkan)', 'Fixture Apple M2 (Metal)']);
+  const row = t.rows.find((r) => r.key === 'calibration/kernel=copy,mib=32,iterations=64');
+  assert.ok(row && row.medians.every((m) => m !== null && m > 0));
+  assert.ok((row.medians[1] as number) > (row.medians[0] as number), 'the slower device has the larger median');
+});
+
+test('charts: every kind the fixtures support, generic axis choice, nothing for missing data', () => {
+  const charts = buildCharts(groupByDevice([a, b]));
+  const kinds = new Set(charts.map((c) => c.kind));
+  for (const kind of ['latency', 'case-latency', 'tokens', 'kv-bytes', 'crossover', 'roofline', 'moe-stages', 'cross-hardware']) assert.ok(kinds.has(kind as never), kind);
+  assert.equal(new Set(charts.map((c) => c.id)).size, charts.length, 'ids are unique');
+  for (const chart of charts) assert.doesNotThrow(() => JSON.stringify(chart.config));
+  // Only calibration data: a per-case chart and a roofline, nothing about KV caches or MoE.
+  const calibration = buildCharts(groupByDevice([{ path: 'c.json', name: 'c', device: 'd', results: resultFixture() }]));
+  assert.deepEqual(calibration.map((c) => c.kind), ['case-latency']);
+  assert.equal(pickXAxis(okCases(a.results.cases).filter((c) => c.suite === 'attention-prefill')), 'seq');
+  assert.equal(pickXAxis(okCases(a.results.cases).filter((c) => c.suite === 'calibration')), null);
+  const params = okFixture('x/batch=1', [1, 2, 3]);
+  assert.equal(pickXAxis([params as OkMeasurement]), null, 'one value is no axis');
+});
+
+test('finalizeChartConfig: titles, units, log ticks at the data, legends hide CI bands', () => {
+  const latency = buildCharts(groupByDevice([a])).find((c) => c.kind === 'latency');
+  assert.ok(latency);
+  const config = finalizeChartConfig(latency.config, { fontFamily: 'sans-serif', responsive: false });
+  assert.equal(config.options.animation, false);
+  assert.match(config.options.scales.y.title.text, /\(ms\)/);
+  assert.match(config.options.scales.x.title.text, /tokens/);
+  assert.equal(config.options.scales.x.type, 'logarithmic');
+  assert.equal(typeof config.options.scales.x.afterBuildTicks, 'function');
+  const bands = config.data.datasets.filter((d: { band?: boolean }) => d.band);
+  assert.ok(bands.length > 0);
+  const filter = config.options.plugins.legend.labels.filter;
+  assert.equal(filter({ datasetIndex: config.data.datasets.indexOf(bands[0]) }, config.data), false);
+});
