@@ -1,7 +1,8 @@
+import { attentionFamily } from './attention.js';
 import { calibrationFamily } from './calibration.js';
 import type { KernelFamily } from './family.js';
 
-const FAMILIES: readonly KernelFamily[] = [calibrationFamily];
+const FAMILIES: readonly KernelFamily[] = [calibrationFamily, attentionFamily];
 
 export function kernelFamily(name: string): KernelFamily | undefined {
   return FAMILIES.find((family) => family.name === name);

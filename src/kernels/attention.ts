@@ -1,0 +1,545 @@
+import type { DeviceLimits } from '../gpu/device.js';
+import { EPSILON, reductionTolerance } from '../reference/allclose.js';
+import { attentionReference, kvStarts, visibleTokens, type AttentionProblem } from '../reference/attention.js';
+import { seededUniform } from '../reference/random.js';
+import type { BuildContext, BuildResult, KernelFamily } from './family.js';
+import { grid2d, numberParam, stringParam } from './family.js';
+import { elementBytes, type BufferDecl, type Dtype, type KernelCase, type StageDecl, type Tolerance } from './spec.js';
+
+/**
+ * Attention family: MHA, GQA and MQA as one attention core parameterised by query heads, KV heads and
+ * (possibly different) qk / v head dims, so the MLA work can reuse it (naive: qk 192 / v 128; absorbed: MQA
+ * shape, qk 576 / v 512) through `attentionCase`. Two phases, each with a GPU-first kernel:
+ *   decode:  split-KV flash-decoding, kernels/attention_decode.wgsl (attend: all query heads of a KV head in
+ *            one workgroup, K/V streamed once) + kernels/attention_reduce.wgsl (merge the splits);
+ *   prefill: flash-attention, kernels/attention_prefill.wgsl (Q/K/V tiles in workgroup memory, online softmax).
+ * and a CPU-adapter tiling for both ('rows', kernels/attention_rows.wgsl + the same reduce), picked by
+ * AttentionOptions.tiling (the suites' quick profile, which `auto` uses on software adapters, asks for it).
+ * Shapes travel in a uniform; only tile sizes and head dims are compile-time (`override`) constants, so new
+ * batch / context / head counts never recompile.
+ *
+ * KV cache layout (role 'kv-cache', one buffer for K and one for V):
+ *   [batch][kv_head][token][dim], ragged: sequence b holds kvLens[b] tokens starting at token offset
+ *   kvLens[0] + ... + kvLens[b-1]; element (b, g, t, i) sits at ((start_b * n_kv) + g * kvLens[b] + t) * dim4 + i,
+ *   dim4 = dim rounded up to a multiple of 4 (the kernels read whole vec4s; no padding for the usual dims).
+ * Each (sequence, KV head) is one contiguous [token][dim] slab, so a workgroup streams it front to back.
+ * q is [batch][q_len][n_q][d_qk] (rows padded like K) and the output [batch][q_len][n_q][d_v]; query head h
+ * reads KV head floor(h / (n_q / n_kv)); with causal, the q_len queries are the last q_len positions of each
+ * sequence (a query that sees no token outputs zeros).
+ */
+
+export const KV_LAYOUT = '[batch][kv_head][token][dim] packed ragged (sequence b from token offset sum(kvLens[<b])), rows padded to 4 elements';
+
+export interface AttentionShape {
+  batch: number;
+  /** Query heads. */
+  nQ: number;
+  /** KV heads: nQ for MHA, 1 for MQA, a divisor of nQ in between for GQA. */
+  nKv: number;
+  dQk: number;
+  dV: number;
+  /** Queries per sequence (decode: 1 to a few; prefill: the whole prompt). */
+  qLen: number;
+  /** Cached tokens per sequence, including the q_len new ones when causal. */
+  kvLens: number[];
+  causal: boolean;
+  /** Softmax scale; 1 / sqrt(dQk) when absent. */
+  scale?: number;
+}
+
+export const ATTENTION_PHASES = ['decode', 'prefill'] as const;
+export type AttentionPhase = (typeof ATTENTION_PHASES)[number];
+
+/** Presets from MODELS.md: MHA/GQA/MQA at 128 query heads of dim 128, and Llama-3-8B. */
+export const ATTENTION_VARIANTS = {
+  mha: { nQ: 128, nKv: 128, d: 128 },
+  gqa: { nQ: 128, nKv: 8, d: 128 },
+  mqa: { nQ: 128, nKv: 1, d: 128 },
+  'llama3-8b': { nQ: 32, nKv: 8, d: 128 },
+} as const;
+export type AttentionVariant = keyof typeof ATTENTION_VARIANTS | 'custom';
+const VARIANT_NAMES = [...Object.keys(ATTENTION_VARIANTS), 'custom'] as AttentionVariant[];
+
+/** Per-invocation register budget of the kernels (vec4 accumulators; must match MAX_ACC / MAX_ROWS in WGSL). */
+const MAX_ACC = 16;
+const MAX_ROWS = 16;
+/** Elements past each input's valid data filled with NaN: a read past the end poisons the output. */
+const CANARY = 64;
+
+/** Compile-time tiling of attention_decode.wgsl (names match its overrides). */
+export interface DecodeTiles {
+  WG: number;
+  BR: number;
+  BK: number;
+  SC: number;
+  RCH: number;
+  OC: number;
+  ORG: number;
+}
+
+/** Compile-time tiling of attention_prefill.wgsl. */
+export interface PrefillTiles {
+  WG: number;
+  BR: number;
+  BK: number;
+  SC: number;
+  OC: number;
+  ORG: number;
+}
+
+/**
+ * How a kernel maps work onto invocations. 'workgroup' (default; GPUs): tiles in workgroup memory, coalesced
+ * loads, register tiles. 'rows' (CPU adapters such as lavapipe): each invocation owns a few query rows and
+ * one KV split and walks it alone; no workgroup memory or barriers (kernels/attention_rows.wgsl). On lavapipe
+ * every load is a per-lane gather and a barrier makes the whole shader a coroutine, which costs the
+ * workgroup-tiled kernels 2-4x there.
+ */
+export const ATTENTION_TILINGS = ['workgroup', 'rows'] as const;
+export type AttentionTiling = (typeof ATTENTION_TILINGS)[number];
+
+export interface AttentionOptions {
+  phase?: AttentionPhase;
+  tiling?: AttentionTiling;
+  /** Rows tiling: query rows per invocation (default: as many as fit, up to 8), invocations per workgroup. */
+  rowsPerInvocation?: number;
+  rowsWorkgroup?: number;
+  /** Decode: number of KV splits (default: enough workgroups to fill a GPU, >= MIN_SPLIT_TOKENS each). */
+  splits?: number;
+  decodeTiles?: Partial<DecodeTiles>;
+  prefillTiles?: Partial<PrefillTiles>;
+}
+
+const ceilDiv = (a: number, b: number): number => Math.ceil(a / b);
+const nextPow2 = (n: number): number => 2 ** Math.ceil(Math.log2(Math.max(1, n)));
+const pow2Floor = (n: number): number => 2 ** Math.floor(Math.log2(Math.max(1, n)));
+
+function maxWorkgroup(limits: DeviceLimits): number {
+  return Math.min(256, limits.maxComputeInvocationsPerWorkgroup, limits.maxComputeWorkgroupSizeX);
+}
+
+/** Workgroup bytes of a decode tiling, or why it is impossible. */
+function decodeLayout(t: DecodeTiles, dv4: number): { bytes: number; problem?: string } {
+  const sRg = t.WG / t.SC;
+  const sTr = ceilDiv(t.BR, sRg);
+  const sTc = t.BK / t.SC;
+  const oTr = ceilDiv(t.BR, t.ORG);
+  const oTc = ceilDiv(dv4, t.OC);
+  const tg = t.WG / (t.OC * t.ORG);
+  const merge = Math.max(1, (tg - 1) * t.BR * dv4);
+  const bytes = 4 * t.BR * t.BK + 20 * t.BR + 4 * t.BR * tg + 16 * merge;
+  let problem: string | undefined;
+  if (![sRg, sTc, tg].every((n) => Number.isInteger(n) && n >= 1)) problem = 'lanes do not divide the workgroup';
+  else if (t.RCH * sTc > MAX_ACC || t.RCH > sTr) problem = `${t.RCH * sTc} score accumulators per invocation`;
+  else if (oTr * oTc > MAX_ACC) problem = `${oTr * oTc} output accumulators per invocation`;
+  return problem === undefined ? { bytes } : { bytes, problem };
+}
+
+/**
+ * Decode tiling. All query rows of a KV head (q_len x group) in one workgroup when the output accumulators
+ * fit the registers (so K/V is read once per KV head), else the fewest row blocks; token lanes for the
+ * scores, vec4-column lanes for the output; workgroup memory only holds one tile of probabilities.
+ */
+export function chooseDecodeTiles(shape: AttentionShape, limits: DeviceLimits, wanted: Partial<DecodeTiles> = {}): DecodeTiles | string {
+  const rows = shape.qLen * (shape.nQ / shape.nKv);
+  const dv4 = ceilDiv(shape.dV, 4);
+  const budget = limits.maxComputeWorkgroupStorageSize;
+  const maxWg = maxWorkgroup(limits);
+  let best: { tiles: DecodeTiles; score: number } | undefined;
+  const wgs = wanted.WG !== undefined ? [wanted.WG] : [32, 64, 128, 256].filter((wg) => wg <= maxWg);
+  for (const WG of wgs) {
+    const brs = wanted.BR !== undefined ? [wanted.BR] : [128, 64, 32, 16, 8, 4, 2, 1].filter((br) => br <= nextPow2(rows));
+    for (const BR of brs) {
+      const OC = wanted.OC ?? Math.min(nextPow2(dv4), WG);
+      const ORG = wanted.ORG ?? Math.min(BR, WG / OC);
+      const BK = wanted.BK ?? 64;
+      const SC = wanted.SC ?? Math.min(BK, WG);
+      const sTr = ceilDiv(BR, WG / SC);
+      const RCH = wanted.RCH ?? Math.min(sTr, Math.floor(MAX_ACC / (BK / SC)));
+      const tiles = { WG, BR, BK, SC, RCH, OC, ORG };
+      const layout = decodeLayout(tiles, dv4);
+      if (layout.problem || layout.bytes > budget) continue;
+      const rowBlocks = ceilDiv(rows, BR);
+      // Fewest K/V re-reads first, then the fewest idle rows, then workgroups near 64 invocations.
+      const score = -rowBlocks * 1e6 - (rowBlocks * BR - rows) * 1e3 - Math.abs(Math.log2(WG / 64));
+      if (!best || score > best.score) best = { tiles, score };
+    }
+  }
+  return best?.tiles ?? `no decode tiling fits ${budget} bytes of workgroup memory and ${MAX_ACC} accumulators for d_v=${shape.dV}`;
+}
+
+function prefillLayout(t: PrefillTiles, dq4: number, dv4: number): { bytes: number; problem?: string } {
+  const kvSize = t.BK * Math.max(dq4 | 1, dv4 | 1);
+  const sRg = t.WG / t.SC;
+  const sTr = ceilDiv(t.BR, sRg);
+  const sTc = t.BK / t.SC;
+  const oTr = ceilDiv(t.BR, t.ORG);
+  const oTc = ceilDiv(dv4, t.OC);
+  const tg = t.WG / (t.OC * t.ORG);
+  const bytes = 16 * t.BR * dq4 + 16 * kvSize + 4 * t.BR * t.BK + 12 * t.BR + 4 * t.BR * tg;
+  let problem: string | undefined;
+  if (!Number.isInteger(sRg) || !Number.isInteger(sTc) || !Number.isInteger(tg) || tg < 1) problem = 'lanes do not divide the workgroup';
+  else if (sTr * sTc > MAX_ACC) problem = `${sTr * sTc} score accumulators per invocation`;
+  else if (oTr * oTc > MAX_ACC || oTr > MAX_ROWS) problem = `${oTr * oTc} output accumulators per invocation`;
+  else if ((tg - 1) * t.BR * dv4 > kvSize) problem = 'token-group merge does not fit the K/V tile';
+  return problem === undefined ? { bytes } : { bytes, problem };
+}
+
+/** Prefill tiling: the largest row block (Q reuse of every K/V tile) and KV tile that fit. */
+export function choosePrefillTiles(shape: AttentionShape, limits: DeviceLimits, wanted: Partial<PrefillTiles> = {}): PrefillTiles | string {
+  const rows = shape.qLen * (shape.nQ / shape.nKv);
+  const dq4 = ceilDiv(shape.dQk, 4);
+  const dv4 = ceilDiv(shape.dV, 4);
+  const budget = limits.maxComputeWorkgroupStorageSize;
+  const maxWg = maxWorkgroup(limits);
+  let best: { tiles: PrefillTiles; score: number } | undefined;
+  const wgs = wanted.WG !== undefined ? [wanted.WG] : [32, 64, 128, 256].filter((wg) => wg <= maxWg);
+  for (const WG of wgs) {
+    const brs = wanted.BR !== undefined ? [wanted.BR] : [64, 32, 16, 8, 4, 2, 1].filter((br) => br <= nextPow2(rows));
+    for (const BR of brs) {
+      const OC = wanted.OC ?? Math.min(nextPow2(dv4), WG);
+      const ORG = wanted.ORG ?? Math.min(BR, WG / OC);
+      for (const BK of wanted.BK !== undefined ? [wanted.BK] : [64, 32, 16, 8]) {
+        const SC = wanted.SC ?? Math.min(BK, WG);
+        const tiles = { WG, BR, BK, SC, OC, ORG };
+        const layout = prefillLayout(tiles, dq4, dv4);
+        if (layout.problem || layout.bytes > budget) continue;
+        const score = BR * 100 + BK - WG / 64;
+        if (!best || score > best.score) best = { tiles, score };
+        break;
+      }
+    }
+  }
+  return best?.tiles ?? `no prefill tiling fits ${budget} bytes of workgroup memory for d_qk=${shape.dQk}, d_v=${shape.dV}`;
+}
+
+/**
+ * Rows tiling, tuned on lavapipe: splits until there are ROWS_TARGET_INVOCATIONS invocations, each walking at
+ * least ROWS_MIN_SPLIT_TOKENS x rows-per-invocation tokens (a one-row walk is bound by its loads and gains from
+ * more, shorter walks; a many-row walk is bound by its FMAs and gains from longer ones); workgroups of up to
+ * ROWS_WORKGROUP invocations but at least ~8 workgroups, so that every core gets some.
+ */
+const ROWS_WORKGROUP = 64;
+const ROWS_TARGET_INVOCATIONS = 1024;
+const ROWS_MIN_SPLIT_TOKENS = 64;
+/** Private row buffers of attention_rows.wgsl, in vec4s and rows (MAXQ, MAXV, MAX_RPI). */
+const ROWS_MAX_VEC4 = 258;
+const ROWS_MAX_RPI = 8;
+
+/** Rows per invocation: as many as the private buffers hold (each K/V load then feeds that many rows). */
+function rowsPerInvocation(shape: AttentionShape): number | string {
+  const rows = shape.qLen * (shape.nQ / shape.nKv);
+  const widest = Math.max(ceilDiv(shape.dQk, 4), ceilDiv(shape.dV, 4));
+  const fit = Math.min(ROWS_MAX_RPI, Math.floor(ROWS_MAX_VEC4 / widest));
+  if (fit < 1) return `head dims ${shape.dQk}/${shape.dV} exceed the rows tiling's ${ROWS_MAX_VEC4 * 4}-element row buffers`;
+  return Math.min(fit, pow2Floor(rows));
+}
+
+/** Decode splits: enough workgroups to fill a large GPU, but at least MIN_SPLIT_TOKENS tokens each. */
+const TARGET_WORKGROUPS = 256;
+const MIN_SPLIT_TOKENS = 256;
+
+function decodeSplits(
+  shape: AttentionShape,
+  rowBlocks: number,
+  bk: number,
+  wanted?: number,
+  target = TARGET_WORKGROUPS,
+  minTokens = MIN_SPLIT_TOKENS,
+): { chunk: number; splits: number } {
+  const maxLen = Math.max(1, ...shape.kvLens);
+  const perSplit = shape.batch * shape.nKv * rowBlocks;
+  const want = wanted ?? Math.min(ceilDiv(target, perSplit), ceilDiv(maxLen, minTokens));
+  const chunk = ceilDiv(ceilDiv(maxLen, Math.max(1, want)), bk) * bk;
+  return { chunk, splits: ceilDiv(maxLen, chunk) };
+}
+
+/** Bytes per cached token per layer, from the case's actual K/V buffers (valid elements only). */
+export function kvBytesPerToken(buffers: readonly BufferDecl[], cachedTokens: number): number {
+  const bytes = buffers.filter((b) => b.role === 'kv-cache').reduce((sum, b) => sum + b.length * elementBytes(b.type), 0);
+  return bytes / cachedTokens;
+}
+
+/** Rows of `d` elements restrided to `stride` (zero padded): the kernels read whole vec4s. */
+function padRows(data: Float32Array, d: number, stride: number): Float32Array {
+  if (stride === d) return data;
+  const rows = data.length / d;
+  const out = new Float32Array(rows * stride);
+  for (let r = 0; r < rows; r++) out.set(data.subarray(r * d, (r + 1) * d), r * stride);
+  return out;
+}
+
+function maxAbs(values: Float32Array): number {
+  let max = 0;
+  for (const x of values) max = Math.max(max, Math.abs(x));
+  return max;
+}
+
+/**
+ * Output tolerance: the output is a convex combination of V rows, so an f32 accumulation over the visible
+ * tokens (plus the d_qk-term score dots) with terms up to max|v|, one rounding to the storage type, and the
+ * scores' own rounding, which grows with their magnitude (<= scale * d_qk * max|q| * max|k|).
+ */
+export function attentionTolerance(dtype: Dtype, problem: AttentionProblem, maxQ: number, maxK: number, maxV: number): Tolerance {
+  let longest = 0;
+  for (let b = 0; b < problem.batch; b++) longest = Math.max(longest, visibleTokens(problem, b, problem.qLen - 1));
+  const base = reductionTolerance(dtype, longest + problem.dQk, maxV);
+  const scoreBound = problem.scale * problem.dQk * maxQ * maxK;
+  return { atol: base.atol + 8 * EPSILON.f32 * scoreBound * maxV, rtol: base.rtol };
+}
+
+/** Analytic attention FLOPs: 2 (d_qk + d_v) per visible (query, token) pair and head. */
+export function attentionFlops(problem: AttentionProblem): number {
+  let pairs = 0;
+  for (let b = 0; b < problem.batch; b++) {
+    for (let s = 0; s < problem.qLen; s++) pairs += visibleTokens(problem, b, s);
+  }
+  return 2 * pairs * problem.nQ * (problem.dQk + problem.dV);
+}
+
+function uniformWords(words: number[], floats: Record<number, number> = {}): Uint32Array {
+  const data = new Uint32Array(Math.ceil(words.length / 4) * 4);
+  data.set(words);
+  const asFloat = new Float32Array(data.buffer);
+  for (const [index, value] of Object.entries(floats)) asFloat[Number(index)] = value;
+  return data;
+}
+
+function validate(shape: AttentionShape): string | null {
+  const { batch, nQ, nKv, dQk, dV, qLen, kvLens } = shape;
+  for (const [name, value] of Object.entries({ batch, nQ, nKv, dQk, dV, qLen })) {
+    if (!Number.isInteger(value) || value < 1) return `${name}=${value} must be a positive integer`;
+  }
+  if (nQ % nKv !== 0) return `n_q=${nQ} is not a multiple of n_kv=${nKv}`;
+  if (kvLens.length !== batch) return `${kvLens.length} KV lengths for batch ${batch}`;
+  if (kvLens.some((len) => !Number.isInteger(len) || len < 1)) return 'every KV length must be a positive integer';
+  return null;
+}
+
+/**
+ * One attention case: inputs, the decode (attend + reduce) or prefill stages, the float64 check and the work.
+ * The lower-level entry point that other families (MLA) reuse with their own head dims.
+ */
+export function attentionCase(shape: AttentionShape, dtype: Dtype, context: BuildContext, options: AttentionOptions = {}): BuildResult {
+  const invalid = validate(shape);
+  if (invalid) return { kind: 'skip', reason: invalid };
+  if (dtype === 'f16' && !context.features.has('shader-f16')) return { kind: 'skip', reason: 'adapter has no shader-f16' };
+  const phase = options.phase ?? (shape.qLen <= 16 ? 'decode' : 'prefill');
+  const scale = shape.scale ?? 1 / Math.sqrt(shape.dQk);
+  const problem: AttentionProblem = { ...shape, kvLens: [...shape.kvLens], scale };
+  const { batch, nQ, nKv, dQk, dV, qLen, kvLens } = shape;
+  const group = nQ / nKv;
+  const rows = qLen * group;
+  const cachedTokens = kvLens.reduce((a, b) => a + b, 0);
+  const starts = kvStarts(kvLens);
+  const elem = elementBytes(dtype);
+
+  const q = seededUniform(batch * qLen * nQ * dQk, context.seed, dtype);
+  const k = seededUniform(cachedTokens * nKv * dQk, (context.seed + 1) >>> 0, dtype);
+  const v = seededUniform(cachedTokens * nKv * dV, (context.seed + 2) >>> 0, dtype);
+  const seqs = new Uint32Array(batch * 2);
+  kvLens.forEach((len, b) => {
+    seqs[2 * b] = len;
+    seqs[2 * b + 1] = starts[b] as number;
+  });
+  const outRows = batch * qLen * nQ;
+  const qBytes = ceilDiv(dQk, 4) * 4 * batch * qLen * nQ * elem;
+  const kvBytes = cachedTokens * nKv * ceilDiv(dQk, 4) * 4 * elem + cachedTokens * nKv * ceilDiv(dV, 4) * 4 * elem;
+  const outBytes = outRows * dV * elem;
+  const flops = attentionFlops(problem);
+
+  // Device rows are whole vec4s: head dims rounded up to a multiple of 4 (no padding for the usual dims).
+  const dQkPad = ceilDiv(dQk, 4) * 4;
+  const dVPad = ceilDiv(dV, 4) * 4;
+  const qDev = padRows(q, dQk, dQkPad);
+  const kDev = padRows(k, dQk, dQkPad);
+  const vDev = padRows(v, dV, dVPad);
+  const inputs: BufferDecl[] = [
+    { name: 'seqs', role: 'activations', usage: 'storage', type: 'u32', length: seqs.length, canary: 4, data: seqs, input: true },
+    { name: 'q', role: 'activations', usage: 'storage', type: dtype, length: qDev.length, canary: CANARY, data: qDev, input: true },
+    { name: 'k', role: 'kv-cache', usage: 'storage', type: dtype, length: kDev.length, canary: CANARY, data: kDev, input: true },
+    { name: 'v', role: 'kv-cache', usage: 'storage', type: dtype, length: vDev.length, canary: CANARY, data: vDev, input: true },
+  ];
+  const out: BufferDecl = { name: 'out', role: 'activations', usage: 'storage', type: dtype, length: outRows * dV, canary: 4 };
+  const check = {
+    buffer: 'out',
+    shape: [batch, qLen, nQ, dV],
+    expected: () => attentionReference(problem, { q, k, v }),
+    tolerance: attentionTolerance(dtype, problem, maxAbs(q), maxAbs(k), maxAbs(v)),
+  };
+  const facts: Record<string, number | string> = {
+    phase,
+    nQ,
+    nKv,
+    dQk,
+    dV,
+    qLen,
+    causal: shape.causal ? 1 : 0,
+    kvLayout: KV_LAYOUT,
+    cachedTokens,
+  };
+  const maxPerDim = context.limits.maxComputeWorkgroupsPerDimension;
+
+  const tiling = options.tiling ?? 'workgroup';
+  facts['tiling'] = tiling;
+  const splitParams = (rowBlocks: number, chunk: number, splits: number): Uint32Array =>
+    uniformWords([nQ, nKv, qLen, group, rows, rowBlocks, chunk, splits, shape.causal ? 1 : 0, 0, ceilDiv(dQk, 4), ceilDiv(dV, 4), batch], {
+      9: scale * Math.LOG2E,
+    });
+  /** attend (writing per-split partials) + reduce: the decode pipelines and the rows tiling. */
+  const splitPipeline = (attend: Omit<StageDecl, 'bindings' | 'work' | 'dtype' | 'name'>, rowBlocks: number, chunk: number, splits: number) => {
+    const partials = outRows * splits;
+    const params = splitParams(rowBlocks, chunk, splits);
+    const reduceParams = uniformWords([outRows, splits]);
+    const partialBytes = partials * (dV + 2) * 4;
+    const reduceWg = 64;
+    return {
+      buffers: [
+        { name: 'params', role: 'scratch', usage: 'uniform', type: 'u32', length: params.length, data: params },
+        ...inputs,
+        { name: 'part_o', role: 'scratch', usage: 'storage', type: 'f32', length: partials * dV },
+        { name: 'part_ml', role: 'scratch', usage: 'storage', type: 'f32', length: partials * 2 },
+        { name: 'reduce_params', role: 'scratch', usage: 'uniform', type: 'u32', length: reduceParams.length, data: reduceParams },
+        out,
+      ] satisfies BufferDecl[],
+      stages: [
+        {
+          name: 'attend',
+          dtype,
+          ...attend,
+          bindings: ['params', 'seqs', 'q', 'k', 'v', 'part_o', 'part_ml'],
+          // Compulsory traffic: K/V once per KV head (re-reads by further row blocks come from cache), Q once.
+          work: { flops, bytesRead: qBytes + kvBytes + seqs.byteLength, bytesWritten: partialBytes },
+        },
+        {
+          name: 'reduce',
+          shader: 'attention_reduce.wgsl',
+          dtype,
+          constants: { WG: reduceWg, D_V: dV },
+          bindings: ['reduce_params', 'part_o', 'part_ml', 'out'],
+          workgroups: grid2d(ceilDiv(outRows * dV, reduceWg), maxPerDim),
+          work: { flops: 3 * partials * dV, bytesRead: partialBytes, bytesWritten: outBytes },
+        },
+      ] satisfies StageDecl[],
+    };
+  };
+
+  let buffers: BufferDecl[];
+  let stages: StageDecl[];
+  if (tiling === 'rows') {
+    const rpi = options.rowsPerInvocation ?? rowsPerInvocation(shape);
+    if (typeof rpi === 'string') return { kind: 'skip', reason: rpi };
+    const rowGroups = ceilDiv(rows, rpi);
+    const { chunk, splits } =
+      phase === 'prefill' && options.splits === undefined
+        ? { chunk: Math.max(...kvLens), splits: 1 }
+        : decodeSplits(shape, rowGroups, 4, options.splits, ROWS_TARGET_INVOCATIONS, ROWS_MIN_SPLIT_TOKENS * rpi);
+    const invocations = batch * nKv * splits * rowGroups;
+    // Few workgroup sizes (fewer pipelines to compile); spare invocations return at once.
+    const wg = options.rowsWorkgroup ?? Math.min(ROWS_WORKGROUP, Math.max(8, pow2Floor(invocations / 8)));
+    ({ buffers, stages } = splitPipeline(
+      {
+        shader: 'attention_rows.wgsl',
+        constants: { WG: wg, RPI: rpi, D_QK: dQk, D_V: dV },
+        workgroups: grid2d(ceilDiv(invocations, wg), maxPerDim),
+      },
+      rowGroups,
+      chunk,
+      splits,
+    ));
+    Object.assign(facts, { splits, splitTokens: chunk, rowGroups, kvReadsPerKvHead: rowGroups, tileWG: wg, tileRPI: rpi });
+  } else if (phase === 'decode') {
+    const tiles = chooseDecodeTiles(shape, context.limits, options.decodeTiles);
+    if (typeof tiles === 'string') return { kind: 'skip', reason: tiles };
+    const rowBlocks = ceilDiv(rows, tiles.BR);
+    const { chunk, splits } = decodeSplits(shape, rowBlocks, tiles.BK, options.splits);
+    ({ buffers, stages } = splitPipeline(
+      { shader: 'attention_decode.wgsl', constants: { ...tiles, D_QK: dQk, D_V: dV }, workgroups: [splits, nKv * rowBlocks, batch] },
+      rowBlocks,
+      chunk,
+      splits,
+    ));
+    Object.assign(facts, { splits, splitTokens: chunk, rowBlocks, kvReadsPerKvHead: rowBlocks, ...prefixed('tile', tiles) });
+  } else {
+    const tiles = choosePrefillTiles(shape, context.limits, options.prefillTiles);
+    if (typeof tiles === 'string') return { kind: 'skip', reason: tiles };
+    const rowBlocks = ceilDiv(rows, tiles.BR);
+    const params = uniformWords([nQ, nKv, qLen, group, rows, rowBlocks, shape.causal ? 1 : 0, 0, ceilDiv(dQk, 4), ceilDiv(dV, 4)], {
+      7: scale * Math.LOG2E,
+    });
+    buffers = [{ name: 'params', role: 'scratch', usage: 'uniform', type: 'u32', length: params.length, data: params }, ...inputs, out];
+    stages = [
+      {
+        name: 'attend',
+        shader: 'attention_prefill.wgsl',
+        dtype,
+        constants: { ...tiles, D_QK: dQk, D_V: dV },
+        bindings: ['params', 'seqs', 'q', 'k', 'v', 'out'],
+        workgroups: [rowBlocks, nKv, batch],
+        // Compulsory traffic (each tensor once); K/V tiles are re-read per row block from cache.
+        work: { flops, bytesRead: qBytes + kvBytes + seqs.byteLength, bytesWritten: outBytes },
+      },
+    ];
+    Object.assign(facts, { rowBlocks, kvReadsPerKvHead: rowBlocks, ...prefixed('tile', tiles) });
+  }
+  facts['kvBytesPerToken'] = kvBytesPerToken(buffers, cachedTokens);
+  const kernelCase: KernelCase = { buffers, stages, checks: [check], facts };
+  return { kind: 'case', kernelCase };
+}
+
+function prefixed(prefix: string, values: object): Record<string, number> {
+  return Object.fromEntries(Object.entries(values).map(([key, value]) => [`${prefix}${key}`, value as number]));
+}
+
+function optionalNumber(params: Record<string, unknown>, name: string, fallback: number): number {
+  return params[name] === undefined ? fallback : numberParam(params as Parameters<typeof numberParam>[0], name);
+}
+
+/** KV lengths of a batch: all `context`, or with `ragged` r in [0, 1) falling linearly to context * (1 - r). */
+export function raggedLengths(batch: number, context: number, ragged: number): number[] {
+  return Array.from({ length: batch }, (_, b) => Math.max(1, Math.round(context * (1 - (batch > 1 ? (ragged * b) / (batch - 1) : 0)))));
+}
+
+export const attentionFamily: KernelFamily = {
+  name: 'attention',
+  requiredAxes: ['phase', 'variant', 'batch', 'dtype'],
+  build(params, context): BuildResult {
+    const phase = stringParam(params, 'phase', ATTENTION_PHASES);
+    const variant = stringParam(params, 'variant', VARIANT_NAMES);
+    const dtype = stringParam(params, 'dtype', ['f32', 'f16'] as const);
+    const batch = numberParam(params, 'batch');
+    let nQ: number;
+    let nKv: number;
+    let dQk: number;
+    let dV: number;
+    if (variant === 'custom') {
+      nQ = numberParam(params, 'heads');
+      nKv = numberParam(params, 'kv_heads');
+      dQk = numberParam(params, 'head_dim');
+      dV = optionalNumber(params, 'v_head_dim', dQk);
+    } else {
+      const preset = ATTENTION_VARIANTS[variant];
+      ({ nQ, nKv } = preset);
+      dQk = dV = preset.d;
+    }
+    const ragged = optionalNumber(params, 'ragged', 0);
+    if (!(ragged >= 0 && ragged < 1)) return { kind: 'skip', reason: `ragged=${ragged} must be in [0, 1)` };
+    const causal = optionalNumber(params, 'causal', 1) !== 0;
+    let qLen: number;
+    let kvLens: number[];
+    if (phase === 'decode') {
+      const contextLen = numberParam(params, 'context');
+      qLen = optionalNumber(params, 'q_len', 1);
+      kvLens = raggedLengths(batch, contextLen, ragged);
+    } else {
+      const seq = numberParam(params, 'seq');
+      if (ragged > 0) return { kind: 'skip', reason: 'ragged prefill needs per-sequence query lengths (use attentionCase with kvLens >= q_len)' };
+      qLen = seq;
+      kvLens = Array.from({ length: batch }, () => seq);
+    }
+    const tiling = params['tiling'] === undefined ? 'workgroup' : stringParam(params, 'tiling', ATTENTION_TILINGS);
+    const shape: AttentionShape = { batch, nQ, nKv, dQk, dV, qLen, kvLens, causal };
+    const built = attentionCase(shape, dtype, context, { phase, tiling });
+    if (built.kind === 'case') built.kernelCase.facts = { variant, ...built.kernelCase.facts };
+    return built;
+  },
+};

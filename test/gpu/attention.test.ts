@@ -1,0 +1,209 @@
+import assert from 'node:assert/strict';
+import { after, test } from 'node:test';
+import { describeErrors, hasErrors, withErrorScopes } from '../../src/gpu/device.js';
+import { PreparedCase } from '../../src/gpu/executor.js';
+import { TrackedAllocator } from '../../src/gpu/memory.js';
+import {
+  ATTENTION_VARIANTS,
+  attentionCase,
+  attentionFamily,
+  kvBytesPerToken,
+  type AttentionOptions,
+  type AttentionShape,
+  type AttentionTiling,
+} from '../../src/kernels/attention.js';
+import type { BuildContext } from '../../src/kernels/family.js';
+import { elementBytes, type Dtype, type KernelCase } from '../../src/kernels/spec.js';
+import { closeTestGpu, runChecked, testGpu } from '../helpers/gpu.js';
+
+after(closeTestGpu);
+
+async function context(seed = 7): Promise<BuildContext> {
+  const gpu = await testGpu();
+  return { limits: gpu.limits, features: gpu.features, seed };
+}
+
+async function build(shape: AttentionShape, dtype: Dtype, options: AttentionOptions): Promise<KernelCase> {
+  const built = attentionCase(shape, dtype, await context(), options);
+  if (built.kind === 'skip') throw new Error(`skipped: ${built.reason}`);
+  return built.kernelCase;
+}
+
+interface OddShape {
+  name: string;
+  phase: 'decode' | 'prefill';
+  shape: AttentionShape;
+  /** Decode: force several KV splits so the reduce merges partials (some of them empty). */
+  splits?: number;
+}
+
+// Odd on purpose: head dims that are no multiple of the tiles (d_qk 33: not even of 4, so rows are zero
+// padded; d_v 20 != d_qk), KV lengths that are no multiple of a tile, ragged batches with a single-token
+// sequence, head counts that are not powers of two, GQA and MQA. (One pair of head dims throughout keeps the
+// number of pipelines, and so the compile time on CPU adapters, down.)
+const D_QK = 33;
+const D_V = 20;
+const SHAPES: OddShape[] = [
+  {
+    name: 'MHA decode, 3 heads, ragged [1, 37, 130] (a single-token sequence)',
+    phase: 'decode',
+    shape: { batch: 3, nQ: 3, nKv: 3, dQk: D_QK, dV: D_V, qLen: 1, kvLens: [1, 37, 130], causal: true, scale: 0.35 },
+    splits: 3,
+  },
+  {
+    name: 'GQA decode, 6 q / 2 kv heads, q_len 3 causal, ragged [70, 5, 200]',
+    phase: 'decode',
+    shape: { batch: 3, nQ: 6, nKv: 2, dQk: D_QK, dV: D_V, qLen: 3, kvLens: [70, 5, 200], causal: true, scale: 0.4 },
+    splits: 4,
+  },
+  {
+    name: 'MQA decode, 12 q heads / 1 kv head, 301 tokens',
+    phase: 'decode',
+    shape: { batch: 1, nQ: 12, nKv: 1, dQk: D_QK, dV: D_V, qLen: 1, kvLens: [301], causal: true, scale: 0.3 },
+  },
+  {
+    name: 'MHA prefill, 3 heads, 45 queries over ragged [45, 60] (a cached prefix)',
+    phase: 'prefill',
+    shape: { batch: 2, nQ: 3, nKv: 3, dQk: D_QK, dV: D_V, qLen: 45, kvLens: [45, 60], causal: true, scale: 0.3 },
+  },
+  {
+    name: 'GQA prefill, 6 q / 2 kv heads, 50 tokens causal',
+    phase: 'prefill',
+    shape: { batch: 1, nQ: 6, nKv: 2, dQk: D_QK, dV: D_V, qLen: 50, kvLens: [50], causal: true, scale: 0.5 },
+  },
+  {
+    name: 'MQA prefill, 5 q heads / 1 kv head, not causal, 20 queries over 33 tokens',
+    phase: 'prefill',
+    shape: { batch: 1, nQ: 5, nKv: 1, dQk: D_QK, dV: D_V, qLen: 20, kvLens: [33], causal: false, scale: 0.4 },
+  },
+  {
+    name: 'prefill of a single token',
+    phase: 'prefill',
+    shape: { batch: 1, nQ: 2, nKv: 1, dQk: D_QK, dV: D_V, qLen: 1, kvLens: [1], causal: true },
+  },
+];
+
+const TILINGS: AttentionTiling[] = ['workgroup', 'rows'];
+
+for (const { name, phase, shape, splits } of SHAPES) {
+  for (const dtype of ['f32', 'f16'] as const) {
+    for (const tiling of TILINGS) {
+      test(`${name} [${dtype}, ${tiling}]: GPU equals the float64 reference`, async () => {
+        const kernelCase = await build(shape, dtype, { phase, tiling, ...(splits !== undefined && { splits }) });
+        const outcome = await runChecked(kernelCase);
+        const check = outcome.checks[0]!;
+        assert.ok(
+          check.passed,
+          `${check.mismatches}/${check.checked} mismatches, worst ${check.worstActual} vs ${check.worstExpected} at ${check.worstIndex} ` +
+            `(atol ${check.tolerance.atol}, rtol ${check.tolerance.rtol})`,
+        );
+        assert.equal(check.checked, shape.batch * shape.qLen * shape.nQ * shape.dV);
+      });
+    }
+  }
+}
+
+test('tolerances are per dtype and grow with the reduction length', async () => {
+  const short: AttentionShape = { batch: 1, nQ: 2, nKv: 1, dQk: 32, dV: 32, qLen: 1, kvLens: [64], causal: true };
+  const long = { ...short, kvLens: [4096] };
+  const tol = async (s: AttentionShape, dtype: Dtype) => (await build(s, dtype, { phase: 'decode' })).checks[0]!.tolerance;
+  const [f32Short, f32Long, f16Short] = [await tol(short, 'f32'), await tol(long, 'f32'), await tol(short, 'f16')];
+  assert.ok(f32Long.atol > f32Short.atol && f32Long.rtol > f32Short.rtol);
+  assert.ok(f16Short.atol > f32Short.atol && f16Short.rtol > f32Short.rtol);
+  // Not a catch-all: well below the output scale (|out| <= max |v| <= 1).
+  assert.ok(f32Long.atol < 1e-3 && f16Short.atol < 2e-3);
+});
+
+test('KV bytes per token per layer, from the kv-cache buffers, equal 2 * n_kv * d * element size', async () => {
+  const ctx = await context();
+  for (const [variant, preset] of Object.entries(ATTENTION_VARIANTS)) {
+    for (const dtype of ['f32', 'f16'] as const) {
+      for (const tiling of TILINGS) {
+        const params = { phase: 'decode', variant, batch: 2, context: 24, dtype, tiling, ragged: 0.5 };
+        const built = attentionFamily.build(params, ctx);
+        assert.equal(built.kind, 'case');
+        if (built.kind !== 'case') continue;
+        const { buffers, facts } = built.kernelCase;
+        const expected = 2 * preset.nKv * preset.d * elementBytes(dtype);
+        assert.equal(facts?.['kvBytesPerToken'], expected, `${variant} ${dtype} ${tiling}`);
+        assert.equal(kvBytesPerToken(buffers, facts?.['cachedTokens'] as number), expected);
+        assert.deepEqual(
+          buffers.filter((b) => b.role === 'kv-cache').map((b) => b.name),
+          ['k', 'v'],
+        );
+      }
+    }
+  }
+  // MQA caches 1/128 of what MHA caches at the same query heads and dim.
+  const mha = 2 * ATTENTION_VARIANTS.mha.nKv * 128;
+  assert.equal(mha / (2 * ATTENTION_VARIANTS.mqa.nKv * 128), 128);
+});
+
+test('outputs past the valid data are never written (canaries stay NaN)', async () => {
+  for (const tiling of TILINGS) {
+    for (const phase of ['decode', 'prefill'] as const) {
+      const shape: AttentionShape = { batch: 2, nQ: 12, nKv: 1, dQk: D_QK, dV: D_V, qLen: phase === 'decode' ? 1 : 9, kvLens: [9, 30], causal: true };
+      const kernelCase = await build(shape, 'f32', { phase, tiling });
+      const out = kernelCase.buffers.find((b) => b.name === 'out')!;
+      const valid = out.length;
+      // Read the canary region back as if it were data.
+      out.length += out.canary ?? 0;
+      out.canary = 0;
+      const gpu = await testGpu();
+      const allocator = new TrackedAllocator(gpu.device);
+      let prepared: PreparedCase | undefined;
+      const scoped = await withErrorScopes(gpu.device, async () => {
+        prepared = await PreparedCase.prepare(gpu, allocator, kernelCase);
+        await prepared.run();
+        return prepared.read('out');
+      });
+      prepared?.dispose();
+      allocator.destroyAll();
+      assert.ok(!hasErrors(scoped.errors), describeErrors(scoped.errors));
+      const values = scoped.value!;
+      assert.ok(values.length > valid);
+      for (let i = 0; i < valid; i++) assert.ok(Number.isFinite(values[i]), `${tiling} ${phase}: out[${i}] = ${values[i]}`);
+      for (let i = valid; i < values.length; i++) assert.ok(Number.isNaN(values[i]), `${tiling} ${phase}: canary out[${i}] = ${values[i]}`);
+    }
+  }
+});
+
+test('a K cache shorter than the kernel reads shows up as NaN (canaries catch out-of-bounds reads)', async () => {
+  for (const tiling of TILINGS) {
+    const shape: AttentionShape = { batch: 1, nQ: 12, nKv: 1, dQk: D_QK, dV: D_V, qLen: 1, kvLens: [40], causal: true };
+    const kernelCase = await build(shape, 'f32', { phase: 'decode', tiling });
+    const k = kernelCase.buffers.find((b) => b.name === 'k')!;
+    // The last token row (padded to 36 elements) is now canary: the kernel still reads 40 tokens.
+    k.length -= 36;
+    k.data = k.data!.subarray(0, k.length);
+    const outcome = await runChecked(kernelCase);
+    assert.equal(outcome.checks[0]?.passed, false, tiling);
+    assert.equal(outcome.checks[0]?.worstActual, 'NaN', tiling);
+  }
+});
+
+test('f16 cases are skipped with a reason on an adapter without shader-f16', async () => {
+  const ctx = await context();
+  const built = attentionFamily.build(
+    { phase: 'decode', variant: 'llama3-8b', batch: 1, context: 16, dtype: 'f16' },
+    { ...ctx, features: new Set() },
+  );
+  assert.deepEqual(built, { kind: 'skip', reason: 'adapter has no shader-f16' });
+});
+
+test('work accounting: decode FLOPs 2 b h_q s_k (d_qk + d_v), K/V read once per KV head', async () => {
+  const ctx = await context();
+  const built = attentionFamily.build({ phase: 'decode', variant: 'gqa', batch: 2, context: 32, dtype: 'f16' }, ctx);
+  assert.equal(built.kind, 'case');
+  if (built.kind !== 'case') return;
+  const [attend, reduce] = built.kernelCase.stages;
+  assert.equal(attend?.work.flops, 2 * 2 * 128 * 32 * (128 + 128));
+  const kv = 2 * 2 * 8 * 32 * 128 * 2;
+  const q = 2 * 128 * 128 * 2;
+  assert.equal(attend?.work.bytesRead, kv + q + 2 * 2 * 4);
+  assert.equal(reduce?.work.bytesWritten, 2 * 128 * 128 * 2);
+  // Prefill counts the causal pairs only: s (s + 1) / 2 per head.
+  const prefill = attentionFamily.build({ phase: 'prefill', variant: 'llama3-8b', batch: 1, seq: 16, dtype: 'f32' }, ctx);
+  assert.equal(prefill.kind, 'case');
+  if (prefill.kind === 'case') assert.equal(prefill.kernelCase.stages[0]?.work.flops, 2 * 32 * ((16 * 17) / 2) * 256);
+});
