@@ -305,7 +305,8 @@ function kvBytesChart(d: DeviceResults): ChartSpec[] {
           plugins: { title: { display: true, text: 'KV-cache bytes per token per variant' }, subtitle: { display: true, text: d.device }, legend: { display: false } },
           scales: {
             x: { title: { display: true, text: 'variant' } },
-            y: spread > 20 ? logScale('KV-cache per token per layer (bytes)') : { type: 'linear', beginAtZero: true, title: { display: true, text: 'KV-cache per token per layer (bytes)' } },
+            // On a log axis a bar starts at the axis minimum: put it a decade below the smallest bar so every bar shows.
+            y: spread > 20 ? { ...logScale('KV-cache per token per layer (bytes)'), min: 10 ** Math.floor(Math.log10(Math.min(...bars.map((b) => b.bytes))) - 1) } : { type: 'linear', beginAtZero: true, title: { display: true, text: 'KV-cache per token per layer (bytes)' } },
           },
         },
       },
