@@ -89,10 +89,11 @@ export class PreparedCase {
     return prepared;
   }
 
-  /** Records every stage `repeats` times into one compute pass. */
-  encode(pass: GPUComputePassEncoder, repeats = 1): void {
+  /** Records every stage (or only the dispatches listed in `only`) `repeats` times into one compute pass. */
+  encode(pass: GPUComputePassEncoder, repeats = 1, only?: readonly number[]): void {
+    const stages = only ? only.map((index) => this.stages[index]!) : this.stages;
     for (let r = 0; r < repeats; r++) {
-      for (const stage of this.stages) {
+      for (const stage of stages) {
         pass.setPipeline(stage.pipeline);
         pass.setBindGroup(0, stage.bindGroup);
         const [x, y = 1, z = 1] = stage.decl.workgroups;

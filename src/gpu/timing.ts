@@ -94,7 +94,8 @@ export class GpuTimer {
     return this.querySet !== undefined;
   }
 
-  async sample(prepared: PreparedCase, mode: TimingMode, repeats: number): Promise<TimedSample> {
+  /** One timed submission: the whole case, or only the dispatches listed in `only` (one stage timed on its own). */
+  async sample(prepared: PreparedCase, mode: TimingMode, repeats: number, only?: readonly number[]): Promise<TimedSample> {
     const { device } = this.context;
     if (mode === 'cold' && !this.flusher) {
       this.flusher = await CacheFlusher.create(this.context, this.allocator, flushBytes(this.context));
@@ -106,7 +107,7 @@ export class GpuTimer {
       : undefined;
     const pass = encoder.beginComputePass(timestampWrites ? { timestampWrites } : {});
     const count = mode === 'cold' ? 1 : repeats;
-    prepared.encode(pass, count);
+    prepared.encode(pass, count, only);
     pass.end();
     if (this.querySet && this.resolve && this.readback) {
       encoder.resolveQuerySet(this.querySet, 0, 2, this.resolve, 0);

@@ -43,6 +43,11 @@ export const NO_WORK: Work = { flops: 0, bytesRead: 0, bytesWritten: 0 };
 
 export interface StageDecl {
   name: string;
+  /**
+   * The named stage this dispatch belongs to when stages are timed on their own (absorb-q, attend, reduce,
+   * ...); `name` when absent. Consecutive dispatches with the same phase are timed together.
+   */
+  phase?: string;
   /** File name under kernels/, e.g. `copy.wgsl`. */
   shader: string;
   entryPoint?: string;
@@ -82,6 +87,26 @@ export interface KernelCase {
   ceiling?: CeilingKind;
   /** Extra facts recorded with the result (e.g. elements per thread). */
   facts?: Record<string, number | string>;
+}
+
+export function stagePhase(stage: StageDecl): string {
+  return stage.phase ?? stage.name;
+}
+
+/** The case's phases in dispatch order, each with its dispatch indices and summed work. */
+export function casePhases(kernelCase: KernelCase): { name: string; dispatches: number[]; work: Work }[] {
+  const phases: { name: string; dispatches: number[]; work: Work }[] = [];
+  kernelCase.stages.forEach((stage, index) => {
+    const name = stagePhase(stage);
+    const last = phases[phases.length - 1];
+    if (last && last.name === name) {
+      last.dispatches.push(index);
+      last.work = addWork(last.work, stage.work);
+    } else {
+      phases.push({ name, dispatches: [index], work: stage.work });
+    }
+  });
+  return phases;
 }
 
 export function caseWork(kernelCase: KernelCase): Work {

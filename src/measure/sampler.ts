@@ -9,6 +9,8 @@ export interface SamplerOptions {
   /** Batch mode sizes N so that one sample lasts about this long: far above the timer's resolution. */
   targetSampleMs: number;
   warmupSamples: number;
+  /** Dispatch indices to time (one stage on its own); the whole case when absent. */
+  only?: readonly number[];
 }
 
 export interface SamplingResult {
@@ -31,11 +33,11 @@ export function repeatsFor(perRepeatMs: number, targetMs: number): number {
   return Math.min(MAX_REPEATS, Math.max(1, Math.ceil(targetMs / perRepeatMs)));
 }
 
-async function chooseRepeats(timer: GpuTimer, prepared: PreparedCase, targetMs: number): Promise<number> {
+async function chooseRepeats(timer: GpuTimer, prepared: PreparedCase, targetMs: number, only?: readonly number[]): Promise<number> {
   let repeats = 1;
   // Two probes: the first run of a pipeline pays one-time costs that would undersize N.
   for (let probe = 0; probe < 2; probe++) {
-    const sample = await timer.sample(prepared, 'batch', repeats);
+    const sample = await timer.sample(prepared, 'batch', repeats, only);
     const perRepeat = sample.gpuMs ?? sample.wallMs / repeats;
     repeats = repeatsFor(perRepeat, targetMs);
   }
@@ -47,7 +49,7 @@ async function chooseRepeats(timer: GpuTimer, prepared: PreparedCase, targetMs: 
  * the GPU time (overriddenDuration), and our stopping rule ends the loop through its abort signal.
  */
 export async function sampleCase(timer: GpuTimer, prepared: PreparedCase, options: SamplerOptions): Promise<SamplingResult> {
-  const repeats = options.mode === 'batch' ? await chooseRepeats(timer, prepared, options.targetSampleMs) : 1;
+  const repeats = options.mode === 'batch' ? await chooseRepeats(timer, prepared, options.targetSampleMs, options.only) : 1;
   const samplesMs: number[] = [];
   const wallSamplesMs: number[] = [];
   const controller = new AbortController();
@@ -69,7 +71,7 @@ export async function sampleCase(timer: GpuTimer, prepared: PreparedCase, option
     },
   });
   bench.add('case', async () => {
-    const sample = await timer.sample(prepared, options.mode, repeats);
+    const sample = await timer.sample(prepared, options.mode, repeats, options.only);
     const perRepeatMs = sample.gpuMs ?? sample.wallMs / repeats;
     if (phase === 'run' && !controller.signal.aborted) {
       samplesMs.push(perRepeatMs);
