@@ -68,7 +68,7 @@ export function renderStageTable(measurement: OkMeasurement, ceilings: Ceilings)
   t.push(['sum of stages', String(measurement.timing.dispatches), formatDuration(breakdown.sumMs), '', '100%', '', '', '', '']);
   t.push(['end to end', String(measurement.timing.dispatches), formatDuration(breakdown.endToEndMs), `±${formatPercent(measurement.timing.gpu.relCi95, 1)}`, '', '', '', '', '']);
   const allowance = breakdown.overheadAllowanceMs === null ? '' : ` (dispatch overhead allows ±${formatDuration(breakdown.overheadAllowanceMs)})`;
-  return `${describeCase(measurement.params)}: stages timed on their own\n${t.toString()}\nend to end - sum of stages = ${formatDuration(breakdown.gapMs)}${allowance}`;
+  return `${describeCase(measurement.params)}: stages timed on their own\n${t.toString()}\nend to end - sum of stages = ${formatDuration(breakdown.gapMs)} ±${formatDuration(breakdown.gapUncertaintyMs)}${allowance}`;
 }
 
 /** One table per suite: median GPU time per repeat, its CI, rates, % of the relevant ceiling, bound, error; then stage tables. */

@@ -110,6 +110,8 @@ export async function runCase(
   options: CaseRunOptions,
   ceilings: Ceilings,
   onTensors?: (tensors: CaseTensors) => void,
+  /** Runs after timing, with the case still on the device (profile's timeline). */
+  afterTiming?: (prepared: PreparedCase, kernelCase: KernelCase) => Promise<void>,
 ): Promise<Measurement> {
   const base = { key: planned.key, suite: planned.suite, family: family.name, params: planned.params };
   if (planned.skip) return { ...base, status: 'skipped', reason: planned.skip };
@@ -169,6 +171,7 @@ export async function runCase(
     const stages = options.stageTiming === false ? undefined : await timeStages(session, prepared, kernelCase, options, ceilings);
     if (stages && 'error' in stages) return { ...base, status: 'error', message: stages.error };
     if (context.lostReason) return { ...base, status: 'error', message: `device lost: ${context.lostReason}` };
+    if (afterTiming) await afterTiming(prepared, kernelCase);
     const gpu = summarize(sampling.samplesMs);
     const wall = summarize(sampling.wallSamplesMs);
     return {
