@@ -3,6 +3,7 @@ import { BaseCommand, gpuFlags, gpuOptionsFrom } from '../cli/base.js';
 import { progressHooks, progressStyle } from '../cli/progress.js';
 import { UserError } from '../errors.js';
 import { DEFAULT_STOPPING_RULE } from '../measure/stopping.js';
+import { DEFAULT_MEMORY_BUDGET_GB } from '../report/mla.js';
 import { renderResults } from '../report/table.js';
 import { latestJournal } from '../results/store.js';
 import type { ResultFile } from '../results/schema.js';
@@ -44,6 +45,7 @@ Results go to results/<date>-<device>.json; a journal beside it keeps every fini
     'sample-ms': Flags.string({ description: 'batch mode: target duration of one sample in ms (sets N)', default: String(DEFAULT_RUN_OPTIONS.targetSampleMs), helpGroup: 'SAMPLING' }),
     warmup: Flags.integer({ description: 'warm-up samples per case', default: DEFAULT_RUN_OPTIONS.warmupSamples, min: 0, helpGroup: 'SAMPLING' }),
     seed: Flags.integer({ description: 'seed of the generated inputs', default: DEFAULT_RUN_OPTIONS.seed }),
+    'memory-budget': Flags.string({ description: 'GB of memory for the KV-cache capacity table (kv-cache suite): the longest context that fits', default: String(DEFAULT_MEMORY_BUDGET_GB) }),
     'save-tensors': Flags.string({ description: "write each checked case's inputs, outputs and references as .npy files with an index.json" }),
     ...gpuFlags,
   };
@@ -51,6 +53,7 @@ Results go to results/<date>-<device>.json; a journal beside it keeps every fini
   async run(): Promise<RunResult> {
     const { argv, flags } = await this.parse(Run);
     const suites = argv as string[];
+    const memoryBudgetGB = positive(flags['memory-budget'], '--memory-budget');
     const style = progressStyle(this.jsonEnabled(), Boolean(process.stdout.isTTY), process.env);
     const hooks = progressHooks(style, { out: (s) => process.stdout.write(s), err: (s) => process.stderr.write(s) });
     const interrupt = (): void => {
@@ -97,7 +100,7 @@ Results go to results/<date>-<device>.json; a journal beside it keeps every fini
     process.removeListener('SIGINT', interrupt);
     process.removeListener('SIGTERM', interrupt);
     if (!this.jsonEnabled()) {
-      this.log(renderResults(outcome.results));
+      this.log(renderResults(outcome.results, { memoryBudgetGB }));
       this.log(`\nresults: ${outcome.resultsPath}`);
     }
     return { resultsPath: outcome.resultsPath, results: outcome.results };

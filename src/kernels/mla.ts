@@ -156,7 +156,9 @@ class StageList implements Emitted {
     g: { m: number; n: number; k: number; z: number; a: [string, RowAddr]; b: [string, RowAddr]; c: [string, RowAddr] },
   ): void {
     const elem = elementBytes(this.dtype);
-    const tile = this.tiling === 'rows' ? { TM: 8, TN: 2 } : { TM: 4, TN: 1 };
+    // Rows per invocation up to 8 (CPU adapters) or 4, but no more than there are: decode GEMMs have one row.
+    const tm = Math.min(this.tiling === 'rows' ? 8 : 4, 2 ** Math.floor(Math.log2(Math.max(1, g.m))));
+    const tile = this.tiling === 'rows' ? { TM: tm, TN: 2 } : { TM: tm, TN: 1 };
     const n4 = g.n / 4;
     const wg = this.tiling === 'rows' ? Math.min(64, Math.max(8, pow2Ceil(ceilDiv(n4, tile.TN)))) : 64;
     const nBlocks = ceilDiv(n4, wg * tile.TN);
@@ -559,14 +561,15 @@ function mlaReference(spec: MlaSpec, problem: MlaProblem, inputs: Inputs): Refer
  * The absorbed attend on CPU adapters (kernels/mla_attend_rows.wgsl): one invocation per query row, the rows
  * of a sequence in as few workgroups as fit (one up to 128 rows), and enough token splits for ~16 workgroups.
  */
-export function absorbedRowsPlan(shape: AttentionShape, limits: DeviceLimits): AttendPlan | string {
+export function absorbedRowsPlan(shape: AttentionShape, limits: DeviceLimits, rpi = 2): AttendPlan | string {
   const dq4 = Math.ceil(shape.dQk / 4);
   const dv4 = Math.ceil(shape.dV / 4);
   if (shape.nKv !== 1) return 'the absorbed attend is MQA-shaped (one latent KV head)';
   if (dq4 > 146 || dv4 > 130) return `d_c + d_r = ${shape.dQk} (d_c = ${shape.dV}) exceeds the absorbed rows kernel's private rows (584 / 520)`;
   const rows = shape.qLen * shape.nQ;
-  const wg = Math.min(128, limits.maxComputeInvocationsPerWorkgroup, Math.max(8, pow2Ceil(rows)));
-  const rowGroups = ceilDiv(rows, wg);
+  const perInvocation = Math.min(rpi, rows);
+  const wg = Math.min(64, limits.maxComputeInvocationsPerWorkgroup, Math.max(8, pow2Ceil(ceilDiv(rows, perInvocation))));
+  const rowGroups = ceilDiv(rows, wg * perInvocation);
   const maxLen = Math.max(...shape.kvLens);
   const wanted = Math.max(1, Math.min(ceilDiv(16, shape.batch * rowGroups), ceilDiv(maxLen, 128)));
   const chunk = ceilDiv(ceilDiv(maxLen, wanted), 8) * 8;
@@ -574,12 +577,12 @@ export function absorbedRowsPlan(shape: AttentionShape, limits: DeviceLimits): A
   const workgroups = grid2d(shape.batch * splits * rowGroups, limits.maxComputeWorkgroupsPerDimension);
   return {
     shader: 'mla_attend_rows.wgsl',
-    constants: { WG: wg, D_QK: shape.dQk, D_V: shape.dV, V_STRIDE4: dq4 },
+    constants: { WG: wg, RPI: perInvocation, D_QK: shape.dQk, D_V: shape.dV, V_STRIDE4: dq4 },
     workgroups,
     rowGroups,
     chunk,
     splits,
-    facts: { rowGroups, kvReadsPerKvHead: rowGroups, tileWG: wg },
+    facts: { rowGroups, kvReadsPerKvHead: rowGroups, tileWG: wg, tileRPI: perInvocation },
   };
 }
 

@@ -3,6 +3,7 @@ import type { Ceilings } from '../measure/rates.js';
 import type { Measurement, ResultFile } from '../results/schema.js';
 import { describeCase } from '../suites/expand.js';
 import { formatDuration, formatError, formatPercent, formatRate } from './format.js';
+import { renderMlaSections } from './mla.js';
 
 function table(head: string[]): Table.Table {
   return new Table({ head, style: { head: [], border: [] }, chars: { mid: '', 'left-mid': '', 'mid-mid': '', 'right-mid': '' } });
@@ -66,8 +67,9 @@ export function renderCeilings(ceilings: Ceilings): string {
   return t.toString();
 }
 
-export function renderResults(results: ResultFile): string {
+export function renderResults(results: ResultFile, options: { memoryBudgetGB?: number } = {}): string {
   const { adapter } = results.environment;
   const header = `${adapter.description || adapter.device} (${adapter.vendor || 'unknown vendor'}, ${adapter.architecture || 'unknown architecture'}) - profile ${results.config.profile}`;
-  return [header, '', 'Device ceilings (calibrated in this run)', renderCeilings(results.ceilings), '', renderCaseTables(results.cases)].join('\n');
+  const mla = renderMlaSections(results.cases, options.memoryBudgetGB);
+  return [header, '', 'Device ceilings (calibrated in this run)', renderCeilings(results.ceilings), '', renderCaseTables(results.cases), ...(mla ? ['', mla] : [])].join('\n');
 }
