@@ -159,7 +159,9 @@ class StageList implements Emitted {
     // Rows per invocation up to 8 (CPU adapters) or 4, but no more than there are: decode GEMMs have one row.
     const tm = Math.min(this.tiling === 'rows' ? 8 : 4, 2 ** Math.floor(Math.log2(Math.max(1, g.m))));
     // CPU adapters: each invocation streams a contiguous run of up to 8 vec4 columns (16 accumulators in all).
-    const tile = this.tiling === 'rows' ? { TM: tm, TN: Math.max(1, Math.min(8, 16 / tm, g.n / 32)) } : { TM: tm, TN: 1 };
+    let tn = this.tiling === 'rows' ? 8 : 1;
+    while (tn > 1 && (tn * tm > 16 || tn * 8 > g.n / 4)) tn /= 2;
+    const tile = { TM: tm, TN: tn };
     const n4 = g.n / 4;
     const wg = this.tiling === 'rows' ? Math.min(64, Math.max(8, pow2Ceil(ceilDiv(n4, tile.TN)))) : 64;
     const nBlocks = ceilDiv(n4, wg * tile.TN);
