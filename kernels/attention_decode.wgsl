@@ -35,6 +35,8 @@ override ORG: u32 = 1;
 
 override DQ4: u32 = (D_QK + 3u) / 4u;
 override DV4: u32 = (D_V + 3u) / 4u;
+// Row stride of v in vec4s: DV4, or wider when v is a prefix of each K row (MLA's latent cache serves as both).
+override V_STRIDE4: u32 = DV4;
 override S_RG: u32 = WG / SC;
 override S_TR: u32 = (BR + S_RG - 1u) / S_RG;
 override S_TC: u32 = BK / SC;
@@ -109,7 +111,7 @@ fn main(@builtin(local_invocation_index) lid: u32, @builtin(workgroup_id) wid: v
   // Rows are ordered by query position, so the block's last valid row sees the most tokens.
   let t_stop = min(min(t_begin + params.chunk, kv_len), row_limit(min(row0 + BR, params.rows) - 1u, kv_len));
   let k_head = (kv_off * params.n_kv + kvh * kv_len) * DQ4;
-  let v_head = (kv_off * params.n_kv + kvh * kv_len) * DV4;
+  let v_head = (kv_off * params.n_kv + kvh * kv_len) * V_STRIDE4;
 
   for (var r = lid; r < BR; r += WG) {
     let row = min(row0 + r, params.rows - 1u);
@@ -199,7 +201,7 @@ fn main(@builtin(local_invocation_index) lid: u32, @builtin(workgroup_id) wid: v
     }
     for (var tok = o_tg; tok < n_tok; tok += TG) {
       var vv: array<vec4<f32>, MAX_ACC>;
-      let vrow = v_head + (t0 + tok) * DV4;
+      let vrow = v_head + (t0 + tok) * V_STRIDE4;
       for (var j = 0u; j < O_TC; j++) { vv[j] = vec4<f32>(v[vrow + min(o_lane + j * OC, DV4 - 1u)]); }
       for (var i = 0u; i < O_TR; i++) {
         let p = p_s[min(o_group + i * ORG, BR - 1u) * BK + tok];

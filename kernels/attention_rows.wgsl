@@ -22,6 +22,8 @@ override D_QK: u32 = 128;
 override D_V: u32 = 128;
 override DQ4: u32 = (D_QK + 3u) / 4u;
 override DV4: u32 = (D_V + 3u) / 4u;
+// Row stride of v in vec4s: DV4, or wider when v is a prefix of each K row (MLA's latent cache serves as both).
+override V_STRIDE4: u32 = DV4;
 
 const NEG: f32 = -1.0e30;
 // Private row buffers, in vec4s: RPI * DQ4 and RPI * DV4 must fit (head dims up to 1032 at RPI 1, 128 at
@@ -82,7 +84,7 @@ fn main(@builtin(global_invocation_id) gid: vec3<u32>, @builtin(num_workgroups) 
   // Rows are ordered by query position: the group's last row sees the furthest; each row masks the rest.
   let t_stop = min(min(t_begin + params.chunk, kv_len), row_limit(row0 + n_rows - 1u, kv_len));
   let k_head = (kv_off * params.n_kv + kvh * kv_len) * DQ4;
-  let v_head = (kv_off * params.n_kv + kvh * kv_len) * DV4;
+  let v_head = (kv_off * params.n_kv + kvh * kv_len) * V_STRIDE4;
 
   var qr: array<vec4<f32>, MAXQ>;
   var acc: array<vec4<f32>, MAXV>;
@@ -127,7 +129,7 @@ fn main(@builtin(global_invocation_id) gid: vec3<u32>, @builtin(num_workgroups) 
       l[r] = l[r] * alpha[r] + ((p[r].x + p[r].y) + (p[r].z + p[r].w));
       m[r] = m_new;
     }
-    let vr = vec4<u32>(v_head) + t * DV4;
+    let vr = vec4<u32>(v_head) + t * V_STRIDE4;
     for (var c4 = 0u; c4 < params.dv4; c4++) {
       let v0 = vec4<f32>(v[vr.x + c4]);
       let v1 = vec4<f32>(v[vr.y + c4]);

@@ -41,7 +41,7 @@ export function samplingFrom(flags: SamplingFlagValues): { mode: 'batch' | 'cold
   };
 }
 
-function positive(text: string, flag: string): number {
+export function positive(text: string, flag: string): number {
   const value = Number(text);
   if (!Number.isFinite(value) || value <= 0) throw new UserError(`${flag} must be a positive number, got "${text}"`);
   return value;

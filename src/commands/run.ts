@@ -1,8 +1,9 @@
 import { Args, Flags } from '@oclif/core';
 import { BaseCommand, gpuFlags, gpuOptionsFrom } from '../cli/base.js';
 import { progressHooks, progressStyle } from '../cli/progress.js';
-import { samplingFlags, samplingFrom } from '../cli/sampling.js';
+import { positive, samplingFlags, samplingFrom } from '../cli/sampling.js';
 import { UserError } from '../errors.js';
+import { DEFAULT_MEMORY_BUDGET_GB } from '../report/mla.js';
 import { renderResults } from '../report/table.js';
 import { latestJournal } from '../results/store.js';
 import type { ResultFile } from '../results/schema.js';
@@ -37,6 +38,7 @@ Results go to results/<date>-<device>.json; a journal beside it keeps every fini
     journal: Flags.string({ description: 'journal of the interrupted run to resume (*.journal.jsonl)', dependsOn: ['resume'] }),
     ...samplingFlags,
     seed: Flags.integer({ description: 'seed of the generated inputs', default: DEFAULT_RUN_OPTIONS.seed }),
+    'memory-budget': Flags.string({ description: 'GB of memory for the KV-cache capacity table (kv-cache suite): the longest context that fits', default: String(DEFAULT_MEMORY_BUDGET_GB) }),
     'save-tensors': Flags.string({ description: "write each checked case's inputs, outputs and references as .npy files with an index.json" }),
     ...gpuFlags,
   };
@@ -44,6 +46,7 @@ Results go to results/<date>-<device>.json; a journal beside it keeps every fini
   async run(): Promise<RunResult> {
     const { argv, flags } = await this.parse(Run);
     const suites = argv as string[];
+    const memoryBudgetGB = positive(flags['memory-budget'], '--memory-budget');
     const style = progressStyle(this.jsonEnabled(), Boolean(process.stdout.isTTY), process.env);
     const hooks = progressHooks(style, { out: (s) => process.stdout.write(s), err: (s) => process.stderr.write(s) });
     const interrupt = (): void => {
@@ -81,7 +84,7 @@ Results go to results/<date>-<device>.json; a journal beside it keeps every fini
     process.removeListener('SIGINT', interrupt);
     process.removeListener('SIGTERM', interrupt);
     if (!this.jsonEnabled()) {
-      this.log(renderResults(outcome.results));
+      this.log(renderResults(outcome.results, { memoryBudgetGB }));
       this.log(`\nresults: ${outcome.resultsPath}`);
     }
     return { resultsPath: outcome.resultsPath, results: outcome.results };

@@ -315,6 +315,209 @@ function validate(shape: AttentionShape): string | null {
   return null;
 }
 
+/** Buffers an attention core reads and writes, by name (they are declared by the caller). */
+export interface AttentionIo {
+  /** u32 pairs (kv length, token offset) per sequence. */
+  seqs: string;
+  /** [batch][q_len][n_q][d_qk rounded up to 4]. */
+  q: string;
+  /** [batch][n_kv][token][d_qk rounded up to 4], ragged as KV_LAYOUT. */
+  k: string;
+  /** [batch][n_kv][token][vStride]: the first d_v elements of each row are the value. */
+  v: string;
+  /** [batch][q_len][n_q][d_v], written in the storage type. */
+  out: string;
+  /** Row stride of v in elements (a multiple of 4); d_v rounded up to 4 when absent. */
+  vStride?: number;
+}
+
+/**
+ * A caller-supplied attend kernel for the split pipeline: it reads the core's params uniform and bindings
+ * (params, seqs, q, k, v, part_o, part_ml) and writes the same partials, so the core's reduce merges them.
+ */
+export interface AttendPlan {
+  shader: string;
+  constants: Record<string, number>;
+  workgroups: [number, number?, number?];
+  /** Row groups per KV head (params.row_blocks), tokens per split and number of splits. */
+  rowGroups: number;
+  chunk: number;
+  splits: number;
+  facts: Record<string, number | string>;
+}
+
+export interface AttentionCore {
+  kind: 'core';
+  /** Scratch buffers of the core (params, partials); the io buffers are the caller's. */
+  buffers: BufferDecl[];
+  /** attend (+ reduce), with phases 'attend' and 'reduce'. */
+  stages: StageDecl[];
+  facts: Record<string, number | string>;
+}
+
+/**
+ * The attention core over buffers produced elsewhere: attend + reduce (split-KV decode, the rows tiling, or a
+ * caller's attend plan) or one prefill stage. Work counts K/V once per KV head (once in all when k and v are
+ * the same buffer) and Q once.
+ */
+export function attentionCore(
+  shape: AttentionShape,
+  dtype: Dtype,
+  context: BuildContext,
+  io: AttentionIo,
+  options: AttentionOptions & { attendPlan?: (shape: AttentionShape) => AttendPlan | string } = {},
+): AttentionCore | { kind: 'skip'; reason: string } {
+  const invalid = validate(shape);
+  if (invalid) return { kind: 'skip', reason: invalid };
+  const phase = options.phase ?? (shape.qLen <= 16 ? 'decode' : 'prefill');
+  const scale = shape.scale ?? 1 / Math.sqrt(shape.dQk);
+  const problem: AttentionProblem = { ...shape, kvLens: [...shape.kvLens], scale };
+  const { batch, nQ, nKv, dQk, dV, qLen, kvLens } = shape;
+  const group = nQ / nKv;
+  const rows = qLen * group;
+  const cachedTokens = kvLens.reduce((a, b) => a + b, 0);
+  const elem = elementBytes(dtype);
+  const dQkPad = ceilDiv(dQk, 4) * 4;
+  const dVPad = ceilDiv(dV, 4) * 4;
+  const vStride = io.vStride ?? dVPad;
+  if (vStride % 4 !== 0 || vStride < dV) return { kind: 'skip', reason: `v row stride ${vStride} must be a multiple of 4 and >= d_v=${dV}` };
+  const sharedKv = io.k === io.v;
+  const vConstants: Record<string, number> = vStride === dVPad ? {} : { V_STRIDE4: vStride / 4 };
+
+  const outRows = batch * qLen * nQ;
+  const qBytes = dQkPad * outRows * elem;
+  const kvBytes = cachedTokens * nKv * (dQkPad + (sharedKv ? 0 : dVPad)) * elem;
+  const outBytes = outRows * dV * elem;
+  const flops = attentionFlops(problem);
+  const seqsBytes = batch * 8;
+  const facts: Record<string, number | string> = { phase, nQ, nKv, dQk, dV, qLen, causal: shape.causal ? 1 : 0, kvLayout: KV_LAYOUT, cachedTokens };
+  const maxPerDim = context.limits.maxComputeWorkgroupsPerDimension;
+
+  const tiling = options.tiling ?? 'workgroup';
+  facts['tiling'] = tiling;
+  const splitParams = (rowBlocks: number, chunk: number, splits: number): Uint32Array =>
+    uniformWords([nQ, nKv, qLen, group, rows, rowBlocks, chunk, splits, shape.causal ? 1 : 0, 0, ceilDiv(dQk, 4), ceilDiv(dV, 4), batch], {
+      9: scale * Math.LOG2E,
+    });
+  /** attend (writing per-split partials) + reduce: the decode pipelines and the rows tiling. */
+  const splitPipeline = (attend: Omit<StageDecl, 'bindings' | 'work' | 'dtype' | 'name'>, rowBlocks: number, chunk: number, splits: number) => {
+    const partials = outRows * splits;
+    const params = splitParams(rowBlocks, chunk, splits);
+    const reduceParams = uniformWords([outRows, splits]);
+    const partialBytes = partials * (dV + 2) * 4;
+    const reduceWg = 64;
+    return {
+      buffers: [
+        { name: 'params', role: 'scratch', usage: 'uniform', type: 'u32', length: params.length, data: params },
+        { name: 'part_o', role: 'scratch', usage: 'storage', type: 'f32', length: partials * dV },
+        { name: 'part_ml', role: 'scratch', usage: 'storage', type: 'f32', length: partials * 2 },
+        { name: 'reduce_params', role: 'scratch', usage: 'uniform', type: 'u32', length: reduceParams.length, data: reduceParams },
+      ] satisfies BufferDecl[],
+      stages: [
+        {
+          name: 'attend',
+          dtype,
+          ...attend,
+          bindings: ['params', io.seqs, io.q, io.k, io.v, 'part_o', 'part_ml'],
+          // Compulsory traffic: K/V once per KV head (re-reads by further row blocks come from cache), Q once.
+          work: { flops, bytesRead: qBytes + kvBytes + seqsBytes, bytesWritten: partialBytes },
+        },
+        {
+          name: 'reduce',
+          shader: 'attention_reduce.wgsl',
+          dtype,
+          constants: { WG: reduceWg, D_V: dV },
+          bindings: ['reduce_params', 'part_o', 'part_ml', io.out],
+          workgroups: grid2d(ceilDiv(outRows * dV, reduceWg), maxPerDim),
+          work: { flops: 3 * partials * dV, bytesRead: partialBytes, bytesWritten: outBytes },
+        },
+      ] satisfies StageDecl[],
+    };
+  };
+
+  let buffers: BufferDecl[];
+  let stages: StageDecl[];
+  if (options.attendPlan) {
+    const plan = options.attendPlan(shape);
+    if (typeof plan === 'string') return { kind: 'skip', reason: plan };
+    ({ buffers, stages } = splitPipeline(
+      { shader: plan.shader, constants: { ...plan.constants }, workgroups: plan.workgroups },
+      plan.rowGroups,
+      plan.chunk,
+      plan.splits,
+    ));
+    Object.assign(facts, { splits: plan.splits, splitTokens: plan.chunk, ...plan.facts });
+  } else if (tiling === 'rows') {
+    const rpi = options.rowsPerInvocation ?? rowsPerInvocation(shape);
+    if (typeof rpi === 'string') return { kind: 'skip', reason: rpi };
+    const rowGroups = ceilDiv(rows, rpi);
+    const { chunk, splits } =
+      phase === 'prefill' && options.splits === undefined
+        ? { chunk: Math.max(...kvLens), splits: 1 }
+        : decodeSplits(shape, rowGroups, 4, options.splits, ROWS_TARGET_INVOCATIONS, ROWS_MIN_SPLIT_TOKENS * rpi);
+    const invocations = batch * nKv * splits * rowGroups;
+    // Few workgroup sizes (fewer pipelines to compile); spare invocations return at once.
+    const wg = options.rowsWorkgroup ?? Math.min(ROWS_WORKGROUP, Math.max(8, pow2Floor(invocations / 8)));
+    ({ buffers, stages } = splitPipeline(
+      {
+        shader: 'attention_rows.wgsl',
+        constants: { WG: wg, RPI: rpi, D_QK: dQk, D_V: dV, ...vConstants },
+        workgroups: grid2d(ceilDiv(invocations, wg), maxPerDim),
+      },
+      rowGroups,
+      chunk,
+      splits,
+    ));
+    Object.assign(facts, { splits, splitTokens: chunk, rowGroups, kvReadsPerKvHead: rowGroups, tileWG: wg, tileRPI: rpi });
+  } else if (phase === 'decode') {
+    const tiles = chooseDecodeTiles(shape, context.limits, options.decodeTiles);
+    if (typeof tiles === 'string') return { kind: 'skip', reason: tiles };
+    const rowBlocks = ceilDiv(rows, tiles.BR);
+    const { chunk, splits } = decodeSplits(shape, rowBlocks, tiles.BK, options.splits);
+    ({ buffers, stages } = splitPipeline(
+      { shader: 'attention_decode.wgsl', constants: { ...tiles, D_QK: dQk, D_V: dV, ...vConstants }, workgroups: [splits, nKv * rowBlocks, batch] },
+      rowBlocks,
+      chunk,
+      splits,
+    ));
+    Object.assign(facts, { splits, splitTokens: chunk, rowBlocks, kvReadsPerKvHead: rowBlocks, ...prefixed('tile', tiles) });
+  } else {
+    if (vStride !== dVPad) return { kind: 'skip', reason: 'the prefill kernel reads v rows of d_v only: use the decode (split) path' };
+    const tiles = choosePrefillTiles(shape, context.limits, options.prefillTiles);
+    if (typeof tiles === 'string') return { kind: 'skip', reason: tiles };
+    const rowBlocks = ceilDiv(rows, tiles.BR);
+    const params = uniformWords([nQ, nKv, qLen, group, rows, rowBlocks, shape.causal ? 1 : 0, 0, ceilDiv(dQk, 4), ceilDiv(dV, 4)], {
+      7: scale * Math.LOG2E,
+    });
+    buffers = [{ name: 'params', role: 'scratch', usage: 'uniform', type: 'u32', length: params.length, data: params }];
+    stages = [
+      {
+        name: 'attend',
+        shader: 'attention_prefill.wgsl',
+        dtype,
+        constants: { ...tiles, D_QK: dQk, D_V: dV },
+        bindings: ['params', io.seqs, io.q, io.k, io.v, io.out],
+        workgroups: [rowBlocks, nKv, batch],
+        // Compulsory traffic (each tensor once); K/V tiles are re-read per row block from cache.
+        work: { flops, bytesRead: qBytes + kvBytes + seqsBytes, bytesWritten: outBytes },
+      },
+    ];
+    Object.assign(facts, { rowBlocks, kvReadsPerKvHead: rowBlocks, ...prefixed('tile', tiles) });
+  }
+  return { kind: 'core', buffers, stages, facts };
+}
+
+/** Per-sequence (kv length, token offset) pairs, as the attention kernels read them. */
+export function sequenceTable(kvLens: readonly number[]): Uint32Array {
+  const starts = kvStarts(kvLens);
+  const seqs = new Uint32Array(kvLens.length * 2);
+  kvLens.forEach((len, b) => {
+    seqs[2 * b] = len;
+    seqs[2 * b + 1] = starts[b] as number;
+  });
+  return seqs;
+}
+
 /**
  * One attention case: inputs, the decode (attend + reduce) or prefill stages, the float64 check and the work.
  * The lower-level entry point that other families (MLA) reuse with their own head dims.
@@ -323,29 +526,16 @@ export function attentionCase(shape: AttentionShape, dtype: Dtype, context: Buil
   const invalid = validate(shape);
   if (invalid) return { kind: 'skip', reason: invalid };
   if (dtype === 'f16' && !context.features.has('shader-f16')) return { kind: 'skip', reason: 'adapter has no shader-f16' };
-  const phase = options.phase ?? (shape.qLen <= 16 ? 'decode' : 'prefill');
   const scale = shape.scale ?? 1 / Math.sqrt(shape.dQk);
   const problem: AttentionProblem = { ...shape, kvLens: [...shape.kvLens], scale };
   const { batch, nQ, nKv, dQk, dV, qLen, kvLens } = shape;
-  const group = nQ / nKv;
-  const rows = qLen * group;
   const cachedTokens = kvLens.reduce((a, b) => a + b, 0);
-  const starts = kvStarts(kvLens);
-  const elem = elementBytes(dtype);
 
   const q = seededUniform(batch * qLen * nQ * dQk, context.seed, dtype);
   const k = seededUniform(cachedTokens * nKv * dQk, (context.seed + 1) >>> 0, dtype);
   const v = seededUniform(cachedTokens * nKv * dV, (context.seed + 2) >>> 0, dtype);
-  const seqs = new Uint32Array(batch * 2);
-  kvLens.forEach((len, b) => {
-    seqs[2 * b] = len;
-    seqs[2 * b + 1] = starts[b] as number;
-  });
+  const seqs = sequenceTable(kvLens);
   const outRows = batch * qLen * nQ;
-  const qBytes = ceilDiv(dQk, 4) * 4 * batch * qLen * nQ * elem;
-  const kvBytes = cachedTokens * nKv * ceilDiv(dQk, 4) * 4 * elem + cachedTokens * nKv * ceilDiv(dV, 4) * 4 * elem;
-  const outBytes = outRows * dV * elem;
-  const flops = attentionFlops(problem);
 
   // Device rows are whole vec4s: head dims rounded up to a multiple of 4 (no padding for the usual dims).
   const dQkPad = ceilDiv(dQk, 4) * 4;
@@ -366,123 +556,12 @@ export function attentionCase(shape: AttentionShape, dtype: Dtype, context: Buil
     expected: () => attentionReference(problem, { q, k, v }),
     tolerance: attentionTolerance(dtype, problem, maxAbs(q), maxAbs(k), maxAbs(v)),
   };
-  const facts: Record<string, number | string> = {
-    phase,
-    nQ,
-    nKv,
-    dQk,
-    dV,
-    qLen,
-    causal: shape.causal ? 1 : 0,
-    kvLayout: KV_LAYOUT,
-    cachedTokens,
-  };
-  const maxPerDim = context.limits.maxComputeWorkgroupsPerDimension;
-
-  const tiling = options.tiling ?? 'workgroup';
-  facts['tiling'] = tiling;
-  const splitParams = (rowBlocks: number, chunk: number, splits: number): Uint32Array =>
-    uniformWords([nQ, nKv, qLen, group, rows, rowBlocks, chunk, splits, shape.causal ? 1 : 0, 0, ceilDiv(dQk, 4), ceilDiv(dV, 4), batch], {
-      9: scale * Math.LOG2E,
-    });
-  /** attend (writing per-split partials) + reduce: the decode pipelines and the rows tiling. */
-  const splitPipeline = (attend: Omit<StageDecl, 'bindings' | 'work' | 'dtype' | 'name'>, rowBlocks: number, chunk: number, splits: number) => {
-    const partials = outRows * splits;
-    const params = splitParams(rowBlocks, chunk, splits);
-    const reduceParams = uniformWords([outRows, splits]);
-    const partialBytes = partials * (dV + 2) * 4;
-    const reduceWg = 64;
-    return {
-      buffers: [
-        { name: 'params', role: 'scratch', usage: 'uniform', type: 'u32', length: params.length, data: params },
-        ...inputs,
-        { name: 'part_o', role: 'scratch', usage: 'storage', type: 'f32', length: partials * dV },
-        { name: 'part_ml', role: 'scratch', usage: 'storage', type: 'f32', length: partials * 2 },
-        { name: 'reduce_params', role: 'scratch', usage: 'uniform', type: 'u32', length: reduceParams.length, data: reduceParams },
-        out,
-      ] satisfies BufferDecl[],
-      stages: [
-        {
-          name: 'attend',
-          dtype,
-          ...attend,
-          bindings: ['params', 'seqs', 'q', 'k', 'v', 'part_o', 'part_ml'],
-          // Compulsory traffic: K/V once per KV head (re-reads by further row blocks come from cache), Q once.
-          work: { flops, bytesRead: qBytes + kvBytes + seqs.byteLength, bytesWritten: partialBytes },
-        },
-        {
-          name: 'reduce',
-          shader: 'attention_reduce.wgsl',
-          dtype,
-          constants: { WG: reduceWg, D_V: dV },
-          bindings: ['reduce_params', 'part_o', 'part_ml', 'out'],
-          workgroups: grid2d(ceilDiv(outRows * dV, reduceWg), maxPerDim),
-          work: { flops: 3 * partials * dV, bytesRead: partialBytes, bytesWritten: outBytes },
-        },
-      ] satisfies StageDecl[],
-    };
-  };
-
-  let buffers: BufferDecl[];
-  let stages: StageDecl[];
-  if (tiling === 'rows') {
-    const rpi = options.rowsPerInvocation ?? rowsPerInvocation(shape);
-    if (typeof rpi === 'string') return { kind: 'skip', reason: rpi };
-    const rowGroups = ceilDiv(rows, rpi);
-    const { chunk, splits } =
-      phase === 'prefill' && options.splits === undefined
-        ? { chunk: Math.max(...kvLens), splits: 1 }
-        : decodeSplits(shape, rowGroups, 4, options.splits, ROWS_TARGET_INVOCATIONS, ROWS_MIN_SPLIT_TOKENS * rpi);
-    const invocations = batch * nKv * splits * rowGroups;
-    // Few workgroup sizes (fewer pipelines to compile); spare invocations return at once.
-    const wg = options.rowsWorkgroup ?? Math.min(ROWS_WORKGROUP, Math.max(8, pow2Floor(invocations / 8)));
-    ({ buffers, stages } = splitPipeline(
-      {
-        shader: 'attention_rows.wgsl',
-        constants: { WG: wg, RPI: rpi, D_QK: dQk, D_V: dV },
-        workgroups: grid2d(ceilDiv(invocations, wg), maxPerDim),
-      },
-      rowGroups,
-      chunk,
-      splits,
-    ));
-    Object.assign(facts, { splits, splitTokens: chunk, rowGroups, kvReadsPerKvHead: rowGroups, tileWG: wg, tileRPI: rpi });
-  } else if (phase === 'decode') {
-    const tiles = chooseDecodeTiles(shape, context.limits, options.decodeTiles);
-    if (typeof tiles === 'string') return { kind: 'skip', reason: tiles };
-    const rowBlocks = ceilDiv(rows, tiles.BR);
-    const { chunk, splits } = decodeSplits(shape, rowBlocks, tiles.BK, options.splits);
-    ({ buffers, stages } = splitPipeline(
-      { shader: 'attention_decode.wgsl', constants: { ...tiles, D_QK: dQk, D_V: dV }, workgroups: [splits, nKv * rowBlocks, batch] },
-      rowBlocks,
-      chunk,
-      splits,
-    ));
-    Object.assign(facts, { splits, splitTokens: chunk, rowBlocks, kvReadsPerKvHead: rowBlocks, ...prefixed('tile', tiles) });
-  } else {
-    const tiles = choosePrefillTiles(shape, context.limits, options.prefillTiles);
-    if (typeof tiles === 'string') return { kind: 'skip', reason: tiles };
-    const rowBlocks = ceilDiv(rows, tiles.BR);
-    const params = uniformWords([nQ, nKv, qLen, group, rows, rowBlocks, shape.causal ? 1 : 0, 0, ceilDiv(dQk, 4), ceilDiv(dV, 4)], {
-      7: scale * Math.LOG2E,
-    });
-    buffers = [{ name: 'params', role: 'scratch', usage: 'uniform', type: 'u32', length: params.length, data: params }, ...inputs, out];
-    stages = [
-      {
-        name: 'attend',
-        shader: 'attention_prefill.wgsl',
-        dtype,
-        constants: { ...tiles, D_QK: dQk, D_V: dV },
-        bindings: ['params', 'seqs', 'q', 'k', 'v', 'out'],
-        workgroups: [rowBlocks, nKv, batch],
-        // Compulsory traffic (each tensor once); K/V tiles are re-read per row block from cache.
-        work: { flops, bytesRead: qBytes + kvBytes + seqs.byteLength, bytesWritten: outBytes },
-      },
-    ];
-    Object.assign(facts, { rowBlocks, kvReadsPerKvHead: rowBlocks, ...prefixed('tile', tiles) });
-  }
-  facts['kvBytesPerToken'] = kvBytesPerToken(buffers, cachedTokens);
-  const kernelCase: KernelCase = { buffers, stages, checks: [check], facts };
+  const core = attentionCore(shape, dtype, context, { seqs: 'seqs', q: 'q', k: 'k', v: 'v', out: 'out' }, options);
+  if (core.kind === 'skip') return core;
+  // Uniforms first, as before the core was split out (keeps the buffer order of existing results).
+  const buffers = [...core.buffers.filter((b) => b.name === 'params'), ...inputs, ...core.buffers.filter((b) => b.name !== 'params'), out];
+  const facts = { ...core.facts, kvBytesPerToken: kvBytesPerToken(buffers, cachedTokens) };
+  const kernelCase: KernelCase = { buffers, stages: core.stages, checks: [check], facts };
   return { kind: 'case', kernelCase };
 }
 

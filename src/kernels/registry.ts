@@ -1,8 +1,9 @@
 import { attentionFamily } from './attention.js';
 import { calibrationFamily } from './calibration.js';
 import type { KernelFamily } from './family.js';
+import { mlaFamily } from './mla.js';
 
-const FAMILIES: readonly KernelFamily[] = [calibrationFamily, attentionFamily];
+const FAMILIES: readonly KernelFamily[] = [calibrationFamily, attentionFamily, mlaFamily];
 
 export function kernelFamily(name: string): KernelFamily | undefined {
   return FAMILIES.find((family) => family.name === name);

@@ -5,6 +5,7 @@ import { describeCase } from '../suites/expand.js';
 import type { CandidateComparison, CrossHardwareTable } from './compare.js';
 import { suitesOf, worstRelError, type DeviceResults } from './data.js';
 import { formatDuration, formatError, formatPercent, formatRate } from './format.js';
+import { markdownMlaSections } from './mla.js';
 
 /** Escapes what would break a Markdown table cell. */
 export function mdCell(text: string): string {
@@ -95,6 +96,8 @@ export function markdownReport(devices: DeviceResults[]): string {
   for (const d of devices) {
     parts.push(`## ${mdCell(d.device)}`, '', `Results: ${d.files.map((f) => `\`${f}\``).join(', ')}`, '');
     parts.push('Device ceilings (calibrated)', '', markdownCeilings(d.ceilings), '', markdownCaseTables(d.cases, d.ceilings), '');
+    const mla = markdownMlaSections(d.cases);
+    if (mla) parts.push(mla, '');
   }
   return parts.join('\n');
 }

@@ -4,6 +4,7 @@ import type { Measurement, OkMeasurement, ResultFile } from '../results/schema.j
 import { stageBreakdown } from './stages.js';
 import { describeCase } from '../suites/expand.js';
 import { formatDuration, formatError, formatPercent, formatRate } from './format.js';
+import { renderMlaSections } from './mla.js';
 
 const NO_DISPATCH_CEILINGS: Ceilings = { copyGBs: null, readGBs: null, fmaF32Gflops: null, fmaF16Gflops: null, dispatchUs: null };
 
@@ -96,8 +97,9 @@ export function renderCeilings(ceilings: Ceilings): string {
   return t.toString();
 }
 
-export function renderResults(results: ResultFile): string {
+export function renderResults(results: ResultFile, options: { memoryBudgetGB?: number } = {}): string {
   const { adapter } = results.environment;
   const header = `${adapter.description || adapter.device} (${adapter.vendor || 'unknown vendor'}, ${adapter.architecture || 'unknown architecture'}) - profile ${results.config.profile}`;
-  return [header, '', 'Device ceilings (calibrated in this run)', renderCeilings(results.ceilings), '', renderCaseTables(results.cases, results.ceilings)].join('\n');
+  const mla = renderMlaSections(results.cases, options.memoryBudgetGB);
+  return [header, '', 'Device ceilings (calibrated in this run)', renderCeilings(results.ceilings), '', renderCaseTables(results.cases, results.ceilings), ...(mla ? ['', mla] : [])].join('\n');
 }

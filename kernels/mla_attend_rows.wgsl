@@ -1,0 +1,198 @@
+// Absorbed MLA attend, "rows" tiling for CPU adapters: attention in MQA shape over the latent cache, where
+// each cache row [c_KV (D_V) ; k_rope] is the key (all D_QK = d_c + d_r elements) and its first D_V
+// elements are the value, so k and v are bound to the same buffer (V_STRIDE4 = the row stride).
+//
+// A workgroup owns one sequence, one split of its tokens and WG x RPI query rows (rows = q_len x heads,
+// ordered (position, head)), RPI rows per invocation: all heads of a sequence walk the same tokens together,
+// so each cache row is read once per workgroup, and every cache element an invocation loads feeds RPI rows
+// from registers (on llvmpipe a load is a per-lane gather: FMAs per load is what counts). Eight tokens per
+// step: 8 x RPI scores per cache vec4, 8 value rows per accumulator read-modify-write; the dot products are
+// spelled as FMAs over token-transposed vec4s (free in llvmpipe's SoA form). No workgroup memory, no barriers.
+// Loop bounds are the compile-time DQ4 / DV4 (not the uniform's): llvmpipe then keeps the q rows and
+// accumulators in registers and spill slots instead of indexed scratch memory (measured: 2-3x faster).
+// Writes the split-KV partials of attention_rows.wgsl; attention_reduce.wgsl merges them.
+//
+// Params and bindings are the attention core's (n_kv = 1, group = n_q; row_groups = row blocks of WG).
+override WG: u32 = 16;
+override RPI: u32 = 2;
+override D_QK: u32 = 576;
+override D_V: u32 = 512;
+override DQ4: u32 = (D_QK + 3u) / 4u;
+override DV4: u32 = (D_V + 3u) / 4u;
+override V_STRIDE4: u32 = DQ4;
+
+const NEG: f32 = -1.0e30;
+// Private rows in vec4s: RPI x (d_c + d_r) <= 4 x 584 and RPI x d_c <= 4 x 520 (the presets: 576 and 512).
+// Not powers of two (llvmpipe lays private arrays out per lane; power-of-two strides alias in L1).
+const MAX_RPI: u32 = 4u;
+const MAXQ: u32 = 586u;
+const MAXV: u32 = 522u;
+
+struct Params {
+  n_q: u32,
+  n_kv: u32,
+  q_len: u32,
+  group: u32,
+  rows: u32,
+  row_groups: u32,
+  chunk: u32,
+  n_splits: u32,
+  causal: u32,
+  scale_log2: f32,
+  dq4: u32,
+  dv4: u32,
+  batch: u32,
+}
+
+@group(0) @binding(0) var<uniform> params: Params;
+@group(0) @binding(1) var<storage, read> seqs: array<u32>;
+@group(0) @binding(2) var<storage, read> q: array<vec4<T>>;
+@group(0) @binding(3) var<storage, read> k: array<vec4<T>>;
+@group(0) @binding(4) var<storage, read> v: array<vec4<T>>;
+@group(0) @binding(5) var<storage, read_write> part_o: array<f32>;
+@group(0) @binding(6) var<storage, read_write> part_ml: array<vec2<f32>>;
+
+fn row_limit(row: u32, kv_len: u32) -> u32 {
+  if (params.causal == 0u) { return kv_len; }
+  let reach = kv_len + row / params.group + 1u;
+  return select(0u, min(kv_len, reach - params.q_len), reach > params.q_len);
+}
+
+fn hmax(x: vec4<f32>) -> f32 {
+  return max(max(x.x, x.y), max(x.z, x.w));
+}
+
+fn hsum(x: vec4<f32>) -> f32 {
+  return (x.x + x.y) + (x.z + x.w);
+}
+
+fn out_row_of(b: u32, row: u32) -> u32 {
+  return (b * params.q_len + row / params.group) * params.n_q + row % params.group;
+}
+
+@compute @workgroup_size(WG)
+fn main(@builtin(local_invocation_index) lid: u32, @builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) groups: vec3<u32>) {
+  let flat = wid.x + wid.y * groups.x;
+  let rb = flat % params.row_groups;
+  let rest = flat / params.row_groups;
+  let split = rest % params.n_splits;
+  let b = rest / params.n_splits;
+  if (b >= params.batch) {
+    return;
+  }
+  let kv_len = seqs[2u * b];
+  let kv_off = seqs[2u * b + 1u];
+  let block0 = rb * WG * RPI;
+  let t_begin = split * params.chunk;
+  // Rows are ordered by position: the block's last row sees the furthest.
+  let t_stop = min(min(t_begin + params.chunk, kv_len), row_limit(min(block0 + WG * RPI, params.rows) - 1u, kv_len));
+  let row0 = block0 + lid * RPI;
+  let k_base = kv_off * DQ4;
+  let v_base = kv_off * V_STRIDE4;
+
+  var qr: array<vec4<f32>, MAXQ>;
+  var acc: array<vec4<f32>, MAXV>;
+  var limit: array<u32, MAX_RPI>;
+  var m: array<f32, MAX_RPI>;
+  var l: array<f32, MAX_RPI>;
+  for (var r = 0u; r < RPI; r++) {
+    let row = min(row0 + r, params.rows - 1u);
+    let out_row = out_row_of(b, row);
+    for (var d4 = 0u; d4 < DQ4; d4++) { qr[r * DQ4 + d4] = vec4<f32>(q[out_row * DQ4 + d4]) * params.scale_log2; }
+    for (var c4 = 0u; c4 < DV4; c4++) { acc[r * DV4 + c4] = vec4<f32>(0.0); }
+    limit[r] = select(0u, row_limit(row, kv_len), row0 + r < params.rows);
+    m[r] = NEG;
+    l[r] = 0.0;
+  }
+
+  for (var t0 = t_begin; t0 < t_stop; t0 += 8u) {
+    // Tokens past the end re-read the last one (in bounds) and are masked.
+    let last = t_stop - 1u;
+    let ta = min(vec4<u32>(t0) + vec4<u32>(0u, 1u, 2u, 3u), vec4<u32>(last));
+    let tb = min(vec4<u32>(t0) + vec4<u32>(4u, 5u, 6u, 7u), vec4<u32>(last));
+    let ka = vec4<u32>(k_base) + ta * DQ4;
+    let kb = vec4<u32>(k_base) + tb * DQ4;
+    var sa: array<vec4<f32>, MAX_RPI>;
+    var sb: array<vec4<f32>, MAX_RPI>;
+    for (var r = 0u; r < RPI; r++) {
+      sa[r] = vec4<f32>(0.0);
+      sb[r] = vec4<f32>(0.0);
+    }
+    for (var d4 = 0u; d4 < DQ4; d4++) {
+      let k0 = vec4<f32>(k[ka.x + d4]);
+      let k1 = vec4<f32>(k[ka.y + d4]);
+      let k2 = vec4<f32>(k[ka.z + d4]);
+      let k3 = vec4<f32>(k[ka.w + d4]);
+      let k4 = vec4<f32>(k[kb.x + d4]);
+      let k5 = vec4<f32>(k[kb.y + d4]);
+      let k6 = vec4<f32>(k[kb.z + d4]);
+      let k7 = vec4<f32>(k[kb.w + d4]);
+      for (var r = 0u; r < RPI; r++) {
+        let qv = qr[r * DQ4 + d4];
+        var xa = sa[r];
+        xa = fma(vec4<f32>(qv.x), vec4<f32>(k0.x, k1.x, k2.x, k3.x), xa);
+        xa = fma(vec4<f32>(qv.y), vec4<f32>(k0.y, k1.y, k2.y, k3.y), xa);
+        xa = fma(vec4<f32>(qv.z), vec4<f32>(k0.z, k1.z, k2.z, k3.z), xa);
+        sa[r] = fma(vec4<f32>(qv.w), vec4<f32>(k0.w, k1.w, k2.w, k3.w), xa);
+        var xb = sb[r];
+        xb = fma(vec4<f32>(qv.x), vec4<f32>(k4.x, k5.x, k6.x, k7.x), xb);
+        xb = fma(vec4<f32>(qv.y), vec4<f32>(k4.y, k5.y, k6.y, k7.y), xb);
+        xb = fma(vec4<f32>(qv.z), vec4<f32>(k4.z, k5.z, k6.z, k7.z), xb);
+        sb[r] = fma(vec4<f32>(qv.w), vec4<f32>(k4.w, k5.w, k6.w, k7.w), xb);
+      }
+    }
+    var alpha: array<f32, MAX_RPI>;
+    var pa: array<vec4<f32>, MAX_RPI>;
+    var pb: array<vec4<f32>, MAX_RPI>;
+    for (var r = 0u; r < RPI; r++) {
+      let valid_a = (vec4<u32>(t0) + vec4<u32>(0u, 1u, 2u, 3u)) < vec4<u32>(limit[r]);
+      let valid_b = (vec4<u32>(t0) + vec4<u32>(4u, 5u, 6u, 7u)) < vec4<u32>(limit[r]);
+      let xa = select(vec4<f32>(NEG), sa[r], valid_a);
+      let xb = select(vec4<f32>(NEG), sb[r], valid_b);
+      let m_new = max(m[r], max(hmax(xa), hmax(xb)));
+      alpha[r] = exp2(m[r] - m_new);
+      pa[r] = select(vec4<f32>(0.0), exp2(xa - m_new), valid_a);
+      pb[r] = select(vec4<f32>(0.0), exp2(xb - m_new), valid_b);
+      l[r] = l[r] * alpha[r] + (hsum(pa[r]) + hsum(pb[r]));
+      m[r] = m_new;
+    }
+    let va = vec4<u32>(v_base) + ta * V_STRIDE4;
+    let vb = vec4<u32>(v_base) + tb * V_STRIDE4;
+    for (var c4 = 0u; c4 < DV4; c4++) {
+      let v0 = vec4<f32>(v[va.x + c4]);
+      let v1 = vec4<f32>(v[va.y + c4]);
+      let v2 = vec4<f32>(v[va.z + c4]);
+      let v3 = vec4<f32>(v[va.w + c4]);
+      let v4 = vec4<f32>(v[vb.x + c4]);
+      let v5 = vec4<f32>(v[vb.y + c4]);
+      let v6 = vec4<f32>(v[vb.z + c4]);
+      let v7 = vec4<f32>(v[vb.w + c4]);
+      for (var r = 0u; r < RPI; r++) {
+        let p = pa[r];
+        let pq = pb[r];
+        var x = acc[r * DV4 + c4] * alpha[r];
+        x = fma(vec4<f32>(p.x), v0, x);
+        x = fma(vec4<f32>(p.y), v1, x);
+        x = fma(vec4<f32>(p.z), v2, x);
+        x = fma(vec4<f32>(p.w), v3, x);
+        x = fma(vec4<f32>(pq.x), v4, x);
+        x = fma(vec4<f32>(pq.y), v5, x);
+        x = fma(vec4<f32>(pq.z), v6, x);
+        acc[r * DV4 + c4] = fma(vec4<f32>(pq.w), v7, x);
+      }
+    }
+  }
+
+  for (var r = 0u; r < RPI; r++) {
+    if (row0 + r >= params.rows) { break; }
+    let slot = out_row_of(b, row0 + r) * params.n_splits + split;
+    part_ml[slot] = vec2<f32>(m[r], l[r]);
+    for (var c4 = 0u; c4 < DV4; c4++) {
+      let a = acc[r * DV4 + c4];
+      for (var e = 0u; e < 4u; e++) {
+        let c = c4 * 4u + e;
+        if (c < D_V) { part_o[slot * D_V + c] = a[e]; }
+      }
+    }
+  }
+}

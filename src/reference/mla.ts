@@ -1,0 +1,308 @@
+/**
+ * float64 reference for one layer of Multi-head Latent Attention (DeepSeek-V2/V3), in both forms:
+ *   naive:    decompress every cached latent into per-head k = [W_UK,h c ; k_rope] and v = W_UV,h c, then
+ *             ordinary attention with qk dim d_nope + d_r and v dim d_v (the straightforward formulation);
+ *   absorbed: q_lat,h = W_UK,h^T q_nope,h; scores = q_lat . c + q_rope . k_rope over the one shared latent
+ *             cache; o_lat = sum p c; o_h = W_UV,h o_lat.
+ * Both use the softmax scale 1 / sqrt(d_nope + d_r). Plain loops; depends on nothing but its arguments.
+ *
+ * Layouts (row-major, element offsets); T = batch * q_len new tokens, L = cached tokens per sequence
+ * (the q_len new ones included: query s of sequence b sits at position L - q_len + s and, causally,
+ * sees tokens 0 ..= that position):
+ *   qIn     [batch][q_len][heads][d_nope + d_r]   per head q_nope, then q_rope BEFORE RoPE
+ *   latent  [batch][L][d_c + d_r]                 c_KV (normalised), then k_rope AFTER RoPE
+ *   wUK     [heads][d_nope][d_c]                  k_nope,h = W_UK,h c
+ *   wUV     [heads][d_v][d_c]                     v_h = W_UV,h c
+ *   out     [batch][q_len][heads][d_v]
+ * Per-layer path (row vectors times [in][out] matrices): c_Q = RMSNorm(h W_DQ) (skipped when d_c' = 0),
+ * qIn = c_Q W_UQ (or h W_Q); [c_KV ; k_r] = h W_DKV, c_KV = RMSNorm(c_KV), k_rope = RoPE(k_r) at the
+ * token's position, appended to the cache; y = out W_O (out flattened per token to heads * d_v).
+ *
+ * RoPE (one convention for q and k): pairs (x[2i], x[2i+1]) of the d_r rope dims rotate by the angle
+ * position * theta^(-2i / d_r), theta = 10000:  (x0 cos - x1 sin, x0 sin + x1 cos). This is GPT-J's
+ * interleaved form, which DeepSeek's checkpoints amount to (their modelling code de-interleaves the
+ * weights' rope dims, then applies rotate-half); no YaRN scaling.
+ */
+export interface MlaDims {
+  heads: number;
+  dNope: number;
+  dRope: number;
+  dV: number;
+  /** d_c, kv_lora_rank. */
+  dLatent: number;
+  /** d_c', q_lora_rank; 0 = no query compression. */
+  dQLatent: number;
+  dModel: number;
+}
+
+export interface MlaProblem {
+  dims: MlaDims;
+  batch: number;
+  qLen: number;
+  /** Cached tokens per sequence, the q_len new ones included. */
+  context: number;
+  scale: number;
+  ropeTheta: number;
+}
+
+export interface MlaWeights {
+  wUK: Float32Array;
+  wUV: Float32Array;
+}
+
+export interface MlaLayerWeights {
+  /** [d_model][d_c'] and the norm's gain [d_c'], when d_c' > 0. */
+  wDQ?: Float32Array;
+  qNorm?: Float32Array;
+  /** [d_c' or d_model][heads * (d_nope + d_r)]. */
+  wUQ: Float32Array;
+  /** [d_model][d_c + d_r]. */
+  wDKV: Float32Array;
+  kvNorm: Float32Array;
+}
+
+export const ROPE_THETA = 10000;
+export const RMS_NORM_EPS = 1e-6;
+
+export function mlaScale(dims: Pick<MlaDims, 'dNope' | 'dRope'>): number {
+  return 1 / Math.sqrt(dims.dNope + dims.dRope);
+}
+
+/** Position of new token s of a sequence. */
+export function queryPosition(problem: Pick<MlaProblem, 'qLen' | 'context'>, s: number): number {
+  return problem.context - problem.qLen + s;
+}
+
+/** Rotates x[offset .. offset + dRope) in place at `position`. */
+export function applyRope(x: Float64Array, offset: number, dRope: number, position: number, theta = ROPE_THETA): void {
+  for (let i = 0; i < dRope / 2; i++) {
+    const angle = position * theta ** ((-2 * i) / dRope);
+    const c = Math.cos(angle);
+    const s = Math.sin(angle);
+    const x0 = x[offset + 2 * i] as number;
+    const x1 = x[offset + 2 * i + 1] as number;
+    x[offset + 2 * i] = x0 * c - x1 * s;
+    x[offset + 2 * i + 1] = x0 * s + x1 * c;
+  }
+}
+
+/** cos/sin of every new token's rotation: [q_len][d_r / 2] pairs (cos, sin), as the GPU reads them. */
+export function ropeTable(problem: Pick<MlaProblem, 'qLen' | 'context' | 'ropeTheta'>, dRope: number): Float64Array {
+  const table = new Float64Array(problem.qLen * dRope);
+  for (let s = 0; s < problem.qLen; s++) {
+    const position = queryPosition(problem, s);
+    for (let i = 0; i < dRope / 2; i++) {
+      const angle = position * problem.ropeTheta ** ((-2 * i) / dRope);
+      table[s * dRope + 2 * i] = Math.cos(angle);
+      table[s * dRope + 2 * i + 1] = Math.sin(angle);
+    }
+  }
+  return table;
+}
+
+/** y[r] = x[r] W for rows of x ([rows][n_in]) and W [n_in][n_out]. */
+export function matmulRows(x: ArrayLike<number>, rows: number, w: ArrayLike<number>, nIn: number, nOut: number): Float64Array {
+  const y = new Float64Array(rows * nOut);
+  for (let r = 0; r < rows; r++) {
+    for (let i = 0; i < nIn; i++) {
+      const a = x[r * nIn + i] as number;
+      if (a === 0) continue;
+      const wRow = i * nOut;
+      const yRow = r * nOut;
+      for (let o = 0; o < nOut; o++) y[yRow + o] = (y[yRow + o] as number) + a * (w[wRow + o] as number);
+    }
+  }
+  return y;
+}
+
+/** RMSNorm of x[offset .. offset + d) with gain, in place. */
+export function rmsNorm(x: Float64Array, offset: number, d: number, gain: ArrayLike<number>, eps = RMS_NORM_EPS): void {
+  let sum = 0;
+  for (let i = 0; i < d; i++) sum += (x[offset + i] as number) ** 2;
+  const inv = 1 / Math.sqrt(sum / d + eps);
+  for (let i = 0; i < d; i++) x[offset + i] = (x[offset + i] as number) * inv * (gain[i] as number);
+}
+
+/**
+ * The per-layer path from hidden states [batch][q_len][d_model]: the queries before RoPE (qIn) and the new
+ * tokens' cache rows [batch][q_len][d_c + d_r] (normalised latent, roped key).
+ */
+export function mlaLayerInputs(problem: MlaProblem, weights: MlaLayerWeights, hidden: ArrayLike<number>): { qIn: Float64Array; newLatent: Float64Array } {
+  const { dims, batch, qLen } = problem;
+  const tokens = batch * qLen;
+  const qWidth = dims.heads * (dims.dNope + dims.dRope);
+  let qSource: ArrayLike<number> = hidden;
+  let qSourceWidth = dims.dModel;
+  if (dims.dQLatent > 0) {
+    if (!weights.wDQ || !weights.qNorm) throw new Error('mla reference: d_c\' > 0 needs wDQ and qNorm');
+    const cQ = matmulRows(hidden, tokens, weights.wDQ, dims.dModel, dims.dQLatent);
+    for (let t = 0; t < tokens; t++) rmsNorm(cQ, t * dims.dQLatent, dims.dQLatent, weights.qNorm);
+    qSource = cQ;
+    qSourceWidth = dims.dQLatent;
+  }
+  const qIn = matmulRows(qSource, tokens, weights.wUQ, qSourceWidth, qWidth);
+  const row = dims.dLatent + dims.dRope;
+  const newLatent = matmulRows(hidden, tokens, weights.wDKV, dims.dModel, row);
+  for (let t = 0; t < tokens; t++) {
+    rmsNorm(newLatent, t * row, dims.dLatent, weights.kvNorm);
+    applyRope(newLatent, t * row + dims.dLatent, dims.dRope, queryPosition(problem, t % qLen), problem.ropeTheta);
+  }
+  return { qIn, newLatent };
+}
+
+/** The cache with the new tokens' rows written at their positions (the last q_len of each sequence). */
+export function appendToCache(problem: MlaProblem, latent: ArrayLike<number>, newLatent: ArrayLike<number>): Float64Array {
+  const { dims, batch, qLen, context } = problem;
+  const row = dims.dLatent + dims.dRope;
+  const cache = Float64Array.from(latent);
+  for (let b = 0; b < batch; b++) {
+    for (let s = 0; s < qLen; s++) {
+      const to = (b * context + queryPosition(problem, s)) * row;
+      const from = (b * qLen + s) * row;
+      for (let i = 0; i < row; i++) cache[to + i] = newLatent[from + i] as number;
+    }
+  }
+  return cache;
+}
+
+export interface MlaAttentionResult {
+  /** [batch][q_len][heads][d_v]. */
+  out: Float64Array;
+  /** Largest |scaled score| seen (for tolerances). */
+  maxScore: number;
+}
+
+function roped(problem: MlaProblem, qIn: ArrayLike<number>, b: number, s: number, h: number): Float64Array {
+  const { dims, qLen } = problem;
+  const width = dims.dNope + dims.dRope;
+  const base = ((b * qLen + s) * dims.heads + h) * width;
+  const q = new Float64Array(width);
+  for (let i = 0; i < width; i++) q[i] = qIn[base + i] as number;
+  applyRope(q, dims.dNope, dims.dRope, queryPosition(problem, s), problem.ropeTheta);
+  return q;
+}
+
+/** softmax(scores[0 .. n)) in place; returns the largest |score|. */
+function softmaxInPlace(scores: Float64Array, n: number): number {
+  let max = -Infinity;
+  let maxAbs = 0;
+  for (let t = 0; t < n; t++) {
+    max = Math.max(max, scores[t] as number);
+    maxAbs = Math.max(maxAbs, Math.abs(scores[t] as number));
+  }
+  let sum = 0;
+  for (let t = 0; t < n; t++) {
+    const p = Math.exp((scores[t] as number) - max);
+    scores[t] = p;
+    sum += p;
+  }
+  for (let t = 0; t < n; t++) scores[t] = (scores[t] as number) / sum;
+  return maxAbs;
+}
+
+/** The naive form: every cached latent decompressed per head, then attention with qk d_nope + d_r, v d_v. */
+export function mlaNaiveReference(problem: MlaProblem, weights: MlaWeights, qIn: ArrayLike<number>, latent: ArrayLike<number>): MlaAttentionResult {
+  const { dims, batch, qLen, context, scale } = problem;
+  const { heads, dNope, dRope, dV, dLatent } = dims;
+  const row = dLatent + dRope;
+  const out = new Float64Array(batch * qLen * heads * dV);
+  const k = new Float64Array(context * (dNope + dRope));
+  const v = new Float64Array(context * dV);
+  const scores = new Float64Array(context);
+  let maxScore = 0;
+  for (let b = 0; b < batch; b++) {
+    for (let h = 0; h < heads; h++) {
+      for (let t = 0; t < context; t++) {
+        const c = (b * context + t) * row;
+        for (let j = 0; j < dNope; j++) {
+          let sum = 0;
+          const w = (h * dNope + j) * dLatent;
+          for (let i = 0; i < dLatent; i++) sum += (weights.wUK[w + i] as number) * (latent[c + i] as number);
+          k[t * (dNope + dRope) + j] = sum;
+        }
+        for (let r = 0; r < dRope; r++) k[t * (dNope + dRope) + dNope + r] = latent[c + dLatent + r] as number;
+        for (let j = 0; j < dV; j++) {
+          let sum = 0;
+          const w = (h * dV + j) * dLatent;
+          for (let i = 0; i < dLatent; i++) sum += (weights.wUV[w + i] as number) * (latent[c + i] as number);
+          v[t * dV + j] = sum;
+        }
+      }
+      for (let s = 0; s < qLen; s++) {
+        const q = roped(problem, qIn, b, s, h);
+        const visible = queryPosition(problem, s) + 1;
+        for (let t = 0; t < visible; t++) {
+          let dot = 0;
+          for (let i = 0; i < dNope + dRope; i++) dot += (q[i] as number) * (k[t * (dNope + dRope) + i] as number);
+          scores[t] = dot * scale;
+        }
+        maxScore = Math.max(maxScore, softmaxInPlace(scores, visible));
+        const o = ((b * qLen + s) * heads + h) * dV;
+        for (let t = 0; t < visible; t++) {
+          const p = scores[t] as number;
+          for (let j = 0; j < dV; j++) out[o + j] = (out[o + j] as number) + p * (v[t * dV + j] as number);
+        }
+      }
+    }
+  }
+  return { out, maxScore };
+}
+
+/** The absorbed form: W_UK folded into the query, attention over the shared latent, W_UV applied after. */
+export function mlaAbsorbedReference(problem: MlaProblem, weights: MlaWeights, qIn: ArrayLike<number>, latent: ArrayLike<number>): MlaAttentionResult {
+  const { dims, batch, qLen, context, scale } = problem;
+  const { heads, dNope, dRope, dV, dLatent } = dims;
+  const row = dLatent + dRope;
+  const out = new Float64Array(batch * qLen * heads * dV);
+  const scores = new Float64Array(context);
+  const qLat = new Float64Array(dLatent);
+  const oLat = new Float64Array(dLatent);
+  let maxScore = 0;
+  for (let b = 0; b < batch; b++) {
+    for (let s = 0; s < qLen; s++) {
+      const visible = queryPosition(problem, s) + 1;
+      for (let h = 0; h < heads; h++) {
+        const q = roped(problem, qIn, b, s, h);
+        qLat.fill(0);
+        for (let j = 0; j < dNope; j++) {
+          const qj = q[j] as number;
+          const w = (h * dNope + j) * dLatent;
+          for (let i = 0; i < dLatent; i++) qLat[i] = (qLat[i] as number) + qj * (weights.wUK[w + i] as number);
+        }
+        for (let t = 0; t < visible; t++) {
+          const c = (b * context + t) * row;
+          let dot = 0;
+          for (let i = 0; i < dLatent; i++) dot += (qLat[i] as number) * (latent[c + i] as number);
+          for (let r = 0; r < dRope; r++) dot += (q[dNope + r] as number) * (latent[c + dLatent + r] as number);
+          scores[t] = dot * scale;
+        }
+        maxScore = Math.max(maxScore, softmaxInPlace(scores, visible));
+        oLat.fill(0);
+        for (let t = 0; t < visible; t++) {
+          const p = scores[t] as number;
+          const c = (b * context + t) * row;
+          for (let i = 0; i < dLatent; i++) oLat[i] = (oLat[i] as number) + p * (latent[c + i] as number);
+        }
+        const o = ((b * qLen + s) * heads + h) * dV;
+        for (let j = 0; j < dV; j++) {
+          let sum = 0;
+          const w = (h * dV + j) * dLatent;
+          for (let i = 0; i < dLatent; i++) sum += (weights.wUV[w + i] as number) * (oLat[i] as number);
+          out[o + j] = sum;
+        }
+      }
+    }
+  }
+  return { out, maxScore };
+}
+
+/** Multiply-adds of each form's reference, to pick the cheaper one for big cases (they agree). */
+export function referenceCost(problem: MlaProblem): { naive: number; absorbed: number } {
+  const { dims, batch, qLen, context } = problem;
+  const { heads, dNope, dRope, dV, dLatent } = dims;
+  const pairs = batch * heads * qLen * context;
+  return {
+    naive: batch * heads * context * dLatent * (dNope + dV) + pairs * (dNope + dRope + dV),
+    absorbed: batch * qLen * heads * dLatent * (dNope + dV) + pairs * (2 * dLatent + dRope),
+  };
+}

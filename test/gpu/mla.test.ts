@@ -1,0 +1,122 @@
+import assert from 'node:assert/strict';
+import { after, test } from 'node:test';
+import type { AttentionTiling } from '../../src/kernels/attention.js';
+import type { BuildContext } from '../../src/kernels/family.js';
+import { mlaCase, mlaFamily, MLA_FORMS, type MlaForm, type MlaSpec } from '../../src/kernels/mla.js';
+import type { Dtype, KernelCase } from '../../src/kernels/spec.js';
+import { allclose } from '../../src/reference/allclose.js';
+import type { MlaDims } from '../../src/reference/mla.js';
+import { closeTestGpu, runChecked, testGpu } from '../helpers/gpu.js';
+
+after(closeTestGpu);
+
+async function context(seed = 11): Promise<BuildContext> {
+  const gpu = await testGpu();
+  return { limits: gpu.limits, features: gpu.features, seed };
+}
+
+// Small dims with the presets' structure (d_c > d_nope, d_r = d_nope / 2, d_v != d_nope) keep the float64
+// reference and the pipelines cheap; 3 heads, 37 tokens and q_len 3: no multiple of any tile.
+const DIMS: MlaDims = { heads: 3, dNope: 16, dRope: 8, dV: 12, dLatent: 32, dQLatent: 0, dModel: 24 };
+const DIMS_Q: MlaDims = { ...DIMS, dQLatent: 20 };
+
+function spec(form: MlaForm, over: Partial<MlaSpec> = {}): MlaSpec {
+  return { dims: DIMS, form, batch: 2, context: 37, qLen: 1, layer: 'attention', oProj: false, tiling: 'rows', ...over };
+}
+
+async function build(s: MlaSpec, dtype: Dtype, seed = 11): Promise<KernelCase> {
+  const built = mlaCase(s, dtype, await context(seed));
+  if (built.kind === 'skip') throw new Error(`skipped: ${built.reason}`);
+  return built.kernelCase;
+}
+
+async function outputs(s: MlaSpec, dtype: Dtype): Promise<Float32Array> {
+  const { outputs: out, checks } = await runChecked(await build(s, dtype));
+  for (const check of checks) assert.ok(check.passed, `${s.form} ${dtype}: ${JSON.stringify(check)}`);
+  return out.get('out') as Float32Array;
+}
+
+// f16 and f32 on the CPU adapters' tiling; the GPUs' tiling in f32 (its kernels' f16 paths are the attention tests').
+for (const [dtype, tiling] of [['f32', 'rows'], ['f16', 'rows'], ['f32', 'workgroup']] as [Dtype, AttentionTiling][]) {
+  {
+    test(`every form passes numerics (${dtype}, ${tiling} tiling): decode, q_len 3 causal`, async () => {
+      for (const form of MLA_FORMS) {
+        for (const qLen of tiling === 'rows' ? [1, 3] : [3]) {
+          const { checks } = await runChecked(await build(spec(form, { tiling, qLen }), dtype));
+          for (const check of checks) assert.ok(check.passed, `${form} q_len ${qLen}: ${JSON.stringify(check)}`);
+        }
+      }
+    });
+  }
+}
+
+test('per-layer path (query compression, norms, RoPE into the cache, o-proj) passes numerics: every form in f32, absorbed in f16', async () => {
+  for (const [dtype, forms] of [['f32', MLA_FORMS], ['f16', ['absorbed']]] as [Dtype, MlaForm[]][]) {
+    for (const form of forms) {
+      const kernelCase = await build(spec(form, { dims: DIMS_Q, layer: 'full', oProj: true, qLen: 2 }), dtype);
+      assert.deepEqual([...new Set(kernelCase.stages.map((s) => s.phase))].slice(0, 2), ['q-proj', 'kv-append']);
+      assert.equal(kernelCase.stages.at(-1)?.phase, 'o-proj');
+      const { checks } = await runChecked(kernelCase);
+      assert.equal(checks.length, 2);
+      for (const check of checks) assert.ok(check.passed, `${form} ${dtype} ${check.buffer}: ${JSON.stringify(check)}`);
+    }
+  }
+});
+
+test('naive (both cache modes) and absorbed agree with each other: max relative difference reported', async (t) => {
+  for (const dtype of ['f32', 'f16'] as const) {
+    const s = { qLen: 3 };
+    const latent = await outputs(spec('naive-latent', s), dtype);
+    const expanded = await outputs(spec('naive-expanded', s), dtype);
+    const absorbed = await outputs(spec('absorbed', s), dtype);
+    const scale = latent.reduce((m, x) => Math.max(m, Math.abs(x)), 0);
+    // Two stored-rounding chains apart: a few storage epsilons of the output's size.
+    const tolerance = { atol: (dtype === 'f16' ? 16 * 2 ** -11 : 16 * 2 ** -24) * scale, rtol: dtype === 'f16' ? 8 * 2 ** -11 : 8 * 2 ** -24 };
+    for (const [name, other] of [['naive-expanded', expanded], ['absorbed', absorbed]] as const) {
+      const report = allclose(other, latent, tolerance);
+      t.diagnostic(`${dtype}: ${name} vs naive-latent: max rel diff ${report.maxRelError.toExponential(2)}, max abs diff ${report.maxAbsError.toExponential(2)} (output scale ${scale.toExponential(2)})`);
+      assert.ok(report.passed, `${dtype} ${name} vs naive-latent: ${JSON.stringify(report)}`);
+    }
+  }
+});
+
+test('the checks can fail: a RoPE table one position off and the wrong softmax scale are caught', async () => {
+  const kernelCase = await build(spec('absorbed', { qLen: 3 }), 'f32');
+  const table = kernelCase.buffers.find((b) => b.name === 'cos_sin')!;
+  const shifted = Float32Array.from(table.data as Float32Array);
+  shifted.copyWithin(0, DIMS.dRope); // every position takes the next one's angles
+  const badRope = { ...kernelCase, buffers: kernelCase.buffers.map((b) => (b.name === 'cos_sin' ? { ...b, data: shifted } : b)) };
+  assert.ok(!(await runChecked(badRope)).checks[0]!.passed, 'a shifted RoPE table must fail');
+
+  // 1 / sqrt(d_c + d_r) instead of 1 / sqrt(d_nope + d_r): the classic absorbed-form mistake.
+  const params = kernelCase.buffers.find((b) => b.name === 'params')!;
+  const words = Uint32Array.from(params.data as Uint32Array);
+  new Float32Array(words.buffer)[9] = Math.LOG2E / Math.sqrt(DIMS.dLatent + DIMS.dRope);
+  const badScale = { ...kernelCase, buffers: kernelCase.buffers.map((b) => (b.name === 'params' ? { ...b, data: words } : b)) };
+  assert.ok(!(await runChecked(badScale)).checks[0]!.passed, 'the absorbed-dimension scale must fail');
+});
+
+test('kv-cache: DeepSeek-V2 caches 576 elements per token per layer (MLA), 40960 (expanded), 32768 (MHA at 128 x 128)', async () => {
+  const ctx = await context();
+  const bytes = (form: string, dtype: Dtype): number => {
+    const built = mlaFamily.build({ preset: 'deepseek-v2', form, batch: 1, context: 4, dtype, tiling: 'rows' }, ctx);
+    if (built.kind === 'skip') throw new Error(built.reason);
+    const facts = built.kernelCase.facts!;
+    assert.equal(facts['kvBytesPerToken'], (facts['kvElementsPerToken'] as number) * (dtype === 'f16' ? 2 : 4), form);
+    return facts['kvElementsPerToken'] as number;
+  };
+  assert.equal(bytes('absorbed', 'f16'), 576);
+  assert.equal(bytes('naive-latent', 'f32'), 576);
+  assert.equal(bytes('naive-expanded', 'f16'), 40960);
+  assert.equal(bytes('mha', 'f16'), 32768);
+  assert.equal(bytes('gqa', 'f16'), 2048);
+  assert.equal(bytes('mqa', 'f16'), 256);
+});
+
+test('every stage has a phase; the absorbed form is absorb-q, q-rope, attend, reduce, absorb-o', async () => {
+  const absorbed = await build(spec('absorbed'), 'f32');
+  assert.deepEqual([...new Set(absorbed.stages.map((s) => s.phase))], ['absorb-q', 'q-rope', 'attend', 'reduce', 'absorb-o']);
+  const naive = await build(spec('naive-latent'), 'f32');
+  assert.deepEqual([...new Set(naive.stages.map((s) => s.phase))], ['q-rope', 'up-project', 'attend', 'reduce']);
+  for (const stage of [...absorbed.stages, ...naive.stages]) assert.ok(stage.phase, stage.name);
+});

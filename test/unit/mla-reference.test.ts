@@ -1,0 +1,101 @@
+import assert from 'node:assert/strict';
+import { test } from 'node:test';
+import { kvElementsFormula, MLA_PRESETS } from '../../src/kernels/mla.js';
+import {
+  appendToCache,
+  applyRope,
+  mlaAbsorbedReference,
+  mlaLayerInputs,
+  mlaNaiveReference,
+  mlaScale,
+  ROPE_THETA,
+  type MlaDims,
+  type MlaProblem,
+} from '../../src/reference/mla.js';
+import { seededUniform } from '../../src/reference/random.js';
+
+const DIMS: MlaDims = { heads: 2, dNope: 8, dRope: 4, dV: 6, dLatent: 12, dQLatent: 10, dModel: 16 };
+
+function problem(qLen: number, context: number): MlaProblem {
+  return { dims: DIMS, batch: 2, qLen, context, scale: mlaScale(DIMS), ropeTheta: ROPE_THETA };
+}
+
+function maxDiff(a: Float64Array, b: Float64Array): number {
+  return a.reduce((m, x, i) => Math.max(m, Math.abs(x - (b[i] as number))), 0);
+}
+
+test('naive and absorbed references agree to float64 rounding (decode and causal q_len > 1)', () => {
+  for (const [qLen, context] of [[1, 9], [4, 7]] as const) {
+    const p = problem(qLen, context);
+    const weights = { wUK: seededUniform(2 * 8 * 12, 1, 'f32'), wUV: seededUniform(2 * 6 * 12, 2, 'f32') };
+    const qIn = seededUniform(2 * qLen * 2 * 12, 3, 'f32');
+    const latent = seededUniform(2 * context * 16, 4, 'f32');
+    const naive = mlaNaiveReference(p, weights, qIn, latent);
+    const absorbed = mlaAbsorbedReference(p, weights, qIn, latent);
+    assert.ok(maxDiff(naive.out, absorbed.out) < 1e-12, `q_len ${qLen}: ${maxDiff(naive.out, absorbed.out)}`);
+    assert.ok(Math.abs(naive.maxScore - absorbed.maxScore) < 1e-12);
+    // The scale is 1/sqrt(d_nope + d_r) in both forms: a different one changes the output.
+    const wrong = mlaAbsorbedReference({ ...p, scale: 1 / Math.sqrt(DIMS.dLatent + DIMS.dRope) }, weights, qIn, latent);
+    assert.ok(maxDiff(wrong.out, naive.out) > 1e-4);
+  }
+});
+
+test('RoPE: a rotation (norm kept) whose q.k depends only on the position difference', () => {
+  const q = Float64Array.from([0.3, -0.7, 0.2, 0.9, -0.4, 0.1]);
+  const k = Float64Array.from([0.5, 0.1, -0.6, 0.3, 0.2, -0.8]);
+  const dot = (pq: number, pk: number): number => {
+    const a = Float64Array.from(q);
+    const b = Float64Array.from(k);
+    applyRope(a, 0, 6, pq);
+    applyRope(b, 0, 6, pk);
+    return a.reduce((s, x, i) => s + x * (b[i] as number), 0);
+  };
+  const rotated = Float64Array.from(q);
+  applyRope(rotated, 0, 6, 1234);
+  const norm = (x: Float64Array): number => Math.hypot(...x);
+  assert.ok(Math.abs(norm(rotated) - norm(q)) < 1e-12);
+  assert.ok(Math.abs(dot(7, 3) - dot(104, 100)) < 1e-12);
+  assert.ok(Math.abs(dot(7, 3) - dot(3, 7)) > 1e-3);
+  // Pair (x0, x1) at position 1 with frequency theta^0 = 1 rotates by 1 radian.
+  const pair = Float64Array.from([1, 0]);
+  applyRope(pair, 0, 2, 1);
+  assert.ok(Math.abs((pair[0] as number) - Math.cos(1)) < 1e-15 && Math.abs((pair[1] as number) - Math.sin(1)) < 1e-15);
+});
+
+test('per-layer path: the new tokens land at the last q_len positions, normalised and roped', () => {
+  const p = problem(2, 5);
+  const lw = {
+    wDQ: seededUniform(16 * 10, 5, 'f32'),
+    qNorm: seededUniform(10, 6, 'f32', 0.5, 1.5),
+    wUQ: seededUniform(10 * 2 * 12, 7, 'f32'),
+    wDKV: seededUniform(16 * 16, 8, 'f32'),
+    kvNorm: seededUniform(12, 9, 'f32', 0.5, 1.5),
+  };
+  const hidden = seededUniform(2 * 2 * 16, 10, 'f32');
+  const { qIn, newLatent } = mlaLayerInputs(p, lw, hidden);
+  assert.equal(qIn.length, 2 * 2 * 2 * 12);
+  const latent = seededUniform(2 * 5 * 16, 11, 'f32');
+  const cache = appendToCache(p, latent, newLatent);
+  for (let b = 0; b < 2; b++) {
+    for (let t = 0; t < 5; t++) {
+      const row = Array.from(cache.subarray((b * 5 + t) * 16, (b * 5 + t + 1) * 16));
+      const expected = t < 3 ? Array.from(latent.subarray((b * 5 + t) * 16, (b * 5 + t + 1) * 16)) : Array.from(newLatent.subarray((b * 2 + t - 3) * 16, (b * 2 + t - 2) * 16));
+      assert.deepEqual(row, expected);
+    }
+  }
+  // RMSNorm with unit gain would give mean square 1; with the gain, ms(x / gain) = 1.
+  const c = newLatent.subarray(0, 12);
+  const ms = c.reduce((s, x, i) => s + (x / (lw.kvNorm[i] as number)) ** 2, 0) / 12;
+  assert.ok(Math.abs(ms - 1) < 1e-5);
+});
+
+test('Table 1: MLA caches d_c + d_r = 576 per token per layer at DeepSeek-V2, expanded 40960, MHA 32768', () => {
+  const v2 = MLA_PRESETS['deepseek-v2'];
+  assert.equal(kvElementsFormula('absorbed', v2), 576);
+  assert.equal(kvElementsFormula('naive-latent', v2), 576);
+  assert.equal(kvElementsFormula('naive-expanded', v2), 40960);
+  assert.equal(kvElementsFormula('mha', v2), 32768);
+  assert.equal(kvElementsFormula('gqa', v2), 2048);
+  assert.equal(kvElementsFormula('mqa', v2), 256);
+  assert.equal(kvElementsFormula('mha', v2) / kvElementsFormula('absorbed', v2), 32768 / 576);
+});

@@ -1,0 +1,60 @@
+import assert from 'node:assert/strict';
+import { test } from 'node:test';
+import { crossovers, decodeComparisons, kvCapacityRows, markdownMlaSections, renderMlaSections } from '../../src/report/mla.js';
+import type { Measurement, OkMeasurement } from '../../src/results/schema.js';
+import { okFixture } from '../helpers/fixtures.js';
+
+function mla(suite: string, params: Record<string, string | number>, medianMs: number, facts: Record<string, string | number> = {}): OkMeasurement {
+  const base = okFixture(`${suite}/${JSON.stringify(params)}`, [medianMs, medianMs, medianMs]) as OkMeasurement;
+  return { ...base, suite, family: 'mla', params, facts, dtype: 'f16', rates: { ...base.rates, computeFraction: 0.4 } };
+}
+
+test('crossover: the smallest q_len from which naive-latent stays faster than absorbed', () => {
+  const cases: Measurement[] = [];
+  const times: Record<number, [number, number]> = { 1: [100, 2], 16: [110, 30], 64: [120, 130], 256: [150, 500] };
+  for (const [qLen, [naive, absorbed]] of Object.entries(times)) {
+    cases.push(mla('mla-crossover', { preset: 'deepseek-v2-lite', form: 'naive-latent', context: 256, q_len: Number(qLen) }, naive));
+    cases.push(mla('mla-crossover', { preset: 'deepseek-v2-lite', form: 'absorbed', context: 256, q_len: Number(qLen) }, absorbed));
+  }
+  const [series] = crossovers(cases);
+  assert.equal(series?.crossoverQLen, 64);
+  assert.equal(series?.points.length, 4);
+  assert.match(renderMlaSections(cases), /naive-latent beats absorbed from q_len 64/);
+  // Never faster: no crossover.
+  const never = cases.filter((c) => c.params['q_len'] !== 64 && c.params['q_len'] !== 256);
+  assert.equal(crossovers(never)[0]?.crossoverQLen, null);
+});
+
+test('kv-cache capacity: bytes per token per layer and per model, and the longest context in the budget', () => {
+  const facts = (form: string, elements: number, measured: number) => ({ preset: 'deepseek-v2', form, layers: 60, kvElementsPerToken: elements, kvBytesPerToken: measured, cachedTokens: 16 });
+  const cases = [
+    mla('kv-cache', { preset: 'deepseek-v2', form: 'absorbed' }, 1, facts('absorbed', 576, 1152)),
+    mla('kv-cache', { preset: 'deepseek-v2', form: 'mha' }, 1, facts('mha', 32768, 65536)),
+  ];
+  const rows = kvCapacityRows(cases, 80e9);
+  assert.equal(rows.length, 2);
+  const [latent, mha] = rows as [(typeof rows)[0], (typeof rows)[0]];
+  assert.equal(latent.formulaBytes, 1152);
+  assert.ok(latent.matchesFormula);
+  assert.equal(latent.perModelBytes, 1152 * 60);
+  assert.equal(latent.maxContext, Math.floor(80e9 / (1152 * 60)));
+  assert.equal(mha.maxContext, Math.floor(80e9 / (65536 * 60)));
+  const md = markdownMlaSections(cases, 40);
+  assert.match(md, /longest context in 40 GB/);
+  assert.match(md, /\| deepseek-v2 \| absorbed \| f16 \| 576 \| 1152 \| 1152 \|/);
+});
+
+test('decode comparison: absorbed against naive-latent and MHA at the same shape', () => {
+  const shape = { preset: 'deepseek-v2-lite', batch: 1, context: 1024 };
+  const cases = [
+    mla('mla-decode', { ...shape, form: 'absorbed' }, 10),
+    mla('mla-decode', { ...shape, form: 'naive-latent' }, 500),
+    mla('mla-decode', { ...shape, form: 'mha' }, 15),
+  ];
+  const [row] = decodeComparisons(cases);
+  assert.equal(row?.naiveLatentMs, 500);
+  assert.equal(row?.mhaMs, 15);
+  assert.equal(row?.naiveExpandedMs, null);
+  assert.match(renderMlaSections(cases), /50\.0x/);
+  assert.equal(renderMlaSections([okFixture('calibration/x', [1])]), '');
+});
