@@ -1,8 +1,9 @@
 import { attentionFamily } from './attention.js';
 import { calibrationFamily } from './calibration.js';
+import { moeFamily } from './moe.js';
 import type { KernelFamily } from './family.js';
 
-const FAMILIES: readonly KernelFamily[] = [calibrationFamily, attentionFamily];
+const FAMILIES: readonly KernelFamily[] = [calibrationFamily, attentionFamily, moeFamily];
 
 export function kernelFamily(name: string): KernelFamily | undefined {
   return FAMILIES.find((family) => family.name === name);
