@@ -1,5 +1,5 @@
 // MoE permute, part 1 (src/kernels/moe.ts): one invocation per chunk walks its pairs in order and places each at
-// its expert's next row (hist holds each chunk's first absolute row per expert, from moe_scan.wgsl):
+// its expert's next row (a cursor row copied from chunk_rows, the chunk's first absolute rows from moe_scan.wgsl):
 // sorted_ids[row] = pair, positions[pair] = row.
 override WG: u32 = 64;
 
@@ -17,9 +17,10 @@ struct Params {
 @group(0) @binding(0) var<uniform> p: Params;
 
 @group(0) @binding(1) var<storage, read> ids: array<u32>;
-@group(0) @binding(2) var<storage, read_write> hist: array<u32>;
+@group(0) @binding(2) var<storage, read> chunk_rows: array<u32>;
 @group(0) @binding(3) var<storage, read_write> sorted_ids: array<u32>;
 @group(0) @binding(4) var<storage, read_write> positions: array<u32>;
+@group(0) @binding(5) var<storage, read_write> cursor: array<u32>;
 
 @compute @workgroup_size(WG)
 fn main(@builtin(global_invocation_id) gid: vec3<u32>) {
@@ -28,11 +29,14 @@ fn main(@builtin(global_invocation_id) gid: vec3<u32>) {
     return;
   }
   let row = chunk * p.experts;
+  for (var e = 0u; e < p.experts; e++) {
+    cursor[row + e] = chunk_rows[row + e];
+  }
   let end = min(p.pairs, (chunk + 1u) * p.chunk);
   for (var q = chunk * p.chunk; q < end; q++) {
     let slot = row + ids[q];
-    let destination = hist[slot];
-    hist[slot] = destination + 1u;
+    let destination = cursor[slot];
+    cursor[slot] = destination + 1u;
     sorted_ids[destination] = q;
     positions[q] = destination;
   }

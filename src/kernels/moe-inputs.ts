@@ -29,8 +29,8 @@ function leadingGap(sorted: readonly number[], count: number, orderMatters: bool
 
 /**
  * Whether a token's routing is robust to the GPU's f32 keys: every gap that decides the chosen groups, the
- * chosen experts and their order is larger than `margin`. Exact ties are fine (both sides break them by index);
- * near ties are not, so generated inputs avoid them.
+ * chosen experts and their order is larger than `margin`. Exact ties would be fine (both sides break them by
+ * index, as a test with tied inputs shows), but f32 keys can merge or split near ties, so generated inputs avoid both.
  */
 export function routingIsSeparated(shape: MoeShape, logits: ArrayLike<number>, bias: Float32Array, margin: number): boolean {
   const { keys, groups } = tokenKeys(shape, logits, bias);
