@@ -438,6 +438,8 @@ function optionalNumber(params: Record<string, AxisValue>, name: string, fallbac
 export const moeFamily: KernelFamily = {
   name: 'moe',
   requiredAxes: ['preset', 'tokens', 'dispatch', 'dtype'],
+  // gpu and host-loop run on the same inputs (same routing, same load), so their times compare directly.
+  inputInvariantAxes: ['dispatch'],
   build(params, context): BuildResult {
     const preset = MOE_PRESETS[stringParam(params, 'preset', PRESET_NAMES)];
     const dtype = stringParam(params, 'dtype', ['f32', 'f16'] as const);

@@ -3,7 +3,7 @@ import { after, test } from 'node:test';
 import { PreparedCase } from '../../src/gpu/executor.js';
 import { TrackedAllocator } from '../../src/gpu/memory.js';
 import { GpuTimer } from '../../src/gpu/timing.js';
-import type { BuildContext } from '../../src/kernels/family.js';
+import { seedKey, type BuildContext } from '../../src/kernels/family.js';
 import { moeCase, moeFamily, type MoeOptions } from '../../src/kernels/moe.js';
 import { moeInputs } from '../../src/kernels/moe-inputs.js';
 import type { Dtype, KernelCase } from '../../src/kernels/spec.js';
@@ -147,4 +147,14 @@ test('family: preset axes, overrides and recorded skips', async () => {
   assert.ok((facts['loadImbalance'] as number) > 2, `skewed routing: max/mean ${facts['loadImbalance']}`);
   const phases = built.kind === 'case' ? [...new Set(built.kernelCase.stages.map((s) => s.phase))] : [];
   assert.deepEqual(phases, ['route', 'align', 'permute', 'expert-ffn', 'combine']);
+});
+
+test('gpu and host-loop variants of a case share their inputs (dispatch is left out of the seed)', () => {
+  const params = { preset: 'v3', tokens: 16, dispatch: 'gpu', dtype: 'f32' };
+  const gpuKey = seedKey(moeFamily, 'moe-dispatch', 'moe-dispatch/preset=v3,tokens=16,dispatch=gpu,dtype=f32', params);
+  const loopKey = seedKey(moeFamily, 'moe-dispatch', 'moe-dispatch/preset=v3,tokens=16,dispatch=host-loop,dtype=f32', { ...params, dispatch: 'host-loop' });
+  assert.equal(gpuKey, loopKey);
+  assert.notEqual(seedKey(moeFamily, 'moe-dispatch', 'k', { ...params, dtype: 'f16' }), gpuKey);
+  // Families without invariant axes keep the case key itself.
+  assert.equal(seedKey({}, 's', 's/a=1', { a: 1 }), 's/a=1');
 });
