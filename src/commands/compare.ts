@@ -1,7 +1,7 @@
 import { Args, Flags } from '@oclif/core';
 import { BaseCommand } from '../cli/base.js';
 import { UserError } from '../errors.js';
-import { assertSameDevice, compareResults, crossHardwareTable, regressions, type CandidateComparison, type CaseComparison, type CrossHardwareTable } from '../report/compare.js';
+import { assertSameDevice, compareResults, defaultNoisePct, GPU_NOISE_PCT, SOFTWARE_NOISE_PCT, crossHardwareTable, regressions, type CandidateComparison, type CaseComparison, type CrossHardwareTable } from '../report/compare.js';
 import { renderComparison, renderCrossHardware } from '../report/compare-table.js';
 import { loadResults } from '../report/data.js';
 import { markdownComparison, markdownCrossHardware } from '../report/markdown.js';
@@ -38,7 +38,10 @@ Per suite: the geometric mean of the ratios. Files from different devices are re
     candidates: Args.string({ description: 'one or more candidate results files', required: true }),
   };
   static override flags = {
-    noise: Flags.string({ description: 'noise band in percent: ratios within ±PCT count as the same', default: '2' }),
+    noise: Flags.string({
+      description: `noise band in percent: ratios within ±PCT count as the same; auto = ${GPU_NOISE_PCT} on a GPU, ${SOFTWARE_NOISE_PCT} when the base ran on a software adapter (run-to-run drift on a shared CPU)`,
+      default: 'auto',
+    }),
     'fail-on-regression': Flags.string({ description: 'exit 1 when a case is significantly slower by more than PCT percent' }),
     'cross-hardware': Flags.boolean({ description: 'allow files from different devices: one column per device with each case median' }),
     format: Flags.string({ description: 'human output: terminal tables or Markdown (for CI job summaries)', options: ['table', 'md'], default: 'table' }),
@@ -46,11 +49,11 @@ Per suite: the geometric mean of the ratios. Files from different devices are re
 
   async run(): Promise<CompareResult> {
     const { argv, flags } = await this.parse(Compare);
-    const noisePct = percent(flags.noise, 'noise');
     const failPct = flags['fail-on-regression'] === undefined ? null : percent(flags['fail-on-regression'], 'fail-on-regression');
     const files = loadResults(argv as string[]);
     const [base, ...candidates] = files;
     if (!base || candidates.length === 0) throw new UserError('compare needs a base and at least one candidate results file');
+    const noisePct = flags.noise === 'auto' ? defaultNoisePct(base) : percent(flags.noise, 'noise');
     const md = flags.format === 'md';
     const print = (text: string): void => {
       if (!this.jsonEnabled()) this.log(text);

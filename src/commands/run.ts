@@ -1,8 +1,8 @@
 import { Args, Flags } from '@oclif/core';
 import { BaseCommand, gpuFlags, gpuOptionsFrom } from '../cli/base.js';
 import { progressHooks, progressStyle } from '../cli/progress.js';
+import { samplingFlags, samplingFrom } from '../cli/sampling.js';
 import { UserError } from '../errors.js';
-import { DEFAULT_STOPPING_RULE } from '../measure/stopping.js';
 import { renderResults } from '../report/table.js';
 import { latestJournal } from '../results/store.js';
 import type { ResultFile } from '../results/schema.js';
@@ -35,14 +35,7 @@ Results go to results/<date>-<device>.json; a journal beside it keeps every fini
     'results-dir': Flags.string({ description: 'folder for results and journals', default: DEFAULT_RUN_OPTIONS.resultsDir }),
     resume: Flags.boolean({ description: 'finish an interrupted run: the newest journal in --results-dir, or --journal' }),
     journal: Flags.string({ description: 'journal of the interrupted run to resume (*.journal.jsonl)', dependsOn: ['resume'] }),
-    mode: Flags.string({ description: 'batch: N back-to-back repeats per sample (warm caches); cold: one repeat after evicting caches', options: ['batch', 'cold'], default: 'batch' }),
-    'min-samples': Flags.integer({ description: 'samples before the noise rule may stop a case', default: DEFAULT_STOPPING_RULE.minSamples, min: 1, helpGroup: 'SAMPLING' }),
-    'max-samples': Flags.integer({ description: 'samples after which a case stops regardless', default: DEFAULT_STOPPING_RULE.maxSamples, min: 1, helpGroup: 'SAMPLING' }),
-    'max-noise': Flags.string({ description: 'stop once the 95% CI of the median is within this many percent', default: String(DEFAULT_STOPPING_RULE.maxRelNoise * 100), helpGroup: 'SAMPLING' }),
-    'min-time': Flags.integer({ description: 'milliseconds of sampling before the noise rule may stop a case', default: DEFAULT_STOPPING_RULE.minTimeMs, min: 0, helpGroup: 'SAMPLING' }),
-    timeout: Flags.integer({ description: 'seconds of sampling per case at most', default: DEFAULT_STOPPING_RULE.timeoutMs / 1e3, min: 1, helpGroup: 'SAMPLING' }),
-    'sample-ms': Flags.string({ description: 'batch mode: target duration of one sample in ms (sets N)', default: String(DEFAULT_RUN_OPTIONS.targetSampleMs), helpGroup: 'SAMPLING' }),
-    warmup: Flags.integer({ description: 'warm-up samples per case', default: DEFAULT_RUN_OPTIONS.warmupSamples, min: 0, helpGroup: 'SAMPLING' }),
+    ...samplingFlags,
     seed: Flags.integer({ description: 'seed of the generated inputs', default: DEFAULT_RUN_OPTIONS.seed }),
     'save-tensors': Flags.string({ description: "write each checked case's inputs, outputs and references as .npy files with an index.json" }),
     ...gpuFlags,
@@ -75,16 +68,7 @@ Results go to results/<date>-<device>.json; a journal beside it keeps every fini
           overrides: flags.axis ?? [],
           ...(flags.filter && { filter: flags.filter }),
           ...(flags.dtype && { dtypes: flags.dtype as ('f32' | 'f16')[] }),
-          mode: flags.mode as 'batch' | 'cold',
-          rule: {
-            minSamples: flags['min-samples'],
-            maxSamples: flags['max-samples'],
-            maxRelNoise: percent(flags['max-noise'], '--max-noise'),
-            minTimeMs: flags['min-time'],
-            timeoutMs: flags.timeout * 1e3,
-          },
-          targetSampleMs: positive(flags['sample-ms'], '--sample-ms'),
-          warmupSamples: flags.warmup,
+          ...samplingFrom(flags),
           seed: flags.seed,
           gpu: gpuOptionsFrom(flags),
           ...(flags.out && { out: flags.out }),
@@ -104,12 +88,3 @@ Results go to results/<date>-<device>.json; a journal beside it keeps every fini
   }
 }
 
-function positive(text: string, flag: string): number {
-  const value = Number(text);
-  if (!Number.isFinite(value) || value <= 0) throw new UserError(`${flag} must be a positive number, got "${text}"`);
-  return value;
-}
-
-function percent(text: string, flag: string): number {
-  return positive(text, flag) / 100;
-}

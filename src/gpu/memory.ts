@@ -33,6 +33,9 @@ export class TrackedAllocator {
   private peakByRole = zeroByRole();
   private maxByRole = zeroByRole();
 
+  /** Called after every allocation and free with the bytes then held per role (profile's memory counters). */
+  onChange: ((current: Readonly<BytesByRole>) => void) | undefined;
+
   constructor(private readonly device: GPUDevice) {}
 
   createBuffer(role: MemoryRole, descriptor: GPUBufferDescriptor): GPUBuffer {
@@ -46,6 +49,7 @@ export class TrackedAllocator {
       this.peakTotal = this.currentTotal;
       this.peakByRole = { ...this.current };
     }
+    this.onChange?.(this.current);
     return buffer;
   }
 
@@ -56,6 +60,7 @@ export class TrackedAllocator {
     this.current[allocation.role] -= allocation.bytes;
     this.currentTotal -= allocation.bytes;
     buffer.destroy();
+    this.onChange?.(this.current);
   }
 
   destroyAll(): void {

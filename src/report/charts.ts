@@ -24,7 +24,7 @@ export interface ChartSpec {
 /** Axes that make a good x axis, in order of preference. */
 export const X_AXES = ['context', 'seq', 'tokens', 'batch'] as const;
 /** Axes that name a line (a series), in order. */
-export const SERIES_AXES = ['variant', 'form', 'kernel', 'stage', 'dtype'] as const;
+export const SERIES_AXES = ['variant', 'form', 'dispatch', 'kernel', 'dtype'] as const;
 
 const PALETTE = ['#1f77b4', '#d62728', '#2ca02c', '#ff7f0e', '#9467bd', '#8c564b', '#e377c2', '#17becf', '#7f7f7f', '#bcbd22', '#393b79', '#637939'];
 const MAX_FACETS = 8;
@@ -190,8 +190,7 @@ function latencyCharts(d: DeviceResults): ChartSpec[] {
   const charts: ChartSpec[] = [];
   for (const suite of suitesOf(d.cases)) {
     const cases = okCases(d.cases).filter((c) => c.suite === suite);
-    if (cases.some((c) => c.params['form'] === 'naive') && cases.some((c) => c.params['form'] === 'absorbed')) continue; // crossover chart
-    if (cases.some((c) => c.params['stage'] !== undefined)) continue; // MoE stage chart
+    if (hasNaiveAndAbsorbed(cases)) continue; // crossover chart
     const x = pickXAxis(cases);
     if (!x) {
       if (cases.length) charts.push(caseLatencyChart(d.device, suite, cases));
@@ -314,11 +313,17 @@ function kvBytesChart(d: DeviceResults): ChartSpec[] {
   ];
 }
 
+const isNaiveForm = (c: OkMeasurement): boolean => String(c.params['form'] ?? '').startsWith('naive');
+
+function hasNaiveAndAbsorbed(cases: readonly OkMeasurement[]): boolean {
+  return cases.some(isNaiveForm) && cases.some((c) => c.params['form'] === 'absorbed');
+}
+
 function crossoverCharts(d: DeviceResults): ChartSpec[] {
   const charts: ChartSpec[] = [];
   for (const suite of suitesOf(d.cases)) {
     const cases = okCases(d.cases).filter((c) => c.suite === suite);
-    if (!(cases.some((c) => c.params['form'] === 'naive') && cases.some((c) => c.params['form'] === 'absorbed'))) continue;
+    if (!hasNaiveAndAbsorbed(cases)) continue;
     const x = pickXAxis(cases);
     if (!x) continue;
     charts.push(
@@ -391,18 +396,18 @@ export function rooflineChart(d: DeviceResults): ChartSpec[] {
   ];
 }
 
-function moeStageCharts(d: DeviceResults): ChartSpec[] {
+/** Multi-stage cases (MLA forms, MoE dispatch): each stage's share of the summed stage medians, and scaling with tokens. */
+function stageCharts(d: DeviceResults): ChartSpec[] {
   const charts: ChartSpec[] = [];
   for (const suite of suitesOf(d.cases)) {
-    const cases = okCases(d.cases).filter((c) => c.suite === suite && c.params['stage'] !== undefined);
+    const cases = okCases(d.cases).filter((c) => c.suite === suite && c.stages?.length);
     if (!cases.length) continue;
-    const x = pickXAxis(cases, ['tokens', 'batch', 'context', 'seq']);
-    const groupAxes = [...new Set(cases.flatMap((c) => Object.keys(c.params)))].filter((a) => a !== 'stage' && distinct(cases, a).length > 1);
-    const groups = [...groupBy(cases, (c) => labelOf(c, groupAxes))];
-    if (x) groups.sort((a, b) => (numeric(a[1][0]?.params[x]) ?? 0) - (numeric(b[1][0]?.params[x]) ?? 0));
-    const stages = distinct(cases, 'stage').map(String);
+    const x = pickXAxis(cases, ['tokens', 'batch', 'context', 'seq', 'q_len']);
+    const varying = [...new Set(cases.flatMap((c) => Object.keys(c.params)))].filter((a) => distinct(cases, a).length > 1);
+    const sorted = x ? [...cases].sort((a, b) => (numeric(a.params[x]) ?? 0) - (numeric(b.params[x]) ?? 0)) : cases;
+    const stages = [...new Set(cases.flatMap((c) => (c.stages ?? []).map((s) => s.name)))];
     charts.push({
-      id: slug(`moe-stages-${d.device}-${suite}`),
+      id: slug(`stages-${d.device}-${suite}`),
       kind: 'moe-stages',
       title: `${suite}: stage breakdown`,
       width: 1100,
@@ -410,12 +415,12 @@ function moeStageCharts(d: DeviceResults): ChartSpec[] {
       config: {
         type: 'bar',
         data: {
-          labels: groups.map(([label]) => label),
+          labels: sorted.map((c) => labelOf(c, varying)),
           datasets: stages.map((stage, i) => ({
             label: stage,
-            data: groups.map(([, members]) => {
-              const total = members.reduce((sum, c) => sum + c.timing.gpu.median, 0);
-              const own = members.find((c) => String(c.params['stage']) === stage)?.timing.gpu.median ?? 0;
+            data: sorted.map((c) => {
+              const total = (c.stages ?? []).reduce((sum, s) => sum + s.gpu.median, 0);
+              const own = c.stages?.find((s) => s.name === stage)?.gpu.median ?? 0;
               return total > 0 ? (100 * own) / total : 0;
             }),
             backgroundColor: color(i, 0.8),
@@ -425,30 +430,14 @@ function moeStageCharts(d: DeviceResults): ChartSpec[] {
           })),
         },
         options: {
-          ...baseOptions(`${suite}: share of each stage in the total time`, [d.device, constantsOf(cases, ['stage', ...groupAxes])].filter(Boolean).join(' · '), stages.length),
+          ...baseOptions(`${suite}: share of each stage (timed on its own) in the summed stage time`, [d.device, constantsOf(cases, varying)].filter(Boolean).join(' · '), stages.length),
           scales: {
-            x: { stacked: true, title: { display: true, text: groupAxes.join(', ') || 'case' } },
+            x: { stacked: true, title: { display: true, text: varying.join(', ') || 'case' } },
             y: { stacked: true, beginAtZero: true, max: 100, title: { display: true, text: 'share of the summed stage medians (%)' } },
           },
         },
       },
     });
-    if (x) {
-      const totals = groups.map(([, members]) => {
-        const first = members[0] as OkMeasurement;
-        const total = members.reduce((sum, c) => sum + c.timing.gpu.median, 0);
-        return { ...first, params: Object.fromEntries(Object.entries(first.params).filter(([a]) => a !== 'stage')), timing: { ...first.timing, gpu: { ...first.timing.gpu, median: total } } } as OkMeasurement;
-      });
-      charts.push(
-        ...lineCharts(d.device, suite, totals, layoutFor(totals, x), {
-          kind: 'moe-stages',
-          title: `total time against ${x} (sum of stage medians)`,
-          yTitle: LATENCY_TITLE,
-          value: (c) => c.timing.gpu.median,
-          logY: true,
-        }),
-      );
-    }
   }
   return charts;
 }
@@ -509,7 +498,7 @@ export function crossHardwareCharts(devices: readonly DeviceResults[]): ChartSpe
 export function buildCharts(devices: readonly DeviceResults[]): ChartSpec[] {
   const charts: ChartSpec[] = [];
   for (const d of devices) {
-    charts.push(...latencyCharts(d), ...tokensCharts(d), ...kvBytesChart(d), ...crossoverCharts(d), ...rooflineChart(d), ...moeStageCharts(d));
+    charts.push(...latencyCharts(d), ...tokensCharts(d), ...kvBytesChart(d), ...crossoverCharts(d), ...rooflineChart(d), ...stageCharts(d));
   }
   charts.push(...crossHardwareCharts(devices));
   const seen = new Map<string, number>();

@@ -101,6 +101,20 @@ export function regressions(comparison: CandidateComparison, pct: number): CaseC
   return comparison.cases.filter((c) => c.verdict === 'slower' && c.ratio > 1 + pct / 100);
 }
 
+/** Noise band for GPUs: within-run CIs of a few percent, and run-to-run drift about as small. */
+export const GPU_NOISE_PCT = 2;
+/**
+ * Software adapters (lavapipe, SwiftShader, WARP) run on a shared CPU: two runs of the same build drift by
+ * 5-10 % from one process to the next (frequency, caches, neighbours), far beyond their within-run CIs.
+ */
+export const SOFTWARE_NOISE_PCT = 10;
+
+/** The default noise band for comparisons with this base: wider where the device is a CPU. */
+export function defaultNoisePct(base: LoadedResults): number {
+  const { adapter } = base.results.environment;
+  return adapter.isFallbackAdapter || adapter.architecture === 'software' ? SOFTWARE_NOISE_PCT : GPU_NOISE_PCT;
+}
+
 /** Throws unless every file comes from the base's device. */
 export function assertSameDevice(files: readonly LoadedResults[]): void {
   const [base, ...rest] = files;

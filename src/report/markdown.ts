@@ -1,5 +1,6 @@
 import type { Ceilings } from '../measure/rates.js';
-import type { Measurement } from '../results/schema.js';
+import type { Measurement, OkMeasurement } from '../results/schema.js';
+import { stageBreakdown } from './stages.js';
 import { describeCase } from '../suites/expand.js';
 import type { CandidateComparison, CrossHardwareTable } from './compare.js';
 import { suitesOf, worstRelError, type DeviceResults } from './data.js';
@@ -58,11 +59,32 @@ function caseRow(m: Measurement): string[] {
   }
 }
 
-export function markdownCaseTables(cases: Measurement[]): string {
+export function markdownStageTable(m: OkMeasurement, ceilings: Ceilings): string {
+  const breakdown = stageBreakdown(m, ceilings);
+  if (!breakdown) return '';
+  const rows = breakdown.rows.map(({ stage, share }) => [
+    stage.name,
+    String(stage.dispatches),
+    formatDuration(stage.gpu.median),
+    `±${formatPercent(stage.gpu.relCi95, 1)}`,
+    formatPercent(share),
+    formatRate(stage.rates.gbps, 'GB/s'),
+    stage.work.flops ? formatRate(stage.rates.gflops, 'GFLOP/s') : '-',
+    formatPercent(stage.rates.bound === 'compute' ? stage.rates.computeFraction : stage.rates.memoryFraction),
+    stage.rates.bound,
+  ]);
+  rows.push(['sum of stages', String(m.timing.dispatches), formatDuration(breakdown.sumMs), '', '100%', '', '', '', '']);
+  rows.push(['end to end', String(m.timing.dispatches), formatDuration(breakdown.endToEndMs), `±${formatPercent(m.timing.gpu.relCi95, 1)}`, '', '', '', '', '']);
+  return `<details><summary>${mdCell(describeCase(m.params))}: stages</summary>\n\n${mdTable(['stage', 'dispatches', 'median', 'CI95', '% of sum', 'GB/s', 'GFLOP/s', '% ceiling', 'bound'], rows, ['l', 'r', 'r', 'r', 'r', 'r', 'r', 'r', 'l'])}\n\n</details>`;
+}
+
+export function markdownCaseTables(cases: Measurement[], ceilings?: Ceilings): string {
   return suitesOf(cases)
     .map((suite) => {
-      const rows = cases.filter((c) => c.suite === suite).map(caseRow);
-      return `### ${suite}\n\n${mdTable(['case', 'status', 'median', 'CI95', 'GB/s', 'GFLOP/s', '% ceiling', 'bound', 'max rel err'], rows, ['l', 'l', 'r', 'r', 'r', 'r', 'r', 'l', 'r'])}`;
+      const own = cases.filter((c) => c.suite === suite);
+      const rows = own.map(caseRow);
+      const stageTables = ceilings ? own.flatMap((m) => (m.status === 'ok' && m.stages?.length ? [markdownStageTable(m, ceilings)] : [])) : [];
+      return [`### ${suite}\n\n${mdTable(['case', 'status', 'median', 'CI95', 'GB/s', 'GFLOP/s', '% ceiling', 'bound', 'max rel err'], rows, ['l', 'l', 'r', 'r', 'r', 'r', 'r', 'l', 'r'])}`, ...stageTables].join('\n\n');
     })
     .join('\n\n');
 }
@@ -72,7 +94,7 @@ export function markdownReport(devices: DeviceResults[]): string {
   const parts = ['# mla-bench report', ''];
   for (const d of devices) {
     parts.push(`## ${mdCell(d.device)}`, '', `Results: ${d.files.map((f) => `\`${f}\``).join(', ')}`, '');
-    parts.push('Device ceilings (calibrated)', '', markdownCeilings(d.ceilings), '', markdownCaseTables(d.cases), '');
+    parts.push('Device ceilings (calibrated)', '', markdownCeilings(d.ceilings), '', markdownCaseTables(d.cases, d.ceilings), '');
   }
   return parts.join('\n');
 }

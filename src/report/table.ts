@@ -1,8 +1,11 @@
 import Table from 'cli-table3';
 import type { Ceilings } from '../measure/rates.js';
-import type { Measurement, ResultFile } from '../results/schema.js';
+import type { Measurement, OkMeasurement, ResultFile } from '../results/schema.js';
+import { stageBreakdown } from './stages.js';
 import { describeCase } from '../suites/expand.js';
 import { formatDuration, formatError, formatPercent, formatRate } from './format.js';
+
+const NO_DISPATCH_CEILINGS: Ceilings = { copyGBs: null, readGBs: null, fmaF32Gflops: null, fmaF16Gflops: null, dispatchUs: null };
 
 function table(head: string[]): Table.Table {
   return new Table({ head, style: { head: [], border: [] }, chars: { mid: '', 'left-mid': '', 'mid-mid': '', 'right-mid': '' } });
@@ -43,14 +46,41 @@ function caseRow(measurement: Measurement): string[] {
   }
 }
 
-/** One table per suite: median GPU time per repeat, its CI, rates, % of the relevant ceiling, bound, error. */
-export function renderCaseTables(cases: Measurement[]): string {
+/** A multi-stage case's stages, each timed on its own, beside the sum and the end-to-end time. */
+export function renderStageTable(measurement: OkMeasurement, ceilings: Ceilings): string {
+  const breakdown = stageBreakdown(measurement, ceilings);
+  if (!breakdown) return '';
+  const t = table(['stage', 'dispatches', 'median', 'CI95', '% of sum', 'GB/s', 'GFLOP/s', '% ceiling', 'bound']);
+  for (const { stage, share } of breakdown.rows) {
+    const ceiling = stage.rates.bound === 'compute' ? stage.rates.computeFraction : stage.rates.memoryFraction;
+    t.push([
+      stage.name,
+      String(stage.dispatches),
+      formatDuration(stage.gpu.median),
+      `±${formatPercent(stage.gpu.relCi95, 1)}`,
+      formatPercent(share),
+      formatRate(stage.rates.gbps, 'GB/s'),
+      stage.work.flops ? formatRate(stage.rates.gflops, 'GFLOP/s') : '-',
+      formatPercent(ceiling),
+      stage.rates.bound,
+    ]);
+  }
+  t.push(['sum of stages', String(measurement.timing.dispatches), formatDuration(breakdown.sumMs), '', '100%', '', '', '', '']);
+  t.push(['end to end', String(measurement.timing.dispatches), formatDuration(breakdown.endToEndMs), `±${formatPercent(measurement.timing.gpu.relCi95, 1)}`, '', '', '', '', '']);
+  const allowance = breakdown.overheadAllowanceMs === null ? '' : ` (dispatch overhead allows ±${formatDuration(breakdown.overheadAllowanceMs)})`;
+  return `${describeCase(measurement.params)}: stages timed on their own\n${t.toString()}\nend to end - sum of stages = ${formatDuration(breakdown.gapMs)} ±${formatDuration(breakdown.gapUncertaintyMs)}${allowance}`;
+}
+
+/** One table per suite: median GPU time per repeat, its CI, rates, % of the relevant ceiling, bound, error; then stage tables. */
+export function renderCaseTables(cases: Measurement[], ceilings: Ceilings = NO_DISPATCH_CEILINGS): string {
   const suites = [...new Set(cases.map((c) => c.suite))];
   return suites
     .map((suite) => {
+      const own = cases.filter((c) => c.suite === suite);
       const t = table(['case', 'status', 'median', 'CI95', 'GB/s', 'GFLOP/s', '% ceiling', 'bound', 'max rel err']);
-      for (const measurement of cases.filter((c) => c.suite === suite)) t.push(caseRow(measurement));
-      return `${suite}\n${t.toString()}`;
+      for (const measurement of own) t.push(caseRow(measurement));
+      const stageTables = own.flatMap((m) => (m.status === 'ok' && m.stages?.length ? [renderStageTable(m, ceilings)] : []));
+      return [`${suite}\n${t.toString()}`, ...stageTables].join('\n\n');
     })
     .join('\n\n');
 }
@@ -69,5 +99,5 @@ export function renderCeilings(ceilings: Ceilings): string {
 export function renderResults(results: ResultFile): string {
   const { adapter } = results.environment;
   const header = `${adapter.description || adapter.device} (${adapter.vendor || 'unknown vendor'}, ${adapter.architecture || 'unknown architecture'}) - profile ${results.config.profile}`;
-  return [header, '', 'Device ceilings (calibrated in this run)', renderCeilings(results.ceilings), '', renderCaseTables(results.cases)].join('\n');
+  return [header, '', 'Device ceilings (calibrated in this run)', renderCeilings(results.ceilings), '', renderCaseTables(results.cases, results.ceilings)].join('\n');
 }

@@ -51,6 +51,19 @@ export const RatesSchema = z.object({
   bound: z.enum(['memory', 'compute', 'overhead', 'unknown']),
 });
 
+/** One named stage of a multi-stage case, timed on its own (its dispatches alone in the timed pass). */
+export const StageTimingSchema = z.object({
+  name: z.string(),
+  dispatches: z.number().int().positive(),
+  work: WorkSchema,
+  repeats: z.number().int().positive(),
+  stopReason: z.enum(['converged', 'max-samples', 'timeout']),
+  gpu: StatisticsSchema,
+  rates: RatesSchema,
+  samplesMs: z.array(finite),
+});
+export type StageTiming = z.infer<typeof StageTimingSchema>;
+
 const BytesByRoleSchema = z.object({
   weights: finite,
   'kv-cache': finite,
@@ -110,6 +123,8 @@ export const MeasurementSchema = z.discriminatedUnion('status', [
     numerics: NumericsSchema,
     transfers: TransfersSchema,
     compileMs: z.record(z.string(), finite),
+    /** Multi-stage cases: each stage timed on its own, in dispatch order; timing above is end to end. */
+    stages: z.array(StageTimingSchema).optional(),
     ceiling: z.enum(['copy', 'read', 'fma-f32', 'fma-f16', 'dispatch']).optional(),
     facts: z.record(z.string(), AxisValue).optional(),
   }),

@@ -3,13 +3,13 @@ import { PreparedCase } from '../gpu/executor.js';
 import type { TrackedAllocator } from '../gpu/memory.js';
 import type { GpuTimer, TimingMode } from '../gpu/timing.js';
 import { seedKey, type KernelFamily } from '../kernels/family.js';
-import { bufferBytes, caseWork, type KernelCase } from '../kernels/spec.js';
+import { bufferBytes, caseWork, casePhases, type KernelCase } from '../kernels/spec.js';
 import { computeRates, type Ceilings } from '../measure/rates.js';
 import { sampleCase } from '../measure/sampler.js';
 import { summarize } from '../measure/statistics.js';
 import type { StoppingRule } from '../measure/stopping.js';
 import { allclose, type NumericsReport } from '../reference/allclose.js';
-import type { Measurement } from '../results/schema.js';
+import type { Measurement, StageTiming } from '../results/schema.js';
 import type { PlannedCase } from '../suites/expand.js';
 
 const MIB = 2 ** 20;
@@ -42,6 +42,8 @@ export interface CaseRunOptions {
   targetSampleMs: number;
   warmupSamples: number;
   seed: number;
+  /** Time each stage of a multi-stage case on its own too (default true). */
+  stageTiming?: boolean;
 }
 
 export interface CaseTensors {
@@ -108,6 +110,8 @@ export async function runCase(
   options: CaseRunOptions,
   ceilings: Ceilings,
   onTensors?: (tensors: CaseTensors) => void,
+  /** Runs after timing, with the case still on the device (profile's timeline). */
+  afterTiming?: (prepared: PreparedCase, kernelCase: KernelCase) => Promise<void>,
 ): Promise<Measurement> {
   const base = { key: planned.key, suite: planned.suite, family: family.name, params: planned.params };
   if (planned.skip) return { ...base, status: 'skipped', reason: planned.skip };
@@ -164,6 +168,10 @@ export async function runCase(
     }
     if (context.lostReason) return { ...base, status: 'error', message: `device lost: ${context.lostReason}` };
     const sampling = sampled.value;
+    const stages = options.stageTiming === false ? undefined : await timeStages(session, prepared, kernelCase, options, ceilings);
+    if (stages && 'error' in stages) return { ...base, status: 'error', message: stages.error };
+    if (context.lostReason) return { ...base, status: 'error', message: `device lost: ${context.lostReason}` };
+    if (afterTiming) await afterTiming(prepared, kernelCase);
     const gpu = summarize(sampling.samplesMs);
     const wall = summarize(sampling.wallSamplesMs);
     return {
@@ -188,6 +196,7 @@ export async function runCase(
       numerics,
       transfers: prepared.transfers,
       compileMs: prepared.compileMs(),
+      ...(stages && { stages }),
       ...(kernelCase.ceiling && { ceiling: kernelCase.ceiling }),
       ...(kernelCase.facts && { facts: kernelCase.facts }),
     };
@@ -196,4 +205,43 @@ export async function runCase(
   } finally {
     prepared?.dispose();
   }
+}
+
+/**
+ * Each stage of a multi-stage case timed on its own: only its dispatches in the timed pass, under the same
+ * stopping rule with the case's timeout shared out among the stages. Single-stage cases have none.
+ */
+export async function timeStages(
+  session: GpuSession,
+  prepared: PreparedCase,
+  kernelCase: KernelCase,
+  options: CaseRunOptions,
+  ceilings: Ceilings,
+): Promise<StageTiming[] | undefined | { error: string }> {
+  const phases = casePhases(kernelCase);
+  if (phases.length < 2) return undefined;
+  const dtype = kernelCase.stages[0]?.dtype ?? 'f32';
+  const rule = { ...options.rule, timeoutMs: Math.max(options.rule.minTimeMs, options.rule.timeoutMs / phases.length) };
+  const stages: StageTiming[] = [];
+  for (const phase of phases) {
+    const sampled = await withErrorScopes(session.context.device, () =>
+      sampleCase(session.timer, prepared, { mode: options.mode, rule, targetSampleMs: options.targetSampleMs, warmupSamples: options.warmupSamples, only: phase.dispatches }),
+    );
+    if (hasErrors(sampled.errors) || sampled.thrown || !sampled.value) {
+      const message = hasErrors(sampled.errors) ? describeErrors(sampled.errors) : errorMessage(sampled.thrown);
+      return { error: `while timing stage ${phase.name}: ${message}` };
+    }
+    const gpu = summarize(sampled.value.samplesMs);
+    stages.push({
+      name: phase.name,
+      dispatches: phase.dispatches.length,
+      work: phase.work,
+      repeats: sampled.value.repeats,
+      stopReason: sampled.value.stopReason,
+      gpu,
+      rates: computeRates(phase.work, gpu.median, dtype, ceilings, phase.dispatches.length),
+      samplesMs: sampled.value.samplesMs,
+    });
+  }
+  return stages;
 }

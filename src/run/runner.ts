@@ -157,7 +157,13 @@ export function ceilingsOf(cases: Measurement[]): Ceilings {
 /** Cases measured before calibration finished saw partial ceilings: the results file uses the final ones. */
 export function withFinalRates(cases: Measurement[], ceilings: Ceilings): Measurement[] {
   return cases.map((m) =>
-    m.status === 'ok' ? { ...m, rates: computeRates(m.work, m.timing.gpu.median, m.dtype, ceilings, m.timing.dispatches) } : m,
+    m.status === 'ok'
+      ? {
+          ...m,
+          rates: computeRates(m.work, m.timing.gpu.median, m.dtype, ceilings, m.timing.dispatches),
+          ...(m.stages && { stages: m.stages.map((s) => ({ ...s, rates: computeRates(s.work, s.gpu.median, m.dtype, ceilings, s.dispatches) })) }),
+        }
+      : m,
   );
 }
 

@@ -73,3 +73,14 @@ test('verdict: same inside the noise band, slower/faster only when significant a
   assert.equal(verdict({ ratio: 1.2, ci95: { lo: 0.9, hi: 1.5 } }, 0.2, noise), 'inconclusive', 'not significant');
   assert.equal(verdict({ ratio: 1.01, ci95: { lo: 1.005, hi: 1.03 } }, 0.001, noise), 'inconclusive', 'significant but inside the band');
 });
+
+test('the default noise band is 2 % on a GPU and 10 % where the base ran on a software adapter', async () => {
+  const { defaultNoisePct } = await import('../../src/report/compare.js');
+  const { loadResults } = await import('../../src/report/data.js');
+  const [gpu] = loadResults([new URL('../fixtures/results-device-a.json', import.meta.url).pathname]);
+  assert.equal(defaultNoisePct(gpu!), 2);
+  const software = { ...gpu!, results: { ...gpu!.results, environment: { ...gpu!.results.environment, adapter: { ...gpu!.results.environment.adapter, architecture: 'software' } } } };
+  assert.equal(defaultNoisePct(software), 10);
+  const fallback = { ...gpu!, results: { ...gpu!.results, environment: { ...gpu!.results.environment, adapter: { ...gpu!.results.environment.adapter, isFallbackAdapter: true } } } };
+  assert.equal(defaultNoisePct(fallback), 10);
+});

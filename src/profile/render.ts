@@ -1,0 +1,95 @@
+import Table from 'cli-table3';
+import { MEMORY_ROLES } from '../gpu/memory.js';
+import { formatBytes, formatDuration, formatError, formatPercent, formatRate } from '../report/format.js';
+import { renderCeilings } from '../report/table.js';
+import type { CaptureOutcome, ProfiledCase } from './profiler.js';
+import type { Timeline } from './timeline.js';
+
+function table(head: string[]): Table.Table {
+  return new Table({ head, style: { head: [], border: [] }, chars: { mid: '', 'left-mid': '', 'mid-mid': '', 'right-mid': '' } });
+}
+
+function median(values: number[]): number {
+  const sorted = [...values].sort((a, b) => a - b);
+  const mid = sorted.length >> 1;
+  return sorted.length % 2 ? sorted[mid]! : (sorted[mid - 1]! + sorted[mid]!) / 2;
+}
+
+/** Median GPU time of each stage's own pass across the timeline's iterations. */
+export function timelineMedians(timeline: Timeline | null): Map<string, number> {
+  const byStage = new Map<string, number[]>();
+  for (const pass of timeline?.passes ?? []) {
+    const list = byStage.get(pass.stage) ?? [];
+    list.push((pass.gpuEndNs - pass.gpuBeginNs) / 1e6);
+    byStage.set(pass.stage, list);
+  }
+  return new Map([...byStage].map(([stage, ms]) => [stage, median(ms)]));
+}
+
+export function renderProfile(result: ProfiledCase): string {
+  const { measurement: m, environment, ceilings, breakdown, timeline } = result;
+  const adapter = environment.adapter.description || environment.adapter.device;
+  const lines = [`${m.key} on ${adapter}`, ''];
+  if (m.status === 'skipped') return [...lines, `skipped: ${m.reason}`].join('\n');
+  if (m.status === 'error') return [...lines, `error: ${m.message}`].join('\n');
+  if (ceilings.copyGBs !== null || ceilings.dispatchUs !== null) lines.push('Device ceilings (calibrated in this run)', renderCeilings(ceilings), '');
+
+  if (m.status === 'ok') {
+    const inPass = timelineMedians(timeline);
+    const t = table(['stage', 'dispatches', 'median', 'CI95', '% of total', 'GFLOP/s', 'GB/s', '% ceiling', 'bound', 'own pass']);
+    const rows = breakdown?.rows ?? [];
+    for (const { stage, share } of rows) {
+      const ceiling = stage.rates.bound === 'compute' ? stage.rates.computeFraction : stage.rates.memoryFraction;
+      const own = inPass.get(stage.name);
+      t.push([stage.name, String(stage.dispatches), formatDuration(stage.gpu.median), `±${formatPercent(stage.gpu.relCi95, 1)}`, formatPercent(share), stage.work.flops ? formatRate(stage.rates.gflops, 'GFLOP/s') : '-', formatRate(stage.rates.gbps, 'GB/s'), formatPercent(ceiling), stage.rates.bound, own === undefined ? '-' : formatDuration(own)]);
+    }
+    if (breakdown) t.push(['sum of stages', String(m.timing.dispatches), formatDuration(breakdown.sumMs), '', '100%', '', '', '', '', '']);
+    const ceiling = m.rates.bound === 'compute' ? m.rates.computeFraction : m.rates.memoryFraction;
+    const ownWhole = rows.length === 0 ? inPass.values().next().value : undefined;
+    t.push(['end to end', String(m.timing.dispatches), formatDuration(m.timing.gpu.median), `±${formatPercent(m.timing.gpu.relCi95, 1)}`, '', m.work.flops ? formatRate(m.rates.gflops, 'GFLOP/s') : '-', formatRate(m.rates.gbps, 'GB/s'), formatPercent(ceiling), m.rates.bound, ownWhole === undefined ? '' : formatDuration(ownWhole)]);
+    lines.push(
+      `Stages: each timed on its own (${m.timing.mode} mode, N repeats per sample); end to end: every stage in one pass; own pass: median of ${timeline ? new Set(timeline.passes.map((p) => p.iteration)).size : 0} timeline iterations with each stage in its own timestamped pass`,
+      t.toString(),
+    );
+    if (breakdown) {
+      const allowance = breakdown.overheadAllowanceMs;
+      const verdict = breakdown.withinOverhead === null ? 'no dispatch overhead calibrated' : breakdown.withinOverhead ? 'the stages add up to end to end within it' : 'the stages do NOT add up to end to end within it';
+      lines.push(
+        `end to end - sum of stages = ${formatDuration(breakdown.gapMs)} ±${formatDuration(breakdown.gapUncertaintyMs)} (95% CIs); calibrated dispatch overhead x ${m.timing.dispatches} dispatches = ${allowance === null ? '-' : formatDuration(allowance)}: ${verdict}`,
+      );
+    }
+    lines.push('');
+  } else {
+    lines.push('NUMERICS FAILED: timing skipped', '');
+  }
+
+  const compile = table(['pipeline', 'compile']);
+  const compileMs = m.status === 'ok' ? m.compileMs : {};
+  for (const [shader, ms] of Object.entries(compileMs)) compile.push([shader, formatDuration(ms)]);
+  if (Object.keys(compileMs).length) lines.push('Pipeline compile time (0 = already compiled by an earlier case in this process)', compile.toString(), '');
+
+  if (m.status === 'ok') {
+    const io = table(['transfer', 'bytes', 'time']);
+    io.push(['upload (inputs, canaries)', formatBytes(m.transfers.uploadBytes), formatDuration(m.transfers.uploadMs)]);
+    io.push(['readback (checked outputs)', formatBytes(m.transfers.readbackBytes), formatDuration(m.transfers.readbackMs)]);
+    lines.push(io.toString(), '');
+  }
+
+  const mem = table(['memory role', 'at peak', 'max held']);
+  for (const role of MEMORY_ROLES) mem.push([role, formatBytes(m.memory.peakByRole[role]), formatBytes(m.memory.maxByRole[role])]);
+  mem.push(['total peak', formatBytes(m.memory.peakBytes), '']);
+  lines.push(mem.toString(), '');
+
+  const num = table(['output', 'passed', 'max abs err', 'max rel err', 'tolerance']);
+  for (const check of m.numerics.checks) num.push([check.buffer, check.passed ? 'yes' : 'NO', formatError(check.maxAbsError), formatError(check.maxRelError), `atol ${check.tolerance.atol.toExponential(1)} rtol ${check.tolerance.rtol.toExponential(1)}`]);
+  lines.push(num.toString());
+  if (result.tracePath) lines.push('', `trace: ${result.tracePath} (open in https://ui.perfetto.dev or chrome://tracing)`);
+  return lines.join('\n');
+}
+
+export function renderCapture(outcome: CaptureOutcome): string {
+  const adapter = outcome.environment.adapter.description || outcome.environment.adapter.device;
+  const t = table(['case', 'status', 'dispatches', 'GFLOP', 'MB moved', 'detail']);
+  for (const c of outcome.cases) t.push([c.key, c.status, String(c.dispatches), (c.flops / 1e9).toPrecision(3), (c.bytes / 1e6).toPrecision(3), c.detail]);
+  return [`Captured on ${adapter}: each case ran once in one submission, with no timestamp queries`, t.toString()].join('\n');
+}

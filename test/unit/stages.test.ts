@@ -1,0 +1,45 @@
+import assert from 'node:assert/strict';
+import { test } from 'node:test';
+import { casePhases, type KernelCase, type StageDecl } from '../../src/kernels/spec.js';
+import { stageBreakdown } from '../../src/report/stages.js';
+import { readResultFile } from '../../src/results/store.js';
+
+const stage = (name: string, phase: string | undefined, flops: number): StageDecl => ({
+  name,
+  ...(phase && { phase }),
+  shader: 'x.wgsl',
+  dtype: 'f32',
+  bindings: [],
+  workgroups: [1],
+  work: { flops, bytesRead: 1, bytesWritten: 2 },
+});
+
+test('casePhases groups consecutive dispatches of one phase and sums their work', () => {
+  const kernelCase: KernelCase = {
+    buffers: [],
+    checks: [],
+    stages: [stage('histogram', 'align', 1), stage('scan', 'align', 2), stage('scatter', 'permute', 4), stage('attend', undefined, 8)],
+  };
+  assert.deepEqual(casePhases(kernelCase), [
+    { name: 'align', dispatches: [0, 1], work: { flops: 3, bytesRead: 2, bytesWritten: 4 } },
+    { name: 'permute', dispatches: [2], work: { flops: 4, bytesRead: 1, bytesWritten: 2 } },
+    { name: 'attend', dispatches: [3], work: { flops: 8, bytesRead: 1, bytesWritten: 2 } },
+  ]);
+});
+
+test('stageBreakdown: shares of the stage sum, end-to-end gap and the dispatch-overhead allowance', () => {
+  const file = readResultFile(new URL('../fixtures/results-device-a.json', import.meta.url).pathname);
+  const staged = file.cases.find((c) => c.status === 'ok' && c.stages?.length);
+  assert.ok(staged && staged.status === 'ok');
+  const breakdown = stageBreakdown(staged, { ...file.ceilings, dispatchUs: 10 })!;
+  const sum = staged.stages!.reduce((s, x) => s + x.gpu.median, 0);
+  assert.equal(breakdown.sumMs, sum);
+  assert.ok(Math.abs(breakdown.rows.reduce((s, r) => s + r.share, 0) - 1) < 1e-12);
+  assert.equal(breakdown.gapMs, staged.timing.gpu.median - sum);
+  assert.equal(breakdown.overheadAllowanceMs, (10 * staged.timing.dispatches) / 1e3);
+  assert.equal(breakdown.withinOverhead, Math.abs(breakdown.gapMs) <= breakdown.overheadAllowanceMs!);
+  assert.equal(stageBreakdown(staged, { ...file.ceilings, dispatchUs: null })!.withinOverhead, null);
+  const single = file.cases.find((c) => c.status === 'ok' && !c.stages);
+  assert.ok(single && single.status === 'ok');
+  assert.equal(stageBreakdown(single, file.ceilings), null);
+});
