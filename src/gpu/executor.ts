@@ -1,5 +1,5 @@
 import { toF16Array, fromF16Array } from '../util/f16.js';
-import { bufferBytes, type BufferDecl, type KernelCase, type StageDecl } from '../kernels/spec.js';
+import { bufferBytes, type BufferDecl, type KernelCase, type StageDecl, type TailDispatch } from '../kernels/spec.js';
 import type { GpuContext } from './device.js';
 import type { TrackedAllocator } from './memory.js';
 import { getPipeline } from './pipelines.js';
@@ -47,6 +47,9 @@ export class PreparedCase {
     readonly spec: KernelCase,
     private readonly buffers: Map<string, { decl: BufferDecl; buffer: GPUBuffer }>,
     readonly stages: PreparedStage[],
+    /** Host-tail templates and the staging buffer its readback maps (both empty without a tail). */
+    readonly tail: PreparedStage[],
+    private readonly tailStaging: GPUBuffer | undefined,
   ) {}
 
   static async prepare(context: GpuContext, allocator: TrackedAllocator, spec: KernelCase): Promise<PreparedCase> {
@@ -71,19 +74,33 @@ export class PreparedCase {
       uploadBytes += contents.byteLength;
       buffers.set(decl.name, { decl, buffer });
     }
-    const stages: PreparedStage[] = [];
-    for (const decl of spec.stages) {
-      const { pipeline, compileMs } = await getPipeline(device, decl);
-      const entries = decl.bindings.map((name, binding) => {
-        const entry = buffers.get(name);
-        if (!entry) throw new Error(`stage ${decl.name} binds unknown buffer ${name}`);
-        return { binding, resource: { buffer: entry.buffer } };
+    const prepareStages = async (decls: readonly StageDecl[]): Promise<PreparedStage[]> => {
+      const prepared: PreparedStage[] = [];
+      for (const decl of decls) {
+        const { pipeline, compileMs } = await getPipeline(device, decl);
+        const entries = decl.bindings.map((name, binding) => {
+          const entry = buffers.get(name);
+          if (!entry) throw new Error(`stage ${decl.name} binds unknown buffer ${name}`);
+          return { binding, resource: { buffer: entry.buffer } };
+        });
+        const bindGroup = device.createBindGroup({ layout: pipeline.getBindGroupLayout(0), entries });
+        prepared.push({ decl, pipeline, bindGroup, compileMs });
+      }
+      return prepared;
+    };
+    const stages = await prepareStages(spec.stages);
+    const tail = await prepareStages(spec.hostTail?.templates ?? []);
+    let tailStaging: GPUBuffer | undefined;
+    if (spec.hostTail) {
+      if (!buffers.has(spec.hostTail.readback)) throw new Error(`host tail reads back unknown buffer ${spec.hostTail.readback}`);
+      tailStaging = allocator.createBuffer('scratch', {
+        label: 'host-tail-readback',
+        size: Math.max(4, spec.hostTail.words * 4),
+        usage: GPUBufferUsage.MAP_READ | GPUBufferUsage.COPY_DST,
       });
-      const bindGroup = device.createBindGroup({ layout: pipeline.getBindGroupLayout(0), entries });
-      stages.push({ decl, pipeline, bindGroup, compileMs });
     }
     await device.queue.onSubmittedWorkDone();
-    const prepared = new PreparedCase(context, allocator, spec, buffers, stages);
+    const prepared = new PreparedCase(context, allocator, spec, buffers, stages, tail, tailStaging);
     prepared.transfers.uploadBytes = uploadBytes;
     prepared.transfers.uploadMs = performance.now() - uploadStart;
     return prepared;
@@ -102,13 +119,56 @@ export class PreparedCase {
     }
   }
 
+  /** Copies the host tail's readback words into the staging buffer (after the stages, same encoder). */
+  encodeTailReadback(encoder: GPUCommandEncoder): void {
+    const hostTail = this.spec.hostTail;
+    if (!hostTail || !this.tailStaging || hostTail.words === 0) return;
+    const source = this.buffers.get(hostTail.readback)!.buffer;
+    encoder.copyBufferToBuffer(source, 0, this.tailStaging, 0, hostTail.words * 4);
+  }
+
+  /** Waits for the readback submitted with encodeTailReadback and plans the tail's dispatches from it. */
+  async planTail(): Promise<TailDispatch[]> {
+    const hostTail = this.spec.hostTail;
+    if (!hostTail || !this.tailStaging) return [];
+    let words = new Uint32Array(0);
+    if (hostTail.words > 0) {
+      await this.tailStaging.mapAsync(GPUMapMode.READ, 0, hostTail.words * 4);
+      words = new Uint32Array(this.tailStaging.getMappedRange(0, hostTail.words * 4).slice(0));
+      this.tailStaging.unmap();
+    }
+    return hostTail.plan(words);
+  }
+
+  encodeTail(pass: GPUComputePassEncoder, dispatches: readonly TailDispatch[]): void {
+    for (const { template, workgroups } of dispatches) {
+      const stage = this.tail[template];
+      if (!stage) throw new Error(`host tail plans unknown template ${template}`);
+      pass.setPipeline(stage.pipeline);
+      pass.setBindGroup(0, stage.bindGroup);
+      const [x, y = 1, z = 1] = workgroups;
+      pass.dispatchWorkgroups(x, y, z);
+    }
+  }
+
+  /** One step: the stages, then (with a host tail) the readback, the plan and the tail's dispatches. */
   async run(): Promise<void> {
-    const encoder = this.context.device.createCommandEncoder();
+    const { device } = this.context;
+    const encoder = device.createCommandEncoder();
     const pass = encoder.beginComputePass();
     this.encode(pass);
     pass.end();
-    this.context.device.queue.submit([encoder.finish()]);
-    await this.context.device.queue.onSubmittedWorkDone();
+    this.encodeTailReadback(encoder);
+    device.queue.submit([encoder.finish()]);
+    if (this.spec.hostTail) {
+      const dispatches = await this.planTail();
+      const tailEncoder = device.createCommandEncoder();
+      const tailPass = tailEncoder.beginComputePass();
+      this.encodeTail(tailPass, dispatches);
+      tailPass.end();
+      device.queue.submit([tailEncoder.finish()]);
+    }
+    await device.queue.onSubmittedWorkDone();
   }
 
   /** Valid elements of a buffer, f16 widened to f32. */
@@ -146,11 +206,12 @@ export class PreparedCase {
   }
 
   compileMs(): Record<string, number> {
-    return Object.fromEntries(this.stages.map((s) => [`${s.decl.shader}:${s.decl.entryPoint ?? 'main'}`, s.compileMs]));
+    return Object.fromEntries([...this.stages, ...this.tail].map((s) => [`${s.decl.shader}:${s.decl.entryPoint ?? 'main'}`, s.compileMs]));
   }
 
   dispose(): void {
     for (const { buffer } of this.buffers.values()) this.allocator.destroy(buffer);
     this.buffers.clear();
+    if (this.tailStaging) this.allocator.destroy(this.tailStaging);
   }
 }

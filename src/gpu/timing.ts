@@ -76,15 +76,16 @@ export class GpuTimer {
 
   static create(context: GpuContext, allocator: TrackedAllocator): GpuTimer {
     if (!context.features.has('timestamp-query')) return new GpuTimer(context, allocator, undefined, undefined, undefined);
-    const querySet = context.device.createQuerySet({ type: 'timestamp', count: 2 });
+    // Two passes' worth: a step with a host tail has a second pass after the readback.
+    const querySet = context.device.createQuerySet({ type: 'timestamp', count: 4 });
     const resolve = allocator.createBuffer('scratch', {
       label: 'timestamps',
-      size: 16,
+      size: 32,
       usage: GPUBufferUsage.QUERY_RESOLVE | GPUBufferUsage.COPY_SRC,
     });
     const readback = allocator.createBuffer('scratch', {
       label: 'timestamps-readback',
-      size: 16,
+      size: 32,
       usage: GPUBufferUsage.MAP_READ | GPUBufferUsage.COPY_DST,
     });
     return new GpuTimer(context, allocator, querySet, resolve, readback);
@@ -100,6 +101,7 @@ export class GpuTimer {
     if (mode === 'cold' && !this.flusher) {
       this.flusher = await CacheFlusher.create(this.context, this.allocator, flushBytes(this.context));
     }
+    if (prepared.spec.hostTail && !only) return this.sampleHostTailStep(prepared, mode);
     const encoder = device.createCommandEncoder();
     if (mode === 'cold') this.flusher?.encode(encoder);
     const timestampWrites = this.querySet
@@ -122,6 +124,47 @@ export class GpuTimer {
       const [begin, end] = new BigUint64Array(this.readback.getMappedRange().slice(0));
       this.readback.unmap();
       gpuMs = Number((end ?? 0n) - (begin ?? 0n)) / 1e6 / count;
+    } else {
+      await device.queue.onSubmittedWorkDone();
+    }
+    return { gpuMs, wallMs: performance.now() - start };
+  }
+
+  /**
+   * One step of a case with a host tail: stages + readback copy, submit, map the readback, plan, the tail's pass,
+   * submit, wait. wallMs spans all of it; gpuMs is the two passes' GPU time (the round trip between them excluded).
+   */
+  private async sampleHostTailStep(prepared: PreparedCase, mode: TimingMode): Promise<TimedSample> {
+    const { device } = this.context;
+    const pass = (encoder: GPUCommandEncoder, first: number): GPUComputePassEncoder =>
+      encoder.beginComputePass(
+        this.querySet ? { timestampWrites: { querySet: this.querySet, beginningOfPassWriteIndex: first, endOfPassWriteIndex: first + 1 } } : {},
+      );
+    const head = device.createCommandEncoder();
+    if (mode === 'cold') this.flusher?.encode(head);
+    const headPass = pass(head, 0);
+    prepared.encode(headPass);
+    headPass.end();
+    prepared.encodeTailReadback(head);
+    const headCommands = head.finish();
+    const start = performance.now();
+    device.queue.submit([headCommands]);
+    const dispatches = await prepared.planTail();
+    const tail = device.createCommandEncoder();
+    const tailPass = pass(tail, 2);
+    prepared.encodeTail(tailPass, dispatches);
+    tailPass.end();
+    if (this.querySet && this.resolve && this.readback) {
+      tail.resolveQuerySet(this.querySet, 0, 4, this.resolve, 0);
+      tail.copyBufferToBuffer(this.resolve, 0, this.readback, 0, 32);
+    }
+    device.queue.submit([tail.finish()]);
+    let gpuMs: number | null = null;
+    if (this.readback) {
+      await this.readback.mapAsync(GPUMapMode.READ);
+      const [b0 = 0n, e0 = 0n, b1 = 0n, e1 = 0n] = new BigUint64Array(this.readback.getMappedRange().slice(0));
+      this.readback.unmap();
+      gpuMs = Number(e0 - b0 + (e1 - b1)) / 1e6;
     } else {
       await device.queue.onSubmittedWorkDone();
     }

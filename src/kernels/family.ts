@@ -16,6 +16,8 @@ export interface KernelFamily {
   name: string;
   /** Axes a suite of this family must declare. */
   requiredAxes: string[];
+  /** Axes that pick a variant of the same problem (e.g. a dispatch strategy): left out of the input seed, so the variants see the same data. */
+  inputInvariantAxes?: string[];
   build(params: Record<string, AxisValue>, context: BuildContext): BuildResult;
 }
 
@@ -39,4 +41,12 @@ export function stringParam<T extends string>(params: Record<string, AxisValue>,
 export function grid2d(workgroups: number, maxPerDimension: number): [number, number] {
   const x = Math.min(Math.max(1, workgroups), maxPerDimension);
   return [x, Math.ceil(workgroups / x)];
+}
+
+/** What a case's input seed is derived from: its key, without the family's input-invariant axes. */
+export function seedKey(family: Pick<KernelFamily, 'inputInvariantAxes'>, suite: string, key: string, params: Record<string, AxisValue>): string {
+  const invariant = family.inputInvariantAxes;
+  if (!invariant?.length) return key;
+  const kept = Object.entries(params).filter(([axis]) => !invariant.includes(axis));
+  return `${suite}/${kept.map(([axis, value]) => `${axis}=${value}`).join(',')}`;
 }

@@ -87,6 +87,32 @@ export interface KernelCase {
   ceiling?: CeilingKind;
   /** Extra facts recorded with the result (e.g. elements per thread). */
   facts?: Record<string, number | string>;
+  /** Dispatches planned on the host from data read back after `stages` (see HostTail). */
+  hostTail?: HostTail;
+  /**
+   * 'wall': end to end, sample one step per submission and take its submit-to-done wall time (timer 'wall').
+   * The like-for-like measure between a case and a variant with a hostTail, whose step the GPU timer cannot span.
+   */
+  stepTiming?: 'wall';
+}
+
+/** One dispatch of a host tail: a template index and its workgroups. */
+export interface TailDispatch {
+  template: number;
+  workgroups: [number, number?, number?];
+}
+
+/**
+ * A host-synchronised end of a step (e.g. a host loop over experts): after `stages`, the first `words` u32s of
+ * `readback` come back to the host, `plan` turns them into dispatches of `templates` (pipelines and bind groups
+ * prepared up front; their `workgroups` are ignored), and those run in a second submission. A step is then
+ * submit, map the readback, plan, submit, wait: sampled one step at a time, the round trip included.
+ */
+export interface HostTail {
+  readback: string;
+  words: number;
+  templates: StageDecl[];
+  plan(words: Uint32Array): TailDispatch[];
 }
 
 export function stagePhase(stage: StageDecl): string {
@@ -109,8 +135,10 @@ export function casePhases(kernelCase: KernelCase): { name: string; dispatches: 
   return phases;
 }
 
+/** Static stages plus any host-tail templates (whose work is declared for the dispatches the case will plan). */
 export function caseWork(kernelCase: KernelCase): Work {
-  return kernelCase.stages.reduce((sum, stage) => addWork(sum, stage.work), NO_WORK);
+  const stages = [...kernelCase.stages, ...(kernelCase.hostTail?.templates ?? [])];
+  return stages.reduce((sum, stage) => addWork(sum, stage.work), NO_WORK);
 }
 
 export function bufferBytes(buffer: BufferDecl): number {

@@ -49,7 +49,9 @@ async function chooseRepeats(timer: GpuTimer, prepared: PreparedCase, targetMs: 
  * the GPU time (overriddenDuration), and our stopping rule ends the loop through its abort signal.
  */
 export async function sampleCase(timer: GpuTimer, prepared: PreparedCase, options: SamplerOptions): Promise<SamplingResult> {
-  const repeats = options.mode === 'batch' ? await chooseRepeats(timer, prepared, options.targetSampleMs, options.only) : 1;
+  // End to end, a case with a host tail or step timing is sampled one step per submission, by its wall time.
+  const stepWall = !options.only && (prepared.spec.hostTail !== undefined || prepared.spec.stepTiming === 'wall');
+  const repeats = options.mode === 'batch' && !stepWall ? await chooseRepeats(timer, prepared, options.targetSampleMs, options.only) : 1;
   const samplesMs: number[] = [];
   const wallSamplesMs: number[] = [];
   const controller = new AbortController();
@@ -72,7 +74,7 @@ export async function sampleCase(timer: GpuTimer, prepared: PreparedCase, option
   });
   bench.add('case', async () => {
     const sample = await timer.sample(prepared, options.mode, repeats, options.only);
-    const perRepeatMs = sample.gpuMs ?? sample.wallMs / repeats;
+    const perRepeatMs = stepWall ? sample.wallMs : (sample.gpuMs ?? sample.wallMs / repeats);
     if (phase === 'run' && !controller.signal.aborted) {
       samplesMs.push(perRepeatMs);
       wallSamplesMs.push(sample.wallMs);
@@ -88,7 +90,7 @@ export async function sampleCase(timer: GpuTimer, prepared: PreparedCase, option
   return {
     samplesMs,
     wallSamplesMs,
-    timer: timer.hasTimestamps ? 'timestamp' : 'wall',
+    timer: timer.hasTimestamps && !stepWall ? 'timestamp' : 'wall',
     repeats,
     stopReason,
     elapsedMs: performance.now() - started,

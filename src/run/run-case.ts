@@ -2,7 +2,7 @@ import { describeErrors, hasErrors, withErrorScopes, type DeviceLimits, type Gpu
 import { PreparedCase } from '../gpu/executor.js';
 import type { TrackedAllocator } from '../gpu/memory.js';
 import type { GpuTimer, TimingMode } from '../gpu/timing.js';
-import type { KernelFamily } from '../kernels/family.js';
+import { seedKey, type KernelFamily } from '../kernels/family.js';
 import { bufferBytes, caseWork, casePhases, type KernelCase } from '../kernels/spec.js';
 import { computeRates, type Ceilings } from '../measure/rates.js';
 import { sampleCase } from '../measure/sampler.js';
@@ -123,7 +123,7 @@ export async function runCase(
     built = family.build(planned.params, {
       limits: context.limits,
       features: context.features,
-      seed: caseSeed(options.seed, planned.key),
+      seed: caseSeed(options.seed, seedKey(family, planned.suite, planned.key, planned.params)),
     });
   } catch (error) {
     return { ...base, status: 'error', message: `cannot build case: ${errorMessage(error)}` };

@@ -1,0 +1,465 @@
+import type { DeviceLimits } from '../gpu/device.js';
+import { EPSILON, reductionTolerance } from '../reference/allclose.js';
+import {
+  alignReference,
+  loadImbalance,
+  moeReference,
+  paddedCapacity,
+  routeReference,
+  routingProblem,
+  type MoeInputs,
+  type MoeShape,
+  type ScoreFunction,
+} from '../reference/moe.js';
+import type { AxisValue } from '../suites/schema.js';
+import type { BuildContext, BuildResult, KernelFamily } from './family.js';
+import { grid2d, numberParam, stringParam } from './family.js';
+import { MOE_BALANCES, moeInputs, type MoeBalance } from './moe-inputs.js';
+import { elementBytes, type BufferDecl, type Dtype, type HostTail, type KernelCase, type StageDecl, type TailDispatch, type Tolerance, type Work } from './spec.js';
+
+/**
+ * MoE token dispatch (issue #5): route -> align -> permute -> expert FFN -> combine, all on the GPU, against a
+ * host-loop baseline (per-expert counts read back, then one dispatch pair per expert, as ONNX Runtime's WebGPU
+ * MoE does). Phases and kernels (kernels/moe_*.wgsl):
+ *   route:      moe_logits (router logit + selection key per (token, expert)), moe_select (per token:
+ *               group-limited top-k, gate weights);
+ *   align:      moe_count (per chunk of pairs: counts per expert, no atomics), moe_scan (one workgroup:
+ *               per-expert chunk offsets, block-padded expert starts, sentinels, expert per block);
+ *   permute:    moe_scatter (pair -> row of the expert-contiguous layout, and back), moe_gather (activation rows);
+ *   expert-ffn: moe_gate_up + moe_down, grouped over the padded layout by a block-to-expert map, then the same
+ *               kernels dense over the tokens for the shared experts;
+ *   combine:    moe_combine (shared output + gate-weighted expert rows, in token order).
+ * Layout (vLLM moe_align_block_size): see AlignedLayout in src/reference/moe.ts.
+ */
+
+export interface MoePreset {
+  hidden: number;
+  inter: number;
+  experts: number;
+  shared: number;
+  topK: number;
+  nGroup: number;
+  topkGroup: number;
+  scoreFunction: ScoreFunction;
+  renormalize: boolean;
+  routeScale: number;
+}
+
+/** Official configs (MODELS.md). */
+export const MOE_PRESETS: Record<'v2' | 'v2-lite' | 'v3', MoePreset> = {
+  v2: { hidden: 5120, inter: 1536, experts: 160, shared: 2, topK: 6, nGroup: 8, topkGroup: 3, scoreFunction: 'softmax', renormalize: false, routeScale: 16 },
+  'v2-lite': { hidden: 2048, inter: 1408, experts: 64, shared: 2, topK: 6, nGroup: 1, topkGroup: 1, scoreFunction: 'softmax', renormalize: false, routeScale: 1 },
+  v3: { hidden: 7168, inter: 2048, experts: 256, shared: 1, topK: 8, nGroup: 8, topkGroup: 4, scoreFunction: 'sigmoid', renormalize: true, routeScale: 2.5 },
+};
+const PRESET_NAMES = Object.keys(MOE_PRESETS) as (keyof typeof MOE_PRESETS)[];
+
+export const MOE_DISPATCHES = ['gpu', 'host-loop'] as const;
+export type MoeDispatch = (typeof MOE_DISPATCHES)[number];
+
+/** Rows per FFN tile (RT in moe_gate_up/moe_down.wgsl); the block size must be a multiple of it. */
+export const FFN_TILE_ROWS = 8;
+export const DEFAULT_BLOCK = 8;
+/** moe_scan.wgsl's workgroup arrays. */
+const MAX_EXPERTS = 1024;
+/** moe_select.wgsl walks the k choices with no per-slot storage; kept small so one invocation stays short. */
+const MAX_TOP_K = 32;
+const CANARY = 16;
+
+export interface MoeOptions {
+  dispatch?: MoeDispatch;
+  balance?: MoeBalance;
+  block?: number;
+  /** Inputs to use instead of generated ones (tests that create ties on purpose). */
+  inputs?: MoeInputs;
+}
+
+const ceilDiv = (a: number, b: number): number => Math.ceil(a / b);
+const nextPow2 = (n: number): number => 2 ** Math.ceil(Math.log2(Math.max(1, n)));
+
+function shapeProblem(shape: MoeShape, block: number): string | null {
+  const { tokens, hidden, inter, shared } = shape;
+  if (!Number.isInteger(tokens) || tokens < 0) return `tokens=${tokens} must be a non-negative integer`;
+  for (const [name, value] of Object.entries({ hidden, inter })) {
+    if (!Number.isInteger(value) || value < 4 || value % 4 !== 0) return `${name}=${value} must be a positive multiple of 4 (vec4 rows)`;
+  }
+  if (!Number.isInteger(shared) || shared < 0) return `shared=${shared} must be a non-negative integer`;
+  if (!Number.isInteger(block) || block < FFN_TILE_ROWS || block % FFN_TILE_ROWS !== 0) return `block=${block} must be a multiple of ${FFN_TILE_ROWS}`;
+  if (shape.experts > MAX_EXPERTS) return `experts=${shape.experts} above the align kernel's ${MAX_EXPERTS}`;
+  if (shape.topK > MAX_TOP_K) return `top_k=${shape.topK} above ${MAX_TOP_K}`;
+  return routingProblem(shape);
+}
+
+/** The largest buffer of a case, judged before any host data is generated (the real presets need GiBs). */
+function sizeProblem(shape: MoeShape, dtype: Dtype, block: number, limits: DeviceLimits): string | null {
+  const el = elementBytes(dtype);
+  const capacity = paddedCapacity(shape.tokens * shape.topK, shape.experts, block);
+  const largest: [string, number][] = [
+    ['w_gate', shape.experts * shape.hidden * shape.inter * el],
+    ['xp', capacity * shape.hidden * el],
+    ['act', capacity * shape.inter * 4],
+    ['logits', shape.tokens * shape.experts * 4],
+    ['s_act', shape.tokens * shape.shared * shape.inter * 4],
+  ];
+  const limit = Math.min(limits.maxStorageBufferBindingSize, limits.maxBufferSize);
+  for (const [name, bytes] of largest) {
+    if (bytes > limit) {
+      return `buffer ${name} needs ${(bytes / 2 ** 20).toFixed(0)} MiB, above the device's maxStorageBufferBindingSize/maxBufferSize (${(limit / 2 ** 20).toFixed(0)} MiB)`;
+    }
+  }
+  return null;
+}
+
+function maxAbs(values: ArrayLike<number>): number {
+  let max = 0;
+  for (let i = 0; i < values.length; i++) max = Math.max(max, Math.abs(values[i]!));
+  return max;
+}
+
+function words(values: number[], floats: Record<number, number> = {}): Uint32Array {
+  const data = new Uint32Array(Math.max(4, Math.ceil(values.length / 4) * 4));
+  data.set(values);
+  const asFloat = new Float32Array(data.buffer);
+  for (const [index, value] of Object.entries(floats)) asFloat[Number(index)] = value;
+  return data;
+}
+
+const exact: Tolerance = { atol: 0, rtol: 0 };
+const asF64 = (values: ArrayLike<number>): (() => Float64Array) => () => Float64Array.from(values as ArrayLike<number>);
+
+/** One MoE layer step as a case; `moeFamily` maps suite axes onto it. */
+export function moeCase(shape: MoeShape, dtype: Dtype, context: BuildContext, options: MoeOptions = {}): BuildResult {
+  const block = options.block ?? DEFAULT_BLOCK;
+  const dispatch = options.dispatch ?? 'gpu';
+  const problem = shapeProblem(shape, block);
+  if (problem) return { kind: 'skip', reason: problem };
+  if (dtype === 'f16' && !context.features.has('shader-f16')) return { kind: 'skip', reason: 'adapter has no shader-f16' };
+  const tooBig = sizeProblem(shape, dtype, block, context.limits);
+  if (tooBig) return { kind: 'skip', reason: tooBig };
+
+  const { tokens, hidden, experts, inter, topK, shared } = shape;
+  const inputs = options.inputs ?? moeInputs(shape, dtype, context.seed, options.balance ?? 'uniform');
+  const routing = routeReference(shape, inputs);
+  const layout = alignReference(routing.ids, experts, block);
+  const pairs = tokens * topK;
+  const { capacity } = layout;
+  const el = elementBytes(dtype);
+  const hidden4 = hidden / 4;
+  const sharedInter = shared * inter;
+  const chunk = Math.max(32, ceilDiv(pairs, 256));
+  const chunks = ceilDiv(pairs, chunk);
+  const nonEmpty = layout.counts.filter((c) => c > 0).length;
+  const maxDim = context.limits.maxComputeWorkgroupsPerDimension;
+
+  let expected: ReturnType<typeof moeReference> | undefined;
+  const reference = (): ReturnType<typeof moeReference> => (expected ??= moeReference(shape, inputs, routing));
+  const weightTolerance: Tolerance = { atol: 1e-7 * shape.routeScale, rtol: 1e-5 + 2 * experts * EPSILON.f32 };
+  const outputTolerance = (): Tolerance => {
+    const { maxRouted, maxShared } = reference();
+    let weightSum = 0;
+    for (let t = 0; t < tokens; t++) {
+      let sum = 0;
+      for (let j = 0; j < topK; j++) sum += Math.abs(routing.weights[t * topK + j]!);
+      weightSum = Math.max(weightSum, sum);
+    }
+    const magnitude = weightSum * maxRouted + maxShared;
+    const base = reductionTolerance(dtype, hidden + Math.max(inter, sharedInter), magnitude);
+    return { atol: base.atol + magnitude * (EPSILON[dtype] + weightTolerance.rtol), rtol: base.rtol };
+  };
+
+  const routeParams = words([tokens, hidden, experts, topK, shape.nGroup, shape.topkGroup, 0, 0], { 6: shape.routeScale });
+  const alignParams = words([pairs, experts, block, chunk, chunks, capacity, topK, hidden4]);
+  const ffnParams = (expert: number, ffnInter: number, rows: number): Uint32Array => words([expert, hidden, ffnInter, rows, block]);
+  const uniform = (name: string, data: Uint32Array): BufferDecl => ({ name, role: 'scratch', usage: 'uniform', type: 'u32', length: data.length, data });
+  const storage = (name: string, role: BufferDecl['role'], type: BufferDecl['type'], length: number, data?: BufferDecl['data']): BufferDecl => ({
+    name,
+    role,
+    usage: 'storage',
+    type,
+    length,
+    canary: CANARY,
+    ...(data && { data, input: true }),
+  });
+
+  const buffers: BufferDecl[] = [
+    uniform('route_params', routeParams),
+    uniform('align_params', alignParams),
+    uniform('ffn_routed', ffnParams(0, inter, capacity)),
+    uniform('ffn_shared', ffnParams(0, sharedInter, tokens)),
+    uniform('combine_params', words([tokens, hidden4, topK, 0])),
+    storage('x', 'activations', dtype, tokens * hidden, inputs.x),
+    storage('gate', 'weights', dtype, hidden * experts, inputs.gate),
+    storage('bias', 'weights', 'f32', experts, inputs.bias),
+    storage('logits', 'scratch', 'f32', tokens * experts),
+    storage('keys', 'scratch', 'f32', tokens * experts),
+    storage('topk_ids', 'activations', 'u32', pairs),
+    storage('topk_weights', 'activations', 'f32', pairs),
+    storage('hist', 'scratch', 'u32', chunks * experts),
+    storage('chunk_rows', 'scratch', 'u32', chunks * experts),
+    storage('cursor', 'scratch', 'u32', chunks * experts),
+    storage('expert_counts', 'scratch', 'u32', experts),
+    storage('expert_starts', 'scratch', 'u32', experts + 1),
+    storage('sorted_ids', 'activations', 'u32', capacity),
+    storage('block_expert', 'activations', 'u32', capacity / block),
+    storage('padded_total', 'scratch', 'u32', 1),
+    storage('positions', 'activations', 'u32', pairs),
+    storage('xp', 'activations', dtype, capacity * hidden),
+    storage('act', 'scratch', 'f32', capacity * inter),
+    storage('yp', 'activations', dtype, capacity * hidden),
+    storage('w_gate', 'weights', dtype, experts * hidden * inter, inputs.wGate),
+    storage('w_up', 'weights', dtype, experts * hidden * inter, inputs.wUp),
+    storage('w_down', 'weights', dtype, experts * inter * hidden, inputs.wDown),
+    storage('s_gate', 'weights', dtype, hidden * sharedInter, inputs.sGate),
+    storage('s_up', 'weights', dtype, hidden * sharedInter, inputs.sUp),
+    storage('s_down', 'weights', dtype, sharedInter * hidden, inputs.sDown),
+    storage('s_act', 'scratch', 'f32', tokens * sharedInter),
+    storage('ys', 'activations', dtype, tokens * hidden),
+    storage('out', 'activations', dtype, tokens * hidden),
+  ];
+
+  // ---- work, from shapes and the routing (useful rows only; padding rows are overhead, not work) ----
+  const w = (flops: number, bytesRead: number, bytesWritten: number): Work => ({ flops, bytesRead, bytesWritten });
+  const pairBytes = pairs * hidden * el;
+  const routedGateUpWork = (rows: number, expertsWithTokens: number): Work =>
+    w(4 * rows * hidden * inter + 4 * rows * inter, expertsWithTokens * 2 * hidden * inter * el + rows * hidden * el, rows * inter * 4);
+  const routedDownWork = (rows: number, expertsWithTokens: number): Work =>
+    w(2 * rows * inter * hidden, expertsWithTokens * inter * hidden * el + rows * inter * 4, rows * hidden * el);
+  const ffnStage = (name: string, shader: string, uniformName: string, bindings: string[], mode: number, columns4: number, tiles: number, work: Work): StageDecl => {
+    const wg = Math.min(64, Math.max(8, nextPow2(columns4)));
+    const y = Math.min(Math.max(1, tiles), maxDim);
+    return {
+      name,
+      phase: 'expert-ffn',
+      shader,
+      dtype,
+      constants: { WG: wg, MODE: mode },
+      bindings: [uniformName, ...bindings],
+      workgroups: tiles === 0 ? [0] : [ceilDiv(columns4, wg), y, ceilDiv(tiles, y)],
+      work,
+    };
+  };
+  const layoutBuffers = ['block_expert', 'expert_starts', 'expert_counts', 'padded_total'];
+  const gateUp = (name: string, uniformName: string, mode: number, tiles: number, work: Work): StageDecl =>
+    ffnStage(name, 'moe_gate_up.wgsl', uniformName, ['xp', ...layoutBuffers, 'w_gate', 'w_up', 'act'], mode, inter / 4, tiles, work);
+  const down = (name: string, uniformName: string, mode: number, tiles: number, work: Work): StageDecl =>
+    ffnStage(name, 'moe_down.wgsl', uniformName, ['act', ...layoutBuffers, 'w_down', 'yp'], mode, hidden4, tiles, work);
+  const sharedTiles = ceilDiv(tokens, FFN_TILE_ROWS);
+  const sharedStages: StageDecl[] =
+    shared === 0
+      ? []
+      : [
+          ffnStage('shared-gate-up', 'moe_gate_up.wgsl', 'ffn_shared', ['x', ...layoutBuffers, 's_gate', 's_up', 's_act'], 2, sharedInter / 4, sharedTiles, w(
+            4 * tokens * hidden * sharedInter + 4 * tokens * sharedInter,
+            2 * hidden * sharedInter * el + tokens * hidden * el,
+            tokens * sharedInter * 4,
+          )),
+          ffnStage('shared-down', 'moe_down.wgsl', 'ffn_shared', ['s_act', ...layoutBuffers, 's_down', 'ys'], 2, hidden4, sharedTiles, w(
+            2 * tokens * sharedInter * hidden,
+            sharedInter * hidden * el + tokens * sharedInter * 4,
+            tokens * hidden * el,
+          )),
+        ];
+  const combineStage: StageDecl = {
+    name: 'combine',
+    phase: 'combine',
+    shader: 'moe_combine.wgsl',
+    dtype,
+    constants: { WG: 64, HAS_SHARED: shared > 0 ? 1 : 0 },
+    bindings: ['combine_params', 'topk_weights', 'positions', 'yp', 'ys', 'out'],
+    workgroups: grid2d(ceilDiv(tokens * hidden4, 64), maxDim),
+    work: w(2 * pairs * hidden + (shared > 0 ? tokens * hidden : 0), pairBytes + (shared > 0 ? tokens * hidden * el : 0) + pairs * 8, tokens * hidden * el),
+  };
+  const routeStages: StageDecl[] = [
+    {
+      name: 'logits',
+      phase: 'route',
+      shader: 'moe_logits.wgsl',
+      dtype,
+      constants: { WG: 64, SIGMOID: shape.scoreFunction === 'sigmoid' ? 1 : 0 },
+      bindings: ['route_params', 'x', 'gate', 'bias', 'logits', 'keys'],
+      workgroups: grid2d(ceilDiv(tokens * experts, 64), maxDim),
+      work: w(2 * tokens * experts * hidden, (tokens * hidden + hidden * experts) * el + experts * 4, 2 * tokens * experts * 4),
+    },
+    {
+      name: 'select',
+      phase: 'route',
+      shader: 'moe_select.wgsl',
+      dtype,
+      constants: { WG: 16, SIGMOID: shape.scoreFunction === 'sigmoid' ? 1 : 0, RENORMALIZE: shape.renormalize ? 1 : 0 },
+      bindings: ['route_params', 'logits', 'keys', 'topk_ids', 'topk_weights'],
+      workgroups: grid2d(ceilDiv(tokens, 16), maxDim),
+      work: w(2 * tokens * experts, 2 * tokens * experts * 4, pairs * 8),
+    },
+  ];
+  const histBytes = chunks * experts * 4;
+  const alignStages: StageDecl[] = [
+    {
+      name: 'count',
+      phase: 'align',
+      shader: 'moe_count.wgsl',
+      dtype,
+      constants: { WG: 8 },
+      bindings: ['align_params', 'topk_ids', 'hist'],
+      workgroups: [ceilDiv(chunks, 8)],
+      work: w(0, pairs * 4, histBytes),
+    },
+    {
+      name: 'scan',
+      phase: 'align',
+      shader: 'moe_scan.wgsl',
+      dtype,
+      constants: { WG: 256 },
+      bindings: ['align_params', 'hist', 'expert_counts', 'expert_starts', 'sorted_ids', 'block_expert', 'padded_total', 'chunk_rows'],
+      workgroups: [1],
+      work: w(0, 2 * histBytes, histBytes + (capacity - pairs) * 4 + (capacity / block + 2 * experts + 2) * 4),
+    },
+  ];
+  const permuteStages: StageDecl[] = [
+    {
+      name: 'scatter',
+      phase: 'permute',
+      shader: 'moe_scatter.wgsl',
+      dtype,
+      constants: { WG: 8 },
+      bindings: ['align_params', 'topk_ids', 'chunk_rows', 'sorted_ids', 'positions', 'cursor'],
+      workgroups: [ceilDiv(chunks, 8)],
+      work: w(0, pairs * 4 + histBytes, pairs * 8 + histBytes),
+    },
+    {
+      name: 'gather',
+      phase: 'permute',
+      shader: 'moe_gather.wgsl',
+      dtype,
+      constants: { WG: 64 },
+      bindings: ['align_params', 'x', 'sorted_ids', 'padded_total', 'xp'],
+      workgroups: grid2d(ceilDiv(capacity * hidden4, 64), maxDim),
+      work: w(0, pairBytes + capacity * 4, pairBytes),
+    },
+  ];
+
+  let stages: StageDecl[];
+  let hostTail: HostTail | undefined;
+  if (dispatch === 'gpu') {
+    const tiles = capacity / FFN_TILE_ROWS;
+    stages = [
+      ...routeStages,
+      ...alignStages,
+      ...permuteStages,
+      gateUp('gate-up', 'ffn_routed', 0, tiles, routedGateUpWork(pairs, nonEmpty)),
+      down('down', 'ffn_routed', 0, tiles, routedDownWork(pairs, nonEmpty)),
+      ...sharedStages,
+      combineStage,
+    ];
+  } else {
+    // Host loop: per-expert uniforms; each expert's dispatch pair declares the work its tokens will need.
+    const templates: StageDecl[] = [];
+    for (let e = 0; e < experts; e++) {
+      buffers.push(uniform(`ffn_expert_${e}`, ffnParams(e, inter, 0)));
+      const rows = layout.counts[e]!;
+      const has = rows > 0 ? 1 : 0;
+      templates.push(gateUp(`gate-up-${e}`, `ffn_expert_${e}`, 1, 0, routedGateUpWork(rows, has)));
+      templates.push(down(`down-${e}`, `ffn_expert_${e}`, 1, 0, routedDownWork(rows, has)));
+    }
+    const fixed = [...sharedStages, combineStage];
+    templates.push(...fixed);
+    stages = [...routeStages, ...alignStages, ...permuteStages];
+    const gateUpColumns = ceilDiv(inter / 4, Math.min(64, Math.max(8, nextPow2(inter / 4))));
+    const downColumns = ceilDiv(hidden4, Math.min(64, Math.max(8, nextPow2(hidden4))));
+    hostTail = {
+      readback: 'expert_counts',
+      words: experts,
+      templates,
+      plan(counts: Uint32Array): TailDispatch[] {
+        const dispatches: TailDispatch[] = [];
+        counts.forEach((count, e) => {
+          if (count === 0) return;
+          const tiles = ceilDiv(count, FFN_TILE_ROWS);
+          dispatches.push({ template: 2 * e, workgroups: [gateUpColumns, tiles] });
+          dispatches.push({ template: 2 * e + 1, workgroups: [downColumns, tiles] });
+        });
+        fixed.forEach((stage, i) => dispatches.push({ template: 2 * experts + i, workgroups: stage.workgroups }));
+        return dispatches;
+      },
+    };
+  }
+
+  const checks = [
+    { buffer: 'topk_ids', shape: [tokens, topK], expected: asF64(routing.ids), tolerance: exact },
+    { buffer: 'topk_weights', shape: [tokens, topK], expected: () => routing.weights, tolerance: weightTolerance },
+    { buffer: 'expert_counts', shape: [experts], expected: asF64(layout.counts), tolerance: exact },
+    { buffer: 'padded_total', shape: [1], expected: asF64([layout.paddedTotal]), tolerance: exact },
+    { buffer: 'sorted_ids', shape: [capacity], expected: asF64(layout.sortedIds), tolerance: exact },
+    { buffer: 'block_expert', shape: [capacity / block], expected: asF64(layout.blockExpert), tolerance: exact },
+    { buffer: 'positions', shape: [tokens, topK], expected: asF64(layout.positions), tolerance: exact },
+    {
+      buffer: 'out',
+      shape: [tokens, hidden],
+      expected: () => reference().out,
+      get tolerance(): Tolerance {
+        return outputTolerance();
+      },
+    },
+  ];
+
+  const maxPerExpert = maxAbs(layout.counts);
+  const facts: Record<string, number | string> = {
+    dispatch,
+    tokens,
+    hidden,
+    inter,
+    experts,
+    shared,
+    topK,
+    nGroup: shape.nGroup,
+    topkGroup: shape.topkGroup,
+    scoreFunction: shape.scoreFunction,
+    routeScale: shape.routeScale,
+    block,
+    pairs,
+    paddedTokens: layout.paddedTotal,
+    capacity,
+    expertsWithTokens: nonEmpty,
+    maxTokensPerExpert: maxPerExpert,
+    meanTokensPerExpert: pairs / experts,
+    loadImbalance: loadImbalance(layout.counts),
+    // Bytes of hidden x element size per selected (token, expert) pair (DeepEP accounting): what a same-size
+    // copy would move for the permute and combine phases.
+    permuteBytes: pairBytes,
+    combineBytes: pairBytes,
+    endToEnd: 'timing.wall: one step per submission, submit to done (host-loop: readback round trip included)',
+  };
+  const kernelCase: KernelCase = { buffers, stages, checks, facts, stepTiming: 'wall', ...(hostTail && { hostTail }) };
+  return { kind: 'case', kernelCase };
+}
+
+function optionalNumber(params: Record<string, AxisValue>, name: string, fallback: number): number {
+  return params[name] === undefined || params[name] === 'preset' ? fallback : numberParam(params, name);
+}
+
+export const moeFamily: KernelFamily = {
+  name: 'moe',
+  requiredAxes: ['preset', 'tokens', 'dispatch', 'dtype'],
+  // gpu and host-loop run on the same inputs (same routing, same load), so their times compare directly.
+  inputInvariantAxes: ['dispatch'],
+  build(params, context): BuildResult {
+    const preset = MOE_PRESETS[stringParam(params, 'preset', PRESET_NAMES)];
+    const dtype = stringParam(params, 'dtype', ['f32', 'f16'] as const);
+    const dispatch = stringParam(params, 'dispatch', MOE_DISPATCHES);
+    const balance = params['balance'] === undefined ? 'uniform' : stringParam(params, 'balance', MOE_BALANCES);
+    const shape: MoeShape = {
+      tokens: numberParam(params, 'tokens'),
+      hidden: optionalNumber(params, 'hidden', preset.hidden),
+      inter: optionalNumber(params, 'inter', preset.inter),
+      experts: optionalNumber(params, 'experts', preset.experts),
+      shared: optionalNumber(params, 'shared', preset.shared),
+      topK: optionalNumber(params, 'top_k', preset.topK),
+      nGroup: optionalNumber(params, 'n_group', preset.nGroup),
+      topkGroup: optionalNumber(params, 'topk_group', preset.topkGroup),
+      scoreFunction: preset.scoreFunction,
+      renormalize: preset.renormalize,
+      routeScale: preset.routeScale,
+    };
+    const built = moeCase(shape, dtype, context, { dispatch, balance, block: optionalNumber(params, 'block', DEFAULT_BLOCK) });
+    if (built.kind === 'case') built.kernelCase.facts = { preset: String(params['preset']), balance, ...built.kernelCase.facts };
+    return built;
+  },
+};
