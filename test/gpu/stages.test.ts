@@ -11,10 +11,14 @@ import { buildCase, closeTestGpu, testGpu } from '../helpers/gpu.js';
 
 after(closeTestGpu);
 
-/** Two copies of different sizes as the stages of one case, buffers renamed apart. */
+/**
+ * Two copies of different sizes as the stages of one case, buffers renamed apart. Small enough (10 MiB moved
+ * in all) that the whole case stays in the last-level cache, like each stage alone: with a working set past
+ * the cache, end to end would rightly be slower than the cache-warm stages timed apart.
+ */
 async function twoStageCase(): Promise<KernelCase> {
   const parts = await Promise.all(
-    ([['big', 8], ['small', 1]] as const).map(async ([phase, mib]) => {
+    ([['big', 4], ['small', 1]] as const).map(async ([phase, mib]) => {
       const c = await buildCase(calibrationFamily, { kernel: 'copy-chunked', mib, iterations: 1 });
       const rename = (name: string): string => `${phase}-${name}`;
       return {
@@ -41,12 +45,12 @@ test('a multi-stage case gets each stage timed on its own beside the end-to-end 
   if (m.status !== 'ok') return;
   assert.deepEqual(m.stages?.map((s) => [s.name, s.dispatches]), [['big', 1], ['small', 1]]);
   const [big, small] = m.stages!;
-  assert.equal(big!.work.bytesRead, 8 * 2 ** 20);
+  assert.equal(big!.work.bytesRead, 4 * 2 ** 20);
   assert.equal(small!.work.bytesRead, 2 ** 20);
   assert.ok(big!.samplesMs.length >= 5 && small!.samplesMs.length >= 5);
   // Fastest samples: the least disturbed by whatever else shares the CPU that lavapipe runs on.
-  // 8x the bytes: the big copy must take several times longer than the small one.
-  assert.ok(big!.gpu.min > 3 * small!.gpu.min, `big ${big!.gpu.min} ms vs small ${small!.gpu.min} ms`);
+  // 4x the bytes: the big copy must take several times longer than the small one.
+  assert.ok(big!.gpu.min > 2 * small!.gpu.min, `big ${big!.gpu.min} ms vs small ${small!.gpu.min} ms`);
   // Timed apart, the stages add up to about the end-to-end time.
   const sum = big!.gpu.min + small!.gpu.min;
   assert.ok(Math.abs(m.timing.gpu.min - sum) < 0.35 * m.timing.gpu.min, `end to end ${m.timing.gpu.min} ms vs sum ${sum} ms`);
