@@ -265,3 +265,9 @@ export async function withErrorScopes<T>(
     },
   };
 }
+
+/** The adapter's smallest subgroup, where the device has the subgroups feature (for BuildContext). */
+export function subgroupFacts(context: Pick<GpuContext, 'adapter' | 'features'>): { subgroupMinSize?: number } {
+  const size = context.adapter.subgroupMinSize;
+  return context.features.has('subgroups') && size !== undefined && size > 0 ? { subgroupMinSize: size } : {};
+}

@@ -22,6 +22,13 @@ export function dtypePrelude(dtype: Dtype): string {
   return dtype === 'f16' ? 'enable f16;\nalias T = f16;\n' : 'alias T = f32;\n';
 }
 
+/** The shader with the dtype prelude; its own `enable` directives stay first, as WGSL requires. */
+export function withPrelude(dtype: Dtype, source: string): string {
+  const enables = source.match(/^enable [^;]+;\s*$/gm) ?? [];
+  const body = enables.length ? source.replace(/^enable [^;]+;\s*$/gm, '') : source;
+  return enables.map((line) => line.trim() + '\n').join('') + dtypePrelude(dtype) + body;
+}
+
 export interface CompiledPipeline {
   pipeline: GPUComputePipeline;
   compileMs: number;
@@ -42,7 +49,7 @@ async function compile(device: GPUDevice, stage: StageDecl): Promise<CompiledPip
   const start = performance.now();
   const module = device.createShaderModule({
     label: stage.shader,
-    code: dtypePrelude(stage.dtype) + shaderSource(stage.shader),
+    code: withPrelude(stage.dtype, shaderSource(stage.shader)),
   });
   const pipeline = await device.createComputePipelineAsync({
     label: `${stage.name}:${stage.shader}`,

@@ -5,6 +5,8 @@ import type { KernelCase } from './spec.js';
 export interface BuildContext {
   limits: DeviceLimits;
   features: ReadonlySet<WantedFeature>;
+  /** Smallest subgroup the adapter may run (with the subgroups feature); kernels that trade lanes need it. */
+  subgroupMinSize?: number;
   /** Seed for the case's inputs: the same case always sees the same data. */
   seed: number;
 }

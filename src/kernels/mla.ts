@@ -431,7 +431,7 @@ export function mlaCase(spec: MlaSpec, dtype: Dtype, context: BuildContext): Bui
       dtype,
       context,
       { seqs: 'seqs', q: 'q', k: 'latent', v: 'latent', out: 'o_lat', vStride: row },
-      { tiling: spec.tiling, phase: 'decode', ...(spec.tiling === 'rows' && { attendPlan: (s: AttentionShape) => absorbedRowsPlan(s, context.limits) }) },
+      { tiling: spec.tiling, phase: 'decode', ...(spec.tiling === 'rows' && { attendPlan: (s: AttentionShape) => absorbedRowsPlan(s, context.limits, context.subgroupMinSize) }) },
     );
   }
   if (core.kind === 'skip') return core;
@@ -560,14 +560,20 @@ function mlaReference(spec: MlaSpec, problem: MlaProblem, inputs: Inputs): Refer
   return { out, maxScore, ...(y && { y }) };
 }
 
+/** Subgroup lanes the absorbed rows kernel trades K/V vec4s across (its loads come in blocks of this many). */
+const ABSORBED_ROWS_LANES = 8;
+
 /**
  * The absorbed attend on CPU adapters (kernels/mla_attend_rows.wgsl): one invocation per query row, the rows
  * of a sequence in as few workgroups as fit (one up to 128 rows), and enough token splits for ~16 workgroups.
  */
-export function absorbedRowsPlan(shape: AttentionShape, limits: DeviceLimits, rpi = 2): AttendPlan | string {
+export function absorbedRowsPlan(shape: AttentionShape, limits: DeviceLimits, subgroupMinSize: number | undefined, rpi = 2): AttendPlan | string {
   const dq4 = Math.ceil(shape.dQk / 4);
   const dv4 = Math.ceil(shape.dV / 4);
   if (shape.nKv !== 1) return 'the absorbed attend is MQA-shaped (one latent KV head)';
+  if (subgroupMinSize === undefined || subgroupMinSize < ABSORBED_ROWS_LANES) {
+    return `the absorbed rows kernel shares loads across ${ABSORBED_ROWS_LANES} subgroup lanes; this adapter has ${subgroupMinSize === undefined ? 'no subgroups' : `subgroups of ${subgroupMinSize}`} (tiling=workgroup runs anywhere)`;
+  }
   if (dq4 > 146 || dv4 > 130) return `d_c + d_r = ${shape.dQk} (d_c = ${shape.dV}) exceeds the absorbed rows kernel's private rows (584 / 520)`;
   const rows = shape.qLen * shape.nQ;
   const perInvocation = Math.min(rpi, rows);

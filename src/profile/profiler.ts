@@ -1,6 +1,6 @@
 import { writeFileSync } from 'node:fs';
 import { UserError } from '../errors.js';
-import { describeErrors, hasErrors, openGpu, type GpuContext, type GpuOptions } from '../gpu/device.js';
+import { describeErrors, hasErrors, openGpu, subgroupFacts, type GpuContext, type GpuOptions } from '../gpu/device.js';
 import type { PreparedCase } from '../gpu/executor.js';
 import { TrackedAllocator } from '../gpu/memory.js';
 import { GpuTimer, type TimingMode } from '../gpu/timing.js';
@@ -200,7 +200,7 @@ export async function profileCase(options: ProfileOptions): Promise<ProfiledCase
 async function captureOne(context: GpuContext, allocator: TrackedAllocator, family: NonNullable<ReturnType<typeof kernelFamily>>, planned: PlannedCase, seed: number): Promise<CapturedCase> {
   const none = { dispatches: 0, flops: 0, bytes: 0, compileMs: {}, uploadBytes: 0, readbackBytes: 0 };
   if (planned.skip) return { key: planned.key, status: 'skipped', detail: planned.skip, ...none };
-  const built = family.build(planned.params, { limits: context.limits, features: context.features, seed: caseSeed(seed, planned.key) });
+  const built = family.build(planned.params, { limits: context.limits, features: context.features, ...subgroupFacts(context), seed: caseSeed(seed, planned.key) });
   if (built.kind === 'skip') return { key: planned.key, status: 'skipped', detail: built.reason, ...none };
   const kernelCase: KernelCase = built.kernelCase;
   const misfit = deviceMisfit(kernelCase, context.limits);

@@ -1,4 +1,4 @@
-import { describeErrors, hasErrors, withErrorScopes, type DeviceLimits, type GpuContext, type ScopedErrors } from '../gpu/device.js';
+import { describeErrors, hasErrors, subgroupFacts, withErrorScopes, type DeviceLimits, type GpuContext, type ScopedErrors } from '../gpu/device.js';
 import { PreparedCase } from '../gpu/executor.js';
 import type { TrackedAllocator } from '../gpu/memory.js';
 import type { GpuTimer, TimingMode } from '../gpu/timing.js';
@@ -123,6 +123,7 @@ export async function runCase(
     built = family.build(planned.params, {
       limits: context.limits,
       features: context.features,
+      ...subgroupFacts(context),
       seed: caseSeed(options.seed, seedKey(family, planned.suite, planned.key, planned.params)),
     });
   } catch (error) {

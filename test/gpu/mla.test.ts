@@ -1,3 +1,4 @@
+import { subgroupFacts } from '../../src/gpu/device.js';
 import assert from 'node:assert/strict';
 import { after, test } from 'node:test';
 import type { AttentionTiling } from '../../src/kernels/attention.js';
@@ -12,7 +13,7 @@ after(closeTestGpu);
 
 async function context(seed = 11): Promise<BuildContext> {
   const gpu = await testGpu();
-  return { limits: gpu.limits, features: gpu.features, seed };
+  return { limits: gpu.limits, features: gpu.features, ...subgroupFacts(gpu), seed };
 }
 
 // Small dims with the presets' structure (d_c > d_nope, d_r = d_nope / 2, d_v != d_nope) keep the float64
@@ -119,4 +120,13 @@ test('every stage has a phase; the absorbed form is absorb-q, q-rope, attend, re
   const naive = await build(spec('naive-latent'), 'f32');
   assert.deepEqual([...new Set(naive.stages.map((s) => s.phase))], ['q-rope', 'up-project', 'attend', 'reduce']);
   for (const stage of [...absorbed.stages, ...naive.stages]) assert.ok(stage.phase, stage.name);
+});
+
+test('the absorbed rows kernel needs subgroups of >= 8 lanes: without them the case is a skip that says so', async () => {
+  const { absorbedRowsPlan } = await import('../../src/kernels/mla.js');
+  const gpu = await testGpu();
+  const shape = { batch: 1, nQ: 16, nKv: 1, dQk: 576, dV: 512, qLen: 1, kvLens: [64], causal: true };
+  assert.match(String(absorbedRowsPlan(shape, gpu.limits, undefined)), /no subgroups/);
+  assert.match(String(absorbedRowsPlan(shape, gpu.limits, 4)), /subgroups of 4/);
+  assert.equal(typeof absorbedRowsPlan(shape, gpu.limits, 8), 'object');
 });
