@@ -6,7 +6,7 @@
 // (e.g. the tokens of one sequence) are `row` apart and segments `outer` apart. A and C use that form, B is
 // [z][k][n] with row stride b.row. All offsets and strides are in vec4s (the dims are multiples of 4).
 //
-// An invocation owns TM rows x TN vec4 columns; the invocations of a workgroup run along n and share their
+// An invocation owns TM rows x TN vec4 columns (WG apart); the invocations of a workgroup run along n and share their
 // rows, so A loads are uniform across the workgroup (one scalar load feeds every lane on CPU adapters; a
 // broadcast from cache on GPUs) and B loads are contiguous across lanes.
 override WG: u32 = 64;
@@ -60,14 +60,16 @@ fn main(@builtin(local_invocation_index) lid: u32, @builtin(workgroup_id) wid: v
     return;
   }
   let m0 = rb * TM;
-  let n0 = (nb * WG + lid) * TN;
+  // Column j of this invocation is n0 + j * WG: for each j the lanes of a workgroup read neighbouring vec4s
+  // of a B row (one or two cache lines per gather on CPU adapters, coalesced on GPUs).
+  let n0 = nb * WG * TN + lid;
   if (n0 >= params.n4) {
     return;
   }
   var a_row: array<u32, MAX_TM>;
   for (var i = 0u; i < TM; i++) { a_row[i] = row_at(params.a, z, min(m0 + i, params.m - 1u)); }
   var b_col: array<u32, MAX_TM>;
-  for (var j = 0u; j < TN; j++) { b_col[j] = params.b.off + z * params.b.zs + min(n0 + j, params.n4 - 1u); }
+  for (var j = 0u; j < TN; j++) { b_col[j] = params.b.off + z * params.b.zs + min(n0 + j * WG, params.n4 - 1u); }
   var acc: array<vec4<f32>, MAX_TILE>;
   for (var i = 0u; i < TM * TN; i++) { acc[i] = vec4<f32>(0.0); }
 
@@ -91,7 +93,7 @@ fn main(@builtin(local_invocation_index) lid: u32, @builtin(workgroup_id) wid: v
     if (m0 + i >= params.m) { break; }
     let c_row = row_at(params.c, z, m0 + i);
     for (var j = 0u; j < TN; j++) {
-      if (n0 + j < params.n4) { c_mat[c_row + n0 + j] = vec4<T>(acc[i * TN + j]); }
+      if (n0 + j * WG < params.n4) { c_mat[c_row + n0 + j * WG] = vec4<T>(acc[i * TN + j]); }
     }
   }
 }
