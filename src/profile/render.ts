@@ -53,7 +53,14 @@ export function renderProfile(result: ProfiledCase): string {
     );
     if (breakdown) {
       const allowance = breakdown.overheadAllowanceMs;
-      const verdict = breakdown.withinOverhead === null ? 'no dispatch overhead calibrated' : breakdown.withinOverhead ? 'the stages add up to end to end within it' : 'the stages do NOT add up to end to end within it';
+      const verdict =
+        breakdown.endToEndTimer === 'wall'
+          ? 'not comparable: end to end is wall time (submit to done, host round trip included), the stages GPU time'
+          : breakdown.withinOverhead === null
+            ? 'no dispatch overhead calibrated'
+            : breakdown.withinOverhead
+              ? 'the stages add up to end to end within it'
+              : 'the stages do NOT add up to end to end within it';
       lines.push(
         `end to end - sum of stages = ${formatDuration(breakdown.gapMs)} ±${formatDuration(breakdown.gapUncertaintyMs)} (95% CIs); calibrated dispatch overhead x ${m.timing.dispatches} dispatches = ${allowance === null ? '-' : formatDuration(allowance)}: ${verdict}`,
       );

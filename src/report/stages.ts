@@ -18,8 +18,13 @@ export interface StageBreakdown {
   gapUncertaintyMs: number;
   /** One calibrated dispatch overhead per dispatch of a repeat: the gap expected from timing stages apart. */
   overheadAllowanceMs: number | null;
-  /** |gap| within the allowance, up to the gap's own uncertainty (null where the run calibrated no dispatch overhead). */
+  /** |gap| within the allowance, up to the gap's own uncertainty (null where the run calibrated no dispatch overhead, or end to end is wall time). */
   withinOverhead: boolean | null;
+  /**
+   * 'wall' where end to end is submit-to-done host time (cases timed by wall clock, e.g. MoE's host loop, whose
+   * step spans a readback): then it includes host work the GPU-timed stages do not, and the gap is not overhead.
+   */
+  endToEndTimer: 'timestamp' | 'wall';
 }
 
 export function stageBreakdown(measurement: OkMeasurement, ceilings: Ceilings): StageBreakdown | null {
@@ -28,7 +33,8 @@ export function stageBreakdown(measurement: OkMeasurement, ceilings: Ceilings): 
   const sumMs = stages.reduce((sum, s) => sum + s.gpu.median, 0);
   const endToEndMs = measurement.timing.gpu.median;
   const gapMs = endToEndMs - sumMs;
-  const overheadAllowanceMs = ceilings.dispatchUs === null ? null : (ceilings.dispatchUs * measurement.timing.dispatches) / 1e3;
+  const endToEndTimer = measurement.timing.timer;
+  const overheadAllowanceMs = ceilings.dispatchUs === null || endToEndTimer === 'wall' ? null : (ceilings.dispatchUs * measurement.timing.dispatches) / 1e3;
   const halfWidth = (ci: { lo: number; hi: number }): number => (ci.hi - ci.lo) / 2;
   const gapUncertaintyMs = Math.sqrt([measurement.timing.gpu.ci95, ...stages.map((s) => s.gpu.ci95)].reduce((sum, ci) => sum + halfWidth(ci) ** 2, 0));
   return {
@@ -39,5 +45,6 @@ export function stageBreakdown(measurement: OkMeasurement, ceilings: Ceilings): 
     gapUncertaintyMs,
     overheadAllowanceMs,
     withinOverhead: overheadAllowanceMs === null ? null : Math.abs(gapMs) - gapUncertaintyMs <= overheadAllowanceMs,
+    endToEndTimer,
   };
 }

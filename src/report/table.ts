@@ -68,7 +68,12 @@ export function renderStageTable(measurement: OkMeasurement, ceilings: Ceilings)
   }
   t.push(['sum of stages', String(measurement.timing.dispatches), formatDuration(breakdown.sumMs), '', '100%', '', '', '', '']);
   t.push(['end to end', String(measurement.timing.dispatches), formatDuration(breakdown.endToEndMs), `±${formatPercent(measurement.timing.gpu.relCi95, 1)}`, '', '', '', '', '']);
-  const allowance = breakdown.overheadAllowanceMs === null ? '' : ` (dispatch overhead allows ±${formatDuration(breakdown.overheadAllowanceMs)})`;
+  const allowance =
+    breakdown.endToEndTimer === 'wall'
+      ? ' (end to end is wall time, submit to done with any host round trip; the stages are GPU time)'
+      : breakdown.overheadAllowanceMs === null
+        ? ''
+        : ` (dispatch overhead allows ±${formatDuration(breakdown.overheadAllowanceMs)})`;
   return `${describeCase(measurement.params)}: stages timed on their own\n${t.toString()}\nend to end - sum of stages = ${formatDuration(breakdown.gapMs)} ±${formatDuration(breakdown.gapUncertaintyMs)}${allowance}`;
 }
 

@@ -43,3 +43,14 @@ test('stageBreakdown: shares of the stage sum, end-to-end gap and the dispatch-o
   assert.ok(single && single.status === 'ok');
   assert.equal(stageBreakdown(single, file.ceilings), null);
 });
+
+test('stageBreakdown: a wall-timed end to end (host round trip included) is not held to the dispatch overhead', () => {
+  const file = readResultFile(new URL('../fixtures/results-device-a.json', import.meta.url).pathname);
+  const staged = file.cases.find((c) => c.status === 'ok' && c.stages?.length);
+  assert.ok(staged && staged.status === 'ok');
+  const wall = { ...staged, timing: { ...staged.timing, timer: 'wall' as const } };
+  const breakdown = stageBreakdown(wall, { ...file.ceilings, dispatchUs: 10 })!;
+  assert.equal(breakdown.endToEndTimer, 'wall');
+  assert.equal(breakdown.overheadAllowanceMs, null);
+  assert.equal(breakdown.withinOverhead, null);
+});
