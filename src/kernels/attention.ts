@@ -13,7 +13,8 @@ import { elementBytes, type BufferDecl, type Dtype, type KernelCase, type StageD
  *   decode:  split-KV flash-decoding, kernels/attention_decode.wgsl (attend: all query heads of a KV head in
  *            one workgroup, K/V streamed once) + kernels/attention_reduce.wgsl (merge the splits);
  *   prefill: flash-attention, kernels/attention_prefill.wgsl (Q/K/V tiles in workgroup memory, online softmax).
- * and a CPU-adapter tiling for both ('rows', kernels/attention_rows.wgsl + the same reduce), picked by
+ * and a CPU-adapter tiling for both ('rows': kernels/attention_rows_subgroup.wgsl where subgroups of >= 8 lanes
+ * exist and a KV head has >= 8 query rows, else kernels/attention_rows.wgsl; the same reduce), picked by
  * AttentionOptions.tiling (the suites' quick profile, which `auto` uses on software adapters, asks for it).
  * Shapes travel in a uniform; only tile sizes and head dims are compile-time (`override`) constants, so new
  * batch / context / head counts never recompile.
@@ -90,7 +91,9 @@ export interface PrefillTiles {
 /**
  * How a kernel maps work onto invocations. 'workgroup' (default; GPUs): tiles in workgroup memory, coalesced
  * loads, register tiles. 'rows' (CPU adapters such as lavapipe): each invocation owns a few query rows and
- * one KV split and walks it alone; no workgroup memory or barriers (kernels/attention_rows.wgsl). On lavapipe
+ * one KV split; no workgroup memory or barriers (kernels/attention_rows_subgroup.wgsl: the rows of a workgroup
+ * walk the same tokens, loading K/V rows cooperatively across subgroup lanes; kernels/attention_rows.wgsl: each
+ * invocation walks its split alone, for MHA decode and adapters without subgroups). On lavapipe
  * every load is a per-lane gather and a barrier makes the whole shader a coroutine, which costs the
  * workgroup-tiled kernels 2-4x there.
  */
@@ -112,6 +115,7 @@ export interface AttentionOptions {
 const ceilDiv = (a: number, b: number): number => Math.ceil(a / b);
 const nextPow2 = (n: number): number => 2 ** Math.ceil(Math.log2(Math.max(1, n)));
 const pow2Floor = (n: number): number => 2 ** Math.floor(Math.log2(Math.max(1, n)));
+const pow2Ceil = (n: number): number => 2 ** Math.ceil(Math.log2(Math.max(1, n)));
 
 function maxWorkgroup(limits: DeviceLimits): number {
   return Math.min(256, limits.maxComputeInvocationsPerWorkgroup, limits.maxComputeWorkgroupSizeX);
@@ -232,6 +236,60 @@ function rowsPerInvocation(shape: AttentionShape): number | string {
   const fit = Math.min(ROWS_MAX_RPI, Math.floor(ROWS_MAX_VEC4 / widest));
   if (fit < 1) return `head dims ${shape.dQk}/${shape.dV} exceed the rows tiling's ${ROWS_MAX_VEC4 * 4}-element row buffers`;
   return Math.min(fit, pow2Floor(rows));
+}
+
+/** Subgroup lanes the subgroup rows kernel trades K/V vec4s across (its loads come in blocks of this many). */
+export const SUBGROUP_ROWS_LANES = 8;
+/** Private rows of attention_rows_subgroup.wgsl in vec4s (MAXQ, MAXV) and rows per invocation (MAX_RPI). */
+const SUBGROUP_ROWS_MAXQ = 586;
+const SUBGROUP_ROWS_MAXV = 522;
+const SUBGROUP_ROWS_MAX_RPI = 8;
+
+/**
+ * The rows tiling with subgroup-cooperative loads (kernels/attention_rows_subgroup.wgsl): a workgroup holds
+ * WG x RPI query rows of one KV head, which walk the same tokens. Decode: the rows of a KV head in as few
+ * workgroups as fit and enough token splits for ~16 workgroups (>= 128 tokens each). Prefill: one split and
+ * small row blocks (one subgroup), so that causal blocks stop at their last row's position.
+ */
+export function subgroupRowsPlan(
+  shape: AttentionShape,
+  phase: AttentionPhase,
+  limits: DeviceLimits,
+  subgroupMinSize: number | undefined,
+  wanted: { rpi?: number; wg?: number; splits?: number } = {},
+): AttendPlan | string {
+  if (subgroupMinSize === undefined || subgroupMinSize < SUBGROUP_ROWS_LANES) {
+    return `the subgroup rows kernel shares loads across ${SUBGROUP_ROWS_LANES} subgroup lanes; this adapter has ${subgroupMinSize === undefined ? 'no subgroups' : `subgroups of ${subgroupMinSize}`}`;
+  }
+  const dq4 = ceilDiv(shape.dQk, 4);
+  const dv4 = ceilDiv(shape.dV, 4);
+  const fit = Math.min(SUBGROUP_ROWS_MAX_RPI, Math.floor(SUBGROUP_ROWS_MAXQ / dq4), Math.floor(SUBGROUP_ROWS_MAXV / dv4));
+  if (fit < 1) return `head dims ${shape.dQk}/${shape.dV} exceed the subgroup rows kernel's private rows (${SUBGROUP_ROWS_MAXQ * 4}/${SUBGROUP_ROWS_MAXV * 4} elements)`;
+  const rows = shape.qLen * (shape.nQ / shape.nKv);
+  const rpi = Math.min(wanted.rpi ?? 2, fit, rows);
+  if (rpi < 1 || rpi > fit) return `${rpi} rows per invocation: the private rows hold 1 to ${fit} at head dims ${shape.dQk}/${shape.dV}`;
+  const lanes = Math.max(SUBGROUP_ROWS_LANES, pow2Ceil(ceilDiv(rows, rpi)));
+  const wg = wanted.wg ?? Math.min(phase === 'prefill' ? SUBGROUP_ROWS_LANES : 64, limits.maxComputeInvocationsPerWorkgroup, lanes);
+  const rowGroups = ceilDiv(rows, wg * rpi);
+  const maxLen = Math.max(1, ...shape.kvLens);
+  const perSplit = shape.batch * shape.nKv * rowGroups;
+  const want = wanted.splits ?? (phase === 'prefill' ? 1 : Math.max(1, Math.min(ceilDiv(16, perSplit), ceilDiv(maxLen, 128))));
+  const chunk = ceilDiv(ceilDiv(maxLen, want), 8) * 8;
+  const splits = ceilDiv(maxLen, chunk);
+  return {
+    shader: 'attention_rows_subgroup.wgsl',
+    constants: { WG: wg, RPI: rpi, D_QK: shape.dQk, D_V: shape.dV },
+    workgroups: grid2d(perSplit * splits, limits.maxComputeWorkgroupsPerDimension),
+    rowGroups,
+    chunk,
+    splits,
+    facts: { rowGroups, kvReadsPerKvHead: rowGroups, tileWG: wg, tileRPI: rpi, rowsKernel: 'subgroup' },
+  };
+}
+
+function rowsWanted(options: AttentionOptions): { rpi?: number; wg?: number; splits?: number } {
+  const { rowsPerInvocation: rpi, rowsWorkgroup: wg, splits } = options;
+  return { ...(rpi !== undefined && { rpi }), ...(wg !== undefined && { wg }), ...(splits !== undefined && { splits }) };
 }
 
 /** Decode splits: enough workgroups to fill a large GPU, but at least MIN_SPLIT_TOKENS tokens each. */
@@ -437,6 +495,7 @@ export function attentionCore(
 
   let buffers: BufferDecl[];
   let stages: StageDecl[];
+  let subgroupPlan: AttendPlan | string;
   if (options.attendPlan) {
     const plan = options.attendPlan(shape);
     if (typeof plan === 'string') return { kind: 'skip', reason: plan };
@@ -446,6 +505,29 @@ export function attentionCore(
       plan.chunk,
       plan.splits,
     ));
+    Object.assign(facts, { splits: plan.splits, splitTokens: plan.chunk, ...plan.facts });
+  } else if (tiling === 'rows' && rows >= SUBGROUP_ROWS_LANES && typeof (subgroupPlan = subgroupRowsPlan(shape, phase, context.limits, context.subgroupMinSize, rowsWanted(options))) !== 'string') {
+    const plan = subgroupPlan;
+    const constants = { ...plan.constants, ...vConstants };
+    if (plan.splits === 1 && phase === 'prefill') {
+      // One split: the attend normalises and writes the output itself (no partials, no reduce).
+      const params = splitParams(plan.rowGroups, plan.chunk, 1);
+      buffers = [{ name: 'params', role: 'scratch', usage: 'uniform', type: 'u32', length: params.length, data: params }];
+      stages = [
+        {
+          name: 'attend',
+          shader: plan.shader,
+          entryPoint: 'main_direct',
+          dtype,
+          constants,
+          bindings: ['params', io.seqs, io.q, io.k, io.v, io.out],
+          workgroups: plan.workgroups,
+          work: { flops, bytesRead: qBytes + kvBytes + seqsBytes, bytesWritten: outBytes },
+        },
+      ];
+    } else {
+      ({ buffers, stages } = splitPipeline({ shader: plan.shader, constants, workgroups: plan.workgroups }, plan.rowGroups, plan.chunk, plan.splits));
+    }
     Object.assign(facts, { splits: plan.splits, splitTokens: plan.chunk, ...plan.facts });
   } else if (tiling === 'rows') {
     const rpi = options.rowsPerInvocation ?? rowsPerInvocation(shape);
@@ -468,7 +550,7 @@ export function attentionCore(
       chunk,
       splits,
     ));
-    Object.assign(facts, { splits, splitTokens: chunk, rowGroups, kvReadsPerKvHead: rowGroups, tileWG: wg, tileRPI: rpi });
+    Object.assign(facts, { splits, splitTokens: chunk, rowGroups, kvReadsPerKvHead: rowGroups, tileWG: wg, tileRPI: rpi, rowsKernel: 'per-invocation' });
   } else if (phase === 'decode') {
     const tiles = chooseDecodeTiles(shape, context.limits, options.decodeTiles);
     if (typeof tiles === 'string') return { kind: 'skip', reason: tiles };

@@ -18,7 +18,7 @@ import {
 } from '../reference/mla.js';
 import { seededUniform } from '../reference/random.js';
 import { roundToF16 } from '../util/f16.js';
-import { attentionCase, attentionCore, kvBytesPerToken, sequenceTable, type AttendPlan, type AttentionShape, type AttentionTiling } from './attention.js';
+import { attentionCase, attentionCore, kvBytesPerToken, sequenceTable, subgroupRowsPlan, type AttendPlan, type AttentionShape, type AttentionTiling } from './attention.js';
 import type { BuildContext, BuildResult, KernelFamily } from './family.js';
 import { grid2d, numberParam, stringParam } from './family.js';
 import { elementBytes, type BufferDecl, type Dtype, type KernelCase, type OutputCheck, type StageDecl, type Tolerance } from './spec.js';
@@ -560,39 +560,16 @@ function mlaReference(spec: MlaSpec, problem: MlaProblem, inputs: Inputs): Refer
   return { out, maxScore, ...(y && { y }) };
 }
 
-/** Subgroup lanes the absorbed rows kernel trades K/V vec4s across (its loads come in blocks of this many). */
-const ABSORBED_ROWS_LANES = 8;
-
 /**
- * The absorbed attend on CPU adapters (kernels/mla_attend_rows.wgsl): one invocation per query row, the rows
- * of a sequence in as few workgroups as fit (one up to 128 rows), and enough token splits for ~16 workgroups.
+ * The absorbed attend on CPU adapters: the attention core's subgroup rows kernel
+ * (kernels/attention_rows_subgroup.wgsl) over the latent cache, k and v the same rows (V_STRIDE4 = the row
+ * stride), two query rows per invocation, the rows of a sequence in as few workgroups as fit.
  */
 export function absorbedRowsPlan(shape: AttentionShape, limits: DeviceLimits, subgroupMinSize: number | undefined, rpi = 2): AttendPlan | string {
-  const dq4 = Math.ceil(shape.dQk / 4);
-  const dv4 = Math.ceil(shape.dV / 4);
   if (shape.nKv !== 1) return 'the absorbed attend is MQA-shaped (one latent KV head)';
-  if (subgroupMinSize === undefined || subgroupMinSize < ABSORBED_ROWS_LANES) {
-    return `the absorbed rows kernel shares loads across ${ABSORBED_ROWS_LANES} subgroup lanes; this adapter has ${subgroupMinSize === undefined ? 'no subgroups' : `subgroups of ${subgroupMinSize}`} (tiling=workgroup runs anywhere)`;
-  }
-  if (dq4 > 146 || dv4 > 130) return `d_c + d_r = ${shape.dQk} (d_c = ${shape.dV}) exceeds the absorbed rows kernel's private rows (584 / 520)`;
-  const rows = shape.qLen * shape.nQ;
-  const perInvocation = Math.min(rpi, rows);
-  const wg = Math.min(64, limits.maxComputeInvocationsPerWorkgroup, Math.max(8, pow2Ceil(ceilDiv(rows, perInvocation))));
-  const rowGroups = ceilDiv(rows, wg * perInvocation);
-  const maxLen = Math.max(...shape.kvLens);
-  const wanted = Math.max(1, Math.min(ceilDiv(16, shape.batch * rowGroups), ceilDiv(maxLen, 128)));
-  const chunk = ceilDiv(ceilDiv(maxLen, wanted), 8) * 8;
-  const splits = ceilDiv(maxLen, chunk);
-  const workgroups = grid2d(shape.batch * splits * rowGroups, limits.maxComputeWorkgroupsPerDimension);
-  return {
-    shader: 'mla_attend_rows.wgsl',
-    constants: { WG: wg, RPI: perInvocation, D_QK: shape.dQk, D_V: shape.dV, V_STRIDE4: dq4 },
-    workgroups,
-    rowGroups,
-    chunk,
-    splits,
-    facts: { rowGroups, kvReadsPerKvHead: rowGroups, tileWG: wg, tileRPI: perInvocation },
-  };
+  const plan = subgroupRowsPlan(shape, 'decode', limits, subgroupMinSize, { rpi });
+  if (typeof plan === 'string') return `${plan} (tiling=workgroup runs anywhere)`;
+  return { ...plan, constants: { ...plan.constants, V_STRIDE4: Math.ceil(shape.dQk / 4) } };
 }
 
 function optionalNumber(params: Record<string, unknown>, name: string, fallback: number): number {

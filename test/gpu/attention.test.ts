@@ -104,6 +104,31 @@ for (const { name, phase, shape, splits } of SHAPES) {
   }
 }
 
+test('rows tiling: the subgroup kernel where a KV head has >= 8 query rows (prefill writes its output, no reduce), the per-invocation kernel otherwise', async () => {
+  const ctx = await context();
+  assert.ok((ctx.subgroupMinSize ?? 0) >= 8, 'lavapipe exposes subgroups of 8: the subgroup kernel must be the one under test');
+  const kernelOf = async (shape: AttentionShape, phase: 'decode' | 'prefill') => {
+    const kernelCase = await build(shape, 'f32', { phase, tiling: 'rows' });
+    return { kernel: kernelCase.facts?.['rowsKernel'], stages: kernelCase.stages.map((s) => `${s.name}:${s.shader}:${s.entryPoint ?? 'main'}`) };
+  };
+  const byName = Object.fromEntries(SHAPES.map((s) => [s.name, s]));
+  const mhaDecode = byName['MHA decode, 3 heads, ragged [1, 37, 130] (a single-token sequence)']!;
+  const mqaDecode = byName['MQA decode, 12 q heads / 1 kv head, 301 tokens']!;
+  const gqaPrefill = byName['GQA prefill, 6 q / 2 kv heads, 50 tokens causal']!;
+  assert.deepEqual(await kernelOf(mhaDecode.shape, 'decode'), {
+    kernel: 'per-invocation',
+    stages: ['attend:attention_rows.wgsl:main', 'reduce:attention_reduce.wgsl:main'],
+  });
+  assert.deepEqual(await kernelOf(mqaDecode.shape, 'decode'), {
+    kernel: 'subgroup',
+    stages: ['attend:attention_rows_subgroup.wgsl:main', 'reduce:attention_reduce.wgsl:main'],
+  });
+  assert.deepEqual(await kernelOf(gqaPrefill.shape, 'prefill'), { kernel: 'subgroup', stages: ['attend:attention_rows_subgroup.wgsl:main_direct'] });
+  // Without subgroups (or with narrower ones) the per-invocation kernel serves every shape.
+  const narrow = attentionCase(gqaPrefill.shape, 'f32', { ...ctx, subgroupMinSize: 4 }, { phase: 'prefill', tiling: 'rows' });
+  assert.equal(narrow.kind === 'case' && narrow.kernelCase.facts?.['rowsKernel'], 'per-invocation');
+});
+
 test('tolerances are per dtype and grow with the reduction length', async () => {
   const short: AttentionShape = { batch: 1, nQ: 2, nKv: 1, dQk: 32, dV: 32, qLen: 1, kvLens: [64], causal: true };
   const long = { ...short, kvLens: [4096] };
