@@ -12,14 +12,14 @@ import { buildCase, closeTestGpu, testGpu } from '../helpers/gpu.js';
 after(closeTestGpu);
 
 /**
- * Two copies of different sizes as the stages of one case, buffers renamed apart. Small enough (10 MiB moved
- * in all) that the whole case stays in the last-level cache, like each stage alone: with a working set past
- * the cache, end to end would rightly be slower than the cache-warm stages timed apart.
+ * Two FMA chains, one with 4x the iterations of the other, as the stages of one case, buffers renamed apart.
+ * Compute-bound on purpose: copies made this test flaky on a VM whose memory bandwidth swings with its
+ * neighbours (and the cache-warm stages timed apart could beat the end to end).
  */
 async function twoStageCase(): Promise<KernelCase> {
   const parts = await Promise.all(
-    ([['big', 4], ['small', 1]] as const).map(async ([phase, mib]) => {
-      const c = await buildCase(calibrationFamily, { kernel: 'copy-chunked', mib, iterations: 1 });
+    ([['big', 256], ['small', 64]] as const).map(async ([phase, iterations]) => {
+      const c = await buildCase(calibrationFamily, { kernel: 'fma-f32', mib: 1, iterations });
       const rename = (name: string): string => `${phase}-${name}`;
       return {
         buffers: c.buffers.map((b) => ({ ...b, name: rename(b.name) })),
@@ -35,25 +35,32 @@ test('a multi-stage case gets each stage timed on its own beside the end-to-end 
   const kernelCase = await twoStageCase();
   const family: KernelFamily = { name: 'two-stage', requiredAxes: [], build: () => ({ kind: 'case', kernelCase }) };
   const context = await testGpu();
-  const allocator = new TrackedAllocator(context.device);
-  const timer = GpuTimer.create(context, allocator);
   const rule = { minSamples: 5, maxSamples: 30, maxRelNoise: 0.05, minTimeMs: 0, timeoutMs: 3000 };
-  const m = await runCase({ context, allocator, timer }, family, { suite: 's', key: 's/x=1', params: { x: 1 } }, { mode: 'batch', rule, targetSampleMs: 5, warmupSamples: 1, seed: 1 }, NO_CEILINGS);
-  timer.dispose();
-  allocator.destroyAll();
-  assert.equal(m.status, 'ok', JSON.stringify(m).slice(0, 300));
-  if (m.status !== 'ok') return;
-  assert.deepEqual(m.stages?.map((s) => [s.name, s.dispatches]), [['big', 1], ['small', 1]]);
-  const [big, small] = m.stages!;
-  assert.equal(big!.work.bytesRead, 4 * 2 ** 20);
-  assert.equal(small!.work.bytesRead, 2 ** 20);
-  assert.ok(big!.samplesMs.length >= 5 && small!.samplesMs.length >= 5);
-  // Fastest samples: the least disturbed by whatever else shares the CPU that lavapipe runs on.
-  // 4x the bytes: the big copy must take several times longer than the small one.
-  assert.ok(big!.gpu.min > 2 * small!.gpu.min, `big ${big!.gpu.min} ms vs small ${small!.gpu.min} ms`);
-  // Timed apart, the stages add up to about the end-to-end time.
-  const sum = big!.gpu.min + small!.gpu.min;
-  assert.ok(Math.abs(m.timing.gpu.min - sum) < 0.35 * m.timing.gpu.min, `end to end ${m.timing.gpu.min} ms vs sum ${sum} ms`);
+  // The timing claims get three tries: the CPU that lavapipe runs on is a VM whose speed swings by tens of
+  // percent within seconds (end to end and the stages are timed one after the other). A stage timed wrong
+  // (missing, doubled, another stage's dispatches) fails all three.
+  const attempts: string[] = [];
+  for (let attempt = 0; attempt < 3; attempt++) {
+    const allocator = new TrackedAllocator(context.device);
+    const timer = GpuTimer.create(context, allocator);
+    const m = await runCase({ context, allocator, timer }, family, { suite: 's', key: 's/x=1', params: { x: 1 } }, { mode: 'batch', rule, targetSampleMs: 5, warmupSamples: 1, seed: 1 }, NO_CEILINGS);
+    timer.dispose();
+    allocator.destroyAll();
+    assert.equal(m.status, 'ok', JSON.stringify(m).slice(0, 300));
+    if (m.status !== 'ok') return;
+    assert.deepEqual(m.stages?.map((s) => [s.name, s.dispatches]), [['big', 1], ['small', 1]]);
+    const [big, small] = m.stages!;
+    assert.equal(big!.work.flops, 4 * small!.work.flops);
+    assert.ok(small!.work.flops > 0);
+    assert.ok(big!.samplesMs.length >= 5 && small!.samplesMs.length >= 5);
+    // Fastest samples: the least disturbed by whatever else shares the CPU.
+    const sum = big!.gpu.min + small!.gpu.min;
+    // 4x the FLOPs: the big chain takes several times longer than the small one; timed apart, the stages
+    // add up to about the end-to-end time.
+    if (big!.gpu.min > 2 * small!.gpu.min && Math.abs(m.timing.gpu.min - sum) < 0.35 * m.timing.gpu.min) return;
+    attempts.push(`big ${big!.gpu.min} ms, small ${small!.gpu.min} ms, end to end ${m.timing.gpu.min} ms`);
+  }
+  assert.fail(`stage times do not add up to the end-to-end time in 3 tries: ${attempts.join('; ')}`);
 });
 
 test('single-stage cases carry no stage timings', async () => {
