@@ -38,10 +38,19 @@ export abstract class BaseCommand extends Command {
   protected override async catch(error: Error & { exitCode?: number; oclif?: { exit?: number } }): Promise<unknown> {
     if (error instanceof Errors.ExitError) throw error;
     const usage = error instanceof UserError || error.oclif?.exit === 2 || /^(Unexpected argument|Expected|Nonexistent flag|Missing required|--)/.test(error.message);
-    const firstLine = error.message.split('\n').find((line) => line.trim() !== '') ?? String(error);
-    this.logToStderr(`Error: ${firstLine.trim()}${usage && !(error instanceof UserError) ? ' (see --help)' : ''}`);
+    this.logToStderr(`Error: ${oneLineMessage(error)}${usage && !(error instanceof UserError) ? ' (see --help)' : ''}`);
     if (this.verbose && error.stack && !(error instanceof UserError)) this.logToStderr(error.stack);
     else if (!usage) this.logToStderr('(run with --verbose for details)');
     return this.exit(usage ? 2 : 1);
   }
+}
+
+/**
+ * The error's first line; oclif's flag-parse errors put the reason on the next one
+ * ("Parsing --min-time \n\tExpected an integer but received: 0.3"), so that is joined on.
+ */
+export function oneLineMessage(error: Error): string {
+  const lines = error.message.split('\n').map((line) => line.trim()).filter((line) => line !== '' && !/^See more help/.test(line));
+  const [first = String(error), second] = lines;
+  return /^Parsing --\S+$/.test(first) && second !== undefined ? `${first}: ${second}` : first;
 }

@@ -90,6 +90,7 @@ const badInputs: [string, string[], RegExp][] = [
   ['malformed axis value', ['run', 'calibration', '-a', 'mib=pow2:3:8'], /powers of two/],
   ['unknown adapter', ['run', 'calibration', '--adapter', 'no-such-gpu'], /no WebGPU adapter matches adapter "no-such-gpu"/],
   ['unknown flag', ['run', '--frobnicate'], /Nonexistent flag/],
+  ['non-integer flag value', ['run', 'calibration', '--min-time', '0.3'], /Parsing --min-time: Expected an integer but received: 0\.3 \(see --help\)/],
   ['bad profile', ['run', '--profile', 'huge'], /--profile/],
   ['unwritable output path', ['run', 'calibration', ...FAST_RUN, '--out', '/etc/hostname/x.json'], /cannot write results to \/etc\/hostname\/x\.json/],
 ];

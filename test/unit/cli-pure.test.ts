@@ -1,5 +1,6 @@
 import assert from 'node:assert/strict';
 import { test } from 'node:test';
+import { oneLineMessage } from '../../src/cli/base.js';
 import { isNativeChatter } from '../../src/cli/launch.js';
 import { progressStyle } from '../../src/cli/progress.js';
 import { repeatsFor } from '../../src/measure/sampler.js';
@@ -39,4 +40,10 @@ test('a case past the device limits is named with the limit it breaks', () => {
   assert.match(deviceMisfit({ buffers: [buffer], stages: [stage], checks: [] }, limits) ?? '', /buffer kv needs .* maxStorageBufferBindingSize/);
   assert.equal(deviceMisfit({ buffers: [{ ...buffer, length: 16 }], stages: [stage], checks: [] }, limits), null);
   assert.match(deviceMisfit({ buffers: [], stages: [{ ...stage, workgroups: [9] }], checks: [] }, limits) ?? '', /maxComputeWorkgroupsPerDimension/);
+});
+
+test("errors shrink to one line; oclif's flag-parse reason is joined onto its first line", () => {
+  assert.equal(oneLineMessage(new Error('Parsing --min-time \n\tExpected an integer but received: 0.3\nSee more help with --help')), 'Parsing --min-time: Expected an integer but received: 0.3');
+  assert.equal(oneLineMessage(new Error('Expected --mode=x to be one of: batch, cold\nSee more help with --help')), 'Expected --mode=x to be one of: batch, cold');
+  assert.equal(oneLineMessage(new Error('\nshader failed\n  at line 3')), 'shader failed');
 });
