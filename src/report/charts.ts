@@ -107,6 +107,7 @@ const AXIS_TITLES: Record<string, string> = {
   seq: 'sequence length (tokens)',
   tokens: 'tokens',
   batch: 'batch size (sequences)',
+  q_len: 'query length (tokens per step)',
 };
 
 function axisTitle(axis: string): string {
@@ -164,7 +165,7 @@ function lineCharts(
     const subtitle = [device, facet !== suite ? facet : '', constantsOf(own, [layout.x, ...layout.series, ...layout.facets])].filter(Boolean).join(' · ');
     const visible = datasets.filter((d) => !d['band']).length;
     return {
-      id: slug(`${opts.kind}-${device}-${suite}-${facet}`),
+      id: slug([opts.kind, device, suite, facet !== suite ? facet : ''].filter(Boolean).join('-')),
       kind: opts.kind,
       title: `${suite}: ${opts.title}`,
       width: 1100,
@@ -274,15 +275,19 @@ function tokensCharts(d: DeviceResults): ChartSpec[] {
 }
 
 function kvBytesChart(d: DeviceResults): ChartSpec[] {
-  const cases = okCases(d.cases).filter((c) => kvBytesPerToken(c) !== null);
+  const withKv = okCases(d.cases).filter((c) => kvBytesPerToken(c) !== null);
+  // The kv-cache suite is Table 1 at every preset; where it ran, the other suites' caches would only repeat it.
+  const tableCases = withKv.filter((c) => c.suite === 'kv-cache');
+  const cases = tableCases.length ? tableCases : withKv;
   if (!cases.length) return [];
-  const kvLabel = (c: OkMeasurement): string => {
-    const name = c.params['variant'] ?? (c.params['form'] !== undefined ? `MLA ${c.params['form']}` : c.suite);
-    return [name, c.params['dtype'] ?? c.dtype].join(' ');
+  // Lines of a multi-line tick label: the preset (MLA suites), the variant or form, the dtype, the bytes.
+  const kvLabel = (c: OkMeasurement): string[] => {
+    const name = c.params['variant'] ?? c.params['form'] ?? c.suite;
+    return [...(c.params['preset'] !== undefined ? [String(c.params['preset'])] : []), String(name), String(c.params['dtype'] ?? c.dtype)];
   };
-  const bars = [...groupBy(cases, kvLabel)].map(([label, members]) => {
+  const bars = [...groupBy(cases, (c) => kvLabel(c).join(' '))].map(([, members]) => {
     const bytes = kvBytesPerToken(members[0] as OkMeasurement) as number;
-    return { label: `${label} (${bytes.toLocaleString('en-US')} B)`, bytes };
+    return { label: [...kvLabel(members[0] as OkMeasurement), `${bytes.toLocaleString('en-US')} B`], bytes };
   });
   bars.sort((a, b) => b.bytes - a.bytes);
   const spread = Math.max(...bars.map((b) => b.bytes)) / Math.min(...bars.map((b) => b.bytes));
@@ -291,7 +296,8 @@ function kvBytesChart(d: DeviceResults): ChartSpec[] {
       id: slug(`kv-bytes-${d.device}`),
       kind: 'kv-bytes',
       title: 'KV-cache bytes per token',
-      width: 1100,
+      // Labels stay horizontal (rotated ones are clipped at the left edge): room for each.
+      width: Math.max(1100, 130 * bars.length),
       height: 600,
       config: {
         type: 'bar',
@@ -303,7 +309,7 @@ function kvBytesChart(d: DeviceResults): ChartSpec[] {
           ...baseOptions('KV-cache bytes per token per variant', d.device, 1),
           plugins: { title: { display: true, text: 'KV-cache bytes per token per variant' }, subtitle: { display: true, text: d.device }, legend: { display: false } },
           scales: {
-            x: { title: { display: true, text: 'variant' } },
+            x: { title: { display: true, text: 'variant' }, ticks: { autoSkip: false, maxRotation: 0 } },
             // On a log axis a bar starts at the axis minimum: put it a decade below the smallest bar so every bar shows.
             y: spread > 20 ? { ...logScale('KV-cache per token per layer (bytes)'), min: 10 ** Math.floor(Math.log10(Math.min(...bars.map((b) => b.bytes))) - 1) } : { type: 'linear', beginAtZero: true, title: { display: true, text: 'KV-cache per token per layer (bytes)' } },
           },
@@ -324,8 +330,12 @@ function crossoverCharts(d: DeviceResults): ChartSpec[] {
   for (const suite of suitesOf(d.cases)) {
     const cases = okCases(d.cases).filter((c) => c.suite === suite);
     if (!hasNaiveAndAbsorbed(cases)) continue;
-    const x = pickXAxis(cases);
-    if (!x) continue;
+    // The crossover is a function of the query length (mla-crossover); elsewhere of context, seq or batch.
+    const x = pickXAxis(cases, ['q_len', ...X_AXES]);
+    if (!x) {
+      charts.push(caseLatencyChart(d.device, suite, cases));
+      continue;
+    }
     charts.push(
       ...lineCharts(d.device, suite, cases, layoutFor(cases, x), {
         kind: 'crossover',

@@ -157,7 +157,8 @@ export function decodeComparisons(cases: readonly Measurement[], suite = 'mla-de
   return out;
 }
 
-const ratio = (a: number | null, b: number): string => (a === null ? '-' : `${(a / b).toFixed(1)}x`);
+// Two decimals below 10x: a 2% win over MHA must not read as a tie.
+const ratio = (a: number | null, b: number): string => (a === null ? '-' : `${(a / b).toFixed(a / b < 10 ? 2 : 1)}x`);
 
 interface Section {
   title: string;

@@ -151,3 +151,35 @@ test('finalizeChartConfig: titles, units, log ticks at the data, legends hide CI
   const filter = config.options.plugins.legend.labels.filter;
   assert.equal(filter({ datasetIndex: config.data.datasets.indexOf(bands[0]) }, config.data), false);
 });
+
+test('charts: mla-crossover is latency against q_len per form; the KV-bytes bars are the kv-cache suite, labelled by preset', () => {
+  const mla = (suite: string, params: Record<string, string | number>, ms: number, kvBytesPerToken?: number): OkMeasurement => {
+    const c = okFixture(`${suite}/${Object.entries(params).map(([k, v]) => `${k}=${v}`).join(',')}`, [ms, ms * 1.01, ms * 0.99]) as OkMeasurement;
+    return { ...c, suite, family: 'mla', params, ...(kvBytesPerToken !== undefined && { facts: { kvBytesPerToken } }) };
+  };
+  const cases = [1, 16, 64].flatMap((q_len) => [
+    mla('mla-crossover', { preset: 'deepseek-v2-lite', form: 'naive-latent', context: 256, q_len }, 200 + q_len),
+    mla('mla-crossover', { preset: 'deepseek-v2-lite', form: 'absorbed', context: 256, q_len }, 8 * q_len),
+  ]);
+  for (const preset of ['deepseek-v2', 'deepseek-v2-lite']) {
+    cases.push(mla('kv-cache', { preset, form: 'mha', dtype: 'f16' }, 1, preset === 'deepseek-v2' ? 65536 : 8192));
+    cases.push(mla('kv-cache', { preset, form: 'absorbed', dtype: 'f16' }, 1, 1152));
+  }
+  const charts = buildCharts(groupByDevice([{ path: 'm.json', name: 'm', device: 'd', results: resultFixture(cases) }]));
+  const crossover = charts.find((c) => c.kind === 'crossover');
+  assert.ok(crossover, charts.map((c) => c.kind).join(', '));
+  const config = crossover.config as { data: { datasets: { label: string; data: { x: number }[]; band?: boolean }[] }; options: { scales: { x: { title: { text: string } } } } };
+  assert.match(config.options.scales.x.title.text, /query length/);
+  const lines = config.data.datasets.filter((d) => !d.band);
+  assert.deepEqual(lines.map((d) => d.label).sort(), ['absorbed', 'naive-latent']);
+  assert.deepEqual(lines[0]!.data.map((p) => p.x), [1, 16, 64]);
+  const kv = charts.find((c) => c.kind === 'kv-bytes');
+  assert.ok(kv);
+  const labels = (kv.config as { data: { labels: string[][] } }).data.labels;
+  assert.deepEqual(labels, [
+    ['deepseek-v2', 'mha', 'f16', '65,536 B'],
+    ['deepseek-v2-lite', 'mha', 'f16', '8,192 B'],
+    ['deepseek-v2', 'absorbed', 'f16', '1,152 B'],
+    ['deepseek-v2-lite', 'absorbed', 'f16', '1,152 B'],
+  ]);
+});
