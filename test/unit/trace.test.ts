@@ -1,4 +1,5 @@
 import assert from 'node:assert/strict';
+import { readFileSync } from 'node:fs';
 import { test } from 'node:test';
 import { buildTrace } from '../../src/profile/trace.js';
 import type { Timeline } from '../../src/profile/timeline.js';
@@ -51,4 +52,11 @@ test('the format check catches what a viewer would reject', () => {
   const nested = { traceEvents: [{ ph: 'X', name: 'a', pid: 1, tid: 1, ts: 0, dur: 10 }, { ph: 'X', name: 'b', pid: 1, tid: 1, ts: 5, dur: 5 }] };
   assert.deepEqual(traceFormatProblems(nested), []);
   assert.match(traceFormatProblems({ traceEvents: [{ ph: 'C', name: 'm', pid: 1, tid: 0, ts: 0, args: { x: 'big' } }] })[0]!, /number/);
+});
+
+test('the committed example trace (docs/example-mla.trace.json) passes the format check and holds every MLA stage', () => {
+  const trace = JSON.parse(readFileSync(new URL('../../docs/example-mla.trace.json', import.meta.url), 'utf8'));
+  assert.deepEqual(traceFormatProblems(trace), []);
+  const tracks = trace.traceEvents.filter((e: { ph: string; name: string }) => e.ph === 'M' && e.name === 'thread_name').map((e: { args: { name: string } }) => e.args.name);
+  for (const stage of ['absorb-q', 'q-rope', 'attend', 'reduce', 'absorb-o']) assert.ok(tracks.includes(stage), `a track for ${stage} in ${tracks.join(', ')}`);
 });
