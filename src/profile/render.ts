@@ -26,6 +26,13 @@ export function timelineMedians(timeline: Timeline | null): Map<string, number> 
   return new Map([...byStage].map(([stage, ms]) => [stage, median(ms)]));
 }
 
+/** Sum of the stages' own-pass medians, or null unless the timeline holds every one of them. */
+export function ownPassSumMs(stageNames: readonly string[], timeline: Timeline | null): number | null {
+  const inPass = timelineMedians(timeline);
+  if (stageNames.length === 0 || !stageNames.every((name) => inPass.has(name))) return null;
+  return stageNames.reduce((sum, name) => sum + (inPass.get(name) as number), 0);
+}
+
 export function renderProfile(result: ProfiledCase): string {
   const { measurement: m, environment, ceilings, breakdown, timeline } = result;
   const adapter = environment.adapter.description || environment.adapter.device;
@@ -43,7 +50,8 @@ export function renderProfile(result: ProfiledCase): string {
       const own = inPass.get(stage.name);
       t.push([stage.name, String(stage.dispatches), formatDuration(stage.gpu.median), `±${formatPercent(stage.gpu.relCi95, 1)}`, formatPercent(share), stage.work.flops ? formatRate(stage.rates.gflops, 'GFLOP/s') : '-', formatRate(stage.rates.gbps, 'GB/s'), formatPercent(ceiling), stage.rates.bound, own === undefined ? '-' : formatDuration(own)]);
     }
-    if (breakdown) t.push(['sum of stages', String(m.timing.dispatches), formatDuration(breakdown.sumMs), '', '100%', '', '', '', '', '']);
+    const ownSum = ownPassSumMs(rows.map((r) => r.stage.name), timeline);
+    if (breakdown) t.push(['sum of stages', String(m.timing.dispatches), formatDuration(breakdown.sumMs), '', '100%', '', '', '', '', ownSum === null ? '' : formatDuration(ownSum)]);
     const ceiling = m.rates.bound === 'compute' ? m.rates.computeFraction : m.rates.memoryFraction;
     const ownWhole = rows.length === 0 ? inPass.values().next().value : undefined;
     t.push(['end to end', String(m.timing.dispatches), formatDuration(m.timing.gpu.median), `±${formatPercent(m.timing.gpu.relCi95, 1)}`, '', m.work.flops ? formatRate(m.rates.gflops, 'GFLOP/s') : '-', formatRate(m.rates.gbps, 'GB/s'), formatPercent(ceiling), m.rates.bound, ownWhole === undefined ? '' : formatDuration(ownWhole)]);
@@ -64,6 +72,13 @@ export function renderProfile(result: ProfiledCase): string {
       lines.push(
         `end to end - sum of stages = ${formatDuration(breakdown.gapMs)} ±${formatDuration(breakdown.gapUncertaintyMs)} (95% CIs); calibrated dispatch overhead x ${m.timing.dispatches} dispatches = ${allowance === null ? '-' : formatDuration(allowance)}: ${verdict}`,
       );
+      // One cause: a stage repeated alone keeps its own working set in the caches, which the whole case may not
+      // fit; the timeline runs the stages in sequence, as end to end does, so its sum is the cross-check.
+      if (breakdown.withinOverhead === false && breakdown.endToEndTimer !== 'wall' && ownSum !== null) {
+        lines.push(
+          `timeline (stages in sequence, each in its own pass): own passes sum to ${formatDuration(ownSum)} against ${formatDuration(m.timing.gpu.median)} end to end; a stage repeated alone may run with warmer caches than inside the whole case (--mode cold evicts them between samples)`,
+        );
+      }
     }
     lines.push('');
   } else {

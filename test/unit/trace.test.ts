@@ -1,6 +1,7 @@
 import assert from 'node:assert/strict';
 import { readFileSync } from 'node:fs';
 import { test } from 'node:test';
+import { ownPassSumMs } from '../../src/profile/render.js';
 import { buildTrace } from '../../src/profile/trace.js';
 import type { Timeline } from '../../src/profile/timeline.js';
 import { traceFormatProblems } from '../helpers/trace-format.js';
@@ -59,4 +60,12 @@ test('the committed example trace (docs/example-mla.trace.json) passes the forma
   assert.deepEqual(traceFormatProblems(trace), []);
   const tracks = trace.traceEvents.filter((e: { ph: string; name: string }) => e.ph === 'M' && e.name === 'thread_name').map((e: { args: { name: string } }) => e.args.name);
   for (const stage of ['absorb-q', 'q-rope', 'attend', 'reduce', 'absorb-o']) assert.ok(tracks.includes(stage), `a track for ${stage} in ${tracks.join(', ')}`);
+});
+
+test("ownPassSumMs: the stages' own-pass medians added up, null unless the timeline holds every stage", () => {
+  // absorb-q 2 ms and attend 4.9 ms in both iterations.
+  assert.ok(Math.abs((ownPassSumMs(['absorb-q', 'attend'], timeline) as number) - 6.9) < 1e-9);
+  assert.equal(ownPassSumMs(['absorb-q', 'absorb-o'], timeline), null);
+  assert.equal(ownPassSumMs([], timeline), null);
+  assert.equal(ownPassSumMs(['attend'], null), null);
 });
