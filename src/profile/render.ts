@@ -26,9 +26,8 @@ export function timelineMedians(timeline: Timeline | null): Map<string, number> 
   return new Map([...byStage].map(([stage, ms]) => [stage, median(ms)]));
 }
 
-/** Sum of the stages' own-pass medians, or null unless the timeline holds every one of them. */
-export function ownPassSumMs(stageNames: readonly string[], timeline: Timeline | null): number | null {
-  const inPass = timelineMedians(timeline);
+/** Sum of the stages' own-pass medians (from timelineMedians), or null unless every stage has one. */
+export function ownPassSumMs(stageNames: readonly string[], inPass: ReadonlyMap<string, number>): number | null {
   if (stageNames.length === 0 || !stageNames.every((name) => inPass.has(name))) return null;
   return stageNames.reduce((sum, name) => sum + (inPass.get(name) as number), 0);
 }
@@ -50,7 +49,7 @@ export function renderProfile(result: ProfiledCase): string {
       const own = inPass.get(stage.name);
       t.push([stage.name, String(stage.dispatches), formatDuration(stage.gpu.median), `±${formatPercent(stage.gpu.relCi95, 1)}`, formatPercent(share), stage.work.flops ? formatRate(stage.rates.gflops, 'GFLOP/s') : '-', formatRate(stage.rates.gbps, 'GB/s'), formatPercent(ceiling), stage.rates.bound, own === undefined ? '-' : formatDuration(own)]);
     }
-    const ownSum = ownPassSumMs(rows.map((r) => r.stage.name), timeline);
+    const ownSum = ownPassSumMs(rows.map((r) => r.stage.name), inPass);
     if (breakdown) t.push(['sum of stages', String(m.timing.dispatches), formatDuration(breakdown.sumMs), '', '100%', '', '', '', '', ownSum === null ? '' : formatDuration(ownSum)]);
     const ceiling = m.rates.bound === 'compute' ? m.rates.computeFraction : m.rates.memoryFraction;
     const ownWhole = rows.length === 0 ? inPass.values().next().value : undefined;
