@@ -20,7 +20,19 @@ function maxRelError(measurement: Extract<Measurement, { numerics: unknown }>): 
   return formatError(worst);
 }
 
-function caseRow(measurement: Measurement): string[] {
+/** Numbers the distinct skip and error reasons of a table, so the status column stays narrow. */
+class Footnotes {
+  private readonly notes: string[] = [];
+  mark(text: string): string {
+    const at = this.notes.indexOf(text);
+    return `[${(at < 0 ? this.notes.push(text) : at + 1)}]`;
+  }
+  render(): string {
+    return this.notes.map((note, i) => `[${i + 1}] ${note}`).join('\n');
+  }
+}
+
+function caseRow(measurement: Measurement, footnotes: Footnotes): string[] {
   const label = describeCase(measurement.params);
   switch (measurement.status) {
     case 'ok': {
@@ -41,9 +53,9 @@ function caseRow(measurement: Measurement): string[] {
     case 'numerics-failed':
       return [label, 'NUMERICS FAILED', '-', '-', '-', '-', '-', '-', maxRelError(measurement)];
     case 'skipped':
-      return [label, `skipped: ${measurement.reason}`, '', '', '', '', '', '', ''];
+      return [label, `skipped ${footnotes.mark(measurement.reason)}`, '', '', '', '', '', '', ''];
     case 'error':
-      return [label, `error: ${measurement.message}`, '', '', '', '', '', '', ''];
+      return [label, `error ${footnotes.mark(measurement.message)}`, '', '', '', '', '', '', ''];
   }
 }
 
@@ -84,9 +96,11 @@ export function renderCaseTables(cases: Measurement[], ceilings: Ceilings = NO_D
     .map((suite) => {
       const own = cases.filter((c) => c.suite === suite);
       const t = table(['case', 'status', 'median', 'CI95', 'GB/s', 'GFLOP/s', '% ceiling', 'bound', 'max rel err']);
-      for (const measurement of own) t.push(caseRow(measurement));
+      const footnotes = new Footnotes();
+      for (const measurement of own) t.push(caseRow(measurement, footnotes));
+      const notes = footnotes.render();
       const stageTables = own.flatMap((m) => (m.status === 'ok' && m.stages?.length ? [renderStageTable(m, ceilings)] : []));
-      return [`${suite}\n${t.toString()}`, ...stageTables].join('\n\n');
+      return [`${suite}\n${t.toString()}${notes ? `\n${notes}` : ''}`, ...stageTables].join('\n\n');
     })
     .join('\n\n');
 }

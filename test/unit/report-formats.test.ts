@@ -6,7 +6,8 @@ import { renderCsv } from '../../src/report/csv.js';
 import { groupByDevice, loadResults, okCases, type LoadedResults } from '../../src/report/data.js';
 import { bencherMetricFormat, githubActionBenchmark } from '../../src/report/exports.js';
 import { markdownComparison, markdownReport } from '../../src/report/markdown.js';
-import type { OkMeasurement } from '../../src/results/schema.js';
+import type { Measurement, OkMeasurement } from '../../src/results/schema.js';
+import { renderCaseTables } from '../../src/report/table.js';
 import { okFixture, resultFixture } from '../helpers/fixtures.js';
 
 const FIX = new URL('../fixtures/', import.meta.url).pathname;
@@ -182,4 +183,19 @@ test('charts: mla-crossover is latency against q_len per form; the KV-bytes bars
     ['deepseek-v2', 'absorbed', 'f16', '1,152 B'],
     ['deepseek-v2-lite', 'absorbed', 'f16', '1,152 B'],
   ]);
+});
+
+test('case tables: skip and error reasons are numbered footnotes under the table, each reason once', () => {
+  const base = { suite: 'mla-decode', family: 'mla' };
+  const cases: Measurement[] = [
+    { ...okFixture('mla-decode/form=absorbed', [1, 1.1, 0.9]), ...base, params: { form: 'absorbed' } },
+    { ...base, key: 'mla-decode/form=naive-latent', params: { form: 'naive-latent' }, status: 'skipped', reason: 'too slow on a CPU' },
+    { ...base, key: 'mla-decode/form=naive-expanded', params: { form: 'naive-expanded' }, status: 'skipped', reason: 'too slow on a CPU' },
+    { ...base, key: 'mla-decode/form=mha', params: { form: 'mha' }, status: 'error', message: 'device lost' },
+  ];
+  const text = renderCaseTables(cases);
+  assert.equal(text.match(/skipped \[1\]/g)?.length, 2);
+  assert.match(text, /error \[2\]/);
+  assert.match(text, /└[^\n]*\n\[1\] too slow on a CPU\n\[2\] device lost/);
+  assert.equal(text.match(/too slow on a CPU/g)?.length, 1);
 });
