@@ -36,11 +36,11 @@ test('a multi-stage case gets each stage timed on its own beside the end-to-end 
   const family: KernelFamily = { name: 'two-stage', requiredAxes: [], build: () => ({ kind: 'case', kernelCase }) };
   const context = await testGpu();
   const rule = { minSamples: 5, maxSamples: 30, maxRelNoise: 0.05, minTimeMs: 0, timeoutMs: 3000 };
-  // The timing claims get three tries: the CPU that lavapipe runs on is a VM whose speed swings by tens of
-  // percent within seconds (end to end and the stages are timed one after the other). A stage timed wrong
-  // (missing, doubled, another stage's dispatches) fails all three.
+  // The timing claims get five tries: the CPU that lavapipe runs on is a VM whose speed swings by up to 2x
+  // within seconds, with single samples at half the usual time (end to end and the stages are timed one after
+  // the other). A stage timed wrong (missing, doubled, another stage's dispatches) fails every try.
   const attempts: string[] = [];
-  for (let attempt = 0; attempt < 3; attempt++) {
+  for (let attempt = 0; attempt < 5; attempt++) {
     const allocator = new TrackedAllocator(context.device);
     const timer = GpuTimer.create(context, allocator);
     const m = await runCase({ context, allocator, timer }, family, { suite: 's', key: 's/x=1', params: { x: 1 } }, { mode: 'batch', rule, targetSampleMs: 5, warmupSamples: 1, seed: 1 }, NO_CEILINGS);
@@ -53,14 +53,15 @@ test('a multi-stage case gets each stage timed on its own beside the end-to-end 
     assert.equal(big!.work.flops, 4 * small!.work.flops);
     assert.ok(small!.work.flops > 0);
     assert.ok(big!.samplesMs.length >= 5 && small!.samplesMs.length >= 5);
-    // Fastest samples: the least disturbed by whatever else shares the CPU.
-    const sum = big!.gpu.min + small!.gpu.min;
+    // Medians: the fastest samples of this VM include outliers at half the usual time, which min would pick
+    // for one quantity and not another.
+    const sum = big!.gpu.median + small!.gpu.median;
     // 4x the FLOPs: the big chain takes several times longer than the small one; timed apart, the stages
     // add up to about the end-to-end time.
-    if (big!.gpu.min > 2 * small!.gpu.min && Math.abs(m.timing.gpu.min - sum) < 0.35 * m.timing.gpu.min) return;
-    attempts.push(`big ${big!.gpu.min} ms, small ${small!.gpu.min} ms, end to end ${m.timing.gpu.min} ms`);
+    if (big!.gpu.median > 2 * small!.gpu.median && Math.abs(m.timing.gpu.median - sum) < 0.35 * m.timing.gpu.median) return;
+    attempts.push(`big ${big!.gpu.median.toFixed(3)} ms, small ${small!.gpu.median.toFixed(3)} ms, end to end ${m.timing.gpu.median.toFixed(3)} ms (medians)`);
   }
-  assert.fail(`stage times do not add up to the end-to-end time in 3 tries: ${attempts.join('; ')}`);
+  assert.fail(`stage times do not add up to the end-to-end time in 5 tries: ${attempts.join('; ')}`);
 });
 
 test('single-stage cases carry no stage timings', async () => {
