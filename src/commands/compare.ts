@@ -26,7 +26,7 @@ export default class Compare extends BaseCommand {
   same          the CI of the ratio lies inside the band
   slower/faster the U test is significant and the ratio lies outside the band
   inconclusive  anything else
-Per suite: the geometric mean of the ratios. Files from different devices are refused unless --cross-hardware, which prints the median of every case per device instead.`;
+Per suite: the geometric mean of the ratios. Both runs' calibrated ceilings are set side by side as time ratios; when one moved past the noise band, a warning says the machine itself changed between the runs (a shared runner, another clock or memory speed), which a regression verdict would otherwise pin on the build. Files from different devices are refused unless --cross-hardware, which prints the median of every case per device instead.`;
   static override examples = [
     '<%= config.bin %> compare results/baselines/rtx4070.json results/new.json',
     '<%= config.bin %> compare base.json candidate.json --noise 3 --fail-on-regression 5',
@@ -72,9 +72,10 @@ Per suite: the geometric mean of the ratios. Files from different devices are re
     const result: CompareResult = { noisePct, failOnRegressionPct: failPct, comparisons, regressions: regressed };
     if (regressed.length) {
       const worst = regressed.reduce((a, b) => (b.ratio > a.ratio ? b : a));
+      const drifted = comparisons.some((c) => c.ceilings.some((x) => x.moved));
       if (this.jsonEnabled()) this.logJson(result);
       this.logToStderr(
-        `Error: ${regressed.length} case(s) significantly slower by more than ${failPct}% (worst: ${worst.key} ${((worst.ratio - 1) * 100).toFixed(1)}% slower)`,
+        `Error: ${regressed.length} case(s) significantly slower by more than ${failPct}% (worst: ${worst.key} ${((worst.ratio - 1) * 100).toFixed(1)}% slower)${drifted ? '; the calibrated ceilings moved too (see the warning above): rerun both on a quiet machine before blaming the build' : ''}`,
       );
       this.exit(1);
     }

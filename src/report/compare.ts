@@ -1,4 +1,5 @@
 import { UserError } from '../errors.js';
+import type { Ceilings } from '../measure/rates.js';
 import type { OkMeasurement } from '../results/schema.js';
 import { geomean, mannWhitneyU, ratioOfMedians, verdict, type Verdict } from './compare-stats.js';
 import { okCases, type LoadedResults } from './data.js';
@@ -27,11 +28,27 @@ export interface SuiteSummary {
   inconclusive: number;
 }
 
+/**
+ * One calibrated ceiling of both runs as a time ratio (candidate / base, above 1: the machine itself ran
+ * slower), so it reads like the case ratios beside it.
+ */
+export interface CeilingShift {
+  ceiling: keyof Ceilings;
+  label: string;
+  base: number;
+  candidate: number;
+  timeRatio: number;
+  /** Outside the noise band: the machine moved between the runs, whatever the build did. */
+  moved: boolean;
+}
+
 export interface CandidateComparison {
   base: string;
   candidate: string;
   cases: CaseComparison[];
   suites: SuiteSummary[];
+  /** The ceilings both runs calibrated. */
+  ceilings: CeilingShift[];
   /** Keys only one side measured (ok), or measured but failed on the other. */
   onlyInBase: string[];
   onlyInCandidate: string[];
@@ -47,6 +64,33 @@ export interface CompareOptions {
 
 function byKey(results: LoadedResults): Map<string, OkMeasurement> {
   return new Map(okCases(results.results.cases).map((c) => [c.key, c]));
+}
+
+export const CEILING_LABELS: Record<keyof Ceilings, string> = {
+  copyGBs: 'copy bandwidth',
+  readGBs: 'read bandwidth',
+  fmaF32Gflops: 'f32 FMA',
+  fmaF16Gflops: 'f16 FMA',
+  dispatchUs: 'dispatch overhead',
+};
+
+/** Rates (GB/s, GFLOP/s) turn into time ratios inverted; the dispatch overhead is a time already. */
+export function ceilingShifts(base: Ceilings, candidate: Ceilings, noise: number): CeilingShift[] {
+  return (Object.keys(CEILING_LABELS) as (keyof Ceilings)[]).flatMap((ceiling) => {
+    const b = base[ceiling];
+    const c = candidate[ceiling];
+    if (b === null || c === null || !(b > 0) || !(c > 0)) return [];
+    const timeRatio = ceiling === 'dispatchUs' ? c / b : b / c;
+    return [{ ceiling, label: CEILING_LABELS[ceiling], base: b, candidate: c, timeRatio, moved: Math.abs(timeRatio - 1) > noise }];
+  });
+}
+
+/** One line on the ceilings that moved past the noise band, or null when the machine held still. */
+export function machineDriftNote(shifts: readonly CeilingShift[], noisePct: number): string | null {
+  const moved = shifts.filter((s) => s.moved);
+  if (moved.length === 0) return null;
+  const list = moved.map((s) => `${s.label} ${s.timeRatio.toFixed(2)}x`).join(', ');
+  return `the machine itself moved between these runs: its calibrated ceilings (time ratio, above 1 slower) ${list}, past the ±${noisePct}% band; verdicts of cases bound by them may be the machine's, not the build's`;
 }
 
 /** Compares one candidate with the base, case by case (matched by key). */
@@ -91,6 +135,7 @@ export function compareResults(base: LoadedResults, candidate: LoadedResults, op
     candidate: candidate.path,
     cases,
     suites,
+    ceilings: ceilingShifts(base.results.ceilings, candidate.results.ceilings, opts.noise),
     onlyInBase: [...baseCases.keys()].filter((k) => !candidateCases.has(k)),
     onlyInCandidate: [...candidateCases.keys()].filter((k) => !baseCases.has(k)),
   };

@@ -1,3 +1,5 @@
+import type { Ceilings } from '../measure/rates.js';
+
 /** Human units for a duration in milliseconds: ns, us, ms or s with three significant digits. */
 export function formatDuration(ms: number): string {
   if (!Number.isFinite(ms)) return String(ms);
@@ -30,4 +32,10 @@ export function formatPercent(fraction: number | null | undefined, digits = 0): 
 
 export function formatError(value: number | string): string {
   return typeof value === 'string' ? value : value === 0 ? '0' : value.toExponential(1);
+}
+
+/** A calibrated ceiling in its own unit: GB/s, GFLOP/s, or a duration for the dispatch overhead (us). */
+export function formatCeiling(ceiling: keyof Ceilings, value: number): string {
+  if (ceiling === 'dispatchUs') return formatDuration(value / 1e3);
+  return formatRate(value, ceiling.endsWith('GBs') ? 'GB/s' : 'GFLOP/s');
 }

@@ -2,9 +2,9 @@ import type { Ceilings } from '../measure/rates.js';
 import type { Measurement, OkMeasurement } from '../results/schema.js';
 import { stageBreakdown } from './stages.js';
 import { describeCase } from '../suites/expand.js';
-import type { CandidateComparison, CrossHardwareTable } from './compare.js';
+import { machineDriftNote, type CandidateComparison, type CrossHardwareTable } from './compare.js';
 import { suitesOf, worstRelError, type DeviceResults } from './data.js';
-import { formatDuration, formatError, formatPercent, formatRate } from './format.js';
+import { formatCeiling, formatDuration, formatError, formatPercent, formatRate } from './format.js';
 import { markdownMlaSections } from './mla.js';
 
 /** Escapes what would break a Markdown table cell. */
@@ -134,6 +134,18 @@ export function markdownComparison(comparisons: CandidateComparison[], noisePct:
       ),
       '',
     );
+    if (c.ceilings.length) {
+      parts.push(
+        mdTable(
+          ['calibrated ceiling', 'base', 'candidate', 'time ratio'],
+          c.ceilings.map((x) => [x.label, formatCeiling(x.ceiling, x.base), formatCeiling(x.ceiling, x.candidate), ratioText(x.timeRatio)]),
+          ['l', 'r', 'r', 'r'],
+        ),
+        '',
+      );
+    }
+    const drift = machineDriftNote(c.ceilings, noisePct);
+    if (drift) parts.push(`> **Warning:** ${drift}.`, '');
     if (c.onlyInBase.length) parts.push(`Only in base: ${c.onlyInBase.map((k) => `\`${k}\``).join(', ')}`, '');
     if (c.onlyInCandidate.length) parts.push(`Only in candidate: ${c.onlyInCandidate.map((k) => `\`${k}\``).join(', ')}`, '');
   }

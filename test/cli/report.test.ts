@@ -1,5 +1,5 @@
 import assert from 'node:assert/strict';
-import { existsSync, mkdtempSync, readdirSync, readFileSync } from 'node:fs';
+import { existsSync, mkdtempSync, readdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { test } from 'node:test';
@@ -54,11 +54,31 @@ test('compare flags the x1.2 candidate slower and --fail-on-regression 5 exits 1
   assert.ok(result.comparisons[0].cases.every((c: { verdict: string }) => c.verdict === 'slower'));
 });
 
+test('compare sets the calibrated ceilings side by side and warns, also in the gate\'s error, when the machine moved', async () => {
+  const moved = JSON.parse(readFileSync(SLOW, 'utf8'));
+  moved.ceilings.copyGBs /= 1.25;
+  const path = join(dir, 'moved-machine.json');
+  writeFileSync(path, JSON.stringify(moved));
+  const { code, stdout, stderr } = await cli(['compare', A, path, '--fail-on-regression', '5']);
+  assert.equal(code, 1);
+  assert.match(stdout, /copy bandwidth\s+│\s+357 GB\/s\s+│\s+286 GB\/s\s+│\s+1\.250x/);
+  assert.match(stdout, /^Warning: the machine itself moved between these runs: .*copy bandwidth 1\.25x, past the ±2% band/m);
+  assert.doesNotMatch(stdout, /read bandwidth 1\.00x/, 'only the ceilings that moved are named');
+  const lines = stderr.trim().split('\n');
+  assert.equal(lines.length, 1, stderr);
+  assert.match(lines[0] as string, /significantly slower .*; the calibrated ceilings moved too/);
+  const md = await cli(['compare', A, path, '--format', 'md']);
+  assert.match(md.stdout, /^> \*\*Warning:\*\* the machine itself moved/m);
+  const quiet = await cli(['compare', A, SLOW, '--fail-on-regression', '5']);
+  assert.doesNotMatch(quiet.stdout + quiet.stderr, /machine itself moved|ceilings moved too/);
+});
+
 test('compare of an identical pair exits 0 with no case slower', async () => {
   const { code, stdout, stderr } = await cli(['compare', A, A, '--fail-on-regression', '5', '--json']);
   assert.equal(code, 0, stderr);
   const result = JSON.parse(stdout);
   assert.equal(result.regressions.length, 0);
+  assert.ok(result.comparisons[0].ceilings.length === 5 && result.comparisons[0].ceilings.every((c: { timeRatio: number; moved: boolean }) => c.timeRatio === 1 && !c.moved));
   assert.equal(result.comparisons[0].cases.filter((c: { verdict: string }) => c.verdict === 'slower').length, 0);
 });
 

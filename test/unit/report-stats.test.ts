@@ -84,3 +84,24 @@ test('the default noise band is 2 % on a GPU and 10 % where the base ran on a so
   const fallback = { ...gpu!, results: { ...gpu!.results, environment: { ...gpu!.results.environment, adapter: { ...gpu!.results.environment.adapter, isFallbackAdapter: true } } } };
   assert.equal(defaultNoisePct(fallback), 10);
 });
+
+test('ceilingShifts: time ratios (rates inverted, the dispatch overhead as is), unmeasured ceilings left out', async () => {
+  const { ceilingShifts, machineDriftNote } = await import('../../src/report/compare.js');
+  const base = { copyGBs: 100, readGBs: 80, fmaF32Gflops: 1000, fmaF16Gflops: null, dispatchUs: 10 };
+  const candidate = { copyGBs: 50, readGBs: 81, fmaF32Gflops: 1000, fmaF16Gflops: 2000, dispatchUs: 12 };
+  const shifts = ceilingShifts(base, candidate, 0.1);
+  assert.deepEqual(
+    shifts.map((s) => [s.ceiling, s.timeRatio, s.moved]),
+    [
+      ['copyGBs', 2, true],
+      ['readGBs', 80 / 81, false],
+      ['fmaF32Gflops', 1, false],
+      ['dispatchUs', 1.2, true],
+    ],
+  );
+  assert.equal(
+    machineDriftNote(shifts, 10),
+    "the machine itself moved between these runs: its calibrated ceilings (time ratio, above 1 slower) copy bandwidth 2.00x, dispatch overhead 1.20x, past the ±10% band; verdicts of cases bound by them may be the machine's, not the build's",
+  );
+  assert.equal(machineDriftNote(ceilingShifts(base, base, 0.02), 2), null);
+});
