@@ -34,7 +34,7 @@ Per suite: the geometric mean of the ratios. Both runs' calibrated ceilings are 
   ];
   static override strict = false;
   static override args = {
-    base: Args.string({ description: 'base results file', required: true }),
+    base: Args.string({ description: 'base results file (or the journal of an unfinished run)', required: true }),
     candidates: Args.string({ description: 'one or more candidate results files', required: true }),
   };
   static override flags = {

@@ -5,7 +5,7 @@ import { REPORT_FORMATS, writeReport, type ReportFormat, type ReportResult } fro
 
 export default class Report extends BaseCommand {
   static override summary = 'Tables, Markdown, CSV, charts (PNG and one offline HTML page) and CI exports from results files.';
-  static override description = `Reads results files only (no GPU). Files from the same device are merged; several devices add cross-hardware charts.
+  static override description = `Reads results files only (no GPU), or the journal of a run that was cut short or is still going (its finished cases). Files from the same device are merged; several devices add cross-hardware charts.
 table, md, csv and bmf go to stdout unless --out is given; html, png and gab always write files (to --out, default results/report/):
   md    report.md: ceilings and one table per suite (for CI job summaries)
   csv   report.csv: one row per case, flat columns
@@ -19,7 +19,9 @@ table, md, csv and bmf go to stdout unless --out is given; html, png and gab alw
     '<%= config.bin %> report results/a.json --format gab --format bmf --out bench-out/',
   ];
   static override strict = false;
-  static override args = { results: Args.string({ description: 'results files (.json written by `mla-bench run`)', required: true }) };
+  static override args = {
+    results: Args.string({ description: 'results files (.json written by `mla-bench run`), or the journal (.journal.jsonl) of a run that has not finished', required: true }),
+  };
   static override flags = {
     format: Flags.string({ char: 'f', description: 'output format (repeatable)', options: [...REPORT_FORMATS], multiple: true, default: ['table'] }),
     out: Flags.string({ char: 'o', description: 'folder for the written files' }),
@@ -29,6 +31,11 @@ table, md, csv and bmf go to stdout unless --out is given; html, png and gab alw
     const { argv, flags } = await this.parse(Report);
     const files = loadResults(argv as string[]);
     const json = this.jsonEnabled();
+    if (!json) {
+      for (const file of files) {
+        if (file.unfinished) this.logToStderr(`${file.path}: the journal of an unfinished run: its ${file.unfinished.finishedCases} finished case(s) (finish it with \`mla-bench run --resume --journal ${file.path}\`)`);
+      }
+    }
     const result = writeReport(files, {
       formats: flags.format as ReportFormat[],
       ...(flags.out !== undefined && { outDir: flags.out }),

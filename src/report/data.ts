@@ -1,8 +1,10 @@
+import { statSync } from 'node:fs';
 import { basename } from 'node:path';
 import { UserError } from '../errors.js';
 import type { Ceilings } from '../measure/rates.js';
 import type { Measurement, OkMeasurement, ResultFile } from '../results/schema.js';
-import { readResultFile } from '../results/store.js';
+import { resultsOfJournal } from '../results/assemble.js';
+import { JOURNAL_SUFFIX, readResultFile } from '../results/store.js';
 
 /** One results file as read for reporting: where it came from and which device produced it. */
 export interface LoadedResults {
@@ -11,6 +13,8 @@ export interface LoadedResults {
   name: string;
   device: string;
   results: ResultFile;
+  /** Read from the journal of a run that has not finished: its finished cases only. */
+  unfinished?: { finishedCases: number };
 }
 
 /** A device's cases from one or more results files (later files win on a repeated key). */
@@ -33,9 +37,22 @@ export function deviceLabel(results: ResultFile): string {
   return id.length > 40 ? `${id.slice(0, 38)}…` : id;
 }
 
+function lastWrite(path: string): Date {
+  try {
+    return statSync(path).mtime;
+  } catch {
+    return new Date();
+  }
+}
+
+/** Results files, or journals (*.journal.jsonl) of runs that have not finished, as read for report and compare. */
 export function loadResults(paths: readonly string[]): LoadedResults[] {
   if (paths.length === 0) throw new UserError('no results files given');
-  return paths.map((path) => {
+  return paths.map((path): LoadedResults => {
+    if (path.endsWith(JOURNAL_SUFFIX)) {
+      const { results, finishedCases } = resultsOfJournal(path, lastWrite(path));
+      return { path, name: basename(path).slice(0, -JOURNAL_SUFFIX.length).replace(/\.json$/i, ''), device: deviceId(results), results, unfinished: { finishedCases } };
+    }
     const results = readResultFile(path);
     return { path, name: basename(path).replace(/\.json$/i, ''), device: deviceId(results), results };
   });

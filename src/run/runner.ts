@@ -5,7 +5,8 @@ import { openGpu, type GpuContext, type GpuOptions } from '../gpu/device.js';
 import { TrackedAllocator } from '../gpu/memory.js';
 import { GpuTimer, type TimingMode } from '../gpu/timing.js';
 import { kernelFamily } from '../kernels/registry.js';
-import { ceilingValue, computeRates, NO_CEILINGS, withCeiling, type Ceilings } from '../measure/rates.js';
+import type { Ceilings } from '../measure/rates.js';
+import { assembleResults, ceilingsOf } from '../results/assemble.js';
 import { DEFAULT_STOPPING_RULE, validateStoppingRule, type StoppingRule } from '../measure/stopping.js';
 import { deviceSlug, environmentOf, gitSha, toolVersion } from '../results/fingerprint.js';
 import {
@@ -144,29 +145,6 @@ function gpuOptionsOf(config: RunConfig): GpuOptions {
   };
 }
 
-export function ceilingsOf(cases: Measurement[]): Ceilings {
-  let ceilings = NO_CEILINGS;
-  for (const measurement of cases) {
-    if (measurement.status === 'ok' && measurement.ceiling) {
-      ceilings = withCeiling(ceilings, measurement.ceiling, ceilingValue(measurement.ceiling, measurement.work, measurement.timing.gpu.median));
-    }
-  }
-  return ceilings;
-}
-
-/** Cases measured before calibration finished saw partial ceilings: the results file uses the final ones. */
-export function withFinalRates(cases: Measurement[], ceilings: Ceilings): Measurement[] {
-  return cases.map((m) =>
-    m.status === 'ok'
-      ? {
-          ...m,
-          rates: computeRates(m.work, m.timing.gpu.median, m.dtype, ceilings, m.timing.dispatches),
-          ...(m.stages && { stages: m.stages.map((s) => ({ ...s, rates: computeRates(s.work, s.gpu.median, m.dtype, ceilings, s.dispatches) })) }),
-        }
-      : m,
-  );
-}
-
 interface Execution {
   context: GpuContext;
   suites: SuiteFile[];
@@ -218,7 +196,7 @@ async function execute(execution: Execution, options: Pick<RunOptions, 'saveTens
     allocator.destroyAll();
     journal.close();
   }
-  const results: ResultFile = { ...header, finishedAt: new Date().toISOString(), ceilings, cases: withFinalRates(cases, ceilings) };
+  const results = assembleResults(header, cases, new Date().toISOString());
   writeFileAtomic(resultsPath, JSON.stringify(results, null, 1) + '\n');
   // The results file now holds every case: the journal has done its job.
   rmSync(journal.path, { force: true });

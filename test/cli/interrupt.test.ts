@@ -44,6 +44,13 @@ for (const signal of ['SIGINT', 'SIGKILL'] as const) {
   test(`a run killed with ${signal} keeps every finished case and --resume completes it`, async () => {
     const out = join(mkdtempSync(join(tmpdir(), `mla-bench-${signal}-`)), 'run.json');
     const before = await killMidRun(signal, out);
+    // Before the resume, report reads the journal: the finished cases, said to be an unfinished run's.
+    const partial = await cli(['report', out + '.journal.jsonl', '--format', 'csv']);
+    assert.equal(partial.code, 0, partial.stderr);
+    assert.match(partial.stderr, new RegExp(`the journal of an unfinished run: its ${before.keys.length} finished case\\(s\\)`));
+    const rows = partial.stdout.trim().split('\n').slice(1);
+    assert.equal(rows.length, before.keys.length);
+    for (const key of before.keys) assert.ok(rows.some((row) => row.includes(key)), `${key} in the partial report`);
     const resumed = await cli(['run', '--resume', '--journal', out + '.journal.jsonl', '--json']);
     assert.equal(resumed.code, 0, resumed.stderr);
     const results = readResultFile(out);

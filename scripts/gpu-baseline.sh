@@ -1,0 +1,51 @@
+#!/usr/bin/env bash
+# A baseline run on a borrowed GPU machine, bounded in time, in one call:
+#   bash scripts/gpu-baseline.sh OUT_DIR NAME [LIMIT_S] [run flags...]
+# e.g. bash scripts/gpu-baseline.sh "$OUT" nvidia-h200 480
+# `mla-bench info`, then the default run (every built-in suite; the standard profile on a GPU) for at most
+# LIMIT_S seconds (default 480), then its report. A run cut short keeps every finished case in its journal
+# (finish it with `mla-bench run --resume --journal OUT_DIR/NAME.json.journal.jsonl`) and the report covers those
+# cases. OUT_DIR ends up with at most seven files: info.json, NAME.json or NAME.json.journal.jsonl, run.log,
+# report.md, charts.tar (the PNGs) and status.txt. Needs node and a built tree (dist/, node_modules/).
+set -uo pipefail
+out=${1:?usage: gpu-baseline.sh OUT_DIR NAME [LIMIT_S] [run flags...]}
+name=${2:?usage: gpu-baseline.sh OUT_DIR NAME [LIMIT_S] [run flags...]}
+limit=${3:-480}
+shift $(($# < 3 ? $# : 3))
+root=$(cd "$(dirname "$0")/.." && pwd)
+cli=("node" "$root/bin/run.js")
+export XDG_RUNTIME_DIR=${XDG_RUNTIME_DIR:-/tmp}
+mkdir -p "$out"
+started=$(date +%s)
+status() { echo "$*" | tee -a "$out/status.txt"; }
+
+if ! "${cli[@]}" info --json > "$out/info.json" 2>> "$out/run.log"; then
+  status "info failed: no WebGPU adapter (see run.log)"
+  exit 1
+fi
+
+# SIGTERM at the limit: the run writes its journal as it goes and says how to resume.
+timeout -s TERM "$limit" "${cli[@]}" run -o "$out/$name.json" "$@" >> "$out/run.log" 2>&1
+rc=$?
+journal="$out/$name.json.journal.jsonl"
+if [ "$rc" -eq 0 ]; then
+  status "run: complete in $(($(date +%s) - started)) s"
+  results="$out/$name.json"
+elif [ -f "$journal" ]; then
+  status "run: cut short (exit $rc) after $(($(date +%s) - started)) s; $(($(wc -l < "$journal") - 1)) case(s) in the journal"
+  results="$journal"
+else
+  status "run: failed (exit $rc) before any case finished (see run.log)"
+  exit 1
+fi
+
+# The report reads the journal of a cut-short run as well as a finished results file.
+charts=$(mktemp -d)
+if "${cli[@]}" report "$results" --out "$charts" --format md --format png >> "$out/run.log" 2>&1; then
+  cp "$charts/report.md" "$out/report.md"
+  tar -cf "$out/charts.tar" -C "$charts" charts
+  status "report: report.md and $(find "$charts/charts" -name '*.png' | wc -l) chart(s) in charts.tar"
+else
+  status "report: failed (see run.log)"
+fi
+rm -rf "$charts"
