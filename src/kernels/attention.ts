@@ -4,7 +4,7 @@ import { attentionReference, kvStarts, visibleTokens, type AttentionProblem } fr
 import { seededUniform } from '../reference/random.js';
 import type { BuildContext, BuildResult, KernelFamily } from './family.js';
 import { grid2d, numberParam, stringParam } from './family.js';
-import { elementBytes, type BufferDecl, type Dtype, type KernelCase, type StageDecl, type Tolerance } from './spec.js';
+import { buffersMisfit, elementBytes, REFERENCE_BUDGET_FLOPS, sampleRows, type BufferDecl, type Dtype, type KernelCase, type OutputCheck, type StageDecl, type Tolerance } from './spec.js';
 
 /**
  * Attention family: MHA, GQA and MQA as one attention core parameterised by query heads, KV heads and
@@ -110,6 +110,8 @@ export interface AttentionOptions {
   splits?: number;
   decodeTiles?: Partial<DecodeTiles>;
   prefillTiles?: Partial<PrefillTiles>;
+  /** float64 FLOPs the check's reference may cost before it samples output rows (default REFERENCE_BUDGET_FLOPS). */
+  referenceBudgetFlops?: number;
 }
 
 const ceilDiv = (a: number, b: number): number => Math.ceil(a / b);
@@ -612,16 +614,26 @@ export function attentionCase(shape: AttentionShape, dtype: Dtype, context: Buil
   const problem: AttentionProblem = { ...shape, kvLens: [...shape.kvLens], scale };
   const { batch, nQ, nKv, dQk, dV, qLen, kvLens } = shape;
   const cachedTokens = kvLens.reduce((a, b) => a + b, 0);
+  const outRows = batch * qLen * nQ;
+  // Device rows are whole vec4s: head dims rounded up to a multiple of 4 (no padding for the usual dims).
+  const dQkPad = ceilDiv(dQk, 4) * 4;
+  const dVPad = ceilDiv(dV, 4) * 4;
+  // Past the device's limits: a skip before the host fills arrays of that size.
+  const tooBig = buffersMisfit(
+    [
+      { name: 'q', usage: 'storage', type: dtype, length: outRows * dQkPad, canary: CANARY },
+      { name: 'k', usage: 'storage', type: dtype, length: cachedTokens * nKv * dQkPad, canary: CANARY },
+      { name: 'v', usage: 'storage', type: dtype, length: cachedTokens * nKv * dVPad, canary: CANARY },
+      { name: 'out', usage: 'storage', type: dtype, length: outRows * dV, canary: 4 },
+    ],
+    context.limits,
+  );
+  if (tooBig) return { kind: 'skip', reason: tooBig };
 
   const q = seededUniform(batch * qLen * nQ * dQk, context.seed, dtype);
   const k = seededUniform(cachedTokens * nKv * dQk, (context.seed + 1) >>> 0, dtype);
   const v = seededUniform(cachedTokens * nKv * dV, (context.seed + 2) >>> 0, dtype);
   const seqs = sequenceTable(kvLens);
-  const outRows = batch * qLen * nQ;
-
-  // Device rows are whole vec4s: head dims rounded up to a multiple of 4 (no padding for the usual dims).
-  const dQkPad = ceilDiv(dQk, 4) * 4;
-  const dVPad = ceilDiv(dV, 4) * 4;
   const qDev = padRows(q, dQk, dQkPad);
   const kDev = padRows(k, dQk, dQkPad);
   const vDev = padRows(v, dV, dVPad);
@@ -632,11 +644,14 @@ export function attentionCase(shape: AttentionShape, dtype: Dtype, context: Buil
     { name: 'v', role: 'kv-cache', usage: 'storage', type: dtype, length: vDev.length, canary: CANARY, data: vDev, input: true },
   ];
   const out: BufferDecl = { name: 'out', role: 'activations', usage: 'storage', type: dtype, length: outRows * dV, canary: 4 };
-  const check = {
+  // Large GPU cases: the float64 reference on evenly spaced output rows, as many as REFERENCE_BUDGET_FLOPS pays for.
+  const sampledRows = sampleRows(outRows, dV, attentionFlops(problem) / outRows, options.referenceBudgetFlops ?? REFERENCE_BUDGET_FLOPS);
+  const check: OutputCheck = {
     buffer: 'out',
     shape: [batch, qLen, nQ, dV],
-    expected: () => attentionReference(problem, { q, k, v }),
+    expected: () => attentionReference(problem, { q, k, v }, sampledRows?.rows),
     tolerance: attentionTolerance(dtype, problem, maxAbs(q), maxAbs(k), maxAbs(v)),
+    ...(sampledRows && { sampledRows }),
   };
   const core = attentionCore(shape, dtype, context, { seqs: 'seqs', q: 'q', k: 'k', v: 'v', out: 'out' }, options);
   if (core.kind === 'skip') return core;

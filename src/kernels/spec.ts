@@ -1,3 +1,4 @@
+import type { DeviceLimits } from '../gpu/device.js';
 import type { MemoryRole } from '../gpu/memory.js';
 
 /** Floating-point storage type of a kernel's tensors. Accumulation is always f32. */
@@ -73,6 +74,47 @@ export interface OutputCheck {
   /** float64 reference from the same (rounded) inputs the GPU sees; computed once, lazily. */
   expected: () => Float64Array;
   tolerance: Tolerance;
+  /**
+   * Where the full reference would cost the host minutes (large GPU cases), `expected` holds only these rows
+   * of the output (rows.length x rowLength elements, in this order) and only they are compared.
+   */
+  sampledRows?: SampledRows;
+}
+
+/** Output rows (of rowLength elements each) that a check compares, out of `total` rows. */
+export interface SampledRows {
+  rowLength: number;
+  total: number;
+  rows: readonly number[];
+}
+
+/**
+ * float64 FLOPs a check's reference may cost before it samples rows: a second or two of plain JavaScript loops.
+ * The quick profile's cases stay under it (every row checked); large GPU cases would cost the host minutes each.
+ */
+export const REFERENCE_BUDGET_FLOPS = 2e9;
+
+/**
+ * Which rows a check compares when the float64 reference is priced per row: all of them when the whole output
+ * costs no more than `budget`, else evenly spaced rows (the first and last always among them), at least
+ * `minRows`, as many as the budget pays for. undefined: every row.
+ */
+export function sampleRows(total: number, rowLength: number, costPerRow: number, budget: number, minRows = 64): SampledRows | undefined {
+  if (total * costPerRow <= budget || total <= minRows) return undefined;
+  const n = Math.min(total, Math.max(minRows, Math.floor(budget / Math.max(1, costPerRow))));
+  if (n >= total) return undefined;
+  const rows = Array.from({ length: n }, (_, i) => (n === 1 ? 0 : Math.round((i * (total - 1)) / (n - 1))));
+  return { rowLength, total, rows };
+}
+
+/** Gathers the sampled rows of an output (all of it without a sample). */
+export function takeRows(values: ArrayLike<number>, sample: SampledRows | undefined): ArrayLike<number> {
+  if (!sample) return values;
+  const out = new Float64Array(sample.rows.length * sample.rowLength);
+  sample.rows.forEach((row, i) => {
+    for (let j = 0; j < sample.rowLength; j++) out[i * sample.rowLength + j] = values[row * sample.rowLength + j] as number;
+  });
+  return out;
 }
 
 /** Which calibrated ceiling a case is measured against. */
@@ -141,9 +183,31 @@ export function caseWork(kernelCase: KernelCase): Work {
   return stages.reduce((sum, stage) => addWork(sum, stage.work), NO_WORK);
 }
 
-export function bufferBytes(buffer: BufferDecl): number {
+export function bufferBytes(buffer: Pick<BufferDecl, 'usage' | 'type' | 'length' | 'canary'>): number {
   const bytes = (buffer.length + (buffer.canary ?? 0)) * elementBytes(buffer.type);
   // WebGPU buffer sizes must be multiples of 4; uniform bindings of 16.
   const align = buffer.usage === 'uniform' ? 16 : 4;
   return Math.max(align, Math.ceil(bytes / align) * align);
+}
+
+const MIB = 2 ** 20;
+
+function mib(bytes: number): string {
+  return `${(bytes / MIB).toFixed(bytes < 10 * MIB ? 2 : 0)} MiB`;
+}
+
+/**
+ * The first buffer past the device's binding or buffer size, as a skip reason. Families call it on their
+ * declared sizes before generating any data (a case past the limits would otherwise fill host arrays of
+ * billions of elements first); the runner calls it again on the built case.
+ */
+export function buffersMisfit(buffers: readonly Pick<BufferDecl, 'name' | 'usage' | 'type' | 'length' | 'canary'>[], limits: DeviceLimits): string | null {
+  for (const buffer of buffers) {
+    const bytes = bufferBytes(buffer);
+    const limit = buffer.usage === 'uniform' ? limits.maxUniformBufferBindingSize : limits.maxStorageBufferBindingSize;
+    const limitName = buffer.usage === 'uniform' ? 'maxUniformBufferBindingSize' : 'maxStorageBufferBindingSize';
+    if (bytes > limit) return `buffer ${buffer.name} needs ${mib(bytes)}, above the device's ${limitName} (${mib(limit)})`;
+    if (bytes > limits.maxBufferSize) return `buffer ${buffer.name} needs ${mib(bytes)}, above the device's maxBufferSize (${mib(limits.maxBufferSize)})`;
+  }
+  return null;
 }

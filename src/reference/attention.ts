@@ -50,46 +50,53 @@ export function visibleTokens(problem: AttentionProblem, b: number, s: number): 
   return Math.max(0, Math.min(len, len - problem.qLen + s + 1));
 }
 
-export function attentionReference(problem: AttentionProblem, inputs: AttentionInputs): Float64Array {
+/**
+ * The reference output, every row, or only `rows` (output row r = (b * q_len + s) * n_q + h, its d_v values
+ * packed in the order given) where the whole would cost the host too long.
+ */
+export function attentionReference(problem: AttentionProblem, inputs: AttentionInputs, rows?: readonly number[]): Float64Array {
   const { batch, nQ, nKv, qLen, dQk, dV, scale } = problem;
   if (nQ % nKv !== 0) throw new Error(`attention reference: n_q=${nQ} is not a multiple of n_kv=${nKv}`);
   if (problem.kvLens.length !== batch) throw new Error(`attention reference: ${problem.kvLens.length} kv lengths for batch ${batch}`);
   const group = nQ / nKv;
   const starts = kvStarts(problem.kvLens);
-  const out = new Float64Array(batch * qLen * nQ * dV);
+  const total = batch * qLen * nQ;
+  const count = rows ? rows.length : total;
+  const out = new Float64Array(count * dV);
   const { q, k, v } = inputs;
-  for (let b = 0; b < batch; b++) {
+  const scores = new Float64Array(Math.max(1, ...problem.kvLens));
+  for (let index = 0; index < count; index++) {
+    const row = rows ? (rows[index] as number) : index;
+    if (!(row >= 0 && row < total)) throw new Error(`attention reference: row ${row} outside 0..${total - 1}`);
+    const h = row % nQ;
+    const s = Math.floor(row / nQ) % qLen;
+    const b = Math.floor(row / (nQ * qLen));
     const len = problem.kvLens[b] as number;
     const start = starts[b] as number;
-    const scores = new Float64Array(len);
-    for (let s = 0; s < qLen; s++) {
-      const visible = visibleTokens(problem, b, s);
-      for (let h = 0; h < nQ; h++) {
-        const g = Math.floor(h / group);
-        const qBase = ((b * qLen + s) * nQ + h) * dQk;
-        const kBase = (start * nKv + g * len) * dQk;
-        const vBase = (start * nKv + g * len) * dV;
-        const oBase = ((b * qLen + s) * nQ + h) * dV;
-        if (visible === 0) continue; // zeros
-        let max = -Infinity;
-        for (let t = 0; t < visible; t++) {
-          let dot = 0;
-          for (let i = 0; i < dQk; i++) dot += (q[qBase + i] as number) * (k[kBase + t * dQk + i] as number);
-          const score = dot * scale;
-          scores[t] = score;
-          if (score > max) max = score;
-        }
-        let sum = 0;
-        for (let t = 0; t < visible; t++) {
-          const p = Math.exp((scores[t] as number) - max);
-          scores[t] = p;
-          sum += p;
-        }
-        for (let t = 0; t < visible; t++) {
-          const w = (scores[t] as number) / sum;
-          for (let i = 0; i < dV; i++) out[oBase + i] = (out[oBase + i] as number) + w * (v[vBase + t * dV + i] as number);
-        }
-      }
+    const visible = visibleTokens(problem, b, s);
+    if (visible === 0) continue; // zeros
+    const g = Math.floor(h / group);
+    const qBase = row * dQk;
+    const kBase = (start * nKv + g * len) * dQk;
+    const vBase = (start * nKv + g * len) * dV;
+    const oBase = index * dV;
+    let max = -Infinity;
+    for (let t = 0; t < visible; t++) {
+      let dot = 0;
+      for (let i = 0; i < dQk; i++) dot += (q[qBase + i] as number) * (k[kBase + t * dQk + i] as number);
+      const score = dot * scale;
+      scores[t] = score;
+      if (score > max) max = score;
+    }
+    let sum = 0;
+    for (let t = 0; t < visible; t++) {
+      const p = Math.exp((scores[t] as number) - max);
+      scores[t] = p;
+      sum += p;
+    }
+    for (let t = 0; t < visible; t++) {
+      const w = (scores[t] as number) / sum;
+      for (let i = 0; i < dV; i++) out[oBase + i] = (out[oBase + i] as number) + w * (v[vBase + t * dV + i] as number);
     }
   }
   return out;

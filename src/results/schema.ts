@@ -88,6 +88,8 @@ export const CheckSchema = z.object({
   worstActual: numberOrText,
   worstExpected: numberOrText,
   tolerance: z.object({ atol: finite, rtol: finite }),
+  /** Present when only some output rows were compared (the full float64 reference would cost minutes). */
+  sampledRows: z.object({ checked: z.number().int(), total: z.number().int() }).optional(),
 });
 
 export const NumericsSchema = z.object({

@@ -14,6 +14,8 @@ interface TensorEntry {
   file: string;
   dtype: string;
   shape: number[];
+  /** A sampled reference: the output rows (of shape[1] elements) it holds, in order. */
+  rows?: readonly number[];
 }
 
 interface IndexEntry {
@@ -66,7 +68,9 @@ export class TensorDump {
       const output = outputs.get(check.buffer);
       if (!decl || !output) continue;
       write('output', check.buffer, asNpy(decl, output), check.shape);
-      write('reference', check.buffer, { data: check.expected(), f16: false, dtype: 'float64' }, check.shape);
+      const sample = check.sampledRows;
+      write('reference', check.buffer, { data: check.expected(), f16: false, dtype: 'float64' }, sample ? [sample.rows.length, sample.rowLength] : check.shape);
+      if (sample) (tensors.at(-1) as TensorEntry).rows = sample.rows;
     }
     this.entries.push({
       key: planned.key,

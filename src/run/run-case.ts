@@ -3,7 +3,7 @@ import { PreparedCase } from '../gpu/executor.js';
 import type { TrackedAllocator } from '../gpu/memory.js';
 import type { GpuTimer, TimingMode } from '../gpu/timing.js';
 import { seedKey, type KernelFamily } from '../kernels/family.js';
-import { bufferBytes, caseWork, casePhases, type KernelCase } from '../kernels/spec.js';
+import { buffersMisfit, caseWork, casePhases, takeRows, type KernelCase } from '../kernels/spec.js';
 import { computeRates, type Ceilings } from '../measure/rates.js';
 import { sampleCase } from '../measure/sampler.js';
 import { summarize } from '../measure/statistics.js';
@@ -12,21 +12,10 @@ import { allclose, type NumericsReport } from '../reference/allclose.js';
 import type { Measurement, StageTiming } from '../results/schema.js';
 import type { PlannedCase } from '../suites/expand.js';
 
-const MIB = 2 ** 20;
-
-function mib(bytes: number): string {
-  return `${(bytes / MIB).toFixed(bytes < 10 * MIB ? 2 : 0)} MiB`;
-}
-
 /** Why a case cannot run on this device, judged from its declaration before anything is allocated. */
 export function deviceMisfit(kernelCase: KernelCase, limits: DeviceLimits): string | null {
-  for (const buffer of kernelCase.buffers) {
-    const bytes = bufferBytes(buffer);
-    const limit = buffer.usage === 'uniform' ? limits.maxUniformBufferBindingSize : limits.maxStorageBufferBindingSize;
-    const limitName = buffer.usage === 'uniform' ? 'maxUniformBufferBindingSize' : 'maxStorageBufferBindingSize';
-    if (bytes > limit) return `buffer ${buffer.name} needs ${mib(bytes)}, above the device's ${limitName} (${mib(limit)})`;
-    if (bytes > limits.maxBufferSize) return `buffer ${buffer.name} needs ${mib(bytes)}, above the device's maxBufferSize (${mib(limits.maxBufferSize)})`;
-  }
+  const buffers = buffersMisfit(kernelCase.buffers, limits);
+  if (buffers) return buffers;
   for (const stage of kernelCase.stages) {
     const over = stage.workgroups.find((n) => (n ?? 1) > limits.maxComputeWorkgroupsPerDimension);
     if (over !== undefined) {
@@ -63,7 +52,7 @@ export interface CheckedCase {
   /** Present once upload succeeded; the caller disposes it. */
   prepared: PreparedCase | undefined;
   outputs: Outputs | undefined;
-  checks: (NumericsReport & { buffer: string })[];
+  checks: (NumericsReport & { buffer: string; sampledRows?: { checked: number; total: number } })[];
   errors: ScopedErrors;
   thrown: unknown;
 }
@@ -80,10 +69,15 @@ export async function prepareAndCheck(context: GpuContext, allocator: TrackedAll
   });
   const outputs = hasErrors(scoped.errors) ? undefined : scoped.value;
   const checks = outputs
-    ? kernelCase.checks.map((check) => ({
-        buffer: check.buffer,
-        ...allclose(outputs.get(check.buffer) ?? [], check.expected(), check.tolerance),
-      }))
+    ? kernelCase.checks.map((check) => {
+        const sample = check.sampledRows;
+        const report = allclose(takeRows(outputs.get(check.buffer) ?? [], sample), check.expected(), check.tolerance);
+        if (!sample) return { buffer: check.buffer, ...report };
+        // The worst element as an index into the whole output, like an unsampled check's.
+        const i = report.worstIndex;
+        const worstIndex = i < 0 ? i : (sample.rows[Math.floor(i / sample.rowLength)] as number) * sample.rowLength + (i % sample.rowLength);
+        return { buffer: check.buffer, ...report, worstIndex, sampledRows: { checked: sample.rows.length, total: sample.total } };
+      })
     : [];
   return { prepared, outputs, checks, errors: scoped.errors, thrown: scoped.thrown };
 }

@@ -233,3 +233,23 @@ test('work accounting: decode FLOPs 2 b h_q s_k (d_qk + d_v), K/V read once per 
   assert.equal(prefill.kind, 'case');
   if (prefill.kind === 'case') assert.equal(prefill.kernelCase.stages[0]?.work.flops, 2 * 32 * ((16 * 17) / 2) * 256);
 });
+
+test('past the reference budget a case is checked on evenly spaced output rows, which still catch a wrong row', async () => {
+  // 3 ragged sequences x 32 query heads = 96 output rows; a budget of 1 FLOP leaves the minimum sample, 64 rows.
+  const shape: AttentionShape = { batch: 3, nQ: 32, nKv: 4, dQk: D_QK, dV: D_V, qLen: 1, kvLens: [40, 23, 31], causal: true };
+  const good = await build(shape, 'f32', { phase: 'decode', tiling: 'rows', referenceBudgetFlops: 1 });
+  const outcome = await runChecked(good);
+  assert.deepEqual(outcome.checks[0]?.sampledRows, { checked: 64, total: 96 });
+  assert.equal(outcome.checks[0]?.passed, true, JSON.stringify(outcome.checks[0]));
+  assert.equal(outcome.checks[0]?.checked, 64 * D_V);
+  // The last token row of the cache (sequence 2, KV head 3) turned to canary: the sampled last row sees NaN.
+  const bad = await build(shape, 'f32', { phase: 'decode', tiling: 'rows', referenceBudgetFlops: 1 });
+  const k = bad.buffers.find((b) => b.name === 'k')!;
+  k.length -= Math.ceil(D_QK / 4) * 4;
+  k.data = k.data!.subarray(0, k.length);
+  const caught = await runChecked(bad);
+  assert.equal(caught.checks[0]?.passed, false);
+  assert.equal(caught.checks[0]?.worstActual, 'NaN');
+  const worstRow = Math.floor(caught.checks[0]!.worstIndex / D_V);
+  assert.ok(worstRow >= 2 * 32 + 3 * 8 && worstRow < 96, `the worst element (row ${worstRow}) is named in the whole output's indexing`);
+});

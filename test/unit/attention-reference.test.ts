@@ -89,3 +89,19 @@ test('mismatched head counts and batch lengths are rejected', () => {
   assert.throws(() => attentionReference(problem({ nQ: 3, nKv: 2 }), { q: new Float32Array(6), k: new Float32Array(4), v: new Float32Array(4) }));
   assert.throws(() => attentionReference(problem({ batch: 2 }), { q: new Float32Array(4), k: new Float32Array(2), v: new Float32Array(2) }));
 });
+
+test('rows: the reference of chosen output rows equals those rows of the full reference, in the order asked', async () => {
+  const { seededUniform } = await import('../../src/reference/random.js');
+  const problem: AttentionProblem = { batch: 2, nQ: 4, nKv: 2, qLen: 3, dQk: 5, dV: 3, kvLens: [7, 4], causal: true, scale: 0.4 };
+  const inputs = {
+    q: seededUniform(2 * 3 * 4 * 5, 1, 'f32'),
+    k: seededUniform(11 * 2 * 5, 2, 'f32'),
+    v: seededUniform(11 * 2 * 3, 3, 'f32'),
+  };
+  const full = attentionReference(problem, inputs);
+  const rows = [23, 0, 9, 14];
+  const some = attentionReference(problem, inputs, rows);
+  assert.equal(some.length, rows.length * 3);
+  rows.forEach((row, i) => assert.deepEqual([...some.slice(i * 3, i * 3 + 3)], [...full.slice(row * 3, row * 3 + 3)]));
+  assert.throws(() => attentionReference(problem, inputs, [24]), /row 24 outside 0..23/);
+});
