@@ -21,7 +21,7 @@ import { roundToF16 } from '../util/f16.js';
 import { attentionCase, attentionCore, kvBytesPerToken, sequenceTable, subgroupRowsPlan, type AttendPlan, type AttentionShape, type AttentionTiling } from './attention.js';
 import type { BuildContext, BuildResult, KernelFamily } from './family.js';
 import { grid2d, numberParam, stringParam } from './family.js';
-import { elementBytes, type BufferDecl, type Dtype, type KernelCase, type OutputCheck, type StageDecl, type Tolerance } from './spec.js';
+import { buffersMisfit, elementBytes, REFERENCE_BUDGET_FLOPS, sampleRows, type BufferDecl, type Dtype, type KernelCase, type OutputCheck, type SampledRows, type StageDecl, type Tolerance } from './spec.js';
 
 /**
  * Multi-head Latent Attention (DeepSeek-V2/V3) as stage lists over the attention core (src/reference/mla.ts
@@ -99,9 +99,13 @@ export interface MlaSpec {
   layer: MlaLayer;
   oProj: boolean;
   tiling: AttentionTiling;
+  /** float64 FLOPs the check's reference may cost before it samples output rows (default REFERENCE_BUDGET_FLOPS). */
+  referenceBudgetFlops?: number;
 }
 
 const CANARY = 64;
+/** float64 FLOPs the host may spend decompressing a naive-expanded cache (about 10-20 s of JavaScript). */
+const HOST_EXPANSION_BUDGET_FLOPS = 2e10;
 const ceilDiv = (a: number, b: number): number => Math.ceil(a / b);
 const pow2Ceil = (n: number): number => 2 ** Math.ceil(Math.log2(Math.max(1, n)));
 
@@ -331,6 +335,29 @@ export function mlaCase(spec: MlaSpec, dtype: Dtype, context: BuildContext): Bui
   const qW = dNope + dRope;
   const scale = mlaScale(dims);
   const problem: MlaProblem = { dims, batch, qLen: S, context: L, scale, ropeTheta: ROPE_THETA };
+  // Past the device's limits: a skip before the host fills arrays of that size.
+  const tooBig = buffersMisfit(
+    [
+      { name: 'latent', usage: 'storage', type: dtype, length: batch * L * row, canary: CANARY },
+      ...(form !== 'absorbed'
+        ? [
+            { name: 'k', usage: 'storage' as const, type: dtype, length: batch * H * L * qW, canary: CANARY },
+            { name: 'v', usage: 'storage' as const, type: dtype, length: batch * H * L * dV, canary: CANARY },
+          ]
+        : []),
+    ],
+    context.limits,
+  );
+  if (tooBig) return { kind: 'skip', reason: tooBig };
+  // The expanded cache is decompressed on the host (as a serving stack would have written it): past the budget
+  // that would take minutes of JavaScript.
+  const expansionFlops = 2 * batch * H * (L - S) * dC * (dNope + dV);
+  if (form === 'naive-expanded' && expansionFlops > HOST_EXPANSION_BUDGET_FLOPS) {
+    return {
+      kind: 'skip',
+      reason: `the expanded cache is decompressed on the host: ${(expansionFlops / 1e9).toFixed(0)} GFLOP of float64, past its budget of ${HOST_EXPANSION_BUDGET_FLOPS / 1e9} (naive-latent measures the same attention over a GPU-decompressed cache)`,
+    };
+  }
   const inputs = generateInputs(spec, dtype, context.seed);
   const full = spec.layer === 'full';
   const kvLens = Array.from({ length: batch }, () => L);
@@ -448,8 +475,20 @@ export function mlaCase(spec: MlaSpec, dtype: Dtype, context: BuildContext): Bui
   }
   buffers.push(...list.buffers);
 
+  // Large GPU cases: the absorbed float64 reference on evenly spaced output rows (all heads of evenly spaced
+  // tokens where W_O follows, since y mixes the heads), as many as REFERENCE_BUDGET_FLOPS pays for.
+  const perRowFlops = 2 * (dC * (dNope + dV) + (L - S / 2) * (2 * dC + dRope));
+  const cost = referenceCost(problem);
+  const wholeFlops = 2 * Math.min(cost.naive, cost.absorbed);
+  const budget = spec.referenceBudgetFlops ?? REFERENCE_BUDGET_FLOPS;
+  const tokenSample = spec.oProj && wholeFlops > budget ? sampleRows(T, dModel, H * perRowFlops + 2 * H * dV * dModel, budget, 8) : undefined;
+  const outSample: SampledRows | undefined = tokenSample
+    ? { rowLength: dV, total: T * H, rows: tokenSample.rows.flatMap((t) => Array.from({ length: H }, (_, h) => t * H + h)) }
+    : spec.oProj || wholeFlops <= budget
+      ? undefined
+      : sampleRows(T * H, dV, perRowFlops, budget);
   let memo: Reference | undefined;
-  const reference = (): Reference => (memo ??= mlaReference(spec, problem, inputs));
+  const reference = (): Reference => (memo ??= mlaReference(spec, problem, inputs, outSample?.rows));
   const roundings = (naive ? 4 : 3) + (full ? 4 : 0);
   const reduction = L + row;
   const checks: OutputCheck[] = [
@@ -461,6 +500,7 @@ export function mlaCase(spec: MlaSpec, dtype: Dtype, context: BuildContext): Bui
         const r = reference();
         return mlaTolerance(dtype, roundings, r.maxScore, maxAbs(r.out), reduction);
       },
+      ...(outSample && { sampledRows: outSample }),
     },
   ];
   if (spec.oProj) {
@@ -472,6 +512,7 @@ export function mlaCase(spec: MlaSpec, dtype: Dtype, context: BuildContext): Bui
         const r = reference();
         return mlaTolerance(dtype, roundings + 1, r.maxScore, maxAbs(r.y!), reduction + H * dV);
       },
+      ...(tokenSample && { sampledRows: tokenSample }),
     });
   }
   const cachedTokens = batch * L;
@@ -544,7 +585,7 @@ function expandCache(spec: MlaSpec, inputs: Inputs, dtype: Dtype): { k: Float32A
 }
 
 /** float64 reference of a case, by whichever form is cheaper (they agree; the unit tests hold them to it). */
-function mlaReference(spec: MlaSpec, problem: MlaProblem, inputs: Inputs): Reference {
+function mlaReference(spec: MlaSpec, problem: MlaProblem, inputs: Inputs, rows?: readonly number[]): Reference {
   let qIn: ArrayLike<number>;
   let latent: ArrayLike<number> = inputs.latent;
   if (spec.layer === 'full') {
@@ -555,10 +596,14 @@ function mlaReference(spec: MlaSpec, problem: MlaProblem, inputs: Inputs): Refer
     qIn = inputs.qIn!;
   }
   const cost = referenceCost(problem);
-  const attention = cost.naive <= cost.absorbed ? mlaNaiveReference : mlaAbsorbedReference;
-  const { out, maxScore } = attention(problem, inputs.weights, qIn, latent);
   const { dims, batch, qLen } = problem;
-  const y = spec.oProj ? matmulRows(out, batch * qLen, inputs.wO!, dims.heads * dims.dV, dims.dModel) : undefined;
+  // Sampled rows: the absorbed form row by row (the naive one decompresses the whole cache first).
+  const { out, maxScore } = rows
+    ? mlaAbsorbedReference(problem, inputs.weights, qIn, latent, rows)
+    : (cost.naive <= cost.absorbed ? mlaNaiveReference : mlaAbsorbedReference)(problem, inputs.weights, qIn, latent);
+  // y mixes the heads of a token: sampled rows come as every head of the sampled tokens, in token order.
+  const tokens = rows ? rows.length / dims.heads : batch * qLen;
+  const y = spec.oProj ? matmulRows(out, tokens, inputs.wO!, dims.heads * dims.dV, dims.dModel) : undefined;
   return { out, maxScore, ...(y && { y }) };
 }
 

@@ -248,49 +248,55 @@ export function mlaNaiveReference(problem: MlaProblem, weights: MlaWeights, qIn:
   return { out, maxScore };
 }
 
-/** The absorbed form: W_UK folded into the query, attention over the shared latent, W_UV applied after. */
-export function mlaAbsorbedReference(problem: MlaProblem, weights: MlaWeights, qIn: ArrayLike<number>, latent: ArrayLike<number>): MlaAttentionResult {
+/**
+ * The absorbed form in float64. With `rows`, only those output rows ((b * q_len + s) * heads + h), packed in the
+ * order given, and maxScore over them: the check of a case too large for the whole reference.
+ */
+export function mlaAbsorbedReference(problem: MlaProblem, weights: MlaWeights, qIn: ArrayLike<number>, latent: ArrayLike<number>, rows?: readonly number[]): MlaAttentionResult {
   const { dims, batch, qLen, context, scale } = problem;
   const { heads, dNope, dRope, dV, dLatent } = dims;
   const row = dLatent + dRope;
-  const out = new Float64Array(batch * qLen * heads * dV);
+  const total = batch * qLen * heads;
+  const count = rows ? rows.length : total;
+  const out = new Float64Array(count * dV);
   const scores = new Float64Array(context);
   const qLat = new Float64Array(dLatent);
   const oLat = new Float64Array(dLatent);
   let maxScore = 0;
-  for (let b = 0; b < batch; b++) {
-    for (let s = 0; s < qLen; s++) {
-      const visible = queryPosition(problem, s) + 1;
-      for (let h = 0; h < heads; h++) {
-        const q = roped(problem, qIn, b, s, h);
-        qLat.fill(0);
-        for (let j = 0; j < dNope; j++) {
-          const qj = q[j] as number;
-          const w = (h * dNope + j) * dLatent;
-          for (let i = 0; i < dLatent; i++) qLat[i] = (qLat[i] as number) + qj * (weights.wUK[w + i] as number);
-        }
-        for (let t = 0; t < visible; t++) {
-          const c = (b * context + t) * row;
-          let dot = 0;
-          for (let i = 0; i < dLatent; i++) dot += (qLat[i] as number) * (latent[c + i] as number);
-          for (let r = 0; r < dRope; r++) dot += (q[dNope + r] as number) * (latent[c + dLatent + r] as number);
-          scores[t] = dot * scale;
-        }
-        maxScore = Math.max(maxScore, softmaxInPlace(scores, visible));
-        oLat.fill(0);
-        for (let t = 0; t < visible; t++) {
-          const p = scores[t] as number;
-          const c = (b * context + t) * row;
-          for (let i = 0; i < dLatent; i++) oLat[i] = (oLat[i] as number) + p * (latent[c + i] as number);
-        }
-        const o = ((b * qLen + s) * heads + h) * dV;
-        for (let j = 0; j < dV; j++) {
-          let sum = 0;
-          const w = (h * dV + j) * dLatent;
-          for (let i = 0; i < dLatent; i++) sum += (weights.wUV[w + i] as number) * (oLat[i] as number);
-          out[o + j] = sum;
-        }
-      }
+  for (let index = 0; index < count; index++) {
+    const outRow = rows ? (rows[index] as number) : index;
+    if (!(outRow >= 0 && outRow < total)) throw new Error(`MLA reference: row ${outRow} outside 0..${total - 1}`);
+    const h = outRow % heads;
+    const s = Math.floor(outRow / heads) % qLen;
+    const b = Math.floor(outRow / (heads * qLen));
+    const visible = queryPosition(problem, s) + 1;
+    const q = roped(problem, qIn, b, s, h);
+    qLat.fill(0);
+    for (let j = 0; j < dNope; j++) {
+      const qj = q[j] as number;
+      const w = (h * dNope + j) * dLatent;
+      for (let i = 0; i < dLatent; i++) qLat[i] = (qLat[i] as number) + qj * (weights.wUK[w + i] as number);
+    }
+    for (let t = 0; t < visible; t++) {
+      const c = (b * context + t) * row;
+      let dot = 0;
+      for (let i = 0; i < dLatent; i++) dot += (qLat[i] as number) * (latent[c + i] as number);
+      for (let r = 0; r < dRope; r++) dot += (q[dNope + r] as number) * (latent[c + dLatent + r] as number);
+      scores[t] = dot * scale;
+    }
+    maxScore = Math.max(maxScore, softmaxInPlace(scores, visible));
+    oLat.fill(0);
+    for (let t = 0; t < visible; t++) {
+      const p = scores[t] as number;
+      const c = (b * context + t) * row;
+      for (let i = 0; i < dLatent; i++) oLat[i] = (oLat[i] as number) + p * (latent[c + i] as number);
+    }
+    const o = index * dV;
+    for (let j = 0; j < dV; j++) {
+      let sum = 0;
+      const w = (h * dV + j) * dLatent;
+      for (let i = 0; i < dLatent; i++) sum += (weights.wUV[w + i] as number) * (oLat[i] as number);
+      out[o + j] = sum;
     }
   }
   return { out, maxScore };

@@ -130,3 +130,22 @@ test('the absorbed rows kernel needs subgroups of >= 8 lanes: without them the c
   assert.match(String(absorbedRowsPlan(shape, gpu.limits, 4)), /subgroups of 4/);
   assert.equal(typeof absorbedRowsPlan(shape, gpu.limits, 8), 'object');
 });
+
+test('past the reference budget every form is checked on evenly spaced rows of the absorbed float64 reference (all heads of sampled tokens before W_O)', async () => {
+  // 4 sequences x 3 new tokens x 3 heads = 36 output rows; with a budget of 1 FLOP the sample is the minimum.
+  for (const form of MLA_FORMS) {
+    const { checks } = await runChecked(await build(spec(form, { batch: 4, qLen: 3, referenceBudgetFlops: 1 }), 'f32'));
+    assert.equal(checks[0]?.sampledRows, undefined, `${form}: 36 rows are under the 64-row minimum: every row`);
+  }
+  const wide: MlaDims = { ...DIMS, heads: 24 };
+  for (const form of MLA_FORMS) {
+    const { checks } = await runChecked(await build(spec(form, { dims: wide, batch: 4, qLen: 2, referenceBudgetFlops: 1 }), 'f32'));
+    assert.deepEqual(checks[0]?.sampledRows, { checked: 64, total: 4 * 2 * 24 }, form);
+    assert.ok(checks[0]?.passed, `${form}: ${JSON.stringify(checks[0])}`);
+  }
+  const layer = await runChecked(await build(spec('absorbed', { dims: { ...DIMS_Q, heads: 24 }, batch: 5, qLen: 2, layer: 'full', oProj: true, referenceBudgetFlops: 1 }), 'f32'));
+  const [out, y] = layer.checks;
+  assert.deepEqual(y?.sampledRows, { checked: 8, total: 10 }, 'W_O mixes the heads: whole tokens are sampled');
+  assert.deepEqual(out?.sampledRows, { checked: 8 * 24, total: 10 * 24 });
+  assert.ok(out?.passed && y?.passed, JSON.stringify(layer.checks));
+});

@@ -99,3 +99,16 @@ test('Table 1: MLA caches d_c + d_r = 576 per token per layer at DeepSeek-V2, ex
   assert.equal(kvElementsFormula('mqa', v2), 256);
   assert.equal(kvElementsFormula('mha', v2) / kvElementsFormula('absorbed', v2), 32768 / 576);
 });
+
+test('the absorbed reference of chosen rows equals those rows of the whole, in the order asked', () => {
+  const p = problem(4, 7);
+  const weights = { wUK: seededUniform(2 * 8 * 12, 1, 'f32'), wUV: seededUniform(2 * 6 * 12, 2, 'f32') };
+  const qIn = seededUniform(2 * 4 * 2 * 12, 3, 'f32');
+  const latent = seededUniform(2 * 7 * 16, 4, 'f32');
+  const whole = mlaAbsorbedReference(p, weights, qIn, latent);
+  const rows = [15, 0, 6, 9];
+  const some = mlaAbsorbedReference(p, weights, qIn, latent, rows);
+  assert.equal(some.out.length, rows.length * DIMS.dV);
+  rows.forEach((row, i) => assert.deepEqual([...some.out.slice(i * 6, i * 6 + 6)], [...whole.out.slice(row * 6, row * 6 + 6)]));
+  assert.throws(() => mlaAbsorbedReference(p, weights, qIn, latent, [16]), /row 16 outside 0..15/);
+});
