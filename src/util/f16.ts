@@ -57,6 +57,7 @@ export function roundToF16(x: number): number {
 }
 
 export function toF16Array(values: ArrayLike<number>): Uint16Array {
+  if (values instanceof Float32Array) return f32ArrayToF16Bits(values);
   const bits = new Uint16Array(values.length);
   for (let i = 0; i < values.length; i++) bits[i] = f32ToF16Bits(values[i]!);
   return bits;
@@ -66,4 +67,42 @@ export function fromF16Array(bits: Uint16Array): Float32Array {
   const values = new Float32Array(bits.length);
   for (let i = 0; i < bits.length; i++) values[i] = f16BitsToF32(bits[i]!);
   return values;
+}
+
+// Fast paths over whole f32 arrays: integer arithmetic on the f32 bit patterns (round to nearest even on the 13
+// dropped mantissa bits), exact for every f32 input; f16 subnormals (|x| < 2^-14) take the scalar path above.
+const F32_F16_MIN_NORMAL_BITS = 113 << 23;
+/** 65520: from here on an f32 rounds to the f16 Infinity. */
+const F32_F16_OVERFLOW_BITS = 0x477ff000;
+
+/** Rounds every element to the nearest f16 value (ties to even), in place. */
+export function roundF32ArrayToF16(values: Float32Array): Float32Array {
+  const bits = new Uint32Array(values.buffer, values.byteOffset, values.length);
+  for (let i = 0; i < bits.length; i++) {
+    const u = bits[i]!;
+    const magnitude = u & 0x7fffffff;
+    if (magnitude >= F32_F16_MIN_NORMAL_BITS && magnitude < F32_F16_OVERFLOW_BITS) {
+      bits[i] = ((u + 0xfff + ((u >>> 13) & 1)) & ~0x1fff) >>> 0;
+    } else if (magnitude <= 0x7f800000) {
+      values[i] = roundToF16(values[i]!);
+    }
+  }
+  return values;
+}
+
+/** f16 bit patterns of f32 values (nearest, ties to even). */
+export function f32ArrayToF16Bits(values: Float32Array): Uint16Array {
+  const bits = new Uint32Array(values.buffer, values.byteOffset, values.length);
+  const out = new Uint16Array(values.length);
+  for (let i = 0; i < bits.length; i++) {
+    const u = bits[i]!;
+    const magnitude = u & 0x7fffffff;
+    if (magnitude >= F32_F16_MIN_NORMAL_BITS && magnitude < F32_F16_OVERFLOW_BITS) {
+      const rounded = magnitude + 0xfff + ((magnitude >>> 13) & 1);
+      out[i] = ((u >>> 16) & F16_SIGN) | ((rounded - (112 << 23)) >>> 13);
+    } else {
+      out[i] = f32ToF16Bits(values[i]!);
+    }
+  }
+  return out;
 }
