@@ -1,7 +1,7 @@
 import type { DeviceLimits } from '../gpu/device.js';
 import { EPSILON, reductionTolerance } from '../reference/allclose.js';
 import { attentionReference, kvStarts, visibleTokens, type AttentionProblem } from '../reference/attention.js';
-import { seededUniform } from '../reference/random.js';
+import { SEEDED_PERIOD, seededUniform } from '../reference/random.js';
 import type { BuildContext, BuildResult, KernelFamily } from './family.js';
 import { grid2d, numberParam, stringParam } from './family.js';
 import { buffersMisfit, elementBytes, REFERENCE_BUDGET_FLOPS, sampleRows, type BufferDecl, type Dtype, type KernelCase, type OutputCheck, type StageDecl, type Tolerance } from './spec.js';
@@ -328,9 +328,11 @@ function padRows(data: Float32Array, d: number, stride: number): Float32Array {
   return out;
 }
 
-function maxAbs(values: Float32Array): number {
+/** Largest magnitude of seeded inputs: past SEEDED_PERIOD elements they repeat, so the first period holds it. */
+function maxAbs(seeded: Float32Array): number {
+  const values = seeded.subarray(0, Math.min(seeded.length, SEEDED_PERIOD));
   let max = 0;
-  for (const x of values) max = Math.max(max, Math.abs(x));
+  for (let i = 0; i < values.length; i++) max = Math.max(max, Math.abs(values[i]!));
   return max;
 }
 

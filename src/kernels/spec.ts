@@ -196,6 +196,11 @@ function mib(bytes: number): string {
   return `${(bytes / MIB).toFixed(bytes < 10 * MIB ? 2 : 0)} MiB`;
 }
 
+/** A size beside a limit, in bytes too where both would print as the same MiB. */
+function sizes(bytes: number, limit: number): string {
+  return mib(bytes) === mib(limit) ? `${mib(bytes)} (${bytes} bytes)` : mib(bytes);
+}
+
 /**
  * The first buffer past the device's binding or buffer size, as a skip reason. Families call it on their
  * declared sizes before generating any data (a case past the limits would otherwise fill host arrays of
@@ -206,8 +211,8 @@ export function buffersMisfit(buffers: readonly Pick<BufferDecl, 'name' | 'usage
     const bytes = bufferBytes(buffer);
     const limit = buffer.usage === 'uniform' ? limits.maxUniformBufferBindingSize : limits.maxStorageBufferBindingSize;
     const limitName = buffer.usage === 'uniform' ? 'maxUniformBufferBindingSize' : 'maxStorageBufferBindingSize';
-    if (bytes > limit) return `buffer ${buffer.name} needs ${mib(bytes)}, above the device's ${limitName} (${mib(limit)})`;
-    if (bytes > limits.maxBufferSize) return `buffer ${buffer.name} needs ${mib(bytes)}, above the device's maxBufferSize (${mib(limits.maxBufferSize)})`;
+    if (bytes > limit) return `buffer ${buffer.name} needs ${sizes(bytes, limit)}, above the device's ${limitName} (${mib(limit)})`;
+    if (bytes > limits.maxBufferSize) return `buffer ${buffer.name} needs ${sizes(bytes, limits.maxBufferSize)}, above the device's maxBufferSize (${mib(limits.maxBufferSize)})`;
   }
   return null;
 }
