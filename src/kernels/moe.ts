@@ -15,7 +15,7 @@ import type { AxisValue } from '../suites/schema.js';
 import type { BuildContext, BuildResult, KernelFamily } from './family.js';
 import { grid2d, numberParam, stringParam } from './family.js';
 import { MOE_BALANCES, moeInputs, type MoeBalance } from './moe-inputs.js';
-import { elementBytes, type BufferDecl, type Dtype, type HostTail, type KernelCase, type StageDecl, type TailDispatch, type Tolerance, type Work } from './spec.js';
+import { elementBytes, REFERENCE_BUDGET_FLOPS, sampleRows, type BufferDecl, type Dtype, type HostTail, type KernelCase, type StageDecl, type TailDispatch, type Tolerance, type Work } from './spec.js';
 
 /**
  * MoE token dispatch (issue #5): route -> align -> permute -> expert FFN -> combine, all on the GPU, against a
@@ -71,6 +71,8 @@ export interface MoeOptions {
   block?: number;
   /** Inputs to use instead of generated ones (tests that create ties on purpose). */
   inputs?: MoeInputs;
+  /** float64 FLOPs the output check's reference may cost before it samples tokens (default REFERENCE_BUDGET_FLOPS). */
+  referenceBudgetFlops?: number;
 }
 
 const ceilDiv = (a: number, b: number): number => Math.ceil(a / b);
@@ -150,8 +152,11 @@ export function moeCase(shape: MoeShape, dtype: Dtype, context: BuildContext, op
   const nonEmpty = layout.counts.filter((c) => c > 0).length;
   const maxDim = context.limits.maxComputeWorkgroupsPerDimension;
 
+  // Large GPU cases: the float64 output on evenly spaced tokens, as many as the reference budget pays for.
+  const perTokenFlops = 6 * hidden * (topK * inter + sharedInter);
+  const sampledTokens = sampleRows(tokens, hidden, perTokenFlops, options.referenceBudgetFlops ?? REFERENCE_BUDGET_FLOPS);
   let expected: ReturnType<typeof moeReference> | undefined;
-  const reference = (): ReturnType<typeof moeReference> => (expected ??= moeReference(shape, inputs, routing));
+  const reference = (): ReturnType<typeof moeReference> => (expected ??= moeReference(shape, inputs, routing, sampledTokens?.rows));
   const weightTolerance: Tolerance = { atol: 1e-7 * shape.routeScale, rtol: 1e-5 + 2 * experts * EPSILON.f32 };
   const outputTolerance = (): Tolerance => {
     const { maxRouted, maxShared } = reference();
@@ -397,6 +402,7 @@ export function moeCase(shape: MoeShape, dtype: Dtype, context: BuildContext, op
       get tolerance(): Tolerance {
         return outputTolerance();
       },
+      ...(sampledTokens && { sampledRows: sampledTokens }),
     },
   ];
 

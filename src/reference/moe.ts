@@ -227,15 +227,43 @@ export interface MoeReference {
   maxShared: number;
 }
 
-/** DeepSeek's per-expert loop: y[idx] += expert(x[idx]) * weights[idx, top] for each expert with tokens, plus shared(x). */
-export function moeReference(shape: MoeShape, inputs: MoeInputs, routing: Pick<RoutingResult, 'ids' | 'weights'>): MoeReference {
+/**
+ * DeepSeek's per-expert loop: y[idx] += expert(x[idx]) * weights[idx, top] for each expert with tokens, plus
+ * shared(x). With `sampled`, only those tokens' rows (packed in the order given), token by token, and the
+ * maxima over them: the check of a case too large for the whole reference.
+ */
+export function moeReference(shape: MoeShape, inputs: MoeInputs, routing: Pick<RoutingResult, 'ids' | 'weights'>, sampled?: readonly number[]): MoeReference {
   const { tokens, hidden, experts, inter, topK, shared } = shape;
-  const out = new Float64Array(tokens * hidden);
   const row = new Float64Array(hidden);
+  const expertWeights = (e: number) => ({ gate: inputs.wGate, up: inputs.wUp, down: inputs.wDown, offsetGateUp: e * hidden * inter, offsetDown: e * inter * hidden });
+  const sharedWeights = { gate: inputs.sGate, up: inputs.sUp, down: inputs.sDown, offsetGateUp: 0, offsetDown: 0 };
   let maxRouted = 0;
   let maxShared = 0;
+  if (sampled) {
+    const out = new Float64Array(sampled.length * hidden);
+    sampled.forEach((token, i) => {
+      if (!(token >= 0 && token < tokens)) throw new Error(`MoE reference: token ${token} outside 0..${tokens - 1}`);
+      for (let j = 0; j < topK; j++) {
+        swiglu(inputs.x, token * hidden, hidden, inter, expertWeights(routing.ids[token * topK + j]!), row);
+        const w = routing.weights[token * topK + j]!;
+        for (let h = 0; h < hidden; h++) {
+          maxRouted = Math.max(maxRouted, Math.abs(row[h]!));
+          out[i * hidden + h]! += w * row[h]!;
+        }
+      }
+      if (shared > 0) {
+        swiglu(inputs.x, token * hidden, hidden, shared * inter, sharedWeights, row);
+        for (let h = 0; h < hidden; h++) {
+          maxShared = Math.max(maxShared, Math.abs(row[h]!));
+          out[i * hidden + h]! += row[h]!;
+        }
+      }
+    });
+    return { out, maxRouted, maxShared };
+  }
+  const out = new Float64Array(tokens * hidden);
   for (let e = 0; e < experts; e++) {
-    const weights = { gate: inputs.wGate, up: inputs.wUp, down: inputs.wDown, offsetGateUp: e * hidden * inter, offsetDown: e * inter * hidden };
+    const weights = expertWeights(e);
     for (let pair = 0; pair < tokens * topK; pair++) {
       if (routing.ids[pair] !== e) continue;
       const token = Math.floor(pair / topK);
@@ -248,9 +276,8 @@ export function moeReference(shape: MoeShape, inputs: MoeInputs, routing: Pick<R
     }
   }
   if (shared > 0) {
-    const weights = { gate: inputs.sGate, up: inputs.sUp, down: inputs.sDown, offsetGateUp: 0, offsetDown: 0 };
     for (let t = 0; t < tokens; t++) {
-      swiglu(inputs.x, t * hidden, hidden, shared * inter, weights, row);
+      swiglu(inputs.x, t * hidden, hidden, shared * inter, sharedWeights, row);
       for (let h = 0; h < hidden; h++) {
         maxShared = Math.max(maxShared, Math.abs(row[h]!));
         out[t * hidden + h]! += row[h]!;

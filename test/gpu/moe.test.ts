@@ -159,3 +159,13 @@ test('gpu and host-loop variants of a case share their inputs (dispatch is left 
   // Families without invariant axes keep the case key itself.
   assert.equal(seedKey({}, 's', 's/a=1', { a: 1 }), 's/a=1');
 });
+
+test('past the reference budget the output is checked on evenly spaced tokens; routing and layout stay exact in full', async () => {
+  const kernelCase = await build({ ...V3, tokens: 150 }, 'f32', { referenceBudgetFlops: 1 });
+  const { checks } = await runChecked(kernelCase);
+  const out = checks.find((c) => c.buffer === 'out');
+  assert.deepEqual(out?.sampledRows, { checked: 64, total: 150 });
+  assert.equal(out?.checked, 64 * DIMS.hidden);
+  for (const check of checks) assert.ok(check.passed, `${check.buffer}: ${JSON.stringify(check)}`);
+  assert.ok(checks.filter((c) => c.buffer !== 'out').every((c) => c.sampledRows === undefined));
+});

@@ -79,3 +79,18 @@ test('near (and exact) ties are rejected, clear gaps accepted', () => {
   // The 4th best is only compared with the 3rd (the boundary), not ordered further.
   assert.equal(routingIsSeparated(shape, [3, 2, 1, 0, -5, -5 + 1e-6, -6, -7], noBias, 1e-3), true);
 });
+
+test('the reference of sampled tokens equals those rows of the whole (token-by-token sums, the same to rounding)', async () => {
+  const { moeInputs } = await import('../../src/kernels/moe-inputs.js');
+  const { moeReference, routeReference } = await import('../../src/reference/moe.js');
+  const shape = { tokens: 20, hidden: 8, inter: 4, experts: 16, shared: 1, topK: 4, nGroup: 4, topkGroup: 2, scoreFunction: 'sigmoid' as const, renormalize: true, routeScale: 2.5 };
+  const inputs = moeInputs(shape, 'f32', 3, 'uniform');
+  const routing = routeReference(shape, inputs);
+  const whole = moeReference(shape, inputs, routing);
+  const tokens = [19, 0, 7];
+  const some = moeReference(shape, inputs, routing, tokens);
+  tokens.forEach((t, i) => {
+    for (let h = 0; h < 8; h++) assert.ok(Math.abs(some.out[i * 8 + h]! - whole.out[t * 8 + h]!) < 1e-12);
+  });
+  assert.throws(() => moeReference(shape, inputs, routing, [20]), /token 20 outside 0..19/);
+});
