@@ -3,6 +3,7 @@ import type { Ceilings } from '../measure/rates.js';
 import type { OkMeasurement } from '../results/schema.js';
 import { geomean, mannWhitneyU, ratioOfMedians, verdict, type Verdict } from './compare-stats.js';
 import { okCases, type LoadedResults } from './data.js';
+import { CEILING_LABELS } from './format.js';
 
 export interface CaseComparison {
   key: string;
@@ -65,14 +66,6 @@ export interface CompareOptions {
 function byKey(results: LoadedResults): Map<string, OkMeasurement> {
   return new Map(okCases(results.results.cases).map((c) => [c.key, c]));
 }
-
-export const CEILING_LABELS: Record<keyof Ceilings, string> = {
-  copyGBs: 'copy bandwidth',
-  readGBs: 'read bandwidth',
-  fmaF32Gflops: 'f32 FMA',
-  fmaF16Gflops: 'f16 FMA',
-  dispatchUs: 'dispatch overhead',
-};
 
 /** Rates (GB/s, GFLOP/s) turn into time ratios inverted; the dispatch overhead is a time already. */
 export function ceilingShifts(base: Ceilings, candidate: Ceilings, noise: number): CeilingShift[] {

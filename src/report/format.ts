@@ -39,3 +39,19 @@ export function formatCeiling(ceiling: keyof Ceilings, value: number): string {
   if (ceiling === 'dispatchUs') return formatDuration(value / 1e3);
   return formatRate(value, ceiling.endsWith('GBs') ? 'GB/s' : 'GFLOP/s');
 }
+
+export const CEILING_LABELS: Record<keyof Ceilings, string> = {
+  copyGBs: 'copy bandwidth',
+  readGBs: 'read bandwidth',
+  fmaF32Gflops: 'f32 FMA',
+  fmaF16Gflops: 'f16 FMA',
+  dispatchUs: 'dispatch overhead',
+};
+
+/** [label, value] of every ceiling, in report order; 'not measured' where the run has none. */
+export function ceilingRows(ceilings: Ceilings): [string, string][] {
+  return (Object.keys(CEILING_LABELS) as (keyof Ceilings)[]).map((name) => {
+    const value = ceilings[name];
+    return [CEILING_LABELS[name], value === null ? 'not measured' : formatCeiling(name, value)];
+  });
+}

@@ -5,7 +5,7 @@ import type { Measurement } from '../results/schema.js';
 import { describeCase } from '../suites/expand.js';
 import { finalizeChartConfig, type ChartSpec } from './charts.js';
 import { suitesOf, worstRelError, type DeviceResults } from './data.js';
-import { formatDuration, formatError, formatPercent, formatRate } from './format.js';
+import { ceilingRows, formatDuration, formatError, formatPercent, formatRate } from './format.js';
 
 /** Chart.js's UMD build, read from the installed package (inlined so the report works offline). */
 export function chartJsUmd(): string {
@@ -41,16 +41,8 @@ function caseCells(m: Measurement): string[] {
 }
 
 function deviceSection(d: DeviceResults): string {
-  const c = d.ceilings;
-  const v = (x: number | null, unit: string): string => (x === null ? 'not measured' : formatRate(x, unit));
-  const ceilings = [
-    ['copy bandwidth', v(c.copyGBs, 'GB/s')],
-    ['read bandwidth', v(c.readGBs, 'GB/s')],
-    ['f32 FMA', v(c.fmaF32Gflops, 'GFLOP/s')],
-    ['f16 FMA', v(c.fmaF16Gflops, 'GFLOP/s')],
-    ['dispatch overhead', c.dispatchUs === null ? 'not measured' : formatDuration(c.dispatchUs / 1e3)],
-  ]
-    .map(([name, value]) => `<tr><th>${escapeHtml(name as string)}</th><td>${escapeHtml(value as string)}</td></tr>`)
+  const ceilings = ceilingRows(d.ceilings)
+    .map(([name, value]) => `<tr><th>${escapeHtml(name)}</th><td>${escapeHtml(value)}</td></tr>`)
     .join('');
   const suites = suitesOf(d.cases)
     .map((suite) => {

@@ -4,7 +4,7 @@ import { stageBreakdown } from './stages.js';
 import { describeCase } from '../suites/expand.js';
 import { machineDriftNote, type CandidateComparison, type CrossHardwareTable } from './compare.js';
 import { suitesOf, worstRelError, type DeviceResults } from './data.js';
-import { formatCeiling, formatDuration, formatError, formatPercent, formatRate } from './format.js';
+import { ceilingRows, formatCeiling, formatDuration, formatError, formatPercent, formatRate } from './format.js';
 import { markdownMlaSections } from './mla.js';
 
 /** Escapes what would break a Markdown table cell. */
@@ -18,18 +18,7 @@ export function mdTable(head: string[], rows: string[][], align?: Array<'l' | 'r
 }
 
 export function markdownCeilings(ceilings: Ceilings): string {
-  const value = (x: number | null, unit: string): string => (x === null ? 'not measured' : formatRate(x, unit));
-  return mdTable(
-    ['ceiling', 'value'],
-    [
-      ['copy bandwidth', value(ceilings.copyGBs, 'GB/s')],
-      ['read bandwidth', value(ceilings.readGBs, 'GB/s')],
-      ['f32 FMA', value(ceilings.fmaF32Gflops, 'GFLOP/s')],
-      ['f16 FMA', value(ceilings.fmaF16Gflops, 'GFLOP/s')],
-      ['dispatch overhead', ceilings.dispatchUs === null ? 'not measured' : formatDuration(ceilings.dispatchUs / 1e3)],
-    ],
-    ['l', 'r'],
-  );
+  return mdTable(['ceiling', 'value'], ceilingRows(ceilings), ['l', 'r']);
 }
 
 function caseRow(m: Measurement): string[] {

@@ -3,7 +3,7 @@ import type { Ceilings } from '../measure/rates.js';
 import type { Measurement, OkMeasurement, ResultFile } from '../results/schema.js';
 import { stageBreakdown } from './stages.js';
 import { describeCase } from '../suites/expand.js';
-import { formatDuration, formatError, formatPercent, formatRate } from './format.js';
+import { ceilingRows, formatDuration, formatError, formatPercent, formatRate } from './format.js';
 import { renderMlaSections } from './mla.js';
 
 const NO_DISPATCH_CEILINGS: Ceilings = { copyGBs: null, readGBs: null, fmaF32Gflops: null, fmaF16Gflops: null, dispatchUs: null };
@@ -109,12 +109,7 @@ export function renderCaseTables(cases: Measurement[], ceilings: Ceilings = NO_D
 
 export function renderCeilings(ceilings: Ceilings): string {
   const t = table(['ceiling', 'value']);
-  const value = (x: number | null, unit: string): string => (x === null ? 'not measured' : formatRate(x, unit));
-  t.push(['copy bandwidth', value(ceilings.copyGBs, 'GB/s')]);
-  t.push(['read bandwidth', value(ceilings.readGBs, 'GB/s')]);
-  t.push(['f32 FMA', value(ceilings.fmaF32Gflops, 'GFLOP/s')]);
-  t.push(['f16 FMA', value(ceilings.fmaF16Gflops, 'GFLOP/s')]);
-  t.push(['dispatch overhead', ceilings.dispatchUs === null ? 'not measured' : formatDuration(ceilings.dispatchUs / 1e3)]);
+  for (const row of ceilingRows(ceilings)) t.push(row);
   return t.toString();
 }
 
