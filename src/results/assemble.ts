@@ -26,7 +26,6 @@ export function withFinalRates(cases: Measurement[], ceilings: Ceilings): Measur
   );
 }
 
-
 /** A results file from a run's header and its cases, every rate against the run's final ceilings. */
 export function assembleResults(header: ResultHeader, cases: Measurement[], finishedAt: string): ResultFile {
   const ceilings = ceilingsOf(cases);
