@@ -1,6 +1,6 @@
 import { mulberry32 } from '../measure/statistics.js';
 import { EPSILON } from '../reference/allclose.js';
-import { tokenKeys, topIndices, type MoeInputs, type MoeShape } from '../reference/moe.js';
+import { tokenKeys, tokenLogits, topIndices, type MoeInputs, type MoeShape } from '../reference/moe.js';
 import { seededUniform } from '../reference/random.js';
 import { roundToF16 } from '../util/f16.js';
 import type { Dtype } from './spec.js';
@@ -46,20 +46,20 @@ export function routingIsSeparated(shape: MoeShape, logits: ArrayLike<number>, b
   return leadingGap(eligible, shape.topK, true) > margin;
 }
 
-/** Router logits of one token, float64, and a bound on their f32 rounding error (random-walk: sqrt(hidden) roundings of the sum of |terms|, times 4). */
-function logitsWithBound(shape: MoeShape, x: Float32Array, gate: Float32Array, token: number): { logits: Float64Array; bound: number } {
-  const { hidden, experts } = shape;
-  const logits = new Float64Array(experts);
-  const magnitude = new Float64Array(experts);
-  for (let h = 0; h < hidden; h++) {
-    const xv = x[token * hidden + h]!;
-    for (let e = 0; e < experts; e++) {
-      const term = xv * gate[h * experts + e]!;
-      logits[e]! += term;
-      magnitude[e]! += Math.abs(term);
-    }
-  }
-  return { logits, bound: 4 * Math.max(0, ...magnitude) * Math.sqrt(hidden) * EPSILON.f32 };
+/**
+ * A bound on the f32 rounding error of every router logit of a token (random walk: sqrt(hidden) roundings of the
+ * sum of |terms|, times 4), from the largest |x| of the token and the largest column sum of |gate| (computed once).
+ */
+function logitBound(x: Float32Array, token: number, hidden: number, maxGateColumn: number): number {
+  let maxX = 0;
+  for (let h = 0; h < hidden; h++) maxX = Math.max(maxX, Math.abs(x[token * hidden + h]!));
+  return 4 * maxX * maxGateColumn * Math.sqrt(hidden) * EPSILON.f32;
+}
+
+function maxAbsColumnSum(gate: Float32Array, hidden: number, experts: number): number {
+  const sums = new Float64Array(experts);
+  for (let h = 0; h < hidden; h++) for (let e = 0; e < experts; e++) sums[e]! += Math.abs(gate[h * experts + e]!);
+  return Math.max(0, ...sums);
 }
 
 /**
@@ -67,6 +67,11 @@ function logitsWithBound(shape: MoeShape, x: Float32Array, gate: Float32Array, t
  * generous bound on the f32 error of the keys) are redrawn, so expert ids can be compared exactly.
  */
 export function moeInputs(shape: MoeShape, dtype: Dtype, seed: number, balance: MoeBalance): MoeInputs {
+  return generateMoeInputs(shape, dtype, seed, balance).inputs;
+}
+
+/** moeInputs, with the float64 router logits [tokens][experts] of the final draw (routeReference can reuse them). */
+export function generateMoeInputs(shape: MoeShape, dtype: Dtype, seed: number, balance: MoeBalance): { inputs: MoeInputs; routerLogits: Float64Array } {
   const { tokens, hidden, experts, inter, shared } = shape;
   const x = seededUniform(tokens * hidden, seed, dtype);
   const gate = seededUniform(hidden * experts, (seed + 1) >>> 0, dtype, -2 / Math.sqrt(hidden), 2 / Math.sqrt(hidden));
@@ -78,10 +83,16 @@ export function moeInputs(shape: MoeShape, dtype: Dtype, seed: number, balance: 
     }
   }
   const redraw = mulberry32((seed + 3) >>> 0);
+  const maxGateColumn = maxAbsColumnSum(gate, hidden, experts);
+  // Kept for routeReference: the logits of the final draw of every token.
+  const routerLogits = new Float64Array(tokens * experts);
   for (let t = 0; t < tokens; t++) {
     for (let attempt = 0; ; attempt++) {
-      const { logits, bound } = logitsWithBound(shape, x, gate, t);
-      if (routingIsSeparated(shape, logits, bias, bound + 1e-7)) break;
+      const logits = tokenLogits(x, gate, hidden, experts, t);
+      if (routingIsSeparated(shape, logits, bias, logitBound(x, t, hidden, maxGateColumn) + 1e-7)) {
+        routerLogits.set(logits, t * experts);
+        break;
+      }
       if (attempt === MAX_REDRAWS) throw new Error(`cannot draw well-separated router inputs for token ${t}`);
       for (let h = balance === 'uniform' ? 0 : 1; h < hidden; h++) x[t * hidden + h] = round(dtype, 2 * redraw() - 1);
     }
@@ -89,7 +100,7 @@ export function moeInputs(shape: MoeShape, dtype: Dtype, seed: number, balance: 
   const scaled = (length: number, offset: number, fanIn: number): Float32Array =>
     seededUniform(length, (seed + offset) >>> 0, dtype, -1 / Math.sqrt(fanIn), 1 / Math.sqrt(fanIn));
   const sharedInter = shared * inter;
-  return {
+  const inputs: MoeInputs = {
     x,
     gate,
     bias,
@@ -100,4 +111,5 @@ export function moeInputs(shape: MoeShape, dtype: Dtype, seed: number, balance: 
     sUp: scaled(hidden * sharedInter, 8, hidden),
     sDown: scaled(sharedInter * hidden, 9, sharedInter),
   };
+  return { inputs, routerLogits };
 }

@@ -14,7 +14,7 @@ import {
 import type { AxisValue } from '../suites/schema.js';
 import type { BuildContext, BuildResult, KernelFamily } from './family.js';
 import { grid2d, numberParam, stringParam } from './family.js';
-import { MOE_BALANCES, moeInputs, type MoeBalance } from './moe-inputs.js';
+import { generateMoeInputs, MOE_BALANCES, type MoeBalance } from './moe-inputs.js';
 import { elementBytes, REFERENCE_BUDGET_FLOPS, sampleRows, type BufferDecl, type Dtype, type HostTail, type KernelCase, type StageDecl, type TailDispatch, type Tolerance, type Work } from './spec.js';
 
 /**
@@ -139,8 +139,10 @@ export function moeCase(shape: MoeShape, dtype: Dtype, context: BuildContext, op
   if (tooBig) return { kind: 'skip', reason: tooBig };
 
   const { tokens, hidden, experts, inter, topK, shared } = shape;
-  const inputs = options.inputs ?? moeInputs(shape, dtype, context.seed, options.balance ?? 'uniform');
-  const routing = routeReference(shape, inputs);
+  // Inputs from a test are taken as given; generated ones come with their router logits, computed once.
+  const generated = options.inputs ? { inputs: options.inputs } : generateMoeInputs(shape, dtype, context.seed, options.balance ?? 'uniform');
+  const { inputs } = generated;
+  const routing = routeReference(shape, inputs, 'routerLogits' in generated ? generated.routerLogits : undefined);
   const layout = alignReference(routing.ids, experts, block);
   const pairs = tokens * topK;
   const { capacity } = layout;

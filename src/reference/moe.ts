@@ -130,14 +130,16 @@ export function routeToken(routing: MoeRouting, logits: ArrayLike<number>, bias:
   return { ids, weights: scores.map((s) => (s / total) * routing.routeScale) };
 }
 
-export function routeReference(shape: MoeShape, inputs: Pick<MoeInputs, 'x' | 'gate' | 'bias'>): RoutingResult {
+/** Routing of every token; `routerLogits` ([tokens][experts] of exactly these x and gate) spares computing them. */
+export function routeReference(shape: MoeShape, inputs: Pick<MoeInputs, 'x' | 'gate' | 'bias'>, routerLogits?: Float64Array): RoutingResult {
   const { tokens, hidden, experts, topK } = shape;
   const ids = new Uint32Array(tokens * topK);
   const weights = new Float64Array(tokens * topK);
-  const logits = new Float64Array(tokens * experts);
+  const given = routerLogits?.length === tokens * experts ? routerLogits : undefined;
+  const logits = given ?? new Float64Array(tokens * experts);
   for (let t = 0; t < tokens; t++) {
-    const row = tokenLogits(inputs.x, inputs.gate, hidden, experts, t);
-    logits.set(row, t * experts);
+    const row = given ? given.subarray(t * experts, (t + 1) * experts) : tokenLogits(inputs.x, inputs.gate, hidden, experts, t);
+    if (!given) logits.set(row, t * experts);
     const routed = routeToken(shape, row, inputs.bias);
     ids.set(routed.ids, t * topK);
     weights.set(routed.weights, t * topK);

@@ -94,3 +94,13 @@ test('the reference of sampled tokens equals those rows of the whole (token-by-t
   });
   assert.throws(() => moeReference(shape, inputs, routing, [20]), /token 20 outside 0..19/);
 });
+
+test('routing from the generator\'s router logits equals routing that computes them', async () => {
+  const { generateMoeInputs } = await import('../../src/kernels/moe-inputs.js');
+  const { routeReference } = await import('../../src/reference/moe.js');
+  const shape = { tokens: 30, hidden: 16, inter: 4, experts: 32, shared: 1, topK: 8, nGroup: 8, topkGroup: 4, scoreFunction: 'sigmoid' as const, renormalize: true, routeScale: 2.5 };
+  for (const balance of ['uniform', 'skewed'] as const) {
+    const { inputs, routerLogits } = generateMoeInputs(shape, 'f32', 4, balance);
+    assert.deepEqual(routeReference(shape, inputs, routerLogits), routeReference(shape, inputs));
+  }
+});
