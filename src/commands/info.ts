@@ -3,7 +3,7 @@ import { listAdapters, openGpu, type AdapterDescription } from '../gpu/device.js
 import { formatBytes } from '../report/format.js';
 
 export interface InfoResult {
-  selected: AdapterDescription & { deviceFeatures: string[]; deviceLimits: Record<string, number>; toggles: { enabled: string[]; disabled: string[] } };
+  selected: AdapterDescription & { deviceFeatures: string[]; deviceLimits: Record<string, number>; toggles: { enabled: string[]; disabled: string[] }; hostThreadNice: number | null };
   adapters: AdapterDescription[];
 }
 
@@ -32,6 +32,7 @@ export default class Info extends BaseCommand {
         deviceFeatures: [...context.device.features].sort(),
         deviceLimits: { ...context.limits },
         toggles: context.toggles,
+        hostThreadNice: context.hostThreadNice,
       };
     } finally {
       context.close();
@@ -56,6 +57,9 @@ export default class Info extends BaseCommand {
     this.log(`  features     ${selected.deviceFeatures.join(', ')}`);
     this.log(`  adapter has  ${selected.features.join(', ')}`);
     this.log(`  toggles      enabled ${selected.toggles.enabled.join(', ')}; disabled ${selected.toggles.disabled.join(', ')}`);
+    if (selected.hostThreadNice !== null) {
+      this.log(`  host thread  nice ${selected.hostThreadNice} while kernels run (the adapter's threads share these CPU cores; Dawn's wait spins)`);
+    }
     this.log('  limits');
     for (const name of SHOWN_LIMITS) this.log(`    ${name.padEnd(36)} ${limit(name)}`);
     this.log('');

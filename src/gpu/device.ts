@@ -1,5 +1,6 @@
 import { createRequire } from 'node:module';
 import { UserError } from '../errors.js';
+import { yieldHostThread } from './host-priority.js';
 
 const require = createRequire(import.meta.url);
 
@@ -60,6 +61,8 @@ export interface GpuContext {
   readonly limits: DeviceLimits;
   readonly toggles: DawnToggles;
   readonly options: GpuOptions;
+  /** Nice value the host thread was lowered to while a CPU adapter runs (see yieldHostThread), else null. */
+  readonly hostThreadNice: number | null;
   /** Set once the device is lost for any reason other than our own destroy(). */
   lostReason: string | null;
   /** Errors nobody captured with an error scope; drained by whoever runs a case. */
@@ -163,6 +166,7 @@ export async function openGpu(options: GpuOptions = {}): Promise<GpuContext> {
   const limits = {} as DeviceLimits;
   for (const name of REQUESTED_LIMITS) limits[name] = adapter.limits[name];
   const device = await adapter.requestDevice({ requiredFeatures: features, requiredLimits: limits });
+  const hostThreadNice = yieldHostThread(description);
   const context: GpuContext = {
     device,
     adapter: description,
@@ -170,6 +174,7 @@ export async function openGpu(options: GpuOptions = {}): Promise<GpuContext> {
     limits,
     toggles: dawnToggles(options),
     options,
+    hostThreadNice,
     lostReason: null,
     uncapturedErrors: [],
     close() {

@@ -1,4 +1,5 @@
 import { UserError } from '../errors.js';
+import { isSoftwareAdapter } from '../gpu/host-priority.js';
 import type { Ceilings } from '../measure/rates.js';
 import type { OkMeasurement } from '../results/schema.js';
 import { geomean, mannWhitneyU, ratioOfMedians, verdict, type Verdict } from './compare-stats.js';
@@ -150,7 +151,7 @@ export const SOFTWARE_NOISE_PCT = 10;
 /** The default noise band for comparisons with this base: wider where the device is a CPU. */
 export function defaultNoisePct(base: LoadedResults): number {
   const { adapter } = base.results.environment;
-  return adapter.isFallbackAdapter || adapter.architecture === 'software' ? SOFTWARE_NOISE_PCT : GPU_NOISE_PCT;
+  return isSoftwareAdapter(adapter) ? SOFTWARE_NOISE_PCT : GPU_NOISE_PCT;
 }
 
 /** Throws unless every file comes from the base's device. */

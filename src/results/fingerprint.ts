@@ -38,6 +38,7 @@ export function environmentOf(context: GpuContext): Environment {
     device: { features: [...context.device.features].sort(), limits: { ...context.limits } },
     toggles: context.toggles,
     robustness: context.options.robustness !== false,
+    hostThreadNice: context.hostThreadNice,
     node: process.version,
     dawn: `webgpu@${packageVersion('webgpu')}`,
     os: { platform: process.platform, release: release(), arch: process.arch },

@@ -174,6 +174,8 @@ export const EnvironmentSchema = z.object({
   }),
   toggles: z.object({ enabled: z.array(z.string()), disabled: z.array(z.string()) }),
   robustness: z.boolean(),
+  /** Nice value of the host thread while the kernels ran (lowered on CPU adapters), null when left alone; absent in older results. */
+  hostThreadNice: z.number().int().nullable().optional(),
   node: z.string(),
   dawn: z.string(),
   os: z.object({ platform: z.string(), release: z.string(), arch: z.string() }),

@@ -2,6 +2,7 @@ import { rmSync } from 'node:fs';
 import { join } from 'node:path';
 import { UserError } from '../errors.js';
 import { openGpu, type GpuContext, type GpuOptions } from '../gpu/device.js';
+import { isSoftwareAdapter } from '../gpu/host-priority.js';
 import { TrackedAllocator } from '../gpu/memory.js';
 import { GpuTimer, type TimingMode } from '../gpu/timing.js';
 import { kernelFamily } from '../kernels/registry.js';
@@ -71,8 +72,7 @@ export interface RunOutcome {
 /** quick on a software or fallback adapter, standard on a real GPU. */
 export function resolveProfile(requested: RequestedProfile, context: Pick<GpuContext, 'adapter'>): Profile {
   if (requested !== 'auto') return requested;
-  const { adapter } = context;
-  return adapter.isFallbackAdapter || adapter.architecture === 'software' ? 'quick' : 'standard';
+  return isSoftwareAdapter(context.adapter) ? 'quick' : 'standard';
 }
 
 function timestampForFile(date: Date): string {
