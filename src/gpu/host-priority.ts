@@ -12,7 +12,7 @@ export function isSoftwareAdapter(adapter: { isFallbackAdapter: boolean; archite
  * Dawn's node bindings wait for GPU work by spinning the main thread (a setImmediate loop that processes
  * events while any mapAsync or onSubmittedWorkDone is pending). On a CPU adapter the kernels run on worker
  * threads that share the host's cores, so that spin takes a core away from what is being measured: on 2 cores
- * it cut the calibrated ceilings to ~55% (copy 3.7 vs 6.4 GB/s, f32 FMA 21.9 vs 38.6 GFLOP/s) and made them
+ * it cut the calibrated ceilings to about half (copy 3.7 vs 6.9 GB/s, f32 FMA 22 vs 37-44 GFLOP/s) and made them
  * drift from run to run. On Linux the nice value is per thread: lowering the calling thread's alone (after the
  * device, and with it the adapter's worker threads, exists) leaves the spin only idle cycles. Elsewhere (macOS,
  * Windows) it would lower the whole process, workers included, so it is left alone there.
