@@ -1,4 +1,4 @@
-import type { CeilingKind, Dtype, Work } from '../kernels/spec.js';
+import type { CeilingKind, Work } from '../kernels/spec.js';
 
 /** The device's ceilings, measured by the calibration suite in the same run. */
 export interface Ceilings {
@@ -20,13 +20,24 @@ export interface Rates {
   intensity: number;
   /** Achieved bandwidth as a fraction of the calibrated copy bandwidth. */
   memoryFraction: number | null;
-  /** Achieved FLOP/s as a fraction of the calibrated FMA throughput of the case's dtype. */
+  /** Achieved FLOP/s as a fraction of the calibrated FMA throughput of the case's arithmetic. */
   computeFraction: number | null;
   bound: Bound;
 }
 
-export function computeCeiling(ceilings: Ceilings, dtype: Dtype): number | null {
-  return dtype === 'f16' ? ceilings.fmaF16Gflops : ceilings.fmaF32Gflops;
+/**
+ * Precision of a kernel's arithmetic, which sets its compute roof. It is not the storage dtype: every kernel
+ * here loads f16 tensors into f32 and accumulates in f32, so an f16 case is held against the f32 FMA ceiling.
+ * Only the f16 FMA calibration does its arithmetic in f16.
+ */
+export type Arithmetic = 'f32' | 'f16';
+
+export function arithmeticOf(ceiling: CeilingKind | undefined): Arithmetic {
+  return ceiling === 'fma-f16' ? 'f16' : 'f32';
+}
+
+export function computeCeiling(ceilings: Ceilings, arithmetic: Arithmetic): number | null {
+  return arithmetic === 'f16' ? ceilings.fmaF16Gflops : ceilings.fmaF32Gflops;
 }
 
 /**
@@ -34,13 +45,13 @@ export function computeCeiling(ceilings: Ceilings, dtype: Dtype): number | null 
  * below the ridge point (peak FLOP/s / peak B/s) a kernel is memory-bound, above it compute-bound;
  * a kernel that takes less than twice the per-dispatch overhead is bound by the overhead itself.
  */
-export function computeRates(work: Work, medianMs: number, dtype: Dtype, ceilings: Ceilings, dispatches = 1): Rates {
+export function computeRates(work: Work, medianMs: number, arithmetic: Arithmetic, ceilings: Ceilings, dispatches = 1): Rates {
   const seconds = medianMs / 1e3;
   const bytes = work.bytesRead + work.bytesWritten;
   const gflops = seconds > 0 ? work.flops / seconds / 1e9 : 0;
   const gbps = seconds > 0 ? bytes / seconds / 1e9 : 0;
   const intensity = bytes > 0 ? work.flops / bytes : Infinity;
-  const peakGflops = computeCeiling(ceilings, dtype);
+  const peakGflops = computeCeiling(ceilings, arithmetic);
   const peakGBs = ceilings.copyGBs;
   const memoryFraction = peakGBs ? gbps / peakGBs : null;
   const computeFraction = peakGflops && work.flops > 0 ? gflops / peakGflops : null;

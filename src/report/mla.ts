@@ -126,7 +126,7 @@ export interface DecodeComparison {
   naiveLatentMs: number | null;
   naiveExpandedMs: number | null;
   mhaMs: number | null;
-  /** Absorbed's achieved fraction of the calibrated FMA ceiling of its dtype. */
+  /** Absorbed's achieved fraction of the calibrated f32 FMA ceiling (its arithmetic is f32 at either storage dtype). */
   absorbedComputeFraction: number | null;
 }
 
@@ -172,7 +172,7 @@ function sections(cases: readonly Measurement[], budgetGB: number): Section[] {
   if (decode.length) {
     out.push({
       title: 'MLA decode: absorbed against naive MLA and MHA (same heads, head dim)',
-      head: ['shape', 'absorbed', 'naive-latent / absorbed', 'naive-expanded / absorbed', 'MHA / absorbed', 'absorbed % f32/f16 FMA'],
+      head: ['shape', 'absorbed', 'naive-latent / absorbed', 'naive-expanded / absorbed', 'MHA / absorbed', 'absorbed % f32 FMA'],
       rows: decode.map((d) => [
         d.group,
         formatDuration(d.absorbedMs),

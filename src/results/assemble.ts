@@ -1,4 +1,4 @@
-import { ceilingValue, computeRates, NO_CEILINGS, withCeiling, type Ceilings } from '../measure/rates.js';
+import { arithmeticOf, ceilingValue, computeRates, NO_CEILINGS, withCeiling, type Ceilings } from '../measure/rates.js';
 import type { Measurement, ResultFile, ResultHeader } from './schema.js';
 import { readJournal } from './store.js';
 
@@ -19,8 +19,8 @@ export function withFinalRates(cases: Measurement[], ceilings: Ceilings): Measur
     m.status === 'ok'
       ? {
           ...m,
-          rates: computeRates(m.work, m.timing.gpu.median, m.dtype, ceilings, m.timing.dispatches),
-          ...(m.stages && { stages: m.stages.map((s) => ({ ...s, rates: computeRates(s.work, s.gpu.median, m.dtype, ceilings, s.dispatches) })) }),
+          rates: computeRates(m.work, m.timing.gpu.median, arithmeticOf(m.ceiling), ceilings, m.timing.dispatches),
+          ...(m.stages && { stages: m.stages.map((s) => ({ ...s, rates: computeRates(s.work, s.gpu.median, arithmeticOf(m.ceiling), ceilings, s.dispatches) })) }),
         }
       : m,
   );

@@ -4,7 +4,7 @@ import type { TrackedAllocator } from '../gpu/memory.js';
 import type { GpuTimer, TimingMode } from '../gpu/timing.js';
 import { seedKey, type KernelFamily } from '../kernels/family.js';
 import { buffersMisfit, caseWork, casePhases, takeRows, type KernelCase } from '../kernels/spec.js';
-import { computeRates, type Ceilings } from '../measure/rates.js';
+import { arithmeticOf, computeRates, type Ceilings } from '../measure/rates.js';
 import { sampleCase } from '../measure/sampler.js';
 import { summarize } from '../measure/statistics.js';
 import type { StoppingRule } from '../measure/stopping.js';
@@ -186,7 +186,7 @@ export async function runCase(
         samplesMs: sampling.samplesMs,
         wallSamplesMs: sampling.wallSamplesMs,
       },
-      rates: computeRates(work, gpu.median, dtype, ceilings, kernelCase.stages.length),
+      rates: computeRates(work, gpu.median, arithmeticOf(kernelCase.ceiling), ceilings, kernelCase.stages.length),
       memory: allocator.report(),
       numerics,
       transfers: prepared.transfers,
@@ -215,7 +215,6 @@ export async function timeStages(
 ): Promise<StageTiming[] | undefined | { error: string }> {
   const phases = casePhases(kernelCase);
   if (phases.length < 2) return undefined;
-  const dtype = kernelCase.stages[0]?.dtype ?? 'f32';
   const rule = { ...options.rule, timeoutMs: Math.max(options.rule.minTimeMs, options.rule.timeoutMs / phases.length) };
   const stages: StageTiming[] = [];
   for (const phase of phases) {
@@ -234,7 +233,7 @@ export async function timeStages(
       repeats: sampled.value.repeats,
       stopReason: sampled.value.stopReason,
       gpu,
-      rates: computeRates(phase.work, gpu.median, dtype, ceilings, phase.dispatches.length),
+      rates: computeRates(phase.work, gpu.median, arithmeticOf(kernelCase.ceiling), ceilings, phase.dispatches.length),
       samplesMs: sampled.value.samplesMs,
     });
   }

@@ -1,6 +1,6 @@
 import assert from 'node:assert/strict';
 import { test } from 'node:test';
-import { ceilingValue, computeRates, NO_CEILINGS, withCeiling, type Ceilings } from '../../src/measure/rates.js';
+import { arithmeticOf, ceilingValue, computeRates, NO_CEILINGS, withCeiling, type Ceilings } from '../../src/measure/rates.js';
 
 const ceilings: Ceilings = { copyGBs: 100, readGBs: 120, fmaF32Gflops: 1000, fmaF16Gflops: 2000, dispatchUs: 5 };
 
@@ -17,8 +17,16 @@ test('roofline verdict: below the ridge point is memory-bound, above it compute-
   // ridge = 1000 GFLOP/s / 100 GB/s = 10 FLOP/B
   assert.equal(computeRates({ flops: 9e6, bytesRead: 1e6, bytesWritten: 0 }, 1, 'f32', ceilings).bound, 'memory');
   assert.equal(computeRates({ flops: 11e6, bytesRead: 1e6, bytesWritten: 0 }, 1, 'f32', ceilings).bound, 'compute');
-  // f16 has twice the FLOP ceiling: the ridge moves to 20 FLOP/B.
+  // f16 arithmetic has twice the FLOP ceiling: the ridge moves to 20 FLOP/B.
   assert.equal(computeRates({ flops: 11e6, bytesRead: 1e6, bytesWritten: 0 }, 1, 'f16', ceilings).bound, 'memory');
+});
+
+test('the compute roof follows the arithmetic, not the storage dtype: only the f16 FMA calibration is f16', () => {
+  assert.equal(arithmeticOf('fma-f16'), 'f16');
+  for (const kind of [undefined, 'fma-f32', 'copy', 'read', 'dispatch'] as const) assert.equal(arithmeticOf(kind), 'f32');
+  // An f16-storage kernel that accumulates in f32 is held against the f32 roof (1000 GFLOP/s here).
+  const f16Storage = computeRates({ flops: 1e9, bytesRead: 1e6, bytesWritten: 0 }, 10, arithmeticOf(undefined), ceilings);
+  assert.equal(f16Storage.computeFraction, 0.1);
 });
 
 test('a kernel shorter than twice the dispatch overhead is overhead-bound', () => {
