@@ -96,3 +96,72 @@ export async function sampleCase(timer: GpuTimer, prepared: PreparedCase, option
     elapsedMs: performance.now() - started,
   };
 }
+
+export interface RoundsOptions {
+  mode: TimingMode;
+  rule: StoppingRule;
+  targetSampleMs: number;
+  warmupSamples: number;
+  /** What each series times: dispatch indices (one stage), or undefined for the whole case in one pass. */
+  series: ReadonlyArray<readonly number[] | undefined>;
+}
+
+export interface RoundsResult {
+  /** Per series, one per-repeat GPU time per round (index i of every series: the same round). */
+  samplesMs: number[][];
+  repeats: number[];
+  stopReason: StopReason;
+  elapsedMs: number;
+}
+
+/**
+ * Samples several series of one prepared case in rounds, one sample of each per round, starting each round
+ * at the next series: the whole case and each of its stages see the same moments of a machine whose speed
+ * drifts (a shared CPU swings by 2x within seconds), so their differences are paired, not confounded by when
+ * each was timed. tinybench drives the rounds; sampling stops when every series meets the rule.
+ */
+export async function sampleRounds(timer: GpuTimer, prepared: PreparedCase, options: RoundsOptions): Promise<RoundsResult> {
+  const repeats: number[] = [];
+  for (const only of options.series) repeats.push(options.mode === 'batch' ? await chooseRepeats(timer, prepared, options.targetSampleMs, only) : 1);
+  const samplesMs: number[][] = options.series.map(() => []);
+  const controller = new AbortController();
+  let phase: 'warmup' | 'run' = 'warmup';
+  let started = 0;
+  let round = 0;
+  let stopReason: StopReason = 'max-samples';
+  const bench = new Bench({
+    time: options.rule.timeoutMs * 2,
+    iterations: options.rule.maxSamples + 1,
+    warmup: options.warmupSamples > 0,
+    warmupIterations: options.warmupSamples,
+    warmupTime: 0,
+    signal: controller.signal,
+    throws: true,
+    setup: (_task, mode) => {
+      phase = mode === 'warmup' ? 'warmup' : 'run';
+      if (phase === 'run') started = performance.now();
+    },
+  });
+  bench.add('round', async () => {
+    const n = options.series.length;
+    const taken: number[] = new Array<number>(n);
+    for (let k = 0; k < n; k++) {
+      const s = (round + k) % n;
+      const sample = await timer.sample(prepared, options.mode, repeats[s] as number, options.series[s]);
+      taken[s] = sample.gpuMs ?? sample.wallMs / (repeats[s] as number);
+    }
+    round++;
+    if (phase === 'run' && !controller.signal.aborted) {
+      taken.forEach((ms, s) => samplesMs[s]!.push(ms));
+      const elapsedMs = performance.now() - started;
+      const reasons = samplesMs.map((samples) => shouldStop(options.rule, { samples, elapsedMs }));
+      if (reasons.every((r) => r !== null)) {
+        stopReason = reasons.find((r) => r !== 'converged') ?? 'converged';
+        controller.abort();
+      }
+    }
+    return { overriddenDuration: taken.reduce((a, b) => a + b, 0) };
+  });
+  await bench.run();
+  return { samplesMs, repeats, stopReason, elapsedMs: performance.now() - started };
+}

@@ -54,8 +54,9 @@ export function renderProfile(result: ProfiledCase): string {
     const ceiling = m.rates.bound === 'compute' ? m.rates.computeFraction : m.rates.memoryFraction;
     const ownWhole = rows.length === 0 ? inPass.values().next().value : undefined;
     t.push(['end to end', String(m.timing.dispatches), formatDuration(m.timing.gpu.median), `±${formatPercent(m.timing.gpu.relCi95, 1)}`, '', m.work.flops ? formatRate(m.rates.gflops, 'GFLOP/s') : '-', formatRate(m.rates.gbps, 'GB/s'), formatPercent(ceiling), m.rates.bound, ownWhole === undefined ? '' : formatDuration(ownWhole)]);
+    if (breakdown?.paired) t.push(['end to end, same rounds', String(m.timing.dispatches), formatDuration(breakdown.endToEndMs), `±${formatPercent(breakdown.endToEndRelCi95, 1)}`, '', '', '', '', '', '']);
     lines.push(
-      `Stages: each timed on its own (${m.timing.mode} mode, N repeats per sample); end to end: every stage in one pass; own pass: median of ${timeline ? new Set(timeline.passes.map((p) => p.iteration)).size : 0} timeline iterations with each stage in its own timestamped pass`,
+      `Stages: each timed on its own (${m.timing.mode} mode, N repeats per sample)${breakdown?.paired ? ', in rounds with end to end (one sample of each per round)' : ''}; end to end: every stage in one pass; own pass: median of ${timeline ? new Set(timeline.passes.map((p) => p.iteration)).size : 0} timeline iterations with each stage in its own timestamped pass`,
       t.toString(),
     );
     if (breakdown) {
@@ -69,13 +70,13 @@ export function renderProfile(result: ProfiledCase): string {
               ? 'the stages add up to end to end within it'
               : 'the stages do NOT add up to end to end within it';
       lines.push(
-        `end to end - sum of stages = ${formatDuration(breakdown.gapMs)} ±${formatDuration(breakdown.gapUncertaintyMs)} (95% CIs); calibrated dispatch overhead x ${m.timing.dispatches} dispatches = ${allowance === null ? '-' : formatDuration(allowance)}: ${verdict}`,
+        `end to end - sum of stages = ${formatDuration(breakdown.gapMs)} ±${formatDuration(breakdown.gapUncertaintyMs)} (${breakdown.paired ? 'median per-round difference, 95% CI' : '95% CIs'}); calibrated dispatch overhead x ${m.timing.dispatches} dispatches = ${allowance === null ? '-' : formatDuration(allowance)}: ${verdict}`,
       );
       // One cause: a stage repeated alone keeps its own working set in the caches, which the whole case may not
       // fit; the timeline runs the stages in sequence, as end to end does, so its sum is the cross-check.
       if (breakdown.withinOverhead === false && breakdown.endToEndTimer !== 'wall' && ownSum !== null) {
         lines.push(
-          `timeline (stages in sequence, each in its own pass): own passes sum to ${formatDuration(ownSum)} against ${formatDuration(m.timing.gpu.median)} end to end; a stage repeated alone may run with warmer caches than inside the whole case (--mode cold evicts them between samples)`,
+          `timeline (stages in sequence, each in its own pass): own passes sum to ${formatDuration(ownSum)} against ${formatDuration(breakdown.endToEndMs)} end to end; a stage repeated alone may run with warmer caches than inside the whole case (--mode cold evicts them between samples)`,
         );
       }
     }

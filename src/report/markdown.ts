@@ -64,7 +64,7 @@ export function markdownStageTable(m: OkMeasurement, ceilings: Ceilings): string
     stage.rates.bound,
   ]);
   rows.push(['sum of stages', String(m.timing.dispatches), formatDuration(breakdown.sumMs), '', '100%', '', '', '', '']);
-  rows.push(['end to end', String(m.timing.dispatches), formatDuration(breakdown.endToEndMs), `±${formatPercent(m.timing.gpu.relCi95, 1)}`, '', '', '', '', '']);
+  rows.push([breakdown.paired ? 'end to end, same rounds' : 'end to end', String(m.timing.dispatches), formatDuration(breakdown.endToEndMs), `±${formatPercent(breakdown.endToEndRelCi95, 1)}`, '', '', '', '', '']);
   return `<details><summary>${mdCell(describeCase(m.params))}: stages</summary>\n\n${mdTable(['stage', 'dispatches', 'median', 'CI95', '% of sum', 'GB/s', 'GFLOP/s', '% ceiling', 'bound'], rows, ['l', 'r', 'r', 'r', 'r', 'r', 'r', 'r', 'l'])}\n\n</details>`;
 }
 

@@ -64,6 +64,18 @@ export const StageTimingSchema = z.object({
 });
 export type StageTiming = z.infer<typeof StageTimingSchema>;
 
+/**
+ * The whole case sampled in the same rounds as its stages (each round: one sample of it and one of each
+ * stage), so that end to end minus the sum of the stages is a paired difference. samplesMs[i] and every
+ * stage's samplesMs[i] come from round i.
+ */
+export const PairedEndToEndSchema = z.object({
+  repeats: z.number().int().positive(),
+  gpu: StatisticsSchema,
+  samplesMs: z.array(finite),
+});
+export type PairedEndToEnd = z.infer<typeof PairedEndToEndSchema>;
+
 const BytesByRoleSchema = z.object({
   weights: finite,
   'kv-cache': finite,
@@ -127,6 +139,8 @@ export const MeasurementSchema = z.discriminatedUnion('status', [
     compileMs: z.record(z.string(), finite),
     /** Multi-stage cases: each stage timed on its own, in dispatch order; timing above is end to end. */
     stages: z.array(StageTimingSchema).optional(),
+    /** Absent in files from before paired stage timing, and where end to end is wall time. */
+    stagesEndToEnd: PairedEndToEndSchema.optional(),
     ceiling: z.enum(['copy', 'read', 'fma-f32', 'fma-f16', 'dispatch']).optional(),
     facts: z.record(z.string(), AxisValue).optional(),
   }),

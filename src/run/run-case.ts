@@ -5,11 +5,11 @@ import type { GpuTimer, TimingMode } from '../gpu/timing.js';
 import { seedKey, type KernelFamily } from '../kernels/family.js';
 import { buffersMisfit, caseWork, casePhases, takeRows, type KernelCase } from '../kernels/spec.js';
 import { arithmeticOf, computeRates, type Ceilings } from '../measure/rates.js';
-import { sampleCase } from '../measure/sampler.js';
+import { sampleCase, sampleRounds } from '../measure/sampler.js';
 import { summarize } from '../measure/statistics.js';
 import type { StoppingRule } from '../measure/stopping.js';
 import { allclose, type NumericsReport } from '../reference/allclose.js';
-import type { Measurement, StageTiming } from '../results/schema.js';
+import type { Measurement, PairedEndToEnd, StageTiming } from '../results/schema.js';
 import type { PlannedCase } from '../suites/expand.js';
 
 /** Why a case cannot run on this device, judged from its declaration before anything is allocated. */
@@ -165,6 +165,7 @@ export async function runCase(
     const sampling = sampled.value;
     const stages = options.stageTiming === false ? undefined : await timeStages(session, prepared, kernelCase, options, ceilings);
     if (stages && 'error' in stages) return { ...base, status: 'error', message: stages.error };
+    const staged = stages as Exclude<typeof stages, { error: string }>;
     if (context.lostReason) return { ...base, status: 'error', message: `device lost: ${context.lostReason}` };
     if (afterTiming) await afterTiming(prepared, kernelCase);
     const gpu = summarize(sampling.samplesMs);
@@ -191,7 +192,8 @@ export async function runCase(
       numerics,
       transfers: prepared.transfers,
       compileMs: prepared.compileMs(),
-      ...(stages && { stages }),
+      ...(staged && { stages: staged.stages }),
+      ...(staged?.endToEnd && { stagesEndToEnd: staged.endToEnd }),
       ...(kernelCase.ceiling && { ceiling: kernelCase.ceiling }),
       ...(kernelCase.facts && { facts: kernelCase.facts }),
     };
@@ -203,8 +205,10 @@ export async function runCase(
 }
 
 /**
- * Each stage of a multi-stage case timed on its own: only its dispatches in the timed pass, under the same
- * stopping rule with the case's timeout shared out among the stages. Single-stage cases have none.
+ * Each stage of a multi-stage case timed on its own (only its dispatches in the timed pass), in rounds with
+ * the whole case: one sample of each per round, under the case's stopping rule and timeout, so that end to end
+ * and the stages see the same moments of the machine. Where end to end is a wall-timed step (a host tail or
+ * step timing) the rounds hold the stages only. Single-stage cases have none.
  */
 export async function timeStages(
   session: GpuSession,
@@ -212,30 +216,35 @@ export async function timeStages(
   kernelCase: KernelCase,
   options: CaseRunOptions,
   ceilings: Ceilings,
-): Promise<StageTiming[] | undefined | { error: string }> {
+): Promise<{ stages: StageTiming[]; endToEnd?: PairedEndToEnd } | undefined | { error: string }> {
   const phases = casePhases(kernelCase);
   if (phases.length < 2) return undefined;
-  const rule = { ...options.rule, timeoutMs: Math.max(options.rule.minTimeMs, options.rule.timeoutMs / phases.length) };
-  const stages: StageTiming[] = [];
-  for (const phase of phases) {
-    const sampled = await withErrorScopes(session.context.device, () =>
-      sampleCase(session.timer, prepared, { mode: options.mode, rule, targetSampleMs: options.targetSampleMs, warmupSamples: options.warmupSamples, only: phase.dispatches }),
-    );
-    if (hasErrors(sampled.errors) || sampled.thrown || !sampled.value) {
-      const message = hasErrors(sampled.errors) ? describeErrors(sampled.errors) : errorMessage(sampled.thrown);
-      return { error: `while timing stage ${phase.name}: ${message}` };
-    }
-    const gpu = summarize(sampled.value.samplesMs);
-    stages.push({
+  const paired = kernelCase.hostTail === undefined && kernelCase.stepTiming !== 'wall';
+  const series = [...(paired ? [undefined] : []), ...phases.map((p) => p.dispatches)];
+  const sampled = await withErrorScopes(session.context.device, () =>
+    sampleRounds(session.timer, prepared, { mode: options.mode, rule: options.rule, targetSampleMs: options.targetSampleMs, warmupSamples: options.warmupSamples, series }),
+  );
+  if (hasErrors(sampled.errors) || sampled.thrown || !sampled.value) {
+    const message = hasErrors(sampled.errors) ? describeErrors(sampled.errors) : errorMessage(sampled.thrown);
+    return { error: `while timing the stages: ${message}` };
+  }
+  const rounds = sampled.value;
+  const offset = paired ? 1 : 0;
+  const stages = phases.map((phase, i): StageTiming => {
+    const samplesMs = rounds.samplesMs[i + offset] as number[];
+    const gpu = summarize(samplesMs);
+    return {
       name: phase.name,
       dispatches: phase.dispatches.length,
       work: phase.work,
-      repeats: sampled.value.repeats,
-      stopReason: sampled.value.stopReason,
+      repeats: rounds.repeats[i + offset] as number,
+      stopReason: rounds.stopReason,
       gpu,
       rates: computeRates(phase.work, gpu.median, arithmeticOf(kernelCase.ceiling), ceilings, phase.dispatches.length),
-      samplesMs: sampled.value.samplesMs,
-    });
-  }
-  return stages;
+      samplesMs,
+    };
+  });
+  if (!paired) return { stages };
+  const e2e = rounds.samplesMs[0] as number[];
+  return { stages, endToEnd: { repeats: rounds.repeats[0] as number, gpu: summarize(e2e), samplesMs: e2e } };
 }

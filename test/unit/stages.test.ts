@@ -1,7 +1,8 @@
 import assert from 'node:assert/strict';
 import { test } from 'node:test';
 import { casePhases, type KernelCase, type StageDecl } from '../../src/kernels/spec.js';
-import { stageBreakdown } from '../../src/report/stages.js';
+import { summarize } from '../../src/measure/statistics.js';
+import { pairedGaps, stageBreakdown } from '../../src/report/stages.js';
 import { readResultFile } from '../../src/results/store.js';
 
 const stage = (name: string, phase: string | undefined, flops: number): StageDecl => ({
@@ -53,4 +54,35 @@ test('stageBreakdown: a wall-timed end to end (host round trip included) is not 
   assert.equal(breakdown.endToEndTimer, 'wall');
   assert.equal(breakdown.overheadAllowanceMs, null);
   assert.equal(breakdown.withinOverhead, null);
+});
+
+test('stageBreakdown: paired rounds give the median per-round gap, which a machine drifting between rounds does not bias', () => {
+  const file = readResultFile(new URL('../fixtures/results-device-a.json', import.meta.url).pathname);
+  const staged = file.cases.find((c) => c.status === 'ok' && c.stages?.length);
+  assert.ok(staged && staged.status === 'ok');
+  // The machine runs at 1x and 2x in alternate rounds; within a round end to end is the stages plus 0.1 ms.
+  const speed = [1, 2, 1, 2, 1, 2, 1];
+  const stageA = speed.map((x) => 6 * x);
+  const stageB = speed.map((x) => 4 * x);
+  const e2e = speed.map((x, i) => 10 * x + 0.1 + (i % 3) * 0.01);
+  const [a, b] = staged.stages!;
+  const paired = {
+    ...staged,
+    stages: [
+      { ...a!, samplesMs: stageA, gpu: summarize(stageA) },
+      { ...b!, samplesMs: stageB, gpu: summarize(stageB) },
+    ],
+    stagesEndToEnd: { repeats: 1, gpu: summarize(e2e), samplesMs: e2e },
+  };
+  assert.deepEqual(pairedGaps(paired)?.map((g) => Math.round(g * 100) / 100), [0.1, 0.11, 0.12, 0.1, 0.11, 0.12, 0.1]);
+  const breakdown = stageBreakdown(paired, { ...file.ceilings, dispatchUs: 100 })!;
+  assert.equal(breakdown.paired, true);
+  assert.ok(Math.abs(breakdown.gapMs - 0.11) < 1e-9);
+  assert.equal(breakdown.endToEndMs, summarize(e2e).median);
+  assert.ok(breakdown.gapUncertaintyMs < 0.02);
+  assert.equal(breakdown.withinOverhead, true); // |0.11 ms| - CI <= the allowance of 100 us per dispatch
+  // With one stage sample missing the rounds no longer pair: the breakdown falls back to independent medians.
+  const unpaired = { ...paired, stages: [{ ...paired.stages[0]!, samplesMs: stageA.slice(1) }, paired.stages[1]!] };
+  assert.equal(pairedGaps(unpaired), null);
+  assert.equal(stageBreakdown(unpaired, { ...file.ceilings, dispatchUs: 100 })!.paired, false);
 });
