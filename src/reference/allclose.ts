@@ -5,7 +5,10 @@ export interface NumericsReport {
   checked: number;
   mismatches: number;
   maxAbsError: number;
+  /** Element-wise max |a - e| / |e|: large wherever an expected value is near zero. */
   maxRelError: number;
+  /** Norm-wise: max |a - e| / max |e| over the output, the error on the output's own scale. */
+  normRelError: number;
   /** Element with the largest error relative to its allowance (|a - e| / (atol + rtol |e|)). */
   worstIndex: number;
   worstActual: number | string;
@@ -14,7 +17,7 @@ export interface NumericsReport {
 }
 
 /** JSON has no NaN or Infinity: keep them as text. */
-function jsonNumber(x: number): number | string {
+export function jsonNumber(x: number): number | string {
   return Number.isFinite(x) ? x : String(x);
 }
 
@@ -29,6 +32,7 @@ export function allclose(actual: ArrayLike<number>, expected: ArrayLike<number>,
   let mismatches = 0;
   let maxAbsError = 0;
   let maxRelError = 0;
+  let maxExpected = 0;
   let worstIndex = -1;
   let worstScore = -1;
   for (let i = 0; i < actual.length; i++) {
@@ -46,6 +50,7 @@ export function allclose(actual: ArrayLike<number>, expected: ArrayLike<number>,
       abs = Math.abs(a - e);
       ok = abs <= tolerance.atol + tolerance.rtol * Math.abs(e);
     }
+    if (Number.isFinite(e)) maxExpected = Math.max(maxExpected, Math.abs(e));
     const rel = abs === 0 ? 0 : e === 0 ? Infinity : abs / Math.abs(e);
     if (!ok) mismatches++;
     maxAbsError = Math.max(maxAbsError, abs);
@@ -63,6 +68,7 @@ export function allclose(actual: ArrayLike<number>, expected: ArrayLike<number>,
     mismatches,
     maxAbsError: maxAbsError,
     maxRelError: maxRelError,
+    normRelError: maxAbsError === 0 ? 0 : maxExpected === 0 ? Infinity : maxAbsError / maxExpected,
     worstIndex,
     worstActual: worstIndex >= 0 ? jsonNumber(actual[worstIndex] as number) : 0,
     worstExpected: worstIndex >= 0 ? jsonNumber(expected[worstIndex] as number) : 0,

@@ -12,7 +12,7 @@ const FIXED = [
   'median_ms', 'ci95_lo_ms', 'ci95_hi_ms', 'mean_ms', 'min_ms', 'max_ms', 'stdev_ms', 'rel_ci95', 'samples', 'repeats', 'stop_reason',
   'gbps', 'gflops', 'intensity_flop_per_byte', 'memory_fraction', 'compute_fraction', 'bound',
   'flops', 'bytes_read', 'bytes_written', 'peak_bytes', 'kv_cache_bytes', 'kv_bytes_per_token', 'tokens_per_s',
-  'numerics_passed', 'max_rel_error', 'reason',
+  'numerics_passed', 'max_rel_error', 'norm_rel_error', 'reason',
 ] as const;
 
 function fixedFields(file: LoadedResults, m: Measurement): unknown[] {
@@ -26,7 +26,7 @@ function fixedFields(file: LoadedResults, m: Measurement): unknown[] {
     ok?.rates.gbps, ok?.rates.gflops, ok?.rates.intensity, ok?.rates.memoryFraction, ok?.rates.computeFraction, ok?.rates.bound,
     withWork?.work.flops, withWork?.work.bytesRead, withWork?.work.bytesWritten, withWork?.memory.peakBytes, withWork?.memory.peakByRole['kv-cache'],
     kvBytesPerToken(m), ok && gpu && tokens !== null && gpu.median > 0 ? tokens / (gpu.median / 1e3) : null,
-    'numerics' in m ? m.numerics.passed : null, worstRelError(m), m.status === 'skipped' ? m.reason : m.status === 'error' ? m.message : null,
+    'numerics' in m ? m.numerics.passed : null, worstRelError(m), worstRelError(m, true), m.status === 'skipped' ? m.reason : m.status === 'error' ? m.message : null,
   ];
 }
 

@@ -94,15 +94,25 @@ export function suitesOf(cases: readonly Measurement[]): string[] {
   return [...new Set(cases.map((c) => c.suite))];
 }
 
-/** Worst relative error over a case's checks ('NaN'/'Infinity' kept as text). */
-export function worstRelError(measurement: Measurement): number | string | null {
+/**
+ * Worst relative error over a case's checks ('NaN'/'Infinity' kept as text): element-wise max |a - e| / |e|,
+ * or with `norm` the norm-wise max |a - e| / max |e| (null where the file predates it).
+ */
+export function worstRelError(measurement: Measurement, norm = false): number | string | null {
   if (!('numerics' in measurement)) return null;
   let worst: number | string = 0;
   for (const check of measurement.numerics.checks) {
     if (typeof worst === 'string') break;
-    worst = typeof check.maxRelError === 'string' ? check.maxRelError : Math.max(worst, check.maxRelError);
+    const value = norm ? check.normRelError : check.maxRelError;
+    if (value === undefined) return null;
+    worst = typeof value === 'string' ? value : Math.max(worst, value);
   }
   return worst;
+}
+
+/** The error the tables show: norm-wise where recorded (element-wise ratios blow up at near-zero outputs). */
+export function shownRelError(measurement: Measurement): number | string | null {
+  return worstRelError(measurement, true) ?? worstRelError(measurement);
 }
 
 /** KV-cache bytes per cached token, where the kernel recorded it. */

@@ -4,7 +4,7 @@ import { dirname, join } from 'node:path';
 import type { Measurement } from '../results/schema.js';
 import { describeCase } from '../suites/expand.js';
 import { finalizeChartConfig, type ChartSpec } from './charts.js';
-import { suitesOf, worstRelError, type DeviceResults } from './data.js';
+import { shownRelError, suitesOf, type DeviceResults } from './data.js';
 import { ceilingRows, formatDuration, formatError, formatPercent, formatRate } from './format.js';
 
 /** Chart.js's UMD build, read from the installed package (inlined so the report works offline). */
@@ -24,7 +24,7 @@ export function scriptJson(value: unknown): string {
 }
 
 function caseCells(m: Measurement): string[] {
-  const err = worstRelError(m);
+  const err = shownRelError(m);
   const errText = err === null ? '' : formatError(err);
   switch (m.status) {
     case 'ok': {
@@ -51,7 +51,7 @@ function deviceSection(d: DeviceResults): string {
         .map((m) => `<tr class="${m.status}"><td>${escapeHtml(describeCase(m.params))}</td>${caseCells(m).map((cell) => `<td>${escapeHtml(cell)}</td>`).join('')}</tr>`)
         .join('\n');
       return `<details><summary>${escapeHtml(suite)} (${d.cases.filter((m) => m.suite === suite).length} cases)</summary>
-<table class="cases"><thead><tr><th>case</th><th>status</th><th>median</th><th>CI95</th><th>GB/s</th><th>GFLOP/s</th><th>% ceiling</th><th>bound</th><th>max rel err</th></tr></thead>
+<table class="cases"><thead><tr><th>case</th><th>status</th><th>median</th><th>CI95</th><th>GB/s</th><th>GFLOP/s</th><th>% ceiling</th><th>bound</th><th>rel err</th></tr></thead>
 <tbody>${rows}</tbody></table></details>`;
     })
     .join('\n');

@@ -3,7 +3,7 @@ import type { Measurement, OkMeasurement } from '../results/schema.js';
 import { stageBreakdown } from './stages.js';
 import { describeCase } from '../suites/expand.js';
 import { machineDriftNote, type CandidateComparison, type CrossHardwareTable } from './compare.js';
-import { suitesOf, worstRelError, type DeviceResults } from './data.js';
+import { shownRelError, suitesOf, type DeviceResults } from './data.js';
 import { ceilingRows, formatCeiling, formatDuration, formatError, formatPercent, formatRate } from './format.js';
 import { markdownMlaSections } from './mla.js';
 
@@ -23,7 +23,7 @@ export function markdownCeilings(ceilings: Ceilings): string {
 
 function caseRow(m: Measurement): string[] {
   const label = describeCase(m.params);
-  const err = worstRelError(m);
+  const err = shownRelError(m);
   const errText = err === null ? '' : formatError(err);
   switch (m.status) {
     case 'ok': {
@@ -74,7 +74,7 @@ export function markdownCaseTables(cases: Measurement[], ceilings?: Ceilings): s
       const own = cases.filter((c) => c.suite === suite);
       const rows = own.map(caseRow);
       const stageTables = ceilings ? own.flatMap((m) => (m.status === 'ok' && m.stages?.length ? [markdownStageTable(m, ceilings)] : [])) : [];
-      return [`### ${suite}\n\n${mdTable(['case', 'status', 'median', 'CI95', 'GB/s', 'GFLOP/s', '% ceiling', 'bound', 'max rel err'], rows, ['l', 'l', 'r', 'r', 'r', 'r', 'r', 'l', 'r'])}`, ...stageTables].join('\n\n');
+      return [`### ${suite}\n\n${mdTable(['case', 'status', 'median', 'CI95', 'GB/s', 'GFLOP/s', '% ceiling', 'bound', 'rel err'], rows, ['l', 'l', 'r', 'r', 'r', 'r', 'r', 'l', 'r'])}`, ...stageTables].join('\n\n');
     })
     .join('\n\n');
 }

@@ -5,6 +5,7 @@ import { stageBreakdown } from './stages.js';
 import { describeCase } from '../suites/expand.js';
 import { ceilingRows, formatDuration, formatError, formatPercent, formatRate } from './format.js';
 import { renderMlaSections } from './mla.js';
+import { shownRelError } from './data.js';
 
 const NO_DISPATCH_CEILINGS: Ceilings = { copyGBs: null, readGBs: null, fmaF32Gflops: null, fmaF16Gflops: null, dispatchUs: null };
 
@@ -13,10 +14,7 @@ function table(head: string[]): Table.Table {
 }
 
 function maxRelError(measurement: Extract<Measurement, { numerics: unknown }>, footnotes: Footnotes): string {
-  const worst = measurement.numerics.checks.reduce<number | string>((max, check) => {
-    if (typeof check.maxRelError === 'string' || typeof max === 'string') return typeof max === 'string' ? max : check.maxRelError;
-    return Math.max(max, check.maxRelError);
-  }, 0);
+  const worst = shownRelError(measurement) ?? 0;
   const sampled = measurement.numerics.checks.find((check) => check.sampledRows)?.sampledRows;
   const note = sampled ? ` ${footnotes.mark(`checked on ${sampled.checked} of ${sampled.total} output rows, evenly spaced (the full float64 reference would cost the host minutes)`)}` : '';
   return formatError(worst) + note;
@@ -97,7 +95,7 @@ export function renderCaseTables(cases: Measurement[], ceilings: Ceilings = NO_D
   return suites
     .map((suite) => {
       const own = cases.filter((c) => c.suite === suite);
-      const t = table(['case', 'status', 'median', 'CI95', 'GB/s', 'GFLOP/s', '% ceiling', 'bound', 'max rel err']);
+      const t = table(['case', 'status', 'median', 'CI95', 'GB/s', 'GFLOP/s', '% ceiling', 'bound', 'rel err']);
       const footnotes = new Footnotes();
       for (const measurement of own) t.push(caseRow(measurement, footnotes));
       const notes = footnotes.render();

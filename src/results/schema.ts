@@ -96,6 +96,8 @@ export const CheckSchema = z.object({
   mismatches: z.number().int(),
   maxAbsError: numberOrText,
   maxRelError: numberOrText,
+  /** max |a - e| / max |e|; absent in files from before it was recorded. */
+  normRelError: numberOrText.optional(),
   worstIndex: z.number().int(),
   worstActual: numberOrText,
   worstExpected: numberOrText,
@@ -103,6 +105,7 @@ export const CheckSchema = z.object({
   /** Present when only some output rows were compared (the full float64 reference would cost minutes). */
   sampledRows: z.object({ checked: z.number().int(), total: z.number().int() }).optional(),
 });
+export type CheckResult = z.infer<typeof CheckSchema>;
 
 export const NumericsSchema = z.object({
   passed: z.boolean(),

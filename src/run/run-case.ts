@@ -8,8 +8,8 @@ import { arithmeticOf, computeRates, type Ceilings } from '../measure/rates.js';
 import { sampleCase, sampleRounds } from '../measure/sampler.js';
 import { summarize } from '../measure/statistics.js';
 import type { StoppingRule } from '../measure/stopping.js';
-import { allclose, type NumericsReport } from '../reference/allclose.js';
-import type { Measurement, PairedEndToEnd, StageTiming } from '../results/schema.js';
+import { allclose, jsonNumber } from '../reference/allclose.js';
+import type { CheckResult, Measurement, PairedEndToEnd, StageTiming } from '../results/schema.js';
 import type { PlannedCase } from '../suites/expand.js';
 
 /** Why a case cannot run on this device, judged from its declaration before anything is allocated. */
@@ -52,7 +52,7 @@ export interface CheckedCase {
   /** Present once upload succeeded; the caller disposes it. */
   prepared: PreparedCase | undefined;
   outputs: Outputs | undefined;
-  checks: (NumericsReport & { buffer: string; sampledRows?: { checked: number; total: number } })[];
+  checks: CheckResult[];
   errors: ScopedErrors;
   thrown: unknown;
 }
@@ -71,7 +71,9 @@ export async function prepareAndCheck(context: GpuContext, allocator: TrackedAll
   const checks = outputs
     ? kernelCase.checks.map((check) => {
         const sample = check.sampledRows;
-        const report = allclose(takeRows(outputs.get(check.buffer) ?? [], sample), check.expected(), check.tolerance);
+        const exact = allclose(takeRows(outputs.get(check.buffer) ?? [], sample), check.expected(), check.tolerance);
+        // Infinity (a NaN that leaked out) would turn into null in the results JSON.
+        const report = { ...exact, maxAbsError: jsonNumber(exact.maxAbsError), maxRelError: jsonNumber(exact.maxRelError), normRelError: jsonNumber(exact.normRelError) };
         if (!sample) return { buffer: check.buffer, ...report };
         // The worst element as an index into the whole output, like an unsampled check's.
         const i = report.worstIndex;

@@ -37,3 +37,14 @@ test('reduction tolerance grows with length and is looser for f16', () => {
   assert.ok(reductionTolerance('f16', 16).rtol > short.rtol);
   assert.ok(short.rtol < 1e-5, 'f32 tolerance must stay tight');
 });
+
+test('norm-wise relative error: max |a - e| / max |e|, unmoved by a near-zero expected value', () => {
+  const loose = { atol: 1e-3, rtol: 1e-3 };
+  const report = allclose([4, -2, 1e-6 + 1e-6], [4, -2, 1e-6], loose);
+  assert.ok(report.passed);
+  assert.ok(Math.abs(report.maxRelError - 1) < 1e-9); // element-wise: the near-zero output doubled
+  assert.ok(Math.abs(report.normRelError - 1e-6 / 4) < 1e-15);
+  assert.equal(allclose([0, 0], [0, 0], loose).normRelError, 0);
+  assert.equal(allclose([1e-9], [0], loose).normRelError, Infinity);
+  assert.equal(allclose([NaN], [1], loose).normRelError, Infinity);
+});
