@@ -26,7 +26,7 @@ export default class Compare extends BaseCommand {
   same          the CI of the ratio lies inside the band
   slower/faster the U test is significant and the ratio lies outside the band
   inconclusive  anything else
-Per suite: the geometric mean of the ratios. Both runs' calibrated ceilings are set side by side as time ratios; when one moved past the noise band, a warning says the machine itself changed between the runs (a shared runner, another clock or memory speed), which a regression verdict would otherwise pin on the build. With --noise auto the band then widens to that shift: the calibration is the comparison's control. Files from different devices are refused unless --cross-hardware, which prints the median of every case per device instead.`;
+Per suite: the geometric mean of the ratios. Both runs' calibrated ceilings are set side by side as time ratios; when one moved past the noise band, a warning says the machine itself changed between the runs (a shared runner, another clock or memory speed), which a regression verdict would otherwise pin on the build. Files from different devices are refused unless --cross-hardware, which prints the median of every case per device instead.`;
   static override examples = [
     '<%= config.bin %> compare results/baselines/rtx4070.json results/new.json',
     '<%= config.bin %> compare base.json candidate.json --noise 3 --fail-on-regression 5',
@@ -39,7 +39,7 @@ Per suite: the geometric mean of the ratios. Both runs' calibrated ceilings are 
   };
   static override flags = {
     noise: Flags.string({
-      description: `noise band in percent: ratios within ±PCT count as the same; auto = ${GPU_NOISE_PCT} on a GPU, ${SOFTWARE_NOISE_PCT} when the base ran on a software adapter (run-to-run drift on a shared CPU), widened to the largest shift of the two runs' calibrated copy/read/FMA ceilings when that is larger`,
+      description: `noise band in percent: ratios within ±PCT count as the same; auto = ${GPU_NOISE_PCT} on a GPU, ${SOFTWARE_NOISE_PCT} when the base ran on a software adapter (run-to-run drift on a shared CPU)`,
       default: 'auto',
     }),
     'fail-on-regression': Flags.string({ description: 'exit 1 when a case is significantly slower by more than PCT percent' }),
@@ -64,7 +64,7 @@ Per suite: the geometric mean of the ratios. Both runs' calibrated ceilings are 
       return { noisePct, failOnRegressionPct: failPct, comparisons: [], crossHardware, regressions: [] };
     }
     assertSameDevice(files);
-    const comparisons = candidates.map((candidate) => compareResults(base, candidate, { noise: noisePct / 100, widenToMachineDrift: flags.noise === 'auto' }));
+    const comparisons = candidates.map((candidate) => compareResults(base, candidate, { noise: noisePct / 100 }));
     for (const c of comparisons) if (c.cases.length === 0) throw new UserError(`${c.candidate} shares no successful case with ${c.base}`);
     if (md) print(markdownComparison(comparisons, noisePct));
     else for (const c of comparisons) print(renderComparison(c, noisePct));

@@ -1,5 +1,5 @@
 import Table from 'cli-table3';
-import { bandPct, machineDriftNote, type CandidateComparison, type CrossHardwareTable } from './compare.js';
+import { machineDriftNote, type CandidateComparison, type CrossHardwareTable } from './compare.js';
 import { formatCeiling, formatDuration } from './format.js';
 
 function table(head: string[]): Table.Table {
@@ -16,13 +16,13 @@ export function renderComparison(c: CandidateComparison, noisePct: number): stri
   for (const x of c.cases) {
     cases.push([x.key, formatDuration(x.baseMs), formatDuration(x.candidateMs), ratio(x.ratio), `${x.ci95.lo.toFixed(3)}-${x.ci95.hi.toFixed(3)}`, x.p < 1e-4 ? x.p.toExponential(1) : x.p.toFixed(4), x.verdict]);
   }
-  const lines = [`${c.candidate} vs ${c.base} (ratio = candidate / base median; noise band ±${bandPct(c)}%${c.widenedBy ? `, widened from ±${noisePct}%` : ''})`, suites.toString(), cases.toString()];
+  const lines = [`${c.candidate} vs ${c.base} (ratio = candidate / base median; noise band ±${noisePct}%)`, suites.toString(), cases.toString()];
   if (c.ceilings.length) {
     const ceilings = table(['calibrated ceiling', 'base', 'candidate', 'time ratio']);
     for (const s of c.ceilings) ceilings.push([s.label, formatCeiling(s.ceiling, s.base), formatCeiling(s.ceiling, s.candidate), ratio(s.timeRatio)]);
     lines.push(ceilings.toString());
   }
-  const drift = machineDriftNote(c, noisePct);
+  const drift = machineDriftNote(c.ceilings, noisePct);
   if (drift) lines.push(`Warning: ${drift}`);
   if (c.onlyInBase.length) lines.push(`only in base: ${c.onlyInBase.length} case(s)`);
   if (c.onlyInCandidate.length) lines.push(`only in candidate: ${c.onlyInCandidate.length} case(s)`);

@@ -47,10 +47,6 @@ export interface CeilingShift {
 export interface CandidateComparison {
   base: string;
   candidate: string;
-  /** The noise band the verdicts used, as a fraction (the requested one, or auto widened to the machine's drift). */
-  noise: number;
-  /** Auto band only: how far the machine's own throughput ceilings moved between the runs, when past the default. */
-  widenedBy: CeilingShift | null;
   cases: CaseComparison[];
   suites: SuiteSummary[];
   /** The ceilings both runs calibrated. */
@@ -63,12 +59,6 @@ export interface CandidateComparison {
 export interface CompareOptions {
   /** Noise band as a fraction (0.02 = +-2 %). */
   noise: number;
-  /**
-   * Auto band: widen `noise` to the largest shift of the throughput ceilings both runs calibrated (copy, read,
-   * FMA). The calibration is the comparison's control: a machine that itself ran 15 % slower or faster
-   * between the runs cannot support a verdict on a 10 % change of a case.
-   */
-  widenToMachineDrift?: boolean;
   alpha?: number;
   resamples?: number;
   seed?: number;
@@ -89,38 +79,16 @@ export function ceilingShifts(base: Ceilings, candidate: Ceilings, noise: number
   });
 }
 
-/** The noise band of a comparison in percent, as printed. */
-export function bandPct(c: CandidateComparison): string {
-  return `${Number((c.noise * 100).toFixed(1))}`;
-}
-
-/** One line on the ceilings that moved past the default noise band, or null when the machine held still. */
-export function machineDriftNote(c: CandidateComparison, noisePct: number): string | null {
-  const moved = c.ceilings.filter((s) => s.moved);
+/** One line on the ceilings that moved past the noise band, or null when the machine held still. */
+export function machineDriftNote(shifts: readonly CeilingShift[], noisePct: number): string | null {
+  const moved = shifts.filter((s) => s.moved);
   if (moved.length === 0) return null;
   const list = moved.map((s) => `${s.label} ${s.timeRatio.toFixed(2)}x`).join(', ');
-  const head = `the machine itself moved between these runs: its calibrated ceilings (time ratio, above 1 slower) ${list}, past the ±${noisePct}% band`;
-  if (c.widenedBy) return `${head}; the auto noise band is widened to ±${bandPct(c)}% (${c.widenedBy.label}), as no change smaller than the machine's own can be pinned on the build`;
-  return `${head}; verdicts of cases bound by them may be the machine's, not the build's`;
-}
-
-const THROUGHPUT_CEILINGS: ReadonlySet<keyof Ceilings> = new Set(['copyGBs', 'readGBs', 'fmaF32Gflops', 'fmaF16Gflops']);
-
-/** The throughput ceiling that moved most between the runs, if it moved past `noise`. */
-export function machineDrift(shifts: readonly CeilingShift[], noise: number): CeilingShift | null {
-  let worst: CeilingShift | null = null;
-  for (const s of shifts) {
-    if (!THROUGHPUT_CEILINGS.has(s.ceiling)) continue;
-    if (Math.abs(s.timeRatio - 1) > noise && (!worst || Math.abs(s.timeRatio - 1) > Math.abs(worst.timeRatio - 1))) worst = s;
-  }
-  return worst;
+  return `the machine itself moved between these runs: its calibrated ceilings (time ratio, above 1 slower) ${list}, past the ±${noisePct}% band; verdicts of cases bound by them may be the machine's, not the build's`;
 }
 
 /** Compares one candidate with the base, case by case (matched by key). */
 export function compareResults(base: LoadedResults, candidate: LoadedResults, opts: CompareOptions): CandidateComparison {
-  const ceilings = ceilingShifts(base.results.ceilings, candidate.results.ceilings, opts.noise);
-  const widenedBy = opts.widenToMachineDrift ? machineDrift(ceilings, opts.noise) : null;
-  const noise = widenedBy ? Math.abs(widenedBy.timeRatio - 1) : opts.noise;
   const baseCases = byKey(base);
   const candidateCases = byKey(candidate);
   const cases: CaseComparison[] = [];
@@ -140,7 +108,7 @@ export function compareResults(base: LoadedResults, candidate: LoadedResults, op
       ratio: estimate.ratio,
       ci95: estimate.ci95,
       p,
-      verdict: verdict(estimate, p, noise, opts.alpha ?? 0.05),
+      verdict: verdict(estimate, p, opts.noise, opts.alpha ?? 0.05),
     });
   }
   const suites = [...new Set(cases.map((c) => c.suite))].map((suite): SuiteSummary => {
@@ -159,11 +127,9 @@ export function compareResults(base: LoadedResults, candidate: LoadedResults, op
   return {
     base: base.path,
     candidate: candidate.path,
-    noise,
-    widenedBy,
     cases,
     suites,
-    ceilings,
+    ceilings: ceilingShifts(base.results.ceilings, candidate.results.ceilings, opts.noise),
     onlyInBase: [...baseCases.keys()].filter((k) => !candidateCases.has(k)),
     onlyInCandidate: [...candidateCases.keys()].filter((k) => !baseCases.has(k)),
   };

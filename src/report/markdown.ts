@@ -2,7 +2,7 @@ import type { Ceilings } from '../measure/rates.js';
 import type { Measurement, OkMeasurement } from '../results/schema.js';
 import { stageBreakdown } from './stages.js';
 import { describeCase } from '../suites/expand.js';
-import { bandPct, machineDriftNote, type CandidateComparison, type CrossHardwareTable } from './compare.js';
+import { machineDriftNote, type CandidateComparison, type CrossHardwareTable } from './compare.js';
 import { shownRelError, suitesOf, type DeviceResults } from './data.js';
 import { ceilingRows, formatCeiling, formatDuration, formatError, formatPercent, formatRate } from './format.js';
 import { markdownMlaSections } from './mla.js';
@@ -100,7 +100,7 @@ function ratioText(ratio: number): string {
 export function markdownComparison(comparisons: CandidateComparison[], noisePct: number): string {
   const parts = ['# mla-bench comparison', ''];
   for (const c of comparisons) {
-    parts.push(`## \`${c.candidate}\` vs \`${c.base}\``, '', `Ratio = candidate / base median GPU time (above 1 is slower); noise band ±${bandPct(c)}%${c.widenedBy ? ` (widened from ±${noisePct}%)` : ''}.`, '');
+    parts.push(`## \`${c.candidate}\` vs \`${c.base}\``, '', `Ratio = candidate / base median GPU time (above 1 is slower); noise band ±${noisePct}%.`, '');
     parts.push(
       mdTable(
         ['suite', 'cases', 'geomean ratio', 'faster', 'slower', 'same', 'inconclusive'],
@@ -133,7 +133,7 @@ export function markdownComparison(comparisons: CandidateComparison[], noisePct:
         '',
       );
     }
-    const drift = machineDriftNote(c, noisePct);
+    const drift = machineDriftNote(c.ceilings, noisePct);
     if (drift) parts.push(`> **Warning:** ${drift}.`, '');
     if (c.onlyInBase.length) parts.push(`Only in base: ${c.onlyInBase.map((k) => `\`${k}\``).join(', ')}`, '');
     if (c.onlyInCandidate.length) parts.push(`Only in candidate: ${c.onlyInCandidate.map((k) => `\`${k}\``).join(', ')}`, '');
