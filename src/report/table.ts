@@ -80,13 +80,15 @@ export function renderStageTable(measurement: OkMeasurement, ceilings: Ceilings)
   }
   t.push(['sum of stages', String(measurement.timing.dispatches), formatDuration(breakdown.sumMs), '', '100%', '', '', '', '']);
   t.push([breakdown.paired ? 'end to end, same rounds' : 'end to end', String(measurement.timing.dispatches), formatDuration(breakdown.endToEndMs), `±${formatPercent(breakdown.endToEndRelCi95, 1)}`, '', '', '', '', '']);
-  const allowance =
-    breakdown.endToEndTimer === 'wall'
-      ? ' (end to end is wall time, submit to done with any host round trip; the stages are GPU time)'
+  const notes = [
+    ...(breakdown.paired ? ['median per-round difference'] : []),
+    ...(breakdown.endToEndTimer === 'wall'
+      ? ['end to end is wall time, submit to done with any host round trip; the stages are GPU time']
       : breakdown.overheadAllowanceMs === null
-        ? ''
-        : ` (dispatch overhead allows ±${formatDuration(breakdown.overheadAllowanceMs)})`;
-  return `${describeCase(measurement.params)}: stages timed on their own${breakdown.paired ? ', in rounds with end to end' : ''}\n${t.toString()}\nend to end - sum of stages = ${formatDuration(breakdown.gapMs)} ±${formatDuration(breakdown.gapUncertaintyMs)}${breakdown.paired ? ' (median per-round difference)' : ''}${allowance}`;
+        ? []
+        : [`dispatch overhead allows ±${formatDuration(breakdown.overheadAllowanceMs)}`]),
+  ];
+  return `${describeCase(measurement.params)}: stages timed on their own${breakdown.paired ? ', in rounds with end to end' : ''}\n${t.toString()}\nend to end - sum of stages = ${formatDuration(breakdown.gapMs)} ±${formatDuration(breakdown.gapUncertaintyMs)}${notes.length ? ` (${notes.join('; ')})` : ''}`;
 }
 
 /** One table per suite: median GPU time per repeat, its CI, rates, % of the relevant ceiling, bound, error; then stage tables. */
