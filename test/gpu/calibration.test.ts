@@ -1,6 +1,7 @@
 import assert from 'node:assert/strict';
 import { after, test } from 'node:test';
 import { CALIBRATION_KERNELS, calibrationFamily } from '../../src/kernels/calibration.js';
+import { CheckSchema } from '../../src/results/schema.js';
 import { buildCase, closeTestGpu, runChecked, testGpu } from '../helpers/gpu.js';
 
 after(closeTestGpu);
@@ -41,4 +42,17 @@ test('fma-f16 is skipped with a reason on an adapter without shader-f16', async 
   const context = await testGpu();
   const built = calibrationFamily.build({ kernel: 'fma-f16', mib: 1 }, { limits: context.limits, features: new Set(), seed: 1 });
   assert.deepEqual(built, { kind: 'skip', reason: 'adapter has no shader-f16' });
+});
+
+test('a NaN in an output fails numerics and the failure survives the results JSON (no Infinity turned null)', async () => {
+  const real = await buildCase(calibrationFamily, { kernel: 'copy', mib: 1, iterations: 1 });
+  // The check expects NaN in one element: NaN never passes, so the errors are Infinity (kept as text).
+  const poisoned = { ...real, checks: real.checks.map((c) => ({ ...c, expected: () => { const e = Float64Array.from(c.expected()); e[0] = NaN; return e; } })) };
+  const { checks } = await runChecked(poisoned);
+  const [check] = checks.map((c) => CheckSchema.parse(JSON.parse(JSON.stringify(c))));
+  assert.ok(check);
+  assert.equal(check.passed, false);
+  assert.equal(check.maxAbsError, 'Infinity');
+  assert.equal(check.normRelError, 'Infinity');
+  assert.equal(check.worstExpected, 'NaN');
 });
