@@ -54,47 +54,64 @@ export async function sampleCase(timer: GpuTimer, prepared: PreparedCase, option
   const repeats = options.mode === 'batch' && !stepWall ? await chooseRepeats(timer, prepared, options.targetSampleMs, options.only) : 1;
   const samplesMs: number[] = [];
   const wallSamplesMs: number[] = [];
+  const { stopReason, elapsedMs } = await driveSampling(options.rule, options.warmupSamples, async (recording) => {
+    const sample = await timer.sample(prepared, options.mode, repeats, options.only);
+    const perRepeatMs = stepWall ? sample.wallMs : (sample.gpuMs ?? sample.wallMs / repeats);
+    let stop: StopReason | null = null;
+    if (recording.active()) {
+      samplesMs.push(perRepeatMs);
+      wallSamplesMs.push(sample.wallMs);
+      stop = shouldStop(options.rule, { samples: samplesMs, elapsedMs: recording.elapsedMs() });
+    }
+    return { durationMs: perRepeatMs, stop };
+  });
+  return { samplesMs, wallSamplesMs, timer: timer.hasTimestamps && !stepWall ? 'timestamp' : 'wall', repeats, stopReason, elapsedMs };
+}
+
+/** What a sampling iteration sees: whether its sample counts (past warm-up, not stopped) and the time since. */
+interface Recording {
+  active(): boolean;
+  elapsedMs(): number;
+}
+
+/**
+ * tinybench drives warm-up and the loop: each iteration takes a sample and reports its duration
+ * (overriddenDuration); when it returns a stop reason, our stopping rule ends the loop through the abort
+ * signal (tinybench's own limits only bound it from above).
+ */
+async function driveSampling(
+  rule: StoppingRule,
+  warmupSamples: number,
+  iteration: (recording: Recording) => Promise<{ durationMs: number; stop: StopReason | null }>,
+): Promise<{ stopReason: StopReason; elapsedMs: number }> {
   const controller = new AbortController();
-  let phase: 'warmup' | 'run' = 'warmup';
+  let running = false;
   let started = 0;
   let stopReason: StopReason = 'max-samples';
+  const recording: Recording = { active: () => running && !controller.signal.aborted, elapsedMs: () => performance.now() - started };
   const bench = new Bench({
-    // The rule below decides when to stop; tinybench's own limits only bound it from above.
-    time: options.rule.timeoutMs * 2,
-    iterations: options.rule.maxSamples + 1,
-    warmup: options.warmupSamples > 0,
-    warmupIterations: options.warmupSamples,
+    time: rule.timeoutMs * 2,
+    iterations: rule.maxSamples + 1,
+    warmup: warmupSamples > 0,
+    warmupIterations: warmupSamples,
     warmupTime: 0,
     signal: controller.signal,
     throws: true,
     setup: (_task, mode) => {
-      phase = mode === 'warmup' ? 'warmup' : 'run';
-      if (phase === 'run') started = performance.now();
+      running = mode !== 'warmup';
+      if (running) started = performance.now();
     },
   });
-  bench.add('case', async () => {
-    const sample = await timer.sample(prepared, options.mode, repeats, options.only);
-    const perRepeatMs = stepWall ? sample.wallMs : (sample.gpuMs ?? sample.wallMs / repeats);
-    if (phase === 'run' && !controller.signal.aborted) {
-      samplesMs.push(perRepeatMs);
-      wallSamplesMs.push(sample.wallMs);
-      const reason = shouldStop(options.rule, { samples: samplesMs, elapsedMs: performance.now() - started });
-      if (reason) {
-        stopReason = reason;
-        controller.abort();
-      }
+  bench.add('sample', async () => {
+    const { durationMs, stop } = await iteration(recording);
+    if (stop) {
+      stopReason = stop;
+      controller.abort();
     }
-    return { overriddenDuration: perRepeatMs };
+    return { overriddenDuration: durationMs };
   });
   await bench.run();
-  return {
-    samplesMs,
-    wallSamplesMs,
-    timer: timer.hasTimestamps && !stepWall ? 'timestamp' : 'wall',
-    repeats,
-    stopReason,
-    elapsedMs: performance.now() - started,
-  };
+  return { stopReason, elapsedMs: performance.now() - started };
 }
 
 export interface RoundsOptions {
@@ -124,25 +141,8 @@ export async function sampleRounds(timer: GpuTimer, prepared: PreparedCase, opti
   const repeats: number[] = [];
   for (const only of options.series) repeats.push(options.mode === 'batch' ? await chooseRepeats(timer, prepared, options.targetSampleMs, only) : 1);
   const samplesMs: number[][] = options.series.map(() => []);
-  const controller = new AbortController();
-  let phase: 'warmup' | 'run' = 'warmup';
-  let started = 0;
   let round = 0;
-  let stopReason: StopReason = 'max-samples';
-  const bench = new Bench({
-    time: options.rule.timeoutMs * 2,
-    iterations: options.rule.maxSamples + 1,
-    warmup: options.warmupSamples > 0,
-    warmupIterations: options.warmupSamples,
-    warmupTime: 0,
-    signal: controller.signal,
-    throws: true,
-    setup: (_task, mode) => {
-      phase = mode === 'warmup' ? 'warmup' : 'run';
-      if (phase === 'run') started = performance.now();
-    },
-  });
-  bench.add('round', async () => {
+  const { stopReason, elapsedMs } = await driveSampling(options.rule, options.warmupSamples, async (recording) => {
     const n = options.series.length;
     const taken: number[] = new Array<number>(n);
     for (let k = 0; k < n; k++) {
@@ -151,17 +151,14 @@ export async function sampleRounds(timer: GpuTimer, prepared: PreparedCase, opti
       taken[s] = sample.gpuMs ?? sample.wallMs / (repeats[s] as number);
     }
     round++;
-    if (phase === 'run' && !controller.signal.aborted) {
+    let stop: StopReason | null = null;
+    if (recording.active()) {
       taken.forEach((ms, s) => samplesMs[s]!.push(ms));
-      const elapsedMs = performance.now() - started;
+      const elapsedMs = recording.elapsedMs();
       const reasons = samplesMs.map((samples) => shouldStop(options.rule, { samples, elapsedMs }));
-      if (reasons.every((r) => r !== null)) {
-        stopReason = reasons.find((r) => r !== 'converged') ?? 'converged';
-        controller.abort();
-      }
+      if (reasons.every((r) => r !== null)) stop = reasons.find((r) => r !== 'converged') ?? 'converged';
     }
-    return { overriddenDuration: taken.reduce((a, b) => a + b, 0) };
+    return { durationMs: taken.reduce((a, b) => a + b, 0), stop };
   });
-  await bench.run();
-  return { samplesMs, repeats, stopReason, elapsedMs: performance.now() - started };
+  return { samplesMs, repeats, stopReason, elapsedMs };
 }
