@@ -1,7 +1,7 @@
 import { Bench } from 'tinybench';
 import type { PreparedCase } from '../gpu/executor.js';
 import type { GpuTimer, TimingMode } from '../gpu/timing.js';
-import { shouldStop, type StopReason, type StoppingRule } from './stopping.js';
+import { shouldStop, StopRule, type StopReason, type StoppingRule } from './stopping.js';
 
 export interface SamplerOptions {
   mode: TimingMode;
@@ -54,6 +54,7 @@ export async function sampleCase(timer: GpuTimer, prepared: PreparedCase, option
   const repeats = options.mode === 'batch' && !stepWall ? await chooseRepeats(timer, prepared, options.targetSampleMs, options.only) : 1;
   const samplesMs: number[] = [];
   const wallSamplesMs: number[] = [];
+  const rule = new StopRule(options.rule);
   const { stopReason, elapsedMs } = await driveSampling(options.rule, options.warmupSamples, async (recording) => {
     const sample = await timer.sample(prepared, options.mode, repeats, options.only);
     const perRepeatMs = stepWall ? sample.wallMs : (sample.gpuMs ?? sample.wallMs / repeats);
@@ -61,7 +62,7 @@ export async function sampleCase(timer: GpuTimer, prepared: PreparedCase, option
     if (recording.active()) {
       samplesMs.push(perRepeatMs);
       wallSamplesMs.push(sample.wallMs);
-      stop = shouldStop(options.rule, { samples: samplesMs, elapsedMs: recording.elapsedMs() });
+      stop = rule.check({ samples: samplesMs, elapsedMs: recording.elapsedMs() });
     }
     return { durationMs: perRepeatMs, stop };
   });
@@ -141,6 +142,7 @@ export async function sampleRounds(timer: GpuTimer, prepared: PreparedCase, opti
   const repeats: number[] = [];
   for (const only of options.series) repeats.push(options.mode === 'batch' ? await chooseRepeats(timer, prepared, options.targetSampleMs, only) : 1);
   const samplesMs: number[][] = options.series.map(() => []);
+  const rules = options.series.map(() => new StopRule(options.rule));
   let round = 0;
   const { stopReason, elapsedMs } = await driveSampling(options.rule, options.warmupSamples, async (recording) => {
     const n = options.series.length;
@@ -155,7 +157,9 @@ export async function sampleRounds(timer: GpuTimer, prepared: PreparedCase, opti
     if (recording.active()) {
       taken.forEach((ms, s) => samplesMs[s]!.push(ms));
       const elapsedMs = recording.elapsedMs();
-      const reasons = samplesMs.map((samples) => shouldStop(options.rule, { samples, elapsedMs }));
+      // The full-bootstrap confirmations only once every series passes the cheap check.
+      const cheap = samplesMs.map((samples) => shouldStop(options.rule, { samples, elapsedMs }));
+      const reasons = cheap.every((r) => r !== null) ? samplesMs.map((samples, s) => (rules[s] as StopRule).check({ samples, elapsedMs })) : cheap;
       if (reasons.every((r) => r !== null)) stop = reasons.find((r) => r !== 'converged') ?? 'converged';
     }
     return { durationMs: taken.reduce((a, b) => a + b, 0), stop };

@@ -10,6 +10,7 @@ import {
   DEFAULT_STOPPING_RULE,
   relativeNoise,
   shouldStop,
+  StopRule,
   validateStoppingRule,
   type StoppingRule,
 } from '../../src/measure/stopping.js';
@@ -220,4 +221,31 @@ test('validateStoppingRule', () => {
   );
   assert.match(validateStoppingRule({ ...rule, timeoutMs: 0 }) ?? '', /timeoutMs/);
   assert.match(validateStoppingRule({ ...rule, minTimeMs: -1 }) ?? '', /minTimeMs/);
+});
+
+/** Two modes 6 % apart, half the samples in each, +-0.2 % jitter (a shared CPU's fast and slow phases). */
+function bimodal(seed: number): number[] {
+  const rand = mulberry32(seed);
+  const n = 40 + Math.floor(rand() * 60);
+  return Array.from({ length: n }, () => (rand() < 0.5 ? 1 : 1.06) * (1 + (rand() - 0.5) * 0.004));
+}
+
+test('StopRule: a converged the cheap check calls on a bimodal sample is refused until the reported CI agrees', () => {
+  const wide = { ...rule, maxSamples: 1000 };
+  const xs = bimodal(83);
+  // The cheap 300-resample check says +-0.05 %; the 2000-resample CI that results report says +-2.7 %.
+  assert.equal(shouldStop(wide, { samples: xs, elapsedMs: 100 }), 'converged');
+  assert.ok(summarize(xs).relCi95 > wide.maxRelNoise);
+  const stop = new StopRule(wide);
+  assert.equal(stop.check({ samples: xs, elapsedMs: 100 }), null);
+  // Backs off until the sample grows by a tenth; timeouts and sample caps are never held back.
+  assert.equal(stop.check({ samples: [...xs, 1], elapsedMs: 100 }), null);
+  assert.equal(stop.check({ samples: xs, elapsedMs: 5000 }), 'timeout');
+  // Whenever it says converged, the reported CI is within the rule.
+  for (let seed = 1; seed < 60; seed++) {
+    const samples = bimodal(seed);
+    if (new StopRule(wide).check({ samples, elapsedMs: 100 }) === 'converged') assert.ok(summarize(samples).relCi95 <= wide.maxRelNoise, `seed ${seed}`);
+  }
+  // A unimodal sample converges as before.
+  assert.equal(new StopRule(wide).check({ samples: Array(50).fill(3), elapsedMs: 60 }), 'converged');
 });
