@@ -24,6 +24,8 @@ export function summarizeMeasurement(measurement: Measurement): string {
   switch (measurement.status) {
     case 'ok':
       return `ok ${formatDuration(measurement.timing.gpu.median)} ±${formatPercent(measurement.timing.gpu.relCi95, 1)} (${measurement.timing.gpu.n} samples, ${measurement.timing.stopReason})`;
+    case 'checked':
+      return 'checked (not timed)';
     case 'skipped':
       return `skipped: ${measurement.reason}`;
     case 'numerics-failed':

@@ -3,9 +3,9 @@
  * renderer (chart.js on @napi-rs/canvas) and the HTML report (Chart.js in the browser). Both pass a
  * spec through `finalizeChartConfig`, which adds what JSON cannot hold (callbacks).
  */
-import type { OkMeasurement } from '../results/schema.js';
+import type { OkMeasurement, PassedMeasurement } from '../results/schema.js';
 import { describeCase } from '../suites/expand.js';
-import { kvBytesPerToken, okCases, suitesOf, tokensPerRepeat, type DeviceResults } from './data.js';
+import { kvBytesPerToken, okCases, passedCases, suitesOf, tokensPerRepeat, type DeviceResults } from './data.js';
 
 export type ChartKind = 'latency' | 'case-latency' | 'tokens' | 'kv-bytes' | 'crossover' | 'roofline' | 'moe-stages' | 'cross-hardware';
 
@@ -275,19 +275,19 @@ function tokensCharts(d: DeviceResults): ChartSpec[] {
 }
 
 function kvBytesChart(d: DeviceResults): ChartSpec[] {
-  const withKv = okCases(d.cases).filter((c) => kvBytesPerToken(c) !== null);
+  const withKv = passedCases(d.cases).filter((c) => kvBytesPerToken(c) !== null);
   // The kv-cache suite is Table 1 at every preset; where it ran, the other suites' caches would only repeat it.
   const tableCases = withKv.filter((c) => c.suite === 'kv-cache');
   const cases = tableCases.length ? tableCases : withKv;
   if (!cases.length) return [];
   // Lines of a multi-line tick label: the preset (MLA suites), the variant or form, the dtype, the bytes.
-  const kvLabel = (c: OkMeasurement): string[] => {
+  const kvLabel = (c: PassedMeasurement): string[] => {
     const name = c.params['variant'] ?? c.params['form'] ?? c.suite;
     return [...(c.params['preset'] !== undefined ? [String(c.params['preset'])] : []), String(name), String(c.params['dtype'] ?? c.dtype)];
   };
   const bars = [...groupBy(cases, (c) => kvLabel(c).join(' '))].map(([, members]) => {
-    const bytes = kvBytesPerToken(members[0] as OkMeasurement) as number;
-    return { label: [...kvLabel(members[0] as OkMeasurement), `${bytes.toLocaleString('en-US')} B`], bytes };
+    const bytes = kvBytesPerToken(members[0] as PassedMeasurement) as number;
+    return { label: [...kvLabel(members[0] as PassedMeasurement), `${bytes.toLocaleString('en-US')} B`], bytes };
   });
   bars.sort((a, b) => b.bytes - a.bytes);
   const spread = Math.max(...bars.map((b) => b.bytes)) / Math.min(...bars.map((b) => b.bytes));

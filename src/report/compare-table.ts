@@ -26,6 +26,7 @@ export function renderComparison(c: CandidateComparison, noisePct: number): stri
   if (drift) lines.push(`Warning: ${drift}`);
   if (c.onlyInBase.length) lines.push(`only in base: ${c.onlyInBase.length} case(s)`);
   if (c.onlyInCandidate.length) lines.push(`only in candidate: ${c.onlyInCandidate.length} case(s)`);
+  if (c.timedOnOneSide.length) lines.push(`timed on one side only (checked, not timed, on the other): ${c.timedOnOneSide.length} case(s)`);
   return lines.join('\n');
 }
 

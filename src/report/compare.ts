@@ -54,6 +54,8 @@ export interface CandidateComparison {
   /** Keys only one side measured (ok), or measured but failed on the other. */
   onlyInBase: string[];
   onlyInCandidate: string[];
+  /** Keys timed (ok) on one side and checked without timing on the other (a suite that stopped or started timing). */
+  timedOnOneSide: string[];
 }
 
 export interface CompareOptions {
@@ -91,6 +93,9 @@ export function machineDriftNote(shifts: readonly CeilingShift[], noisePct: numb
 export function compareResults(base: LoadedResults, candidate: LoadedResults, opts: CompareOptions): CandidateComparison {
   const baseCases = byKey(base);
   const candidateCases = byKey(candidate);
+  const checkedKeys = (r: LoadedResults): Set<string> => new Set(r.results.cases.filter((c) => c.status === 'checked').map((c) => c.key));
+  const baseChecked = checkedKeys(base);
+  const candidateChecked = checkedKeys(candidate);
   const cases: CaseComparison[] = [];
   for (const [key, b] of baseCases) {
     const c = candidateCases.get(key);
@@ -130,8 +135,9 @@ export function compareResults(base: LoadedResults, candidate: LoadedResults, op
     cases,
     suites,
     ceilings: ceilingShifts(base.results.ceilings, candidate.results.ceilings, opts.noise),
-    onlyInBase: [...baseCases.keys()].filter((k) => !candidateCases.has(k)),
-    onlyInCandidate: [...candidateCases.keys()].filter((k) => !baseCases.has(k)),
+    onlyInBase: [...baseCases.keys()].filter((k) => !candidateCases.has(k) && !candidateChecked.has(k)),
+    onlyInCandidate: [...candidateCases.keys()].filter((k) => !baseCases.has(k) && !baseChecked.has(k)),
+    timedOnOneSide: [...[...baseCases.keys()].filter((k) => candidateChecked.has(k)), ...[...candidateCases.keys()].filter((k) => baseChecked.has(k))],
   };
 }
 

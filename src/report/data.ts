@@ -2,7 +2,7 @@ import { statSync } from 'node:fs';
 import { basename } from 'node:path';
 import { UserError } from '../errors.js';
 import type { Ceilings } from '../measure/rates.js';
-import type { Measurement, OkMeasurement, ResultFile } from '../results/schema.js';
+import type { Measurement, OkMeasurement, PassedMeasurement, ResultFile } from '../results/schema.js';
 import { resultsOfJournal } from '../results/assemble.js';
 import { JOURNAL_SUFFIX, readResultFile } from '../results/store.js';
 
@@ -90,6 +90,11 @@ export function okCases(cases: readonly Measurement[]): OkMeasurement[] {
   return cases.filter((c): c is OkMeasurement => c.status === 'ok');
 }
 
+/** Cases that ran and passed their check, timed ('ok') or not ('checked'). */
+export function passedCases(cases: readonly Measurement[]): PassedMeasurement[] {
+  return cases.filter((c): c is PassedMeasurement => c.status === 'ok' || c.status === 'checked');
+}
+
 export function suitesOf(cases: readonly Measurement[]): string[] {
   return [...new Set(cases.map((c) => c.suite))];
 }
@@ -117,7 +122,7 @@ export function shownRelError(measurement: Measurement): number | string | null 
 
 /** KV-cache bytes per cached token, where the kernel recorded it. */
 export function kvBytesPerToken(measurement: Measurement): number | null {
-  if (measurement.status !== 'ok') return null;
+  if (measurement.status !== 'ok' && measurement.status !== 'checked') return null;
   const value = measurement.facts?.['kvBytesPerToken'] ?? measurement.params['kv_bytes_per_token'];
   return typeof value === 'number' && Number.isFinite(value) ? value : null;
 }

@@ -31,6 +31,8 @@ function caseCells(m: Measurement): string[] {
       const ceiling = m.rates.bound === 'compute' ? m.rates.computeFraction : m.rates.memoryFraction;
       return ['ok', formatDuration(m.timing.gpu.median), `±${formatPercent(m.timing.gpu.relCi95, 1)}`, formatRate(m.rates.gbps, 'GB/s'), m.work.flops ? formatRate(m.rates.gflops, 'GFLOP/s') : '-', formatPercent(ceiling), m.rates.bound, errText];
     }
+    case 'checked':
+      return ['checked', 'not timed', '', '', '', '', '', errText];
     case 'numerics-failed':
       return ['numerics failed', '-', '-', '-', '-', '-', '-', errText];
     case 'skipped':

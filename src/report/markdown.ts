@@ -40,6 +40,8 @@ function caseRow(m: Measurement): string[] {
         errText,
       ];
     }
+    case 'checked':
+      return [label, 'checked', 'not timed', '', '', '', '', '', errText];
     case 'numerics-failed':
       return [label, '**numerics failed**', '-', '-', '-', '-', '-', '-', errText];
     case 'skipped':
@@ -137,6 +139,7 @@ export function markdownComparison(comparisons: CandidateComparison[], noisePct:
     if (drift) parts.push(`> **Warning:** ${drift}.`, '');
     if (c.onlyInBase.length) parts.push(`Only in base: ${c.onlyInBase.map((k) => `\`${k}\``).join(', ')}`, '');
     if (c.onlyInCandidate.length) parts.push(`Only in candidate: ${c.onlyInCandidate.map((k) => `\`${k}\``).join(', ')}`, '');
+    if (c.timedOnOneSide.length) parts.push(`Timed on one side only (checked, not timed, on the other): ${c.timedOnOneSide.map((k) => `\`${k}\``).join(', ')}`, '');
   }
   return parts.join('\n');
 }

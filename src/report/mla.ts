@@ -1,5 +1,5 @@
 import Table from 'cli-table3';
-import type { Measurement, OkMeasurement } from '../results/schema.js';
+import type { Measurement, OkMeasurement, PassedMeasurement } from '../results/schema.js';
 import { formatBytes, formatDuration, formatPercent } from './format.js';
 import { mdTable } from './markdown.js';
 
@@ -39,7 +39,9 @@ function mlaCases(cases: readonly Measurement[]): OkMeasurement[] {
 
 export function kvCapacityRows(cases: readonly Measurement[], budgetBytes: number, suite = 'kv-cache'): KvCapacityRow[] {
   const rows = new Map<string, KvCapacityRow>();
-  for (const c of mlaCases(cases)) {
+  // Timed or not: the capacity table reads allocations only.
+  const passed = cases.filter((c): c is PassedMeasurement => (c.status === 'ok' || c.status === 'checked') && c.family === 'mla');
+  for (const c of passed) {
     if (c.suite !== suite) continue;
     const facts = c.facts ?? {};
     const measured = num(facts['kvBytesPerToken']);

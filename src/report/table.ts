@@ -50,6 +50,8 @@ function caseRow(measurement: Measurement, footnotes: Footnotes): string[] {
         maxRelError(measurement, footnotes),
       ];
     }
+    case 'checked':
+      return [label, 'checked', 'not timed', '', '', '', '', '', maxRelError(measurement, footnotes)];
     case 'numerics-failed':
       return [label, 'NUMERICS FAILED', '-', '-', '-', '-', '-', '-', maxRelError(measurement, footnotes)];
     case 'skipped':

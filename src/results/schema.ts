@@ -147,6 +147,18 @@ export const MeasurementSchema = z.discriminatedUnion('status', [
     ceiling: z.enum(['copy', 'read', 'fma-f32', 'fma-f16', 'dispatch']).optional(),
     facts: z.record(z.string(), AxisValue).optional(),
   }),
+  /** Run once and checked, memory recorded, not timed: its suite answers with an allocation, not a time. */
+  z.object({
+    ...CaseBase,
+    status: z.literal('checked'),
+    dtype: z.enum(['f32', 'f16']),
+    work: WorkSchema,
+    memory: MemorySchema,
+    numerics: NumericsSchema,
+    transfers: TransfersSchema,
+    compileMs: z.record(z.string(), finite),
+    facts: z.record(z.string(), AxisValue).optional(),
+  }),
   z.object({ ...CaseBase, status: z.literal('skipped'), reason: z.string() }),
   z.object({
     ...CaseBase,
@@ -161,6 +173,9 @@ export const MeasurementSchema = z.discriminatedUnion('status', [
 export type Measurement = z.infer<typeof MeasurementSchema>;
 export type MeasurementStatus = Measurement['status'];
 export type OkMeasurement = Extract<Measurement, { status: 'ok' }>;
+export type CheckedMeasurement = Extract<Measurement, { status: 'checked' }>;
+/** Cases that ran and passed their numerics check, timed or not. */
+export type PassedMeasurement = OkMeasurement | CheckedMeasurement;
 
 export const CeilingsSchema = z.object({
   copyGBs: z.number().nullable(),

@@ -33,6 +33,8 @@ export interface CaseRunOptions {
   seed: number;
   /** Time each stage of a multi-stage case on its own too (default true). */
   stageTiming?: boolean;
+  /** false: stop after the numerics check, recording the case as "checked" (its suite is not timed). */
+  timed?: boolean;
 }
 
 export interface CaseTensors {
@@ -149,6 +151,19 @@ export async function runCase(
     const numerics = { passed: checks.every((c) => c.passed), checks };
     if (!numerics.passed) {
       return { ...base, status: 'numerics-failed', dtype, work, memory: allocator.report(), numerics };
+    }
+    if (options.timed === false) {
+      return {
+        ...base,
+        status: 'checked',
+        dtype,
+        work,
+        memory: allocator.report(),
+        numerics,
+        transfers: prepared.transfers,
+        compileMs: prepared.compileMs(),
+        ...(kernelCase.facts && { facts: kernelCase.facts }),
+      };
     }
 
     const sampled = await withErrorScopes(context.device, () =>

@@ -159,6 +159,7 @@ async function execute(execution: Execution, options: Pick<RunOptions, 'saveTens
   const { context, header, planned, journal, resultsPath } = execution;
   const config = header.config;
   const familyOf = new Map(execution.suites.map((suite) => [suite.name, kernelFamily(suite.family)]));
+  const untimed = new Set(execution.suites.filter((suite) => suite.timed === false).map((suite) => suite.name));
   const allocator = new TrackedAllocator(context.device);
   const session: GpuSession = { context, allocator, timer: GpuTimer.create(context, allocator) };
   const cases = [...execution.done];
@@ -182,7 +183,14 @@ async function execute(execution: Execution, options: Pick<RunOptions, 'saveTens
         session,
         family,
         plannedCase,
-        { mode: config.mode, rule: config.rule, targetSampleMs: config.targetSampleMs, warmupSamples: config.warmupSamples, seed: config.seed },
+        {
+          mode: config.mode,
+          rule: config.rule,
+          targetSampleMs: config.targetSampleMs,
+          warmupSamples: config.warmupSamples,
+          seed: config.seed,
+          timed: !untimed.has(plannedCase.suite),
+        },
         ceilings,
         dump && ((tensors) => dump.save(plannedCase, tensors)),
       );

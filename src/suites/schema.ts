@@ -139,6 +139,11 @@ export const SuiteFileSchema = z
       })
       .optional(),
     skip: z.array(SkipRuleSchema).optional(),
+    /**
+     * false: each case is built, run once and checked against the reference, and its memory recorded, but not
+     * timed (status "checked"): for suites whose answer is an allocation, not a time (kv-cache).
+     */
+    timed: z.boolean().optional(),
   })
   .superRefine((suite, ctx) => {
     const report = (path: PropertyKey[], message: string): void => {

@@ -59,6 +59,25 @@ test('run calibration writes a results file the tool reads back, with ceilings a
   assert.equal(existsSync(out + '.journal.jsonl'), false, 'the journal is removed once the results file is complete');
 });
 
+test('an untimed suite (kv-cache) runs each case once, checks it and records its allocations: status checked, and report prints its capacity table', async () => {
+  const out = join(dir, 'kv-cache.json');
+  const { code, stderr } = await cli(['run', 'kv-cache', ...FAST_RUN, '--filter', 'preset=deepseek-v2-lite,form=mqa', '--out', out, '--json']);
+  assert.equal(code, 0, stderr);
+  const kv = readResultFile(out).cases.filter((c) => c.suite === 'kv-cache');
+  assert.equal(kv.length, 1);
+  const [c] = kv;
+  assert.equal(c?.status, 'checked');
+  if (c?.status !== 'checked') return;
+  assert.ok(c.numerics.passed && c.numerics.checks.length > 0);
+  assert.equal(c.facts?.['kvBytesPerToken'], 512, 'DeepSeek-V2-Lite MQA: 1 KV head x 2 x 128 dims x 2 bytes');
+  assert.ok(c.memory.peakByRole['kv-cache'] >= 512 * 16);
+  assert.equal('timing' in c, false);
+  const report = await cli(['report', out]);
+  assert.equal(report.code, 0, report.stderr);
+  assert.match(report.stdout, /│ checked │ not timed │/);
+  assert.match(report.stdout, /deepseek-v2-lite │ mqa\s+│ f16\s+│ 256\s+│ 512\s+│ 512/);
+});
+
 test('run prints a table of ceilings and cases without --json', async () => {
   const out = join(dir, 'table.json');
   const { code, stdout } = await cli(['run', 'calibration', ...FAST_RUN, '--filter', 'kernel=copy', '--out', out]);

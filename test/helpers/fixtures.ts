@@ -49,3 +49,11 @@ export function resultFixture(cases: Measurement[] = [okFixture('calibration/ker
     cases,
   };
 }
+
+/** A case of an untimed suite: the fixture's check, memory and work, no timing or rates. */
+export function checkedFixture(key: string): Measurement {
+  const ok = okFixture(key, [1]);
+  if (ok.status !== 'ok') throw new Error('unreachable');
+  const { timing: _timing, rates: _rates, ceiling: _ceiling, ...rest } = ok;
+  return { ...rest, status: 'checked' };
+}

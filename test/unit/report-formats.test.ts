@@ -8,7 +8,7 @@ import { bencherMetricFormat, githubActionBenchmark } from '../../src/report/exp
 import { markdownComparison, markdownReport } from '../../src/report/markdown.js';
 import type { Measurement, OkMeasurement } from '../../src/results/schema.js';
 import { renderCaseTables } from '../../src/report/table.js';
-import { okFixture, resultFixture } from '../helpers/fixtures.js';
+import { checkedFixture, okFixture, resultFixture } from '../helpers/fixtures.js';
 
 const FIX = new URL('../fixtures/', import.meta.url).pathname;
 const [a, slow, b] = loadResults([`${FIX}results-device-a.json`, `${FIX}results-device-a-slow.json`, `${FIX}results-device-b.json`]) as [LoadedResults, LoadedResults, LoadedResults];
@@ -113,6 +113,28 @@ test('compare: the x1.2 candidate is slower everywhere; the identical pair has n
   assert.ok(same.cases.every((c) => c.verdict === 'same' || c.verdict === 'inconclusive'));
   assert.equal(regressions(same, 5).length, 0);
   assert.deepEqual(same.onlyInBase, []);
+});
+
+test('untimed (checked) cases: a table row that says so, the KV-bytes bars, and compare keeps them apart', () => {
+  const facts = { kvBytesPerToken: 1152 };
+  const checked = { ...checkedFixture('kv-cache/form=absorbed'), suite: 'kv-cache', family: 'mla', params: { form: 'absorbed', dtype: 'f16' }, facts } as Measurement;
+  const text = renderCaseTables([checked]);
+  assert.match(text, /form=absorbed dtype=f16 │ checked │ not timed │/);
+  assert.match(markdownReport(groupByDevice([{ path: 'c.json', name: 'c', device: 'd', results: resultFixture([checked]) }])), /\| checked \| not timed \|/);
+  const kv = buildCharts(groupByDevice([{ path: 'c.json', name: 'c', device: 'd', results: resultFixture([checked]) }])).find((c) => c.kind === 'kv-bytes');
+  assert.ok(kv, 'a checked case still draws its KV-bytes bar');
+  assert.deepEqual((kv.config as { data: { labels: string[][] } }).data.labels, [['absorbed', 'f16', '1,152 B']]);
+  // An older run that timed the case against one that only checked it: neither "only in" list, nor a verdict.
+  const timed = { ...okFixture('kv-cache/form=absorbed', [1, 1.1, 0.9]), suite: 'kv-cache', family: 'mla', params: checked.params } as Measurement;
+  const load = (name: string, cases: Measurement[]): LoadedResults => ({ path: `${name}.json`, name, device: 'd', results: resultFixture(cases) });
+  const cmp = compareResults(load('old', [timed]), load('new', [checked]), { noise: 0.02, resamples: 50 });
+  assert.deepEqual(cmp.cases, []);
+  assert.deepEqual(cmp.onlyInBase, []);
+  assert.deepEqual(cmp.timedOnOneSide, ['kv-cache/form=absorbed']);
+  assert.match(markdownComparison([cmp], 2), /Timed on one side only \(checked, not timed, on the other\): `kv-cache\/form=absorbed`/);
+  // A case that failed on the other side is still "only in base".
+  const failed = { ...checked, status: 'error', message: 'device lost' } as Measurement;
+  assert.deepEqual(compareResults(load('old', [timed]), load('new', [failed]), { noise: 0.02, resamples: 50 }).onlyInBase, ['kv-cache/form=absorbed']);
 });
 
 test('cross-hardware table: one median column per device', () => {

@@ -6,13 +6,14 @@ import { test } from 'node:test';
 import { UserError } from '../../src/errors.js';
 import { ResultFileSchema } from '../../src/results/schema.js';
 import { Journal, latestJournal, readJournal, readResultFile, writeFileAtomic } from '../../src/results/store.js';
-import { headerFixture, okFixture, resultFixture } from '../helpers/fixtures.js';
+import { checkedFixture, headerFixture, okFixture, resultFixture } from '../helpers/fixtures.js';
 
 const dir = mkdtempSync(join(tmpdir(), 'mla-bench-results-'));
 
 test('a results file survives a JSON round trip through the schema unchanged', () => {
   const results = resultFixture([
     okFixture('calibration/kernel=copy,mib=1', [1, 2, 3]),
+    checkedFixture('kv-cache/preset=deepseek-v2,form=mha'),
     { key: 'calibration/kernel=fma-f16,mib=1', suite: 'calibration', family: 'calibration', params: { kernel: 'fma-f16', mib: 1 }, status: 'skipped', reason: 'adapter has no shader-f16' },
     { key: 'calibration/kernel=read,mib=1', suite: 'calibration', family: 'calibration', params: {}, status: 'error', message: 'validation: boom' },
   ]);
