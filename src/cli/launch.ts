@@ -21,6 +21,36 @@ export function isNativeChatter(line: string): boolean {
 
 const CHILD_MARK = 'MLA_BENCH_CHILD';
 
+/** Signals of a crash, as opposed to the ones a user or a supervisor sends. */
+const CRASH_SIGNALS: readonly string[] = ['SIGSEGV', 'SIGABRT', 'SIGBUS', 'SIGILL', 'SIGFPE'];
+
+/** What the child reports over IPC once its command has returned, before node and Dawn tear down. */
+export interface ChildFinished {
+  mlaBenchFinished: true;
+  exitCode: number;
+}
+
+function isChildFinished(message: unknown): message is ChildFinished {
+  return typeof message === 'object' && message !== null && (message as ChildFinished).mlaBenchFinished === true && Number.isInteger((message as ChildFinished).exitCode);
+}
+
+/**
+ * How the supervisor exits when the child does: its code, or its signal, except for a crash after the child
+ * reported that its command had finished. Dawn now and then crashes tearing down an instance whose device
+ * was lost; by then the results are written, so the command's own status stands, with a note.
+ */
+export function supervisorExit(
+  code: number | null,
+  signal: NodeJS.Signals | null,
+  finished: ChildFinished | undefined,
+): { code: number; note?: string } | { signal: NodeJS.Signals } {
+  if (signal && finished && CRASH_SIGNALS.includes(signal)) {
+    return { code: finished.exitCode, note: `mla-bench: the GPU runtime crashed (${signal}) while shutting down, after the command had finished; its exit status ${finished.exitCode} stands` };
+  }
+  if (signal) return { signal };
+  return { code: code ?? 1 };
+}
+
 /** Runs the CLI in a child whose stderr is filtered line by line; signals and the exit status pass through. */
 function supervise(): void {
   const child = spawn(process.execPath, [...process.execArgv, process.argv[1] ?? '', ...process.argv.slice(2)], {
@@ -38,14 +68,20 @@ function supervise(): void {
   for (const signal of ['SIGINT', 'SIGTERM', 'SIGHUP'] as const) {
     process.on(signal, () => child.kill(signal));
   }
+  let finished: ChildFinished | undefined;
+  child.on('message', (message) => {
+    if (isChildFinished(message)) finished = message;
+  });
   child.on('exit', (code, signal) => {
     if (pending && !isNativeChatter(pending)) process.stderr.write(pending);
-    if (signal) {
-      process.removeAllListeners(signal);
-      process.kill(process.pid, signal);
+    const exit = supervisorExit(code, signal, finished);
+    if ('signal' in exit) {
+      process.removeAllListeners(exit.signal);
+      process.kill(process.pid, exit.signal);
       return;
     }
-    process.exit(code ?? 1);
+    if (exit.note) process.stderr.write(exit.note + '\n');
+    process.exit(exit.code);
   });
 }
 
@@ -59,6 +95,13 @@ export async function launch(binUrl: string, development = false): Promise<void>
     // The supervisor died (even by SIGKILL): stop at once rather than run on unseen.
     process.on('disconnect', () => process.kill(process.pid, 'SIGKILL'));
     process.channel?.unref();
+  }
+  if (process.env[CHILD_MARK] === '1' && process.connected) {
+    // First of the exit listeners, on every way out (a command's return or oclif's process.exit after an
+    // error): node and Dawn tear down after these, and a small IPC message is written at once.
+    process.prependListener('exit', (code) => {
+      if (process.connected) process.send?.({ mlaBenchFinished: true, exitCode: code } satisfies ChildFinished);
+    });
   }
   await execute({ args, dir: binUrl, development });
 }

@@ -78,6 +78,18 @@ test('an untimed suite (kv-cache) runs each case once, checks it and records its
   assert.match(report.stdout, /deepseek-v2-lite │ mqa\s+│ f16\s+│ 256\s+│ 512\s+│ 512/);
 });
 
+test('a crash of the GPU runtime after the command finished keeps the command\'s exit status, with a note', async () => {
+  const preload = new URL('../helpers/crash-at-exit.mjs', import.meta.url).pathname;
+  const { code, signal, stdout, stderr } = await cli(['list', 'calibration', '--json'], { NODE_OPTIONS: `--import ${preload}` });
+  assert.equal(signal, null);
+  assert.equal(code, 0, stderr);
+  assert.ok(JSON.parse(stdout).cases.length > 0);
+  assert.match(stderr, /crashed \(SIGSEGV\) while shutting down, after the command had finished; its exit status 0 stands/);
+  const failing = await cli(['list', 'no-such-suite'], { NODE_OPTIONS: `--import ${preload}` });
+  assert.equal(failing.code, 2, failing.stderr);
+  assert.match(failing.stderr, /exit status 2 stands/);
+});
+
 test('run prints a table of ceilings and cases without --json', async () => {
   const out = join(dir, 'table.json');
   const { code, stdout } = await cli(['run', 'calibration', ...FAST_RUN, '--filter', 'kernel=copy', '--out', out]);

@@ -1,7 +1,7 @@
 import assert from 'node:assert/strict';
 import { test } from 'node:test';
 import { oneLineMessage } from '../../src/cli/base.js';
-import { isNativeChatter } from '../../src/cli/launch.js';
+import { isNativeChatter, supervisorExit } from '../../src/cli/launch.js';
 import { progressStyle } from '../../src/cli/progress.js';
 import { repeatsFor } from '../../src/measure/sampler.js';
 import { caseSeed, deviceMisfit } from '../../src/run/run-case.js';
@@ -46,4 +46,16 @@ test("errors shrink to one line; oclif's flag-parse reason is joined onto its fi
   assert.equal(oneLineMessage(new Error('Parsing --min-time \n\tExpected an integer but received: 0.3\nSee more help with --help')), 'Parsing --min-time: Expected an integer but received: 0.3');
   assert.equal(oneLineMessage(new Error('Expected --mode=x to be one of: batch, cold\nSee more help with --help')), 'Expected --mode=x to be one of: batch, cold');
   assert.equal(oneLineMessage(new Error('\nshader failed\n  at line 3')), 'shader failed');
+});
+
+test('supervisor exit: the child\'s code or signal, but a crash after the command finished keeps its exit status, with a note', () => {
+  const finished = { mlaBenchFinished: true as const, exitCode: 0 };
+  assert.deepEqual(supervisorExit(3, null, undefined), { code: 3 });
+  assert.deepEqual(supervisorExit(null, null, undefined), { code: 1 });
+  assert.deepEqual(supervisorExit(null, 'SIGSEGV', undefined), { signal: 'SIGSEGV' }, 'a crash mid-command is a crash');
+  assert.deepEqual(supervisorExit(null, 'SIGINT', finished), { signal: 'SIGINT' }, 'a user signal passes through');
+  const crashed = supervisorExit(null, 'SIGABRT', { ...finished, exitCode: 2 });
+  assert.ok('code' in crashed);
+  assert.equal(crashed.code, 2);
+  assert.match(crashed.note ?? '', /crashed \(SIGABRT\) while shutting down, after the command had finished; its exit status 2 stands/);
 });
