@@ -90,9 +90,13 @@ export function okCases(cases: readonly Measurement[]): OkMeasurement[] {
   return cases.filter((c): c is OkMeasurement => c.status === 'ok');
 }
 
-/** Cases that ran and passed their check, timed ('ok') or not ('checked'). */
+/** A case that ran and passed its check, timed ('ok') or not ('checked'). */
+export function isPassed(measurement: Measurement): measurement is PassedMeasurement {
+  return measurement.status === 'ok' || measurement.status === 'checked';
+}
+
 export function passedCases(cases: readonly Measurement[]): PassedMeasurement[] {
-  return cases.filter((c): c is PassedMeasurement => c.status === 'ok' || c.status === 'checked');
+  return cases.filter(isPassed);
 }
 
 export function suitesOf(cases: readonly Measurement[]): string[] {
@@ -122,7 +126,7 @@ export function shownRelError(measurement: Measurement): number | string | null 
 
 /** KV-cache bytes per cached token, where the kernel recorded it. */
 export function kvBytesPerToken(measurement: Measurement): number | null {
-  if (measurement.status !== 'ok' && measurement.status !== 'checked') return null;
+  if (!isPassed(measurement)) return null;
   const value = measurement.facts?.['kvBytesPerToken'] ?? measurement.params['kv_bytes_per_token'];
   return typeof value === 'number' && Number.isFinite(value) ? value : null;
 }

@@ -1,5 +1,6 @@
 import Table from 'cli-table3';
-import type { Measurement, OkMeasurement, PassedMeasurement } from '../results/schema.js';
+import type { Measurement, OkMeasurement } from '../results/schema.js';
+import { passedCases } from './data.js';
 import { formatBytes, formatDuration, formatPercent } from './format.js';
 import { mdTable } from './markdown.js';
 
@@ -40,8 +41,7 @@ function mlaCases(cases: readonly Measurement[]): OkMeasurement[] {
 export function kvCapacityRows(cases: readonly Measurement[], budgetBytes: number, suite = 'kv-cache'): KvCapacityRow[] {
   const rows = new Map<string, KvCapacityRow>();
   // Timed or not: the capacity table reads allocations only.
-  const passed = cases.filter((c): c is PassedMeasurement => (c.status === 'ok' || c.status === 'checked') && c.family === 'mla');
-  for (const c of passed) {
+  for (const c of passedCases(cases).filter((m) => m.family === 'mla')) {
     if (c.suite !== suite) continue;
     const facts = c.facts ?? {};
     const measured = num(facts['kvBytesPerToken']);
