@@ -58,13 +58,65 @@ class CacheFlusher {
   }
 }
 
+/**
+ * A minimal dispatch (one workgroup, one store per lane), for what timing a stage in its own timestamped pass
+ * costs beyond the dispatch: the pass boundary and the two timestamps around it.
+ */
+class PassProbe {
+  private constructor(
+    private readonly pipeline: GPUComputePipeline,
+    private readonly bindGroup: GPUBindGroup,
+  ) {}
+
+  static async create(context: GpuContext, allocator: TrackedAllocator): Promise<PassProbe> {
+    const lanes = 64;
+    const params = allocator.createBuffer('scratch', { label: 'pass-probe-params', size: 16, usage: GPUBufferUsage.UNIFORM });
+    const result = allocator.createBuffer('scratch', { label: 'pass-probe-result', size: lanes * 4, usage: GPUBufferUsage.STORAGE });
+    const { pipeline } = await getPipeline(context.device, {
+      name: 'pass-probe',
+      shader: 'dispatch.wgsl',
+      dtype: 'f32',
+      bindings: ['params', 'result'],
+      workgroups: [1],
+      work: { flops: 0, bytesRead: 0, bytesWritten: lanes * 4 },
+      constants: { WORKGROUP_SIZE: lanes },
+    });
+    const bindGroup = context.device.createBindGroup({
+      layout: pipeline.getBindGroupLayout(0),
+      entries: [
+        { binding: 0, resource: { buffer: params } },
+        { binding: 1, resource: { buffer: result } },
+      ],
+    });
+    return new PassProbe(pipeline, bindGroup);
+  }
+
+  encode(pass: GPUComputePassEncoder): void {
+    pass.setPipeline(this.pipeline);
+    pass.setBindGroup(0, this.bindGroup);
+    pass.dispatchWorkgroups(1);
+  }
+}
+
+/** What one timed submission holds: the whole case in one pass, one stage in its pipeline, or the pass probe. */
+export type TimedSeries = { kind: 'case' } | { kind: 'stage'; dispatches: readonly number[] } | { kind: 'pass-probe' };
+export const WHOLE_CASE: TimedSeries = { kind: 'case' };
+export const PASS_PROBE: TimedSeries = { kind: 'pass-probe' };
+
 /** Bytes of the cold-mode flush buffer: bigger than any last-level cache we know, within the device's limits. */
 export function flushBytes(context: GpuContext): number {
   return Math.min(256 * 2 ** 20, context.limits.maxStorageBufferBindingSize, context.limits.maxBufferSize);
 }
 
+/**
+ * Most repeats of a stage timed in its pipeline per sample: each repeat is its own timestamped pass, two
+ * queries each, and a query set holds at most 4096.
+ */
+export const MAX_STAGE_REPEATS = 1024;
+
 export class GpuTimer {
   private flusher: CacheFlusher | undefined;
+  private probe: PassProbe | undefined;
 
   private constructor(
     private readonly context: GpuContext,
@@ -76,16 +128,17 @@ export class GpuTimer {
 
   static create(context: GpuContext, allocator: TrackedAllocator): GpuTimer {
     if (!context.features.has('timestamp-query')) return new GpuTimer(context, allocator, undefined, undefined, undefined);
-    // Two passes' worth: a step with a host tail has a second pass after the readback.
-    const querySet = context.device.createQuerySet({ type: 'timestamp', count: 4 });
+    // A stage timed in its pipeline: one pass per repeat (a host-tail step needs two passes, fewer).
+    const count = 2 * MAX_STAGE_REPEATS;
+    const querySet = context.device.createQuerySet({ type: 'timestamp', count });
     const resolve = allocator.createBuffer('scratch', {
       label: 'timestamps',
-      size: 32,
+      size: count * 8,
       usage: GPUBufferUsage.QUERY_RESOLVE | GPUBufferUsage.COPY_SRC,
     });
     const readback = allocator.createBuffer('scratch', {
       label: 'timestamps-readback',
-      size: 32,
+      size: count * 8,
       usage: GPUBufferUsage.MAP_READ | GPUBufferUsage.COPY_DST,
     });
     return new GpuTimer(context, allocator, querySet, resolve, readback);
@@ -95,35 +148,117 @@ export class GpuTimer {
     return this.querySet !== undefined;
   }
 
-  /** One timed submission: the whole case, or only the dispatches listed in `only` (one stage timed on its own). */
-  async sample(prepared: PreparedCase, mode: TimingMode, repeats: number, only?: readonly number[]): Promise<TimedSample> {
-    const { device } = this.context;
+  /** Where a stage is timed: inside its pipeline (needs timestamp queries), else alone by wall time. */
+  get stagePlacement(): 'in-pipeline' | 'alone' {
+    return this.hasTimestamps ? 'in-pipeline' : 'alone';
+  }
+
+  /**
+   * One timed submission: the whole case in one pass (N repeats), one stage timed in its pipeline
+   * (sampleStageInPipeline), or the pass probe (samplePassProbe).
+   */
+  async sample(prepared: PreparedCase, mode: TimingMode, repeats: number, series: TimedSeries = WHOLE_CASE): Promise<TimedSample> {
     if (mode === 'cold' && !this.flusher) {
       this.flusher = await CacheFlusher.create(this.context, this.allocator, flushBytes(this.context));
     }
-    if (prepared.spec.hostTail && !only) return this.sampleHostTailStep(prepared, mode);
+    switch (series.kind) {
+      case 'pass-probe':
+        return this.samplePassProbe(repeats);
+      case 'stage':
+        // Without timestamp queries a stage can only be timed alone, by the wall time of N repeats of it.
+        return this.querySet ? this.sampleStageInPipeline(prepared, mode, repeats, series.dispatches) : this.sampleOnePass(prepared, mode, repeats, series.dispatches);
+      case 'case':
+        return prepared.spec.hostTail ? this.sampleHostTailStep(prepared, mode) : this.sampleOnePass(prepared, mode, repeats);
+    }
+  }
+
+  /** Every stage (or only `dispatches`) N times in one timed pass; gpuMs per repeat. */
+  private async sampleOnePass(prepared: PreparedCase, mode: TimingMode, repeats: number, dispatches?: readonly number[]): Promise<TimedSample> {
+    const encoder = this.context.device.createCommandEncoder();
+    if (mode === 'cold') this.flusher?.encode(encoder);
+    const pass = encoder.beginComputePass(this.timestampWrites(0));
+    const count = mode === 'cold' ? 1 : repeats;
+    prepared.encode(pass, count, dispatches);
+    pass.end();
+    const sample = await this.submitAndReadPasses(encoder, 1);
+    return { gpuMs: sample.gpuMs === null ? null : sample.gpuMs / count, wallMs: sample.wallMs };
+  }
+
+  private timestampWrites(pass: number): GPUComputePassDescriptor {
+    return this.querySet ? { timestampWrites: { querySet: this.querySet, beginningOfPassWriteIndex: 2 * pass, endOfPassWriteIndex: 2 * pass + 1 } } : {};
+  }
+
+  /**
+   * One stage timed where it runs: each repeat is the case's whole pipeline, the stage in its own timestamped
+   * pass and the dispatches before and after it in untimed passes, so the stage starts from the state its
+   * producers leave (their outputs just written, the caches as the pipeline leaves them), as it does end to
+   * end. A stage repeated alone instead finds its own inputs and working set warm: on lavapipe a decode reduce
+   * took 0.13 ms alone against 0.22-0.25 ms right after its attend. gpuMs is the mean of the stage's passes;
+   * wallMs spans the whole submission, every stage included. A host tail's dispatches are not part of it.
+   */
+  private async sampleStageInPipeline(prepared: PreparedCase, mode: TimingMode, repeats: number, stage: readonly number[]): Promise<TimedSample> {
+    const { device } = this.context;
+    const first = Math.min(...stage);
+    const last = Math.max(...stage);
+    const all = prepared.stages.map((_, index) => index);
+    const before = all.filter((index) => index < first);
+    const after = all.filter((index) => index > last);
+    const count = mode === 'cold' ? 1 : Math.min(repeats, MAX_STAGE_REPEATS);
     const encoder = device.createCommandEncoder();
     if (mode === 'cold') this.flusher?.encode(encoder);
-    const timestampWrites = this.querySet
-      ? { querySet: this.querySet, beginningOfPassWriteIndex: 0, endOfPassWriteIndex: 1 }
-      : undefined;
-    const pass = encoder.beginComputePass(timestampWrites ? { timestampWrites } : {});
-    const count = mode === 'cold' ? 1 : repeats;
-    prepared.encode(pass, count, only);
-    pass.end();
+    const untimed = (dispatches: readonly number[]): void => {
+      if (dispatches.length === 0) return;
+      const pass = encoder.beginComputePass();
+      prepared.encode(pass, 1, dispatches);
+      pass.end();
+    };
+    untimed(before);
+    for (let r = 0; r < count; r++) {
+      const pass = encoder.beginComputePass(this.timestampWrites(r));
+      prepared.encode(pass, 1, stage);
+      pass.end();
+      // The rest of this repeat and the start of the next in one pass: the stage's neighbours as end to end has them.
+      untimed(r + 1 < count ? [...after, ...before] : after);
+    }
+    return this.submitAndReadPasses(encoder, count);
+  }
+
+  /**
+   * The pass probe: `repeats` timestamped passes of one minimal dispatch each, gpuMs their mean: a stage's
+   * own pass minus its work. Against the calibrated per-dispatch overhead (dispatches back to back in one
+   * pass) it is what timing each stage in its own pass adds to the sum of the stages.
+   */
+  private async samplePassProbe(repeats: number): Promise<TimedSample> {
+    const { device } = this.context;
+    this.probe ??= await PassProbe.create(this.context, this.allocator);
+    const count = Math.min(repeats, MAX_STAGE_REPEATS);
+    const encoder = device.createCommandEncoder();
+    for (let r = 0; r < count; r++) {
+      const pass = encoder.beginComputePass(this.timestampWrites(r));
+      this.probe.encode(pass);
+      pass.end();
+    }
+    return this.submitAndReadPasses(encoder, count);
+  }
+
+  /** Submits, then reads the first `count` passes' timestamp pairs back: gpuMs is their mean duration. */
+  private async submitAndReadPasses(encoder: GPUCommandEncoder, count: number): Promise<TimedSample> {
+    const { device } = this.context;
     if (this.querySet && this.resolve && this.readback) {
-      encoder.resolveQuerySet(this.querySet, 0, 2, this.resolve, 0);
-      encoder.copyBufferToBuffer(this.resolve, 0, this.readback, 0, 16);
+      encoder.resolveQuerySet(this.querySet, 0, 2 * count, this.resolve, 0);
+      encoder.copyBufferToBuffer(this.resolve, 0, this.readback, 0, 16 * count);
     }
     const commands = encoder.finish();
     const start = performance.now();
     device.queue.submit([commands]);
     let gpuMs: number | null = null;
     if (this.readback) {
-      await this.readback.mapAsync(GPUMapMode.READ);
-      const [begin, end] = new BigUint64Array(this.readback.getMappedRange().slice(0));
+      await this.readback.mapAsync(GPUMapMode.READ, 0, 16 * count);
+      const stamps = new BigUint64Array(this.readback.getMappedRange(0, 16 * count).slice(0));
       this.readback.unmap();
-      gpuMs = Number((end ?? 0n) - (begin ?? 0n)) / 1e6 / count;
+      let totalNs = 0n;
+      for (let r = 0; r < count; r++) totalNs += (stamps[2 * r + 1] ?? 0n) - (stamps[2 * r] ?? 0n);
+      gpuMs = Number(totalNs) / 1e6 / count;
     } else {
       await device.queue.onSubmittedWorkDone();
     }
@@ -136,10 +271,7 @@ export class GpuTimer {
    */
   private async sampleHostTailStep(prepared: PreparedCase, mode: TimingMode): Promise<TimedSample> {
     const { device } = this.context;
-    const pass = (encoder: GPUCommandEncoder, first: number): GPUComputePassEncoder =>
-      encoder.beginComputePass(
-        this.querySet ? { timestampWrites: { querySet: this.querySet, beginningOfPassWriteIndex: first, endOfPassWriteIndex: first + 1 } } : {},
-      );
+    const pass = (encoder: GPUCommandEncoder, index: number): GPUComputePassEncoder => encoder.beginComputePass(this.timestampWrites(index));
     const head = device.createCommandEncoder();
     if (mode === 'cold') this.flusher?.encode(head);
     const headPass = pass(head, 0);
@@ -151,7 +283,7 @@ export class GpuTimer {
     device.queue.submit([headCommands]);
     const dispatches = await prepared.planTail();
     const tail = device.createCommandEncoder();
-    const tailPass = pass(tail, 2);
+    const tailPass = pass(tail, 1);
     prepared.encodeTail(tailPass, dispatches);
     tailPass.end();
     if (this.querySet && this.resolve && this.readback) {
@@ -161,8 +293,8 @@ export class GpuTimer {
     device.queue.submit([tail.finish()]);
     let gpuMs: number | null = null;
     if (this.readback) {
-      await this.readback.mapAsync(GPUMapMode.READ);
-      const [b0 = 0n, e0 = 0n, b1 = 0n, e1 = 0n] = new BigUint64Array(this.readback.getMappedRange().slice(0));
+      await this.readback.mapAsync(GPUMapMode.READ, 0, 32);
+      const [b0 = 0n, e0 = 0n, b1 = 0n, e1 = 0n] = new BigUint64Array(this.readback.getMappedRange(0, 32).slice(0));
       this.readback.unmap();
       gpuMs = Number(e0 - b0 + (e1 - b1)) / 1e6;
     } else {

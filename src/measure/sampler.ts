@@ -1,6 +1,6 @@
 import { Bench } from 'tinybench';
 import type { PreparedCase } from '../gpu/executor.js';
-import type { GpuTimer, TimingMode } from '../gpu/timing.js';
+import { MAX_STAGE_REPEATS, WHOLE_CASE, type GpuTimer, type TimedSeries, type TimingMode } from '../gpu/timing.js';
 import { shouldStop, StopRule, type StopReason, type StoppingRule } from './stopping.js';
 
 export interface SamplerOptions {
@@ -9,8 +9,6 @@ export interface SamplerOptions {
   /** Batch mode sizes N so that one sample lasts about this long: far above the timer's resolution. */
   targetSampleMs: number;
   warmupSamples: number;
-  /** Dispatch indices to time (one stage on its own); the whole case when absent. */
-  only?: readonly number[];
 }
 
 export interface SamplingResult {
@@ -33,15 +31,18 @@ export function repeatsFor(perRepeatMs: number, targetMs: number): number {
   return Math.min(MAX_REPEATS, Math.max(1, Math.ceil(targetMs / perRepeatMs)));
 }
 
-async function chooseRepeats(timer: GpuTimer, prepared: PreparedCase, targetMs: number, only?: readonly number[]): Promise<number> {
+async function chooseRepeats(timer: GpuTimer, prepared: PreparedCase, targetMs: number, series: TimedSeries = WHOLE_CASE): Promise<number> {
+  // A stage timed in its pipeline runs the whole pipeline each repeat, one pass per repeat: size N from the
+  // submission's wall time, within what the query set holds. The pass probe likewise.
+  const passPerRepeat = series.kind === 'pass-probe' || (series.kind === 'stage' && timer.stagePlacement === 'in-pipeline');
   let repeats = 1;
   // Two probes: the first run of a pipeline pays one-time costs that would undersize N.
   for (let probe = 0; probe < 2; probe++) {
-    const sample = await timer.sample(prepared, 'batch', repeats, only);
-    const perRepeat = sample.gpuMs ?? sample.wallMs / repeats;
+    const sample = await timer.sample(prepared, 'batch', repeats, series);
+    const perRepeat = passPerRepeat ? sample.wallMs / repeats : (sample.gpuMs ?? sample.wallMs / repeats);
     repeats = repeatsFor(perRepeat, targetMs);
   }
-  return repeats;
+  return passPerRepeat ? Math.min(repeats, MAX_STAGE_REPEATS) : repeats;
 }
 
 /**
@@ -50,13 +51,13 @@ async function chooseRepeats(timer: GpuTimer, prepared: PreparedCase, targetMs: 
  */
 export async function sampleCase(timer: GpuTimer, prepared: PreparedCase, options: SamplerOptions): Promise<SamplingResult> {
   // End to end, a case with a host tail or step timing is sampled one step per submission, by its wall time.
-  const stepWall = !options.only && (prepared.spec.hostTail !== undefined || prepared.spec.stepTiming === 'wall');
-  const repeats = options.mode === 'batch' && !stepWall ? await chooseRepeats(timer, prepared, options.targetSampleMs, options.only) : 1;
+  const stepWall = prepared.spec.hostTail !== undefined || prepared.spec.stepTiming === 'wall';
+  const repeats = options.mode === 'batch' && !stepWall ? await chooseRepeats(timer, prepared, options.targetSampleMs) : 1;
   const samplesMs: number[] = [];
   const wallSamplesMs: number[] = [];
   const rule = new StopRule(options.rule);
   const { stopReason, elapsedMs } = await driveSampling(options.rule, options.warmupSamples, async (recording) => {
-    const sample = await timer.sample(prepared, options.mode, repeats, options.only);
+    const sample = await timer.sample(prepared, options.mode, repeats);
     const perRepeatMs = stepWall ? sample.wallMs : (sample.gpuMs ?? sample.wallMs / repeats);
     let stop: StopReason | null = null;
     if (recording.active()) {
@@ -120,8 +121,8 @@ export interface RoundsOptions {
   rule: StoppingRule;
   targetSampleMs: number;
   warmupSamples: number;
-  /** What each series times: dispatch indices (one stage), or undefined for the whole case in one pass. */
-  series: ReadonlyArray<readonly number[] | undefined>;
+  /** What each series times: the whole case in one pass, one stage in its pipeline, or the pass probe. */
+  series: readonly TimedSeries[];
 }
 
 export interface RoundsResult {
@@ -140,7 +141,7 @@ export interface RoundsResult {
  */
 export async function sampleRounds(timer: GpuTimer, prepared: PreparedCase, options: RoundsOptions): Promise<RoundsResult> {
   const repeats: number[] = [];
-  for (const only of options.series) repeats.push(options.mode === 'batch' ? await chooseRepeats(timer, prepared, options.targetSampleMs, only) : 1);
+  for (const series of options.series) repeats.push(options.mode === 'batch' || series.kind === 'pass-probe' ? await chooseRepeats(timer, prepared, options.targetSampleMs, series) : 1);
   const samplesMs: number[][] = options.series.map(() => []);
   const rules = options.series.map(() => new StopRule(options.rule));
   let round = 0;

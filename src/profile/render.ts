@@ -56,7 +56,7 @@ export function renderProfile(result: ProfiledCase): string {
     t.push(['end to end', String(m.timing.dispatches), formatDuration(m.timing.gpu.median), `±${formatPercent(m.timing.gpu.relCi95, 1)}`, '', m.work.flops ? formatRate(m.rates.gflops, 'GFLOP/s') : '-', formatRate(m.rates.gbps, 'GB/s'), formatPercent(ceiling), m.rates.bound, ownWhole === undefined ? '' : formatDuration(ownWhole)]);
     if (breakdown?.paired) t.push(['end to end, same rounds', String(m.timing.dispatches), formatDuration(breakdown.endToEndMs), `±${formatPercent(breakdown.endToEndRelCi95, 1)}`, '', '', '', '', '', '']);
     lines.push(
-      `Stages: each timed on its own (${m.timing.mode} mode, N repeats per sample)${breakdown?.paired ? ', in rounds with end to end (one sample of each per round)' : ''}; end to end: every stage in one pass; own pass: median of ${timeline ? new Set(timeline.passes.map((p) => p.iteration)).size : 0} timeline iterations with each stage in its own timestamped pass`,
+      `Stages: ${breakdown?.placement === 'alone' ? 'each timed alone (its dispatches repeated by themselves' : 'each timed in its own pass inside the pipeline (every stage runs, the others untimed'}, ${m.timing.mode} mode, N repeats per sample)${breakdown?.paired ? ', in rounds with end to end (one sample of each per round)' : ''}; end to end: every stage in one pass; own pass: median of ${timeline ? new Set(timeline.passes.map((p) => p.iteration)).size : 0} timeline iterations with each stage in its own timestamped pass`,
       t.toString(),
     );
     if (breakdown) {
@@ -69,12 +69,17 @@ export function renderProfile(result: ProfiledCase): string {
             : breakdown.withinOverhead
               ? 'the stages add up to end to end within it'
               : 'the stages do NOT add up to end to end within it';
-      lines.push(
-        `end to end - sum of stages = ${formatDuration(breakdown.gapMs)} ±${formatDuration(breakdown.gapUncertaintyMs)} (${breakdown.paired ? 'median per-round difference, 95% CI' : '95% CIs'}); calibrated dispatch overhead x ${m.timing.dispatches} dispatches = ${allowance === null ? '-' : formatDuration(allowance)}: ${verdict}`,
-      );
+      lines.push(`end to end - sum of stages = ${formatDuration(breakdown.gapMs)} ±${formatDuration(breakdown.gapUncertaintyMs)} (${breakdown.paired ? 'median per-round difference, 95% CI' : '95% CIs'})`);
+      const probe = m.stagePassProbe;
+      if (breakdown.passCostMs !== null && probe && ceilings.dispatchUs !== null) {
+        lines.push(
+          `each stage's own timestamped pass costs ${formatDuration(breakdown.passCostMs)} beyond its dispatch (a minimal dispatch in its own pass: ${formatDuration(probe.gpu.median)} in the same rounds, against ${formatDuration(ceilings.dispatchUs / 1e3)} per dispatch inside one pass); with ${rows.length} x that given back: ${formatDuration(breakdown.residualMs)} ±${formatDuration(breakdown.residualUncertaintyMs)}`,
+        );
+      }
+      lines.push(`calibrated dispatch overhead x ${m.timing.dispatches} dispatches = ${allowance === null ? '-' : formatDuration(allowance)}: ${verdict}`);
       // One cause: a stage repeated alone keeps its own working set in the caches, which the whole case may not
       // fit; the timeline runs the stages in sequence, as end to end does, so its sum is the cross-check.
-      if (breakdown.withinOverhead === false && breakdown.endToEndTimer !== 'wall' && ownSum !== null) {
+      if (breakdown.withinOverhead === false && breakdown.placement === 'alone' && breakdown.endToEndTimer !== 'wall' && ownSum !== null) {
         lines.push(
           `timeline (stages in sequence, each in its own pass): own passes sum to ${formatDuration(ownSum)} against ${formatDuration(breakdown.endToEndMs)} end to end; a stage repeated alone may run with warmer caches than inside the whole case (--mode cold evicts them between samples)`,
         );

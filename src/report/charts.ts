@@ -440,7 +440,7 @@ function stageCharts(d: DeviceResults): ChartSpec[] {
           })),
         },
         options: {
-          ...baseOptions(`${suite}: share of each stage (timed on its own) in the summed stage time`, [d.device, constantsOf(cases, varying)].filter(Boolean).join(' · '), stages.length),
+          ...baseOptions(`${suite}: share of each stage (timed in its own pass) in the summed stage time`, [d.device, constantsOf(cases, varying)].filter(Boolean).join(' · '), stages.length),
           scales: {
             x: { stacked: true, title: { display: true, text: varying.join(', ') || 'case' } },
             y: { stacked: true, beginAtZero: true, max: 100, title: { display: true, text: 'share of the summed stage medians (%)' } },

@@ -61,7 +61,7 @@ function caseRow(measurement: Measurement, footnotes: Footnotes): string[] {
   }
 }
 
-/** A multi-stage case's stages, each timed on its own, beside the sum and the end-to-end time. */
+/** A multi-stage case's stages, each timed in its own pass, beside the sum and the end-to-end time. */
 export function renderStageTable(measurement: OkMeasurement, ceilings: Ceilings): string {
   const breakdown = stageBreakdown(measurement, ceilings);
   if (!breakdown) return '';
@@ -84,13 +84,15 @@ export function renderStageTable(measurement: OkMeasurement, ceilings: Ceilings)
   t.push([breakdown.paired ? 'end to end, same rounds' : 'end to end', String(measurement.timing.dispatches), formatDuration(breakdown.endToEndMs), `±${formatPercent(breakdown.endToEndRelCi95, 1)}`, '', '', '', '', '']);
   const notes = [
     ...(breakdown.paired ? ['median per-round difference'] : []),
+    ...(breakdown.passCostMs === null ? [] : [`${formatDuration(breakdown.residualMs)} ±${formatDuration(breakdown.residualUncertaintyMs)} without the stages' own passes, ${formatDuration(breakdown.passCostMs)} each`]),
     ...(breakdown.endToEndTimer === 'wall'
       ? ['end to end is wall time, submit to done with any host round trip; the stages are GPU time']
       : breakdown.overheadAllowanceMs === null
         ? []
         : [`dispatch overhead allows ±${formatDuration(breakdown.overheadAllowanceMs)}`]),
   ];
-  return `${describeCase(measurement.params)}: stages timed on their own${breakdown.paired ? ', in rounds with end to end' : ''}\n${t.toString()}\nend to end - sum of stages = ${formatDuration(breakdown.gapMs)} ±${formatDuration(breakdown.gapUncertaintyMs)}${notes.length ? ` (${notes.join('; ')})` : ''}`;
+  const placement = breakdown.placement === 'in-pipeline' ? 'stages timed in the pipeline, each in its own pass' : 'stages timed alone';
+  return `${describeCase(measurement.params)}: ${placement}${breakdown.paired ? ', in rounds with end to end' : ''}\n${t.toString()}\nend to end - sum of stages = ${formatDuration(breakdown.gapMs)} ±${formatDuration(breakdown.gapUncertaintyMs)}${notes.length ? ` (${notes.join('; ')})` : ''}`;
 }
 
 /** One table per suite: median GPU time per repeat, its CI, rates, % of the relevant ceiling, bound, error; then stage tables. */

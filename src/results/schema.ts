@@ -51,7 +51,10 @@ export const RatesSchema = z.object({
   bound: z.enum(['memory', 'compute', 'overhead', 'unknown']),
 });
 
-/** One named stage of a multi-stage case, timed on its own (its dispatches alone in the timed pass). */
+/**
+ * One named stage of a multi-stage case, timed in its own timestamped pass: inside its pipeline (the other
+ * stages around it untimed), or, in files from before that and on adapters without timestamp queries, alone.
+ */
 export const StageTimingSchema = z.object({
   name: z.string(),
   dispatches: z.number().int().positive(),
@@ -70,11 +73,25 @@ export type StageTiming = z.infer<typeof StageTimingSchema>;
  * stage's samplesMs[i] come from round i.
  */
 export const PairedEndToEndSchema = z.object({
+  /** How the paired end to end was timed; absent in older files, where it is the case's timing.timer. */
+  timer: z.enum(['timestamp', 'wall']).optional(),
   repeats: z.number().int().positive(),
   gpu: StatisticsSchema,
   samplesMs: z.array(finite),
 });
 export type PairedEndToEnd = z.infer<typeof PairedEndToEndSchema>;
+
+/**
+ * A minimal dispatch in its own timestamped pass, sampled in the same rounds as the stages (samplesMs[i]: round
+ * i): what a stage timed in its own pass pays for the pass and its timestamps. Beyond the calibrated overhead of a
+ * dispatch inside one pass, each stage adds that to the sum of the stages.
+ */
+export const PassProbeSchema = z.object({
+  repeats: z.number().int().positive(),
+  gpu: StatisticsSchema,
+  samplesMs: z.array(finite),
+});
+export type PassProbe = z.infer<typeof PassProbeSchema>;
 
 const BytesByRoleSchema = z.object({
   weights: finite,
@@ -142,6 +159,13 @@ export const MeasurementSchema = z.discriminatedUnion('status', [
     compileMs: z.record(z.string(), finite),
     /** Multi-stage cases: each stage timed on its own, in dispatch order; timing above is end to end. */
     stages: z.array(StageTimingSchema).optional(),
+    /**
+     * Where the stages were timed: 'in-pipeline' (each repeat runs every stage, the timed one in its own
+     * pass) or 'alone' (the stage's dispatches repeated by themselves); absent in older files: alone.
+     */
+    stagePlacement: z.enum(['in-pipeline', 'alone']).optional(),
+    /** With stages timed in the pipeline: the pass probe of the same rounds (absent in older files). */
+    stagePassProbe: PassProbeSchema.optional(),
     /** Absent in files from before paired stage timing, and where end to end is wall time. */
     stagesEndToEnd: PairedEndToEndSchema.optional(),
     ceiling: z.enum(['copy', 'read', 'fma-f32', 'fma-f16', 'dispatch']).optional(),

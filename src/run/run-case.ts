@@ -1,7 +1,7 @@
 import { describeErrors, hasErrors, subgroupFacts, withErrorScopes, type DeviceLimits, type GpuContext, type ScopedErrors } from '../gpu/device.js';
 import { PreparedCase } from '../gpu/executor.js';
 import type { TrackedAllocator } from '../gpu/memory.js';
-import type { GpuTimer, TimingMode } from '../gpu/timing.js';
+import { PASS_PROBE, WHOLE_CASE, type GpuTimer, type TimedSeries, type TimingMode } from '../gpu/timing.js';
 import { seedKey, type KernelFamily } from '../kernels/family.js';
 import { buffersMisfit, caseWork, casePhases, takeRows, type KernelCase } from '../kernels/spec.js';
 import { arithmeticOf, computeRates, type Ceilings } from '../measure/rates.js';
@@ -9,7 +9,7 @@ import { sampleCase, sampleRounds } from '../measure/sampler.js';
 import { summarize } from '../measure/statistics.js';
 import type { StoppingRule } from '../measure/stopping.js';
 import { allclose, jsonNumber } from '../reference/allclose.js';
-import type { CheckResult, Measurement, PairedEndToEnd, StageTiming } from '../results/schema.js';
+import type { CheckResult, Measurement, PairedEndToEnd, PassProbe, StageTiming } from '../results/schema.js';
 import type { PlannedCase } from '../suites/expand.js';
 
 /** Why a case cannot run on this device, judged from its declaration before anything is allocated. */
@@ -209,8 +209,9 @@ export async function runCase(
       numerics,
       transfers: prepared.transfers,
       compileMs: prepared.compileMs(),
-      ...(staged && { stages: staged.stages }),
+      ...(staged && { stages: staged.stages, stagePlacement: staged.placement }),
       ...(staged?.endToEnd && { stagesEndToEnd: staged.endToEnd }),
+      ...(staged?.passProbe && { stagePassProbe: staged.passProbe }),
       ...(kernelCase.ceiling && { ceiling: kernelCase.ceiling }),
       ...(kernelCase.facts && { facts: kernelCase.facts }),
     };
@@ -222,10 +223,10 @@ export async function runCase(
 }
 
 /**
- * Each stage of a multi-stage case timed on its own (only its dispatches in the timed pass), in rounds with
- * the whole case: one sample of each per round, under the case's stopping rule and timeout, so that end to end
- * and the stages see the same moments of the machine. Where end to end is a wall-timed step (a host tail or
- * step timing) the rounds hold the stages only. Single-stage cases have none.
+ * Each stage of a multi-stage case timed in its own pass inside its pipeline (GpuTimer.sample), in rounds
+ * with the whole case in one pass: one sample of each per round, under the case's stopping rule and timeout,
+ * so that end to end and the stages see the same moments of the machine. A case with a host tail has no
+ * GPU-timed end to end, so its rounds hold the stages only. Single-stage cases have none.
  */
 export async function timeStages(
   session: GpuSession,
@@ -233,11 +234,18 @@ export async function timeStages(
   kernelCase: KernelCase,
   options: CaseRunOptions,
   ceilings: Ceilings,
-): Promise<{ stages: StageTiming[]; endToEnd?: PairedEndToEnd } | undefined | { error: string }> {
+): Promise<StagesTimed | undefined | { error: string }> {
   const phases = casePhases(kernelCase);
   if (phases.length < 2) return undefined;
-  const paired = kernelCase.hostTail === undefined && kernelCase.stepTiming !== 'wall';
-  const series = [...(paired ? [undefined] : []), ...phases.map((p) => p.dispatches)];
+  // A wall-timed step (MoE's) still gets a GPU-timed end to end beside its stages; a host tail cannot.
+  const paired = kernelCase.hostTail === undefined;
+  const placement = session.timer.stagePlacement;
+  const series: TimedSeries[] = [
+    ...(paired ? [WHOLE_CASE] : []),
+    ...phases.map((p): TimedSeries => ({ kind: 'stage', dispatches: p.dispatches })),
+    // What each stage's own pass adds, in the same rounds: the sum of the stages is expected to exceed end to end by it.
+    ...(placement === 'in-pipeline' ? [PASS_PROBE] : []),
+  ];
   const sampled = await withErrorScopes(session.context.device, () =>
     sampleRounds(session.timer, prepared, { mode: options.mode, rule: options.rule, targetSampleMs: options.targetSampleMs, warmupSamples: options.warmupSamples, series }),
   );
@@ -261,7 +269,19 @@ export async function timeStages(
       samplesMs,
     };
   });
-  if (!paired) return { stages };
-  const e2e = rounds.samplesMs[0] as number[];
-  return { stages, endToEnd: { repeats: rounds.repeats[0] as number, gpu: summarize(e2e), samplesMs: e2e } };
+  const seriesOf = (index: number): PassProbe => {
+    const samplesMs = rounds.samplesMs[index] as number[];
+    return { repeats: rounds.repeats[index] as number, gpu: summarize(samplesMs), samplesMs };
+  };
+  const timed: StagesTimed = { stages, placement };
+  if (placement === 'in-pipeline') timed.passProbe = seriesOf(series.length - 1);
+  if (paired) timed.endToEnd = { timer: session.timer.hasTimestamps ? 'timestamp' : 'wall', ...seriesOf(0) };
+  return timed;
+}
+
+interface StagesTimed {
+  stages: StageTiming[];
+  placement: 'in-pipeline' | 'alone';
+  endToEnd?: PairedEndToEnd;
+  passProbe?: PassProbe;
 }

@@ -10,7 +10,7 @@ const dir = mkdtempSync(join(tmpdir(), 'mla-bench-profile-'));
 /** A small two-stage decode case (attend + reduce) and a lax stopping rule: seconds on lavapipe. */
 const SMALL = ['attention-decode', '-a', 'variant=gqa', '-a', 'context=64', '--min-samples', '5', '--max-noise', '50', '--min-time', '0', '--timeout', '2', '--warmup', '1'];
 
-test('profile: stages timed on their own beside end to end, compile, transfers, memory, and a valid trace', async () => {
+test('profile: stages timed in the pipeline beside end to end, compile, transfers, memory, and a valid trace', async () => {
   const trace = join(dir, 'gqa.trace.json');
   const { code, stdout, stderr } = await cli(['profile', ...SMALL, '--no-calibrate', '--iterations', '3', '--trace', trace, '--json']);
   assert.equal(code, 0, stderr);
@@ -19,6 +19,9 @@ test('profile: stages timed on their own beside end to end, compile, transfers, 
   assert.equal(m.status, 'ok');
   assert.deepEqual(m.stages.map((s: { name: string }) => s.name), ['attend', 'reduce']);
   assert.equal(result.breakdown.rows.length, 2);
+  assert.equal(m.stagePlacement, 'in-pipeline');
+  assert.equal(result.breakdown.placement, 'in-pipeline');
+  assert.equal(m.stagePassProbe.samplesMs.length, m.stages[0].samplesMs.length);
   assert.ok(Math.abs(result.breakdown.sumMs - m.stages[0].gpu.median - m.stages[1].gpu.median) < 1e-9);
   assert.ok(Object.keys(m.compileMs).some((k: string) => k.startsWith('attention_')));
   assert.ok(m.transfers.uploadBytes > 0 && m.transfers.readbackBytes > 0);
@@ -43,7 +46,10 @@ test('profile prints the stage breakdown with the end-to-end gap against the cal
   assert.match(stdout, /Device ceilings \(calibrated in this run\)/);
   assert.match(stdout, /│ attend\s+│ 1\s+│/);
   assert.match(stdout, /│ end to end\s+│ 2\s+│/);
-  assert.match(stdout, /end to end - sum of stages = .+; calibrated dispatch overhead x 2 dispatches = \d/);
+  assert.match(stdout, /Stages: each timed in its own pass inside the pipeline/);
+  assert.match(stdout, /end to end - sum of stages = .+\(median per-round difference, 95% CI\)/);
+  assert.match(stdout, /each stage's own timestamped pass costs .+ beyond its dispatch .+; with 2 x that given back: /);
+  assert.match(stdout, /calibrated dispatch overhead x 2 dispatches = \d.+: the stages (do NOT )?add up to end to end within it/);
   assert.match(stdout, /Pipeline compile time/);
   assert.match(stdout, /upload \(inputs, canaries\)/);
   assert.match(stdout, /kv-cache/);

@@ -1,7 +1,8 @@
 import assert from 'node:assert/strict';
 import { after, test } from 'node:test';
 import { TrackedAllocator } from '../../src/gpu/memory.js';
-import { GpuTimer } from '../../src/gpu/timing.js';
+import { PreparedCase } from '../../src/gpu/executor.js';
+import { GpuTimer, MAX_STAGE_REPEATS } from '../../src/gpu/timing.js';
 import { calibrationFamily } from '../../src/kernels/calibration.js';
 import type { KernelFamily } from '../../src/kernels/family.js';
 import type { KernelCase } from '../../src/kernels/spec.js';
@@ -32,7 +33,52 @@ async function twoStageCase(): Promise<KernelCase> {
   return { buffers: parts.flatMap((p) => p.buffers), stages: parts.flatMap((p) => p.stages), checks: parts.flatMap((p) => p.checks) };
 }
 
-test('a multi-stage case gets each stage timed on its own beside the end-to-end time', async () => {
+/** Three stages, each adding 1 to every word of its own counter buffer (the cache-flush shader). */
+function countingCase(): KernelCase {
+  const words = 16;
+  const names = ['first', 'middle', 'last'];
+  return {
+    buffers: names.map((name) => ({ name, role: 'scratch' as const, usage: 'storage' as const, type: 'u32' as const, length: words, data: new Uint32Array(words) })),
+    stages: names.map((name) => ({
+      name,
+      shader: 'cache_flush.wgsl',
+      dtype: 'f32' as const,
+      constants: { WORKGROUP_SIZE: words / 4 },
+      bindings: [name],
+      workgroups: [1] as [number],
+      work: { flops: 0, bytesRead: words * 4, bytesWritten: words * 4 },
+    })),
+    checks: [],
+  };
+}
+
+test('a stage is timed inside its pipeline: each repeat runs the stages before and after it too', async () => {
+  const context = await testGpu();
+  const allocator = new TrackedAllocator(context.device);
+  const timer = GpuTimer.create(context, allocator);
+  const prepared = await PreparedCase.prepare(context, allocator, countingCase());
+  try {
+    assert.equal(timer.stagePlacement, 'in-pipeline');
+    const repeats = 5;
+    const sample = await timer.sample(prepared, 'batch', repeats, { kind: 'stage', dispatches: [1] });
+    assert.ok(sample.gpuMs !== null && sample.gpuMs > 0 && sample.gpuMs < sample.wallMs, `gpu ${sample.gpuMs} ms of ${sample.wallMs} ms wall`);
+    const counts = await Promise.all(['first', 'middle', 'last'].map(async (name) => [...(await prepared.read(name))]));
+    // Every word of every stage's counter: one increment per repeat, the untimed neighbours included.
+    for (const [i, name] of ['first', 'middle', 'last'].entries()) assert.deepEqual(counts[i], new Array(16).fill(repeats), name);
+    // Past what one query set holds, the repeats are capped (two timestamps per repeat).
+    await timer.sample(prepared, 'batch', MAX_STAGE_REPEATS + 3, { kind: 'stage', dispatches: [2] });
+    assert.deepEqual([...(await prepared.read('last'))], new Array(16).fill(repeats + MAX_STAGE_REPEATS));
+    // The whole case: one pass, every stage once per repeat.
+    await timer.sample(prepared, 'batch', 2);
+    assert.deepEqual([...(await prepared.read('first'))], new Array(16).fill(repeats + MAX_STAGE_REPEATS + 2));
+  } finally {
+    prepared.dispose();
+    timer.dispose();
+    allocator.destroyAll();
+  }
+});
+
+test('a multi-stage case gets each stage timed in its pipeline beside the end-to-end time', async () => {
   const kernelCase = await twoStageCase();
   const family: KernelFamily = { name: 'two-stage', requiredAxes: [], build: () => ({ kind: 'case', kernelCase }) };
   const context = await testGpu();
@@ -50,6 +96,7 @@ test('a multi-stage case gets each stage timed on its own beside the end-to-end 
     assert.equal(m.status, 'ok', JSON.stringify(m).slice(0, 300));
     if (m.status !== 'ok') return;
     assert.deepEqual(m.stages?.map((s) => [s.name, s.dispatches]), [['big', 1], ['small', 1]]);
+    assert.equal(m.stagePlacement, 'in-pipeline');
     const [big, small] = m.stages!;
     assert.equal(big!.work.flops, 4 * small!.work.flops);
     assert.ok(small!.work.flops > 0);
@@ -59,10 +106,13 @@ test('a multi-stage case gets each stage timed on its own beside the end-to-end 
     assert.ok(paired, 'end to end sampled in the same rounds as the stages');
     assert.equal(paired.samplesMs.length, big!.samplesMs.length);
     assert.equal(small!.samplesMs.length, big!.samplesMs.length);
+    // The pass probe in the same rounds: a minimal dispatch in its own timestamped pass, far below either stage.
+    assert.equal(m.stagePassProbe?.samplesMs.length, big!.samplesMs.length);
+    assert.ok(m.stagePassProbe!.gpu.median > 0 && m.stagePassProbe!.gpu.median < small!.gpu.median);
     const gap = stageBreakdown(m, NO_CEILINGS)!;
     assert.equal(gap.paired, true);
-    // 4x the FLOPs: the big chain takes several times longer than the small one; timed apart, the stages
-    // add up to about the end-to-end time of the same rounds (medians: this VM has outliers at half time).
+    // 4x the FLOPs: the big chain takes several times longer than the small one; each in its own pass, the
+    // stages add up to about the end-to-end time of the same rounds (medians: this VM has outliers at half time).
     if (big!.gpu.median > 2 * small!.gpu.median && Math.abs(gap.gapMs) < 0.1 * gap.endToEndMs) return;
     attempts.push(`big ${big!.gpu.median.toFixed(3)} ms, small ${small!.gpu.median.toFixed(3)} ms, end to end ${gap.endToEndMs.toFixed(3)} ms (medians, same rounds), gap ${gap.gapMs.toFixed(3)} ms`);
   }
