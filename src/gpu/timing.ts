@@ -58,10 +58,7 @@ class CacheFlusher {
   }
 }
 
-/**
- * A minimal dispatch (one workgroup, one store per lane), for what timing a stage in its own timestamped pass
- * costs beyond the dispatch: the pass boundary and the two timestamps around it.
- */
+/** A minimal dispatch (one workgroup, one store per lane) for the pass probe (samplePassProbe). */
 class PassProbe {
   private constructor(
     private readonly pipeline: GPUComputePipeline,
@@ -224,9 +221,9 @@ export class GpuTimer {
   }
 
   /**
-   * The pass probe: `repeats` timestamped passes of one minimal dispatch each, gpuMs their mean: a stage's
-   * own pass minus its work. Against the calibrated per-dispatch overhead (dispatches back to back in one
-   * pass) it is what timing each stage in its own pass adds to the sum of the stages.
+   * The pass probe: `repeats` timestamped passes of one minimal dispatch each, gpuMs their mean: the floor of a
+   * stage's time when it is timed in its own pass (on lavapipe ~90 us, against ~30 us per dispatch inside one
+   * pass; how much of that a stage pays depends on the stage, so it is reported, not subtracted).
    */
   private async samplePassProbe(repeats: number): Promise<TimedSample> {
     const { device } = this.context;

@@ -70,10 +70,9 @@ export function renderProfile(result: ProfiledCase): string {
               ? 'the stages add up to end to end within it'
               : 'the stages do NOT add up to end to end within it';
       lines.push(`end to end - sum of stages = ${formatDuration(breakdown.gapMs)} ±${formatDuration(breakdown.gapUncertaintyMs)} (${breakdown.paired ? 'median per-round difference, 95% CI' : '95% CIs'})`);
-      const probe = m.stagePassProbe;
-      if (breakdown.passCostMs !== null && probe && ceilings.dispatchUs !== null) {
+      if (breakdown.passFloorMs !== null) {
         lines.push(
-          `each stage's own timestamped pass costs ${formatDuration(breakdown.passCostMs)} beyond its dispatch (a minimal dispatch in its own pass: ${formatDuration(probe.gpu.median)} in the same rounds, against ${formatDuration(ceilings.dispatchUs / 1e3)} per dispatch inside one pass); with ${rows.length} x that given back: ${formatDuration(breakdown.residualMs)} ±${formatDuration(breakdown.residualUncertaintyMs)}`,
+          `a minimal dispatch in its own timestamped pass takes ${formatDuration(breakdown.passFloorMs)} (same rounds): the floor of a stage's time here; a stage near it is mostly pass overhead`,
         );
       }
       lines.push(`calibrated dispatch overhead x ${m.timing.dispatches} dispatches = ${allowance === null ? '-' : formatDuration(allowance)}: ${verdict}`);

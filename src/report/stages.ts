@@ -31,18 +31,12 @@ export interface StageBreakdown {
   /** One calibrated dispatch overhead per dispatch of a repeat: the gap expected from timing stages apart. */
   overheadAllowanceMs: number | null;
   /**
-   * What timing one stage in its own pass adds to it: the pass probe (a minimal dispatch in its own
-   * timestamped pass, same rounds) minus the calibrated overhead of a dispatch inside one pass, at least 0.
-   * Null without a probe (stages timed alone, older files) or a calibrated dispatch overhead.
+   * The pass probe's median (a minimal dispatch in its own timestamped pass, same rounds): the floor of any
+   * stage's time here, so a stage near it is mostly pass overhead. Null without a probe (older files, stages
+   * timed alone).
    */
-  passCostMs: number | null;
-  /**
-   * The gap with the stages' pass costs given back: end to end minus the sum of the stages plus stages x
-   * passCostMs (per round where paired), and its 95% uncertainty. Equal to the gap where passCostMs is null.
-   */
-  residualMs: number;
-  residualUncertaintyMs: number;
-  /** |residual| within the allowance, up to its own uncertainty (null where the run calibrated no dispatch overhead, or end to end is wall time). */
+  passFloorMs: number | null;
+  /** |gap| within the allowance, up to the gap's own uncertainty (null where the run calibrated no dispatch overhead, or end to end is wall time). */
   withinOverhead: boolean | null;
   /**
    * 'wall' where end to end is submit-to-done host time (cases timed by wall clock, e.g. MoE's host loop, whose
@@ -62,29 +56,17 @@ export function stageBreakdown(measurement: OkMeasurement, ceilings: Ceilings): 
   const endToEndTimer = paired ? (paired.timer ?? measurement.timing.timer) : measurement.timing.timer;
   const overheadAllowanceMs = ceilings.dispatchUs === null || endToEndTimer === 'wall' ? null : (ceilings.dispatchUs * measurement.timing.dispatches) / 1e3;
   const halfWidth = (ci: { lo: number; hi: number }): number => (ci.hi - ci.lo) / 2;
-  const probe = measurement.stagePassProbe;
-  const dispatchMs = ceilings.dispatchUs === null ? null : ceilings.dispatchUs / 1e3;
-  const passCost = (probeMs: number): number => Math.max(0, probeMs - (dispatchMs as number));
-  const passCostMs = probe && dispatchMs !== null ? passCost(probe.gpu.median) : null;
   const gaps = pairedGaps(measurement);
   let endToEndMs: number, endToEndRelCi95: number, gapMs: number, gapUncertaintyMs: number;
-  let residualMs: number, residualUncertaintyMs: number;
   if (gaps && measurement.stagesEndToEnd) {
     const gap = summarize(gaps);
     ({ median: endToEndMs, relCi95: endToEndRelCi95 } = measurement.stagesEndToEnd.gpu);
     gapMs = gap.median;
     gapUncertaintyMs = halfWidth(gap.ci95);
-    // Per round: that round's probe, as the stages of the round paid it.
-    const residuals = passCostMs !== null && probe!.samplesMs.length === gaps.length ? gaps.map((g, i) => g + stages.length * passCost(probe!.samplesMs[i] as number)) : null;
-    const residual = residuals ? summarize(residuals) : null;
-    residualMs = residual ? residual.median : gapMs + stages.length * (passCostMs ?? 0);
-    residualUncertaintyMs = residual ? halfWidth(residual.ci95) : gapUncertaintyMs;
   } else {
     ({ median: endToEndMs, relCi95: endToEndRelCi95 } = measurement.timing.gpu);
     gapMs = endToEndMs - sumMs;
     gapUncertaintyMs = Math.sqrt([measurement.timing.gpu.ci95, ...stages.map((s) => s.gpu.ci95)].reduce((sum, ci) => sum + halfWidth(ci) ** 2, 0));
-    residualMs = gapMs + stages.length * (passCostMs ?? 0);
-    residualUncertaintyMs = gapUncertaintyMs;
   }
   return {
     rows: stages.map((stage) => ({ stage, share: sumMs > 0 ? stage.gpu.median / sumMs : 0 })),
@@ -95,10 +77,8 @@ export function stageBreakdown(measurement: OkMeasurement, ceilings: Ceilings): 
     gapUncertaintyMs,
     paired: gaps !== null,
     overheadAllowanceMs,
-    passCostMs,
-    residualMs,
-    residualUncertaintyMs,
-    withinOverhead: overheadAllowanceMs === null ? null : Math.abs(residualMs) - residualUncertaintyMs <= overheadAllowanceMs,
+    passFloorMs: measurement.stagePassProbe?.gpu.median ?? null,
+    withinOverhead: overheadAllowanceMs === null ? null : Math.abs(gapMs) - gapUncertaintyMs <= overheadAllowanceMs,
     endToEndTimer,
     placement: measurement.stagePlacement ?? 'alone',
   };

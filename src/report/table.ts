@@ -84,7 +84,7 @@ export function renderStageTable(measurement: OkMeasurement, ceilings: Ceilings)
   t.push([breakdown.paired ? 'end to end, same rounds' : 'end to end', String(measurement.timing.dispatches), formatDuration(breakdown.endToEndMs), `±${formatPercent(breakdown.endToEndRelCi95, 1)}`, '', '', '', '', '']);
   const notes = [
     ...(breakdown.paired ? ['median per-round difference'] : []),
-    ...(breakdown.passCostMs === null ? [] : [`${formatDuration(breakdown.residualMs)} ±${formatDuration(breakdown.residualUncertaintyMs)} without the stages' own passes, ${formatDuration(breakdown.passCostMs)} each`]),
+    ...(breakdown.passFloorMs === null ? [] : [`a minimal dispatch in its own timed pass: ${formatDuration(breakdown.passFloorMs)}`]),
     ...(breakdown.endToEndTimer === 'wall'
       ? ['end to end is wall time, submit to done with any host round trip; the stages are GPU time']
       : breakdown.overheadAllowanceMs === null

@@ -83,8 +83,7 @@ export type PairedEndToEnd = z.infer<typeof PairedEndToEndSchema>;
 
 /**
  * A minimal dispatch in its own timestamped pass, sampled in the same rounds as the stages (samplesMs[i]: round
- * i): what a stage timed in its own pass pays for the pass and its timestamps. Beyond the calibrated overhead of a
- * dispatch inside one pass, each stage adds that to the sum of the stages.
+ * i): the floor of a stage's time when timed in its own pass, so a stage near it is mostly pass overhead.
  */
 export const PassProbeSchema = z.object({
   repeats: z.number().int().positive(),

@@ -243,7 +243,7 @@ export async function timeStages(
   const series: TimedSeries[] = [
     ...(paired ? [WHOLE_CASE] : []),
     ...phases.map((p): TimedSeries => ({ kind: 'stage', dispatches: p.dispatches })),
-    // What each stage's own pass adds, in the same rounds: the sum of the stages is expected to exceed end to end by it.
+    // The floor of a stage's time in its own pass, in the same rounds: a stage near it is mostly pass overhead.
     ...(placement === 'in-pipeline' ? [PASS_PROBE] : []),
   ];
   const sampled = await withErrorScopes(session.context.device, () =>
