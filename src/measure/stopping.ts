@@ -1,4 +1,4 @@
-import { bootstrapMedianCI, quantile, summarize } from './statistics.js';
+import { summarize } from './statistics.js';
 
 export interface StoppingRule {
   minSamples: number;
@@ -23,15 +23,28 @@ export interface SamplingProgress {
   elapsedMs: number;
 }
 
-const NOISE_RESAMPLES = 300;
-const NOISE_SEED = 0x5eed;
+/** z for a two-sided 95% interval. */
+const Z95 = 1.959964;
 
-/** Relative half-width of the median's 95% CI, from a cheap fixed-seed bootstrap. */
+/**
+ * Relative half-width of the median's 95% CI from order statistics (distribution-free: the ranks
+ * (n -+ z sqrt(n)) / 2 of the sorted samples). It runs after every sample, so it must cost next to nothing:
+ * the host time between two samples is time the device sits idle, and lavapipe runs a kernel up to 1.7x
+ * slower after a pause of 10 ms (measured: 6.2 ms back to back, 10.4 ms with 10 ms pauses). A bootstrap
+ * here (300 resamples) took 4-22 ms per sample at 100-2000 samples and inflated the medians it measured.
+ */
 export function relativeNoise(samples: readonly number[]): number {
-  const sorted = [...samples].sort((a, b) => a - b);
-  const median = quantile(sorted, 0.5);
-  const ci = bootstrapMedianCI(samples, { resamples: NOISE_RESAMPLES, seed: NOISE_SEED });
-  const halfWidth = (ci.hi - ci.lo) / 2;
+  const n = samples.length;
+  if (n === 0) return Infinity;
+  const sorted = Float64Array.from(samples).sort();
+  const mid = n >> 1;
+  const median = n % 2 ? (sorted[mid] as number) : ((sorted[mid - 1] as number) + (sorted[mid] as number)) / 2;
+  // 1-based ranks of the interval's ends (binomial(n, 1/2) in its normal approximation).
+  const lower = Math.max(1, Math.floor((n - Z95 * Math.sqrt(n)) / 2));
+  const upper = Math.min(n, Math.ceil(1 + (n + Z95 * Math.sqrt(n)) / 2));
+  const lo = sorted[lower - 1] as number;
+  const hi = sorted[upper - 1] as number;
+  const halfWidth = (hi - lo) / 2;
   // A zero median with spread around it has unbounded relative noise; treating it as 0
   // would let the loop "converge" on meaningless data.
   if (median === 0) return halfWidth === 0 ? 0 : Infinity;

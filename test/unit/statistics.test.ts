@@ -199,6 +199,17 @@ test('shouldStop: timeout wins over everything', () => {
   assert.equal(shouldStop(rule, { samples: [], elapsedMs: 5000 }), 'timeout');
 });
 
+test('relativeNoise: the order-statistic 95% CI of the median, close to the bootstrap one', () => {
+  // 1..100: ranks floor((100 - 1.96 * 10) / 2) = 40 and ceil(1 + (100 + 1.96 * 10) / 2) = 61 around 50.5.
+  const ranks = Array.from({ length: 100 }, (_, i) => 100 - i);
+  assert.ok(Math.abs(relativeNoise(ranks) - (61 - 40) / 2 / 50.5) < 1e-12);
+  for (const [n, seed] of [[50, 3], [400, 4], [2000, 5]] as const) {
+    const xs = normalSamples(n, 100, 5, seed);
+    const ratio = relativeNoise(xs) / summarize(xs).relCi95;
+    assert.ok(ratio > 0.6 && ratio < 1.6, `n ${n}: order statistics / bootstrap = ${ratio}`);
+  }
+});
+
 test('relativeNoise is small for tight normal data and deterministic', () => {
   const xs = normalSamples(500, 100, 1, 9);
   const noise = relativeNoise(xs);
@@ -230,22 +241,23 @@ function bimodal(seed: number): number[] {
   return Array.from({ length: n }, () => (rand() < 0.5 ? 1 : 1.06) * (1 + (rand() - 0.5) * 0.004));
 }
 
-test('StopRule: a converged the cheap check calls on a bimodal sample is refused until the reported CI agrees', () => {
+test('shouldStop: on bimodal samples (a shared CPU\'s fast and slow phases) the cheap check calls converged only where the reported CI agrees', () => {
   const wide = { ...rule, maxSamples: 1000 };
+  let converged = 0;
+  for (let seed = 1; seed < 400; seed++) {
+    const samples = bimodal(seed);
+    if (shouldStop(wide, { samples, elapsedMs: 100 }) !== 'converged') continue;
+    converged++;
+    assert.ok(summarize(samples).relCi95 <= wide.maxRelNoise, `seed ${seed}`);
+    assert.equal(new StopRule(wide).check({ samples, elapsedMs: 100 }), 'converged');
+  }
+  assert.ok(converged > 0, 'some bimodal samples are tight enough to converge');
+  // The 300-resample bootstrap this check used to run said +-0.05 % for this one; order statistics agree with
+  // the 2000-resample CI that results report (+-2.7 %).
   const xs = bimodal(83);
-  // The cheap 300-resample check says +-0.05 %; the 2000-resample CI that results report says +-2.7 %.
-  assert.equal(shouldStop(wide, { samples: xs, elapsedMs: 100 }), 'converged');
+  assert.equal(shouldStop(wide, { samples: xs, elapsedMs: 100 }), null);
   assert.ok(summarize(xs).relCi95 > wide.maxRelNoise);
   const stop = new StopRule(wide);
-  assert.equal(stop.check({ samples: xs, elapsedMs: 100 }), null);
-  // Backs off until the sample grows by a tenth; timeouts and sample caps are never held back.
-  assert.equal(stop.check({ samples: [...xs, 1], elapsedMs: 100 }), null);
   assert.equal(stop.check({ samples: xs, elapsedMs: 5000 }), 'timeout');
-  // Whenever it says converged, the reported CI is within the rule.
-  for (let seed = 1; seed < 60; seed++) {
-    const samples = bimodal(seed);
-    if (new StopRule(wide).check({ samples, elapsedMs: 100 }) === 'converged') assert.ok(summarize(samples).relCi95 <= wide.maxRelNoise, `seed ${seed}`);
-  }
-  // A unimodal sample converges as before.
   assert.equal(new StopRule(wide).check({ samples: Array(50).fill(3), elapsedMs: 60 }), 'converged');
 });
