@@ -1,7 +1,7 @@
 import Table from 'cli-table3';
 import { MEMORY_ROLES } from '../gpu/memory.js';
 import { formatBytes, formatDuration, formatError, formatPercent, formatRate } from '../report/format.js';
-import { renderCeilings } from '../report/table.js';
+import { renderAllowance, renderCeilings } from '../report/table.js';
 import type { CaptureOutcome, ProfiledCase } from './profiler.js';
 import type { Timeline } from './timeline.js';
 
@@ -60,7 +60,7 @@ export function renderProfile(result: ProfiledCase): string {
       t.toString(),
     );
     if (breakdown) {
-      const allowance = breakdown.overheadAllowanceMs;
+      const allowance = breakdown.allowance;
       const verdict =
         breakdown.endToEndTimer === 'wall'
           ? 'not comparable: end to end is wall time (submit to done, host round trip included), the stages GPU time'
@@ -75,7 +75,7 @@ export function renderProfile(result: ProfiledCase): string {
           `a minimal dispatch in its own timestamped pass takes ${formatDuration(breakdown.passFloorMs)} (same rounds): the floor of a stage's time here; a stage near it is mostly pass overhead`,
         );
       }
-      lines.push(`calibrated dispatch overhead x ${m.timing.dispatches} dispatches = ${allowance === null ? '-' : formatDuration(allowance)}: ${verdict}`);
+      lines.push(allowance === null ? `allowed gap: -: ${verdict}` : `allowed gap: ${renderAllowance(allowance, m.timing.dispatches, rows.length)}: ${verdict}`);
       // One cause: a stage repeated alone keeps its own working set in the caches, which the whole case may not
       // fit; the timeline runs the stages in sequence, as end to end does, so its sum is the cross-check.
       if (breakdown.withinOverhead === false && breakdown.placement === 'alone' && breakdown.endToEndTimer !== 'wall' && ownSum !== null) {

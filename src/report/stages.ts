@@ -28,15 +28,20 @@ export interface StageBreakdown {
   gapUncertaintyMs: number;
   /** Whether end to end and the stages were sampled in the same rounds (files from before: no). */
   paired: boolean;
-  /** One calibrated dispatch overhead per dispatch of a repeat: the gap expected from timing stages apart. */
-  overheadAllowanceMs: number | null;
+  /**
+   * How far the gap may go each way from timing the stages apart (null where the run calibrated no dispatch
+   * overhead, or end to end is wall time). Either way one calibrated dispatch overhead per dispatch of a repeat;
+   * the stages may also sum above end to end by what a pass adds to its dispatch (pass probe - dispatch
+   * overhead) once per stage, since each stage is timed in its own pass where end to end is one.
+   */
+  allowance: GapAllowance | null;
   /**
    * The pass probe's median (a minimal dispatch in its own timestamped pass, same rounds): the floor of any
    * stage's time here, so a stage near it is mostly pass overhead. Null without a probe (older files, stages
    * timed alone).
    */
   passFloorMs: number | null;
-  /** |gap| within the allowance, up to the gap's own uncertainty (null where the run calibrated no dispatch overhead, or end to end is wall time). */
+  /** The gap within the allowance, up to the gap's own uncertainty (null without an allowance). */
   withinOverhead: boolean | null;
   /**
    * 'wall' where end to end is submit-to-done host time (cases timed by wall clock, e.g. MoE's host loop, whose
@@ -47,6 +52,28 @@ export interface StageBreakdown {
   placement: 'in-pipeline' | 'alone';
 }
 
+export interface GapAllowance {
+  /** End to end may exceed the sum of the stages by this much: dispatch overhead x dispatches. */
+  endToEndAboveMs: number;
+  /** The stages may sum above end to end by this much: the above plus (pass probe - dispatch overhead) x stages. */
+  stagesAboveMs: number;
+  /** The per-stage pass term in stagesAboveMs (0 without a pass probe). */
+  passExtraPerStageMs: number;
+}
+
+/**
+ * The gap timing stages apart may open. Inside one pass a dispatch costs the calibrated dispatch overhead;
+ * a stage timed in its own pass pays its pass's fixed cost too, measured by the pass probe, which end to end
+ * pays once. How much of it a stage shows depends on the stage (the two-stage decodes show none of it on
+ * lavapipe, the five-stage absorbed MLA most of it), so it widens one side of the allowance and is not
+ * subtracted.
+ */
+export function gapAllowance(dispatchUs: number, dispatches: number, stages: number, passFloorMs: number | null): GapAllowance {
+  const endToEndAboveMs = (dispatchUs * dispatches) / 1e3;
+  const passExtraPerStageMs = passFloorMs === null ? 0 : Math.max(0, passFloorMs - dispatchUs / 1e3);
+  return { endToEndAboveMs, stagesAboveMs: endToEndAboveMs + passExtraPerStageMs * stages, passExtraPerStageMs };
+}
+
 export function stageBreakdown(measurement: OkMeasurement, ceilings: Ceilings): StageBreakdown | null {
   const stages = measurement.stages;
   if (!stages?.length) return null;
@@ -54,7 +81,8 @@ export function stageBreakdown(measurement: OkMeasurement, ceilings: Ceilings): 
   const paired = measurement.stagesEndToEnd;
   // The paired end to end is GPU-timed even where the case's own step is wall time (MoE); older files lack its timer.
   const endToEndTimer = paired ? (paired.timer ?? measurement.timing.timer) : measurement.timing.timer;
-  const overheadAllowanceMs = ceilings.dispatchUs === null || endToEndTimer === 'wall' ? null : (ceilings.dispatchUs * measurement.timing.dispatches) / 1e3;
+  const passFloorMs = measurement.stagePassProbe?.gpu.median ?? null;
+  const allowance = ceilings.dispatchUs === null || endToEndTimer === 'wall' ? null : gapAllowance(ceilings.dispatchUs, measurement.timing.dispatches, stages.length, passFloorMs);
   const halfWidth = (ci: { lo: number; hi: number }): number => (ci.hi - ci.lo) / 2;
   const gaps = pairedGaps(measurement);
   let endToEndMs: number, endToEndRelCi95: number, gapMs: number, gapUncertaintyMs: number;
@@ -76,9 +104,9 @@ export function stageBreakdown(measurement: OkMeasurement, ceilings: Ceilings): 
     gapMs,
     gapUncertaintyMs,
     paired: gaps !== null,
-    overheadAllowanceMs,
-    passFloorMs: measurement.stagePassProbe?.gpu.median ?? null,
-    withinOverhead: overheadAllowanceMs === null ? null : Math.abs(gapMs) - gapUncertaintyMs <= overheadAllowanceMs,
+    allowance,
+    passFloorMs,
+    withinOverhead: allowance === null ? null : gapMs + gapUncertaintyMs >= -allowance.stagesAboveMs && gapMs - gapUncertaintyMs <= allowance.endToEndAboveMs,
     endToEndTimer,
     placement: measurement.stagePlacement ?? 'alone',
   };

@@ -1,7 +1,7 @@
 import Table from 'cli-table3';
 import type { Ceilings } from '../measure/rates.js';
 import type { Measurement, OkMeasurement, ResultFile } from '../results/schema.js';
-import { stageBreakdown } from './stages.js';
+import { stageBreakdown, type GapAllowance } from './stages.js';
 import { describeCase } from '../suites/expand.js';
 import { ceilingRows, formatDuration, formatError, formatPercent, formatRate } from './format.js';
 import { renderMlaSections } from './mla.js';
@@ -61,6 +61,12 @@ function caseRow(measurement: Measurement, footnotes: Footnotes): string[] {
   }
 }
 
+/** The gap's allowance in words: each side and where it comes from. */
+export function renderAllowance(allowance: GapAllowance, dispatches: number, stages: number): string {
+  const passTerm = allowance.passExtraPerStageMs > 0 ? ` + (pass probe - dispatch overhead) x ${stages} stages` : '';
+  return `end to end up to ${formatDuration(allowance.endToEndAboveMs)} above the stages (dispatch overhead x ${dispatches} dispatches), the stages up to ${formatDuration(allowance.stagesAboveMs)} above it (the same${passTerm})`;
+}
+
 /** A multi-stage case's stages, each timed in its own pass, beside the sum and the end-to-end time. */
 export function renderStageTable(measurement: OkMeasurement, ceilings: Ceilings): string {
   const breakdown = stageBreakdown(measurement, ceilings);
@@ -87,9 +93,9 @@ export function renderStageTable(measurement: OkMeasurement, ceilings: Ceilings)
     ...(breakdown.passFloorMs === null ? [] : [`a minimal dispatch in its own timed pass: ${formatDuration(breakdown.passFloorMs)}`]),
     ...(breakdown.endToEndTimer === 'wall'
       ? ['end to end is wall time, submit to done with any host round trip; the stages are GPU time']
-      : breakdown.overheadAllowanceMs === null
+      : breakdown.allowance === null
         ? []
-        : [`dispatch overhead allows ±${formatDuration(breakdown.overheadAllowanceMs)}`]),
+        : [`allowed -${formatDuration(breakdown.allowance.stagesAboveMs)} to +${formatDuration(breakdown.allowance.endToEndAboveMs)}: ${breakdown.withinOverhead ? 'adds up' : 'does NOT add up'}`]),
   ];
   const placement = breakdown.placement === 'in-pipeline' ? 'stages timed in the pipeline, each in its own pass' : 'stages timed alone';
   return `${describeCase(measurement.params)}: ${placement}${breakdown.paired ? ', in rounds with end to end' : ''}\n${t.toString()}\nend to end - sum of stages = ${formatDuration(breakdown.gapMs)} ±${formatDuration(breakdown.gapUncertaintyMs)}${notes.length ? ` (${notes.join('; ')})` : ''}`;
