@@ -41,6 +41,7 @@ export function progressHooks(style: ProgressStyle, write: { out: (s: string) =>
   let done = 0;
   let started = 0;
   let current: PlannedCase | undefined;
+  let currentVisit = '';
   let timer: NodeJS.Timeout | undefined;
   const width = 24;
   const drawBar = (): void => {
@@ -48,7 +49,7 @@ export function progressHooks(style: ProgressStyle, write: { out: (s: string) =>
     const eta = done > 0 ? (elapsed / done) * (total - done) : NaN;
     const filled = total ? Math.round((done / total) * width) : 0;
     const bar = `[${'#'.repeat(filled)}${'.'.repeat(width - filled)}]`;
-    const name = current ? current.key : '';
+    const name = current ? current.key + currentVisit : '';
     const line = `${bar} ${done + (current ? 1 : 0)}/${total} ${clock(elapsed)} ETA ${Number.isFinite(eta) ? clock(eta) : '?'} ${name}`;
     const columns = process.stdout.columns || 100;
     write.out(`\r\x1b[2K${line.slice(0, columns - 1)}`);
@@ -65,14 +66,18 @@ export function progressHooks(style: ProgressStyle, write: { out: (s: string) =>
         timer.unref();
       }
     },
-    onCaseStart(_index, planned) {
+    onCaseStart(_index, planned, visit) {
       current = planned;
+      currentVisit = visit.of > 1 ? ` (visit ${visit.visit}/${visit.of})` : '';
       if (style === 'bar') drawBar();
     },
-    onCaseEnd(index, measurement) {
+    onCaseEnd(index, measurement, visit) {
       done++;
       current = undefined;
-      if (style === 'lines') write.err(`[${index + 1}/${total}] ${measurement.key}: ${summarizeMeasurement(measurement)}\n`);
+      if (visit.total !== undefined) total = visit.total;
+      const which = visit.of > 1 ? ` (visit ${visit.visit}/${visit.of})` : '';
+      const pooled = visit.visit > 1 && measurement.status === 'ok' ? ', pooled' : visit.visit > 1 ? '; earlier visits kept' : '';
+      if (style === 'lines') write.err(`[${index + 1}/${total}] ${measurement.key}${which}: ${summarizeMeasurement(measurement)}${pooled}\n`);
       else {
         drawBar();
         if (done === total) {

@@ -38,6 +38,10 @@ export const TimingSchema = z.object({
   wall: StatisticsSchema,
   samplesMs: z.array(finite),
   wallSamplesMs: z.array(finite),
+  /** Visits pooled in the samples above (absent: one, as in files from before visits). */
+  visits: z.number().int().positive().optional(),
+  /** Each visit's median, in visit order (absent with one visit): how far the machine moved between them. */
+  visitMediansMs: z.array(finite).optional(),
 });
 
 export const WorkSchema = z.object({ flops: finite, bytesRead: finite, bytesWritten: finite });
@@ -257,6 +261,8 @@ export const RunConfigSchema = z.object({
   targetSampleMs: z.number().positive(),
   warmupSamples: z.number().int().nonnegative(),
   seed: z.number().int(),
+  /** Visits per case, spread over the run (absent in files from before visits: one). */
+  visits: z.number().int().positive().optional(),
   gpu: z.object({
     adapter: z.string().nullable(),
     backend: z.string().nullable(),

@@ -143,10 +143,11 @@ export function readJournal(path: string): JournalContents {
   const [first, ...rest] = records as Array<{ type?: string; header?: unknown; measurement?: unknown }>;
   if (!first || first.type !== 'header') throw new UserError(`${path}: not an mla-bench journal (no header line)`);
   const header = parseOrExplain(ResultHeaderSchema, first.header, `${path}: header`);
-  const cases = rest.map((record, index) =>
-    parseOrExplain(MeasurementSchema, record.measurement, `${path}: line ${index + 2}`),
-  );
-  return { header, cases };
+  const measurements = rest.map((record, index) => parseOrExplain(MeasurementSchema, record.measurement, `${path}: line ${index + 2}`));
+  // A case visited several times has a line per visit, each pooling the ones before: the last one stands.
+  const latest = new Map<string, Measurement>();
+  for (const measurement of measurements) latest.set(measurement.key, measurement);
+  return { header, cases: [...latest.values()] };
 }
 
 export function readResultFile(path: string): ResultFile {

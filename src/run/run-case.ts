@@ -9,7 +9,8 @@ import { sampleCase, sampleRounds } from '../measure/sampler.js';
 import { summarize } from '../measure/statistics.js';
 import type { StoppingRule } from '../measure/stopping.js';
 import { allclose, jsonNumber } from '../reference/allclose.js';
-import type { CheckResult, Measurement, PairedEndToEnd, PassProbe, StageTiming } from '../results/schema.js';
+import type { CheckResult, Measurement, OkMeasurement, PairedEndToEnd, PassProbe, StageTiming } from '../results/schema.js';
+import { poolVisits } from '../results/visits.js';
 import type { PlannedCase } from '../suites/expand.js';
 
 /** Why a case cannot run on this device, judged from its declaration before anything is allocated. */
@@ -35,6 +36,11 @@ export interface CaseRunOptions {
   stageTiming?: boolean;
   /** false: stop after the numerics check, recording the case as "checked" (its suite is not timed). */
   timed?: boolean;
+  /**
+   * A later visit: the case's measurement so far. The case is prepared and run once again (same inputs, not
+   * checked again), sampled under `rule`, and its samples pooled into this measurement (poolVisits).
+   */
+  previous?: OkMeasurement;
 }
 
 export interface CaseTensors {
@@ -132,6 +138,8 @@ export async function runCase(
   const misfit = deviceMisfit(kernelCase, context.limits);
   if (misfit) return { ...base, status: 'skipped', reason: misfit };
 
+  if (options.previous) return revisit(session, kernelCase, options, ceilings, options.previous);
+
   const dtype = kernelCase.stages[0]?.dtype ?? 'f32';
   const work = caseWork(kernelCase);
   allocator.resetPeak();
@@ -166,55 +174,96 @@ export async function runCase(
       };
     }
 
-    const sampled = await withErrorScopes(context.device, () =>
-      sampleCase(timer, prepared!, {
-        mode: options.mode,
-        rule: options.rule,
-        targetSampleMs: options.targetSampleMs,
-        warmupSamples: options.warmupSamples,
-      }),
-    );
-    if (hasErrors(sampled.errors) || sampled.thrown || !sampled.value) {
-      const message = hasErrors(sampled.errors) ? describeErrors(sampled.errors) : errorMessage(sampled.thrown);
-      return { ...base, status: 'error', message: `while timing: ${message}` };
-    }
-    if (context.lostReason) return { ...base, status: 'error', message: `device lost: ${context.lostReason}` };
-    const sampling = sampled.value;
-    const stages = options.stageTiming === false ? undefined : await timeStages(session, prepared, kernelCase, options, ceilings);
-    if (stages && 'error' in stages) return { ...base, status: 'error', message: stages.error };
-    const staged = stages as Exclude<typeof stages, { error: string }>;
-    if (context.lostReason) return { ...base, status: 'error', message: `device lost: ${context.lostReason}` };
+    const timed = await timeCase(session, prepared, kernelCase, options, ceilings);
+    if ('error' in timed) return { ...base, status: 'error', message: timed.error };
     if (afterTiming) await afterTiming(prepared, kernelCase);
-    const gpu = summarize(sampling.samplesMs);
-    const wall = summarize(sampling.wallSamplesMs);
     return {
       ...base,
       status: 'ok',
       dtype,
       work,
-      timing: {
-        mode: options.mode,
-        timer: sampling.timer,
-        repeats: sampling.repeats,
-        dispatches: kernelCase.stages.length,
-        stopReason: sampling.stopReason,
-        elapsedMs: sampling.elapsedMs,
-        gpu,
-        wall,
-        samplesMs: sampling.samplesMs,
-        wallSamplesMs: sampling.wallSamplesMs,
-      },
-      rates: computeRates(work, gpu.median, arithmeticOf(kernelCase.ceiling), ceilings, kernelCase.stages.length),
+      ...timed,
       memory: allocator.report(),
       numerics,
       transfers: prepared.transfers,
       compileMs: prepared.compileMs(),
-      ...(staged && { stages: staged.stages, stagePlacement: staged.placement }),
-      ...(staged?.endToEnd && { stagesEndToEnd: staged.endToEnd }),
-      ...(staged?.passProbe && { stagePassProbe: staged.passProbe }),
       ...(kernelCase.ceiling && { ceiling: kernelCase.ceiling }),
       ...(kernelCase.facts && { facts: kernelCase.facts }),
     };
+  } catch (error) {
+    return { ...base, status: 'error', message: errorMessage(error) };
+  } finally {
+    prepared?.dispose();
+  }
+}
+
+type TimedParts = Pick<OkMeasurement, 'timing' | 'rates' | 'stages' | 'stagePlacement' | 'stagesEndToEnd' | 'stagePassProbe'>;
+
+/** Samples a prepared, checked case end to end, then its stages (timeStages). */
+async function timeCase(
+  session: GpuSession,
+  prepared: PreparedCase,
+  kernelCase: KernelCase,
+  options: CaseRunOptions,
+  ceilings: Ceilings,
+): Promise<TimedParts | { error: string }> {
+  const { context, timer } = session;
+  const sampled = await withErrorScopes(context.device, () =>
+    sampleCase(timer, prepared, {
+      mode: options.mode,
+      rule: options.rule,
+      targetSampleMs: options.targetSampleMs,
+      warmupSamples: options.warmupSamples,
+    }),
+  );
+  if (hasErrors(sampled.errors) || sampled.thrown || !sampled.value) {
+    const message = hasErrors(sampled.errors) ? describeErrors(sampled.errors) : errorMessage(sampled.thrown);
+    return { error: `while timing: ${message}` };
+  }
+  if (context.lostReason) return { error: `device lost: ${context.lostReason}` };
+  const sampling = sampled.value;
+  const stages = options.stageTiming === false ? undefined : await timeStages(session, prepared, kernelCase, options, ceilings);
+  if (stages && 'error' in stages) return { error: stages.error };
+  if (context.lostReason) return { error: `device lost: ${context.lostReason}` };
+  const gpu = summarize(sampling.samplesMs);
+  const wall = summarize(sampling.wallSamplesMs);
+  return {
+    timing: {
+      mode: options.mode,
+      timer: sampling.timer,
+      repeats: sampling.repeats,
+      dispatches: kernelCase.stages.length,
+      stopReason: sampling.stopReason,
+      elapsedMs: sampling.elapsedMs,
+      gpu,
+      wall,
+      samplesMs: sampling.samplesMs,
+      wallSamplesMs: sampling.wallSamplesMs,
+    },
+    rates: computeRates(caseWork(kernelCase), gpu.median, arithmeticOf(kernelCase.ceiling), ceilings, kernelCase.stages.length),
+    ...(stages && { stages: stages.stages, stagePlacement: stages.placement }),
+    ...(stages?.endToEnd && { stagesEndToEnd: stages.endToEnd }),
+    ...(stages?.passProbe && { stagePassProbe: stages.passProbe }),
+  };
+}
+
+/** A later visit of a case (CaseRunOptions.previous): prepared and run once, sampled, pooled with the visits before. */
+async function revisit(session: GpuSession, kernelCase: KernelCase, options: CaseRunOptions, ceilings: Ceilings, previous: OkMeasurement): Promise<Measurement> {
+  const { context, allocator } = session;
+  const base = { key: previous.key, suite: previous.suite, family: previous.family, params: previous.params };
+  allocator.resetPeak();
+  let prepared: PreparedCase | undefined;
+  try {
+    const scoped = await withErrorScopes(context.device, async () => {
+      prepared = await PreparedCase.prepare(context, allocator, kernelCase);
+      await prepared.run();
+    });
+    if (hasErrors(scoped.errors) || scoped.thrown || !prepared) {
+      return { ...base, status: 'error', message: hasErrors(scoped.errors) ? describeErrors(scoped.errors) : errorMessage(scoped.thrown) };
+    }
+    const timed = await timeCase(session, prepared, kernelCase, options, ceilings);
+    if ('error' in timed) return { ...base, status: 'error', message: timed.error };
+    return poolVisits(previous, { ...previous, ...timed, memory: allocator.report() }, ceilings);
   } catch (error) {
     return { ...base, status: 'error', message: errorMessage(error) };
   } finally {

@@ -20,6 +20,7 @@ import {
 } from '../results/schema.js';
 import { Journal, journalPath, readJournal, resultsPathOfJournal, writeFileAtomic } from '../results/store.js';
 import { TensorDump } from '../results/tensors.js';
+import { visitRule, visitsOf } from '../results/visits.js';
 import { expandSuite, parseAxisOverride, type PlannedCase } from '../suites/expand.js';
 import { CALIBRATION_SUITE, builtInSuiteNames, loadSuite } from '../suites/registry.js';
 import type { Profile, SuiteFile } from '../suites/schema.js';
@@ -40,6 +41,8 @@ export interface RunOptions {
   targetSampleMs: number;
   warmupSamples: number;
   seed: number;
+  /** Visits per case, spread over the run (visits.ts). */
+  visits: number;
   gpu: GpuOptions;
   /** Results file; default results/<date>-<device>.json. */
   out?: string;
@@ -55,13 +58,40 @@ export const DEFAULT_RUN_OPTIONS: Omit<RunOptions, 'suites' | 'gpu'> = {
   targetSampleMs: 2,
   warmupSamples: 3,
   seed: 1,
+  visits: 3,
   resultsDir: 'results',
 };
 
 export interface RunHooks {
-  onStart?(info: { total: number; resultsPath: string; journalPath: string; environment: ResultHeader['environment']; profile: Profile }): void;
-  onCaseStart?(index: number, planned: PlannedCase): void;
-  onCaseEnd?(index: number, measurement: Measurement): void;
+  onStart?(info: { total: number; resultsPath: string; journalPath: string; environment: ResultHeader['environment']; profile: Profile; visits: number }): void;
+  /** `step` counts case visits (0-based, of onStart's total). */
+  onCaseStart?(step: number, planned: PlannedCase, visit: Visit): void;
+  onCaseEnd?(step: number, measurement: Measurement, visit: Visit): void;
+}
+
+export interface Visit {
+  /** 1-based. */
+  visit: number;
+  of: number;
+  /** Visits in the whole run, as known now (a case that fails its first visit drops its later ones). */
+  total?: number;
+}
+
+/**
+ * The order of a run's case visits: every case's first visit in plan order, then every case's second, and so
+ * on (visits.ts says why). Visits already in the journal (a resumed run) are left out; a case whose first visit
+ * is still to come gets all its visits. Later visits of cases that end up failing are dropped as they come.
+ */
+export function visitSchedule(planned: PlannedCase[], measured: ReadonlyMap<string, Measurement>, visits: number): { plannedCase: PlannedCase; visit: number }[] {
+  const steps: { plannedCase: PlannedCase; visit: number }[] = [];
+  for (let visit = 1; visit <= visits; visit++) {
+    for (const plannedCase of planned) {
+      const done = measured.get(plannedCase.key);
+      const visitsDone = !done ? 0 : done.status === 'ok' ? visitsOf(done) : visits;
+      if (visit > visitsDone) steps.push({ plannedCase, visit });
+    }
+  }
+  return steps;
 }
 
 export interface RunOutcome {
@@ -127,6 +157,7 @@ function configOf(options: RunOptions, profile: Profile, suites: SuiteFile[]): R
     targetSampleMs: options.targetSampleMs,
     warmupSamples: options.warmupSamples,
     seed: options.seed,
+    visits: options.visits,
     gpu: {
       adapter: options.gpu.adapter ?? null,
       backend: options.gpu.backend ?? null,
@@ -162,21 +193,26 @@ async function execute(execution: Execution, options: Pick<RunOptions, 'saveTens
   const untimed = new Set(execution.suites.filter((suite) => suite.timed === false).map((suite) => suite.name));
   const allocator = new TrackedAllocator(context.device);
   const session: GpuSession = { context, allocator, timer: GpuTimer.create(context, allocator) };
-  const cases = [...execution.done];
-  const finished = new Set(cases.map((measurement) => measurement.key));
-  let ceilings = ceilingsOf(cases);
+  // Journal lines of one case: each later visit's pooled measurement supersedes the one before.
+  const measured = new Map(execution.done.map((measurement) => [measurement.key, measurement]));
+  let ceilings = ceilingsOf([...measured.values()]);
   const dump = options.saveTensors ? new TensorDump(options.saveTensors) : undefined;
+  const visits = config.visits ?? 1;
+  const rule = visitRule(config.rule, visits);
+  const steps = visitSchedule(planned, measured, visits);
   hooks.onStart?.({
-    total: planned.length,
+    total: steps.length,
     resultsPath,
     journalPath: journal.path,
     environment: header.environment,
     profile: config.profile,
+    visits,
   });
   try {
-    for (const [index, plannedCase] of planned.entries()) {
-      if (finished.has(plannedCase.key)) continue;
-      hooks.onCaseStart?.(index, plannedCase);
+    for (let step = 0; step < steps.length; step++) {
+      const { plannedCase, visit } = steps[step]!;
+      const previous = measured.get(plannedCase.key);
+      hooks.onCaseStart?.(step, plannedCase, { visit, of: visits });
       const family = familyOf.get(plannedCase.suite);
       if (!family) throw new Error(`no kernel family for suite ${plannedCase.suite}`);
       const measurement = await runCase(
@@ -185,25 +221,35 @@ async function execute(execution: Execution, options: Pick<RunOptions, 'saveTens
         plannedCase,
         {
           mode: config.mode,
-          rule: config.rule,
+          rule,
           targetSampleMs: config.targetSampleMs,
           warmupSamples: config.warmupSamples,
           seed: config.seed,
           timed: !untimed.has(plannedCase.suite),
+          ...(visit > 1 && previous?.status === 'ok' && { previous }),
         },
         ceilings,
-        dump && ((tensors) => dump.save(plannedCase, tensors)),
+        visit === 1 ? dump && ((tensors) => dump.save(plannedCase, tensors)) : undefined,
       );
-      journal.append(measurement);
-      cases.push(measurement);
-      if (measurement.status === 'ok' && measurement.ceiling) ceilings = ceilingsOf(cases);
-      hooks.onCaseEnd?.(index, measurement);
+      // A later visit that fails keeps what the earlier visits measured; the progress output says why.
+      if (visit === 1 || measurement.status === 'ok') {
+        journal.append(measurement);
+        measured.set(plannedCase.key, measurement);
+        if (measurement.status === 'ok' && measurement.ceiling) ceilings = ceilingsOf([...measured.values()]);
+      }
+      // A case skipped, checked only, or failed in its first visit has no later ones.
+      if (visit === 1 && measurement.status !== 'ok') {
+        const kept = steps.filter((s, i) => i <= step || s.plannedCase.key !== plannedCase.key);
+        steps.splice(0, steps.length, ...kept);
+      }
+      hooks.onCaseEnd?.(step, measurement, { visit, of: visits, total: steps.length });
     }
   } finally {
     session.timer.dispose();
     allocator.destroyAll();
     journal.close();
   }
+  const cases = planned.flatMap((plannedCase) => measured.get(plannedCase.key) ?? []);
   const results = assembleResults(header, cases, new Date().toISOString());
   writeFileAtomic(resultsPath, JSON.stringify(results, null, 1) + '\n');
   // The results file now holds every case: the journal has done its job.

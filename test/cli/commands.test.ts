@@ -90,6 +90,28 @@ test('a crash of the GPU runtime after the command finished keeps the command\'s
   assert.match(failing.stderr, /exit status 2 stands/);
 });
 
+test('--visits N samples each case in N visits spread over the run and pools them', async () => {
+  const out = join(dir, 'visits.json');
+  const { code, stderr } = await cli(['run', 'calibration', ...FAST_RUN, '-a', 'kernel=copy,copy-chunked', '--visits', '2', '--out', out]);
+  assert.equal(code, 0, stderr);
+  // CI prints one line per visit: every case's first visit comes before any second one.
+  const lines = stderr.split('\n').filter((line) => /^\[\d+\/\d+\]/.test(line));
+  assert.deepEqual(lines.map((line) => /\(visit (\d)\/2\)/.exec(line)?.[1]), ['1', '1', '2', '2']);
+  const results = readResultFile(out);
+  assert.equal(results.config.visits, 2);
+  const timed = results.cases.filter((c) => c.status === 'ok');
+  assert.equal(timed.length, 2);
+  for (const c of timed) {
+    assert.ok(c.status === 'ok');
+    assert.equal(c.timing.visits, 2);
+    assert.equal(c.timing.visitMediansMs?.length, 2);
+    assert.equal(c.timing.gpu.n, c.timing.samplesMs.length);
+    // min-samples 5 in two visits: at least 3 each.
+    assert.ok(c.timing.gpu.n >= 6, `${c.key}: ${c.timing.gpu.n} samples`);
+  }
+  assert.equal(existsSync(out + '.journal.jsonl'), false);
+});
+
 test('run prints a table of ceilings and cases without --json', async () => {
   const out = join(dir, 'table.json');
   const { code, stdout } = await cli(['run', 'calibration', ...FAST_RUN, '--filter', 'kernel=copy', '--out', out]);
@@ -123,6 +145,7 @@ const badInputs: [string, string[], RegExp][] = [
   ['unknown flag', ['run', '--frobnicate'], /Nonexistent flag/],
   ['non-integer flag value', ['run', 'calibration', '--min-time', '0.3'], /Parsing --min-time: Expected an integer but received: 0\.3 \(see --help\)/],
   ['bad profile', ['run', '--profile', 'huge'], /--profile/],
+  ['zero visits', ['run', 'calibration', '--visits', '0'], /Expected an integer greater than or equal to 1/],
   ['unwritable output path', ['run', 'calibration', ...FAST_RUN, '--out', '/etc/hostname/x.json'], /cannot write results to \/etc\/hostname\/x\.json/],
 ];
 
