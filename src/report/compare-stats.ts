@@ -122,18 +122,66 @@ export function geomean(values: readonly number[]): number {
   return Math.exp(values.reduce((sum, v) => sum + Math.log(v), 0) / values.length);
 }
 
+/**
+ * Exact one-sided rank test on two small sets (the per-visit medians of a case in two runs): the probability,
+ * with every split of the pooled values into sets of these sizes equally likely, of a U statistic (pairs in
+ * which `candidate` is the larger, ties half) at least the observed one: p of "candidate is larger". Samples
+ * within a visit share the machine's moment, so with visits the visit is the unit that replicates drift, as
+ * in Google Benchmark's comparison of repetitions. 3 against 3: only a complete separation reaches 1/20.
+ */
+export function exactRankP(base: readonly number[], candidate: readonly number[]): number {
+  const pooled = [...base, ...candidate];
+  const n = pooled.length;
+  const k = candidate.length;
+  if (k === 0 || base.length === 0) throw new Error('the rank test needs two non-empty sets');
+  if (n > 24) throw new Error(`exact rank test over ${n} values: use Mann-Whitney's approximation`);
+  const uOf = (inCandidate: (i: number) => boolean): number => {
+    let u = 0;
+    for (let i = 0; i < n; i++) {
+      if (!inCandidate(i)) continue;
+      for (let j = 0; j < n; j++) {
+        if (inCandidate(j)) continue;
+        const [c, b] = [pooled[i] as number, pooled[j] as number];
+        u += c > b ? 1 : c === b ? 0.5 : 0;
+      }
+    }
+    return u;
+  };
+  const observed = uOf((i) => i >= base.length);
+  let atLeast = 0;
+  let total = 0;
+  // Every k-subset of the pooled indices as the candidate set (bit masks; n <= 24).
+  for (let mask = 0; mask < 1 << n; mask++) {
+    let bits = 0;
+    for (let m = mask; m; m &= m - 1) bits++;
+    if (bits !== k) continue;
+    total++;
+    if (uOf((i) => ((mask >> i) & 1) === 1) >= observed - 1e-9) atLeast++;
+  }
+  return atLeast / total;
+}
+
 export type Verdict = 'faster' | 'slower' | 'same' | 'inconclusive';
+
+/** Visit-level evidence (both runs sampled each case in visits): exactRankP each way. */
+export interface VisitEvidence {
+  /** p of "the candidate's visits are slower" and of "faster". */
+  slowerP: number;
+  fasterP: number;
+}
 
 /**
  * same: the CI of the ratio lies inside the noise band [1 - noise, 1 + noise];
- * slower / faster: the U test is significant and the ratio lies outside the band;
- * otherwise inconclusive. `noise` is a fraction (0.02 = 2 %); ratios are candidate / base times.
+ * slower / faster: the U test is significant, the ratio lies outside the band, and, where both runs have
+ * visits, the visits agree (their one-sided rank test is significant too: a machine that drifted during one
+ * visit cannot make a case slower on its own); otherwise inconclusive. `noise` is a fraction (0.02 = 2 %);
+ * ratios are candidate / base times.
  */
-export function verdict(estimate: RatioEstimate, p: number, noise: number, alpha = 0.05): Verdict {
+export function verdict(estimate: RatioEstimate, p: number, noise: number, alpha = 0.05, visits: VisitEvidence | null = null): Verdict {
   const lo = 1 - noise;
   const hi = 1 + noise;
   if (estimate.ci95.lo >= lo && estimate.ci95.hi <= hi) return 'same';
-  if (p < alpha && estimate.ratio > hi) return 'slower';
-  if (p < alpha && estimate.ratio < lo) return 'faster';
+  if (p < alpha && estimate.ratio > hi && (visits === null || visits.slowerP <= alpha)) return 'slower';
+  if (p < alpha && estimate.ratio < lo && (visits === null || visits.fasterP <= alpha)) return 'faster';
   return 'inconclusive';
 }

@@ -12,11 +12,13 @@ const ratio = (r: number): string => (Number.isFinite(r) ? `${r.toFixed(3)}x` : 
 export function renderComparison(c: CandidateComparison, noisePct: number): string {
   const suites = table(['suite', 'cases', 'geomean ratio', 'faster', 'slower', 'same', 'inconclusive']);
   for (const s of c.suites) suites.push([s.suite, s.cases, ratio(s.geomeanRatio), s.faster, s.slower, s.same, s.inconclusive]);
-  const cases = table(['case', 'base', 'candidate', 'ratio', 'CI95', 'p', 'verdict']);
+  const cases = table(['case', 'base', 'candidate', 'ratio', 'CI95', 'p', 'visits p', 'verdict']);
   for (const x of c.cases) {
-    cases.push([x.key, formatDuration(x.baseMs), formatDuration(x.candidateMs), ratio(x.ratio), `${x.ci95.lo.toFixed(3)}-${x.ci95.hi.toFixed(3)}`, x.p < 1e-4 ? x.p.toExponential(1) : x.p.toFixed(4), x.verdict]);
+    const visitsP = x.visits === null ? '-' : (x.ratio >= 1 ? x.visits.slowerP : x.visits.fasterP).toFixed(3);
+    cases.push([x.key, formatDuration(x.baseMs), formatDuration(x.candidateMs), ratio(x.ratio), `${x.ci95.lo.toFixed(3)}-${x.ci95.hi.toFixed(3)}`, x.p < 1e-4 ? x.p.toExponential(1) : x.p.toFixed(4), visitsP, x.verdict]);
   }
-  const lines = [`${c.candidate} vs ${c.base} (ratio = candidate / base median; noise band ±${noisePct}%)`, suites.toString(), cases.toString()];
+  const lines = [
+    `${c.candidate} vs ${c.base} (ratio = candidate / base median; noise band ±${noisePct}%; visits p: one-sided rank test of the per-visit medians in the ratio's direction, which slower / faster also need where both runs have visits)`, suites.toString(), cases.toString()];
   if (c.ceilings.length) {
     const ceilings = table(['calibrated ceiling', 'base', 'candidate', 'time ratio']);
     for (const s of c.ceilings) ceilings.push([s.label, formatCeiling(s.ceiling, s.base), formatCeiling(s.ceiling, s.candidate), ratio(s.timeRatio)]);

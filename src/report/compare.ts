@@ -2,7 +2,7 @@ import { UserError } from '../errors.js';
 import { isSoftwareAdapter } from '../gpu/host-priority.js';
 import type { Ceilings } from '../measure/rates.js';
 import type { OkMeasurement } from '../results/schema.js';
-import { geomean, mannWhitneyU, ratioOfMedians, verdict, type Verdict } from './compare-stats.js';
+import { exactRankP, geomean, mannWhitneyU, ratioOfMedians, verdict, type Verdict, type VisitEvidence } from './compare-stats.js';
 import { okCases, type LoadedResults } from './data.js';
 import { CEILING_LABELS } from './format.js';
 
@@ -17,6 +17,8 @@ export interface CaseComparison {
   ci95: { lo: number; hi: number };
   /** Two-sided Mann-Whitney U p-value. */
   p: number;
+  /** Where both runs sampled the case in visits: the visit-level rank test (exactRankP) each way. */
+  visits: VisitEvidence | null;
   verdict: Verdict;
 }
 
@@ -105,6 +107,7 @@ export function compareResults(base: LoadedResults, candidate: LoadedResults, op
       ...(opts.seed !== undefined && { seed: opts.seed }),
     });
     const { p } = mannWhitneyU(b.timing.samplesMs, c.timing.samplesMs);
+    const visits = visitEvidence(b, c, opts.alpha ?? 0.05);
     cases.push({
       key,
       suite: b.suite,
@@ -113,7 +116,8 @@ export function compareResults(base: LoadedResults, candidate: LoadedResults, op
       ratio: estimate.ratio,
       ci95: estimate.ci95,
       p,
-      verdict: verdict(estimate, p, opts.noise, opts.alpha ?? 0.05),
+      visits,
+      verdict: verdict(estimate, p, opts.noise, opts.alpha ?? 0.05, visits),
     });
   }
   const suites = [...new Set(cases.map((c) => c.suite))].map((suite): SuiteSummary => {
@@ -139,6 +143,22 @@ export function compareResults(base: LoadedResults, candidate: LoadedResults, op
     onlyInCandidate: [...candidateCases.keys()].filter((k) => !baseCases.has(k) && !baseChecked.has(k)),
     timedOnOneSide: [...[...baseCases.keys()].filter((k) => candidateChecked.has(k)), ...[...candidateCases.keys()].filter((k) => baseChecked.has(k))],
   };
+}
+
+/** The visit-level rank test where both runs sampled the case in two or more visits (else null). */
+export function visitEvidence(base: OkMeasurement, candidate: OkMeasurement, alpha = 0.05): VisitEvidence | null {
+  const b = base.timing.visitMediansMs;
+  const c = candidate.timing.visitMediansMs;
+  if (!b || !c || b.length + c.length > 24) return null;
+  // Too few visits for the test ever to reach alpha (2 against 2: at best 1/6): then it cannot judge.
+  if (1 / binomial(b.length + c.length, c.length) > alpha) return null;
+  return { slowerP: exactRankP(b, c), fasterP: exactRankP(c, b) };
+}
+
+function binomial(n: number, k: number): number {
+  let result = 1;
+  for (let i = 1; i <= k; i++) result = (result * (n - k + i)) / i;
+  return result;
 }
 
 /** Cases significantly slower by more than `pct` percent. */

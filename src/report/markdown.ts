@@ -102,7 +102,7 @@ function ratioText(ratio: number): string {
 export function markdownComparison(comparisons: CandidateComparison[], noisePct: number): string {
   const parts = ['# mla-bench comparison', ''];
   for (const c of comparisons) {
-    parts.push(`## \`${c.candidate}\` vs \`${c.base}\``, '', `Ratio = candidate / base median GPU time (above 1 is slower); noise band ±${noisePct}%.`, '');
+    parts.push(`## \`${c.candidate}\` vs \`${c.base}\``, '', `Ratio = candidate / base median GPU time (above 1 is slower); noise band ±${noisePct}%; visits p: one-sided rank test of the per-visit medians, which slower / faster also need where both runs have visits.`, '');
     parts.push(
       mdTable(
         ['suite', 'cases', 'geomean ratio', 'faster', 'slower', 'same', 'inconclusive'],
@@ -111,7 +111,7 @@ export function markdownComparison(comparisons: CandidateComparison[], noisePct:
       ),
       '',
       mdTable(
-        ['case', 'base', 'candidate', 'ratio', 'CI95', 'p', 'verdict'],
+        ['case', 'base', 'candidate', 'ratio', 'CI95', 'p', 'visits p', 'verdict'],
         c.cases.map((x) => [
           x.key,
           formatDuration(x.baseMs),
@@ -119,9 +119,10 @@ export function markdownComparison(comparisons: CandidateComparison[], noisePct:
           ratioText(x.ratio),
           `${x.ci95.lo.toFixed(3)}-${x.ci95.hi.toFixed(3)}`,
           x.p < 1e-4 ? x.p.toExponential(1) : x.p.toFixed(4),
+          x.visits === null ? '-' : (x.ratio >= 1 ? x.visits.slowerP : x.visits.fasterP).toFixed(3),
           VERDICT_MARK[x.verdict] ?? x.verdict,
         ]),
-        ['l', 'r', 'r', 'r', 'r', 'r', 'l'],
+        ['l', 'r', 'r', 'r', 'r', 'r', 'r', 'l'],
       ),
       '',
     );

@@ -73,6 +73,39 @@ test('compare sets the calibrated ceilings side by side and warns, also in the g
   assert.doesNotMatch(quiet.stdout + quiet.stderr, /machine itself moved|ceilings moved too/);
 });
 
+test('compare with visits: a candidate slower in every visit is flagged; one that drifted in some visits is not', async () => {
+  const median = (xs: number[]): number => {
+    const s = [...xs].sort((a, b) => a - b);
+    return s.length % 2 ? (s[s.length >> 1] as number) : ((s[s.length / 2 - 1] as number) + (s[s.length / 2] as number)) / 2;
+  };
+  // Each case's 24 samples as three visits of 8, each visit scaled by its factor.
+  const withVisits = (file: string, factors: number[], out: string): string => {
+    const results = JSON.parse(readFileSync(file, 'utf8'));
+    for (const c of results.cases) {
+      if (c.status !== 'ok') continue;
+      const visits = factors.map((f, v) => (c.timing.samplesMs as number[]).slice(v * 8, v * 8 + 8).map((x) => x * f));
+      c.timing.samplesMs = visits.flat();
+      c.timing.visits = visits.length;
+      c.timing.visitMediansMs = visits.map(median);
+    }
+    const path = join(dir, out);
+    writeFileSync(path, JSON.stringify(results));
+    return path;
+  };
+  const base = withVisits(A, [1, 1, 1], 'visits-base.json');
+  const slow = await cli(['compare', base, withVisits(SLOW, [1, 1, 1], 'visits-slow.json'), '--fail-on-regression', '5', '--json']);
+  assert.equal(slow.code, 1, 'x1.2 in every visit: a regression');
+  // The machine slowed down during two of the candidate's three visits (x1.15 and x1.5) and not the third.
+  const drifted = withVisits(A, [1, 1.15, 1.5], 'visits-drifted.json');
+  const { code, stdout, stderr } = await cli(['compare', base, drifted, '--fail-on-regression', '5', '--json']);
+  assert.equal(code, 0, stderr);
+  const cases = JSON.parse(stdout).comparisons[0].cases as Array<{ ratio: number; p: number; verdict: string; visits: { slowerP: number } }>;
+  assert.ok(cases.some((c) => c.ratio > 1.05 && c.p < 0.05), 'pooled samples alone would call some of these slower');
+  assert.ok(cases.every((c) => c.verdict !== 'slower' && c.visits.slowerP > 0.05));
+  const table = await cli(['compare', base, drifted]);
+  assert.match(table.stdout, /visits p/);
+});
+
 test('compare of an identical pair exits 0 with no case slower', async () => {
   const { code, stdout, stderr } = await cli(['compare', A, A, '--fail-on-regression', '5', '--json']);
   assert.equal(code, 0, stderr);

@@ -1,6 +1,8 @@
 import assert from 'node:assert/strict';
 import { test } from 'node:test';
-import { erfc, geomean, mannWhitneyU, median, normalSf, ratioOfMedians, verdict } from '../../src/report/compare-stats.js';
+import { erfc, exactRankP, geomean, mannWhitneyU, median, normalSf, ratioOfMedians, verdict } from '../../src/report/compare-stats.js';
+import { visitEvidence } from '../../src/report/compare.js';
+import { okFixture } from '../helpers/fixtures.js';
 
 const close = (actual: number, expected: number, rel = 1e-9, what = ''): void =>
   assert.ok(Math.abs(actual - expected) <= rel * Math.max(Math.abs(expected), 1e-300), `${what} ${actual} != ${expected}`);
@@ -72,6 +74,42 @@ test('verdict: same inside the noise band, slower/faster only when significant a
   assert.equal(verdict({ ratio: 0.8, ci95: { lo: 0.75, hi: 0.85 } }, 0.001, noise), 'faster');
   assert.equal(verdict({ ratio: 1.2, ci95: { lo: 0.9, hi: 1.5 } }, 0.2, noise), 'inconclusive', 'not significant');
   assert.equal(verdict({ ratio: 1.01, ci95: { lo: 1.005, hi: 1.03 } }, 0.001, noise), 'inconclusive', 'significant but inside the band');
+});
+
+test('exactRankP: the exact one-sided rank test over every split of the pooled values', () => {
+  // 3 against 3: 20 splits; complete separation is the one most extreme.
+  close(exactRankP([1, 2, 3], [4, 5, 6]), 1 / 20);
+  close(exactRankP([4, 5, 6], [1, 2, 3]), 1);
+  // U = 6 of 9; U of 3 against 3 takes 0..9 with counts 1,1,2,3,3,3,3,2,1,1: P(U >= 6) = 7/20.
+  close(exactRankP([1, 2, 3], [0.5, 5, 6]), 7 / 20);
+  // All tied: every split has the same U.
+  close(exactRankP([1, 1, 1], [1, 1, 1]), 1);
+  assert.throws(() => exactRankP([], [1]), /non-empty/);
+});
+
+test('verdict: with visits on both sides, slower / faster also need the visits to agree', () => {
+  const noise = 0.1;
+  const estimate = { ratio: 1.3, ci95: { lo: 1.25, hi: 1.35 } };
+  // Thousands of samples make any shift significant; one slow visit of three is not a slower build.
+  assert.equal(verdict(estimate, 1e-9, noise, 0.05, { slowerP: 0.35, fasterP: 0.8 }), 'inconclusive');
+  assert.equal(verdict(estimate, 1e-9, noise, 0.05, { slowerP: 0.05, fasterP: 1 }), 'slower');
+  assert.equal(verdict({ ratio: 0.7, ci95: { lo: 0.65, hi: 0.75 } }, 1e-9, noise, 0.05, { slowerP: 1, fasterP: 0.05 }), 'faster');
+  assert.equal(verdict(estimate, 1e-9, noise, 0.05, null), 'slower', 'files without visits: as before');
+});
+
+test('visitEvidence: only where both runs have visits enough for the test to reach alpha', () => {
+  const withVisits = (medians: number[] | undefined) => {
+    const m = okFixture('calibration/kernel=copy,mib=1', [1, 2, 3]);
+    assert.ok(m.status === 'ok');
+    return { ...m, timing: { ...m.timing, ...(medians && { visits: medians.length, visitMediansMs: medians }) } };
+  };
+  const evidence = visitEvidence(withVisits([1, 1.1, 0.9]), withVisits([2, 2.1, 1.9]));
+  assert.ok(evidence);
+  close(evidence.slowerP, 1 / 20);
+  close(evidence.fasterP, 1);
+  // 2 against 2 can at best reach 1/6: no judgement rather than a test that never fires.
+  assert.equal(visitEvidence(withVisits([1, 1.1]), withVisits([2, 2.1])), null);
+  assert.equal(visitEvidence(withVisits(undefined), withVisits([2, 2.1, 1.9])), null);
 });
 
 test('the default noise band is 2 % on a GPU and 10 % where the base ran on a software adapter', async () => {
