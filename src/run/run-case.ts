@@ -263,7 +263,9 @@ async function revisit(session: GpuSession, kernelCase: KernelCase, options: Cas
     }
     const timed = await timeCase(session, prepared, kernelCase, options, ceilings);
     if ('error' in timed) return { ...base, status: 'error', message: timed.error };
-    return poolVisits(previous, { ...previous, ...timed, memory: allocator.report() }, ceilings);
+    // This visit's own figures only: none of the earlier visits' stage series may ride along into the pool.
+    const { stages: _s, stagePlacement: _p, stagesEndToEnd: _e, stagePassProbe: _q, ...earlier } = previous;
+    return poolVisits(previous, { ...earlier, ...timed, memory: allocator.report() }, ceilings);
   } catch (error) {
     return { ...base, status: 'error', message: errorMessage(error) };
   } finally {

@@ -112,6 +112,20 @@ test('--visits N samples each case in N visits spread over the run and pools the
   assert.equal(existsSync(out + '.journal.jsonl'), false);
 });
 
+test('--visits pools a multi-stage case with its stage rounds still paired', async () => {
+  const out = join(dir, 'visits-stages.json');
+  const args = ['run', 'calibration', 'attention-decode', ...FAST_RUN, '-a', 'kernel=dispatch', '-a', 'variant=gqa', '-a', 'context=64', '-a', 'dtype=f32', '--visits', '2', '--out', out];
+  const { code, stderr } = await cli(args);
+  assert.equal(code, 0, stderr);
+  const decode = readResultFile(out).cases.find((c) => c.suite === 'attention-decode');
+  assert.ok(decode?.status === 'ok' && decode.stages && decode.stagesEndToEnd, `${decode?.key}: ${decode?.status}`);
+  assert.equal(decode.timing.visits, 2);
+  const rounds = decode.stagesEndToEnd.samplesMs.length;
+  assert.ok(rounds >= 2);
+  for (const stage of decode.stages) assert.equal(stage.samplesMs.length, rounds, `${stage.name}: one sample per round of both visits`);
+  assert.equal(decode.stagePassProbe?.samplesMs.length, rounds);
+});
+
 test('run prints a table of ceilings and cases without --json', async () => {
   const out = join(dir, 'table.json');
   const { code, stdout } = await cli(['run', 'calibration', ...FAST_RUN, '--filter', 'kernel=copy', '--out', out]);
