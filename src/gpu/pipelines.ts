@@ -22,11 +22,25 @@ export function dtypePrelude(dtype: Dtype): string {
   return dtype === 'f16' ? 'enable f16;\nalias T = f16;\n' : 'alias T = f32;\n';
 }
 
-/** The shader with the dtype prelude; its own `enable` directives stay first, as WGSL requires. */
-export function withPrelude(dtype: Dtype, source: string): string {
+/** `const NAME: u32 = value;` per size, in name order. */
+export function sizesPrelude(sizes: Record<string, number> = {}): string {
+  return sortedEntries(sizes)
+    .map(([name, value]) => {
+      if (!/^[A-Z_][A-Z0-9_]*$/.test(name) || !Number.isInteger(value) || value < 1) throw new Error(`bad shader size ${name}=${value}`);
+      return `const ${name}: u32 = ${value}u;\n`;
+    })
+    .join('');
+}
+
+/** The shader with the dtype and sizes prelude; its own `enable` directives stay first, as WGSL requires. */
+export function withPrelude(dtype: Dtype, source: string, sizes: Record<string, number> = {}): string {
   const enables = source.match(/^enable [^;]+;\s*$/gm) ?? [];
   const body = enables.length ? source.replace(/^enable [^;]+;\s*$/gm, '') : source;
-  return enables.map((line) => line.trim() + '\n').join('') + dtypePrelude(dtype) + body;
+  return enables.map((line) => line.trim() + '\n').join('') + dtypePrelude(dtype) + sizesPrelude(sizes) + body;
+}
+
+function sortedEntries(record: Record<string, number>): [string, number][] {
+  return Object.entries(record).sort(([a], [b]) => a.localeCompare(b));
 }
 
 export interface CompiledPipeline {
@@ -35,12 +49,12 @@ export interface CompiledPipeline {
 }
 
 /** Compile-time facts only: shapes travel as uniforms, so new sizes never recompile. */
-export function pipelineKey(stage: Pick<StageDecl, 'shader' | 'entryPoint' | 'dtype' | 'constants'>): string {
-  const constants = Object.entries(stage.constants ?? {})
-    .sort(([a], [b]) => a.localeCompare(b))
-    .map(([k, v]) => `${k}=${v}`)
-    .join(',');
-  return `${stage.shader}:${stage.entryPoint ?? 'main'}:${stage.dtype}:${constants}`;
+export function pipelineKey(stage: Pick<StageDecl, 'shader' | 'entryPoint' | 'dtype' | 'constants' | 'sizes'>): string {
+  const list = (record: Record<string, number> = {}) =>
+    sortedEntries(record)
+      .map(([k, v]) => `${k}=${v}`)
+      .join(',');
+  return `${stage.shader}:${stage.entryPoint ?? 'main'}:${stage.dtype}:${list(stage.constants)}:${list(stage.sizes)}`;
 }
 
 const caches = new WeakMap<GPUDevice, Map<string, Promise<CompiledPipeline>>>();
@@ -49,7 +63,7 @@ async function compile(device: GPUDevice, stage: StageDecl): Promise<CompiledPip
   const start = performance.now();
   const module = device.createShaderModule({
     label: stage.shader,
-    code: withPrelude(stage.dtype, shaderSource(stage.shader)),
+    code: withPrelude(stage.dtype, shaderSource(stage.shader), stage.sizes),
   });
   const pipeline = await device.createComputePipelineAsync({
     label: `${stage.name}:${stage.shader}`,

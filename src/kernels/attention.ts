@@ -242,7 +242,11 @@ function rowsPerInvocation(shape: AttentionShape): number | string {
 
 /** Subgroup lanes the subgroup rows kernel trades K/V vec4s across (its loads come in blocks of this many). */
 export const SUBGROUP_ROWS_LANES = 8;
-/** Private rows of attention_rows_subgroup.wgsl in vec4s (MAXQ, MAXV) and rows per invocation (MAX_RPI). */
+/**
+ * Largest private rows of attention_rows_subgroup.wgsl in vec4s (q, accumulators: MLA's two 576 / 512-wide rows)
+ * and rows per invocation (MAX_RPI). A plan sizes them to its shape (MAXQ, MAXV): every private variable is
+ * zeroed when an invocation starts, which with the largest rows cost 5% of the MHA prefill on lavapipe.
+ */
 const SUBGROUP_ROWS_MAXQ = 586;
 const SUBGROUP_ROWS_MAXV = 522;
 const SUBGROUP_ROWS_MAX_RPI = 8;
@@ -281,6 +285,8 @@ export function subgroupRowsPlan(
   return {
     shader: 'attention_rows_subgroup.wgsl',
     constants: { WG: wg, RPI: rpi, D_QK: shape.dQk, D_V: shape.dV },
+    // Not powers of two: llvmpipe lays private arrays out per lane, and power-of-two strides alias in L1.
+    sizes: { MAXQ: rpi * dq4 + 2, MAXV: rpi * dv4 + 2 },
     workgroups: grid2d(perSplit * splits, limits.maxComputeWorkgroupsPerDimension),
     rowGroups,
     chunk,
@@ -400,6 +406,8 @@ export interface AttentionIo {
 export interface AttendPlan {
   shader: string;
   constants: Record<string, number>;
+  /** Compile-time sizes (StageDecl.sizes): the subgroup rows kernel's private rows. */
+  sizes?: Record<string, number>;
   workgroups: [number, number?, number?];
   /** Row groups per KV head (params.row_blocks), tokens per split and number of splits. */
   rowGroups: number;
@@ -504,7 +512,7 @@ export function attentionCore(
     const plan = options.attendPlan(shape);
     if (typeof plan === 'string') return { kind: 'skip', reason: plan };
     ({ buffers, stages } = splitPipeline(
-      { shader: plan.shader, constants: { ...plan.constants }, workgroups: plan.workgroups },
+      { shader: plan.shader, constants: { ...plan.constants }, ...(plan.sizes && { sizes: plan.sizes }), workgroups: plan.workgroups },
       plan.rowGroups,
       plan.chunk,
       plan.splits,
@@ -524,13 +532,14 @@ export function attentionCore(
           entryPoint: 'main_direct',
           dtype,
           constants,
+          ...(plan.sizes && { sizes: plan.sizes }),
           bindings: ['params', io.seqs, io.q, io.k, io.v, io.out],
           workgroups: plan.workgroups,
           work: { flops, bytesRead: qBytes + kvBytes + seqsBytes, bytesWritten: outBytes },
         },
       ];
     } else {
-      ({ buffers, stages } = splitPipeline({ shader: plan.shader, constants, workgroups: plan.workgroups }, plan.rowGroups, plan.chunk, plan.splits));
+      ({ buffers, stages } = splitPipeline({ shader: plan.shader, constants, ...(plan.sizes && { sizes: plan.sizes }), workgroups: plan.workgroups }, plan.rowGroups, plan.chunk, plan.splits));
     }
     Object.assign(facts, { splits: plan.splits, splitTokens: plan.chunk, ...plan.facts });
   } else if (tiling === 'rows') {

@@ -56,6 +56,11 @@ export interface StageDecl {
   dtype: Dtype;
   /** Compile-time constants (`override` in WGSL): part of the pipeline cache key. */
   constants?: Record<string, number>;
+  /**
+   * Compile-time sizes spliced into the source as `const NAME: u32 = value;` (part of the pipeline cache key):
+   * array lengths that WGSL wants as const-expressions (private arrays), which an override cannot give.
+   */
+  sizes?: Record<string, number>;
   /** Buffer names in @group(0) @binding(i) order. */
   bindings: string[];
   workgroups: [number, number?, number?];
