@@ -13,8 +13,9 @@ import { buffersMisfit, elementBytes, REFERENCE_BUDGET_FLOPS, sampleRows, type B
  *   decode:  split-KV flash-decoding, kernels/attention_decode.wgsl (attend: all query heads of a KV head in
  *            one workgroup, K/V streamed once) + kernels/attention_reduce.wgsl (merge the splits);
  *   prefill: flash-attention, kernels/attention_prefill.wgsl (Q/K/V tiles in workgroup memory, online softmax).
- * and a CPU-adapter tiling for both ('rows': kernels/attention_rows_subgroup.wgsl where subgroups of >= 8 lanes
- * exist and a KV head has >= 8 query rows, else kernels/attention_rows.wgsl; the same reduce), picked by
+ * and a CPU-adapter tiling for both ('rows': where subgroups of >= 8 lanes exist, kernels/attention_rows_subgroup.wgsl
+ * for KV heads with >= 8 query rows and kernels/attention_columns.wgsl below that; else kernels/attention_rows.wgsl;
+ * the same reduce), picked by
  * AttentionOptions.tiling (the suites' quick profile, which `auto` uses on software adapters, asks for it).
  * Shapes travel in a uniform; only tile sizes and head dims are compile-time (`override`) constants, so new
  * batch / context / head counts never recompile.
@@ -92,8 +93,10 @@ export interface PrefillTiles {
  * How a kernel maps work onto invocations. 'workgroup' (default; GPUs): tiles in workgroup memory, coalesced
  * loads, register tiles. 'rows' (CPU adapters such as lavapipe): each invocation owns a few query rows and
  * one KV split; no workgroup memory or barriers (kernels/attention_rows_subgroup.wgsl: the rows of a workgroup
- * walk the same tokens, loading K/V rows cooperatively across subgroup lanes; kernels/attention_rows.wgsl: each
- * invocation walks its split alone, for MHA decode and adapters without subgroups). On lavapipe
+ * walk the same tokens, loading K/V rows cooperatively across subgroup lanes; kernels/attention_columns.wgsl:
+ * fewer rows than lanes (MHA decode), the lanes of a subgroup split the head dims of its rows and sum their dot
+ * products with subgroupAdd; kernels/attention_rows.wgsl: each invocation walks its split alone, for adapters
+ * without subgroups). On lavapipe
  * every load is a per-lane gather and a barrier makes the whole shader a coroutine, which costs the
  * workgroup-tiled kernels 2-4x there.
  */
@@ -292,6 +295,46 @@ export function subgroupRowsPlan(
     chunk,
     splits,
     facts: { rowGroups, kvReadsPerKvHead: rowGroups, tileWG: wg, tileRPI: rpi, rowsKernel: 'subgroup' },
+  };
+}
+
+/** Columns kernel (kernels/attention_columns.wgsl): lanes split the head dims, so head dims up to 8 x 8 vec4s. */
+const COLUMNS_MAX_VEC4 = 64;
+const COLUMNS_MAX_ROWS = 8;
+
+/**
+ * The rows tiling's kernel for KV heads with fewer query rows than a subgroup has lanes (MHA and small-group
+ * GQA decode, MLA's naive attend): one subgroup of 8 lanes per sequence, KV head, split and up to 8 rows, the
+ * lanes splitting the head dims. Splits as the per-invocation rows kernel takes them (one per workgroup here).
+ */
+export function columnsPlan(
+  shape: AttentionShape,
+  phase: AttentionPhase,
+  limits: DeviceLimits,
+  subgroupMinSize: number | undefined,
+  wanted: { splits?: number } = {},
+): AttendPlan | string {
+  if (subgroupMinSize === undefined || subgroupMinSize < SUBGROUP_ROWS_LANES) {
+    return `the columns kernel sums across ${SUBGROUP_ROWS_LANES} subgroup lanes; this adapter has ${subgroupMinSize === undefined ? 'no subgroups' : `subgroups of ${subgroupMinSize}`}`;
+  }
+  const dq4 = ceilDiv(shape.dQk, 4);
+  const dv4 = ceilDiv(shape.dV, 4);
+  if (Math.max(dq4, dv4) > COLUMNS_MAX_VEC4) return `head dims ${shape.dQk}/${shape.dV} exceed the columns kernel's ${COLUMNS_MAX_VEC4 * 4}`;
+  const rows = shape.qLen * (shape.nQ / shape.nKv);
+  const r = Math.min(rows, COLUMNS_MAX_ROWS);
+  const rowGroups = ceilDiv(rows, r);
+  const { chunk, splits } =
+    phase === 'prefill' && wanted.splits === undefined
+      ? { chunk: Math.max(1, ...shape.kvLens), splits: 1 }
+      : decodeSplits(shape, rowGroups, 4, wanted.splits, ROWS_TARGET_INVOCATIONS, ROWS_MIN_SPLIT_TOKENS);
+  return {
+    shader: 'attention_columns.wgsl',
+    constants: { R: r, D_QK: shape.dQk, D_V: shape.dV },
+    workgroups: grid2d(shape.batch * shape.nKv * splits * rowGroups, limits.maxComputeWorkgroupsPerDimension),
+    rowGroups,
+    chunk,
+    splits,
+    facts: { rowGroups, kvReadsPerKvHead: rowGroups, tileWG: SUBGROUP_ROWS_LANES, tileRPI: r, rowsKernel: 'columns' },
   };
 }
 
@@ -508,6 +551,7 @@ export function attentionCore(
   let buffers: BufferDecl[];
   let stages: StageDecl[];
   let subgroupPlan: AttendPlan | string;
+  let columns: AttendPlan | string;
   if (options.attendPlan) {
     const plan = options.attendPlan(shape);
     if (typeof plan === 'string') return { kind: 'skip', reason: plan };
@@ -541,6 +585,14 @@ export function attentionCore(
     } else {
       ({ buffers, stages } = splitPipeline({ shader: plan.shader, constants, ...(plan.sizes && { sizes: plan.sizes }), workgroups: plan.workgroups }, plan.rowGroups, plan.chunk, plan.splits));
     }
+    Object.assign(facts, { splits: plan.splits, splitTokens: plan.chunk, ...plan.facts });
+  } else if (
+    tiling === 'rows' &&
+    options.rowsPerInvocation === undefined &&
+    typeof (columns = columnsPlan(shape, phase, context.limits, context.subgroupMinSize, options.splits === undefined ? {} : { splits: options.splits })) !== 'string'
+  ) {
+    const plan = columns;
+    ({ buffers, stages } = splitPipeline({ shader: plan.shader, constants: { ...plan.constants, ...vConstants }, workgroups: plan.workgroups }, plan.rowGroups, plan.chunk, plan.splits));
     Object.assign(facts, { splits: plan.splits, splitTokens: plan.chunk, ...plan.facts });
   } else if (tiling === 'rows') {
     const rpi = options.rowsPerInvocation ?? rowsPerInvocation(shape);

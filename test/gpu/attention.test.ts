@@ -58,6 +58,12 @@ const SHAPES: OddShape[] = [
     splits: 4,
   },
   {
+    name: 'GQA decode, 12 q / 4 kv heads, q_len 2 causal (6 rows per KV head), ragged [9, 150]',
+    phase: 'decode',
+    shape: { batch: 2, nQ: 12, nKv: 4, dQk: D_QK, dV: D_V, qLen: 2, kvLens: [9, 150], causal: true, scale: 0.45 },
+    splits: 2,
+  },
+  {
     name: 'MQA decode, 12 q heads / 1 kv head, 301 tokens',
     phase: 'decode',
     shape: { batch: 1, nQ: 12, nKv: 1, dQk: D_QK, dV: D_V, qLen: 1, kvLens: [301], causal: true, scale: 0.3 },
@@ -102,9 +108,17 @@ for (const { name, phase, shape, splits } of SHAPES) {
       });
     }
   }
+  // The per-invocation rows kernel, which serves CPU adapters without subgroups of >= 8 lanes, on every shape.
+  test(`${name} [f32, rows without subgroups]: GPU equals the float64 reference`, async () => {
+    const built = attentionCase(shape, 'f32', { ...(await context()), subgroupMinSize: undefined }, { phase, tiling: 'rows', ...(splits !== undefined && { splits }) });
+    assert.ok(built.kind === 'case');
+    assert.equal(built.kernelCase.facts?.['rowsKernel'], 'per-invocation');
+    const check = (await runChecked(built.kernelCase)).checks[0]!;
+    assert.ok(check.passed, `${check.mismatches}/${check.checked} mismatches (atol ${check.tolerance.atol}, rtol ${check.tolerance.rtol})`);
+  });
 }
 
-test('rows tiling: the subgroup kernel where a KV head has >= 8 query rows (prefill writes its output, no reduce), the per-invocation kernel otherwise', async () => {
+test('rows tiling: the subgroup kernel where a KV head has >= 8 query rows (prefill writes its output, no reduce), the columns kernel below that, the per-invocation kernel without subgroups', async () => {
   const ctx = await context();
   assert.ok((ctx.subgroupMinSize ?? 0) >= 8, 'lavapipe exposes subgroups of 8: the subgroup kernel must be the one under test');
   const kernelOf = async (shape: AttentionShape, phase: 'decode' | 'prefill') => {
@@ -116,17 +130,25 @@ test('rows tiling: the subgroup kernel where a KV head has >= 8 query rows (pref
   const mqaDecode = byName['MQA decode, 12 q heads / 1 kv head, 301 tokens']!;
   const gqaPrefill = byName['GQA prefill, 6 q / 2 kv heads, 50 tokens causal']!;
   assert.deepEqual(await kernelOf(mhaDecode.shape, 'decode'), {
-    kernel: 'per-invocation',
-    stages: ['attend:attention_rows.wgsl:main', 'reduce:attention_reduce.wgsl:main'],
+    kernel: 'columns',
+    stages: ['attend:attention_columns.wgsl:main', 'reduce:attention_reduce.wgsl:main'],
   });
+  // Asked for rows per invocation, the per-invocation kernel.
+  const asked = await build(mhaDecode.shape, 'f32', { phase: 'decode', tiling: 'rows', rowsPerInvocation: 1 });
+  assert.equal(asked.facts?.['rowsKernel'], 'per-invocation');
   assert.deepEqual(await kernelOf(mqaDecode.shape, 'decode'), {
     kernel: 'subgroup',
     stages: ['attend:attention_rows_subgroup.wgsl:main', 'reduce:attention_reduce.wgsl:main'],
   });
   assert.deepEqual(await kernelOf(gqaPrefill.shape, 'prefill'), { kernel: 'subgroup', stages: ['attend:attention_rows_subgroup.wgsl:main_direct'] });
   // Without subgroups (or with narrower ones) the per-invocation kernel serves every shape.
-  const narrow = attentionCase(gqaPrefill.shape, 'f32', { ...ctx, subgroupMinSize: 4 }, { phase: 'prefill', tiling: 'rows' });
-  assert.equal(narrow.kind === 'case' && narrow.kernelCase.facts?.['rowsKernel'], 'per-invocation');
+  for (const shape of [gqaPrefill.shape, mhaDecode.shape]) {
+    const narrow = attentionCase(shape, 'f32', { ...ctx, subgroupMinSize: 4 }, { phase: 'prefill', tiling: 'rows' });
+    assert.equal(narrow.kind === 'case' && narrow.kernelCase.facts?.['rowsKernel'], 'per-invocation');
+  }
+  // Head dims past the columns kernel's 256 fall back to it too.
+  const wide = attentionCase({ ...mhaDecode.shape, dQk: 260, dV: 20 }, 'f32', ctx, { phase: 'decode', tiling: 'rows' });
+  assert.equal(wide.kind === 'case' && wide.kernelCase.facts?.['rowsKernel'], 'per-invocation');
 });
 
 test('tolerances are per dtype and grow with the reduction length', async () => {
