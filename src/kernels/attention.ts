@@ -459,6 +459,11 @@ export interface AttendPlan {
   facts: Record<string, number | string>;
 }
 
+/** The attend stage's kernel fields from a plan (constants beyond the plan's, e.g. V_STRIDE4, in `extra`). */
+function attendKernel(plan: AttendPlan, extra: Record<string, number> = {}): Pick<StageDecl, 'shader' | 'constants' | 'sizes' | 'workgroups'> {
+  return { shader: plan.shader, constants: { ...plan.constants, ...extra }, ...(plan.sizes && { sizes: plan.sizes }), workgroups: plan.workgroups };
+}
+
 export interface AttentionCore {
   kind: 'core';
   /** Scratch buffers of the core (params, partials); the io buffers are the caller's. */
@@ -555,16 +560,10 @@ export function attentionCore(
   if (options.attendPlan) {
     const plan = options.attendPlan(shape);
     if (typeof plan === 'string') return { kind: 'skip', reason: plan };
-    ({ buffers, stages } = splitPipeline(
-      { shader: plan.shader, constants: { ...plan.constants }, ...(plan.sizes && { sizes: plan.sizes }), workgroups: plan.workgroups },
-      plan.rowGroups,
-      plan.chunk,
-      plan.splits,
-    ));
+    ({ buffers, stages } = splitPipeline(attendKernel(plan), plan.rowGroups, plan.chunk, plan.splits));
     Object.assign(facts, { splits: plan.splits, splitTokens: plan.chunk, ...plan.facts });
   } else if (tiling === 'rows' && rows >= SUBGROUP_ROWS_LANES && typeof (subgroupPlan = subgroupRowsPlan(shape, phase, context.limits, context.subgroupMinSize, rowsWanted(options))) !== 'string') {
     const plan = subgroupPlan;
-    const constants = { ...plan.constants, ...vConstants };
     if (plan.splits === 1 && phase === 'prefill') {
       // One split: the attend normalises and writes the output itself (no partials, no reduce).
       const params = splitParams(plan.rowGroups, plan.chunk, 1);
@@ -572,18 +571,15 @@ export function attentionCore(
       stages = [
         {
           name: 'attend',
-          shader: plan.shader,
+          ...attendKernel(plan, vConstants),
           entryPoint: 'main_direct',
           dtype,
-          constants,
-          ...(plan.sizes && { sizes: plan.sizes }),
           bindings: ['params', io.seqs, io.q, io.k, io.v, io.out],
-          workgroups: plan.workgroups,
           work: { flops, bytesRead: qBytes + kvBytes + seqsBytes, bytesWritten: outBytes },
         },
       ];
     } else {
-      ({ buffers, stages } = splitPipeline({ shader: plan.shader, constants, ...(plan.sizes && { sizes: plan.sizes }), workgroups: plan.workgroups }, plan.rowGroups, plan.chunk, plan.splits));
+      ({ buffers, stages } = splitPipeline(attendKernel(plan, vConstants), plan.rowGroups, plan.chunk, plan.splits));
     }
     Object.assign(facts, { splits: plan.splits, splitTokens: plan.chunk, ...plan.facts });
   } else if (
@@ -592,7 +588,7 @@ export function attentionCore(
     typeof (columns = columnsPlan(shape, phase, context.limits, context.subgroupMinSize, options.splits === undefined ? {} : { splits: options.splits })) !== 'string'
   ) {
     const plan = columns;
-    ({ buffers, stages } = splitPipeline({ shader: plan.shader, constants: { ...plan.constants, ...vConstants }, workgroups: plan.workgroups }, plan.rowGroups, plan.chunk, plan.splits));
+    ({ buffers, stages } = splitPipeline(attendKernel(plan, vConstants), plan.rowGroups, plan.chunk, plan.splits));
     Object.assign(facts, { splits: plan.splits, splitTokens: plan.chunk, ...plan.facts });
   } else if (tiling === 'rows') {
     const rpi = options.rowsPerInvocation ?? rowsPerInvocation(shape);
