@@ -1,8 +1,8 @@
 import { Args, Flags } from '@oclif/core';
 import { BaseCommand } from '../cli/base.js';
-import { expandAxis, expandSuite, parseAxisOverride, type PlannedCase } from '../suites/expand.js';
-import { builtInSuiteNames, loadSuite } from '../suites/registry.js';
-import { PROFILES, type AxisValue, type Profile } from '../suites/schema.js';
+import { expandAxis, parseAxisOverride, type PlannedCase } from '../suites/expand.js';
+import { builtInSuiteNames, loadSuite, planSuite } from '../suites/registry.js';
+import { PROFILES, hasOwnKey, type AxisValue, type Profile } from '../suites/schema.js';
 
 export interface ListedSuite {
   name: string;
@@ -41,8 +41,8 @@ export default class List extends BaseCommand {
     const listed: ListedSuite[] = [];
     let cases: PlannedCase[] | undefined;
     for (const suite of suites) {
-      const own = overrides.filter((o) => o.axis in suite.axes);
-      const planned = expandSuite(suite, {
+      const own = overrides.filter((o) => hasOwnKey(suite.axes, o.axis));
+      const planned = planSuite(suite, {
         profile,
         overrides: args.suite ? overrides : own,
         ...(flags.filter && { filter: flags.filter }),

@@ -4,6 +4,7 @@ import { describeErrors, hasErrors, openGpu, subgroupFacts, type GpuContext, typ
 import type { PreparedCase } from '../gpu/executor.js';
 import { TrackedAllocator } from '../gpu/memory.js';
 import { GpuTimer, type TimingMode } from '../gpu/timing.js';
+import { paramsProblem } from '../kernels/params.js';
 import { kernelFamily } from '../kernels/registry.js';
 import { caseWork, type KernelCase } from '../kernels/spec.js';
 import { NO_CEILINGS, type Ceilings } from '../measure/rates.js';
@@ -15,8 +16,8 @@ import { ceilingsOf } from '../results/assemble.js';
 import { resolveProfile, type RequestedProfile } from '../run/runner.js';
 import { caseSeed, deviceMisfit, prepareAndCheck, runCase, type GpuSession } from '../run/run-case.js';
 import { caseKey, expandSuite, parseAxisOverride, parseAxisToken, skipReason, type PlannedCase } from '../suites/expand.js';
-import { CALIBRATION_SUITE, loadSuite } from '../suites/registry.js';
-import type { SuiteFile } from '../suites/schema.js';
+import { CALIBRATION_SUITE, loadSuite, planSuite } from '../suites/registry.js';
+import { hasOwnKey, type SuiteFile } from '../suites/schema.js';
 import { recordTimeline, type Timeline } from './timeline.js';
 import { buildTrace, type HostPhase, type MemorySample } from './trace.js';
 
@@ -80,10 +81,10 @@ export function paramsOfKey(suite: SuiteFile, key: string): PlannedCase {
     const equals = pair.indexOf('=');
     if (equals <= 0) throw new UserError(`--case ${key}: "${pair}" is not axis=value`);
     const axis = pair.slice(0, equals);
-    if (!(axis in suite.axes)) throw new UserError(`--case ${key}: suite ${suite.name} has no axis "${axis}"; its axes: ${Object.keys(suite.axes).join(', ')}`);
+    if (!hasOwnKey(suite.axes, axis)) throw new UserError(`--case ${key}: suite ${suite.name} has no axis "${axis}"; its axes: ${Object.keys(suite.axes).join(', ')}`);
     params[axis] = parseAxisToken(pair.slice(equals + 1));
   }
-  const missing = Object.keys(suite.axes).filter((axis) => !(axis in params));
+  const missing = Object.keys(suite.axes).filter((axis) => !hasOwnKey(params, axis));
   if (missing.length) throw new UserError(`--case ${key}: missing axes ${missing.join(', ')} (a key names every axis of the suite)`);
   const ordered = Object.fromEntries(Object.keys(suite.axes).map((axis) => [axis, params[axis]!]));
   const planned: PlannedCase = { suite: suite.name, params: ordered, key: caseKey(suite.name, ordered) };
@@ -94,12 +95,17 @@ export function paramsOfKey(suite: SuiteFile, key: string): PlannedCase {
 
 /** The cases `-a`/`--filter`/`--dtype`/`--case` select from one suite; an empty selection is an error. */
 export function selectCases(suite: SuiteFile, options: Pick<ProfileOptions, 'overrides' | 'filter' | 'dtypes' | 'caseKey'>, profile: 'quick' | 'standard' | 'full'): PlannedCase[] {
-  if (options.caseKey) return [paramsOfKey(suite, options.caseKey)];
+  if (options.caseKey) {
+    const planned = paramsOfKey(suite, options.caseKey);
+    const problem = paramsProblem(suite.family, planned.params);
+    if (problem) throw new UserError(`--case ${options.caseKey}: ${problem}`);
+    return [planned];
+  }
   const overrides = options.overrides.map(parseAxisOverride);
   for (const override of overrides) {
-    if (!(override.axis in suite.axes)) throw new UserError(`unknown axis "${override.axis}"; axes of suite ${suite.name}: ${Object.keys(suite.axes).join(', ')}`);
+    if (!hasOwnKey(suite.axes, override.axis)) throw new UserError(`unknown axis "${override.axis}"; axes of suite ${suite.name}: ${Object.keys(suite.axes).join(', ')}`);
   }
-  const cases = expandSuite(suite, {
+  const cases = planSuite(suite, {
     profile,
     overrides,
     ...(options.filter && { filter: options.filter }),

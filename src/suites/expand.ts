@@ -11,6 +11,7 @@ import {
   type Profile,
   type SkipCondition,
   type SuiteFile,
+  hasOwnKey,
 } from './schema.js';
 
 /** Refuses to plan sweeps this large: they come from an override typo, not from intent. */
@@ -125,7 +126,7 @@ export function resolveAxes(suite: SuiteFile, opts: ExpandOptions): Map<string, 
   const profileAxes = suite.profiles?.[opts.profile]?.axes ?? {};
   const resolved = new Map<string, AxisValue[]>();
   for (const name of axisNames) {
-    resolved.set(name, expandAxis(profileAxes[name] ?? suite.axes[name]!));
+    resolved.set(name, expandAxis(hasOwnKey(profileAxes, name) ? profileAxes[name]! : suite.axes[name]!));
   }
 
   if (opts.dtypes !== undefined && resolved.has('dtype')) {
@@ -208,14 +209,14 @@ function compare(value: AxisValue, op: ComparisonOp, target: AxisValue): boolean
 }
 
 export function conditionMatches(condition: SkipCondition, axis: string, params: Record<string, AxisValue>): boolean {
-  const value = params[axis];
-  if (value === undefined) return false;
+  if (!hasOwnKey(params, axis)) return false;
+  const value = params[axis]!;
   if (Array.isArray(condition)) return condition.includes(value);
   if (typeof condition !== 'object') return value === condition;
   return COMPARISON_OPS.every((op) => {
     const target = condition[op];
     if (target === undefined) return true;
-    const targetValue = typeof target === 'string' ? params[target] : target;
+    const targetValue = typeof target === 'string' ? (hasOwnKey(params, target) ? params[target] : undefined) : target;
     return targetValue !== undefined && compare(value, op, targetValue);
   });
 }
@@ -244,7 +245,7 @@ export function caseFilter(filter: string): (planned: PlannedCase) => boolean {
   });
   return (planned) =>
     pairs.every(({ axis, valueText, value }) => {
-      const actual = planned.params[axis];
+      const actual = hasOwnKey(planned.params, axis) ? planned.params[axis] : undefined;
       return actual !== undefined && (actual === value || String(actual) === valueText);
     });
 }

@@ -9,10 +9,20 @@ export type AxisValue = number | string;
 /** An axis that expands to more values than this is almost certainly a typo (e.g. a range step of 1 over 1..1e9). */
 export const MAX_AXIS_VALUES = 10_000;
 
-// Axis names start with a letter so that JSON.parse keeps them in declared order (integer-like keys are hoisted)
-// and contain no ',', '=' or '/' so that case keys and filters stay unambiguous.
-const AXIS_NAME = /^[A-Za-z][A-Za-z0-9_]*$/;
-const AXIS_NAME_RULE = 'axis names must start with a letter and contain only letters, digits and "_"';
+// Axis names start with a letter so that JSON.parse keeps them in declared order (integer-like keys are hoisted),
+// contain no ',', '=' or '/' so that case keys and filters stay unambiguous, and are never a name every object
+// inherits (`constructor`, `toString`, `__proto__`): axes live in plain records keyed by name.
+const AXIS_NAME = /^[a-z][a-z0-9_]{0,63}$/;
+const AXIS_NAME_RULE = 'axis names must start with a lowercase letter and contain only lowercase letters, digits and "_" (at most 64)';
+
+export function isAxisName(name: string): boolean {
+  return AXIS_NAME.test(name) && !(name in Object.prototype);
+}
+
+/** Whether `record` (axes, params, a skip rule's conditions) has its own entry `name`, never an inherited one. */
+export function hasOwnKey(record: object, name: string): boolean {
+  return Object.hasOwn(record, name);
+}
 const STRING_AXIS_VALUE = /^[^\s,=]+$/;
 
 export const AxisValueSchema = z.union([
@@ -153,7 +163,7 @@ export const SuiteFileSchema = z
     const axisList = axisNames.join(', ');
     if (axisNames.length === 0) report(['axes'], 'a suite needs at least one axis');
     for (const name of axisNames) {
-      if (!AXIS_NAME.test(name)) report(['axes', name], `${AXIS_NAME_RULE}, got "${name}"`);
+      if (!isAxisName(name)) report(['axes', name], `${AXIS_NAME_RULE}, and not a built-in object property; got "${name}"`);
     }
     for (const [name, spec] of Object.entries(suite.axes)) {
       if (axisLength(spec) > MAX_AXIS_VALUES) report(['axes', name], `expands to more than ${MAX_AXIS_VALUES} values`);
@@ -163,7 +173,7 @@ export const SuiteFileSchema = z
     const groupOfAxis = new Map<string, number>();
     zipGroups.forEach((group, groupIndex) => {
       group.forEach((name, nameIndex) => {
-        if (!(name in suite.axes)) {
+        if (!hasOwnKey(suite.axes, name)) {
           report(['zip', groupIndex, nameIndex], `unknown axis "${name}"; axes: ${axisList}`);
           return;
         }
@@ -178,8 +188,8 @@ export const SuiteFileSchema = z
 
     const checkZipLengths = (axes: Record<string, AxisSpec>, path: PropertyKey[]): void => {
       zipGroups.forEach((group, groupIndex) => {
-        const lengths = group.filter((name) => name in axes).map((name) => `${name}: ${axisLength(axes[name]!)}`);
-        const distinct = new Set(group.filter((name) => name in axes).map((name) => axisLength(axes[name]!)));
+        const lengths = group.filter((name) => hasOwnKey(axes, name)).map((name) => `${name}: ${axisLength(axes[name]!)}`);
+        const distinct = new Set(group.filter((name) => hasOwnKey(axes, name)).map((name) => axisLength(axes[name]!)));
         if (distinct.size > 1) {
           report([...path, 'zip', groupIndex], `zipped axes must have equal lengths, got ${lengths.join(', ')}`);
         }
@@ -191,7 +201,7 @@ export const SuiteFileSchema = z
       const profileAxes = suite.profiles?.[profile]?.axes;
       if (profileAxes === undefined) continue;
       for (const name of Object.keys(profileAxes)) {
-        if (!(name in suite.axes)) report(['profiles', profile, 'axes', name], `unknown axis "${name}"; axes: ${axisList}`);
+        if (!hasOwnKey(suite.axes, name)) report(['profiles', profile, 'axes', name], `unknown axis "${name}"; axes: ${axisList}`);
       }
       // Reported under the profile so that the author knows which profile breaks the lockstep.
       checkZipLengths({ ...suite.axes, ...profileAxes }, ['profiles', profile]);
@@ -200,14 +210,14 @@ export const SuiteFileSchema = z
     suite.skip?.forEach((rule, ruleIndex) => {
       for (const [name, condition] of Object.entries(rule.when)) {
         const path = ['skip', ruleIndex, 'when', name];
-        if (!(name in suite.axes)) {
+        if (!hasOwnKey(suite.axes, name)) {
           report(path, `unknown axis "${name}"; axes: ${axisList}`);
           continue;
         }
         if (typeof condition !== 'object' || Array.isArray(condition)) continue;
         for (const op of COMPARISON_OPS) {
           const target = condition[op];
-          if (typeof target === 'string' && !(target in suite.axes)) {
+          if (typeof target === 'string' && !hasOwnKey(suite.axes, target)) {
             report([...path, op], `comparison target "${target}" is not an axis; axes: ${axisList}`);
           }
         }
@@ -252,7 +262,23 @@ function mostSpecific(issue: z.core.$ZodIssue, input: unknown, prefix: PropertyK
   return { path, message: issue.message };
 }
 
+/**
+ * The path of a `__proto__` key anywhere in parsed JSON. JSON.parse keeps it as an own key, but any copy made
+ * by assignment (zod's records among them) turns it into a prototype change, so the entry would vanish.
+ */
+function protoKeyPath(value: unknown, path: PropertyKey[] = []): PropertyKey[] | undefined {
+  if (typeof value !== 'object' || value === null) return undefined;
+  if (!Array.isArray(value) && Object.hasOwn(value, '__proto__')) return [...path, '__proto__'];
+  for (const [key, child] of Object.entries(value)) {
+    const found = protoKeyPath(child, [...path, Array.isArray(value) ? Number(key) : key]);
+    if (found) return found;
+  }
+  return undefined;
+}
+
 export function parseSuiteFile(json: unknown, fileName: string): SuiteFile {
+  const proto = protoKeyPath(json);
+  if (proto) throw new UserError(`${fileName}: ${formatPath(proto)}: "__proto__" is not allowed as a name`);
   const result = SuiteFileSchema.safeParse(json);
   if (result.success) return result.data;
   const first = result.error.issues[0];

@@ -1,0 +1,29 @@
+import assert from 'node:assert/strict';
+import { test } from 'node:test';
+import { paramsProblem } from '../../src/kernels/params.js';
+import { loadBuiltInSuites, planSuite } from '../../src/suites/registry.js';
+import { PROFILES } from '../../src/suites/schema.js';
+
+test('every case of every built-in suite, in every profile, has values its family honours', () => {
+  for (const suite of loadBuiltInSuites()) {
+    for (const profile of PROFILES) assert.ok(planSuite(suite, { profile }).length > 0, `${suite.name} ${profile}`);
+  }
+});
+
+test('values a family would have to change are named with the reason', () => {
+  const decode = { phase: 'decode', variant: 'mha', batch: 1, context: 1024, dtype: 'f32' };
+  assert.equal(paramsProblem('attention', decode), undefined);
+  assert.equal(paramsProblem('attention', { ...decode, context: -1 }), 'context=-1: must be an integer >= 1');
+  assert.equal(paramsProblem('attention', { ...decode, context: 1.5 }), 'context=1.5: must be an integer >= 1');
+  assert.equal(paramsProblem('attention', { ...decode, context: 'abc' }), 'context=abc: must be an integer >= 1');
+  assert.equal(paramsProblem('attention', { ...decode, ragged: 1 }), 'ragged=1: must be in [0, 1)');
+  assert.equal(paramsProblem('attention', { ...decode, variant: 'custom' }), 'heads: is needed by variant custom');
+  const { context: _context, ...noContext } = decode;
+  assert.equal(paramsProblem('attention', noContext), 'context: is needed by phase decode');
+  assert.match(paramsProblem('attention', { ...decode, tiling: 'fast' }) ?? '', /^tiling=fast: must be one of workgroup, rows$/);
+  assert.match(paramsProblem('mla', { preset: 'deepseek-v2', form: 'absorbed', batch: 1, context: 8, dtype: 'f16', o_proj: 2 }) ?? '', /^o_proj=2: must be 0 or 1$/);
+  assert.equal(paramsProblem('moe', { preset: 'v2-lite', tokens: 8, dispatch: 'gpu', dtype: 'f32', experts: 'preset' }), undefined);
+  assert.match(paramsProblem('moe', { preset: 'v2-lite', tokens: 8, dispatch: 'gpu', dtype: 'f32', top_k: 0 }) ?? '', /^top_k=0: must be an integer >= 1 or "preset"$/);
+  assert.match(paramsProblem('calibration', { kernel: 'copy', mib: -2 }) ?? '', /^mib=-2: must be a positive number$/);
+  assert.match(paramsProblem('calibration', { kernel: 'copy', mib: 1, heads: 2 }) ?? '', /^heads: not an axis of the calibration family \(its axes: kernel, mib, iterations\)$/);
+});
