@@ -7,13 +7,16 @@ import { DEFAULT_MEMORY_BUDGET_GB } from '../report/mla.js';
 import { renderResults } from '../report/table.js';
 import { latestJournal } from '../results/store.js';
 import type { ResultFile } from '../results/schema.js';
-import { DEFAULT_RUN_OPTIONS, resumeBenchmarks, runBenchmarks, type RequestedProfile, type RunOutcome } from '../run/runner.js';
+import { DEFAULT_RUN_OPTIONS, MAX_VISITS, resumeBenchmarks, runBenchmarks, type RequestedProfile, type RunHooks, type RunOutcome } from '../run/runner.js';
 import { PROFILES } from '../suites/schema.js';
 
 export interface RunResult {
   resultsPath: string;
   results: ResultFile;
 }
+
+/** Flags that apply to a resumed run; every other one is part of the interrupted run's recorded settings. */
+const RESUME_FLAGS = new Set(['resume', 'journal', 'out', 'force', 'save-tensors', 'results-dir', 'memory-budget', 'json', 'verbose']);
 
 export default class Run extends BaseCommand {
   static override summary = 'Run benchmark suites: every case checked against a float64 reference, then timed on the GPU.';
@@ -32,7 +35,8 @@ Results go to results/<date>-<device>.json; a journal beside it keeps every fini
     axis: Flags.string({ char: 'a', description: 'override an axis: name=v1,v2 | name=start:stop[:step] | name=pow2:from:to', multiple: true }),
     filter: Flags.string({ description: 'keep cases whose key contains this text, or that match every axis=value in it' }),
     dtype: Flags.string({ description: 'storage types to run (suites with a dtype axis)', options: ['f32', 'f16'], multiple: true }),
-    out: Flags.string({ char: 'o', description: 'results file (default: results/<date>-<device>.json)' }),
+    out: Flags.string({ char: 'o', description: 'results file (default: results/<date>-<device>.json); with --resume, where the finished results go' }),
+    force: Flags.boolean({ description: "discard an unfinished run's journal at --out, or replace a finished results file there" }),
     'results-dir': Flags.string({ description: 'folder for results and journals', default: DEFAULT_RUN_OPTIONS.resultsDir }),
     resume: Flags.boolean({ description: 'finish an interrupted run: the newest journal in --results-dir, or --journal' }),
     journal: Flags.string({ description: 'journal of the interrupted run to resume (*.journal.jsonl)', dependsOn: ['resume'] }),
@@ -42,6 +46,7 @@ Results go to results/<date>-<device>.json; a journal beside it keeps every fini
       description: "visits per case: every case's first, then every case's second, ...; each samples a share of the case's time budget, and the samples are pooled, so a machine drifting over minutes shows in every case",
       default: DEFAULT_RUN_OPTIONS.visits,
       min: 1,
+      max: MAX_VISITS,
       helpGroup: 'SAMPLING',
     }),
     'memory-budget': Flags.string({ description: 'GB of memory for the KV-cache capacity table (kv-cache suite): the longest context that fits', default: String(DEFAULT_MEMORY_BUDGET_GB) }),
@@ -50,46 +55,63 @@ Results go to results/<date>-<device>.json; a journal beside it keeps every fini
   };
 
   async run(): Promise<RunResult> {
-    const { argv, flags } = await this.parse(Run);
+    const { argv, flags, metadata } = await this.parse(Run);
+    if (flags.resume) {
+      const given = Object.keys(flags).filter((name) => !RESUME_FLAGS.has(name) && metadata.flags[name]?.setFromDefault !== true);
+      if (given.length) throw new UserError(`--resume finishes the interrupted run with its own settings: --${given[0]} cannot change them`);
+    }
     const suites = argv as string[];
     const memoryBudgetGB = positive(flags['memory-budget'], '--memory-budget');
     const style = progressStyle(this.jsonEnabled(), Boolean(process.stdout.isTTY), process.env);
-    const hooks = progressHooks(style, { out: (s) => process.stdout.write(s), err: (s) => process.stderr.write(s) });
+    const progress = progressHooks(style, { out: (s) => process.stdout.write(s), err: (s) => process.stderr.write(s) });
+    let journal: string | undefined;
+    const hooks: RunHooks = {
+      ...progress,
+      onStart: (info) => {
+        journal = info.journalPath;
+        progress.onStart?.(info);
+      },
+    };
     const interrupt = (): void => {
-      process.stderr.write(`\ninterrupted: every finished case is in the journal; finish with \`mla-bench run --resume\`\n`);
+      const how = journal ? `finish with \`mla-bench run --resume --journal ${journal}\`` : 'nothing was measured yet';
+      process.stderr.write(`\ninterrupted: every finished case is in the journal; ${how}\n`);
       process.exit(130);
     };
     process.once('SIGINT', interrupt);
     process.once('SIGTERM', interrupt);
     let outcome: RunOutcome;
     const saveTensors = flags['save-tensors'] ? { saveTensors: flags['save-tensors'] } : {};
-    if (flags.resume) {
-      if (suites.length) throw new UserError('--resume takes no suites: it finishes the plan of the interrupted run');
-      const journal = flags.journal ?? latestJournal(flags['results-dir']);
-      if (!journal) throw new UserError(`no interrupted run to resume in ${flags['results-dir']}/ (no *.journal.jsonl)`);
-      outcome = await resumeBenchmarks(journal, saveTensors, hooks);
-    } else {
-      outcome = await runBenchmarks(
-        {
-          ...DEFAULT_RUN_OPTIONS,
-          suites,
-          profile: flags.profile as RequestedProfile,
-          overrides: flags.axis ?? [],
-          ...(flags.filter && { filter: flags.filter }),
-          ...(flags.dtype && { dtypes: flags.dtype as ('f32' | 'f16')[] }),
-          ...samplingFrom(flags),
-          seed: flags.seed,
-          visits: flags.visits,
-          gpu: gpuOptionsFrom(flags),
-          ...(flags.out && { out: flags.out }),
-          resultsDir: flags['results-dir'],
-          ...saveTensors,
-        },
-        hooks,
-      );
+    try {
+      if (flags.resume) {
+        if (suites.length) throw new UserError('--resume takes no suites: it finishes the plan of the interrupted run');
+        const journalFile = flags.journal ?? latestJournal(flags['results-dir']);
+        if (!journalFile) throw new UserError(`no interrupted run to resume in ${flags['results-dir']}/ (no *.journal.jsonl)`);
+        outcome = await resumeBenchmarks(journalFile, { ...saveTensors, ...(flags.out && { out: flags.out }), force: flags.force }, hooks);
+      } else {
+        outcome = await runBenchmarks(
+          {
+            ...DEFAULT_RUN_OPTIONS,
+            suites,
+            profile: flags.profile as RequestedProfile,
+            overrides: flags.axis ?? [],
+            ...(flags.filter && { filter: flags.filter }),
+            ...(flags.dtype && { dtypes: flags.dtype as ('f32' | 'f16')[] }),
+            ...samplingFrom(flags),
+            seed: flags.seed,
+            visits: flags.visits,
+            gpu: gpuOptionsFrom(flags),
+            ...(flags.out && { out: flags.out }),
+            resultsDir: flags['results-dir'],
+            force: flags.force,
+            ...saveTensors,
+          },
+          hooks,
+        );
+      }
+    } finally {
+      process.removeListener('SIGINT', interrupt);
+      process.removeListener('SIGTERM', interrupt);
     }
-    process.removeListener('SIGINT', interrupt);
-    process.removeListener('SIGTERM', interrupt);
     if (!this.jsonEnabled()) {
       this.log(renderResults(outcome.results, { memoryBudgetGB }));
       this.log(`\nresults: ${outcome.resultsPath}`);

@@ -1,9 +1,9 @@
-import { mkdirSync, writeFileSync } from 'node:fs';
+import { readdirSync, unlinkSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { createCanvas, GlobalFonts } from '@napi-rs/canvas';
 import { Chart, registerables, type ChartConfiguration } from 'chart.js';
 import { UserError } from '../errors.js';
-import { describeIo } from '../results/store.js';
+import { describeIo, ensureDir } from '../results/store.js';
 import { finalizeChartConfig, type ChartSpec } from './charts.js';
 
 let registered = false;
@@ -46,10 +46,14 @@ export function renderChartPng(spec: ChartSpec): Buffer {
   }
 }
 
-/** Writes every chart as DIR/<id>.png; returns the paths. */
+/**
+ * Writes every chart as DIR/<id>.png; returns the paths. DIR is the report's own: the charts of an earlier
+ * report there (PNGs) are removed first, so what is in it is this report's charts, no stale ones beside them.
+ */
 export function writeChartPngs(specs: readonly ChartSpec[], dir: string): string[] {
   try {
-    mkdirSync(dir, { recursive: true });
+    ensureDir(dir);
+    for (const name of readdirSync(dir)) if (name.endsWith('.png')) unlinkSync(join(dir, name));
   } catch (error) {
     throw new UserError(`cannot write charts to ${dir}: ${describeIo(error)}`);
   }

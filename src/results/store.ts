@@ -1,5 +1,5 @@
 import { closeSync, existsSync, fsyncSync, mkdirSync, openSync, readFileSync, readdirSync, renameSync, statSync, truncateSync, writeSync } from 'node:fs';
-import { dirname, join } from 'node:path';
+import { dirname, join, resolve } from 'node:path';
 import type { z } from 'zod';
 import { UserError } from '../errors.js';
 import {
@@ -38,11 +38,40 @@ export function describeIo(error: unknown): string {
   return error instanceof Error ? error.message : String(error);
 }
 
+/**
+ * mkdir -p that fails instead of looping: node's recursive mkdir spins forever where the kernel answers ENOENT
+ * for a folder it will never create (under /proc), so each missing folder is made on its own.
+ */
+export function ensureDir(dir: string): void {
+  const missing: string[] = [];
+  let at = resolve(dir);
+  for (;;) {
+    let isDirectory: boolean;
+    try {
+      isDirectory = statSync(at).isDirectory();
+    } catch (error) {
+      if ((error as NodeJS.ErrnoException).code !== 'ENOENT' || dirname(at) === at) throw error;
+      missing.unshift(at);
+      at = dirname(at);
+      continue;
+    }
+    if (!isDirectory) throw Object.assign(new Error(`${at} is not a folder`), { code: 'ENOTDIR' });
+    break;
+  }
+  for (const folder of missing) {
+    try {
+      mkdirSync(folder);
+    } catch (error) {
+      if ((error as NodeJS.ErrnoException).code !== 'EEXIST' || !statSync(folder).isDirectory()) throw error;
+    }
+  }
+}
+
 /** Writes a whole file or nothing: a temporary file beside it, fsynced, then renamed over it. */
 export function writeFileAtomic(path: string, contents: string): void {
   const temporary = `${path}.tmp-${process.pid}`;
   try {
-    mkdirSync(dirname(path), { recursive: true });
+    ensureDir(dirname(path));
     const fd = openSync(temporary, 'w');
     try {
       writeSync(fd, contents);
@@ -66,11 +95,12 @@ export class Journal {
     private readonly fd: number,
   ) {}
 
+  /** A new journal; never over an existing one (the runner decides, with the user, what to do with that). */
   static create(path: string, header: ResultHeader): Journal {
     let fd: number;
     try {
-      mkdirSync(dirname(path), { recursive: true });
-      fd = openSync(path, 'w');
+      ensureDir(dirname(path));
+      fd = openSync(path, 'wx');
     } catch (error) {
       throw new UserError(`cannot write results to ${resultsPathOfJournal(path)}: ${describeIo(error)}`);
     }

@@ -1,4 +1,4 @@
-import { mkdirSync, writeFileSync } from 'node:fs';
+import { writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { UserError } from '../errors.js';
 import type { BufferDecl } from '../kernels/spec.js';
@@ -6,7 +6,7 @@ import type { CaseTensors } from '../run/run-case.js';
 import type { PlannedCase } from '../suites/expand.js';
 import { toF16Array } from '../util/f16.js';
 import { encodeNpy, type NpyData } from '../util/npy.js';
-import { writeFileAtomic } from './store.js';
+import { ensureDir, writeFileAtomic } from './store.js';
 
 interface TensorEntry {
   role: 'input' | 'output' | 'reference';
@@ -46,7 +46,7 @@ export class TensorDump {
 
   constructor(private readonly dir: string) {
     try {
-      mkdirSync(dir, { recursive: true });
+      ensureDir(dir);
     } catch (error) {
       throw new UserError(`cannot write tensors to ${dir}: ${(error as NodeJS.ErrnoException).code ?? String(error)}`);
     }

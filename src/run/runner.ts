@@ -1,4 +1,4 @@
-import { rmSync } from 'node:fs';
+import { existsSync, rmSync, statSync } from 'node:fs';
 import { join } from 'node:path';
 import { UserError } from '../errors.js';
 import { openGpu, type GpuContext, type GpuOptions } from '../gpu/device.js';
@@ -18,12 +18,13 @@ import {
   type ResultHeader,
   type RunConfig,
 } from '../results/schema.js';
+import { ResultsLock } from '../results/lock.js';
 import { Journal, journalPath, readJournal, resultsPathOfJournal, writeFileAtomic } from '../results/store.js';
 import { TensorDump } from '../results/tensors.js';
 import { visitRule, visitsOf } from '../results/visits.js';
-import { expandSuite, parseAxisOverride, type PlannedCase } from '../suites/expand.js';
-import { CALIBRATION_SUITE, builtInSuiteNames, loadSuite } from '../suites/registry.js';
-import type { Profile, SuiteFile } from '../suites/schema.js';
+import { parseAxisOverride, type PlannedCase } from '../suites/expand.js';
+import { CALIBRATION_SUITE, builtInSuiteNames, loadSuite, planSuite } from '../suites/registry.js';
+import { hasOwnKey, type Profile, type SuiteFile } from '../suites/schema.js';
 import { runCase, type GpuSession } from './run-case.js';
 
 export type RequestedProfile = Profile | 'auto';
@@ -48,7 +49,21 @@ export interface RunOptions {
   out?: string;
   resultsDir: string;
   saveTensors?: string;
+  /** Discard an unfinished run's journal at `out`, or replace a finished results file there. */
+  force?: boolean;
 }
+
+/** What `--resume` may change about the interrupted run: where its results go, and tensor dumps. */
+export interface ResumeOptions {
+  saveTensors?: string;
+  /** Results file; default: the journal's own results path. */
+  out?: string;
+  /** Replace a finished results file at `out`. */
+  force?: boolean;
+}
+
+/** The most visits a run may ask for: each is a full pass over the plan. */
+export const MAX_VISITS = 100;
 
 export const DEFAULT_RUN_OPTIONS: Omit<RunOptions, 'suites' | 'gpu'> = {
   profile: 'auto',
@@ -123,7 +138,7 @@ export function suitesToRun(requested: string[]): SuiteFile[] {
 export function planCases(suites: SuiteFile[], config: Pick<RunConfig, 'profile' | 'overrides' | 'filter' | 'dtypes'>, requested: string[]): PlannedCase[] {
   const overrides = config.overrides.map(parseAxisOverride);
   for (const override of overrides) {
-    if (!suites.some((suite) => override.axis in suite.axes)) {
+    if (!suites.some((suite) => hasOwnKey(suite.axes, override.axis))) {
       const axes = [...new Set(suites.flatMap((suite) => Object.keys(suite.axes)))].join(', ');
       throw new UserError(`unknown axis "${override.axis}"; axes of the selected suites: ${axes}`);
     }
@@ -132,8 +147,8 @@ export function planCases(suites: SuiteFile[], config: Pick<RunConfig, 'profile'
   return suites.flatMap((suite) => {
     // Calibration added implicitly keeps its own axes and runs unfiltered: its ceilings must exist.
     const implicit = suite.name === CALIBRATION_SUITE && requested.length > 0 && !requestedNames.has(CALIBRATION_SUITE);
-    const own = overrides.filter((override) => override.axis in suite.axes);
-    return expandSuite(suite, {
+    const own = overrides.filter((override) => hasOwnKey(suite.axes, override.axis));
+    return planSuite(suite, {
       profile: config.profile,
       ...(!implicit && { overrides: own }),
       ...(!implicit && config.filter && { filter: config.filter }),
@@ -200,6 +215,10 @@ async function execute(execution: Execution, options: Pick<RunOptions, 'saveTens
   const visits = config.visits ?? 1;
   const rule = visitRule(config.rule, visits);
   const steps = visitSchedule(planned, measured, visits);
+  // A case skipped, checked only, or failed in its first visit has no later ones.
+  const ended = new Set<string>();
+  let remaining = steps.length;
+  let started = 0;
   hooks.onStart?.({
     total: steps.length,
     resultsPath,
@@ -209,8 +228,9 @@ async function execute(execution: Execution, options: Pick<RunOptions, 'saveTens
     visits,
   });
   try {
-    for (let step = 0; step < steps.length; step++) {
-      const { plannedCase, visit } = steps[step]!;
+    for (const [index, { plannedCase, visit }] of steps.entries()) {
+      if (ended.has(plannedCase.key)) continue;
+      const step = started++;
       const previous = measured.get(plannedCase.key);
       hooks.onCaseStart?.(step, plannedCase, { visit, of: visits });
       const family = familyOf.get(plannedCase.suite);
@@ -237,12 +257,11 @@ async function execute(execution: Execution, options: Pick<RunOptions, 'saveTens
         measured.set(plannedCase.key, measurement);
         if (measurement.status === 'ok' && measurement.ceiling) ceilings = ceilingsOf([...measured.values()]);
       }
-      // A case skipped, checked only, or failed in its first visit has no later ones.
       if (visit === 1 && measurement.status !== 'ok') {
-        const kept = steps.filter((s, i) => i <= step || s.plannedCase.key !== plannedCase.key);
-        steps.splice(0, steps.length, ...kept);
+        ended.add(plannedCase.key);
+        remaining -= steps.filter((later, i) => i > index && later.plannedCase.key === plannedCase.key).length;
       }
-      hooks.onCaseEnd?.(step, measurement, { visit, of: visits, total: steps.length });
+      hooks.onCaseEnd?.(step, measurement, { visit, of: visits, total: remaining });
     }
   } finally {
     session.timer.dispose();
@@ -257,11 +276,61 @@ async function execute(execution: Execution, options: Pick<RunOptions, 'saveTens
   return { results, resultsPath };
 }
 
+function isFolder(path: string): boolean {
+  try {
+    return statSync(path).isDirectory();
+  } catch {
+    return false;
+  }
+}
+
+function unfinishedRun(journal: string): string {
+  try {
+    const { cases } = readJournal(journal);
+    return `an unfinished run (${cases.length} case(s) measured)`;
+  } catch {
+    return 'an unfinished run';
+  }
+}
+
+/**
+ * Nothing measured is lost to a run: an unfinished run's journal at the path is finished with --resume or
+ * discarded with --force (`allow.journal`), and a finished results file is replaced only with --force
+ * (`allow.results`; by the final atomic write, so until then it stays). A folder is refused.
+ */
+export function checkResultsPath(resultsPath: string, allow: { journal: boolean; results: boolean }): void {
+  if (isFolder(resultsPath)) throw new UserError(`--out ${resultsPath} is a folder: give a file path, such as ${join(resultsPath, 'run.json')}`);
+  ResultsLock.assertFree(resultsPath);
+  const journal = journalPath(resultsPath);
+  if (existsSync(journal) && !allow.journal) {
+    throw new UserError(`${journal} holds ${unfinishedRun(journal)}: finish it with \`mla-bench run --resume --journal ${journal}\`, or pass --force to discard it`);
+  }
+  if (existsSync(resultsPath) && !allow.results) {
+    throw new UserError(`${resultsPath} holds a finished run's results: choose another --out, or pass --force to replace them`);
+  }
+}
+
+/** Holds the lock on a results path (and on a second one, a resume's --out) while `work` runs. */
+async function whileLocked<T>(paths: readonly string[], work: () => Promise<T>): Promise<T> {
+  const locks: ResultsLock[] = [];
+  try {
+    for (const path of new Set(paths)) locks.push(ResultsLock.acquire(path));
+    return await work();
+  } finally {
+    for (const lock of locks) lock.release();
+  }
+}
+
 /** `mla-bench run`: plan, measure every case into the journal, then write the results file atomically. */
 export async function runBenchmarks(options: RunOptions, hooks: RunHooks = {}): Promise<RunOutcome> {
+  if (!(Number.isInteger(options.visits) && options.visits >= 1 && options.visits <= MAX_VISITS)) {
+    throw new UserError(`--visits must be an integer from 1 to ${MAX_VISITS}, got ${options.visits}`);
+  }
   const suites = suitesToRun(options.suites);
   // Plan before touching the GPU so bad input fails fast; the profile is re-resolved once the adapter is known.
   if (options.profile !== 'auto') planCases(suites, configOf(options, options.profile, suites), options.suites);
+  const force = options.force === true;
+  if (options.out !== undefined) checkResultsPath(options.out, { journal: force, results: force });
   const context = await openGpu(options.gpu);
   try {
     const profile = resolveProfile(options.profile, context);
@@ -277,28 +346,42 @@ export async function runBenchmarks(options: RunOptions, hooks: RunHooks = {}): 
       environment: environmentOf(context),
       config,
     };
-    const journal = Journal.create(journalPath(resultsPath), header);
-    return await execute({ context, suites, header, planned, done: [], journal, resultsPath }, options, hooks);
+    return await whileLocked([resultsPath], async () => {
+      checkResultsPath(resultsPath, { journal: force, results: force });
+      rmSync(journalPath(resultsPath), { force: true });
+      const journal = Journal.create(journalPath(resultsPath), header);
+      return await execute({ context, suites, header, planned, done: [], journal, resultsPath }, options, hooks);
+    });
   } finally {
     context.close();
   }
 }
 
-/** `mla-bench run --resume JOURNAL`: the same plan as the interrupted run, without the cases it finished. */
-export async function resumeBenchmarks(journalFile: string, options: Pick<RunOptions, 'saveTensors'>, hooks: RunHooks = {}): Promise<RunOutcome> {
-  const { header, cases } = readJournal(journalFile);
-  const config = header.config;
-  const suites = suitesToRun(config.suites);
-  const planned = planCases(suites, config, config.suites);
-  const context = await openGpu(gpuOptionsOf(config));
-  try {
-    const journal = Journal.reopen(journalFile);
-    return await execute(
-      { context, suites, header, planned, done: cases, journal, resultsPath: resultsPathOfJournal(journalFile) },
-      options,
-      hooks,
-    );
-  } finally {
-    context.close();
-  }
+/**
+ * `mla-bench run --resume JOURNAL`: the same plan as the interrupted run, without the cases it finished; its
+ * results go beside the journal or to `out`.
+ */
+export async function resumeBenchmarks(journalFile: string, options: ResumeOptions, hooks: RunHooks = {}): Promise<RunOutcome> {
+  const ownPath = resultsPathOfJournal(journalFile);
+  const resultsPath = options.out ?? ownPath;
+  const checkOut = (): void => {
+    if (resultsPath !== ownPath) checkResultsPath(resultsPath, { journal: false, results: options.force === true });
+  };
+  checkOut();
+  readJournal(journalFile);
+  return whileLocked([ownPath, resultsPath], async () => {
+    // Read under the lock: a run still writing this journal holds it.
+    checkOut();
+    const { header, cases } = readJournal(journalFile);
+    const config = header.config;
+    const suites = suitesToRun(config.suites);
+    const planned = planCases(suites, config, config.suites);
+    const context = await openGpu(gpuOptionsOf(config));
+    try {
+      const journal = Journal.reopen(journalFile);
+      return await execute({ context, suites, header, planned, done: cases, journal, resultsPath }, options, hooks);
+    } finally {
+      context.close();
+    }
+  });
 }
