@@ -1,6 +1,7 @@
 import { Command, Errors, Flags } from '@oclif/core';
 import { UserError } from '../errors.js';
 import { BACKENDS, type GpuOptions } from '../gpu/device.js';
+import { terminalText } from '../report/sanitize.js';
 
 export const gpuFlags = {
   adapter: Flags.string({ description: 'use the adapter whose name contains this text (see `mla-bench info`)', helpGroup: 'GPU' }),
@@ -31,6 +32,15 @@ export abstract class BaseCommand extends Command {
     verbose: Flags.boolean({ description: "show Dawn's and the driver's own messages, and stack traces on errors", helpGroup: 'GLOBAL' }),
   };
 
+  /** Human output: strings from results files (device names, keys, messages) never send escapes to the terminal. */
+  override log(message = '', ...args: unknown[]): void {
+    super.log(terminalText(message), ...args);
+  }
+
+  override logToStderr(message = '', ...args: unknown[]): void {
+    super.logToStderr(terminalText(message), ...args);
+  }
+
   protected get verbose(): boolean {
     return this.argv.includes('--verbose');
   }
@@ -38,10 +48,14 @@ export abstract class BaseCommand extends Command {
   protected override async catch(error: Error & { exitCode?: number; oclif?: { exit?: number } }): Promise<unknown> {
     if (error instanceof Errors.ExitError) throw error;
     const usage = error instanceof UserError || error.oclif?.exit === 2 || /^(Unexpected argument|Expected|Nonexistent flag|Missing required|--)/.test(error.message);
-    this.logToStderr(`Error: ${oneLineMessage(error)}${usage && !(error instanceof UserError) ? ' (see --help)' : ''}`);
-    if (this.verbose && error.stack && !(error instanceof UserError)) this.logToStderr(error.stack);
-    else if (!usage) this.logToStderr('(run with --verbose for details)');
-    return this.exit(usage ? 2 : 1);
+    const message = `${oneLineMessage(error)}${usage && !(error instanceof UserError) ? ' (see --help)' : ''}`;
+    const exitCode = usage ? 2 : 1;
+    // oclif's logToStderr is silent under --json; an error must reach the user either way.
+    process.stderr.write(`Error: ${terminalText(message)}\n`);
+    if (this.jsonEnabled()) this.logJson({ error: { message, exitCode } });
+    if (this.verbose && error.stack && !(error instanceof UserError)) process.stderr.write(`${error.stack}\n`);
+    else if (!usage) process.stderr.write('(run with --verbose for details)\n');
+    return this.exit(exitCode);
   }
 }
 
@@ -52,5 +66,15 @@ export abstract class BaseCommand extends Command {
 export function oneLineMessage(error: Error): string {
   const lines = error.message.split('\n').map((line) => line.trim()).filter((line) => line !== '' && !/^See more help/.test(line));
   const [first = String(error), second] = lines;
+  // "Missing 2 required args:" is followed by one "name  description" line per argument.
+  if (/^Missing \d+ required args?:$/.test(first)) {
+    const names: string[] = [];
+    for (const line of error.message.split('\n').slice(1)) {
+      const arg = /^(\S+)\s{2,}\S/.exec(line);
+      if (!arg) break;
+      names.push(arg[1]!);
+    }
+    if (names.length) return `${first} ${names.join(', ')}`;
+  }
   return /^Parsing --\S+$/.test(first) && second !== undefined ? `${first}: ${second}` : first;
 }

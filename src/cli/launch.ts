@@ -19,6 +19,19 @@ export function isNativeChatter(line: string): boolean {
   return NATIVE_CHATTER.some((pattern) => pattern.test(line));
 }
 
+/**
+ * A stateful stderr line filter: native chatter, and the lines that belong to it (Dawn follows a warning with an
+ * indented `    at Function (file:line)` and a blank line), are dropped; any other line ends the chatter.
+ */
+export function nativeChatterFilter(): (line: string) => boolean {
+  let inChatter = false;
+  return (line) => {
+    if (isNativeChatter(line)) inChatter = true;
+    else if (!(inChatter && (line.trim() === '' || /^\s/.test(line)))) inChatter = false;
+    return !inChatter;
+  };
+}
+
 const CHILD_MARK = 'MLA_BENCH_CHILD';
 
 /** Signals of a crash, as opposed to the ones a user or a supervisor sends. */
@@ -58,11 +71,12 @@ function supervise(): void {
     env: { ...process.env, [CHILD_MARK]: '1', XDG_RUNTIME_DIR: process.env.XDG_RUNTIME_DIR ?? tmpdir() },
   });
   let pending = '';
+  const keep = nativeChatterFilter();
   child.stderr?.setEncoding('utf8');
   child.stderr?.on('data', (chunk: string) => {
     const lines = (pending + chunk).split('\n');
     pending = lines.pop() ?? '';
-    const kept = lines.filter((line) => !isNativeChatter(line));
+    const kept = lines.filter(keep);
     if (kept.length) process.stderr.write(kept.map((line) => line + '\n').join(''));
   });
   for (const signal of ['SIGINT', 'SIGTERM', 'SIGHUP'] as const) {
@@ -73,7 +87,7 @@ function supervise(): void {
     if (isChildFinished(message)) finished = message;
   });
   child.on('exit', (code, signal) => {
-    if (pending && !isNativeChatter(pending)) process.stderr.write(pending);
+    if (pending && keep(pending)) process.stderr.write(pending);
     const exit = supervisorExit(code, signal, finished);
     if ('signal' in exit) {
       process.removeAllListeners(exit.signal);

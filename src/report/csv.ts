@@ -1,11 +1,8 @@
 import type { Measurement } from '../results/schema.js';
 import { kvBytesPerToken, tokensPerRepeat, worstRelError, type LoadedResults } from './data.js';
+import { csvField } from './sanitize.js';
 
-export function csvField(value: unknown): string {
-  if (value === null || value === undefined) return '';
-  const text = typeof value === 'number' ? (Number.isFinite(value) ? String(value) : '') : String(value);
-  return /[",\r\n]/.test(text) ? `"${text.replace(/"/g, '""')}"` : text;
-}
+export { csvField };
 
 const FIXED = [
   'file', 'device', 'suite', 'key', 'family', 'status', 'dtype',

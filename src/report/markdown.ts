@@ -6,11 +6,10 @@ import { machineDriftNote, type CandidateComparison, type CrossHardwareTable } f
 import { shownRelError, suitesOf, type DeviceResults } from './data.js';
 import { ceilingRows, formatCeiling, formatDuration, formatError, formatPercent, formatRate } from './format.js';
 import { markdownMlaSections } from './mla.js';
+import { markdownCode, markdownText } from './sanitize.js';
 
-/** Escapes what would break a Markdown table cell. */
-export function mdCell(text: string): string {
-  return text.replace(/\\/g, '\\\\').replace(/\|/g, '\\|').replace(/\r?\n/g, ' ');
-}
+/** A Markdown table cell or heading from text that may come from a results file. */
+export const mdCell = markdownText;
 
 export function mdTable(head: string[], rows: string[][], align?: Array<'l' | 'r'>): string {
   const rule = head.map((_, i) => ((align?.[i] ?? 'l') === 'r' ? '---:' : '---'));
@@ -76,7 +75,7 @@ export function markdownCaseTables(cases: Measurement[], ceilings?: Ceilings): s
       const own = cases.filter((c) => c.suite === suite);
       const rows = own.map(caseRow);
       const stageTables = ceilings ? own.flatMap((m) => (m.status === 'ok' && m.stages?.length ? [markdownStageTable(m, ceilings)] : [])) : [];
-      return [`### ${suite}\n\n${mdTable(['case', 'status', 'median', 'CI95', 'GB/s', 'GFLOP/s', '% ceiling', 'bound', 'rel err'], rows, ['l', 'l', 'r', 'r', 'r', 'r', 'r', 'l', 'r'])}`, ...stageTables].join('\n\n');
+      return [`### ${mdCell(suite)}\n\n${mdTable(['case', 'status', 'median', 'CI95', 'GB/s', 'GFLOP/s', '% ceiling', 'bound', 'rel err'], rows, ['l', 'l', 'r', 'r', 'r', 'r', 'r', 'l', 'r'])}`, ...stageTables].join('\n\n');
     })
     .join('\n\n');
 }
@@ -85,7 +84,7 @@ export function markdownCaseTables(cases: Measurement[], ceilings?: Ceilings): s
 export function markdownReport(devices: DeviceResults[]): string {
   const parts = ['# mla-bench report', ''];
   for (const d of devices) {
-    parts.push(`## ${mdCell(d.device)}`, '', `Results: ${d.files.map((f) => `\`${f}\``).join(', ')}`, '');
+    parts.push(`## ${mdCell(d.device)}`, '', `Results: ${d.files.map(markdownCode).join(', ')}`, '');
     parts.push('Device ceilings (calibrated)', '', markdownCeilings(d.ceilings), '', markdownCaseTables(d.cases, d.ceilings), '');
     const mla = markdownMlaSections(d.cases);
     if (mla) parts.push(mla, '');
@@ -102,7 +101,7 @@ function ratioText(ratio: number): string {
 export function markdownComparison(comparisons: CandidateComparison[], noisePct: number): string {
   const parts = ['# mla-bench comparison', ''];
   for (const c of comparisons) {
-    parts.push(`## \`${c.candidate}\` vs \`${c.base}\``, '', `Ratio = candidate / base median GPU time (above 1 is slower); noise band ±${noisePct}%; visits p: one-sided rank test of the per-visit medians, which slower / faster also need where both runs have visits.`, '');
+    parts.push(`## ${markdownCode(c.candidate)} vs ${markdownCode(c.base)}`, '', `Ratio = candidate / base median GPU time (above 1 is slower); noise band ±${noisePct}%; visits p: one-sided rank test of the per-visit medians, which slower / faster also need where both runs have visits.`, '');
     parts.push(
       mdTable(
         ['suite', 'cases', 'geomean ratio', 'faster', 'slower', 'same', 'inconclusive'],

@@ -1,7 +1,7 @@
 import assert from 'node:assert/strict';
 import { test } from 'node:test';
 import { oneLineMessage } from '../../src/cli/base.js';
-import { isNativeChatter, supervisorExit } from '../../src/cli/launch.js';
+import { isNativeChatter, nativeChatterFilter, supervisorExit } from '../../src/cli/launch.js';
 import { progressStyle } from '../../src/cli/progress.js';
 import { repeatsFor } from '../../src/measure/sampler.js';
 import { caseSeed, deviceMisfit } from '../../src/run/run-case.js';
@@ -12,6 +12,25 @@ test("Dawn's and Mesa's own stderr lines are recognised; ours are not", () => {
   assert.ok(isNativeChatter('WARNING: lavapipe is not a conformant vulkan implementation, testing use only.'));
   assert.ok(!isNativeChatter('Error: unknown suite "x"'));
   assert.ok(!isNativeChatter('[1/5] calibration/kernel=copy: ok'));
+});
+
+test("the stderr filter drops Dawn's warning with its indented source line and the blank line after it, and nothing else", () => {
+  const keep = nativeChatterFilter();
+  const lines = [
+    'Warning: vkCreateInstance failed with VK_ERROR_INCOMPATIBLE_DRIVER',
+    '    at CheckVkSuccessImpl (/dawn/src/dawn/native/vulkan/VulkanError.cpp:106)',
+    '',
+    'Error: no WebGPU adapter found',
+    '',
+    '  an indented line of ours',
+  ];
+  assert.deepEqual(lines.filter(keep), ['Error: no WebGPU adapter found', '', '  an indented line of ours']);
+});
+
+test('a missing argument is named in the one-line message', () => {
+  const oclif = 'Missing 1 required arg:\nsuite  suite name or path to a suite .json file\n\nNote: --axis, --dtype allow multiple values.\nSee more help with --help';
+  assert.equal(oneLineMessage(new Error(oclif)), 'Missing 1 required arg: suite');
+  assert.equal(oneLineMessage(new Error('Missing 2 required args:\nbase        base results file\ncandidates  one or more\nSee more help with --help')), 'Missing 2 required args: base, candidates');
 });
 
 test('progress: a bar on a terminal, lines in CI or a pipe, nothing with --json', () => {
