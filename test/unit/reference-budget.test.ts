@@ -34,12 +34,11 @@ const LIMITS = {
 const context = { limits: LIMITS, features: new Set<never>(), seed: 1 };
 
 test('an attention case past the device limits is a skip naming buffer and limit, decided before any data is made', () => {
-  const started = performance.now();
-  // K and V of 64 x 128 heads x 32768 tokens x 128 f32: 2^35 elements, 128 GiB each: no host array holds them.
+  // K and V of 64 x 128 heads x 32768 tokens x 128 f32: 2^35 elements, 128 GiB each: no host array holds them,
+  // so a build that made its inputs first would throw instead of returning the skip.
   const built = attentionFamily.build({ phase: 'decode', variant: 'mha', batch: 64, context: 32768, dtype: 'f32', tiling: 'workgroup' }, context);
   assert.equal(built.kind, 'skip');
   assert.match(built.kind === 'skip' ? built.reason : '', /^buffer k needs 131072 MiB, above the device's maxStorageBufferBindingSize \(2048 MiB\)$/);
-  assert.ok(performance.now() - started < 1000, 'no inputs were generated');
 });
 
 test("a GPU-sized attention case checks evenly spaced rows against float64; the quick profile's cases check every row", () => {
