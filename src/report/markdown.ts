@@ -1,11 +1,11 @@
 import type { Ceilings } from '../measure/rates.js';
-import type { Measurement, OkMeasurement } from '../results/schema.js';
-import { stageBreakdown } from './stages.js';
-import { describeCase } from '../suites/expand.js';
+import type { Measurement } from '../results/schema.js';
 import { machineDriftNote, type CandidateComparison, type CrossHardwareTable } from './compare.js';
-import { shownRelError, suitesOf, type DeviceResults } from './data.js';
-import { ceilingRows, formatCeiling, formatDuration, formatError, formatPercent, formatRate } from './format.js';
-import { markdownMlaSections } from './mla.js';
+import { suitesOf, type DeviceResults } from './data.js';
+import { formatCeiling, formatDuration } from './format.js';
+import { DEFAULT_MEMORY_BUDGET_GB, mlaTables } from './mla.js';
+import { caseTable, ceilingsTable, stageSections, type StageSection } from './results-tables.js';
+import { inlineText, type Cell, type TableModel } from './table-model.js';
 
 /** Escapes what would break a Markdown table cell. */
 export function mdCell(text: string): string {
@@ -17,68 +17,46 @@ export function mdTable(head: string[], rows: string[][], align?: Array<'l' | 'r
   return [head, rule, ...rows].map((row, i) => `| ${(i === 1 ? row : row.map(mdCell)).join(' | ')} |`).join('\n');
 }
 
+const TONE_MARK = { good: '🟢', bad: '🔴' } as const;
+
+function markdownCell(cell: Cell): string {
+  if (typeof cell === 'string') return cell;
+  if (cell.kind === 'strong') return `**${cell.text}**`;
+  if (cell.kind === 'signal') return `${TONE_MARK[cell.tone]} ${cell.text}`;
+  return inlineText(cell);
+}
+
+/** A level-3 heading (with a title), then the table. */
+export function markdownTable(model: TableModel): string {
+  const table = mdTable(
+    model.columns.map((column) => column.head),
+    model.rows.map((row) => row.map(markdownCell)),
+    model.columns.map((column) => (column.align === 'right' ? 'r' : 'l')),
+  );
+  return model.title === undefined ? table : `### ${model.title}\n\n${table}`;
+}
+
 export function markdownCeilings(ceilings: Ceilings): string {
-  return mdTable(['ceiling', 'value'], ceilingRows(ceilings), ['l', 'r']);
+  return markdownTable(ceilingsTable(ceilings));
 }
 
-function caseRow(m: Measurement): string[] {
-  const label = describeCase(m.params);
-  const err = shownRelError(m);
-  const errText = err === null ? '' : formatError(err);
-  switch (m.status) {
-    case 'ok': {
-      const ceiling = m.rates.bound === 'compute' ? m.rates.computeFraction : m.rates.memoryFraction;
-      return [
-        label,
-        'ok',
-        formatDuration(m.timing.gpu.median),
-        `±${formatPercent(m.timing.gpu.relCi95, 1)}`,
-        formatRate(m.rates.gbps, 'GB/s'),
-        m.work.flops ? formatRate(m.rates.gflops, 'GFLOP/s') : '-',
-        formatPercent(ceiling),
-        m.rates.bound,
-        errText,
-      ];
-    }
-    case 'checked':
-      return [label, 'checked', 'not timed', '', '', '', '', '', errText];
-    case 'numerics-failed':
-      return [label, '**numerics failed**', '-', '-', '-', '-', '-', '-', errText];
-    case 'skipped':
-      return [label, `skipped: ${m.reason}`, '', '', '', '', '', '', ''];
-    case 'error':
-      return [label, `error: ${m.message}`, '', '', '', '', '', '', ''];
-  }
+/** Folded under its case's name: the stage tables are detail. */
+export function markdownStageSection(section: StageSection): string {
+  return `<details><summary>${mdCell(section.caseLabel)}: stages</summary>\n\n${markdownTable(section.table)}\n\n</details>`;
 }
 
-export function markdownStageTable(m: OkMeasurement, ceilings: Ceilings): string {
-  const breakdown = stageBreakdown(m, ceilings);
-  if (!breakdown) return '';
-  const rows = breakdown.rows.map(({ stage, share }) => [
-    stage.name,
-    String(stage.dispatches),
-    formatDuration(stage.gpu.median),
-    `±${formatPercent(stage.gpu.relCi95, 1)}`,
-    formatPercent(share),
-    formatRate(stage.rates.gbps, 'GB/s'),
-    stage.work.flops ? formatRate(stage.rates.gflops, 'GFLOP/s') : '-',
-    formatPercent(stage.rates.bound === 'compute' ? stage.rates.computeFraction : stage.rates.memoryFraction),
-    stage.rates.bound,
-  ]);
-  rows.push(['sum of stages', String(m.timing.dispatches), formatDuration(breakdown.sumMs), '', '100%', '', '', '', '']);
-  rows.push([breakdown.paired ? 'end to end, same rounds' : 'end to end', String(m.timing.dispatches), formatDuration(breakdown.endToEndMs), `±${formatPercent(breakdown.endToEndRelCi95, 1)}`, '', '', '', '', '']);
-  return `<details><summary>${mdCell(describeCase(m.params))}: stages</summary>\n\n${mdTable(['stage', 'dispatches', 'median', 'CI95', '% of sum', 'GB/s', 'GFLOP/s', '% ceiling', 'bound'], rows, ['l', 'r', 'r', 'r', 'r', 'r', 'r', 'r', 'l'])}\n\n</details>`;
-}
-
-export function markdownCaseTables(cases: Measurement[], ceilings?: Ceilings): string {
+export function markdownCaseTables(cases: Measurement[], ceilings: Ceilings): string {
   return suitesOf(cases)
     .map((suite) => {
       const own = cases.filter((c) => c.suite === suite);
-      const rows = own.map(caseRow);
-      const stageTables = ceilings ? own.flatMap((m) => (m.status === 'ok' && m.stages?.length ? [markdownStageTable(m, ceilings)] : [])) : [];
-      return [`### ${suite}\n\n${mdTable(['case', 'status', 'median', 'CI95', 'GB/s', 'GFLOP/s', '% ceiling', 'bound', 'rel err'], rows, ['l', 'l', 'r', 'r', 'r', 'r', 'r', 'l', 'r'])}`, ...stageTables].join('\n\n');
+      return [markdownTable(caseTable(suite, own)), ...stageSections(own, ceilings).map(markdownStageSection)].join('\n\n');
     })
     .join('\n\n');
+}
+
+/** The MLA summaries (mla.ts), or '' when the cases hold no MLA data. */
+export function markdownMlaSections(cases: readonly Measurement[], budgetGB = DEFAULT_MEMORY_BUDGET_GB): string {
+  return mlaTables(cases, budgetGB).map(markdownTable).join('\n\n');
 }
 
 /** A report for CI job summaries: per device, its ceilings and one table per suite. */

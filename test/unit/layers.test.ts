@@ -29,3 +29,13 @@ test('the report layer reads results only: nothing it loads, directly or not, is
   const gpu = [...reachable(reportFiles)].filter((file) => file.startsWith('gpu/'));
   assert.deepEqual(gpu, []);
 });
+
+test('no import circles among the report modules', () => {
+  const circles: string[] = [];
+  for (const file of reportFiles) {
+    for (const imported of importsOf(file)) {
+      if (imported !== file && reachable([imported]).has(file)) circles.push(`${file} <-> ${imported}`);
+    }
+  }
+  assert.deepEqual(circles, []);
+});
