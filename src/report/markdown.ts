@@ -1,8 +1,8 @@
 import type { Ceilings } from '../measure/rates.js';
 import type { Measurement } from '../results/schema.js';
 import { machineDriftNote, type CandidateComparison, type CrossHardwareTable } from './compare.js';
+import { caseVerdictsTable, ceilingShiftsTable, deviceMediansTable, suiteVerdictsTable } from './comparison-tables.js';
 import { suitesOf, type DeviceResults } from './data.js';
-import { formatCeiling, formatDuration } from './format.js';
 import { DEFAULT_MEMORY_BUDGET_GB, mlaTables } from './mla.js';
 import { caseTable, ceilingsTable, stageSections, type StageSection } from './results-tables.js';
 import { inlineText, type Cell, type TableModel } from './table-model.js';
@@ -71,49 +71,13 @@ export function markdownReport(devices: DeviceResults[]): string {
   return parts.join('\n');
 }
 
-const VERDICT_MARK: Record<string, string> = { faster: '🟢 faster', slower: '🔴 slower', same: 'same', inconclusive: 'inconclusive' };
-
-function ratioText(ratio: number): string {
-  return Number.isFinite(ratio) ? `${ratio.toFixed(3)}x` : '-';
-}
-
 export function markdownComparison(comparisons: CandidateComparison[], noisePct: number): string {
   const parts = ['# mla-bench comparison', ''];
   for (const c of comparisons) {
     parts.push(`## \`${c.candidate}\` vs \`${c.base}\``, '', `Ratio = candidate / base median GPU time (above 1 is slower); noise band ±${noisePct}%; visits p: one-sided rank test of the per-visit medians, which slower / faster also need where both runs have visits.`, '');
-    parts.push(
-      mdTable(
-        ['suite', 'cases', 'geomean ratio', 'faster', 'slower', 'same', 'inconclusive'],
-        c.suites.map((s) => [s.suite, String(s.cases), ratioText(s.geomeanRatio), String(s.faster), String(s.slower), String(s.same), String(s.inconclusive)]),
-        ['l', 'r', 'r', 'r', 'r', 'r', 'r'],
-      ),
-      '',
-      mdTable(
-        ['case', 'base', 'candidate', 'ratio', 'CI95', 'p', 'visits p', 'verdict'],
-        c.cases.map((x) => [
-          x.key,
-          formatDuration(x.baseMs),
-          formatDuration(x.candidateMs),
-          ratioText(x.ratio),
-          `${x.ci95.lo.toFixed(3)}-${x.ci95.hi.toFixed(3)}`,
-          x.p < 1e-4 ? x.p.toExponential(1) : x.p.toFixed(4),
-          x.visits === null ? '-' : (x.ratio >= 1 ? x.visits.slowerP : x.visits.fasterP).toFixed(3),
-          VERDICT_MARK[x.verdict] ?? x.verdict,
-        ]),
-        ['l', 'r', 'r', 'r', 'r', 'r', 'r', 'l'],
-      ),
-      '',
-    );
-    if (c.ceilings.length) {
-      parts.push(
-        mdTable(
-          ['calibrated ceiling', 'base', 'candidate', 'time ratio'],
-          c.ceilings.map((x) => [x.label, formatCeiling(x.ceiling, x.base), formatCeiling(x.ceiling, x.candidate), ratioText(x.timeRatio)]),
-          ['l', 'r', 'r', 'r'],
-        ),
-        '',
-      );
-    }
+    parts.push(markdownTable(suiteVerdictsTable(c)), '', markdownTable(caseVerdictsTable(c)), '');
+    const ceilings = ceilingShiftsTable(c);
+    if (ceilings) parts.push(markdownTable(ceilings), '');
     const drift = machineDriftNote(c.ceilings, noisePct);
     if (drift) parts.push(`> **Warning:** ${drift}.`, '');
     if (c.onlyInBase.length) parts.push(`Only in base: ${c.onlyInBase.map((k) => `\`${k}\``).join(', ')}`, '');
@@ -129,11 +93,7 @@ export function markdownCrossHardware(table: CrossHardwareTable): string {
     '',
     'Median GPU time per repeat.',
     '',
-    mdTable(
-      ['case', ...table.devices.map((d) => d.device)],
-      table.rows.map((r) => [r.key, ...r.medians.map((m) => (m === null ? '-' : formatDuration(m)))]),
-      ['l', ...table.devices.map(() => 'r' as const)],
-    ),
+    markdownTable(deviceMediansTable(table)),
     '',
   ].join('\n');
 }
