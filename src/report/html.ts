@@ -1,7 +1,8 @@
 import { readFileSync } from 'node:fs';
 import { createRequire } from 'node:module';
 import { dirname, join } from 'node:path';
-import { finalizeChartConfig, type ChartSpec } from './charts.js';
+import { chartConfigScript, reportPageScript } from './chart-assets.js';
+import type { ChartSpec } from './charts.js';
 import { suitesOf, type DeviceResults } from './data.js';
 import { ceilingRows } from './format.js';
 import { CASE_COLUMNS, caseRow } from './results-tables.js';
@@ -67,28 +68,9 @@ ${devices.map(deviceSection).join('\n')}
 <script>${chartJsUmd()}</script>
 <script id="chart-data" type="application/json">${scriptJson(chartData)}</script>
 <script>
-(function () {
-  var __name = function (f) { return f; };
-  var finalizeChartConfig = ${finalizeChartConfig.toString()};
-  var specs = JSON.parse(document.getElementById('chart-data').textContent);
-  var white = { id: 'white-background', beforeDraw: function (chart) { var ctx = chart.ctx; ctx.save(); ctx.globalCompositeOperation = 'destination-over'; ctx.fillStyle = '#fff'; ctx.fillRect(0, 0, chart.width, chart.height); ctx.restore(); } };
-  var holder = document.getElementById('charts');
-  window.mlaBenchCharts = [];
-  specs.forEach(function (spec) {
-    var box = document.createElement('div');
-    box.className = 'chart';
-    box.style.height = Math.min(spec.height, 900) + 'px';
-    var canvas = document.createElement('canvas');
-    canvas.id = 'chart-' + spec.id;
-    canvas.setAttribute('aria-label', spec.title);
-    box.appendChild(canvas);
-    holder.appendChild(box);
-    var config = finalizeChartConfig(spec.config, { fontFamily: "system-ui, 'DejaVu Sans', sans-serif", responsive: true });
-    config.plugins = [white];
-    window.mlaBenchCharts.push(new Chart(canvas, config));
-  });
-})();
-</script>
+${chartConfigScript()}</script>
+<script>
+${reportPageScript()}</script>
 </body></html>
 `;
 }
