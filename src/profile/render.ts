@@ -109,7 +109,7 @@ export function renderProfile(result: ProfiledCase): string {
   lines.push(mem.toString(), '');
 
   const num = table(['output', 'passed', 'max abs err', 'max rel err', 'max err / max |ref|', 'tolerance']);
-  for (const check of m.numerics.checks) num.push([check.buffer, check.passed ? 'yes' : 'NO', formatError(check.maxAbsError), formatError(check.maxRelError), check.normRelError === undefined ? '-' : formatError(check.normRelError), `atol ${check.tolerance.atol.toExponential(1)} rtol ${check.tolerance.rtol.toExponential(1)}`]);
+  for (const check of m.numerics.checks) num.push([check.buffer, check.passed ? 'yes' : 'NO', formatError(check.maxAbsError), formatError(check.maxRelError), check.normRelError === null ? '-' : formatError(check.normRelError), `atol ${check.tolerance.atol.toExponential(1)} rtol ${check.tolerance.rtol.toExponential(1)}`]);
   lines.push(num.toString());
   if (result.tracePath) lines.push('', `trace: ${result.tracePath} (open in https://ui.perfetto.dev or chrome://tracing)`);
   return lines.join('\n');

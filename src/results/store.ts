@@ -2,6 +2,7 @@ import { closeSync, existsSync, fsyncSync, mkdirSync, openSync, readFileSync, re
 import { dirname, join } from 'node:path';
 import type { z } from 'zod';
 import { UserError } from '../errors.js';
+import { migrateHeader, migrateMeasurement, migrateResultFile, unreadableVersion } from './migrate.js';
 import {
   MeasurementSchema,
   ResultFileSchema,
@@ -142,8 +143,11 @@ export function readJournal(path: string): JournalContents {
   });
   const [first, ...rest] = records as Array<{ type?: string; header?: unknown; measurement?: unknown }>;
   if (!first || first.type !== 'header') throw new UserError(`${path}: not an mla-bench journal (no header line)`);
-  const header = parseOrExplain(ResultHeaderSchema, first.header, `${path}: header`);
-  const measurements = rest.map((record, index) => parseOrExplain(MeasurementSchema, record.measurement, `${path}: line ${index + 2}`));
+  const unreadable = unreadableVersion(first.header);
+  if (unreadable) throw new UserError(`${path}: ${unreadable}`);
+  // Every line is brought from the header's schema version to the current one (migrate.ts).
+  const header = parseOrExplain(ResultHeaderSchema, migrateHeader(first.header), `${path}: header`);
+  const measurements = rest.map((record, index) => parseOrExplain(MeasurementSchema, migrateMeasurement(record.measurement, first.header), `${path}: line ${index + 2}`));
   // A case visited several times has a line per visit, each pooling the ones before: the last one stands.
   const latest = new Map<string, Measurement>();
   for (const measurement of measurements) latest.set(measurement.key, measurement);
@@ -160,7 +164,9 @@ export function readResultFile(path: string): ResultFile {
   }
   const schema = (json as { schema?: unknown } | null)?.schema;
   if (schema !== 'mla-bench/results') throw new UserError(`${path}: schema: not an mla-bench results file`);
-  return parseOrExplain(ResultFileSchema, json, path);
+  const unreadable = unreadableVersion(json);
+  if (unreadable) throw new UserError(`${path}: ${unreadable}`);
+  return parseOrExplain(ResultFileSchema, migrateResultFile(json), path);
 }
 
 /** The newest journal left by an interrupted run under `dir`, if any. */
