@@ -9,7 +9,7 @@ import { JOURNAL_SUFFIX, readResultFile } from '../results/store.js';
 /** One results file as read for reporting: where it came from and which device produced it. */
 export interface LoadedResults {
   path: string;
-  /** Short name: the file name without .json. */
+  /** Short name: the file name without .json (or .json.gz). */
   name: string;
   device: string;
   results: ResultFile;
@@ -54,7 +54,7 @@ export function loadResults(paths: readonly string[]): LoadedResults[] {
       return { path, name: basename(path).slice(0, -JOURNAL_SUFFIX.length).replace(/\.json$/i, ''), device: deviceId(results), results, unfinished: { finishedCases } };
     }
     const results = readResultFile(path);
-    return { path, name: basename(path).replace(/\.json$/i, ''), device: deviceId(results), results };
+    return { path, name: basename(path).replace(/\.json(\.gz)?$/i, ''), device: deviceId(results), results };
   });
 }
 

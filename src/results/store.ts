@@ -1,8 +1,9 @@
-import { closeSync, existsSync, fsyncSync, mkdirSync, openSync, readFileSync, readdirSync, renameSync, statSync, truncateSync, writeSync } from 'node:fs';
+import { closeSync, existsSync, fsyncSync, mkdirSync, openSync, readFileSync, readdirSync, renameSync, statSync, truncateSync, writeFileSync, writeSync } from 'node:fs';
 import { dirname, join } from 'node:path';
 import type { z } from 'zod';
 import { UserError } from '../errors.js';
 import { migrateHeader, migrateMeasurement, migrateResultFile, unreadableVersion } from './migrate.js';
+import { decodeStoredJson, encodeStoredJson, isGzipped } from './stored-json.js';
 import {
   MeasurementSchema,
   ResultFileSchema,
@@ -40,13 +41,13 @@ export function describeIo(error: unknown): string {
 }
 
 /** Writes a whole file or nothing: a temporary file beside it, fsynced, then renamed over it. */
-export function writeFileAtomic(path: string, contents: string): void {
+export function writeFileAtomic(path: string, contents: string | Uint8Array): void {
   const temporary = `${path}.tmp-${process.pid}`;
   try {
     mkdirSync(dirname(path), { recursive: true });
     const fd = openSync(temporary, 'w');
     try {
-      writeSync(fd, contents);
+      writeFileSync(fd, contents);
       fsyncSync(fd);
     } finally {
       closeSync(fd);
@@ -154,13 +155,30 @@ export function readJournal(path: string): JournalContents {
   return { header, cases: [...latest.values()] };
 }
 
+/** Compact JSON, gzip-compressed where the name ends in .gz (stored-json.ts); whole or not at all. */
+export function writeResultFile(path: string, results: ResultFile): void {
+  writeFileAtomic(path, encodeStoredJson(results, path));
+}
+
+/** A results file, plain or gzip-compressed JSON, of any schema version this mla-bench reads, in the current shape. */
 export function readResultFile(path: string): ResultFile {
+  let bytes: Buffer;
+  try {
+    bytes = readFileSync(path);
+  } catch (error) {
+    throw new UserError(`cannot read ${path}: ${describeIo(error)}`);
+  }
+  let text: string;
+  try {
+    text = decodeStoredJson(bytes);
+  } catch (error) {
+    throw new UserError(`${path}: not a valid gzip file (${error instanceof Error ? error.message : String(error)})`);
+  }
   let json: unknown;
   try {
-    json = JSON.parse(readFileSync(path, 'utf8'));
+    json = JSON.parse(text);
   } catch (error) {
-    if (error instanceof SyntaxError) throw new UserError(`${path}: not valid JSON (${error.message})`);
-    throw new UserError(`cannot read ${path}: ${describeIo(error)}`);
+    throw new UserError(`${path}: not valid JSON${isGzipped(bytes) ? ' inside the gzip stream' : ''} (${error instanceof Error ? error.message : String(error)})`);
   }
   const schema = (json as { schema?: unknown } | null)?.schema;
   if (schema !== 'mla-bench/results') throw new UserError(`${path}: schema: not an mla-bench results file`);
