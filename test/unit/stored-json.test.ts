@@ -1,5 +1,5 @@
 import assert from 'node:assert/strict';
-import { mkdtempSync, readFileSync, writeFileSync } from 'node:fs';
+import { mkdtempSync, readdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { test } from 'node:test';
@@ -46,4 +46,16 @@ test('a cut-short gzip file is a one-line error naming the file', () => {
   const path = join(dir, 'cut.json.gz');
   writeFileSync(path, gzipSync(JSON.stringify(results)).subarray(0, 40));
   assert.throws(() => readResultFile(path), (e: Error) => e instanceof UserError && e.message.includes('cut.json.gz') && e.message.includes('gzip'));
+});
+
+test('committed baselines are gzip-compressed results files that read back whole', () => {
+  const baselines = new URL('../../results/baselines/', import.meta.url).pathname;
+  const files = readdirSync(baselines).filter((name) => name.endsWith('.json') || name.endsWith('.json.gz'));
+  assert.ok(files.length > 0);
+  for (const name of files) {
+    assert.ok(name.endsWith('.json.gz'), `${name}: baselines are stored as .json.gz (README, Baselines)`);
+    const bytes = readFileSync(join(baselines, name));
+    assert.ok(isGzipped(bytes), name);
+    assert.ok(readResultFile(join(baselines, name)).cases.length > 0, name);
+  }
 });
