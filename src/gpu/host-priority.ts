@@ -1,12 +1,11 @@
 import { getPriority, setPriority } from 'node:os';
+import { isSoftwareAdapter, type AdapterKindFacts } from '../util/adapter-kind.js';
+
+/** Also here for the code that opens devices; the report layer imports it from src/util, never from src/gpu. */
+export { isSoftwareAdapter };
 
 /** Nice value the host thread takes while a CPU adapter runs the kernels (the lowest priority). */
 export const HOST_NICE_ON_CPU_ADAPTER = 19;
-
-/** Software and fallback adapters (lavapipe, SwiftShader, WARP): their "GPU" is threads on the host's cores. */
-export function isSoftwareAdapter(adapter: { isFallbackAdapter: boolean; architecture: string }): boolean {
-  return adapter.isFallbackAdapter || adapter.architecture === 'software';
-}
 
 /**
  * Dawn's node bindings wait for GPU work by spinning the main thread (a setImmediate loop that processes
@@ -19,7 +18,7 @@ export function isSoftwareAdapter(adapter: { isFallbackAdapter: boolean; archite
  *
  * Returns the host thread's nice value when it was lowered, else null.
  */
-export function yieldHostThread(adapter: { isFallbackAdapter: boolean; architecture: string }, platform = process.platform): number | null {
+export function yieldHostThread(adapter: AdapterKindFacts, platform = process.platform): number | null {
   if (platform !== 'linux' || !isSoftwareAdapter(adapter)) return null;
   try {
     setPriority(HOST_NICE_ON_CPU_ADAPTER);

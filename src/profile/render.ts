@@ -1,12 +1,14 @@
-import Table from 'cli-table3';
 import { MEMORY_ROLES } from '../gpu/memory.js';
 import { formatBytes, formatDuration, formatError, formatPercent, formatRate } from '../report/format.js';
-import { renderAllowance, renderCeilings } from '../report/table.js';
+import { describeAllowance } from '../report/results-tables.js';
+import { renderCeilings, terminalGrid } from '../report/table.js';
 import type { CaptureOutcome, ProfiledCase } from './profiler.js';
 import type { Timeline } from './timeline.js';
 
-function table(head: string[]): Table.Table {
-  return new Table({ head, style: { head: [], border: [] }, chars: { mid: '', 'left-mid': '', 'mid-mid': '', 'right-mid': '' } });
+/** Rows gathered as the profile goes, drawn as one terminal grid in the report's style. */
+function table(head: string[]): { push(row: string[]): void; toString(): string } {
+  const rows: string[][] = [];
+  return { push: (row) => void rows.push(row), toString: () => terminalGrid(head, rows) };
 }
 
 function median(values: number[]): number {
@@ -75,7 +77,7 @@ export function renderProfile(result: ProfiledCase): string {
           `a minimal dispatch in its own timestamped pass takes ${formatDuration(breakdown.passFloorMs)} (same rounds): the floor of a stage's time here; a stage near it is mostly pass overhead`,
         );
       }
-      lines.push(allowance === null ? `allowed gap: -: ${verdict}` : `allowed gap: ${renderAllowance(allowance, m.timing.dispatches, rows.length)}: ${verdict}`);
+      lines.push(allowance === null ? `allowed gap: -: ${verdict}` : `allowed gap: ${describeAllowance(allowance, m.timing.dispatches, rows.length)}: ${verdict}`);
       // One cause: a stage repeated alone keeps its own working set in the caches, which the whole case may not
       // fit; the timeline runs the stages in sequence, as end to end does, so its sum is the cross-check.
       if (breakdown.withinOverhead === false && breakdown.placement === 'alone' && breakdown.endToEndTimer !== 'wall' && ownSum !== null) {
@@ -107,7 +109,7 @@ export function renderProfile(result: ProfiledCase): string {
   lines.push(mem.toString(), '');
 
   const num = table(['output', 'passed', 'max abs err', 'max rel err', 'max err / max |ref|', 'tolerance']);
-  for (const check of m.numerics.checks) num.push([check.buffer, check.passed ? 'yes' : 'NO', formatError(check.maxAbsError), formatError(check.maxRelError), check.normRelError === undefined ? '-' : formatError(check.normRelError), `atol ${check.tolerance.atol.toExponential(1)} rtol ${check.tolerance.rtol.toExponential(1)}`]);
+  for (const check of m.numerics.checks) num.push([check.buffer, check.passed ? 'yes' : 'NO', formatError(check.maxAbsError), formatError(check.maxRelError), check.normRelError === null ? '-' : formatError(check.normRelError), `atol ${check.tolerance.atol.toExponential(1)} rtol ${check.tolerance.rtol.toExponential(1)}`]);
   lines.push(num.toString());
   if (result.tracePath) lines.push('', `trace: ${result.tracePath} (open in https://ui.perfetto.dev or chrome://tracing)`);
   return lines.join('\n');

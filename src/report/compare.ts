@@ -1,7 +1,7 @@
 import { UserError } from '../errors.js';
-import { isSoftwareAdapter } from '../gpu/host-priority.js';
 import type { Ceilings } from '../measure/rates.js';
 import type { OkMeasurement } from '../results/schema.js';
+import { isSoftwareAdapter } from '../util/adapter-kind.js';
 import { exactRankP, geomean, mannWhitneyU, ratioOfMedians, verdict, type Verdict, type VisitEvidence } from './compare-stats.js';
 import { okCases, type LoadedResults } from './data.js';
 import { CEILING_LABELS } from './format.js';

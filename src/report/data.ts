@@ -9,7 +9,7 @@ import { JOURNAL_SUFFIX, readResultFile } from '../results/store.js';
 /** One results file as read for reporting: where it came from and which device produced it. */
 export interface LoadedResults {
   path: string;
-  /** Short name: the file name without .json. */
+  /** Short name: the file name without .json (or .json.gz). */
   name: string;
   device: string;
   results: ResultFile;
@@ -54,7 +54,7 @@ export function loadResults(paths: readonly string[]): LoadedResults[] {
       return { path, name: basename(path).slice(0, -JOURNAL_SUFFIX.length).replace(/\.json$/i, ''), device: deviceId(results), results, unfinished: { finishedCases } };
     }
     const results = readResultFile(path);
-    return { path, name: basename(path).replace(/\.json$/i, ''), device: deviceId(results), results };
+    return { path, name: basename(path).replace(/\.json(\.gz)?$/i, ''), device: deviceId(results), results };
   });
 }
 
@@ -105,7 +105,7 @@ export function suitesOf(cases: readonly Measurement[]): string[] {
 
 /**
  * Worst relative error over a case's checks ('NaN'/'Infinity' kept as text): element-wise max |a - e| / |e|,
- * or with `norm` the norm-wise max |a - e| / max |e| (null where the file predates it).
+ * or with `norm` the norm-wise max |a - e| / max |e| (null where a check did not record it: files from before it).
  */
 export function worstRelError(measurement: Measurement, norm = false): number | string | null {
   if (!('numerics' in measurement)) return null;
@@ -113,7 +113,7 @@ export function worstRelError(measurement: Measurement, norm = false): number | 
   for (const check of measurement.numerics.checks) {
     if (typeof worst === 'string') break;
     const value = norm ? check.normRelError : check.maxRelError;
-    if (value === undefined) return null;
+    if (value === null) return null;
     worst = typeof value === 'string' ? value : Math.max(worst, value);
   }
   return worst;

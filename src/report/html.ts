@@ -1,11 +1,12 @@
 import { readFileSync } from 'node:fs';
 import { createRequire } from 'node:module';
 import { dirname, join } from 'node:path';
-import type { Measurement } from '../results/schema.js';
-import { describeCase } from '../suites/expand.js';
-import { finalizeChartConfig, type ChartSpec } from './charts.js';
-import { shownRelError, suitesOf, type DeviceResults } from './data.js';
-import { ceilingRows, formatDuration, formatError, formatPercent, formatRate } from './format.js';
+import { chartConfigScript, reportPageScript } from './chart-assets.js';
+import type { ChartSpec } from './charts.js';
+import { suitesOf, type DeviceResults } from './data.js';
+import { ceilingRows } from './format.js';
+import { CASE_COLUMNS, caseRow } from './results-tables.js';
+import { inlineText } from './table-model.js';
 
 /** Chart.js's UMD build, read from the installed package (inlined so the report works offline). */
 export function chartJsUmd(): string {
@@ -23,37 +24,17 @@ export function scriptJson(value: unknown): string {
   return JSON.stringify(value).replace(/</g, '\\u003c').replace(/>/g, '\\u003e').replace(/\u2028/g, '\\u2028').replace(/\u2029/g, '\\u2029');
 }
 
-function caseCells(m: Measurement): string[] {
-  const err = shownRelError(m);
-  const errText = err === null ? '' : formatError(err);
-  switch (m.status) {
-    case 'ok': {
-      const ceiling = m.rates.bound === 'compute' ? m.rates.computeFraction : m.rates.memoryFraction;
-      return ['ok', formatDuration(m.timing.gpu.median), `±${formatPercent(m.timing.gpu.relCi95, 1)}`, formatRate(m.rates.gbps, 'GB/s'), m.work.flops ? formatRate(m.rates.gflops, 'GFLOP/s') : '-', formatPercent(ceiling), m.rates.bound, errText];
-    }
-    case 'checked':
-      return ['checked', 'not timed', '', '', '', '', '', errText];
-    case 'numerics-failed':
-      return ['numerics failed', '-', '-', '-', '-', '-', '-', errText];
-    case 'skipped':
-      return [`skipped: ${m.reason}`, '', '', '', '', '', '', ''];
-    case 'error':
-      return [`error: ${m.message}`, '', '', '', '', '', '', ''];
-  }
-}
-
 function deviceSection(d: DeviceResults): string {
   const ceilings = ceilingRows(d.ceilings)
     .map(([name, value]) => `<tr><th>${escapeHtml(name)}</th><td>${escapeHtml(value)}</td></tr>`)
     .join('');
   const suites = suitesOf(d.cases)
     .map((suite) => {
-      const rows = d.cases
-        .filter((m) => m.suite === suite)
-        .map((m) => `<tr class="${m.status}"><td>${escapeHtml(describeCase(m.params))}</td>${caseCells(m).map((cell) => `<td>${escapeHtml(cell)}</td>`).join('')}</tr>`)
-        .join('\n');
-      return `<details><summary>${escapeHtml(suite)} (${d.cases.filter((m) => m.suite === suite).length} cases)</summary>
-<table class="cases"><thead><tr><th>case</th><th>status</th><th>median</th><th>CI95</th><th>GB/s</th><th>GFLOP/s</th><th>% ceiling</th><th>bound</th><th>rel err</th></tr></thead>
+      const own = d.cases.filter((m) => m.suite === suite);
+      // The row's status is its class: the page greys skipped and failed rows, reddens failed numerics.
+      const rows = own.map((m) => `<tr class="${m.status}">${caseRow(m).map((cell) => `<td>${escapeHtml(inlineText(cell))}</td>`).join('')}</tr>`).join('\n');
+      return `<details><summary>${escapeHtml(suite)} (${own.length} cases)</summary>
+<table class="cases"><thead><tr>${CASE_COLUMNS.map((column) => `<th>${escapeHtml(column.head)}</th>`).join('')}</tr></thead>
 <tbody>${rows}</tbody></table></details>`;
     })
     .join('\n');
@@ -87,28 +68,9 @@ ${devices.map(deviceSection).join('\n')}
 <script>${chartJsUmd()}</script>
 <script id="chart-data" type="application/json">${scriptJson(chartData)}</script>
 <script>
-(function () {
-  var __name = function (f) { return f; };
-  var finalizeChartConfig = ${finalizeChartConfig.toString()};
-  var specs = JSON.parse(document.getElementById('chart-data').textContent);
-  var white = { id: 'white-background', beforeDraw: function (chart) { var ctx = chart.ctx; ctx.save(); ctx.globalCompositeOperation = 'destination-over'; ctx.fillStyle = '#fff'; ctx.fillRect(0, 0, chart.width, chart.height); ctx.restore(); } };
-  var holder = document.getElementById('charts');
-  window.mlaBenchCharts = [];
-  specs.forEach(function (spec) {
-    var box = document.createElement('div');
-    box.className = 'chart';
-    box.style.height = Math.min(spec.height, 900) + 'px';
-    var canvas = document.createElement('canvas');
-    canvas.id = 'chart-' + spec.id;
-    canvas.setAttribute('aria-label', spec.title);
-    box.appendChild(canvas);
-    holder.appendChild(box);
-    var config = finalizeChartConfig(spec.config, { fontFamily: "system-ui, 'DejaVu Sans', sans-serif", responsive: true });
-    config.plugins = [white];
-    window.mlaBenchCharts.push(new Chart(canvas, config));
-  });
-})();
-</script>
+${chartConfigScript()}</script>
+<script>
+${reportPageScript()}</script>
 </body></html>
 `;
 }

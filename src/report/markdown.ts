@@ -1,12 +1,12 @@
 import type { Ceilings } from '../measure/rates.js';
-import type { Measurement, OkMeasurement } from '../results/schema.js';
-import { stageBreakdown } from './stages.js';
-import { describeCase } from '../suites/expand.js';
+import type { Measurement } from '../results/schema.js';
 import { machineDriftNote, type CandidateComparison, type CrossHardwareTable } from './compare.js';
-import { shownRelError, suitesOf, type DeviceResults } from './data.js';
-import { ceilingRows, formatCeiling, formatDuration, formatError, formatPercent, formatRate } from './format.js';
-import { markdownMlaSections } from './mla.js';
+import { caseVerdictsTable, ceilingShiftsTable, deviceMediansTable, suiteVerdictsTable } from './comparison-tables.js';
+import { suitesOf, type DeviceResults } from './data.js';
+import { DEFAULT_MEMORY_BUDGET_GB, mlaTables } from './mla.js';
+import { caseTable, ceilingsTable, stageSections, type StageSection } from './results-tables.js';
 import { markdownCode, markdownText } from './sanitize.js';
+import { inlineText, type Cell, type TableModel } from './table-model.js';
 
 /** A Markdown table cell or heading from text that may come from a results file. */
 export const mdCell = markdownText;
@@ -16,68 +16,46 @@ export function mdTable(head: string[], rows: string[][], align?: Array<'l' | 'r
   return [head, rule, ...rows].map((row, i) => `| ${(i === 1 ? row : row.map(mdCell)).join(' | ')} |`).join('\n');
 }
 
+const TONE_MARK = { good: '🟢', bad: '🔴' } as const;
+
+function markdownCell(cell: Cell): string {
+  if (typeof cell === 'string') return cell;
+  if (cell.kind === 'strong') return `**${cell.text}**`;
+  if (cell.kind === 'signal') return `${TONE_MARK[cell.tone]} ${cell.text}`;
+  return inlineText(cell);
+}
+
+/** A level-3 heading (with a title), then the table. */
+export function markdownTable(model: TableModel): string {
+  const table = mdTable(
+    model.columns.map((column) => column.head),
+    model.rows.map((row) => row.map(markdownCell)),
+    model.columns.map((column) => (column.align === 'right' ? 'r' : 'l')),
+  );
+  return model.title === undefined ? table : `### ${mdCell(model.title)}\n\n${table}`;
+}
+
 export function markdownCeilings(ceilings: Ceilings): string {
-  return mdTable(['ceiling', 'value'], ceilingRows(ceilings), ['l', 'r']);
+  return markdownTable(ceilingsTable(ceilings));
 }
 
-function caseRow(m: Measurement): string[] {
-  const label = describeCase(m.params);
-  const err = shownRelError(m);
-  const errText = err === null ? '' : formatError(err);
-  switch (m.status) {
-    case 'ok': {
-      const ceiling = m.rates.bound === 'compute' ? m.rates.computeFraction : m.rates.memoryFraction;
-      return [
-        label,
-        'ok',
-        formatDuration(m.timing.gpu.median),
-        `±${formatPercent(m.timing.gpu.relCi95, 1)}`,
-        formatRate(m.rates.gbps, 'GB/s'),
-        m.work.flops ? formatRate(m.rates.gflops, 'GFLOP/s') : '-',
-        formatPercent(ceiling),
-        m.rates.bound,
-        errText,
-      ];
-    }
-    case 'checked':
-      return [label, 'checked', 'not timed', '', '', '', '', '', errText];
-    case 'numerics-failed':
-      return [label, '**numerics failed**', '-', '-', '-', '-', '-', '-', errText];
-    case 'skipped':
-      return [label, `skipped: ${m.reason}`, '', '', '', '', '', '', ''];
-    case 'error':
-      return [label, `error: ${m.message}`, '', '', '', '', '', '', ''];
-  }
+/** Folded under its case's name: the stage tables are detail. */
+export function markdownStageSection(section: StageSection): string {
+  return `<details><summary>${mdCell(section.caseLabel)}: stages</summary>\n\n${markdownTable(section.table)}\n\n</details>`;
 }
 
-export function markdownStageTable(m: OkMeasurement, ceilings: Ceilings): string {
-  const breakdown = stageBreakdown(m, ceilings);
-  if (!breakdown) return '';
-  const rows = breakdown.rows.map(({ stage, share }) => [
-    stage.name,
-    String(stage.dispatches),
-    formatDuration(stage.gpu.median),
-    `±${formatPercent(stage.gpu.relCi95, 1)}`,
-    formatPercent(share),
-    formatRate(stage.rates.gbps, 'GB/s'),
-    stage.work.flops ? formatRate(stage.rates.gflops, 'GFLOP/s') : '-',
-    formatPercent(stage.rates.bound === 'compute' ? stage.rates.computeFraction : stage.rates.memoryFraction),
-    stage.rates.bound,
-  ]);
-  rows.push(['sum of stages', String(m.timing.dispatches), formatDuration(breakdown.sumMs), '', '100%', '', '', '', '']);
-  rows.push([breakdown.paired ? 'end to end, same rounds' : 'end to end', String(m.timing.dispatches), formatDuration(breakdown.endToEndMs), `±${formatPercent(breakdown.endToEndRelCi95, 1)}`, '', '', '', '', '']);
-  return `<details><summary>${mdCell(describeCase(m.params))}: stages</summary>\n\n${mdTable(['stage', 'dispatches', 'median', 'CI95', '% of sum', 'GB/s', 'GFLOP/s', '% ceiling', 'bound'], rows, ['l', 'r', 'r', 'r', 'r', 'r', 'r', 'r', 'l'])}\n\n</details>`;
-}
-
-export function markdownCaseTables(cases: Measurement[], ceilings?: Ceilings): string {
+export function markdownCaseTables(cases: Measurement[], ceilings: Ceilings): string {
   return suitesOf(cases)
     .map((suite) => {
       const own = cases.filter((c) => c.suite === suite);
-      const rows = own.map(caseRow);
-      const stageTables = ceilings ? own.flatMap((m) => (m.status === 'ok' && m.stages?.length ? [markdownStageTable(m, ceilings)] : [])) : [];
-      return [`### ${mdCell(suite)}\n\n${mdTable(['case', 'status', 'median', 'CI95', 'GB/s', 'GFLOP/s', '% ceiling', 'bound', 'rel err'], rows, ['l', 'l', 'r', 'r', 'r', 'r', 'r', 'l', 'r'])}`, ...stageTables].join('\n\n');
+      return [markdownTable(caseTable(suite, own)), ...stageSections(own, ceilings).map(markdownStageSection)].join('\n\n');
     })
     .join('\n\n');
+}
+
+/** The MLA summaries (mla.ts), or '' when the cases hold no MLA data. */
+export function markdownMlaSections(cases: readonly Measurement[], budgetGB = DEFAULT_MEMORY_BUDGET_GB): string {
+  return mlaTables(cases, budgetGB).map(markdownTable).join('\n\n');
 }
 
 /** A report for CI job summaries: per device, its ceilings and one table per suite. */
@@ -92,49 +70,13 @@ export function markdownReport(devices: DeviceResults[]): string {
   return parts.join('\n');
 }
 
-const VERDICT_MARK: Record<string, string> = { faster: '🟢 faster', slower: '🔴 slower', same: 'same', inconclusive: 'inconclusive' };
-
-function ratioText(ratio: number): string {
-  return Number.isFinite(ratio) ? `${ratio.toFixed(3)}x` : '-';
-}
-
 export function markdownComparison(comparisons: CandidateComparison[], noisePct: number): string {
   const parts = ['# mla-bench comparison', ''];
   for (const c of comparisons) {
     parts.push(`## ${markdownCode(c.candidate)} vs ${markdownCode(c.base)}`, '', `Ratio = candidate / base median GPU time (above 1 is slower); noise band ±${noisePct}%; visits p: one-sided rank test of the per-visit medians, which slower / faster also need where both runs have visits.`, '');
-    parts.push(
-      mdTable(
-        ['suite', 'cases', 'geomean ratio', 'faster', 'slower', 'same', 'inconclusive'],
-        c.suites.map((s) => [s.suite, String(s.cases), ratioText(s.geomeanRatio), String(s.faster), String(s.slower), String(s.same), String(s.inconclusive)]),
-        ['l', 'r', 'r', 'r', 'r', 'r', 'r'],
-      ),
-      '',
-      mdTable(
-        ['case', 'base', 'candidate', 'ratio', 'CI95', 'p', 'visits p', 'verdict'],
-        c.cases.map((x) => [
-          x.key,
-          formatDuration(x.baseMs),
-          formatDuration(x.candidateMs),
-          ratioText(x.ratio),
-          `${x.ci95.lo.toFixed(3)}-${x.ci95.hi.toFixed(3)}`,
-          x.p < 1e-4 ? x.p.toExponential(1) : x.p.toFixed(4),
-          x.visits === null ? '-' : (x.ratio >= 1 ? x.visits.slowerP : x.visits.fasterP).toFixed(3),
-          VERDICT_MARK[x.verdict] ?? x.verdict,
-        ]),
-        ['l', 'r', 'r', 'r', 'r', 'r', 'r', 'l'],
-      ),
-      '',
-    );
-    if (c.ceilings.length) {
-      parts.push(
-        mdTable(
-          ['calibrated ceiling', 'base', 'candidate', 'time ratio'],
-          c.ceilings.map((x) => [x.label, formatCeiling(x.ceiling, x.base), formatCeiling(x.ceiling, x.candidate), ratioText(x.timeRatio)]),
-          ['l', 'r', 'r', 'r'],
-        ),
-        '',
-      );
-    }
+    parts.push(markdownTable(suiteVerdictsTable(c)), '', markdownTable(caseVerdictsTable(c)), '');
+    const ceilings = ceilingShiftsTable(c);
+    if (ceilings) parts.push(markdownTable(ceilings), '');
     const drift = machineDriftNote(c.ceilings, noisePct);
     if (drift) parts.push(`> **Warning:** ${drift}.`, '');
     if (c.onlyInBase.length) parts.push(`Only in base: ${c.onlyInBase.map((k) => `\`${k}\``).join(', ')}`, '');
@@ -150,11 +92,7 @@ export function markdownCrossHardware(table: CrossHardwareTable): string {
     '',
     'Median GPU time per repeat.',
     '',
-    mdTable(
-      ['case', ...table.devices.map((d) => d.device)],
-      table.rows.map((r) => [r.key, ...r.medians.map((m) => (m === null ? '-' : formatDuration(m)))]),
-      ['l', ...table.devices.map(() => 'r' as const)],
-    ),
+    markdownTable(deviceMediansTable(table)),
     '',
   ].join('\n');
 }

@@ -1,8 +1,7 @@
-import Table from 'cli-table3';
 import type { Measurement, OkMeasurement } from '../results/schema.js';
 import { passedCases } from './data.js';
 import { formatBytes, formatDuration, formatPercent } from './format.js';
-import { mdTable } from './markdown.js';
+import { left, type TableModel } from './table-model.js';
 
 /**
  * MLA summaries from results only: the KV-cache capacity table (per-token cache bytes per layer and per
@@ -162,19 +161,14 @@ export function decodeComparisons(cases: readonly Measurement[], suite = 'mla-de
 // Two decimals below 10x: a 2% win over MHA must not read as a tie.
 const ratio = (a: number | null, b: number): string => (a === null ? '-' : `${(a / b).toFixed(a / b < 10 ? 2 : 1)}x`);
 
-interface Section {
-  title: string;
-  head: string[];
-  rows: string[][];
-}
-
-function sections(cases: readonly Measurement[], budgetGB: number): Section[] {
-  const out: Section[] = [];
+/** The decode comparison, each crossover series and the KV capacity table: none where the cases lack the data. */
+export function mlaTables(cases: readonly Measurement[], budgetGB = DEFAULT_MEMORY_BUDGET_GB): TableModel[] {
+  const out: TableModel[] = [];
   const decode = decodeComparisons(cases);
   if (decode.length) {
     out.push({
       title: 'MLA decode: absorbed against naive MLA and MHA (same heads, head dim)',
-      head: ['shape', 'absorbed', 'naive-latent / absorbed', 'naive-expanded / absorbed', 'MHA / absorbed', 'absorbed % f32 FMA'],
+      columns: [left('shape'), left('absorbed'), left('naive-latent / absorbed'), left('naive-expanded / absorbed'), left('MHA / absorbed'), left('absorbed % f32 FMA')],
       rows: decode.map((d) => [
         d.group,
         formatDuration(d.absorbedMs),
@@ -188,7 +182,7 @@ function sections(cases: readonly Measurement[], budgetGB: number): Section[] {
   for (const c of crossovers(cases)) {
     out.push({
       title: `MLA crossover (${c.group}): naive-latent beats absorbed from q_len ${c.crossoverQLen ?? 'never (in the measured range)'}`,
-      head: ['q_len', 'naive-latent', 'absorbed', 'naive / absorbed'],
+      columns: [left('q_len'), left('naive-latent'), left('absorbed'), left('naive / absorbed')],
       rows: c.points.map((p) => [String(p.qLen), formatDuration(p.naiveMs), formatDuration(p.absorbedMs), (p.naiveMs / p.absorbedMs).toFixed(2)]),
     });
   }
@@ -197,7 +191,7 @@ function sections(cases: readonly Measurement[], budgetGB: number): Section[] {
   if (kv.length) {
     out.push({
       title: `KV cache per token (DeepSeek-V2 Table 1) and the longest context in ${budgetGB} GB`,
-      head: ['preset', 'form', 'dtype', 'elements/token/layer (formula)', 'bytes/token/layer (formula)', 'bytes/token/layer (measured)', 'allocated (with canaries)', 'layers', 'bytes/token/model', 'max context'],
+      columns: [left('preset'), left('form'), left('dtype'), left('elements/token/layer (formula)'), left('bytes/token/layer (formula)'), left('bytes/token/layer (measured)'), left('allocated (with canaries)'), left('layers'), left('bytes/token/model'), left('max context')],
       rows: kv.map((r) => [
         r.preset,
         r.form,
@@ -213,25 +207,4 @@ function sections(cases: readonly Measurement[], budgetGB: number): Section[] {
     });
   }
   return out;
-}
-
-function plain(head: string[]): Table.Table {
-  return new Table({ head, style: { head: [], border: [] }, chars: { mid: '', 'left-mid': '', 'mid-mid': '', 'right-mid': '' } });
-}
-
-/** Terminal tables, or '' when the results hold no MLA cases. */
-export function renderMlaSections(cases: readonly Measurement[], budgetGB = DEFAULT_MEMORY_BUDGET_GB): string {
-  return sections(cases, budgetGB)
-    .map((s) => {
-      const t = plain(s.head);
-      for (const row of s.rows) t.push(row);
-      return `${s.title}\n${t.toString()}`;
-    })
-    .join('\n\n');
-}
-
-export function markdownMlaSections(cases: readonly Measurement[], budgetGB = DEFAULT_MEMORY_BUDGET_GB): string {
-  return sections(cases, budgetGB)
-    .map((s) => `### ${s.title}\n\n${mdTable(s.head, s.rows)}`)
-    .join('\n\n');
 }

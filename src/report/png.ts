@@ -4,7 +4,8 @@ import { createCanvas, GlobalFonts } from '@napi-rs/canvas';
 import { Chart, registerables, type ChartConfiguration } from 'chart.js';
 import { UserError } from '../errors.js';
 import { describeIo, ensureDir } from '../results/store.js';
-import { finalizeChartConfig, type ChartSpec } from './charts.js';
+import { finalizeChartConfig } from './chart-assets.js';
+import type { ChartSpec } from './charts.js';
 
 let registered = false;
 

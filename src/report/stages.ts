@@ -1,6 +1,6 @@
 import type { Ceilings } from '../measure/rates.js';
 import { summarize } from '../measure/statistics.js';
-import type { OkMeasurement, StageTiming } from '../results/schema.js';
+import { isStaged, type OkMeasurement, type StageTiming } from '../results/schema.js';
 
 export interface StageRow {
   stage: StageTiming;
@@ -26,7 +26,7 @@ export interface StageBreakdown {
    * else the CI half-widths of the end-to-end and stage medians, added in quadrature.
    */
   gapUncertaintyMs: number;
-  /** Whether end to end and the stages were sampled in the same rounds (files from before: no). */
+  /** Whether end to end and the stages were sampled in the same rounds (not with a host tail, nor in files from before). */
   paired: boolean;
   /**
    * How far the gap may go each way from timing the stages apart (null where the run calibrated no dispatch
@@ -37,8 +37,7 @@ export interface StageBreakdown {
   allowance: GapAllowance | null;
   /**
    * The pass probe's median (a minimal dispatch in its own timestamped pass, same rounds): the floor of any
-   * stage's time here, so a stage near it is mostly pass overhead. Null without a probe (older files, stages
-   * timed alone).
+   * stage's time here, so a stage near it is mostly pass overhead. Null without a probe (stages timed alone).
    */
   passFloorMs: number | null;
   /** The gap within the allowance, up to the gap's own uncertainty (null without an allowance). */
@@ -48,7 +47,7 @@ export interface StageBreakdown {
    * step spans a readback): then it includes host work the GPU-timed stages do not, and the gap is not overhead.
    */
   endToEndTimer: 'timestamp' | 'wall';
-  /** Where the stages were timed: inside the pipeline, or alone (files from before, adapters without timestamps). */
+  /** Where the stages were timed: inside the pipeline, or alone (adapters without timestamps, files from before). */
   placement: 'in-pipeline' | 'alone';
 }
 
@@ -75,12 +74,12 @@ export function gapAllowance(dispatchUs: number, dispatches: number, stages: num
 }
 
 export function stageBreakdown(measurement: OkMeasurement, ceilings: Ceilings): StageBreakdown | null {
-  const stages = measurement.stages;
-  if (!stages?.length) return null;
+  if (!isStaged(measurement)) return null;
+  const { stages } = measurement;
   const sumMs = stages.reduce((sum, s) => sum + s.gpu.median, 0);
   const paired = measurement.stagesEndToEnd;
-  // The paired end to end is GPU-timed even where the case's own step is wall time (MoE); older files lack its timer.
-  const endToEndTimer = paired ? (paired.timer ?? measurement.timing.timer) : measurement.timing.timer;
+  // The paired end to end is GPU-timed even where the case's own step is wall time (MoE).
+  const endToEndTimer = paired ? paired.timer : measurement.timing.timer;
   const passFloorMs = measurement.stagePassProbe?.gpu.median ?? null;
   const allowance = ceilings.dispatchUs === null || endToEndTimer === 'wall' ? null : gapAllowance(ceilings.dispatchUs, measurement.timing.dispatches, stages.length, passFloorMs);
   const halfWidth = (ci: { lo: number; hi: number }): number => (ci.hi - ci.lo) / 2;
@@ -108,7 +107,7 @@ export function stageBreakdown(measurement: OkMeasurement, ceilings: Ceilings): 
     passFloorMs,
     withinOverhead: allowance === null ? null : gapMs + gapUncertaintyMs >= -allowance.stagesAboveMs && gapMs - gapUncertaintyMs <= allowance.endToEndAboveMs,
     endToEndTimer,
-    placement: measurement.stagePlacement ?? 'alone',
+    placement: measurement.stagePlacement,
   };
 }
 

@@ -1,7 +1,8 @@
 import { z } from 'zod';
 
 export const RESULTS_SCHEMA_ID = 'mla-bench/results';
-export const RESULTS_SCHEMA_VERSION = 1;
+/** Files of older versions are brought to this one as they are read (migrate.ts): one step per version. */
+export const RESULTS_SCHEMA_VERSION = 2;
 
 const finite = z.number();
 /** NaN and Infinity do not survive JSON: numerics keep them as text. */
@@ -38,7 +39,7 @@ export const TimingSchema = z.object({
   wall: StatisticsSchema,
   samplesMs: z.array(finite),
   wallSamplesMs: z.array(finite),
-  /** Visits pooled in the samples above (absent: one, as in files from before visits). */
+  /** Visits pooled in the samples above (absent: one). */
   visits: z.number().int().positive().optional(),
   /** Each visit's median, in visit order (absent with one visit): how far the machine moved between them. */
   visitMediansMs: z.array(finite).optional(),
@@ -57,7 +58,8 @@ export const RatesSchema = z.object({
 
 /**
  * One named stage of a multi-stage case, timed in its own timestamped pass: inside its pipeline (the other
- * stages around it untimed), or, in files from before that and on adapters without timestamp queries, alone.
+ * stages around it untimed), or alone (on adapters without timestamp queries, and in version-1 files from
+ * before in-pipeline timing).
  */
 export const StageTimingSchema = z.object({
   name: z.string(),
@@ -77,8 +79,8 @@ export type StageTiming = z.infer<typeof StageTimingSchema>;
  * stage's samplesMs[i] come from round i.
  */
 export const PairedEndToEndSchema = z.object({
-  /** How the paired end to end was timed; absent in older files, where it is the case's timing.timer. */
-  timer: z.enum(['timestamp', 'wall']).optional(),
+  /** How the paired end to end was timed. */
+  timer: z.enum(['timestamp', 'wall']),
   repeats: z.number().int().positive(),
   gpu: StatisticsSchema,
   samplesMs: z.array(finite),
@@ -116,8 +118,8 @@ export const CheckSchema = z.object({
   mismatches: z.number().int(),
   maxAbsError: numberOrText,
   maxRelError: numberOrText,
-  /** max |a - e| / max |e|; absent in files from before it was recorded. */
-  normRelError: numberOrText.optional(),
+  /** max |a - e| / max |e|; null where it was not recorded (version-1 files from before it was). */
+  normRelError: numberOrText.nullable(),
   worstIndex: z.number().int(),
   worstActual: numberOrText,
   worstExpected: numberOrText,
@@ -163,13 +165,14 @@ export const MeasurementSchema = z.discriminatedUnion('status', [
     /** Multi-stage cases: each stage timed on its own, in dispatch order; timing above is end to end. */
     stages: z.array(StageTimingSchema).optional(),
     /**
-     * Where the stages were timed: 'in-pipeline' (each repeat runs every stage, the timed one in its own
-     * pass) or 'alone' (the stage's dispatches repeated by themselves); absent in older files: alone.
+     * Where the stages were timed, present exactly when `stages` is (see isStaged): 'in-pipeline' (each
+     * repeat runs every stage, the timed one in its own pass) or 'alone' (the stage's dispatches repeated by
+     * themselves).
      */
     stagePlacement: z.enum(['in-pipeline', 'alone']).optional(),
-    /** With stages timed in the pipeline: the pass probe of the same rounds (absent in older files). */
+    /** Present where the stages were timed in the pipeline: the pass probe of the same rounds. */
     stagePassProbe: PassProbeSchema.optional(),
-    /** Absent in files from before paired stage timing, and where end to end is wall time. */
+    /** Absent where the case has a host tail, and in files from before paired stage timing. */
     stagesEndToEnd: PairedEndToEndSchema.optional(),
     ceiling: z.enum(['copy', 'read', 'fma-f32', 'fma-f16', 'dispatch']).optional(),
     facts: z.record(z.string(), AxisValue).optional(),
@@ -203,6 +206,12 @@ export type OkMeasurement = Extract<Measurement, { status: 'ok' }>;
 export type CheckedMeasurement = Extract<Measurement, { status: 'checked' }>;
 /** Cases that ran and passed their numerics check, timed or not. */
 export type PassedMeasurement = OkMeasurement | CheckedMeasurement;
+/** A case timed stage by stage: its stages and where they were timed. */
+export type StagedMeasurement = OkMeasurement & Required<Pick<OkMeasurement, 'stages' | 'stagePlacement'>>;
+
+export function isStaged(measurement: OkMeasurement): measurement is StagedMeasurement {
+  return measurement.stages !== undefined && measurement.stages.length > 0 && measurement.stagePlacement !== undefined;
+}
 
 export const CeilingsSchema = z.object({
   copyGBs: z.number().nullable(),
@@ -233,8 +242,8 @@ export const EnvironmentSchema = z.object({
   }),
   toggles: z.object({ enabled: z.array(z.string()), disabled: z.array(z.string()) }),
   robustness: z.boolean(),
-  /** Nice value of the host thread while the kernels ran (lowered on CPU adapters), null when left alone; absent in older results. */
-  hostThreadNice: z.number().int().nullable().optional(),
+  /** Nice value of the host thread while the kernels ran (lowered on CPU adapters), null when left alone. */
+  hostThreadNice: z.number().int().nullable(),
   node: z.string(),
   dawn: z.string(),
   os: z.object({ platform: z.string(), release: z.string(), arch: z.string() }),
@@ -261,8 +270,8 @@ export const RunConfigSchema = z.object({
   targetSampleMs: z.number().positive(),
   warmupSamples: z.number().int().nonnegative(),
   seed: z.number().int(),
-  /** Visits per case, spread over the run (absent in files from before visits: one). */
-  visits: z.number().int().positive().optional(),
+  /** Visits per case, spread over the run. */
+  visits: z.number().int().positive(),
   gpu: z.object({
     adapter: z.string().nullable(),
     backend: z.string().nullable(),

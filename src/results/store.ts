@@ -1,7 +1,9 @@
-import { closeSync, existsSync, fsyncSync, mkdirSync, openSync, readFileSync, readdirSync, renameSync, statSync, truncateSync, writeSync } from 'node:fs';
+import { closeSync, existsSync, fsyncSync, mkdirSync, openSync, readFileSync, readdirSync, renameSync, statSync, truncateSync, writeFileSync, writeSync } from 'node:fs';
 import { dirname, join, resolve } from 'node:path';
 import type { z } from 'zod';
 import { UserError } from '../errors.js';
+import { migrateHeader, migrateMeasurement, migrateResultFile, unreadableVersion } from './migrate.js';
+import { decodeStoredJson, encodeStoredJson, isGzipped } from './stored-json.js';
 import {
   MeasurementSchema,
   ResultFileSchema,
@@ -68,13 +70,13 @@ export function ensureDir(dir: string): void {
 }
 
 /** Writes a whole file or nothing: a temporary file beside it, fsynced, then renamed over it. */
-export function writeFileAtomic(path: string, contents: string): void {
+export function writeFileAtomic(path: string, contents: string | Uint8Array): void {
   const temporary = `${path}.tmp-${process.pid}`;
   try {
     ensureDir(dirname(path));
     const fd = openSync(temporary, 'w');
     try {
-      writeSync(fd, contents);
+      writeFileSync(fd, contents);
       fsyncSync(fd);
     } finally {
       closeSync(fd);
@@ -172,25 +174,47 @@ export function readJournal(path: string): JournalContents {
   });
   const [first, ...rest] = records as Array<{ type?: string; header?: unknown; measurement?: unknown }>;
   if (!first || first.type !== 'header') throw new UserError(`${path}: not an mla-bench journal (no header line)`);
-  const header = parseOrExplain(ResultHeaderSchema, first.header, `${path}: header`);
-  const measurements = rest.map((record, index) => parseOrExplain(MeasurementSchema, record.measurement, `${path}: line ${index + 2}`));
+  const unreadable = unreadableVersion(first.header);
+  if (unreadable) throw new UserError(`${path}: ${unreadable}`);
+  // Every line is brought from the header's schema version to the current one (migrate.ts).
+  const header = parseOrExplain(ResultHeaderSchema, migrateHeader(first.header), `${path}: header`);
+  const measurements = rest.map((record, index) => parseOrExplain(MeasurementSchema, migrateMeasurement(record.measurement, first.header), `${path}: line ${index + 2}`));
   // A case visited several times has a line per visit, each pooling the ones before: the last one stands.
   const latest = new Map<string, Measurement>();
   for (const measurement of measurements) latest.set(measurement.key, measurement);
   return { header, cases: [...latest.values()] };
 }
 
+/** Compact JSON, gzip-compressed where the name ends in .gz (stored-json.ts); whole or not at all. */
+export function writeResultFile(path: string, results: ResultFile): void {
+  writeFileAtomic(path, encodeStoredJson(results, path));
+}
+
+/** A results file, plain or gzip-compressed JSON, of any schema version this mla-bench reads, in the current shape. */
 export function readResultFile(path: string): ResultFile {
+  let bytes: Buffer;
+  try {
+    bytes = readFileSync(path);
+  } catch (error) {
+    throw new UserError(`cannot read ${path}: ${describeIo(error)}`);
+  }
+  let text: string;
+  try {
+    text = decodeStoredJson(bytes);
+  } catch (error) {
+    throw new UserError(`${path}: not a valid gzip file (${error instanceof Error ? error.message : String(error)})`);
+  }
   let json: unknown;
   try {
-    json = JSON.parse(readFileSync(path, 'utf8'));
+    json = JSON.parse(text);
   } catch (error) {
-    if (error instanceof SyntaxError) throw new UserError(`${path}: not valid JSON (${error.message})`);
-    throw new UserError(`cannot read ${path}: ${describeIo(error)}`);
+    throw new UserError(`${path}: not valid JSON${isGzipped(bytes) ? ' inside the gzip stream' : ''} (${error instanceof Error ? error.message : String(error)})`);
   }
   const schema = (json as { schema?: unknown } | null)?.schema;
   if (schema !== 'mla-bench/results') throw new UserError(`${path}: schema: not an mla-bench results file`);
-  return parseOrExplain(ResultFileSchema, json, path);
+  const unreadable = unreadableVersion(json);
+  if (unreadable) throw new UserError(`${path}: ${unreadable}`);
+  return parseOrExplain(ResultFileSchema, migrateResultFile(json), path);
 }
 
 /** The newest journal left by an interrupted run under `dir`, if any. */

@@ -19,7 +19,7 @@ import {
   type RunConfig,
 } from '../results/schema.js';
 import { ResultsLock } from '../results/lock.js';
-import { Journal, journalPath, readJournal, resultsPathOfJournal, writeFileAtomic } from '../results/store.js';
+import { Journal, journalPath, readJournal, resultsPathOfJournal, writeResultFile } from '../results/store.js';
 import { TensorDump } from '../results/tensors.js';
 import { visitRule, visitsOf } from '../results/visits.js';
 import { parseAxisOverride, type PlannedCase } from '../suites/expand.js';
@@ -270,7 +270,7 @@ async function execute(execution: Execution, options: Pick<RunOptions, 'saveTens
   }
   const cases = planned.flatMap((plannedCase) => measured.get(plannedCase.key) ?? []);
   const results = assembleResults(header, cases, new Date().toISOString());
-  writeFileAtomic(resultsPath, JSON.stringify(results, null, 1) + '\n');
+  writeResultFile(resultsPath, results);
   // The results file now holds every case: the journal has done its job.
   rmSync(journal.path, { force: true });
   return { results, resultsPath };

@@ -3,6 +3,7 @@ import { existsSync, mkdtempSync, readdirSync, readFileSync, writeFileSync } fro
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { test } from 'node:test';
+import { gzipSync } from 'node:zlib';
 import { cli } from '../helpers/cli.js';
 
 const FIX = new URL('../fixtures/', import.meta.url).pathname;
@@ -144,3 +145,15 @@ for (const command of ['report', 'compare']) {
     }
   });
 }
+
+test('report and compare read gzip-compressed results (.json.gz) as they read plain JSON', async () => {
+  const gz = join(dir, 'device-a.json.gz');
+  writeFileSync(gz, gzipSync(readFileSync(A)));
+  const plain = await cli(['report', A, '--format', 'md']);
+  const packed = await cli(['report', gz, '--format', 'md']);
+  assert.equal(packed.code, 0, packed.stderr);
+  assert.equal(packed.stdout.replaceAll(gz, A), plain.stdout);
+  const compared = await cli(['compare', gz, SLOW, '--json']);
+  assert.equal(compared.code, 0, compared.stderr);
+  assert.ok(JSON.parse(compared.stdout).comparisons[0].cases.length > 0);
+});

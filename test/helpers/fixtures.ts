@@ -15,12 +15,13 @@ export function headerFixture(): ResultHeader {
       device: { features: ['timestamp-query'], limits: { maxBufferSize: 1024 } },
       toggles: { enabled: ['vulkan_enable_f16_on_nvidia'], disabled: ['timestamp_quantization'] },
       robustness: true,
+      hostThreadNice: null,
       node: 'v20', dawn: 'webgpu@0', os: { platform: 'linux', release: '6', arch: 'x64' }, cpu: { model: 'cpu', cores: 2 }, memoryBytes: 1,
     },
     config: {
       suites: ['calibration'], profile: 'quick', requestedProfile: 'auto', overrides: [], filter: null, dtypes: null, mode: 'batch',
       rule: { minSamples: 10, maxSamples: 100, maxRelNoise: 0.01, minTimeMs: 0, timeoutMs: 1000 },
-      targetSampleMs: 2, warmupSamples: 1, seed: 1,
+      targetSampleMs: 2, warmupSamples: 1, seed: 1, visits: 1,
       gpu: { adapter: null, backend: null, powerPreference: null, robustness: true },
     },
   };
@@ -34,7 +35,7 @@ export function okFixture(key: string, samplesMs: number[]): Measurement {
     timing: { mode: 'batch', timer: 'timestamp', repeats: 4, dispatches: 1, stopReason: 'converged', elapsedMs: 10, gpu: stats, wall: stats, samplesMs, wallSamplesMs: samplesMs },
     rates: { gflops: 0, gbps: 2, intensity: 0, memoryFraction: 1, computeFraction: null, bound: 'memory' },
     memory: { peakBytes: 2e6, peakByRole: { weights: 0, 'kv-cache': 0, activations: 2e6, scratch: 0 }, maxByRole: { weights: 0, 'kv-cache': 0, activations: 2e6, scratch: 0 } },
-    numerics: { passed: true, checks: [{ buffer: 'dst', passed: true, checked: 4, mismatches: 0, maxAbsError: 0, maxRelError: 0, worstIndex: 0, worstActual: 1, worstExpected: 1, tolerance: { atol: 0, rtol: 0 } }] },
+    numerics: { passed: true, checks: [{ buffer: 'dst', passed: true, checked: 4, mismatches: 0, maxAbsError: 0, maxRelError: 0, normRelError: 0, worstIndex: 0, worstActual: 1, worstExpected: 1, tolerance: { atol: 0, rtol: 0 } }] },
     transfers: { uploadBytes: 1, uploadMs: 1, readbackBytes: 1, readbackMs: 1 },
     compileMs: { 'copy.wgsl:main': 1 },
     ceiling: 'copy',

@@ -1,6 +1,8 @@
 import assert from 'node:assert/strict';
 import { test } from 'node:test';
-import { crossovers, decodeComparisons, kvCapacityRows, markdownMlaSections, renderMlaSections } from '../../src/report/mla.js';
+import { markdownMlaSections } from '../../src/report/markdown.js';
+import { crossovers, decodeComparisons, kvCapacityRows } from '../../src/report/mla.js';
+import { renderMlaSections } from '../../src/report/table.js';
 import type { Measurement, OkMeasurement } from '../../src/results/schema.js';
 import { okFixture } from '../helpers/fixtures.js';
 

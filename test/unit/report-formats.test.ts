@@ -1,6 +1,7 @@
 import assert from 'node:assert/strict';
 import { test } from 'node:test';
-import { buildCharts, finalizeChartConfig, pickXAxis } from '../../src/report/charts.js';
+import { finalizeChartConfig } from '../../src/report/chart-assets.js';
+import { buildCharts, pickXAxis } from '../../src/report/charts.js';
 import { compareResults, crossHardwareTable, regressions } from '../../src/report/compare.js';
 import { renderCsv } from '../../src/report/csv.js';
 import { groupByDevice, loadResults, okCases, type LoadedResults } from '../../src/report/data.js';
@@ -163,16 +164,24 @@ test('charts: every kind the fixtures support, generic axis choice, nothing for 
 test('finalizeChartConfig: titles, units, log ticks at the data, legends hide CI bands', () => {
   const latency = buildCharts(groupByDevice([a])).find((c) => c.kind === 'latency');
   assert.ok(latency);
-  const config = finalizeChartConfig(latency.config, { fontFamily: 'sans-serif', responsive: false });
+  type Finalized = {
+    data: { datasets: Array<{ band?: boolean }> };
+    options: {
+      animation: unknown;
+      scales: Record<'x' | 'y', { type: string; title: { text: string }; afterBuildTicks: unknown }>;
+      plugins: { legend: { labels: { filter: (item: { datasetIndex: number }, data: unknown) => boolean } } };
+    };
+  };
+  const config = finalizeChartConfig(latency.config, { fontFamily: 'sans-serif', responsive: false }) as unknown as Finalized;
   assert.equal(config.options.animation, false);
   assert.match(config.options.scales.y.title.text, /\(ms\)/);
   assert.match(config.options.scales.x.title.text, /tokens/);
   assert.equal(config.options.scales.x.type, 'logarithmic');
   assert.equal(typeof config.options.scales.x.afterBuildTicks, 'function');
-  const bands = config.data.datasets.filter((d: { band?: boolean }) => d.band);
+  const bands = config.data.datasets.filter((d) => d.band);
   assert.ok(bands.length > 0);
   const filter = config.options.plugins.legend.labels.filter;
-  assert.equal(filter({ datasetIndex: config.data.datasets.indexOf(bands[0]) }, config.data), false);
+  assert.equal(filter({ datasetIndex: config.data.datasets.indexOf(bands[0]!) }, config.data), false);
 });
 
 test('charts: mla-crossover is latency against q_len per form; the KV-bytes bars are the kv-cache suite, labelled by preset', () => {

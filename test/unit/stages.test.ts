@@ -73,7 +73,7 @@ test('stageBreakdown: paired rounds give the median per-round gap, which a machi
       { ...a!, samplesMs: stageA, gpu: summarize(stageA) },
       { ...b!, samplesMs: stageB, gpu: summarize(stageB) },
     ],
-    stagesEndToEnd: { repeats: 1, gpu: summarize(e2e), samplesMs: e2e },
+    stagesEndToEnd: { timer: 'timestamp' as const, repeats: 1, gpu: summarize(e2e), samplesMs: e2e },
   };
   assert.deepEqual(pairedGaps(paired)?.map((g) => Math.round(g * 100) / 100), [0.1, 0.11, 0.12, 0.1, 0.11, 0.12, 0.1]);
   const breakdown = stageBreakdown(paired, { ...file.ceilings, dispatchUs: 100 })!;
@@ -117,7 +117,7 @@ test('stageBreakdown: the pass probe widens only the side where the stages sum a
         { ...a!, samplesMs: stageA, gpu: summarize(stageA) },
         { ...b!, samplesMs: stageB, gpu: summarize(stageB) },
       ],
-      stagesEndToEnd: { repeats: 1, gpu: summarize(e2e), samplesMs: e2e },
+      stagesEndToEnd: { timer: 'timestamp' as const, repeats: 1, gpu: summarize(e2e), samplesMs: e2e },
       stagePlacement: 'in-pipeline' as const,
       stagePassProbe: { repeats: 100, gpu: summarize(probe), samplesMs: probe },
     };

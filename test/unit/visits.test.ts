@@ -49,7 +49,7 @@ test('poolVisits: stage rounds stay paired across visits', () => {
   });
   const series = (samples: number[]) => ({ repeats: 1, gpu: summarize(samples), samplesMs: samples });
   const withStages = (a: number[], b: number[], e2e: number[]): OkMeasurement => ({
-    ...ok('s', [1]), stages: [stage('attend', a), stage('reduce', b)], stagesEndToEnd: series(e2e), stagePassProbe: series(a.map(() => 0.09)),
+    ...ok('s', [1]), stages: [stage('attend', a), stage('reduce', b)], stagesEndToEnd: { timer: 'timestamp', ...series(e2e) }, stagePlacement: 'in-pipeline', stagePassProbe: series(a.map(() => 0.09)),
   });
   const pooled = poolVisits(withStages([5, 6], [1, 1], [6.1, 7.1]), withStages([10], [2], [12.1]), NO_CEILINGS);
   assert.deepEqual(pooled.stages?.map((s) => s.samplesMs), [[5, 6, 10], [1, 1, 2]]);

@@ -1,0 +1,103 @@
+import { RESULTS_SCHEMA_VERSION } from './schema.js';
+
+/**
+ * Results files and journals written by older versions of mla-bench, brought to the current shape as they are
+ * read (readResultFile, readJournal), before the schema checks them: the rest of the code sees only the
+ * current shape.
+ *
+ * One step per schema version: step n reads version n and writes version n + 1, the header fields and each
+ * case apart (a journal holds them on separate lines). A step fills in what a version lacks and nothing else,
+ * so it leaves a case already in the next shape as it is: a journal whose header is older than some of its
+ * lines (a run resumed by a newer mla-bench appends current lines to it) reads back whole.
+ *
+ * Adding a field to the results: bump RESULTS_SCHEMA_VERSION, add the step from the old version here (what an
+ * old file means by the field's absence), and a test that reads an old-shape file back in the new shape.
+ */
+
+type JsonObject = { readonly [key: string]: unknown };
+
+function isObject(value: unknown): value is JsonObject {
+  return typeof value === 'object' && value !== null && !Array.isArray(value);
+}
+
+interface MigrationStep {
+  /** The version this step reads; it writes from + 1. */
+  readonly from: number;
+  /** The header's fields (a results file's top level, a journal's header line). */
+  header(header: JsonObject): JsonObject;
+  measurement(measurement: JsonObject): JsonObject;
+}
+
+/**
+ * Version 1 grew fields without a version bump; files written before each was added lack it:
+ * - config.visits: visits per case (before visits: one).
+ * - environment.hostThreadNice: the host thread's nice value while kernels ran (before: left alone, null).
+ * - numerics.checks[].normRelError: max |a - e| / max |e| (before: not recorded, null; it cannot be
+ *   recomputed from what the file holds).
+ * - stagePlacement of a case with stages: where they were timed (before: each stage alone).
+ * - stagesEndToEnd.timer: how the paired end to end was timed (before: as the case's own timing.timer).
+ */
+const V1_TO_V2: MigrationStep = {
+  from: 1,
+  header(header) {
+    const { config, environment } = header;
+    return {
+      ...header,
+      ...(isObject(config) && !('visits' in config) && { config: { ...config, visits: 1 } }),
+      ...(isObject(environment) && !('hostThreadNice' in environment) && { environment: { ...environment, hostThreadNice: null } }),
+    };
+  },
+  measurement(measurement) {
+    const { numerics, stages, stagesEndToEnd, timing } = measurement;
+    const checks = isObject(numerics) && Array.isArray(numerics['checks']) ? numerics['checks'] : null;
+    return {
+      ...measurement,
+      ...(isObject(numerics) &&
+        checks && { numerics: { ...numerics, checks: checks.map((check: unknown) => (isObject(check) && !('normRelError' in check) ? { ...check, normRelError: null } : check)) } }),
+      ...(Array.isArray(stages) && !('stagePlacement' in measurement) && { stagePlacement: 'alone' }),
+      ...(isObject(stagesEndToEnd) && !('timer' in stagesEndToEnd) && isObject(timing) && { stagesEndToEnd: { ...stagesEndToEnd, timer: timing['timer'] } }),
+    };
+  },
+};
+
+/** Every step, in version order: STEPS[i] reads version i + 1 (a test reads a version-1 file back as the current one). */
+const STEPS: readonly MigrationStep[] = [V1_TO_V2];
+
+/** Why a file cannot be read, or null when its version is one this mla-bench reads (or for the schema check to judge). */
+export function unreadableVersion(header: unknown): string | null {
+  const version = isObject(header) ? header['schemaVersion'] : undefined;
+  if (typeof version === 'number' && Number.isInteger(version) && version > RESULTS_SCHEMA_VERSION) {
+    return `schemaVersion ${version}: written by a newer mla-bench (this one reads versions 1 to ${RESULTS_SCHEMA_VERSION}); update mla-bench to read it`;
+  }
+  return null;
+}
+
+/** The steps from a header's version to the current one; none where the version is current or not one we know. */
+function stepsFrom(header: unknown): readonly MigrationStep[] {
+  const version = isObject(header) ? header['schemaVersion'] : undefined;
+  if (typeof version !== 'number' || !Number.isInteger(version) || version < 1) return [];
+  return STEPS.slice(version - 1);
+}
+
+function migrated(header: unknown, steps: readonly MigrationStep[]): unknown {
+  if (!isObject(header)) return header;
+  return steps.reduce((h, step) => ({ ...step.header(h), schemaVersion: step.from + 1 }), header);
+}
+
+/** A journal's header (or a results file's top level without its cases) in the current shape. */
+export function migrateHeader(header: unknown): unknown {
+  return migrated(header, stepsFrom(header));
+}
+
+/** One case written under `header` (as read, before its own migration), in the current shape. */
+export function migrateMeasurement(measurement: unknown, header: unknown): unknown {
+  if (!isObject(measurement)) return measurement;
+  return stepsFrom(header).reduce((m, step) => step.measurement(m), measurement);
+}
+
+/** A whole results file in the current shape. */
+export function migrateResultFile(file: unknown): unknown {
+  if (!isObject(file)) return file;
+  const { cases } = file;
+  return { ...(migrated(file, stepsFrom(file)) as JsonObject), ...(Array.isArray(cases) && { cases: cases.map((c: unknown) => migrateMeasurement(c, file)) }) };
+}

@@ -1,0 +1,95 @@
+import assert from 'node:assert/strict';
+import { mkdtempSync, readFileSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { test } from 'node:test';
+import { UserError } from '../../src/errors.js';
+import { RESULTS_SCHEMA_VERSION, type Measurement } from '../../src/results/schema.js';
+import { readJournal, readResultFile } from '../../src/results/store.js';
+
+/** A version-1 file from before visits, the host thread's nice value, the norm-wise error and in-pipeline stages. */
+const V1_PATH = new URL('../fixtures/results-v1.json', import.meta.url).pathname;
+type Json = Record<string, unknown> & { cases: Array<Record<string, unknown>> };
+const v1 = (): Json => JSON.parse(readFileSync(V1_PATH, 'utf8')) as Json;
+
+function temporary(name: string, text: string): string {
+  const path = join(mkdtempSync(join(tmpdir(), 'mla-bench-migrate-')), name);
+  writeFileSync(path, text);
+  return path;
+}
+
+function staged(cases: readonly Measurement[]): Extract<Measurement, { status: 'ok' }> {
+  const found = cases.find((c) => c.status === 'ok' && c.stages);
+  assert.ok(found && found.status === 'ok');
+  return found;
+}
+
+test('v1 -> v2: a version-1 results file reads back in the current shape, what it lacked filled in as it meant', () => {
+  const results = readResultFile(V1_PATH);
+  assert.equal(results.schemaVersion, RESULTS_SCHEMA_VERSION);
+  assert.equal(results.config.visits, 1, 'before visits: one');
+  assert.equal(results.environment.hostThreadNice, null, 'before: the host thread was left alone');
+  const stages = staged(results.cases);
+  assert.equal(stages.stagePlacement, 'alone', 'before in-pipeline timing: each stage alone');
+  assert.equal(stages.stagesEndToEnd?.timer, stages.timing.timer, 'the paired end to end was timed as the case');
+  const checks = results.cases.flatMap((c) => ('numerics' in c ? c.numerics.checks : []));
+  assert.ok(checks.length > 0 && checks.every((check) => check.normRelError === null), 'not recorded: null');
+  const single = results.cases.find((c) => c.status === 'ok' && !c.stages);
+  assert.ok(single && !('stagePlacement' in single), 'a case without stages gets no placement');
+});
+
+test('v1 -> v2: the step adds fields and changes nothing else', () => {
+  const raw = v1();
+  const results = readResultFile(V1_PATH) as unknown as Json;
+  const { schemaVersion: _v, config, environment, cases, ...rest } = results;
+  const { schemaVersion: _rv, config: rawConfig, environment: rawEnvironment, cases: rawCases, ...rawRest } = raw;
+  assert.deepEqual(rest, rawRest);
+  assert.deepEqual(config, { ...(rawConfig as object), visits: 1 });
+  assert.deepEqual(environment, { ...(rawEnvironment as object), hostThreadNice: null });
+  const strip = (c: Record<string, unknown>): unknown => JSON.parse(JSON.stringify(c, (key, value: unknown) => (key === 'normRelError' || key === 'stagePlacement' || key === 'timer' ? undefined : value)));
+  assert.deepEqual(cases.map(strip), rawCases.map(strip));
+});
+
+test('v1 -> v2: what a version-1 file already records is kept', () => {
+  const raw = v1();
+  (raw['config'] as Record<string, unknown>)['visits'] = 3;
+  (raw['environment'] as Record<string, unknown>)['hostThreadNice'] = 19;
+  const staged = raw.cases.find((c) => Array.isArray(c['stages'])) as Record<string, unknown> & { stagesEndToEnd: Record<string, unknown>; numerics: { checks: Array<Record<string, unknown>> } };
+  staged['stagePlacement'] = 'in-pipeline';
+  staged.stagesEndToEnd['timer'] = 'wall';
+  staged.numerics.checks[0]!['normRelError'] = 0.5;
+  const results = readResultFile(temporary('v1-recent.json', JSON.stringify(raw)));
+  assert.equal(results.config.visits, 3);
+  assert.equal(results.environment.hostThreadNice, 19);
+  const m = results.cases.find((c) => c.key === staged['key']);
+  assert.ok(m && m.status === 'ok');
+  assert.equal(m.stagePlacement, 'in-pipeline');
+  assert.equal(m.stagesEndToEnd?.timer, 'wall');
+  assert.equal(m.numerics.checks[0]?.normRelError, 0.5);
+});
+
+test('v1 -> v2 on a journal: the header and every line, also lines a newer mla-bench appended on resume', () => {
+  const { cases, finishedAt: _f, ceilings: _c, ...header } = v1();
+  const [plain, withStages] = cases as [Record<string, unknown>, Record<string, unknown>];
+  // Appended by a resumed run of the current version: already in the current shape.
+  const current = { ...withStages, key: 'mla-decode/resumed', stagePlacement: 'in-pipeline', stagesEndToEnd: { ...(withStages['stagesEndToEnd'] as object), timer: 'wall' } };
+  const lines = [{ type: 'header', header }, { type: 'case', measurement: plain }, { type: 'case', measurement: withStages }, { type: 'case', measurement: current }];
+  const journal = readJournal(temporary('run.json.journal.jsonl', lines.map((line) => JSON.stringify(line)).join('\n') + '\n'));
+  assert.equal(journal.header.schemaVersion, RESULTS_SCHEMA_VERSION);
+  assert.equal(journal.header.config.visits, 1);
+  const byKey = new Map(journal.cases.map((c) => [c.key, c]));
+  const old = byKey.get(withStages['key'] as string);
+  const resumed = byKey.get('mla-decode/resumed');
+  assert.ok(old?.status === 'ok' && resumed?.status === 'ok');
+  assert.equal(old.stagePlacement, 'alone');
+  assert.equal(resumed.stagePlacement, 'in-pipeline');
+  assert.equal(resumed.stagesEndToEnd?.timer, 'wall');
+});
+
+test('a file from a newer mla-bench is refused with the reason, not a field-by-field schema error', () => {
+  const raw = { ...v1(), schemaVersion: RESULTS_SCHEMA_VERSION + 1 };
+  assert.throws(
+    () => readResultFile(temporary('future.json', JSON.stringify(raw))),
+    (e: Error) => e instanceof UserError && e.message.includes('future.json') && e.message.includes('newer mla-bench'),
+  );
+});
