@@ -29,6 +29,8 @@ export interface PlannedCase {
   key: string;
   /** Why the case is recorded without running, when a skip rule matches. */
   skip?: string;
+  /** A case behind the README's tables and findings (the suite's headline rules): first after calibration. */
+  headline?: true;
 }
 
 export interface ExpandOptions {
@@ -228,6 +230,10 @@ export function skipReason(suite: SuiteFile, params: Record<string, AxisValue>):
   return rule?.reason;
 }
 
+export function isHeadline(suite: SuiteFile, params: Record<string, AxisValue>): boolean {
+  return (suite.headline ?? []).some((when) => Object.entries(when).every(([axis, condition]) => conditionMatches(condition, axis, params)));
+}
+
 /**
  * A filter with "=" is a comma list of axis=value pairs that must all match;
  * any other filter is a substring of the case key.
@@ -273,6 +279,7 @@ export function expandSuite(suite: SuiteFile, opts: ExpandOptions): PlannedCase[
     const planned: PlannedCase = { suite: suite.name, params, key: caseKey(suite.name, params) };
     const reason = skipReason(suite, params);
     if (reason !== undefined) planned.skip = reason;
+    if (isHeadline(suite, params)) planned.headline = true;
     if (keep(planned)) cases.push(planned);
 
     for (let unitIndex = units.length - 1; unitIndex >= 0; unitIndex--) {

@@ -130,6 +130,9 @@ export const SkipRuleSchema = z.strictObject({
 });
 export type SkipRule = z.infer<typeof SkipRuleSchema>;
 
+export const HeadlineRuleSchema = z.record(z.string(), SkipConditionSchema);
+export type HeadlineRule = z.infer<typeof HeadlineRuleSchema>;
+
 export const ProfileSchema = z.enum(PROFILES);
 
 export const ProfileOverridesSchema = z.strictObject({ axes: AxesSchema });
@@ -149,6 +152,11 @@ export const SuiteFileSchema = z
       })
       .optional(),
     skip: z.array(SkipRuleSchema).optional(),
+    /**
+     * The cases behind the README's tables and findings: a case matching any of these conditions (as a skip
+     * rule's `when`; `{}` matches every case) runs right after calibration in a budgeted run.
+     */
+    headline: z.array(HeadlineRuleSchema).optional(),
     /**
      * false: each case is built, run once and checked against the reference, and its memory recorded, but not
      * timed (status "checked"): for suites whose answer is an allocation, not a time (kv-cache).
@@ -207,9 +215,13 @@ export const SuiteFileSchema = z
       checkZipLengths({ ...suite.axes, ...profileAxes }, ['profiles', profile]);
     }
 
-    suite.skip?.forEach((rule, ruleIndex) => {
-      for (const [name, condition] of Object.entries(rule.when)) {
-        const path = ['skip', ruleIndex, 'when', name];
+    const rules = [
+      ...(suite.skip ?? []).map((rule, ruleIndex) => ({ when: rule.when, path: ['skip', ruleIndex, 'when'] })),
+      ...(suite.headline ?? []).map((when, ruleIndex) => ({ when, path: ['headline', ruleIndex] })),
+    ];
+    rules.forEach(({ when, path: rulePath }) => {
+      for (const [name, condition] of Object.entries(when)) {
+        const path = [...rulePath, name];
         if (!hasOwnKey(suite.axes, name)) {
           report(path, `unknown axis "${name}"; axes: ${axisList}`);
           continue;
