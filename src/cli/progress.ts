@@ -32,6 +32,8 @@ export function summarizeMeasurement(measurement: Measurement): string {
       return 'NUMERICS FAILED';
     case 'error':
       return `error: ${measurement.message}`;
+    case 'left-out':
+      return 'left out: the budget ran out';
   }
 }
 
@@ -40,6 +42,7 @@ export function progressHooks(style: ProgressStyle, write: { out: (s: string) =>
   let total = 0;
   let done = 0;
   let started = 0;
+  let budgetMs: number | undefined;
   let current: PlannedCase | undefined;
   let currentVisit = '';
   let timer: NodeJS.Timeout | undefined;
@@ -50,7 +53,9 @@ export function progressHooks(style: ProgressStyle, write: { out: (s: string) =>
     const filled = total ? Math.round((done / total) * width) : 0;
     const bar = `[${'#'.repeat(filled)}${'.'.repeat(width - filled)}]`;
     const name = current ? current.key + currentVisit : '';
-    const line = `${bar} ${done + (current ? 1 : 0)}/${total} ${clock(elapsed)} ETA ${Number.isFinite(eta) ? clock(eta) : '?'} ${name}`;
+    // A budgeted run shows its clock against the budget (process time: what the budget counts).
+    const time = budgetMs !== undefined ? `${clock(performance.now())} / ${clock(budgetMs)}` : `${clock(elapsed)} ETA ${Number.isFinite(eta) ? clock(eta) : '?'}`;
+    const line = `${bar} ${done + (current ? 1 : 0)}/${total} ${time} ${name}`;
     const columns = process.stdout.columns || 100;
     write.out(`\r\x1b[2K${line.slice(0, columns - 1)}`);
   };
@@ -58,7 +63,9 @@ export function progressHooks(style: ProgressStyle, write: { out: (s: string) =>
     onStart(info) {
       total = info.total;
       started = performance.now();
-      const lines = `${info.environment.adapter.description || info.environment.adapter.device}: ${info.total} cases, profile ${info.profile}; journal ${info.journalPath}`;
+      budgetMs = info.budgetMs;
+      const plan = budgetMs !== undefined ? `${info.total} case visits planned to fit a budget of ${clock(budgetMs)}` : `${info.total} cases`;
+      const lines = `${info.environment.adapter.description || info.environment.adapter.device}: ${plan}, profile ${info.profile}; journal ${info.journalPath}`;
       if (style === 'lines') write.err(lines + '\n');
       else {
         write.out(lines + '\n');

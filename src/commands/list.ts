@@ -1,7 +1,12 @@
 import { Args, Flags } from '@oclif/core';
 import { BaseCommand } from '../cli/base.js';
+import { UserError } from '../errors.js';
+import { DEFAULT_COSTS, formatBudget, parseBudget } from '../run/budget.js';
+import { DEFAULT_RUN_OPTIONS, MAX_VISITS, planCases, suitesToRun } from '../run/runner.js';
+import { simulateBudget, type PlannedShare } from '../run/schedule.js';
+import { visitRule } from '../results/visits.js';
 import { expandAxis, parseAxisOverride, type PlannedCase } from '../suites/expand.js';
-import { builtInSuiteNames, loadSuite, planSuite } from '../suites/registry.js';
+import { CALIBRATION_SUITE, builtInSuiteNames, loadSuite, planSuite } from '../suites/registry.js';
 import { PROFILES, hasOwnKey, type AxisValue, type Profile } from '../suites/schema.js';
 
 export interface ListedSuite {
@@ -17,6 +22,15 @@ export interface ListResult {
   profile: Profile;
   suites: ListedSuite[];
   cases?: PlannedCase[];
+  plan?: BudgetPlan;
+}
+
+export interface BudgetPlan {
+  budgetMs: number;
+  shares: PlannedShare[];
+  leftOut: string[];
+  /** When the simulated schedule ends, from the process's start. */
+  endMs: number;
 }
 
 export default class List extends BaseCommand {
@@ -30,6 +44,8 @@ export default class List extends BaseCommand {
     axis: Flags.string({ char: 'a', description: 'override an axis: name=v1,v2 | name=start:stop[:step] | name=pow2:from:to', multiple: true }),
     filter: Flags.string({ description: 'keep cases whose key contains this text, or that match every axis=value in it' }),
     dtype: Flags.string({ description: 'storage types to run', options: ['f32', 'f16'], multiple: true }),
+    budget: Flags.string({ char: 'b', description: 'print what `run --budget` would run, in order, with each case\'s share (from starting cost estimates: a run re-plans from what it measures), and what it would leave out' }),
+    visits: Flags.integer({ description: 'visits per case, as run --visits (with --budget)', default: DEFAULT_RUN_OPTIONS.visits, min: 1, max: MAX_VISITS }),
   };
 
   async run(): Promise<ListResult> {
@@ -61,6 +77,11 @@ export default class List extends BaseCommand {
       });
       if (args.suite) cases = planned;
     }
+    const plan = flags.budget === undefined ? undefined : budgetPlan(names, flags, profile);
+    if (plan && !this.jsonEnabled()) {
+      this.log(renderPlan(plan, profile));
+      return { profile, suites: listed, plan };
+    }
     if (!this.jsonEnabled()) {
       for (const suite of listed) {
         this.log(`${suite.name} (${suite.cases} cases${suite.skipped ? `, ${suite.skipped} skipped by rule` : ''}, profile ${profile})`);
@@ -72,6 +93,42 @@ export default class List extends BaseCommand {
         for (const planned of cases) this.log(`  ${planned.key}${planned.skip ? `  (skipped: ${planned.skip})` : ''}`);
       }
     }
-    return { profile, suites: listed, ...(cases && { cases }) };
+    return { profile, suites: listed, ...(cases && { cases }), ...(plan && { plan }) };
   }
+}
+
+/** The budgeted schedule of a run with these suites and flags, simulated with the starting cost estimates. */
+function budgetPlan(names: string[], flags: { budget?: string; axis?: string[]; filter?: string; dtype?: string[]; visits: number }, profile: Profile): BudgetPlan {
+  const budget = parseBudget(flags.budget ?? 'none');
+  if (budget.kind === 'none') throw new UserError('--budget none plans nothing to leave out: use list without --budget');
+  const suites = suitesToRun(names);
+  const config = { profile, overrides: flags.axis ?? [], filter: flags.filter ?? null, dtypes: (flags.dtype as ('f32' | 'f16')[] | undefined) ?? null };
+  const planned = planCases(suites, config, names);
+  const untimed = new Set(suites.filter((suite) => suite.timed === false).map((suite) => suite.name));
+  const simulated = simulateBudget(planned, {
+    budgetMs: budget.ms,
+    startMs: 0,
+    visits: flags.visits,
+    rule: visitRule(DEFAULT_RUN_OPTIONS.rule, flags.visits),
+    costs: DEFAULT_COSTS[profile === 'quick' ? 'software' : 'gpu'],
+    isCalibration: (p) => p.suite === CALIBRATION_SUITE,
+    isTimed: (p) => !untimed.has(p.suite),
+  });
+  return { budgetMs: budget.ms, shares: simulated.shares, leftOut: simulated.leftOut.map((p) => p.key), endMs: simulated.endMs };
+}
+
+function renderPlan(plan: BudgetPlan, profile: Profile): string {
+  const seconds = (ms: number): string => `${(ms / 1e3).toFixed(1)} s`;
+  const lines = [
+    `Plan for a budget of ${formatBudget({ kind: 'bounded', ms: plan.budgetMs })}, profile ${profile} (starting estimates; a run re-plans from what it measures): ${plan.shares.length} cases, ending at about ${seconds(plan.endMs)}`,
+  ];
+  plan.shares.forEach((share, i) => {
+    const sampling = share.visits === 0 ? 'recorded, not run' : share.samplingMs > 0 ? `${share.visits} visit(s), ${seconds(share.samplingMs)} sampling each` : 'run once, checked';
+    lines.push(`${String(i + 1).padStart(4)}. ${share.priority.padEnd(11)} ${share.key}  (${sampling})`);
+  });
+  if (plan.leftOut.length) {
+    lines.push(`left out (budget): ${plan.leftOut.length} cases`);
+    for (const key of plan.leftOut) lines.push(`      ${key}`);
+  }
+  return lines.join('\n');
 }

@@ -7,6 +7,7 @@ import { DEFAULT_MEMORY_BUDGET_GB } from '../report/mla.js';
 import { renderResults } from '../report/table.js';
 import { latestJournal } from '../results/store.js';
 import type { ResultFile } from '../results/schema.js';
+import { DEFAULT_BUDGET_MS, MIN_BUDGET_MS, NO_BUDGET, formatBudget, parseBudget } from '../run/budget.js';
 import { DEFAULT_RUN_OPTIONS, MAX_VISITS, resumeBenchmarks, runBenchmarks, type RequestedProfile, type RunHooks, type RunOutcome } from '../run/runner.js';
 import { PROFILES } from '../suites/schema.js';
 
@@ -16,7 +17,7 @@ export interface RunResult {
 }
 
 /** Flags that apply to a resumed run; every other one is part of the interrupted run's recorded settings. */
-const RESUME_FLAGS = new Set(['resume', 'journal', 'out', 'force', 'save-tensors', 'results-dir', 'memory-budget', 'json', 'verbose']);
+const RESUME_FLAGS = new Set(['resume', 'journal', 'out', 'force', 'save-tensors', 'results-dir', 'memory-budget', 'budget', 'json', 'verbose']);
 
 export default class Run extends BaseCommand {
   static override summary = 'Run benchmark suites: every case checked against a float64 reference, then timed on the GPU.';
@@ -32,6 +33,11 @@ Results go to results/<date>-<device>.json; a journal beside it keeps every fini
   static override args = { suites: Args.string({ description: 'suite names or paths to suite .json files (default: all built-in suites)' }) };
   static override flags = {
     profile: Flags.string({ char: 'p', description: 'size profile; auto = quick on a software/fallback adapter, standard on a GPU', options: ['auto', ...PROFILES], default: 'auto' }),
+    budget: Flags.string({
+      char: 'b',
+      description: `wall time for the whole run (45s, 10m, 1h30m; at least ${MIN_BUDGET_MS / 1e3}s), or none: calibration first, then the headline cases, then the rest breadth-first, each case sampling its share; what does not fit is recorded as left out. Default ${formatBudget({ kind: 'bounded', ms: DEFAULT_BUDGET_MS })} on any adapter (the quick profile fits it on lavapipe); with --resume, the interrupted run's own budget again`,
+      default: formatBudget({ kind: 'bounded', ms: DEFAULT_BUDGET_MS }),
+    }),
     axis: Flags.string({ char: 'a', description: 'override an axis: name=v1,v2 | name=start:stop[:step] | name=pow2:from:to', multiple: true }),
     filter: Flags.string({ description: 'keep cases whose key contains this text, or that match every axis=value in it' }),
     dtype: Flags.string({ description: 'storage types to run (suites with a dtype axis)', options: ['f32', 'f16'], multiple: true }),
@@ -62,6 +68,8 @@ Results go to results/<date>-<device>.json; a journal beside it keeps every fini
     }
     const suites = argv as string[];
     const memoryBudgetGB = positive(flags['memory-budget'], '--memory-budget');
+    // A resumed run gets its own recorded budget again unless --budget says otherwise.
+    const budget = flags.resume && metadata.flags['budget']?.setFromDefault ? undefined : parseBudget(flags.budget);
     const style = progressStyle(this.jsonEnabled(), Boolean(process.stdout.isTTY), process.env);
     const progress = progressHooks(style, { out: (s) => process.stdout.write(s), err: (s) => process.stderr.write(s) });
     let journal: string | undefined;
@@ -86,7 +94,7 @@ Results go to results/<date>-<device>.json; a journal beside it keeps every fini
         if (suites.length) throw new UserError('--resume takes no suites: it finishes the plan of the interrupted run');
         const journalFile = flags.journal ?? latestJournal(flags['results-dir']);
         if (!journalFile) throw new UserError(`no interrupted run to resume in ${flags['results-dir']}/ (no *.journal.jsonl)`);
-        outcome = await resumeBenchmarks(journalFile, { ...saveTensors, ...(flags.out && { out: flags.out }), force: flags.force }, hooks);
+        outcome = await resumeBenchmarks(journalFile, { ...saveTensors, ...(flags.out && { out: flags.out }), force: flags.force, ...(budget && { budget }) }, hooks);
       } else {
         outcome = await runBenchmarks(
           {
@@ -103,6 +111,7 @@ Results go to results/<date>-<device>.json; a journal beside it keeps every fini
             ...(flags.out && { out: flags.out }),
             resultsDir: flags['results-dir'],
             force: flags.force,
+            budget: budget ?? NO_BUDGET,
             ...saveTensors,
           },
           hooks,

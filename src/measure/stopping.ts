@@ -108,3 +108,9 @@ export function validateStoppingRule(rule: StoppingRule): string | null {
   }
   return null;
 }
+
+/** The rule with at most `ms` of sampling (timeout, and minimum time within it); never below a millisecond. */
+export function ruleWithin(rule: StoppingRule, ms: number): StoppingRule {
+  const timeoutMs = Math.max(1, Math.min(rule.timeoutMs, ms));
+  return { ...rule, timeoutMs, minTimeMs: Math.min(rule.minTimeMs, timeoutMs) };
+}

@@ -40,6 +40,7 @@ export function renderProfile(result: ProfiledCase): string {
   const lines = [`${m.key} on ${adapter}`, ''];
   if (m.status === 'skipped') return [...lines, `skipped: ${m.reason}`].join('\n');
   if (m.status === 'error') return [...lines, `error: ${m.message}`].join('\n');
+  if (m.status === 'left-out') return [...lines, 'left out: the budget ran out'].join('\n');
   if (ceilings.copyGBs !== null || ceilings.dispatchUs !== null) lines.push('Device ceilings (calibrated in this run)', renderCeilings(ceilings), '');
 
   if (m.status === 'ok') {

@@ -49,6 +49,8 @@ export function caseRow(measurement: Measurement): Cell[] {
       return [label, { kind: 'reason', text: 'skipped', note: measurement.reason }, '', '', '', '', '', '', ''];
     case 'error':
       return [label, { kind: 'reason', text: 'error', note: measurement.message }, '', '', '', '', '', '', ''];
+    case 'left-out':
+      return [label, { kind: 'reason', text: 'left out', note: "the run's time budget ran out before it" }, '', '', '', '', '', '', ''];
   }
 }
 

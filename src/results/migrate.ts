@@ -60,8 +60,24 @@ const V1_TO_V2: MigrationStep = {
   },
 };
 
+/**
+ * Version 3 adds time budgets:
+ * - config.budget: the run's wall-time budget (before budgets: none, null).
+ * - config.plan: a budgeted run's priority order (before: none, null).
+ * Cases: the status 'left-out' is new; no earlier case has it.
+ */
+const V2_TO_V3: MigrationStep = {
+  from: 2,
+  header(header) {
+    const { config } = header;
+    if (!isObject(config)) return header;
+    return { ...header, config: { ...config, ...(!('budget' in config) && { budget: null }), ...(!('plan' in config) && { plan: null }) } };
+  },
+  measurement: (measurement) => measurement,
+};
+
 /** Every step, in version order: STEPS[i] reads version i + 1 (a test reads a version-1 file back as the current one). */
-const STEPS: readonly MigrationStep[] = [V1_TO_V2];
+const STEPS: readonly MigrationStep[] = [V1_TO_V2, V2_TO_V3];
 
 /** Why a file cannot be read, or null when its version is one this mla-bench reads (or for the schema check to judge). */
 export function unreadableVersion(header: unknown): string | null {

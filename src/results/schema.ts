@@ -2,7 +2,7 @@ import { z } from 'zod';
 
 export const RESULTS_SCHEMA_ID = 'mla-bench/results';
 /** Files of older versions are brought to this one as they are read (migrate.ts): one step per version. */
-export const RESULTS_SCHEMA_VERSION = 2;
+export const RESULTS_SCHEMA_VERSION = 3;
 
 const finite = z.number();
 /** NaN and Infinity do not survive JSON: numerics keep them as text. */
@@ -190,6 +190,8 @@ export const MeasurementSchema = z.discriminatedUnion('status', [
     facts: z.record(z.string(), AxisValue).optional(),
   }),
   z.object({ ...CaseBase, status: z.literal('skipped'), reason: z.string() }),
+  /** Planned, but the run's time budget ran out before it: not measured, and no verdict on it either way. */
+  z.object({ ...CaseBase, status: z.literal('left-out'), reason: z.literal('budget') }),
   z.object({
     ...CaseBase,
     status: z.literal('numerics-failed'),
@@ -272,6 +274,10 @@ export const RunConfigSchema = z.object({
   seed: z.number().int(),
   /** Visits per case, spread over the run. */
   visits: z.number().int().positive(),
+  /** Wall time the run had (`--budget`), or null: every case at its full stopping rule. */
+  budget: z.object({ ms: z.number().positive() }).nullable(),
+  /** A budgeted run's order: each case key with why it came when it did. */
+  plan: z.array(z.object({ key: z.string(), priority: z.enum(['calibration', 'headline', 'breadth']) })).nullable(),
   gpu: z.object({
     adapter: z.string().nullable(),
     backend: z.string().nullable(),

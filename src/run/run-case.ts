@@ -7,7 +7,7 @@ import { buffersMisfit, caseWork, casePhases, takeRows, type KernelCase } from '
 import { arithmeticOf, computeRates, type Ceilings } from '../measure/rates.js';
 import { sampleCase, sampleRounds } from '../measure/sampler.js';
 import { summarize } from '../measure/statistics.js';
-import type { StoppingRule } from '../measure/stopping.js';
+import { ruleWithin, type StoppingRule } from '../measure/stopping.js';
 import { allclose, jsonNumber } from '../reference/allclose.js';
 import type { CheckResult, Measurement, OkMeasurement, PairedEndToEnd, PassProbe, StageTiming } from '../results/schema.js';
 import { poolVisits } from '../results/visits.js';
@@ -36,6 +36,11 @@ export interface CaseRunOptions {
   stageTiming?: boolean;
   /** false: stop after the numerics check, recording the case as "checked" (its suite is not timed). */
   timed?: boolean;
+  /**
+   * A budgeted run's sampling time for this visit: end to end and the stage rounds share it (half each for a
+   * multi-stage case, the rounds taking what end to end left), within the rule's own timeouts.
+   */
+  samplingBudgetMs?: number;
   /**
    * A later visit: the case's measurement so far. The case is prepared and run once again (same inputs, not
    * checked again), sampled under `rule`, and its samples pooled into this measurement (poolVisits).
@@ -208,10 +213,13 @@ async function timeCase(
   ceilings: Ceilings,
 ): Promise<TimedParts | { error: string }> {
   const { context, timer } = session;
+  const staged = options.stageTiming !== false && casePhases(kernelCase).length >= 2;
+  const budget = options.samplingBudgetMs;
+  const endToEndRule = budget === undefined ? options.rule : ruleWithin(options.rule, staged ? budget / 2 : budget);
   const sampled = await withErrorScopes(context.device, () =>
     sampleCase(timer, prepared, {
       mode: options.mode,
-      rule: options.rule,
+      rule: endToEndRule,
       targetSampleMs: options.targetSampleMs,
       warmupSamples: options.warmupSamples,
     }),
@@ -222,7 +230,8 @@ async function timeCase(
   }
   if (context.lostReason) return { error: `device lost: ${context.lostReason}` };
   const sampling = sampled.value;
-  const stages = options.stageTiming === false ? undefined : await timeStages(session, prepared, kernelCase, options, ceilings);
+  const roundsOptions = budget === undefined ? options : { ...options, rule: ruleWithin(options.rule, budget - sampling.elapsedMs) };
+  const stages = options.stageTiming === false ? undefined : await timeStages(session, prepared, kernelCase, roundsOptions, ceilings);
   if (stages && 'error' in stages) return { error: stages.error };
   if (context.lostReason) return { error: `device lost: ${context.lostReason}` };
   const gpu = summarize(sampling.samplesMs);

@@ -25,7 +25,9 @@ import { visitRule, visitsOf } from '../results/visits.js';
 import { parseAxisOverride, type PlannedCase } from '../suites/expand.js';
 import { CALIBRATION_SUITE, builtInSuiteNames, loadSuite, planSuite } from '../suites/registry.js';
 import { hasOwnKey, type Profile, type SuiteFile } from '../suites/schema.js';
+import { DEFAULT_BUDGET_MS, DEFAULT_COSTS, NO_BUDGET, prioritize, type Budget } from './budget.js';
 import { runCase, type GpuSession } from './run-case.js';
+import { budgetedScheduler, unboundedScheduler } from './schedule.js';
 
 export type RequestedProfile = Profile | 'auto';
 
@@ -51,11 +53,15 @@ export interface RunOptions {
   saveTensors?: string;
   /** Discard an unfinished run's journal at `out`, or replace a finished results file there. */
   force?: boolean;
+  /** Wall time for the whole run: cases in priority order, each sampling a share, the rest left out. */
+  budget: Budget;
 }
 
 /** What `--resume` may change about the interrupted run: where its results go, and tensor dumps. */
 export interface ResumeOptions {
   saveTensors?: string;
+  /** The resumed session's own budget (default: the interrupted run's budget again, for what is left). */
+  budget?: Budget;
   /** Results file; default: the journal's own results path. */
   out?: string;
   /** Replace a finished results file at `out`. */
@@ -75,10 +81,11 @@ export const DEFAULT_RUN_OPTIONS: Omit<RunOptions, 'suites' | 'gpu'> = {
   seed: 1,
   visits: 3,
   resultsDir: 'results',
+  budget: { kind: 'bounded', ms: DEFAULT_BUDGET_MS },
 };
 
 export interface RunHooks {
-  onStart?(info: { total: number; resultsPath: string; journalPath: string; environment: ResultHeader['environment']; profile: Profile; visits: number }): void;
+  onStart?(info: { total: number; resultsPath: string; journalPath: string; environment: ResultHeader['environment']; profile: Profile; visits: number; budgetMs?: number }): void;
   /** `step` counts case visits (0-based, of onStart's total). */
   onCaseStart?(step: number, planned: PlannedCase, visit: Visit): void;
   onCaseEnd?(step: number, measurement: Measurement, visit: Visit): void;
@@ -92,26 +99,22 @@ export interface Visit {
   total?: number;
 }
 
-/**
- * The order of a run's case visits: every case's first visit in plan order, then every case's second, and so
- * on (visits.ts says why). Visits already in the journal (a resumed run) are left out; a case whose first visit
- * is still to come gets all its visits. Later visits of cases that end up failing are dropped as they come.
- */
-export function visitSchedule(planned: PlannedCase[], measured: ReadonlyMap<string, Measurement>, visits: number): { plannedCase: PlannedCase; visit: number }[] {
-  const steps: { plannedCase: PlannedCase; visit: number }[] = [];
-  for (let visit = 1; visit <= visits; visit++) {
-    for (const plannedCase of planned) {
-      const done = measured.get(plannedCase.key);
-      const visitsDone = !done ? 0 : done.status === 'ok' ? visitsOf(done) : visits;
-      if (visit > visitsDone) steps.push({ plannedCase, visit });
-    }
-  }
-  return steps;
-}
-
 export interface RunOutcome {
   results: ResultFile;
   resultsPath: string;
+}
+
+function budgetOf(config: RunConfig): Budget {
+  return config.budget ? { kind: 'bounded', ms: config.budget.ms } : NO_BUDGET;
+}
+
+function isCalibrationCase(planned: PlannedCase): boolean {
+  return planned.suite === CALIBRATION_SUITE;
+}
+
+/** A case the budget had no room for: recorded, so tables and compare can say what was not measured. */
+function leftOutMeasurement(planned: PlannedCase, family: string): Measurement {
+  return { key: planned.key, suite: planned.suite, family, params: planned.params, status: 'left-out', reason: 'budget' };
 }
 
 /** quick on a software or fallback adapter, standard on a real GPU. */
@@ -173,6 +176,8 @@ function configOf(options: RunOptions, profile: Profile, suites: SuiteFile[]): R
     warmupSamples: options.warmupSamples,
     seed: options.seed,
     visits: options.visits,
+    budget: options.budget.kind === 'bounded' ? { ms: options.budget.ms } : null,
+    plan: null,
     gpu: {
       adapter: options.gpu.adapter ?? null,
       backend: options.gpu.backend ?? null,
@@ -199,6 +204,7 @@ interface Execution {
   done: Measurement[];
   journal: Journal;
   resultsPath: string;
+  budget: Budget;
 }
 
 async function execute(execution: Execution, options: Pick<RunOptions, 'saveTensors'>, hooks: RunHooks): Promise<RunOutcome> {
@@ -214,54 +220,70 @@ async function execute(execution: Execution, options: Pick<RunOptions, 'saveTens
   const dump = options.saveTensors ? new TensorDump(options.saveTensors) : undefined;
   const visits = config.visits ?? 1;
   const rule = visitRule(config.rule, visits);
-  const steps = visitSchedule(planned, measured, visits);
-  // A case skipped, checked only, or failed in its first visit has no later ones.
-  const ended = new Set<string>();
-  let remaining = steps.length;
+  const budget = execution.budget;
+  const scheduler =
+    budget.kind === 'none'
+      ? unboundedScheduler(planned, measured, visits, rule)
+      : budgetedScheduler(planned, measured, {
+          budgetMs: budget.ms,
+          // The budget counts from the process's start (performance's time origin): start-up and opening the
+          // adapter are part of what the user waits for.
+          startMs: 0,
+          visits,
+          rule,
+          costs: DEFAULT_COSTS[isSoftwareAdapter(context.adapter) ? 'software' : 'gpu'],
+          isCalibration: isCalibrationCase,
+          isTimed: (p) => !untimed.has(p.suite),
+        });
   let started = 0;
   hooks.onStart?.({
-    total: steps.length,
+    total: scheduler.remaining(),
     resultsPath,
     journalPath: journal.path,
     environment: header.environment,
     profile: config.profile,
     visits,
+    ...(budget.kind === 'bounded' && { budgetMs: budget.ms }),
   });
   try {
-    for (const [index, { plannedCase, visit }] of steps.entries()) {
-      if (ended.has(plannedCase.key)) continue;
+    for (let next = scheduler.next(performance.now()); next; next = scheduler.next(performance.now())) {
+      const { plannedCase, visit } = next;
       const step = started++;
       const previous = measured.get(plannedCase.key);
       hooks.onCaseStart?.(step, plannedCase, { visit, of: visits });
       const family = familyOf.get(plannedCase.suite);
       if (!family) throw new Error(`no kernel family for suite ${plannedCase.suite}`);
+      const began = performance.now();
       const measurement = await runCase(
         session,
         family,
         plannedCase,
         {
           mode: config.mode,
-          rule,
+          rule: next.rule,
           targetSampleMs: config.targetSampleMs,
           warmupSamples: config.warmupSamples,
           seed: config.seed,
           timed: !untimed.has(plannedCase.suite),
+          ...(next.samplingBudgetMs !== undefined && { samplingBudgetMs: next.samplingBudgetMs }),
           ...(visit > 1 && previous?.status === 'ok' && { previous }),
         },
         ceilings,
         visit === 1 ? dump && ((tensors) => dump.save(plannedCase, tensors)) : undefined,
       );
+      scheduler.finished(next, measurement, performance.now() - began);
       // A later visit that fails keeps what the earlier visits measured; the progress output says why.
       if (visit === 1 || measurement.status === 'ok') {
         journal.append(measurement);
         measured.set(plannedCase.key, measurement);
         if (measurement.status === 'ok' && measurement.ceiling) ceilings = ceilingsOf([...measured.values()]);
       }
-      if (visit === 1 && measurement.status !== 'ok') {
-        ended.add(plannedCase.key);
-        remaining -= steps.filter((later, i) => i > index && later.plannedCase.key === plannedCase.key).length;
-      }
-      hooks.onCaseEnd?.(step, measurement, { visit, of: visits, total: remaining });
+      hooks.onCaseEnd?.(step, measurement, { visit, of: visits, total: started + scheduler.remaining() });
+    }
+    for (const plannedCase of scheduler.leftOut()) {
+      const measurement = leftOutMeasurement(plannedCase, familyOf.get(plannedCase.suite)?.name ?? '');
+      journal.append(measurement);
+      measured.set(plannedCase.key, measurement);
     }
   } finally {
     session.timer.dispose();
@@ -336,6 +358,9 @@ export async function runBenchmarks(options: RunOptions, hooks: RunHooks = {}): 
     const profile = resolveProfile(options.profile, context);
     const config = configOf(options, profile, suites);
     const planned = planCases(suites, config, options.suites);
+    if (options.budget.kind === 'bounded') {
+      config.plan = prioritize(planned, isCalibrationCase, (p) => p.headline === true).map(({ planned: p, priority }) => ({ key: p.key, priority }));
+    }
     const createdAt = new Date();
     const resultsPath = options.out ?? join(options.resultsDir, `${timestampForFile(createdAt)}-${deviceSlug(context)}.json`);
     const header: ResultHeader = {
@@ -350,7 +375,7 @@ export async function runBenchmarks(options: RunOptions, hooks: RunHooks = {}): 
       checkResultsPath(resultsPath, { journal: force, results: force });
       rmSync(journalPath(resultsPath), { force: true });
       const journal = Journal.create(journalPath(resultsPath), header);
-      return await execute({ context, suites, header, planned, done: [], journal, resultsPath }, options, hooks);
+      return await execute({ context, suites, header, planned, done: [], journal, resultsPath, budget: options.budget }, options, hooks);
     });
   } finally {
     context.close();
@@ -379,7 +404,7 @@ export async function resumeBenchmarks(journalFile: string, options: ResumeOptio
     const context = await openGpu(gpuOptionsOf(config));
     try {
       const journal = Journal.reopen(journalFile);
-      return await execute({ context, suites, header, planned, done: cases, journal, resultsPath }, options, hooks);
+      return await execute({ context, suites, header, planned, done: cases, journal, resultsPath, budget: options.budget ?? budgetOf(config) }, options, hooks);
     } finally {
       context.close();
     }

@@ -206,3 +206,26 @@ test('strings from a results file cannot inject: CSV formulas neutralised, Markd
   assert.ok(!/[\u001b\u0007]/.test(table.stdout + table.stderr), 'no escape sequence reaches the terminal');
   assert.match(table.stdout, /Evil\]0;pwned\[2J GPU/);
 });
+
+test('a budgeted run ends cleanly with a complete results file: its budget, its plan, and what it left out', async () => {
+  const out = join(dir, 'budgeted.json');
+  // 2 x 2 x 64 context lengths of attention decode: far more case visits than any machine samples in 30 s.
+  const result = await cli(['run', 'calibration', 'attention-decode', '--budget', '30s', '-a', 'mib=1', '-a', 'iterations=32', '-a', 'context=16:1024:16', '-a', 'variant=mha,mqa', '-a', 'batch=1,2', '--out', out, '--json']);
+  assert.equal(result.code, 0, result.stderr);
+  const results = readResultFile(out);
+  assert.deepEqual(results.config.budget, { ms: 30_000 });
+  const plan = results.config.plan ?? [];
+  assert.equal(plan.length, results.cases.length, 'every planned case is in the plan');
+  assert.deepEqual(plan.slice(0, 7).map((p) => p.priority), new Array(7).fill('calibration'), 'calibration first');
+  assert.equal(plan[7]?.priority, 'headline', 'then the headline cases');
+  assert.ok(plan[7]?.key.includes('batch=1,context=1024'));
+  const status = (key: string): string | undefined => results.cases.find((c) => c.key === key)?.status;
+  for (const { key } of plan.slice(0, 7)) assert.equal(status(key), 'ok', `${key}: calibration always runs`);
+  const leftOut = results.cases.filter((c) => c.status === 'left-out');
+  assert.ok(leftOut.length > 0, 'the budget left cases out');
+  assert.ok(results.ceilings.copyGBs && results.ceilings.fmaF32Gflops, 'the ceilings were calibrated');
+  assert.equal(existsSync(out + '.journal.jsonl'), false);
+  const report = await cli(['report', out]);
+  assert.equal(report.code, 0, report.stderr);
+  assert.match(report.stdout, /left out/);
+});

@@ -38,13 +38,13 @@ test('v1 -> v2: a version-1 results file reads back in the current shape, what i
   assert.ok(single && !('stagePlacement' in single), 'a case without stages gets no placement');
 });
 
-test('v1 -> v2: the step adds fields and changes nothing else', () => {
+test('v1 -> v3: the steps add fields and change nothing else', () => {
   const raw = v1();
   const results = readResultFile(V1_PATH) as unknown as Json;
   const { schemaVersion: _v, config, environment, cases, ...rest } = results;
   const { schemaVersion: _rv, config: rawConfig, environment: rawEnvironment, cases: rawCases, ...rawRest } = raw;
   assert.deepEqual(rest, rawRest);
-  assert.deepEqual(config, { ...(rawConfig as object), visits: 1 });
+  assert.deepEqual(config, { ...(rawConfig as object), visits: 1, budget: null, plan: null });
   assert.deepEqual(environment, { ...(rawEnvironment as object), hostThreadNice: null });
   const strip = (c: Record<string, unknown>): unknown => JSON.parse(JSON.stringify(c, (key, value: unknown) => (key === 'normRelError' || key === 'stagePlacement' || key === 'timer' ? undefined : value)));
   assert.deepEqual(cases.map(strip), rawCases.map(strip));
@@ -66,6 +66,22 @@ test('v1 -> v2: what a version-1 file already records is kept', () => {
   assert.equal(m.stagePlacement, 'in-pipeline');
   assert.equal(m.stagesEndToEnd?.timer, 'wall');
   assert.equal(m.numerics.checks[0]?.normRelError, 0.5);
+});
+
+test('v2 -> v3: a version-2 file reads as a run without a budget; a recorded budget and plan are kept', () => {
+  // A version-2 file: what this version writes, less the fields version 3 added.
+  const current = readResultFile(V1_PATH) as unknown as Json & { config: Record<string, unknown> };
+  const { budget: _b, plan: _p, ...v2Config } = current.config;
+  const v2 = { ...current, schemaVersion: 2, config: v2Config };
+  const unbudgeted = readResultFile(temporary('v2.json', JSON.stringify(v2)));
+  assert.equal(unbudgeted.schemaVersion, 3);
+  assert.equal(unbudgeted.config.budget, null);
+  assert.equal(unbudgeted.config.plan, null);
+  assert.deepEqual(JSON.parse(JSON.stringify(unbudgeted.cases)), JSON.parse(JSON.stringify(current.cases)));
+  const plan = [{ key: 'calibration/kernel=copy', priority: 'calibration' }];
+  const budgeted = readResultFile(temporary('v2-budget.json', JSON.stringify({ ...v2, config: { ...v2Config, budget: { ms: 60_000 }, plan } })));
+  assert.deepEqual(budgeted.config.budget, { ms: 60_000 });
+  assert.deepEqual(budgeted.config.plan, plan);
 });
 
 test('v1 -> v2 on a journal: the header and every line, also lines a newer mla-bench appended on resume', () => {

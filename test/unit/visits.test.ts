@@ -4,7 +4,7 @@ import { summarize } from '../../src/measure/statistics.js';
 import { NO_CEILINGS } from '../../src/measure/rates.js';
 import type { Measurement, OkMeasurement } from '../../src/results/schema.js';
 import { poolVisits, visitRule, visitsOf } from '../../src/results/visits.js';
-import { visitSchedule } from '../../src/run/runner.js';
+import { visitSchedule } from '../../src/run/schedule.js';
 import type { PlannedCase } from '../../src/suites/expand.js';
 import { okFixture } from '../helpers/fixtures.js';
 
