@@ -9,6 +9,17 @@ export interface SamplerOptions {
   /** Batch mode sizes N so that one sample lasts about this long: far above the timer's resolution. */
   targetSampleMs: number;
   warmupSamples: number;
+  /**
+   * At most this long warming up (a budgeted visit): fewer warm-up samples where one sample is long, none where
+   * one would not fit (the probes that sized N ran the case already).
+   */
+  warmupBudgetMs?: number;
+}
+
+/** Warm-up samples that fit `budgetMs` at `sampleMs` each, at most `wanted`; all of them without a budget. */
+export function warmupWithin(wanted: number, sampleMs: number, budgetMs: number | undefined): number {
+  if (budgetMs === undefined || !(sampleMs > 0)) return wanted;
+  return Math.min(wanted, Math.floor(budgetMs / sampleMs));
 }
 
 export interface SamplingResult {
@@ -31,19 +42,25 @@ export function repeatsFor(perRepeatMs: number, targetMs: number): number {
   return Math.min(MAX_REPEATS, Math.max(1, Math.ceil(targetMs / perRepeatMs)));
 }
 
-async function chooseRepeats(timer: GpuTimer, prepared: PreparedCase, targetMs: number, series: TimedSeries = WHOLE_CASE): Promise<number> {
+async function chooseRepeats(timer: GpuTimer, prepared: PreparedCase, targetMs: number, series: TimedSeries = WHOLE_CASE): Promise<{ repeats: number; sampleMs: number }> {
   // A stage timed in its pipeline runs the whole pipeline each repeat, one pass per repeat: size N from the
   // submission's wall time, within what the query set holds. The pass probe likewise.
   const passPerRepeat = series.kind === 'pass-probe' || (series.kind === 'stage' && timer.stagePlacement === 'in-pipeline');
   let repeats = 1;
-  // Two probes: the first run of a pipeline pays one-time costs that would undersize N.
+  let perRepeat = 0;
+  // Two probes: the first run of a pipeline pays one-time costs that would undersize N. A first probe far past
+  // the target already says N = 1, whatever those costs were.
   for (let probe = 0; probe < 2; probe++) {
     const sample = await timer.sample(prepared, 'batch', repeats, series);
-    const perRepeat = passPerRepeat ? sample.wallMs / repeats : (sample.gpuMs ?? sample.wallMs / repeats);
+    perRepeat = passPerRepeat ? sample.wallMs / repeats : (sample.gpuMs ?? sample.wallMs / repeats);
     repeats = repeatsFor(perRepeat, targetMs);
+    if (probe === 0 && perRepeat >= SURELY_ONE_REPEAT * targetMs) break;
   }
-  return passPerRepeat ? Math.min(repeats, MAX_STAGE_REPEATS) : repeats;
+  return { repeats: passPerRepeat ? Math.min(repeats, MAX_STAGE_REPEATS) : repeats, sampleMs: perRepeat * repeats };
 }
+
+/** A first probe this many targets long needs no second one: N is 1 either way. */
+const SURELY_ONE_REPEAT = 4;
 
 /**
  * Samples one prepared case with tinybench driving warm-up and the loop; each task iteration reports
@@ -52,11 +69,13 @@ async function chooseRepeats(timer: GpuTimer, prepared: PreparedCase, targetMs: 
 export async function sampleCase(timer: GpuTimer, prepared: PreparedCase, options: SamplerOptions): Promise<SamplingResult> {
   // End to end, a case with a host tail or step timing is sampled one step per submission, by its wall time.
   const stepWall = prepared.spec.hostTail !== undefined || prepared.spec.stepTiming === 'wall';
-  const repeats = options.mode === 'batch' && !stepWall ? await chooseRepeats(timer, prepared, options.targetSampleMs) : 1;
+  const sized = options.mode === 'batch' && !stepWall ? await chooseRepeats(timer, prepared, options.targetSampleMs) : { repeats: 1, sampleMs: 0 };
+  const repeats = sized.repeats;
   const samplesMs: number[] = [];
   const wallSamplesMs: number[] = [];
   const rule = new StopRule(options.rule);
-  const { stopReason, elapsedMs } = await driveSampling(options.rule, options.warmupSamples, async (recording) => {
+  const warmup = warmupWithin(options.warmupSamples, sized.sampleMs, options.warmupBudgetMs);
+  const { stopReason, elapsedMs } = await driveSampling(options.rule, warmup, async (recording) => {
     const sample = await timer.sample(prepared, options.mode, repeats);
     const perRepeatMs = stepWall ? sample.wallMs : (sample.gpuMs ?? sample.wallMs / repeats);
     let stop: StopReason | null = null;
@@ -121,6 +140,8 @@ export interface RoundsOptions {
   rule: StoppingRule;
   targetSampleMs: number;
   warmupSamples: number;
+  /** At most this long warming up (SamplerOptions.warmupBudgetMs), in whole rounds. */
+  warmupBudgetMs?: number;
   /** What each series times: the whole case in one pass, one stage in its pipeline, or the pass probe. */
   series: readonly TimedSeries[];
 }
@@ -141,11 +162,17 @@ export interface RoundsResult {
  */
 export async function sampleRounds(timer: GpuTimer, prepared: PreparedCase, options: RoundsOptions): Promise<RoundsResult> {
   const repeats: number[] = [];
-  for (const series of options.series) repeats.push(options.mode === 'batch' || series.kind === 'pass-probe' ? await chooseRepeats(timer, prepared, options.targetSampleMs, series) : 1);
+  let roundMs = 0;
+  for (const series of options.series) {
+    const sized = options.mode === 'batch' || series.kind === 'pass-probe' ? await chooseRepeats(timer, prepared, options.targetSampleMs, series) : { repeats: 1, sampleMs: 0 };
+    repeats.push(sized.repeats);
+    roundMs += sized.sampleMs;
+  }
   const samplesMs: number[][] = options.series.map(() => []);
   const rules = options.series.map(() => new StopRule(options.rule));
   let round = 0;
-  const { stopReason, elapsedMs } = await driveSampling(options.rule, options.warmupSamples, async (recording) => {
+  const warmup = warmupWithin(options.warmupSamples, roundMs, options.warmupBudgetMs);
+  const { stopReason, elapsedMs } = await driveSampling(options.rule, warmup, async (recording) => {
     const n = options.series.length;
     const taken: number[] = new Array<number>(n);
     for (let k = 0; k < n; k++) {

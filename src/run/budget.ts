@@ -155,6 +155,8 @@ export class BudgetController {
   /** Planned sampling per visit of each admitted timed case, and its visits still to come. */
   private readonly admitted = new Map<string, { suite: string; calibration: boolean; samplingMs: number; visitsLeft: number }>();
   private readonly calibrationMs: number;
+  /** Calibration's costs are a microbenchmark's: they say nothing of what a suite not seen yet will cost. */
+  private readonly calibrationSuites = new Set<string>();
   private readonly reserveMs: number;
 
   constructor(
@@ -169,8 +171,16 @@ export class BudgetController {
     this.reserveMs = budgetMs * RESERVE_SHARE;
   }
 
-  private first(suite: string): number {
-    return this.firstMs.get(suite) ?? this.costs.firstVisitMs;
+  /**
+   * A suite's first-visit cost: learned, or for a suite not seen yet, the mean of what the suites seen so far
+   * cost (the machine's own scale: a software adapter compiles a pipeline for seconds), at least the default.
+   */
+  private first(suite: string, cautious = false): number {
+    const learned = this.firstMs.get(suite);
+    if (learned !== undefined) return learned;
+    const seen = [...this.firstMs.entries()].filter(([name]) => !this.calibrationSuites.has(name)).map(([, ms]) => ms);
+    const guess = cautious ? Math.max(0, ...seen) : seen.length ? seen.reduce((a, b) => a + b, 0) / seen.length : 0;
+    return Math.max(this.costs.firstVisitMs, guess);
   }
 
   private later(suite: string): number {
@@ -191,11 +201,13 @@ export class BudgetController {
 
   /**
    * The first visit of `next` (with `after`, the candidates behind it in priority order; `visits` each, the
-   * run's by default): its share, or null when it does not fit. Calibration runs within its own share of the budget and is never left out: the run needs
+   * run's by default): its share, or null when it does not fit. `cautious` prices a suite not seen yet as the
+   * dearest seen so far (the last minutes of a budget have no slack for a surprise). Calibration runs within its own share of the budget and is never left out: the run needs
    * its ceilings, and the minimum budget is sized for it.
    */
-  admit(next: Candidate, after: readonly Candidate[], now: number, visits = this.visits): VisitShare | null {
+  admit(next: Candidate, after: readonly Candidate[], now: number, visits = this.visits, cautious = false): VisitShare | null {
     const isCalibration = next.priority === 'calibration';
+    if (isCalibration) this.calibrationSuites.add(next.suite);
     const pool = isCalibration
       ? Math.min(this.remainingMs(now) - this.committedMs(), this.calibrationMs - (now - this.startMs) - this.committedMs(true))
       : this.remainingMs(now) - this.committedMs();
@@ -207,7 +219,7 @@ export class BudgetController {
     let sampled = 0;
     let fitting = 0;
     for (const c of group) {
-      const f = fixed + this.first(c.suite) + laterVisits(c) * this.later(c.suite);
+      const f = fixed + this.first(c.suite, cautious) + laterVisits(c) * this.later(c.suite);
       const s = sampled + sampledVisits(c);
       if (f + s * this.costs.minSamplingMs > pool) break;
       fixed = f;

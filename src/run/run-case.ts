@@ -202,6 +202,9 @@ export async function runCase(
   }
 }
 
+/** A budgeted visit spends at most this fraction of a sampling loop's share warming up. */
+const WARMUP_SHARE = 0.1;
+
 type TimedParts = Pick<OkMeasurement, 'timing' | 'rates' | 'stages' | 'stagePlacement' | 'stagesEndToEnd' | 'stagePassProbe'>;
 
 /** Samples a prepared, checked case end to end, then its stages (timeStages). */
@@ -222,6 +225,7 @@ async function timeCase(
       rule: endToEndRule,
       targetSampleMs: options.targetSampleMs,
       warmupSamples: options.warmupSamples,
+      ...(budget !== undefined && { warmupBudgetMs: WARMUP_SHARE * endToEndRule.timeoutMs }),
     }),
   );
   if (hasErrors(sampled.errors) || sampled.thrown || !sampled.value) {
@@ -307,7 +311,14 @@ export async function timeStages(
     ...(placement === 'in-pipeline' ? [PASS_PROBE] : []),
   ];
   const sampled = await withErrorScopes(session.context.device, () =>
-    sampleRounds(session.timer, prepared, { mode: options.mode, rule: options.rule, targetSampleMs: options.targetSampleMs, warmupSamples: options.warmupSamples, series }),
+    sampleRounds(session.timer, prepared, {
+      mode: options.mode,
+      rule: options.rule,
+      targetSampleMs: options.targetSampleMs,
+      warmupSamples: options.warmupSamples,
+      ...(options.samplingBudgetMs !== undefined && { warmupBudgetMs: WARMUP_SHARE * options.rule.timeoutMs }),
+      series,
+    }),
   );
   if (hasErrors(sampled.errors) || sampled.thrown || !sampled.value) {
     const message = hasErrors(sampled.errors) ? describeErrors(sampled.errors) : errorMessage(sampled.thrown);

@@ -146,7 +146,7 @@ export function budgetedScheduler(planned: PlannedCase[], measured: ReadonlyMap<
       // Time the estimates kept back and the visits did not use: cases left out get one visit each, in order.
       if (left.length) {
         const candidates = left.map((p) => candidate({ planned: p, priority: priorityOf.get(p.key)! }));
-        const share = controller.admit(candidates[0]!, candidates.slice(1), now, 1);
+        const share = controller.admit(candidates[0]!, candidates.slice(1), now, 1, true);
         if (share) {
           const [p] = left.splice(0, 1);
           return { plannedCase: p!, visit: 1, rule: share.rule, samplingBudgetMs: share.samplingMs };

@@ -2,7 +2,7 @@ import assert from 'node:assert/strict';
 import { test } from 'node:test';
 import type { PreparedCase } from '../../src/gpu/executor.js';
 import type { GpuTimer, TimedSeries, TimingMode } from '../../src/gpu/timing.js';
-import { sampleCase, sampleRounds } from '../../src/measure/sampler.js';
+import { sampleCase, sampleRounds, warmupWithin } from '../../src/measure/sampler.js';
 
 /** Per-repeat GPU time of each series: the timer's answer never depends on the machine. */
 const MS: Record<string, number> = { case: 0.01, 'stage:0': 0.004, 'stage:1': 0.005, 'pass-probe': 0.001 };
@@ -69,4 +69,14 @@ test('rounds: one sample of every series per round, each round starting at the n
   assert.equal(rounds.length, 6 * series.length);
   const firstOfRound = [0, 1, 2, 3, 4, 5].map((r) => rounds[r * series.length]!.series);
   assert.deepEqual(firstOfRound, ['case', 'stage:0', 'stage:1', 'pass-probe', 'case', 'stage:0']);
+});
+
+test('a first probe far past the target sizes N = 1 without a second; a budget bounds the warm-up by time', async () => {
+  const { timer, calls } = fakeTimer();
+  const result = await sampleCase(timer, prepared, { mode: 'batch', rule, targetSampleMs: 0.001, warmupSamples: 3, warmupBudgetMs: 0.025 });
+  assert.equal(result.repeats, 1);
+  assert.equal(calls.length, 1 + 2 + 6, 'one probe, two warm-up samples of 0.01 ms within 0.025 ms, six samples');
+  assert.equal(warmupWithin(3, 655, 100), 0, 'a 655 ms sample does not fit a 100 ms warm-up');
+  assert.equal(warmupWithin(3, 10, 100), 3);
+  assert.equal(warmupWithin(3, 655, undefined), 3, 'no budget: the warm-up asked for');
 });
