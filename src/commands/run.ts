@@ -22,9 +22,12 @@ const RESUME_FLAGS = new Set(['resume', 'journal', 'out', 'force', 'save-tensors
 export default class Run extends BaseCommand {
   static override summary = 'Run benchmark suites: every case checked against a float64 reference, then timed on the GPU.';
   static override description = `With no suite, runs every built-in suite. The calibration suite always runs first: its ceilings (copy/read GB/s, f32/f16 FMA GFLOP/s, dispatch overhead) are what every other case is reported against.
+Takes 10 minutes by default on any adapter (--budget): on a software adapter the quick profile, which fits; on a GPU the standard profile's headline cases, then as much of the rest as fits, breadth-first. Cases the budget has no room for are recorded as left out. --budget none runs every case at its full stopping rule.
 Results go to results/<date>-<device>.json; a journal beside it keeps every finished case, so an interrupted run loses nothing and --resume completes it.`;
   static override examples = [
     '<%= config.bin %> run',
+    '<%= config.bin %> run --budget 3m',
+    '<%= config.bin %> run attention-decode --budget none',
     '<%= config.bin %> run calibration --profile quick',
     '<%= config.bin %> run calibration -a mib=8,32 --filter kernel=copy',
     '<%= config.bin %> run --resume',
