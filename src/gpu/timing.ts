@@ -2,6 +2,7 @@ import type { GpuContext } from './device.js';
 import type { PreparedCase } from './executor.js';
 import type { TrackedAllocator } from './memory.js';
 import { getPipeline } from './pipelines.js';
+import { TimestampQueries, totalMs } from './timestamps.js';
 
 /**
  * batch: N back-to-back repeats of the case in one timed compute pass (caches warm).
@@ -118,31 +119,17 @@ export class GpuTimer {
   private constructor(
     private readonly context: GpuContext,
     private readonly allocator: TrackedAllocator,
-    private readonly querySet: GPUQuerySet | undefined,
-    private readonly resolve: GPUBuffer | undefined,
-    private readonly readback: GPUBuffer | undefined,
+    private readonly timestamps: TimestampQueries | undefined,
   ) {}
 
   static create(context: GpuContext, allocator: TrackedAllocator): GpuTimer {
-    if (!context.features.has('timestamp-query')) return new GpuTimer(context, allocator, undefined, undefined, undefined);
+    if (!context.features.has('timestamp-query')) return new GpuTimer(context, allocator, undefined);
     // A stage timed in its pipeline: one pass per repeat (a host-tail step needs two passes, fewer).
-    const count = 2 * MAX_STAGE_REPEATS;
-    const querySet = context.device.createQuerySet({ type: 'timestamp', count });
-    const resolve = allocator.createBuffer('scratch', {
-      label: 'timestamps',
-      size: count * 8,
-      usage: GPUBufferUsage.QUERY_RESOLVE | GPUBufferUsage.COPY_SRC,
-    });
-    const readback = allocator.createBuffer('scratch', {
-      label: 'timestamps-readback',
-      size: count * 8,
-      usage: GPUBufferUsage.MAP_READ | GPUBufferUsage.COPY_DST,
-    });
-    return new GpuTimer(context, allocator, querySet, resolve, readback);
+    return new GpuTimer(context, allocator, TimestampQueries.create(context.device, allocator, MAX_STAGE_REPEATS, 'timestamps'));
   }
 
   get hasTimestamps(): boolean {
-    return this.querySet !== undefined;
+    return this.timestamps !== undefined;
   }
 
   /** Where a stage is timed: inside its pipeline (needs timestamp queries), else alone by wall time. */
@@ -163,7 +150,7 @@ export class GpuTimer {
         return this.samplePassProbe(repeats);
       case 'stage':
         // Without timestamp queries a stage can only be timed alone, by the wall time of N repeats of it.
-        return this.querySet ? this.sampleStageInPipeline(prepared, mode, repeats, series.dispatches) : this.sampleOnePass(prepared, mode, repeats, series.dispatches);
+        return this.timestamps ? this.sampleStageInPipeline(prepared, mode, repeats, series.dispatches) : this.sampleOnePass(prepared, mode, repeats, series.dispatches);
       case 'case':
         return prepared.spec.hostTail ? this.sampleHostTailStep(prepared, mode) : this.sampleOnePass(prepared, mode, repeats);
     }
@@ -182,7 +169,7 @@ export class GpuTimer {
   }
 
   private timestampWrites(pass: number): GPUComputePassDescriptor {
-    return this.querySet ? { timestampWrites: { querySet: this.querySet, beginningOfPassWriteIndex: 2 * pass, endOfPassWriteIndex: 2 * pass + 1 } } : {};
+    return this.timestamps?.pass(pass) ?? {};
   }
 
   /**
@@ -241,24 +228,13 @@ export class GpuTimer {
   /** Submits, then reads the first `count` passes' timestamp pairs back: gpuMs is their mean duration. */
   private async submitAndReadPasses(encoder: GPUCommandEncoder, count: number): Promise<TimedSample> {
     const { device } = this.context;
-    if (this.querySet && this.resolve && this.readback) {
-      encoder.resolveQuerySet(this.querySet, 0, 2 * count, this.resolve, 0);
-      encoder.copyBufferToBuffer(this.resolve, 0, this.readback, 0, 16 * count);
-    }
+    this.timestamps?.encodeResolve(encoder, count);
     const commands = encoder.finish();
     const start = performance.now();
     device.queue.submit([commands]);
     let gpuMs: number | null = null;
-    if (this.readback) {
-      await this.readback.mapAsync(GPUMapMode.READ, 0, 16 * count);
-      const stamps = new BigUint64Array(this.readback.getMappedRange(0, 16 * count).slice(0));
-      this.readback.unmap();
-      let totalNs = 0n;
-      for (let r = 0; r < count; r++) totalNs += (stamps[2 * r + 1] ?? 0n) - (stamps[2 * r] ?? 0n);
-      gpuMs = Number(totalNs) / 1e6 / count;
-    } else {
-      await device.queue.onSubmittedWorkDone();
-    }
+    if (this.timestamps) gpuMs = totalMs(await this.timestamps.read(count)) / count;
+    else await device.queue.onSubmittedWorkDone();
     return { gpuMs, wallMs: performance.now() - start };
   }
 
@@ -283,26 +259,15 @@ export class GpuTimer {
     const tailPass = pass(tail, 1);
     prepared.encodeTail(tailPass, dispatches);
     tailPass.end();
-    if (this.querySet && this.resolve && this.readback) {
-      tail.resolveQuerySet(this.querySet, 0, 4, this.resolve, 0);
-      tail.copyBufferToBuffer(this.resolve, 0, this.readback, 0, 32);
-    }
+    this.timestamps?.encodeResolve(tail, 2);
     device.queue.submit([tail.finish()]);
     let gpuMs: number | null = null;
-    if (this.readback) {
-      await this.readback.mapAsync(GPUMapMode.READ, 0, 32);
-      const [b0 = 0n, e0 = 0n, b1 = 0n, e1 = 0n] = new BigUint64Array(this.readback.getMappedRange(0, 32).slice(0));
-      this.readback.unmap();
-      gpuMs = Number(e0 - b0 + (e1 - b1)) / 1e6;
-    } else {
-      await device.queue.onSubmittedWorkDone();
-    }
+    if (this.timestamps) gpuMs = totalMs(await this.timestamps.read(2));
+    else await device.queue.onSubmittedWorkDone();
     return { gpuMs, wallMs: performance.now() - start };
   }
 
   dispose(): void {
-    this.querySet?.destroy();
-    if (this.resolve) this.allocator.destroy(this.resolve);
-    if (this.readback) this.allocator.destroy(this.readback);
+    this.timestamps?.dispose();
   }
 }

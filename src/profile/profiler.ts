@@ -18,7 +18,7 @@ import { caseSeed, deviceMisfit, prepareAndCheck, runCase, type GpuSession } fro
 import { caseKey, expandSuite, parseAxisOverride, parseAxisToken, skipReason, type PlannedCase } from '../suites/expand.js';
 import { CALIBRATION_SUITE, loadSuite, planSuite } from '../suites/registry.js';
 import { hasOwnKey, type SuiteFile } from '../suites/schema.js';
-import { recordTimeline, type Timeline } from './timeline.js';
+import { recordTimeline, type Timeline } from '../gpu/timeline.js';
 import { buildTrace, type HostPhase, type MemorySample } from './trace.js';
 
 export interface ProfileOptions {

@@ -3,7 +3,7 @@ import { formatBytes, formatDuration, formatError, formatPercent, formatRate } f
 import { describeAllowance } from '../report/results-tables.js';
 import { renderCeilings, terminalGrid } from '../report/table.js';
 import type { CaptureOutcome, ProfiledCase } from './profiler.js';
-import type { Timeline } from './timeline.js';
+import type { Timeline } from '../gpu/timeline.js';
 
 /** Rows gathered as the profile goes, drawn as one terminal grid in the report's style. */
 function table(head: string[]): { push(row: string[]): void; toString(): string } {

@@ -1,5 +1,5 @@
 import type { BytesByRole } from '../gpu/memory.js';
-import type { Timeline } from './timeline.js';
+import type { Timeline } from '../gpu/timeline.js';
 
 /** Chrome trace-event format (the JSON object form), as chrome://tracing and Perfetto read it. Times in us. */
 export type TraceEvent =

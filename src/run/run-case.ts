@@ -5,7 +5,7 @@ import { PASS_PROBE, WHOLE_CASE, type GpuTimer, type TimedSeries, type TimingMod
 import { seedKey, type KernelFamily } from '../kernels/family.js';
 import { buffersMisfit, caseWork, casePhases, takeRows, type KernelCase } from '../kernels/spec.js';
 import { arithmeticOf, computeRates, type Ceilings } from '../measure/rates.js';
-import { sampleCase, sampleRounds } from '../measure/sampler.js';
+import { sampleCase, sampleRounds } from './sampler.js';
 import { summarize } from '../measure/statistics.js';
 import { ruleWithin, type StoppingRule } from '../measure/stopping.js';
 import { allclose, jsonNumber } from '../reference/allclose.js';

@@ -8,7 +8,7 @@ import { seedKey, type BuildContext } from '../../src/kernels/family.js';
 import { moeCase, moeFamily, type MoeOptions } from '../../src/kernels/moe.js';
 import { moeInputs } from '../../src/kernels/moe-inputs.js';
 import type { Dtype, KernelCase } from '../../src/kernels/spec.js';
-import { sampleCase } from '../../src/measure/sampler.js';
+import { sampleCase } from '../../src/run/sampler.js';
 import type { MoeShape } from '../../src/reference/moe.js';
 import { closeTestGpu, runChecked, testGpu } from '../helpers/gpu.js';
 

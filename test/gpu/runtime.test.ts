@@ -6,7 +6,7 @@ import { PreparedCase } from '../../src/gpu/executor.js';
 import { TrackedAllocator } from '../../src/gpu/memory.js';
 import { GpuTimer } from '../../src/gpu/timing.js';
 import { calibrationFamily } from '../../src/kernels/calibration.js';
-import { sampleCase } from '../../src/measure/sampler.js';
+import { sampleCase } from '../../src/run/sampler.js';
 import { buildCase, closeTestGpu, testGpu } from '../helpers/gpu.js';
 
 after(closeTestGpu);

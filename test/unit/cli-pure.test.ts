@@ -3,7 +3,7 @@ import { test } from 'node:test';
 import { oneLineMessage } from '../../src/cli/base.js';
 import { isNativeChatter, nativeChatterFilter, supervisorExit } from '../../src/cli/launch.js';
 import { progressStyle } from '../../src/cli/progress.js';
-import { repeatsFor } from '../../src/measure/sampler.js';
+import { repeatsFor } from '../../src/run/sampler.js';
 import { caseSeed, deviceMisfit } from '../../src/run/run-case.js';
 import type { DeviceLimits } from '../../src/gpu/device.js';
 

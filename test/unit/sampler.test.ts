@@ -2,7 +2,8 @@ import assert from 'node:assert/strict';
 import { test } from 'node:test';
 import type { PreparedCase } from '../../src/gpu/executor.js';
 import type { GpuTimer, TimedSeries, TimingMode } from '../../src/gpu/timing.js';
-import { sampleCase, sampleRounds, warmupWithin } from '../../src/measure/sampler.js';
+import { timestampProblem, totalMs } from '../../src/gpu/timestamps.js';
+import { sampleCase, sampleRounds, warmupWithin } from '../../src/run/sampler.js';
 
 /** Per-repeat GPU time of each series: the timer's answer never depends on the machine. */
 const MS: Record<string, number> = { case: 0.01, 'stage:0': 0.004, 'stage:1': 0.005, 'pass-probe': 0.001 };
@@ -79,4 +80,11 @@ test('a first probe far past the target sizes N = 1 without a second; a budget b
   assert.equal(warmupWithin(3, 655, 100), 0, 'a 655 ms sample does not fit a 100 ms warm-up');
   assert.equal(warmupWithin(3, 10, 100), 3);
   assert.equal(warmupWithin(3, 655, undefined), 3, 'no budget: the warm-up asked for');
+});
+
+test('timestamps that went backwards or stood still are no time', () => {
+  assert.equal(timestampProblem([{ beginNs: 10n, endNs: 30n }, { beginNs: 40n, endNs: 40n }]), null, 'one pass below the resolution among others is fine');
+  assert.match(timestampProblem([{ beginNs: 10n, endNs: 5n }]) ?? '', /went backwards in 1 of 1 pass/);
+  assert.match(timestampProblem([{ beginNs: 7n, endNs: 7n }, { beginNs: 9n, endNs: 9n }]) ?? '', /stood still over 2 pass/);
+  assert.equal(totalMs([{ beginNs: 0n, endNs: 1_500_000n }, { beginNs: 2_000_000n, endNs: 2_500_000n }]), 2);
 });

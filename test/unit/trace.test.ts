@@ -3,7 +3,7 @@ import { readFileSync } from 'node:fs';
 import { test } from 'node:test';
 import { ownPassSumMs, timelineMedians } from '../../src/profile/render.js';
 import { buildTrace } from '../../src/profile/trace.js';
-import type { Timeline } from '../../src/profile/timeline.js';
+import type { Timeline } from '../../src/gpu/timeline.js';
 import { traceFormatProblems } from '../helpers/trace-format.js';
 
 const timeline: Timeline = {

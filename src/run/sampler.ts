@@ -1,7 +1,7 @@
 import { Bench } from 'tinybench';
 import type { PreparedCase } from '../gpu/executor.js';
 import { MAX_STAGE_REPEATS, WHOLE_CASE, type GpuTimer, type TimedSeries, type TimingMode } from '../gpu/timing.js';
-import { shouldStop, StopRule, type StopReason, type StoppingRule } from './stopping.js';
+import { shouldStop, StopRule, type StopReason, type StoppingRule } from '../measure/stopping.js';
 
 export interface SamplerOptions {
   mode: TimingMode;
