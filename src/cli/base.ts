@@ -1,12 +1,12 @@
 import { Command, Errors, Flags } from '@oclif/core';
 import { UserError } from '../errors.js';
-import { BACKENDS, type GpuOptions } from '../gpu/device.js';
+import { BACKENDS, POWER_PREFERENCES, type Backend, type GpuOptions, type PowerPreference } from '../core/gpu-options.js';
 import { terminalText } from '../report/sanitize.js';
 
 export const gpuFlags = {
   adapter: Flags.string({ description: 'use the adapter whose name contains this text (see `mla-bench info`)', helpGroup: 'GPU' }),
   backend: Flags.string({ description: 'graphics API Dawn runs on', options: [...BACKENDS], helpGroup: 'GPU' }),
-  'power-preference': Flags.string({ description: 'adapter power preference', options: ['low-power', 'high-performance'], helpGroup: 'GPU' }),
+  'power-preference': Flags.string({ description: 'adapter power preference', options: [...POWER_PREFERENCES], helpGroup: 'GPU' }),
   robustness: Flags.boolean({
     description: 'bounds-check buffer accesses in shaders (Dawn default); --no-robustness measures without it',
     default: true,
@@ -17,9 +17,9 @@ export const gpuFlags = {
 
 export function gpuOptionsFrom(flags: { adapter?: string; backend?: string; 'power-preference'?: string; robustness?: boolean }): GpuOptions {
   return {
-    ...(flags.adapter && { adapter: flags.adapter }),
-    ...(flags.backend && { backend: flags.backend as GpuOptions['backend'] }),
-    ...(flags['power-preference'] && { powerPreference: flags['power-preference'] as GpuOptions['powerPreference'] }),
+    adapter: flags.adapter ?? null,
+    backend: (flags.backend as Backend | undefined) ?? null,
+    powerPreference: (flags['power-preference'] as PowerPreference | undefined) ?? null,
     robustness: flags.robustness !== false,
   };
 }

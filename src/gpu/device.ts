@@ -4,18 +4,9 @@ import { yieldHostThread } from './host-priority.js';
 
 const require = createRequire(import.meta.url);
 
-export const BACKENDS = ['vulkan', 'metal', 'd3d12', 'opengl'] as const;
-export type Backend = (typeof BACKENDS)[number];
-export type PowerPreference = 'low-power' | 'high-performance';
+import { DEFAULT_GPU_OPTIONS, type Backend, type GpuOptions } from '../core/gpu-options.js';
 
-export interface GpuOptions {
-  /** Substring of the adapter name, as Dawn's `adapter=` flag matches it. */
-  adapter?: string;
-  backend?: Backend;
-  powerPreference?: PowerPreference;
-  /** Bounds-checking of buffer accesses in shaders (Dawn's default). Off: `disable_robustness`. */
-  robustness?: boolean;
-}
+export { BACKENDS, DEFAULT_GPU_OPTIONS, type Backend, type GpuOptions, type PowerPreference } from '../core/gpu-options.js';
 
 /** The adapter limits a benchmark needs, requested at the adapter's own maximum. */
 const REQUESTED_LIMITS = [
@@ -87,7 +78,7 @@ function loadDawn(): DawnModule {
 
 export function dawnToggles(options: GpuOptions): DawnToggles {
   const enabled = ['vulkan_enable_f16_on_nvidia'];
-  if (options.robustness === false) enabled.push('disable_robustness');
+  if (!options.robustness) enabled.push('disable_robustness');
   return { enabled, disabled: ['timestamp_quantization'] };
 }
 
@@ -157,7 +148,7 @@ async function requestAdapter(gpu: GPU, options: GpuOptions): Promise<GPUAdapter
 }
 
 /** Opens the adapter the options select and a device with its full limits and the features we use. */
-export async function openGpu(options: GpuOptions = {}): Promise<GpuContext> {
+export async function openGpu(options: GpuOptions = DEFAULT_GPU_OPTIONS): Promise<GpuContext> {
   const { create } = loadDawn();
   let gpu: GPU | undefined = create(dawnFlags(options));
   const adapter = await requestAdapter(gpu, options);

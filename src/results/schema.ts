@@ -1,4 +1,5 @@
 import { z } from 'zod';
+import { BACKENDS, POWER_PREFERENCES } from '../core/gpu-options.js';
 
 export const RESULTS_SCHEMA_ID = 'mla-bench/results';
 /** Files of older versions are brought to this one as they are read (migrate.ts): one step per version. */
@@ -280,8 +281,8 @@ export const RunConfigSchema = z.object({
   plan: z.array(z.object({ key: z.string(), priority: z.enum(['calibration', 'headline', 'breadth']) })).nullable(),
   gpu: z.object({
     adapter: z.string().nullable(),
-    backend: z.string().nullable(),
-    powerPreference: z.string().nullable(),
+    backend: z.enum(BACKENDS).nullable(),
+    powerPreference: z.enum(POWER_PREFERENCES).nullable(),
     robustness: z.boolean(),
   }),
 });

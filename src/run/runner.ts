@@ -117,6 +117,9 @@ function leftOutMeasurement(planned: PlannedCase, family: string): Measurement {
   return { key: planned.key, suite: planned.suite, family, params: planned.params, status: 'left-out', reason: 'budget' };
 }
 
+/** The profiles `auto` chooses between. */
+const AUTO_PROFILES: readonly Profile[] = ['quick', 'standard'];
+
 /** quick on a software or fallback adapter, standard on a real GPU. */
 export function resolveProfile(requested: RequestedProfile, context: Pick<GpuContext, 'adapter'>): Profile {
   if (requested !== 'auto') return requested;
@@ -178,21 +181,7 @@ function configOf(options: RunOptions, profile: Profile, suites: SuiteFile[]): R
     visits: options.visits,
     budget: options.budget.kind === 'bounded' ? { ms: options.budget.ms } : null,
     plan: null,
-    gpu: {
-      adapter: options.gpu.adapter ?? null,
-      backend: options.gpu.backend ?? null,
-      powerPreference: options.gpu.powerPreference ?? null,
-      robustness: options.gpu.robustness !== false,
-    },
-  };
-}
-
-function gpuOptionsOf(config: RunConfig): GpuOptions {
-  return {
-    ...(config.gpu.adapter && { adapter: config.gpu.adapter }),
-    ...(config.gpu.backend && { backend: config.gpu.backend as GpuOptions['backend'] }),
-    ...(config.gpu.powerPreference && { powerPreference: config.gpu.powerPreference as GpuOptions['powerPreference'] }),
-    robustness: config.gpu.robustness,
+    gpu: options.gpu,
   };
 }
 
@@ -349,15 +338,22 @@ export async function runBenchmarks(options: RunOptions, hooks: RunHooks = {}): 
     throw new UserError(`--visits must be an integer from 1 to ${MAX_VISITS}, got ${options.visits}`);
   }
   const suites = suitesToRun(options.suites);
-  // Plan before touching the GPU so bad input fails fast; the profile is re-resolved once the adapter is known.
-  if (options.profile !== 'auto') planCases(suites, configOf(options, options.profile, suites), options.suites);
+  // Every profile the run may take is planned before the GPU is opened, so bad input fails fast; `auto`
+  // picks one of them once the adapter is known. Each profile is planned once.
+  const plans = new Map<Profile, PlannedCase[]>();
+  const planFor = (profile: Profile): PlannedCase[] => {
+    let planned = plans.get(profile);
+    if (!planned) plans.set(profile, (planned = planCases(suites, configOf(options, profile, suites), options.suites)));
+    return planned;
+  };
+  for (const profile of options.profile === 'auto' ? AUTO_PROFILES : [options.profile]) planFor(profile);
   const force = options.force === true;
   if (options.out !== undefined) checkResultsPath(options.out, { journal: force, results: force });
   const context = await openGpu(options.gpu);
   try {
     const profile = resolveProfile(options.profile, context);
     const config = configOf(options, profile, suites);
-    const planned = planCases(suites, config, options.suites);
+    const planned = planFor(profile);
     if (options.budget.kind === 'bounded') {
       config.plan = prioritize(planned, isCalibrationCase, (p) => p.headline === true).map(({ planned: p, priority }) => ({ key: p.key, priority }));
     }
@@ -401,7 +397,7 @@ export async function resumeBenchmarks(journalFile: string, options: ResumeOptio
     const config = header.config;
     const suites = suitesToRun(config.suites);
     const planned = planCases(suites, config, config.suites);
-    const context = await openGpu(gpuOptionsOf(config));
+    const context = await openGpu(config.gpu);
     try {
       const journal = Journal.reopen(journalFile);
       return await execute({ context, suites, header, planned, done: cases, journal, resultsPath, budget: options.budget ?? budgetOf(config) }, options, hooks);

@@ -1,7 +1,7 @@
 import assert from 'node:assert/strict';
 import { after, test } from 'node:test';
 import { UserError } from '../../src/errors.js';
-import { openGpu, withErrorScopes } from '../../src/gpu/device.js';
+import { DEFAULT_GPU_OPTIONS, openGpu, withErrorScopes } from '../../src/gpu/device.js';
 import { PreparedCase } from '../../src/gpu/executor.js';
 import { TrackedAllocator } from '../../src/gpu/memory.js';
 import { GpuTimer } from '../../src/gpu/timing.js';
@@ -20,7 +20,7 @@ test('the device has the adapter limits and the timestamp-query feature the engi
 });
 
 test('an unknown adapter name is a one-line user error that lists what exists', async () => {
-  await assert.rejects(openGpu({ adapter: 'no-such-adapter-xyz' }), (e: Error) => e instanceof UserError && /available: .+/.test(e.message) && !e.message.includes('\n'));
+  await assert.rejects(openGpu({ ...DEFAULT_GPU_OPTIONS, adapter: 'no-such-adapter-xyz' }), (e: Error) => e instanceof UserError && /available: .+/.test(e.message) && !e.message.includes('\n'));
 });
 
 test('error scopes catch validation errors instead of letting them escape', async () => {

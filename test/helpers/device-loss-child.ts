@@ -9,7 +9,7 @@ import { NO_CEILINGS } from '../../src/measure/rates.js';
 import { DEFAULT_STOPPING_RULE } from '../../src/measure/stopping.js';
 import { runCase } from '../../src/run/run-case.js';
 
-const context = await openGpu({});
+const context = await openGpu();
 context.device.destroy(); // not context.close(): this is a loss the runner did not ask for
 await context.device.lost;
 const allocator = new TrackedAllocator(context.device);

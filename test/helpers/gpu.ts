@@ -12,7 +12,7 @@ let shared: Promise<GpuContext> | undefined;
  * Closed by the process's exit; node:test runs each file in its own process.
  */
 export function testGpu(): Promise<GpuContext> {
-  shared ??= openGpu({});
+  shared ??= openGpu();
   return shared;
 }
 
