@@ -4,6 +4,7 @@
  */
 
 /** C0 and C1 controls (ESC among them) and the bidirectional overrides, which reorder what a reader sees. */
+// eslint-disable-next-line no-control-regex -- matching control characters is the point
 const CONTROL = /[\u0000-\u0008\u000b-\u001f\u007f-\u009f\u202a-\u202e\u2066-\u2069]/g;
 
 /** For a terminal: no escape sequence, bell or bidi override reaches it; newlines and tabs stay. */

@@ -1,12 +1,20 @@
 import { writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { UserError } from '../errors.js';
-import type { BufferDecl } from '../kernels/spec.js';
-import type { CaseTensors } from '../run/run-case.js';
+import type { BufferDecl, KernelCase } from '../kernels/spec.js';
 import type { PlannedCase } from '../suites/expand.js';
 import { toF16Array } from '../util/f16.js';
 import { encodeNpy, type NpyData } from '../util/npy.js';
 import { ensureDir, writeFileAtomic } from './store.js';
+
+/** A case's outputs as read back from the GPU, by buffer name. */
+export type Outputs = Map<string, Float32Array | Uint32Array | Int32Array>;
+
+/** What --save-tensors writes of a checked case: its declaration (inputs, references) and its outputs. */
+export interface CaseTensors {
+  kernelCase: KernelCase;
+  outputs: Outputs;
+}
 
 interface TensorEntry {
   role: 'input' | 'output' | 'reference';

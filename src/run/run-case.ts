@@ -10,6 +10,7 @@ import { summarize } from '../measure/statistics.js';
 import { ruleWithin, type StoppingRule } from '../measure/stopping.js';
 import { allclose, jsonNumber } from '../reference/allclose.js';
 import type { CheckResult, Measurement, OkMeasurement, PairedEndToEnd, PassProbe, StageTiming } from '../results/schema.js';
+import type { CaseTensors, Outputs } from '../results/tensors.js';
 import { poolVisits } from '../results/visits.js';
 import type { PlannedCase } from '../suites/expand.js';
 
@@ -48,18 +49,13 @@ export interface CaseRunOptions {
   previous?: OkMeasurement;
 }
 
-export interface CaseTensors {
-  kernelCase: KernelCase;
-  outputs: Outputs;
-}
-
 export interface GpuSession {
   context: GpuContext;
   allocator: TrackedAllocator;
   timer: GpuTimer;
 }
 
-export type Outputs = Map<string, Float32Array | Uint32Array | Int32Array>;
+export type { CaseTensors, Outputs };
 
 export interface CheckedCase {
   /** Present once upload succeeded; the caller disposes it. */
@@ -108,6 +104,32 @@ function errorMessage(error: unknown): string {
   return (error instanceof Error ? error.message : String(error)).replace(/\s+/g, ' ').trim();
 }
 
+/** The case's declaration, or why it is not run: a skip (by rule, by its family, past the device's limits) or an error. */
+function buildCase(
+  context: GpuContext,
+  family: KernelFamily,
+  planned: PlannedCase,
+  seed: number,
+): { kernelCase: KernelCase } | { status: 'skipped'; reason: string } | { status: 'error'; message: string } {
+  if (planned.skip) return { status: 'skipped', reason: planned.skip };
+  if (context.lostReason) return { status: 'error', message: `device lost: ${context.lostReason}` };
+  let built;
+  try {
+    built = family.build(planned.params, {
+      limits: context.limits,
+      features: context.features,
+      ...subgroupFacts(context),
+      seed: caseSeed(seed, seedKey(family, planned.suite, planned.key, planned.params)),
+    });
+  } catch (error) {
+    return { status: 'error', message: `cannot build case: ${errorMessage(error)}` };
+  }
+  if (built.kind === 'skip') return { status: 'skipped', reason: built.reason };
+  const misfit = deviceMisfit(built.kernelCase, context.limits);
+  if (misfit) return { status: 'skipped', reason: misfit };
+  return { kernelCase: built.kernelCase };
+}
+
 /**
  * One case end to end: build its declaration, check it fits, prepare it inside error scopes, run it once
  * and check every output against the float64 reference, then sample it until the stopping rule holds.
@@ -123,25 +145,10 @@ export async function runCase(
   afterTiming?: (prepared: PreparedCase, kernelCase: KernelCase) => Promise<void>,
 ): Promise<Measurement> {
   const base = { key: planned.key, suite: planned.suite, family: family.name, params: planned.params };
-  if (planned.skip) return { ...base, status: 'skipped', reason: planned.skip };
-  const { context, allocator, timer } = session;
-  if (context.lostReason) return { ...base, status: 'error', message: `device lost: ${context.lostReason}` };
-
-  let built;
-  try {
-    built = family.build(planned.params, {
-      limits: context.limits,
-      features: context.features,
-      ...subgroupFacts(context),
-      seed: caseSeed(options.seed, seedKey(family, planned.suite, planned.key, planned.params)),
-    });
-  } catch (error) {
-    return { ...base, status: 'error', message: `cannot build case: ${errorMessage(error)}` };
-  }
-  if (built.kind === 'skip') return { ...base, status: 'skipped', reason: built.reason };
+  const { context, allocator } = session;
+  const built = buildCase(context, family, planned, options.seed);
+  if (!('kernelCase' in built)) return { ...base, ...built };
   const kernelCase = built.kernelCase;
-  const misfit = deviceMisfit(kernelCase, context.limits);
-  if (misfit) return { ...base, status: 'skipped', reason: misfit };
 
   if (options.previous) return revisit(session, kernelCase, options, ceilings, options.previous);
 

@@ -21,13 +21,13 @@ import {
 import { ResultsLock } from '../results/lock.js';
 import { Journal, journalPath, readJournal, resultsPathOfJournal, writeResultFile } from '../results/store.js';
 import { TensorDump } from '../results/tensors.js';
-import { visitRule, visitsOf } from '../results/visits.js';
+import { visitRule } from '../results/visits.js';
 import { parseAxisOverride, type PlannedCase } from '../suites/expand.js';
 import { CALIBRATION_SUITE, builtInSuiteNames, loadSuite, planSuite } from '../suites/registry.js';
 import { hasOwnKey, type Profile, type SuiteFile } from '../suites/schema.js';
 import { DEFAULT_BUDGET_MS, DEFAULT_COSTS, NO_BUDGET, prioritize, type Budget } from './budget.js';
-import { runCase, type GpuSession } from './run-case.js';
-import { budgetedScheduler, unboundedScheduler } from './schedule.js';
+import { runCase, type CaseTensors, type GpuSession } from './run-case.js';
+import { budgetedScheduler, unboundedScheduler, type VisitScheduler } from './schedule.js';
 
 export type RequestedProfile = Profile | 'auto';
 
@@ -196,84 +196,98 @@ interface Execution {
   budget: Budget;
 }
 
-async function execute(execution: Execution, options: Pick<RunOptions, 'saveTensors'>, hooks: RunHooks): Promise<RunOutcome> {
-  const { context, header, planned, journal, resultsPath } = execution;
+/** The order of the run's visits: every visit at the full rule, or the budget's. */
+function schedulerOf(execution: Execution, measured: ReadonlyMap<string, Measurement>, untimed: ReadonlySet<string>): VisitScheduler {
+  const { config } = execution.header;
+  const visits = config.visits;
+  const rule = visitRule(config.rule, visits);
+  const budget = execution.budget;
+  if (budget.kind === 'none') return unboundedScheduler(execution.planned, measured, visits, rule);
+  return budgetedScheduler(execution.planned, measured, {
+    budgetMs: budget.ms,
+    // The budget counts from the process's start (performance's time origin): start-up and opening the
+    // adapter are part of what the user waits for.
+    startMs: 0,
+    visits,
+    rule,
+    costs: DEFAULT_COSTS[isSoftwareAdapter(execution.context.adapter) ? 'software' : 'gpu'],
+    isCalibration: isCalibrationCase,
+    isTimed: (p) => !untimed.has(p.suite),
+  });
+}
+
+/** A run's state while it measures: what each case measured so far, and the ceilings from calibration. */
+interface Progress {
+  measured: Map<string, Measurement>;
+  ceilings: Ceilings;
+}
+
+/** Every visit the scheduler hands out, each measured into the journal; then the cases it left out. */
+async function visitAll(execution: Execution, session: GpuSession, progress: Progress, options: Pick<RunOptions, 'saveTensors'>, hooks: RunHooks): Promise<void> {
+  const { header, journal } = execution;
   const config = header.config;
   const familyOf = new Map(execution.suites.map((suite) => [suite.name, kernelFamily(suite.family)]));
   const untimed = new Set(execution.suites.filter((suite) => suite.timed === false).map((suite) => suite.name));
-  const allocator = new TrackedAllocator(context.device);
-  const session: GpuSession = { context, allocator, timer: GpuTimer.create(context, allocator) };
-  // Journal lines of one case: each later visit's pooled measurement supersedes the one before.
-  const measured = new Map(execution.done.map((measurement) => [measurement.key, measurement]));
-  let ceilings = ceilingsOf([...measured.values()]);
+  const { measured } = progress;
   const dump = options.saveTensors ? new TensorDump(options.saveTensors) : undefined;
-  const visits = config.visits ?? 1;
-  const rule = visitRule(config.rule, visits);
+  const scheduler = schedulerOf(execution, measured, untimed);
+  const visits = config.visits;
   const budget = execution.budget;
-  const scheduler =
-    budget.kind === 'none'
-      ? unboundedScheduler(planned, measured, visits, rule)
-      : budgetedScheduler(planned, measured, {
-          budgetMs: budget.ms,
-          // The budget counts from the process's start (performance's time origin): start-up and opening the
-          // adapter are part of what the user waits for.
-          startMs: 0,
-          visits,
-          rule,
-          costs: DEFAULT_COSTS[isSoftwareAdapter(context.adapter) ? 'software' : 'gpu'],
-          isCalibration: isCalibrationCase,
-          isTimed: (p) => !untimed.has(p.suite),
-        });
   let started = 0;
   hooks.onStart?.({
     total: scheduler.remaining(),
-    resultsPath,
+    resultsPath: execution.resultsPath,
     journalPath: journal.path,
     environment: header.environment,
     profile: config.profile,
     visits,
     ...(budget.kind === 'bounded' && { budgetMs: budget.ms }),
   });
-  try {
-    for (let next = scheduler.next(performance.now()); next; next = scheduler.next(performance.now())) {
-      const { plannedCase, visit } = next;
-      const step = started++;
-      const previous = measured.get(plannedCase.key);
-      hooks.onCaseStart?.(step, plannedCase, { visit, of: visits });
-      const family = familyOf.get(plannedCase.suite);
-      if (!family) throw new Error(`no kernel family for suite ${plannedCase.suite}`);
-      const began = performance.now();
-      const measurement = await runCase(
-        session,
-        family,
-        plannedCase,
-        {
-          mode: config.mode,
-          rule: next.rule,
-          targetSampleMs: config.targetSampleMs,
-          warmupSamples: config.warmupSamples,
-          seed: config.seed,
-          timed: !untimed.has(plannedCase.suite),
-          ...(next.samplingBudgetMs !== undefined && { samplingBudgetMs: next.samplingBudgetMs }),
-          ...(visit > 1 && previous?.status === 'ok' && { previous }),
-        },
-        ceilings,
-        visit === 1 ? dump && ((tensors) => dump.save(plannedCase, tensors)) : undefined,
-      );
-      scheduler.finished(next, measurement, performance.now() - began);
-      // A later visit that fails keeps what the earlier visits measured; the progress output says why.
-      if (visit === 1 || measurement.status === 'ok') {
-        journal.append(measurement);
-        measured.set(plannedCase.key, measurement);
-        if (measurement.status === 'ok' && measurement.ceiling) ceilings = ceilingsOf([...measured.values()]);
-      }
-      hooks.onCaseEnd?.(step, measurement, { visit, of: visits, total: started + scheduler.remaining() });
-    }
-    for (const plannedCase of scheduler.leftOut()) {
-      const measurement = leftOutMeasurement(plannedCase, familyOf.get(plannedCase.suite)?.name ?? '');
+  for (let next = scheduler.next(performance.now()); next; next = scheduler.next(performance.now())) {
+    const { plannedCase, visit } = next;
+    const step = started++;
+    const previous = measured.get(plannedCase.key);
+    hooks.onCaseStart?.(step, plannedCase, { visit, of: visits });
+    const family = familyOf.get(plannedCase.suite);
+    if (!family) throw new Error(`no kernel family for suite ${plannedCase.suite}`);
+    const began = performance.now();
+    const caseOptions = {
+      mode: config.mode,
+      rule: next.rule,
+      targetSampleMs: config.targetSampleMs,
+      warmupSamples: config.warmupSamples,
+      seed: config.seed,
+      timed: !untimed.has(plannedCase.suite),
+      ...(next.samplingBudgetMs !== undefined && { samplingBudgetMs: next.samplingBudgetMs }),
+      ...(visit > 1 && previous?.status === 'ok' && { previous }),
+    };
+    const onTensors = visit === 1 && dump ? (tensors: CaseTensors) => dump.save(plannedCase, tensors) : undefined;
+    const measurement = await runCase(session, family, plannedCase, caseOptions, progress.ceilings, onTensors);
+    scheduler.finished(next, measurement, performance.now() - began);
+    // A later visit that fails keeps what the earlier visits measured; the progress output says why.
+    if (visit === 1 || measurement.status === 'ok') {
       journal.append(measurement);
       measured.set(plannedCase.key, measurement);
+      if (measurement.status === 'ok' && measurement.ceiling) progress.ceilings = ceilingsOf([...measured.values()]);
     }
+    hooks.onCaseEnd?.(step, measurement, { visit, of: visits, total: started + scheduler.remaining() });
+  }
+  for (const plannedCase of scheduler.leftOut()) {
+    const measurement = leftOutMeasurement(plannedCase, familyOf.get(plannedCase.suite)?.name ?? '');
+    journal.append(measurement);
+    measured.set(plannedCase.key, measurement);
+  }
+}
+
+async function execute(execution: Execution, options: Pick<RunOptions, 'saveTensors'>, hooks: RunHooks): Promise<RunOutcome> {
+  const { context, header, planned, journal, resultsPath } = execution;
+  const allocator = new TrackedAllocator(context.device);
+  const session: GpuSession = { context, allocator, timer: GpuTimer.create(context, allocator) };
+  // Journal lines of one case: each later visit's pooled measurement supersedes the one before.
+  const measured = new Map(execution.done.map((measurement) => [measurement.key, measurement]));
+  const progress: Progress = { measured, ceilings: ceilingsOf([...measured.values()]) };
+  try {
+    await visitAll(execution, session, progress, options, hooks);
   } finally {
     session.timer.dispose();
     allocator.destroyAll();

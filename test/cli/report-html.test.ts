@@ -39,7 +39,9 @@ test('the HTML report draws every chart offline in headless Chromium, without co
     await page.goto(pathToFileURL(join(out, 'report.html')).href, { waitUntil: 'load' });
     // Runs in the page (no DOM types in this project's lib).
     const state = (await page.evaluate(() => {
+      // eslint-disable-next-line @typescript-eslint/no-explicit-any -- the page's DOM, untyped here
       const g = globalThis as any;
+      // eslint-disable-next-line @typescript-eslint/no-explicit-any -- as above
       const canvases: any[] = [...g.document.querySelectorAll('canvas')];
       const drawn = canvases.map((canvas) => {
         canvas.scrollIntoView();
