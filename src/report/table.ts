@@ -5,6 +5,7 @@ import { suitesOf } from './data.js';
 import { DEFAULT_MEMORY_BUDGET_GB, mlaTables } from './mla.js';
 import { caseTable, ceilingsTable, stageSections, type StageSection } from './results-tables.js';
 import type { Cell, TableModel } from './table-model.js';
+import { displayWidth, TERMINAL_WIDTH, wrapText } from './wrap.js';
 
 /** Terminal rendering: cli-table3 grids without row separators, footnotes under the table. */
 
@@ -42,19 +43,54 @@ function terminalCell(cell: Cell, footnotes: Footnotes): string {
   }
 }
 
-/** The title line, the grid, then the footnotes its cells point to. */
-export function renderTable(model: TableModel): string {
+/** Columns a grid cell takes: its text and one space of padding each side. */
+function cellWidth(text: string): number {
+  return Math.max(...text.split('\n').map(displayWidth)) + 2;
+}
+
+/**
+ * The columns of each part a table is cut into so that every part fits `width`: all of them where they fit,
+ * else the key columns in every part with as many of the rest as fit beside them.
+ */
+export function columnParts(head: readonly string[], rows: ReadonlyArray<readonly string[]>, keyColumns: number, width: number): number[][] {
+  const widths = head.map((h, i) => Math.max(cellWidth(h), ...rows.map((row) => cellWidth(row[i] ?? ''))));
+  const gridWidth = (columns: readonly number[]): number => columns.reduce((sum, i) => sum + (widths[i] as number), 0) + columns.length + 1;
+  const all = head.map((_, i) => i);
+  const keys = all.slice(0, Math.min(Math.max(1, keyColumns), head.length));
+  if (gridWidth(all) <= width || keys.length >= head.length) return [all];
+  const parts: number[][] = [];
+  let part = [...keys];
+  for (const column of all.slice(keys.length)) {
+    if (part.length > keys.length && gridWidth([...part, column]) > width) {
+      parts.push(part);
+      part = [...keys];
+    }
+    part.push(column);
+  }
+  parts.push(part);
+  return parts;
+}
+
+/**
+ * The title line, the grid, then the notes and the footnotes its cells point to; prose wrapped to `width`,
+ * and a grid wider than `width` cut into parts that each repeat the key columns.
+ */
+export function renderTable(model: TableModel, width = TERMINAL_WIDTH): string {
   const footnotes = new Footnotes();
-  const grid = terminalGrid(
-    model.columns.map((column) => column.head),
-    model.rows.map((row) => row.map((cell) => terminalCell(cell, footnotes))),
-  );
+  const head = model.columns.map((column) => column.head);
+  const rows = model.rows.map((row) => row.map((cell) => terminalCell(cell, footnotes)));
+  const grids = rows.length === 0 ? [] : columnParts(head, rows, model.keyColumns ?? 1, width).map((columns) => terminalGrid(columns.map((i) => head[i] as string), rows.map((row) => columns.map((i) => row[i] ?? ''))));
   const notes = footnotes.render();
-  return [...(model.title === undefined ? [] : [model.title]), grid, ...(notes ? [notes] : [])].join('\n');
+  return [
+    ...(model.title === undefined ? [] : [wrapText(model.title, width, '  ')]),
+    ...grids,
+    ...(model.notes ?? []).map((note) => wrapText(note, width, '  ')),
+    ...(notes ? [wrapText(notes, width, '    ')] : []),
+  ].join('\n');
 }
 
 export function renderStageSection(section: StageSection): string {
-  return `${section.caseLabel}: ${section.timing}\n${renderTable(section.table)}\n${section.gap}`;
+  return [wrapText(`${section.caseLabel}: ${section.timing}`, TERMINAL_WIDTH, '  '), renderTable(section.table), wrapText(section.gap, TERMINAL_WIDTH, '  ')].join('\n');
 }
 
 /** One table per suite, each followed by the stage tables of its multi-stage cases. */
@@ -73,7 +109,7 @@ export function renderCeilings(ceilings: Ceilings): string {
 
 /** The MLA summaries (mla.ts), or '' when the results hold no MLA cases. */
 export function renderMlaSections(cases: readonly Measurement[], budgetGB = DEFAULT_MEMORY_BUDGET_GB): string {
-  return mlaTables(cases, budgetGB).map(renderTable).join('\n\n');
+  return mlaTables(cases, budgetGB).map((table) => renderTable(table)).join('\n\n');
 }
 
 export function renderResults(results: ResultFile, options: { memoryBudgetGB?: number } = {}): string {

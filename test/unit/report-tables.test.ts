@@ -1,8 +1,9 @@
 import assert from 'node:assert/strict';
 import { test } from 'node:test';
 import { markdownTable } from '../../src/report/markdown.js';
-import { renderTable } from '../../src/report/table.js';
+import { columnParts, renderTable } from '../../src/report/table.js';
 import { left, right, type TableModel } from '../../src/report/table-model.js';
+import { wrapText } from '../../src/report/wrap.js';
 
 const model: TableModel = {
   title: 'suite',
@@ -39,4 +40,31 @@ test('untitled tables render the grid alone', () => {
   const { title: _title, ...untitled } = model;
   assert.match(renderTable(untitled), /^┌/);
   assert.match(markdownTable(untitled), /^\| case/);
+});
+
+test('wrapText: breaks at spaces within the width, indents the continuations, cuts a word longer than a line', () => {
+  assert.equal(wrapText('aaa bbb ccc ddd', 8, '  '), 'aaa bbb\n  ccc\n  ddd');
+  assert.equal(wrapText('abcdefghij kl', 6, ' '), 'abcdef\n ghij\n kl');
+  assert.equal(wrapText('short\nlines stay', 20), 'short\nlines stay');
+  assert.throws(() => wrapText('x', 2, '  '), RangeError);
+});
+
+test('terminal: a grid wider than the width is cut into parts that each repeat the key columns; prose is wrapped', () => {
+  const wide: TableModel = {
+    title: 'a title long enough to be wrapped at sixty columns, the width of this test',
+    columns: [left('preset'), left('form'), ...Array.from({ length: 8 }, (_, i) => right(`metric ${i}`))],
+    rows: [['deepseek-v2-lite', 'absorbed', ...Array.from({ length: 8 }, (_, i) => `${i}.00 ms`)]],
+    keyColumns: 2,
+    notes: ['a note under the table, which is also longer than sixty columns'],
+  };
+  const text = renderTable(wide, 60);
+  const lines = text.split('\n');
+  assert.ok(lines.every((line) => [...line].length <= 60), text);
+  const heads = lines.filter((line) => line.startsWith('│ preset'));
+  assert.ok(heads.length >= 2, 'more than one part');
+  assert.ok(heads.every((line) => /^│ preset +│ form +│ metric/.test(line)));
+  for (let i = 0; i < 8; i++) assert.equal(heads.filter((line) => line.includes(`metric ${i}`)).length, 1, `metric ${i} once`);
+  assert.deepEqual(lines.slice(0, 2), ['a title long enough to be wrapped at sixty columns, the', '  width of this test']);
+  assert.match(text, /└[^\n]*\na note under the table, which is also longer than sixty\n {2}columns$/);
+  assert.deepEqual(columnParts(['a', 'b'], [['x', 'y']], 1, 120), [[0, 1]], 'a narrow table stays whole');
 });
