@@ -5,8 +5,8 @@ import { chartConfigScript, reportPageScript } from './chart-assets.js';
 import type { ChartSpec } from './charts.js';
 import { suitesOf, type DeviceResults } from './data.js';
 import { ceilingRows } from './format.js';
-import { CASE_COLUMNS, caseRow } from './results-tables.js';
-import { inlineText } from './table-model.js';
+import { caseTable } from './results-tables.js';
+import { inlineText, type Cell, type TableModel } from './table-model.js';
 
 /** Chart.js's UMD build, read from the installed package (inlined so the report works offline). */
 export function chartJsUmd(): string {
@@ -24,19 +24,43 @@ export function scriptJson(value: unknown): string {
   return JSON.stringify(value).replace(/</g, '\\u003c').replace(/>/g, '\\u003e').replace(/\u2028/g, '\\u2028').replace(/\u2029/g, '\\u2029');
 }
 
+function htmlCell(cell: Cell): string {
+  if (typeof cell === 'string') return escapeHtml(cell);
+  switch (cell.kind) {
+    case 'strong':
+      return `<strong>${escapeHtml(cell.text)}</strong>`;
+    case 'reason':
+      return escapeHtml(inlineText(cell));
+    case 'caveat':
+      return `<span title="${escapeHtml(cell.note)}">${escapeHtml(cell.text)}</span>`;
+    case 'signal':
+      return `<span class="${cell.tone}">${escapeHtml(cell.text)}</span>`;
+  }
+}
+
+/** A row's class: rows that explain why they have no numbers are greyed, failed numerics reddened. */
+function rowClass(row: readonly Cell[]): string {
+  if (row.some((cell) => typeof cell !== 'string' && cell.kind === 'strong')) return ' class="failed"';
+  if (row.some((cell) => typeof cell !== 'string' && cell.kind === 'reason')) return ' class="muted"';
+  return '';
+}
+
+/** A table model as an HTML table: its title the caption, its notes paragraphs under it. */
+export function htmlTable(model: TableModel, className = 'cases'): string {
+  const align = (i: number): string => (model.columns[i]?.align === 'right' ? ' class="num"' : '');
+  const head = model.columns.map((column, i) => `<th${align(i)}>${escapeHtml(column.head)}</th>`).join('');
+  const rows = model.rows.map((row) => `<tr${rowClass(row)}>${row.map((cell, i) => `<td${align(i)}>${htmlCell(cell)}</td>`).join('')}</tr>`).join('\n');
+  const caption = model.title === undefined ? '' : `<caption>${escapeHtml(model.title)}</caption>`;
+  const table = model.rows.length ? `<table class="${className}">${caption}<thead><tr>${head}</tr></thead>\n<tbody>${rows}</tbody></table>` : model.title === undefined ? '' : `<p class="caption">${escapeHtml(model.title)}</p>`;
+  return table + (model.notes ?? []).map((note) => `<p class="note">${escapeHtml(note)}</p>`).join('');
+}
+
 function deviceSection(d: DeviceResults): string {
   const ceilings = ceilingRows(d.ceilings)
     .map(([name, value]) => `<tr><th>${escapeHtml(name)}</th><td>${escapeHtml(value)}</td></tr>`)
     .join('');
   const suites = suitesOf(d.cases)
-    .map((suite) => {
-      const own = d.cases.filter((m) => m.suite === suite);
-      // The row's status is its class: the page greys skipped and failed rows, reddens failed numerics.
-      const rows = own.map((m) => `<tr class="${m.status}">${caseRow(m).map((cell) => `<td>${escapeHtml(inlineText(cell))}</td>`).join('')}</tr>`).join('\n');
-      return `<details><summary>${escapeHtml(suite)} (${own.length} cases)</summary>
-<table class="cases"><thead><tr>${CASE_COLUMNS.map((column) => `<th>${escapeHtml(column.head)}</th>`).join('')}</tr></thead>
-<tbody>${rows}</tbody></table></details>`;
-    })
+    .map((suite) => htmlTable(caseTable(suite, d.cases.filter((m) => m.suite === suite))))
     .join('\n');
   return `<section><h2>${escapeHtml(d.device)}</h2>
 <p class="files">${d.files.map((f) => `<code>${escapeHtml(f)}</code>`).join(', ')}</p>
@@ -54,9 +78,9 @@ export function renderHtml(devices: readonly DeviceResults[], charts: readonly C
 <style>
 body{font-family:system-ui,-apple-system,'Segoe UI','DejaVu Sans',sans-serif;margin:0 auto;max-width:1200px;padding:16px 24px;color:#111;background:#fff}
 h1{font-size:26px}h2{font-size:21px;margin-top:32px;border-bottom:1px solid #ddd}
-table{border-collapse:collapse;margin:8px 0 16px;font-size:14px}th,td{border:1px solid #ddd;padding:3px 8px;text-align:right}
-td:first-child,th:first-child{text-align:left}caption{text-align:left;font-weight:600;padding:4px 0}
-tr.skipped td,tr.error td{color:#777}tr.numerics-failed td{color:#b00}
+table{border-collapse:collapse;margin:8px 0 16px;font-size:14px}th,td{border:1px solid #ddd;padding:3px 8px;text-align:left}
+th.num,td.num{text-align:right}caption,.caption{text-align:left;font-weight:600;padding:4px 0}
+tr.muted td{color:#777}tr.failed td{color:#b00}.good{color:#070}.bad{color:#b00}p.note{margin:-8px 0 16px;color:#444;font-size:14px}
 .chart{position:relative;width:100%;margin:20px 0;border:1px solid #eee}
 nav a{margin-right:12px}code{font-size:13px}
 </style></head><body>

@@ -65,7 +65,10 @@ test('Markdown: ceilings and one table per suite per device; comparison tables',
   assert.match(md, /## Fixture RTX 4070 \(Vulkan\)/);
   assert.match(md, /## Fixture Apple M2 \(Metal\)/);
   assert.match(md, /\| copy bandwidth \| 357 GB\/s \|/);
-  for (const suite of ['calibration', 'attention-decode', 'attention-prefill', 'mla-decode', 'moe-dispatch']) assert.match(md, new RegExp(`### ${suite}\\n\\n\\| case \\| status \\| median`));
+  for (const suite of ['calibration', 'attention-decode', 'attention-prefill', 'mla-decode', 'moe-dispatch']) assert.match(md, new RegExp(`### ${suite}( \\([^\\n]*\\))?\\n\\n\\| [^\\n]*\\| status \\| median ±CI95 \\|`));
+  // The varying axes are columns, the constant ones in the heading.
+  assert.match(md, /### attention-decode \(phase=decode, dtype=f16\)\n\n\| variant \| batch \| context \| status \|/);
+  assert.match(md, /\| gqa \| 4 \| 2048 \| ok \|/);
   assert.match(md, /\| --- \| --- \| ---: \|/);
   const cmp = markdownComparison([compareResults(a, slow, { noise: 0.02, resamples: 200 })], 2);
   assert.match(cmp, /\| attention-decode \| 45 \| 1\.200x \| 0 \| 45 \| 0 \| 0 \|/);
@@ -120,7 +123,7 @@ test('untimed (checked) cases: a table row that says so, the KV-bytes bars, and 
   const facts = { kvBytesPerToken: 1152 };
   const checked = { ...checkedFixture('kv-cache/form=absorbed'), suite: 'kv-cache', family: 'mla', params: { form: 'absorbed', dtype: 'f16' }, facts } as Measurement;
   const text = renderCaseTables([checked]);
-  assert.match(text, /form=absorbed dtype=f16 │ checked │ not timed │/);
+  assert.match(text, /^kv-cache \(form=absorbed, dtype=f16\)\n[^\n]*\n│ status +│ median ±CI95 │[^\n]*\n│ checked │ not timed +│/);
   assert.match(markdownReport(groupByDevice([{ path: 'c.json', name: 'c', device: 'd', results: resultFixture([checked]) }])), /\| checked \| not timed \|/);
   const kv = buildCharts(groupByDevice([{ path: 'c.json', name: 'c', device: 'd', results: resultFixture([checked]) }])).find((c) => c.kind === 'kv-bytes');
   assert.ok(kv, 'a checked case still draws its KV-bytes bar');
