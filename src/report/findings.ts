@@ -37,6 +37,14 @@ export interface FindingsInput {
   ceilings: Ceilings;
 }
 
+/** The findings section's title, in every medium. */
+export const FINDINGS_TITLE = 'Findings, computed from these results (stage +time: what that stage adds to the slower form)';
+
+/** A finding as one line of text: its subject, where it holds, its headline. */
+export function findingLine(finding: Finding): string {
+  return `${finding.subject}${finding.where ? ` (${finding.where})` : ''}: ${finding.headline}`;
+}
+
 /** Every finding, in the order of the question: KV cache, MLA decode, crossover, MoE dispatch, roofs. */
 export function findings(input: FindingsInput, memoryBudgetGB = DEFAULT_MEMORY_BUDGET_GB): Finding[] {
   return [...kvFindings(input.cases, memoryBudgetGB), ...decodeFindings(input.cases), ...crossoverFindings(input.cases), ...moeFindings(input.cases), ...roofFindings(input.cases)];
@@ -82,10 +90,10 @@ function unmeasured(topic: FindingTopic, subject: string, why: string, sources: 
 
 const suiteNotRun = (suite: string): string => `the ${suite} suite was not run`;
 
-/** A shape in words, its axes in the order given, e.g. `batch 1, context 1024, f32`. */
+/** A shape in words, its axes in the order given, e.g. `batch 1, context 1024, f32` (q_len 1, plain decode, goes unsaid). */
 function describeShape(params: Params, axes: readonly string[]): string {
   return axes
-    .filter((axis) => params[axis] !== undefined)
+    .filter((axis) => params[axis] !== undefined && !(axis === 'q_len' && params[axis] === 1))
     .map((axis) => (axis === 'dtype' ? String(params[axis]) : `${axis} ${params[axis]}`))
     .join(', ');
 }
@@ -148,13 +156,13 @@ function kvFinding(preset: string, rows: readonly KvCapacityRow[], presetCases: 
     return `${ratio >= 1 ? `${times(ratio)} less than` : `${times(1 / ratio)} more than`} ${label} (${bytes(row.measuredBytes)})`;
   });
   const mha = form('mha');
-  const capacity = `${formatBytes(mla.perModelBytes)}/token for the model: ${bytes(mla.maxContext)} tokens in ${budgetGB} GB${mha ? ` against MHA's ${bytes(mha.maxContext)}` : ''}`;
+  const capacity = `${budgetGB} GB holds ${bytes(mla.maxContext)} tokens${mha ? ` (MHA: ${bytes(mha.maxContext)})` : ''}`;
   const used = [mla, ...KV_BASELINES.flatMap(([name]) => form(name) ?? [])];
   return {
     topic: 'kv-cache',
     subject,
     where: `${mla.dtype}, ${mla.layers} layers`,
-    headline: `MLA caches ${bytes(mla.measuredBytes)} B/token/layer: ${against.join(', ')}; ${capacity}.`,
+    headline: `MLA ${bytes(mla.measuredBytes)} B/token/layer: ${against.join(', ')}; ${capacity}.`,
     measured: true,
     numbers: used.flatMap((r) => [
       { label: `${r.form} bytes/token/layer`, value: bytes(r.measuredBytes) },
@@ -180,23 +188,24 @@ function referenceShape<T extends { params: Params }>(shapes: readonly T[]): T |
   })[0];
 }
 
+/** `up-project +950 ms`: the deciding stages and the extra time each costs the slower form. */
 function describeStages(deltas: readonly StageDelta[]): string {
-  return deltas.map((d) => `${d.stage} +${formatDuration(d.deltaMs)}`).join(' and ');
+  return deltas.map((d) => `${d.stage} +${formatDuration(d.deltaMs)}`).join(', ');
 }
 
-/** `absorbed 9.89 ms is 89x faster than naive-latent (880 ms; up-project +950 ms decides it)`, from either side. */
+/** `89x faster than naive-latent (880 ms; up-project +950 ms)`, from either side. */
 function versus(absorbed: OkMeasurement, other: OkMeasurement, label: string): { text: string; ratio: number; deciding: StageDelta[] } {
   const ratio = other.timing.gpu.median / absorbed.timing.gpu.median;
   const slower = ratio < 1;
   const deltas = slower ? stageDeltas(absorbed, other) : stageDeltas(other, absorbed);
   const deciding = deltas ? decidingStages(deltas) : [];
-  const why = deciding.length ? `; ${describeStages(deciding)} decide${deciding.length === 1 ? 's' : ''} it` : '';
+  const why = deciding.length ? `; ${describeStages(deciding)}` : '';
   const text = `${slower ? `${times(1 / ratio)} slower than` : `${times(ratio)} faster than`} ${label} (${formatDuration(other.timing.gpu.median)}${why})`;
   return { text, ratio, deciding };
 }
 
 interface Versus {
-  /** `89x faster than naive-latent (880 ms; up-project +950 ms decides it)`, or why it has no number. */
+  /** `89x faster than naive-latent (880 ms; up-project +950 ms)`, or why it has no number. */
   text: string;
   other: OkMeasurement | null;
   /** other / absorbed. */

@@ -2,8 +2,10 @@ import Table from 'cli-table3';
 import type { Ceilings } from '../measure/rates.js';
 import type { Measurement, ResultFile } from '../results/schema.js';
 import { suitesOf } from './data.js';
+import { findingLine, findings, FINDINGS_TITLE, type Finding } from './findings.js';
 import { DEFAULT_MEMORY_BUDGET_GB, mlaTables } from './mla.js';
 import { caseTable, ceilingsTable, stageSections, type StageSection } from './results-tables.js';
+import { describeRun, runSummary } from './run-summary.js';
 import type { Cell, TableModel } from './table-model.js';
 import { displayWidth, TERMINAL_WIDTH, wrapText } from './wrap.js';
 
@@ -112,9 +114,29 @@ export function renderMlaSections(cases: readonly Measurement[], budgetGB = DEFA
   return mlaTables(cases, budgetGB).map((table) => renderTable(table)).join('\n\n');
 }
 
-export function renderResults(results: ResultFile, options: { memoryBudgetGB?: number } = {}): string {
+/** The findings as a list, each one or two lines. */
+export function renderFindings(list: readonly Finding[], width = TERMINAL_WIDTH): string {
+  return [FINDINGS_TITLE, ...list.map((f) => wrapText(`- ${findingLine(f)}`, width, '  '))].join('\n');
+}
+
+/** The device, how the run was set up and what it left out: the report's first line. */
+export function runHeader(results: ResultFile, file = ''): string {
   const { adapter } = results.environment;
-  const header = `${adapter.description || adapter.device} (${adapter.vendor || 'unknown vendor'}, ${adapter.architecture || 'unknown architecture'}) - profile ${results.config.profile}`;
+  return `${adapter.description || adapter.device} (${adapter.vendor || 'unknown vendor'}, ${adapter.architecture || 'unknown architecture'}) - ${describeRun(runSummary(file, results))}`;
+}
+
+/** A results file for the terminal: the findings first, then the MLA summaries, the ceilings and a table per suite. */
+export function renderResults(results: ResultFile, options: { memoryBudgetGB?: number } = {}): string {
   const mla = renderMlaSections(results.cases, options.memoryBudgetGB);
-  return [header, '', 'Device ceilings (calibrated in this run)', renderCeilings(results.ceilings), '', renderCaseTables(results.cases, results.ceilings), ...(mla ? ['', mla] : [])].join('\n');
+  return [
+    wrapText(runHeader(results), TERMINAL_WIDTH, '  '),
+    '',
+    renderFindings(findings(results, options.memoryBudgetGB)),
+    ...(mla ? ['', mla] : []),
+    '',
+    'Device ceilings (calibrated in this run)',
+    renderCeilings(results.ceilings),
+    '',
+    renderCaseTables(results.cases, results.ceilings),
+  ].join('\n');
 }

@@ -19,11 +19,11 @@ const find = (all: readonly Finding[], subject: string): Finding => {
 test('findings of the lavapipe baseline: the README numbers, computed from its results', () => {
   const all = findings(baseline);
   assert.deepEqual([...new Set(all.map((f) => f.topic))], ['kv-cache', 'mla-decode', 'mla-crossover', 'moe-dispatch', 'roof']);
-  assert.match(line(find(all, 'KV cache, deepseek-v2')), /^KV cache, deepseek-v2 \(f16, 60 layers\): MLA caches 1,152 B\/token\/layer: 57x less than MHA \(65,536\), 3\.6x less than GQA \(4,096\), 2\.3x more than MQA \(512\); 67\.5 KiB\/token for the model: 1,157,407 tokens in 80 GB against MHA's 20,345\.$/);
-  assert.match(find(all, 'MLA decode vs naive, deepseek-v2-lite').headline, /^absorbed \(9\.89 ms\) is 89x faster than naive-latent \(880 ms; up-project \+950 ms decides it\), 1\.2x faster than naive-expanded/);
+  assert.match(line(find(all, 'KV cache, deepseek-v2')), /^KV cache, deepseek-v2 \(f16, 60 layers\): MLA 1,152 B\/token\/layer: 57x less than MHA \(65,536\), 3\.6x less than GQA \(4,096\), 2\.3x more than MQA \(512\); 80 GB holds 1,157,407 tokens \(MHA: 20,345\)\.$/);
+  assert.match(find(all, 'MLA decode vs naive, deepseek-v2-lite').headline, /^absorbed \(9\.89 ms\) is 89x faster than naive-latent \(880 ms; up-project \+950 ms\), 1\.2x faster than naive-expanded/);
   // The stages absorbed adds over MHA decide it, not the attend (4.72 against 4.07 ms).
-  assert.equal(find(all, 'MLA decode vs MHA, deepseek-v2-lite').headline, 'absorbed (9.89 ms) is 2.2x slower than MHA (4.44 ms; absorb-q +2.75 ms and absorb-o +2.25 ms decide it).');
-  assert.equal(find(all, 'MLA decode vs MHA, deepseek-v2').where, 'batch 1, context 1024, q_len 1, f32');
+  assert.equal(find(all, 'MLA decode vs MHA, deepseek-v2-lite').headline, 'absorbed (9.89 ms) is 2.2x slower than MHA (4.44 ms; absorb-q +2.75 ms, absorb-o +2.25 ms).');
+  assert.equal(find(all, 'MLA decode vs MHA, deepseek-v2').where, 'batch 1, context 1024, f32');
   // Naive MLA at 128 heads was skipped on this CPU: said, with the reason's head.
   const skipped = find(all, 'MLA decode vs naive, deepseek-v2');
   assert.equal(skipped.measured, false);
@@ -77,7 +77,7 @@ test('findings: cases a budget left out are named as left out, beside what was m
     leftOut('moe-dispatch', 'moe', { experts: 64, dispatch: 'host-loop' }),
   ];
   const all = findings({ cases, ceilings: resultFixture().ceilings });
-  assert.match(find(all, 'KV cache, deepseek-v2').headline, /^MLA caches 1,152 B\/token\/layer: MHA left out by the run's time budget, 3\.6x less than GQA \(4,096\), MQA left out by the run's time budget; /);
+  assert.match(find(all, 'KV cache, deepseek-v2').headline, /^MLA 1,152 B\/token\/layer: MHA left out by the run's time budget, 3\.6x less than GQA \(4,096\), MQA left out by the run's time budget; /);
   assert.equal(find(all, 'MLA decode vs MHA, deepseek-v2-lite').headline, "not measured in this run: MHA left out by the run's time budget.");
   assert.equal(find(all, 'MLA decode vs naive, deepseek-v2-lite').headline, 'not measured in this run: naive-latent not in this run; naive-expanded not in this run.');
   assert.equal(find(all, 'MLA decode, deepseek-v2').headline, "not measured in this run: absorbed left out by the run's time budget.");

@@ -8,7 +8,8 @@ import { groupByDevice, loadResults, okCases, type LoadedResults } from '../../s
 import { bencherMetricFormat, githubActionBenchmark } from '../../src/report/exports.js';
 import { markdownComparison, markdownReport } from '../../src/report/markdown.js';
 import type { Measurement, OkMeasurement } from '../../src/results/schema.js';
-import { renderCaseTables } from '../../src/report/table.js';
+import { renderHtml } from '../../src/report/html.js';
+import { renderCaseTables, renderResults } from '../../src/report/table.js';
 import { checkedFixture, okFixture, resultFixture } from '../helpers/fixtures.js';
 
 const FIX = new URL('../fixtures/', import.meta.url).pathname;
@@ -232,4 +233,25 @@ test('case tables: skip and error reasons are numbered footnotes under the table
   assert.match(text, /error \[2\]/);
   assert.match(text, /└[^\n]*\n\[1\] too slow on a CPU\n\[2\] device lost/);
   assert.equal(text.match(/too slow on a CPU/g)?.length, 1);
+});
+
+test('findings open every report, before any table; strings from the results file are escaped in each medium', () => {
+  const md = markdownReport(groupByDevice([a]));
+  const findingsAt = md.indexOf('### Findings, computed from these results');
+  assert.ok(findingsAt > 0 && findingsAt < md.indexOf('\n| '), 'the findings come before the first table');
+  assert.match(md, /^- \*\*KV cache\*\*: not measured in this run: the kv-cache suite was not run\.$/m);
+  assert.match(md, /<details><summary>The numbers and cases behind each finding<\/summary>/);
+  const terminal = renderResults(a.results);
+  assert.ok(terminal.indexOf('Findings, computed') < terminal.indexOf('┌'));
+  // A preset name from another machine's results file: no raw HTML, link or escape sequence gets through.
+  const evil = '<img src=x onerror=alert(1)>[x](http://e)';
+  const absorbed = { ...(okFixture('mla-decode/a', [10, 10, 10]) as OkMeasurement), suite: 'mla-decode', family: 'mla', params: { preset: evil, form: 'absorbed' } };
+  const mha = { ...(okFixture('mla-decode/m', [5, 5, 5]) as OkMeasurement), suite: 'mla-decode', family: 'mla', params: { preset: evil, form: 'mha' } };
+  const devices = groupByDevice([{ path: 'e.json', name: 'e', device: 'd', results: resultFixture([absorbed, mha]) }]);
+  const evilMd = markdownReport(devices);
+  assert.match(evilMd, /\*\*MLA decode vs MHA, &lt;img src=x onerror=alert\(1\)&gt;\\\[x\\\]\(http:\/\/e\)\*\*/);
+  assert.doesNotMatch(evilMd, /<img/);
+  const page = renderHtml(devices, []);
+  assert.match(page, /<strong>MLA decode vs MHA, &lt;img src=x onerror=alert\(1\)&gt;\[x\]\(http:\/\/e\)<\/strong>/);
+  assert.doesNotMatch(page, /<img/);
 });
