@@ -1,7 +1,7 @@
 import type { Ceilings } from '../measure/rates.js';
 import type { Measurement } from '../results/schema.js';
 import { machineDriftNote, type CandidateComparison, type CrossHardwareTable } from './compare.js';
-import { caseVerdictsTable, ceilingShiftsTable, deviceMediansTable, suiteVerdictsTable } from './comparison-tables.js';
+import { caseVerdictTables, ceilingShiftsTable, deviceMediansTables, leftOutLine, suiteVerdictsTable } from './comparison-tables.js';
 import { suitesOf, type DeviceResults } from './data.js';
 import { findings, FINDINGS_TITLE, type Finding } from './findings.js';
 import { DEFAULT_MEMORY_BUDGET_GB, mlaTables } from './mla.js';
@@ -98,14 +98,16 @@ export function markdownComparison(comparisons: CandidateComparison[], noisePct:
   const parts = ['# mla-bench comparison', ''];
   for (const c of comparisons) {
     parts.push(`## ${markdownCode(c.candidate)} vs ${markdownCode(c.base)}`, '', `Ratio = candidate / base median GPU time (above 1 is slower); noise band ±${noisePct}%; visits p: one-sided rank test of the per-visit medians, which slower / faster also need where both runs have visits.`, '');
-    parts.push(markdownTable(suiteVerdictsTable(c)), '', markdownTable(caseVerdictsTable(c)), '');
+    parts.push(markdownTable(suiteVerdictsTable(c)), '', ...caseVerdictTables(c).flatMap((table) => [markdownTable(table), '']));
     const ceilings = ceilingShiftsTable(c);
     if (ceilings) parts.push(markdownTable(ceilings), '');
     const drift = machineDriftNote(c.ceilings, noisePct);
     if (drift) parts.push(`> **Warning:** ${drift}.`, '');
-    if (c.onlyInBase.length) parts.push(`Only in base: ${c.onlyInBase.map((k) => `\`${k}\``).join(', ')}`, '');
-    if (c.onlyInCandidate.length) parts.push(`Only in candidate: ${c.onlyInCandidate.map((k) => `\`${k}\``).join(', ')}`, '');
-    if (c.timedOnOneSide.length) parts.push(`Timed on one side only (checked, not timed, on the other): ${c.timedOnOneSide.map((k) => `\`${k}\``).join(', ')}`, '');
+    if (c.onlyInBase.length) parts.push(`Only in base: ${c.onlyInBase.map(markdownCode).join(', ')}`, '');
+    if (c.onlyInCandidate.length) parts.push(`Only in candidate: ${c.onlyInCandidate.map(markdownCode).join(', ')}`, '');
+    if (c.timedOnOneSide.length) parts.push(`Timed on one side only (checked, not timed, on the other): ${c.timedOnOneSide.map(markdownCode).join(', ')}`, '');
+    const leftOut = leftOutLine(c);
+    if (leftOut) parts.push(`${mdCell(leftOut.charAt(0).toUpperCase() + leftOut.slice(1))}: ${c.leftOutOnOneSide.map((x) => markdownCode(x.key)).join(', ')}`, '');
   }
   return parts.join('\n');
 }
@@ -116,7 +118,6 @@ export function markdownCrossHardware(table: CrossHardwareTable): string {
     '',
     'Median GPU time per repeat.',
     '',
-    markdownTable(deviceMediansTable(table)),
-    '',
+    ...deviceMediansTables(table).flatMap((suite) => [markdownTable(suite), '']),
   ].join('\n');
 }

@@ -8,9 +8,10 @@ import { groupByDevice, loadResults, okCases, type LoadedResults } from '../../s
 import { bencherMetricFormat, githubActionBenchmark } from '../../src/report/exports.js';
 import { markdownComparison, markdownReport } from '../../src/report/markdown.js';
 import type { Measurement, OkMeasurement } from '../../src/results/schema.js';
+import { renderComparison } from '../../src/report/compare-table.js';
 import { renderHtml } from '../../src/report/html.js';
 import { renderCaseTables, renderResults } from '../../src/report/table.js';
-import { checkedFixture, okFixture, resultFixture } from '../helpers/fixtures.js';
+import { checkedFixture, okFixture, resultFixture, withLeftOut } from '../helpers/fixtures.js';
 
 const FIX = new URL('../fixtures/', import.meta.url).pathname;
 const [a, slow, b] = loadResults([`${FIX}results-device-a.json`, `${FIX}results-device-a-slow.json`, `${FIX}results-device-b.json`]) as [LoadedResults, LoadedResults, LoadedResults];
@@ -254,4 +255,42 @@ test('findings open every report, before any table; strings from the results fil
   const page = renderHtml(devices, []);
   assert.match(page, /<strong>MLA decode vs MHA, &lt;img src=x onerror=alert\(1\)&gt;\[x\]\(http:\/\/e\)<\/strong>/);
   assert.doesNotMatch(page, /<img/);
+});
+
+test('left-out cases: one note per suite, the budget in the header, kept apart by compare, as such in CSV, not in benchmark exports', () => {
+  const batch16 = (m: Measurement): boolean => m.suite === 'attention-decode' && m.params['batch'] === 16;
+  const budgeted = (file: LoadedResults, name: string): LoadedResults => ({ ...file, path: `${name}.json`, name, results: withLeftOut(file.results, batch16) });
+  const candidate = budgeted(slow, 'candidate');
+  const keys = a.results.cases.filter(batch16).map((m) => m.key);
+  assert.equal(keys.length, 15);
+  // Terminal: the header says the budget, the suite's table says what it left out, in one line, not 15 rows.
+  const text = renderResults(candidate.results);
+  assert.match(text.split('\n')[0] as string, / - profile quick, budget 10m: 15 of \d+ cases left out$/);
+  assert.match(text.replace(/\n {2}/g, ' '), /^left out by the run's time budget: 15 of 45 cases, spanning variant mha, gqa, mqa; batch 16; context 512, 1024, 2048, 4096, 8192 \(each one in `report -f csv`\)$/m);
+  assert.ok(text.split('\n').every((line) => [...line].length <= 120));
+  assert.doesNotMatch(text, /│ left out/);
+  // compare: neither missing nor a verdict, either way round; the gate sees only what both measured.
+  const cmp = compareResults(a, candidate, { noise: 0.02, resamples: 100 });
+  assert.deepEqual(cmp.onlyInBase, []);
+  assert.deepEqual(cmp.leftOutOnOneSide.map((x) => x.key).sort(), [...keys].sort());
+  assert.ok(cmp.leftOutOnOneSide.every((x) => x.leftOutIn === 'candidate' && x.suite === 'attention-decode'));
+  assert.ok(cmp.cases.every((c) => !keys.includes(c.key)));
+  assert.equal(regressions(cmp, 5).length, cmp.cases.length, 'the rest still regress as before');
+  assert.equal(cmp.suites.find((s) => s.suite === 'attention-decode')?.cases, 30);
+  const reverse = compareResults(budgeted(a, 'base'), slow, { noise: 0.02, resamples: 100 });
+  assert.deepEqual(reverse.onlyInCandidate, []);
+  assert.ok(reverse.leftOutOnOneSide.length === 15 && reverse.leftOutOnOneSide.every((x) => x.leftOutIn === 'base'));
+  assert.match(renderComparison(cmp, 2), /^left out by a budget on one side: 15 cases \(15 by the candidate's\), measured on the other; not compared, no verdict$/m);
+  assert.match(markdownComparison([cmp], 2), /^Left out by a budget on one side: 15 cases \(15 by the candidate's\), measured on the other; not compared, no verdict: `attention-decode\//m);
+  // CSV: a row each, status left-out, reason budget, no numbers.
+  const lines = renderCsv([candidate]).trimEnd().split('\n').map(csvSplit);
+  const head = lines[0] as string[];
+  const leftRows = lines.slice(1).filter((r) => r[head.indexOf('status')] === 'left-out');
+  assert.equal(leftRows.length, 15);
+  assert.ok(leftRows.every((r) => r[head.indexOf('reason')] === 'budget' && r[head.indexOf('median_ms')] === '' && r[head.indexOf('param_batch')] === '16'));
+  // Benchmark exports: not at all.
+  const { smaller, bigger } = githubActionBenchmark([candidate]);
+  assert.ok([...smaller, ...bigger].every((e) => !keys.some((k) => e.name.startsWith(k))));
+  assert.ok(Object.keys(bencherMetricFormat([candidate])).every((name) => !keys.includes(name)));
+  assert.equal(Object.keys(bencherMetricFormat([candidate])).length, okCases(a.results.cases).length - 15);
 });
