@@ -382,7 +382,8 @@ function describeRoofs(items: readonly Roofed[]): string {
       const parts = [...groupBy(own, (r) => roofOf(r).bound)].map(([bound, members]) => {
         const roof = roofOf(members[0]!);
         const fractions = members.map((m) => roofOf(m).fraction).filter((f): f is number => f !== null);
-        const span = fractions.length === 0 ? '' : fractions.length === 1 || Math.min(...fractions) === Math.max(...fractions) ? formatPercent(fractions[0]) : `${formatPercent(Math.min(...fractions)).slice(0, -1)}-${formatPercent(Math.max(...fractions))}`;
+        const [lo, hi] = [formatPercent(Math.min(...fractions)), formatPercent(Math.max(...fractions))];
+        const span = fractions.length === 0 ? '' : lo === hi ? hi : `${lo.slice(0, -1)}-${hi}`;
         const many = members.length > 1 ? `, ${members.length} shapes` : '';
         return bound === 'memory' || bound === 'compute' ? `${span} of ${roof.roof} (${bound}-bound${many})` : `${roof.roof}-bound${many}`;
       });
