@@ -129,7 +129,7 @@ test('untimed (checked) cases: a table row that says so, the KV-bytes bars, and 
   assert.match(markdownReport(groupByDevice([{ path: 'c.json', name: 'c', device: 'd', results: resultFixture([checked]) }])), /\| checked \| not timed \|/);
   const kv = buildCharts(groupByDevice([{ path: 'c.json', name: 'c', device: 'd', results: resultFixture([checked]) }])).find((c) => c.kind === 'kv-bytes');
   assert.ok(kv, 'a checked case still draws its KV-bytes bar');
-  assert.deepEqual((kv.config as { data: { labels: string[][] } }).data.labels, [['absorbed', 'f16', '1,152 B']]);
+  assert.deepEqual((kv.config as { data: { labels: string[] } }).data.labels, ['absorbed']);
   // An older run that timed the case against one that only checked it: neither "only in" list, nor a verdict.
   const timed = { ...okFixture('kv-cache/form=absorbed', [1, 1.1, 0.9]), suite: 'kv-cache', family: 'mla', params: checked.params } as Measurement;
   const load = (name: string, cases: Measurement[]): LoadedResults => ({ path: `${name}.json`, name, device: 'd', results: resultFixture(cases) });
@@ -212,13 +212,15 @@ test('charts: mla-crossover is latency against q_len per form; the KV-bytes bars
   assert.deepEqual(lines[0]!.data.map((p) => p.x), [1, 16, 64]);
   const kv = charts.find((c) => c.kind === 'kv-bytes');
   assert.ok(kv);
-  const labels = (kv.config as { data: { labels: string[][] } }).data.labels;
-  assert.deepEqual(labels, [
-    ['deepseek-v2', 'mha', 'f16', '65,536 B'],
-    ['deepseek-v2-lite', 'mha', 'f16', '8,192 B'],
-    ['deepseek-v2', 'absorbed', 'f16', '1,152 B'],
-    ['deepseek-v2-lite', 'absorbed', 'f16', '1,152 B'],
+  // A group of bars per form (largest first), a bar per preset: short labels that stay apart; values above the bars.
+  const { data, options } = kv.config as { data: { labels: string[]; datasets: Array<{ label: string; data: Array<number | null> }> }; options: { plugins: { valueLabels: { display: boolean }; subtitle: { text: string } } } };
+  assert.deepEqual(data.labels, ['mha', 'absorbed']);
+  assert.deepEqual(data.datasets.map((d) => [d.label, d.data]), [
+    ['deepseek-v2', [65536, 1152]],
+    ['deepseek-v2-lite', [8192, 1152]],
   ]);
+  assert.equal(options.plugins.valueLabels.display, true);
+  assert.match(options.plugins.subtitle.text, /dtype=f16$/);
 });
 
 test('case tables: skip and error reasons are numbered footnotes under the table, each reason once', () => {
