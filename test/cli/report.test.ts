@@ -73,6 +73,8 @@ test('report writes every file format to --out and lists them with --json', asyn
   assert.equal(code, 0, stderr);
   const result = JSON.parse(stdout);
   assert.deepEqual(result.devices, ['Fixture RTX 4070 (Vulkan)', 'Fixture Apple M2 (Metal)']);
+  assert.deepEqual(result.findings.map((d: { device: string }) => d.device), result.devices, 'the findings of each device');
+  assert.ok(result.findings[0].findings.some((f: { topic: string; measured: boolean }) => f.topic === 'roof' && f.measured));
   for (const name of ['report.md', 'report.csv', 'report.html', 'gab-latency.json', 'gab-throughput.json', 'bmf.json']) assert.ok(existsSync(join(out, name)), name);
   const pngs = readdirSync(join(out, 'charts'));
   assert.equal(pngs.length, result.charts.length);
