@@ -147,7 +147,7 @@ function kvFinding(preset: string, rows: readonly KvCapacityRow[], presetCases: 
   const form = (name: string): KvCapacityRow | undefined => rows.find((r) => r.form === name);
   const mla = form('absorbed') ?? form('naive-latent');
   const casesOf = (name: string): Measurement[] => presetCases.filter((c) => c.params['form'] === name);
-  if (!mla) return unmeasured('kv-cache', subject, `MLA's latent cache ${whyUnmeasured([...casesOf('absorbed'), ...casesOf('naive-latent')], 'has no case')}`, presetCases);
+  if (!mla) return unmeasured('kv-cache', subject, `MLA's latent cache ${whyUnmeasured([...casesOf('absorbed'), ...casesOf('naive-latent')], 'not in this run')}`, presetCases);
   const bytes = (n: number): string => n.toLocaleString('en-US');
   const against = KV_BASELINES.map(([name, label]) => {
     const row = form(name);
