@@ -56,6 +56,31 @@ function finalizeChartConfig(config, opts) {
     },
     plugins.tooltip || {},
   );
+  // `plugins.valueLabels.display`: each bar's value written above it (the KV-bytes chart), where an axis alone
+  // would leave a reader estimating bytes off a log scale.
+  if (plugins.valueLabels && plugins.valueLabels.display) {
+    cfg.plugins = (cfg.plugins || []).concat([
+      {
+        id: 'valueLabels',
+        afterDatasetsDraw: (chart) => {
+          const ctx = chart.ctx;
+          ctx.save();
+          ctx.font = `12px ${opts.fontFamily}`;
+          ctx.fillStyle = '#333';
+          ctx.textAlign = 'center';
+          ctx.textBaseline = 'bottom';
+          chart.data.datasets.forEach((dataset, i) => {
+            if (!chart.isDatasetVisible(i)) return;
+            chart.getDatasetMeta(i).data.forEach((bar, j) => {
+              const value = dataset.data[j];
+              if (typeof value === 'number') ctx.fillText(value.toLocaleString('en-US'), bar.x, bar.y - 3);
+            });
+          });
+          ctx.restore();
+        },
+      },
+    ]);
+  }
   const scales = options.scales || {};
   for (const id of Object.keys(scales)) {
     const scale = scales[id];

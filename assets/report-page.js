@@ -27,7 +27,7 @@
     box.appendChild(canvas);
     holder.appendChild(box);
     var config = finalizeChartConfig(spec.config, { fontFamily: "system-ui, 'DejaVu Sans', sans-serif", responsive: true });
-    config.plugins = [white];
+    config.plugins = (config.plugins || []).concat([white]);
     window.mlaBenchCharts.push(new Chart(canvas, config));
   });
 })();

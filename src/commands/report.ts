@@ -6,10 +6,11 @@ import { REPORT_FORMATS, writeReport, type ReportFormat, type ReportResult } fro
 export default class Report extends BaseCommand {
   static override summary = 'Tables, Markdown, CSV, charts (PNG and one offline HTML page) and CI exports from results files.';
   static override description = `Reads results files only (no GPU), or the journal of a run that was cut short or is still going (its finished cases). Files from the same device are merged; several devices add cross-hardware charts.
+Every report opens with the findings computed from the results (KV cache per token against MHA/GQA/MQA, absorbed MLA decode against naive MLA and MHA and the stage that decides it, the crossover q_len, MoE dispatch against the host loop, each headline kernel's % of its roof; what the run did not measure says so), then the tables: a column per axis that varies in a suite, the constant ones in its title.
 table, md, csv and bmf go to stdout unless --out is given; html, png and gab always write files (to --out, default results/report/):
-  md    report.md: ceilings and one table per suite (for CI job summaries)
-  csv   report.csv: one row per case, flat columns
-  html  report.html: self-contained, interactive charts, works offline
+  md    report.md: findings, the MLA summaries, ceilings and one table per suite (for CI job summaries)
+  csv   report.csv: one row per case, flat columns (cases a budget left out: status left-out)
+  html  report.html: self-contained, works offline: findings, tables, then interactive charts
   png   charts/*.png: latency vs context, decode tokens/s vs batch, KV bytes per token, MLA crossover, roofline, MoE stages, cross-hardware
   gab   gab-latency.json (customSmallerIsBetter, ms) and gab-throughput.json (customBiggerIsBetter, GB/s and GFLOP/s) for github-action-benchmark
   bmf   bmf.json: Bencher Metric Format (latency in ms and throughput in GB/s, with CI95 bounds)`;

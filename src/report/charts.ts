@@ -73,6 +73,12 @@ export function layoutFor(cases: readonly OkMeasurement[], x: string, extraSerie
   return { x, series, facets };
 }
 
+/** A category label as lines, one per axis: a name (`absorbed`, `host-loop`) alone, a number as `axis=value`. */
+function labelLines(c: OkMeasurement, axes: readonly string[]): string[] {
+  const lines = axes.filter((a) => c.params[a] !== undefined).map((a) => (typeof c.params[a] === 'number' ? `${a}=${c.params[a]}` : String(c.params[a])));
+  return lines.length ? lines : [c.suite];
+}
+
 function labelOf(c: OkMeasurement, axes: readonly string[]): string {
   return (
     axes
@@ -274,44 +280,62 @@ function tokensCharts(d: DeviceResults): ChartSpec[] {
   return charts;
 }
 
+/**
+ * KV-cache bytes per token per layer: a group of bars per variant or form, a bar per preset in each (one colour
+ * per preset, named in the legend), each bar's bytes written above it. Short category names keep the x labels
+ * apart at any page width, where one bar per preset and form with four-line labels ran into each other.
+ */
 function kvBytesChart(d: DeviceResults): ChartSpec[] {
   const withKv = passedCases(d.cases).filter((c) => kvBytesPerToken(c) !== null);
   // The kv-cache suite is Table 1 at every preset; where it ran, the other suites' caches would only repeat it.
   const tableCases = withKv.filter((c) => c.suite === 'kv-cache');
   const cases = tableCases.length ? tableCases : withKv;
   if (!cases.length) return [];
-  // Lines of a multi-line tick label: the preset (MLA suites), the variant or form, the dtype, the bytes.
-  const kvLabel = (c: PassedMeasurement): string[] => {
-    const name = c.params['variant'] ?? c.params['form'] ?? c.suite;
-    return [...(c.params['preset'] !== undefined ? [String(c.params['preset'])] : []), String(name), String(c.params['dtype'] ?? c.dtype)];
-  };
-  const bars = [...groupBy(cases, (c) => kvLabel(c).join(' '))].map(([, members]) => {
-    const bytes = kvBytesPerToken(members[0] as PassedMeasurement) as number;
-    return { label: [...kvLabel(members[0] as PassedMeasurement), `${bytes.toLocaleString('en-US')} B`], bytes };
-  });
-  bars.sort((a, b) => b.bytes - a.bytes);
-  const spread = Math.max(...bars.map((b) => b.bytes)) / Math.min(...bars.map((b) => b.bytes));
+  const dtypes = new Set(cases.map((c) => String(c.params['dtype'] ?? c.dtype)));
+  const category = (c: PassedMeasurement): string => [String(c.params['variant'] ?? c.params['form'] ?? c.suite), ...(dtypes.size > 1 ? [String(c.params['dtype'] ?? c.dtype)] : [])].join(' ');
+  const presets = [...new Set(cases.map((c) => (c.params['preset'] === undefined ? '' : String(c.params['preset']))))];
+  const bytesOf = new Map<string, number>();
+  for (const c of cases) {
+    const key = `${category(c)}\u0000${c.params['preset'] ?? ''}`;
+    if (!bytesOf.has(key)) bytesOf.set(key, kvBytesPerToken(c) as number);
+  }
+  const categories = [...new Set(cases.map(category))];
+  const largest = (name: string): number => Math.max(...presets.map((p) => bytesOf.get(`${name}\u0000${p}`) ?? 0));
+  categories.sort((a, b) => largest(b) - largest(a));
+  const all = [...bytesOf.values()];
+  const spread = Math.max(...all) / Math.min(...all);
+  const constants = dtypes.size === 1 ? `dtype=${[...dtypes][0]}` : '';
   return [
     {
       id: slug(`kv-bytes-${d.device}`),
       kind: 'kv-bytes',
       title: 'KV-cache bytes per token',
-      // Labels stay horizontal (rotated ones are clipped at the left edge): room for each.
-      width: Math.max(1100, 130 * bars.length),
+      width: 1100,
       height: 600,
       config: {
         type: 'bar',
         data: {
-          labels: bars.map((b) => b.label),
-          datasets: [{ label: 'KV-cache bytes per cached token (one layer)', data: bars.map((b) => b.bytes), backgroundColor: bars.map((_, i) => color(i, 0.75)), borderColor: bars.map((_, i) => color(i)), borderWidth: 1 }],
+          labels: categories,
+          datasets: presets.map((preset, i) => ({
+            label: preset || 'KV-cache bytes per cached token (one layer)',
+            data: categories.map((name) => bytesOf.get(`${name}\u0000${preset}`) ?? null),
+            backgroundColor: color(i, 0.75),
+            borderColor: color(i),
+            borderWidth: 1,
+          })),
         },
         options: {
-          ...baseOptions('KV-cache bytes per token per variant', d.device, 1),
-          plugins: { title: { display: true, text: 'KV-cache bytes per token per variant' }, subtitle: { display: true, text: d.device }, legend: { display: false } },
+          ...baseOptions('KV-cache bytes per token per layer', [d.device, constants].filter(Boolean).join(' · '), presets.length),
+          plugins: {
+            title: { display: true, text: 'KV-cache bytes per token per layer' },
+            subtitle: { display: true, text: [d.device, constants].filter(Boolean).join(' · ') },
+            legend: { display: presets.some(Boolean), position: 'top' },
+            valueLabels: { display: true },
+          },
           scales: {
-            x: { title: { display: true, text: 'variant' }, ticks: { autoSkip: false, maxRotation: 0 } },
+            x: { title: { display: true, text: cases.some((c) => c.params['variant'] !== undefined) ? 'variant' : 'form' } },
             // On a log axis a bar starts at the axis minimum: put it a decade below the smallest bar so every bar shows.
-            y: spread > 20 ? { ...logScale('KV-cache per token per layer (bytes)'), min: 10 ** Math.floor(Math.log10(Math.min(...bars.map((b) => b.bytes))) - 1) } : { type: 'linear', beginAtZero: true, title: { display: true, text: 'KV-cache per token per layer (bytes)' } },
+            y: spread > 20 ? { ...logScale('KV-cache per token per layer (bytes)'), min: 10 ** Math.floor(Math.log10(Math.min(...all)) - 1) } : { type: 'linear', beginAtZero: true, title: { display: true, text: 'KV-cache per token per layer (bytes)' } },
           },
         },
       },
@@ -425,7 +449,8 @@ function stageCharts(d: DeviceResults): ChartSpec[] {
       config: {
         type: 'bar',
         data: {
-          labels: sorted.map((c) => labelOf(c, varying)),
+          // A line per axis keeps each label narrow; Chart.js still tilts them where even that does not fit.
+          labels: sorted.map((c) => labelLines(c, varying)),
           datasets: stages.map((stage, i) => ({
             label: stage,
             data: sorted.map((c) => {
@@ -442,7 +467,8 @@ function stageCharts(d: DeviceResults): ChartSpec[] {
         options: {
           ...baseOptions(`${suite}: share of each stage (timed in its own pass) in the summed stage time`, [d.device, constantsOf(cases, varying)].filter(Boolean).join(' · '), stages.length),
           scales: {
-            x: { stacked: true, title: { display: true, text: varying.join(', ') || 'case' } },
+            // Every bar keeps its label (autoSkip would leave every other one bare).
+            x: { stacked: true, title: { display: true, text: varying.join(', ') || 'case' }, ticks: { autoSkip: false } },
             y: { stacked: true, beginAtZero: true, max: 100, title: { display: true, text: 'share of the summed stage medians (%)' } },
           },
         },

@@ -1,24 +1,28 @@
 import { machineDriftNote, type CandidateComparison, type CrossHardwareTable } from './compare.js';
-import { caseVerdictsTable, ceilingShiftsTable, deviceMediansTable, suiteVerdictsTable } from './comparison-tables.js';
+import { caseVerdictTables, ceilingShiftsTable, deviceMediansTables, leftOutLine, suiteVerdictsTable } from './comparison-tables.js';
 import { renderTable } from './table.js';
+import { TERMINAL_WIDTH, wrapText } from './wrap.js';
 
-/** Terminal tables of a comparison: per-suite geomeans, then every case with its verdict. */
+/** Terminal tables of a comparison: per-suite geomeans, every case with its verdict per suite, then what was not compared. */
 export function renderComparison(c: CandidateComparison, noisePct: number): string {
-  const lines = [
-    `${c.candidate} vs ${c.base} (ratio = candidate / base median; noise band ±${noisePct}%; visits p: one-sided rank test of the per-visit medians in the ratio's direction, which slower / faster also need where both runs have visits)`,
-    renderTable(suiteVerdictsTable(c)),
-    renderTable(caseVerdictsTable(c)),
+  const sections = [
+    `${wrapText(`${c.candidate} vs ${c.base} (ratio = candidate / base median; noise band ±${noisePct}%; visits p: one-sided rank test of the per-visit medians in the ratio's direction, which slower / faster also need where both runs have visits)`, TERMINAL_WIDTH, '  ')}\n${renderTable(suiteVerdictsTable(c))}`,
+    ...caseVerdictTables(c).map((table) => renderTable(table)),
   ];
   const ceilings = ceilingShiftsTable(c);
-  if (ceilings) lines.push(renderTable(ceilings));
+  if (ceilings) sections.push(renderTable(ceilings));
   const drift = machineDriftNote(c.ceilings, noisePct);
-  if (drift) lines.push(`Warning: ${drift}`);
-  if (c.onlyInBase.length) lines.push(`only in base: ${c.onlyInBase.length} case(s)`);
-  if (c.onlyInCandidate.length) lines.push(`only in candidate: ${c.onlyInCandidate.length} case(s)`);
-  if (c.timedOnOneSide.length) lines.push(`timed on one side only (checked, not timed, on the other): ${c.timedOnOneSide.length} case(s)`);
-  return lines.join('\n');
+  const notes = [
+    ...(drift ? [`Warning: ${drift}`] : []),
+    ...(c.onlyInBase.length ? [`only in base: ${c.onlyInBase.length} case(s)`] : []),
+    ...(c.onlyInCandidate.length ? [`only in candidate: ${c.onlyInCandidate.length} case(s)`] : []),
+    ...(c.timedOnOneSide.length ? [`timed on one side only (checked, not timed, on the other): ${c.timedOnOneSide.length} case(s)`] : []),
+    ...[leftOutLine(c) ?? []].flat(),
+  ];
+  if (notes.length) sections.push(notes.map((note) => wrapText(note, TERMINAL_WIDTH, '  ')).join('\n'));
+  return sections.join('\n\n');
 }
 
 export function renderCrossHardware(t: CrossHardwareTable): string {
-  return `median GPU time per repeat, per device\n${renderTable(deviceMediansTable(t))}`;
+  return ['median GPU time per repeat, per device', ...deviceMediansTables(t).map((table) => renderTable(table))].join('\n\n');
 }

@@ -3,12 +3,13 @@ import type { Ceilings } from '../measure/rates.js';
 import type { OkMeasurement } from '../results/schema.js';
 import { isSoftwareAdapter } from '../util/adapter-kind.js';
 import { exactRankP, geomean, mannWhitneyU, ratioOfMedians, verdict, type Verdict, type VisitEvidence } from './compare-stats.js';
-import { okCases, type LoadedResults } from './data.js';
+import { okCases, passedCases, type LoadedResults } from './data.js';
 import { CEILING_LABELS } from './format.js';
 
 export interface CaseComparison {
   key: string;
   suite: string;
+  params: Record<string, string | number>;
   /** Base and candidate median GPU time per repeat (ms). */
   baseMs: number;
   candidateMs: number;
@@ -58,6 +59,18 @@ export interface CandidateComparison {
   onlyInCandidate: string[];
   /** Keys timed (ok) on one side and checked without timing on the other (a suite that stopped or started timing). */
   timedOnOneSide: string[];
+  /**
+   * Keys a time budget left out on one side and measured (timed or checked) on the other: no verdict either way,
+   * and never counted as missing.
+   */
+  leftOutOnOneSide: LeftOutOnOneSide[];
+}
+
+export interface LeftOutOnOneSide {
+  key: string;
+  suite: string;
+  /** The side whose budget left it out. */
+  leftOutIn: 'base' | 'candidate';
 }
 
 export interface CompareOptions {
@@ -111,6 +124,7 @@ export function compareResults(base: LoadedResults, candidate: LoadedResults, op
     cases.push({
       key,
       suite: b.suite,
+      params: b.params,
       baseMs: b.timing.gpu.median,
       candidateMs: c.timing.gpu.median,
       ratio: estimate.ratio,
@@ -133,16 +147,25 @@ export function compareResults(base: LoadedResults, candidate: LoadedResults, op
       inconclusive: count('inconclusive'),
     };
   });
+  const leftOutOnOneSide = [...leftOutAgainst(base, candidate, 'base'), ...leftOutAgainst(candidate, base, 'candidate')];
+  const leftOut = new Set(leftOutOnOneSide.map((x) => x.key));
   return {
     base: base.path,
     candidate: candidate.path,
     cases,
     suites,
     ceilings: ceilingShifts(base.results.ceilings, candidate.results.ceilings, opts.noise),
-    onlyInBase: [...baseCases.keys()].filter((k) => !candidateCases.has(k) && !candidateChecked.has(k)),
-    onlyInCandidate: [...candidateCases.keys()].filter((k) => !baseCases.has(k) && !baseChecked.has(k)),
+    onlyInBase: [...baseCases.keys()].filter((k) => !candidateCases.has(k) && !candidateChecked.has(k) && !leftOut.has(k)),
+    onlyInCandidate: [...candidateCases.keys()].filter((k) => !baseCases.has(k) && !baseChecked.has(k) && !leftOut.has(k)),
+    leftOutOnOneSide,
     timedOnOneSide: [...[...baseCases.keys()].filter((k) => candidateChecked.has(k)), ...[...candidateCases.keys()].filter((k) => baseChecked.has(k))],
   };
+}
+
+/** Keys `side`'s budget left out that `other` measured (timed or checked). */
+function leftOutAgainst(side: LoadedResults, other: LoadedResults, name: LeftOutOnOneSide['leftOutIn']): LeftOutOnOneSide[] {
+  const measured = new Set(passedCases(other.results.cases).map((c) => c.key));
+  return side.results.cases.filter((c) => c.status === 'left-out' && measured.has(c.key)).map((c) => ({ key: c.key, suite: c.suite, leftOutIn: name }));
 }
 
 /** The visit-level rank test where both runs sampled the case in two or more visits (else null). */
@@ -195,20 +218,20 @@ export function assertSameDevice(files: readonly LoadedResults[]): void {
 export interface CrossHardwareTable {
   devices: Array<{ device: string; files: string[] }>;
   /** Median GPU time per repeat (ms) per case key, one entry per device (null: not measured there). */
-  rows: Array<{ key: string; suite: string; medians: Array<number | null> }>;
+  rows: Array<{ key: string; suite: string; params: Record<string, string | number>; medians: Array<number | null> }>;
 }
 
 /** One column per device: the median per case (the last file of a device wins on a repeated key). */
 export function crossHardwareTable(files: readonly LoadedResults[]): CrossHardwareTable {
   const devices: CrossHardwareTable['devices'] = [];
   const medians = new Map<string, Map<string, number>>();
-  const suites = new Map<string, string>();
+  const named = new Map<string, { suite: string; params: Record<string, string | number> }>();
   for (const file of files) {
     let device = devices.find((d) => d.device === file.device);
     if (!device) devices.push((device = { device: file.device, files: [] }));
     device.files.push(file.path);
     for (const c of okCases(file.results.cases)) {
-      suites.set(c.key, c.suite);
+      named.set(c.key, { suite: c.suite, params: c.params });
       let perDevice = medians.get(c.key);
       if (!perDevice) medians.set(c.key, (perDevice = new Map()));
       perDevice.set(file.device, c.timing.gpu.median);
@@ -218,7 +241,8 @@ export function crossHardwareTable(files: readonly LoadedResults[]): CrossHardwa
     devices,
     rows: [...medians].map(([key, perDevice]) => ({
       key,
-      suite: suites.get(key) ?? '',
+      suite: named.get(key)?.suite ?? '',
+      params: named.get(key)?.params ?? {},
       medians: devices.map((d) => perDevice.get(d.device) ?? null),
     })),
   };

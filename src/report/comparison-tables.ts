@@ -1,4 +1,5 @@
 import type { CandidateComparison, CaseComparison, CrossHardwareTable } from './compare.js';
+import { splitAxes, titleWithConstants, varyingCells } from './axes.js';
 import { formatCeiling, formatDuration } from './format.js';
 import { left, right, type Cell, type TableModel } from './table-model.js';
 
@@ -19,21 +20,41 @@ function verdictCell(verdict: CaseComparison['verdict']): Cell {
   return verdict;
 }
 
-export function caseVerdictsTable(c: CandidateComparison): TableModel {
-  return {
-    columns: [left('case'), right('base'), right('candidate'), right('ratio'), right('CI95'), right('p'), right('visits p'), left('verdict')],
-    rows: c.cases.map((x) => [
-      x.key,
-      formatDuration(x.baseMs),
-      formatDuration(x.candidateMs),
-      ratioText(x.ratio),
-      `${x.ci95.lo.toFixed(3)}-${x.ci95.hi.toFixed(3)}`,
-      x.p < 1e-4 ? x.p.toExponential(1) : x.p.toFixed(4),
-      // The visit-level test in the ratio's direction.
-      x.visits === null ? '-' : (x.ratio >= 1 ? x.visits.slowerP : x.visits.fasterP).toFixed(3),
-      verdictCell(x.verdict),
-    ]),
-  };
+/** Per suite, each case's verdict: a column per axis that varies in the suite, the constant ones in the title. */
+export function caseVerdictTables(c: CandidateComparison): TableModel[] {
+  return suitesIn(c.cases).map((suite) => {
+    const own = c.cases.filter((x) => x.suite === suite);
+    const split = splitAxes(own.map((x) => x.params));
+    return {
+      title: titleWithConstants(suite, split),
+      columns: [...split.varying.map(left), right('base'), right('candidate'), right('ratio'), right('CI95'), right('p'), right('visits p'), left('verdict')],
+      rows: own.map((x) => [
+        ...varyingCells(x.params, split),
+        formatDuration(x.baseMs),
+        formatDuration(x.candidateMs),
+        ratioText(x.ratio),
+        `${x.ci95.lo.toFixed(3)}-${x.ci95.hi.toFixed(3)}`,
+        x.p < 1e-4 ? x.p.toExponential(1) : x.p.toFixed(4),
+        // The visit-level test in the ratio's direction.
+        x.visits === null ? '-' : (x.ratio >= 1 ? x.visits.slowerP : x.visits.fasterP).toFixed(3),
+        verdictCell(x.verdict),
+      ]),
+      keyColumns: split.varying.length,
+    };
+  });
+}
+
+function suitesIn(items: ReadonlyArray<{ suite: string }>): string[] {
+  return [...new Set(items.map((x) => x.suite))];
+}
+
+/** `left out by a budget on one side: 3 cases (2 by the base's, 1 by the candidate's)`, or null for none. */
+export function leftOutLine(c: CandidateComparison): string | null {
+  const n = c.leftOutOnOneSide.length;
+  if (n === 0) return null;
+  const by = (side: 'base' | 'candidate'): number => c.leftOutOnOneSide.filter((x) => x.leftOutIn === side).length;
+  const sides = [by('base') && `${by('base')} by the base's`, by('candidate') && `${by('candidate')} by the candidate's`].filter(Boolean).join(', ');
+  return `left out by a budget on one side: ${n} case${n === 1 ? '' : 's'} (${sides}), measured on the other; not compared, no verdict`;
 }
 
 /** Null when the two runs share no calibrated ceiling. */
@@ -45,10 +66,16 @@ export function ceilingShiftsTable(c: CandidateComparison): TableModel | null {
   };
 }
 
-/** One column per device: each case's median GPU time per repeat, '-' where the device did not measure it. */
-export function deviceMediansTable(t: CrossHardwareTable): TableModel {
-  return {
-    columns: [left('case'), ...t.devices.map((d) => right(d.device))],
-    rows: t.rows.map((r) => [r.key, ...r.medians.map((m) => (m === null ? '-' : formatDuration(m)))]),
-  };
+/** Per suite, one column per device: each case's median GPU time per repeat, '-' where the device did not measure it. */
+export function deviceMediansTables(t: CrossHardwareTable): TableModel[] {
+  return suitesIn(t.rows).map((suite) => {
+    const own = t.rows.filter((r) => r.suite === suite);
+    const split = splitAxes(own.map((r) => r.params));
+    return {
+      title: titleWithConstants(suite, split),
+      columns: [...split.varying.map(left), ...t.devices.map((d) => right(d.device))],
+      rows: own.map((r) => [...varyingCells(r.params, split), ...r.medians.map((m) => (m === null ? '-' : formatDuration(m)))]),
+      keyColumns: split.varying.length,
+    };
+  });
 }

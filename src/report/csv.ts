@@ -23,11 +23,24 @@ function fixedFields(file: LoadedResults, m: Measurement): unknown[] {
     ok?.rates.gbps, ok?.rates.gflops, ok?.rates.intensity, ok?.rates.memoryFraction, ok?.rates.computeFraction, ok?.rates.bound,
     withWork?.work.flops, withWork?.work.bytesRead, withWork?.work.bytesWritten, withWork?.memory.peakBytes, withWork?.memory.peakByRole['kv-cache'],
     kvBytesPerToken(m), ok && gpu && tokens !== null && gpu.median > 0 ? tokens / (gpu.median / 1e3) : null,
-    'numerics' in m ? m.numerics.passed : null, worstRelError(m), worstRelError(m, true), m.status === 'skipped' ? m.reason : m.status === 'error' ? m.message : null,
+    'numerics' in m ? m.numerics.passed : null, worstRelError(m), worstRelError(m, true), reasonOf(m),
   ];
 }
 
-/** One row per case of every file; flat columns, then one `param_<axis>` column per axis seen. */
+/** Why a case has no numbers: a skip's reason, an error's message, `budget` for a case a time budget left out. */
+function reasonOf(m: Measurement): string | null {
+  switch (m.status) {
+    case 'skipped':
+    case 'left-out':
+      return m.reason;
+    case 'error':
+      return m.message;
+    default:
+      return null;
+  }
+}
+
+/** One row per case of every file (left-out cases too, status `left-out`, reason `budget`); flat columns, then one `param_<axis>` column per axis seen. */
 export function renderCsv(files: readonly LoadedResults[]): string {
   const axes = [...new Set(files.flatMap((f) => f.results.cases.flatMap((c) => Object.keys(c.params))))];
   const head = [...FIXED, ...axes.map((a) => `param_${a}`)];

@@ -5,6 +5,7 @@ import type { Ceilings } from '../measure/rates.js';
 import type { Measurement, OkMeasurement, PassedMeasurement, ResultFile } from '../results/schema.js';
 import { resultsOfJournal } from '../results/assemble.js';
 import { JOURNAL_SUFFIX, readResultFile } from '../results/store.js';
+import { runSummary, type RunSummary } from './run-summary.js';
 
 /** One results file as read for reporting: where it came from and which device produced it. */
 export interface LoadedResults {
@@ -21,6 +22,8 @@ export interface LoadedResults {
 export interface DeviceResults {
   device: string;
   files: string[];
+  /** Each file's run: profile, budget, cases left out. */
+  runs: RunSummary[];
   ceilings: Ceilings;
   cases: Measurement[];
 }
@@ -67,6 +70,7 @@ export function groupByDevice(loaded: readonly LoadedResults[]): DeviceResults[]
       group = {
         device: file.device,
         files: [],
+        runs: [],
         ceilings: { copyGBs: null, readGBs: null, fmaF32Gflops: null, fmaF16Gflops: null, dispatchUs: null },
         cases: [],
         byKey: new Map(),
@@ -74,6 +78,7 @@ export function groupByDevice(loaded: readonly LoadedResults[]): DeviceResults[]
       groups.set(file.device, group);
     }
     group.files.push(file.path);
+    group.runs.push(runSummary(file.path, file.results));
     for (const name of Object.keys(group.ceilings) as (keyof Ceilings)[]) group.ceilings[name] ??= file.results.ceilings[name];
     for (const measurement of file.results.cases) {
       const at = group.byKey.get(measurement.key);

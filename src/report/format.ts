@@ -22,8 +22,14 @@ export function formatBytes(bytes: number): string {
 }
 
 export function formatRate(value: number, unit: string): string {
+  const number = formatRateValue(value);
+  return number === '-' ? number : `${number} ${unit}`;
+}
+
+/** A rate's number alone, for a column whose head names the unit. */
+export function formatRateValue(value: number): string {
   if (!Number.isFinite(value)) return '-';
-  return `${value >= 100 ? value.toFixed(0) : value.toPrecision(3)} ${unit}`;
+  return value >= 100 ? value.toFixed(0) : value.toPrecision(3);
 }
 
 export function formatPercent(fraction: number | null | undefined, digits = 0): string {

@@ -1,10 +1,12 @@
 import type { Ceilings } from '../measure/rates.js';
 import type { Measurement } from '../results/schema.js';
 import { machineDriftNote, type CandidateComparison, type CrossHardwareTable } from './compare.js';
-import { caseVerdictsTable, ceilingShiftsTable, deviceMediansTable, suiteVerdictsTable } from './comparison-tables.js';
+import { caseVerdictTables, ceilingShiftsTable, deviceMediansTables, leftOutLine, suiteVerdictsTable } from './comparison-tables.js';
 import { suitesOf, type DeviceResults } from './data.js';
+import { findings, FINDINGS_TITLE, type Finding } from './findings.js';
 import { DEFAULT_MEMORY_BUDGET_GB, mlaTables } from './mla.js';
 import { caseTable, ceilingsTable, stageSections, type StageSection } from './results-tables.js';
+import { describeRun } from './run-summary.js';
 import { markdownCode, markdownText } from './sanitize.js';
 import { inlineText, type Cell, type TableModel } from './table-model.js';
 
@@ -25,14 +27,16 @@ function markdownCell(cell: Cell): string {
   return inlineText(cell);
 }
 
-/** A level-3 heading (with a title), then the table. */
+/** A level-3 heading (with a title), the table (none without rows), then its notes as paragraphs. */
 export function markdownTable(model: TableModel): string {
-  const table = mdTable(
-    model.columns.map((column) => column.head),
-    model.rows.map((row) => row.map(markdownCell)),
-    model.columns.map((column) => (column.align === 'right' ? 'r' : 'l')),
-  );
-  return model.title === undefined ? table : `### ${mdCell(model.title)}\n\n${table}`;
+  const table = model.rows.length
+    ? mdTable(
+        model.columns.map((column) => column.head),
+        model.rows.map((row) => row.map(markdownCell)),
+        model.columns.map((column) => (column.align === 'right' ? 'r' : 'l')),
+      )
+    : '';
+  return [...(model.title === undefined ? [] : [`### ${mdCell(model.title)}`]), table, ...(model.notes ?? []).map(mdCell)].filter(Boolean).join('\n\n');
 }
 
 export function markdownCeilings(ceilings: Ceilings): string {
@@ -58,14 +62,34 @@ export function markdownMlaSections(cases: readonly Measurement[], budgetGB = DE
   return mlaTables(cases, budgetGB).map(markdownTable).join('\n\n');
 }
 
-/** A report for CI job summaries: per device, its ceilings and one table per suite. */
+/** One finding as a list item: subject, where it holds, headline. */
+export function markdownFinding(finding: Finding): string {
+  return `- **${mdCell(finding.subject)}**${finding.where ? ` (${mdCell(finding.where)})` : ''}: ${mdCell(finding.headline)}`;
+}
+
+/** What a finding was computed from: its numbers and its cases. */
+function markdownFindingBasis(finding: Finding): string {
+  const numbers = finding.numbers.length ? mdTable(['number', 'value'], finding.numbers.map((n) => [n.label, n.value]), ['l', 'r']) : '';
+  const cases = finding.sources.length ? `Cases: ${finding.sources.map(markdownCode).join(', ')}` : '';
+  return [`**${mdCell(finding.subject)}**`, numbers, cases].filter(Boolean).join('\n\n');
+}
+
+/** The findings as a list, then, folded, the numbers and cases behind each. */
+export function markdownFindings(list: readonly Finding[]): string {
+  const based = list.filter((f) => f.numbers.length || f.sources.length);
+  const basis = based.length ? ['', '<details><summary>The numbers and cases behind each finding</summary>', '', based.map(markdownFindingBasis).join('\n\n'), '', '</details>'] : [];
+  return [`### ${FINDINGS_TITLE}`, '', ...list.map(markdownFinding), ...basis].join('\n');
+}
+
+/** A report for CI job summaries: per device, the findings first, then the MLA summaries, its ceilings and a table per suite. */
 export function markdownReport(devices: DeviceResults[]): string {
   const parts = ['# mla-bench report', ''];
   for (const d of devices) {
-    parts.push(`## ${mdCell(d.device)}`, '', `Results: ${d.files.map(markdownCode).join(', ')}`, '');
-    parts.push('Device ceilings (calibrated)', '', markdownCeilings(d.ceilings), '', markdownCaseTables(d.cases, d.ceilings), '');
+    parts.push(`## ${mdCell(d.device)}`, '', `Results: ${d.runs.map((run) => `${markdownCode(run.file)} (${mdCell(describeRun(run))})`).join(', ')}`, '');
+    parts.push(markdownFindings(findings(d)), '');
     const mla = markdownMlaSections(d.cases);
     if (mla) parts.push(mla, '');
+    parts.push('### Device ceilings (calibrated)', '', markdownCeilings(d.ceilings), '', markdownCaseTables(d.cases, d.ceilings), '');
   }
   return parts.join('\n');
 }
@@ -74,14 +98,16 @@ export function markdownComparison(comparisons: CandidateComparison[], noisePct:
   const parts = ['# mla-bench comparison', ''];
   for (const c of comparisons) {
     parts.push(`## ${markdownCode(c.candidate)} vs ${markdownCode(c.base)}`, '', `Ratio = candidate / base median GPU time (above 1 is slower); noise band ±${noisePct}%; visits p: one-sided rank test of the per-visit medians, which slower / faster also need where both runs have visits.`, '');
-    parts.push(markdownTable(suiteVerdictsTable(c)), '', markdownTable(caseVerdictsTable(c)), '');
+    parts.push(markdownTable(suiteVerdictsTable(c)), '', ...caseVerdictTables(c).flatMap((table) => [markdownTable(table), '']));
     const ceilings = ceilingShiftsTable(c);
     if (ceilings) parts.push(markdownTable(ceilings), '');
     const drift = machineDriftNote(c.ceilings, noisePct);
     if (drift) parts.push(`> **Warning:** ${drift}.`, '');
-    if (c.onlyInBase.length) parts.push(`Only in base: ${c.onlyInBase.map((k) => `\`${k}\``).join(', ')}`, '');
-    if (c.onlyInCandidate.length) parts.push(`Only in candidate: ${c.onlyInCandidate.map((k) => `\`${k}\``).join(', ')}`, '');
-    if (c.timedOnOneSide.length) parts.push(`Timed on one side only (checked, not timed, on the other): ${c.timedOnOneSide.map((k) => `\`${k}\``).join(', ')}`, '');
+    if (c.onlyInBase.length) parts.push(`Only in base: ${c.onlyInBase.map(markdownCode).join(', ')}`, '');
+    if (c.onlyInCandidate.length) parts.push(`Only in candidate: ${c.onlyInCandidate.map(markdownCode).join(', ')}`, '');
+    if (c.timedOnOneSide.length) parts.push(`Timed on one side only (checked, not timed, on the other): ${c.timedOnOneSide.map(markdownCode).join(', ')}`, '');
+    const leftOut = leftOutLine(c);
+    if (leftOut) parts.push(`${mdCell(leftOut.charAt(0).toUpperCase() + leftOut.slice(1))}: ${c.leftOutOnOneSide.map((x) => markdownCode(x.key)).join(', ')}`, '');
   }
   return parts.join('\n');
 }
@@ -92,7 +118,6 @@ export function markdownCrossHardware(table: CrossHardwareTable): string {
     '',
     'Median GPU time per repeat.',
     '',
-    markdownTable(deviceMediansTable(table)),
-    '',
+    ...deviceMediansTables(table).flatMap((suite) => [markdownTable(suite), '']),
   ].join('\n');
 }

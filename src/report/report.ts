@@ -5,6 +5,7 @@ import { buildCharts, type ChartKind, type ChartSpec } from './charts.js';
 import { renderCsv } from './csv.js';
 import { groupByDevice, type DeviceResults, type LoadedResults } from './data.js';
 import { bencherMetricFormat, githubActionBenchmark } from './exports.js';
+import { findings, type Finding } from './findings.js';
 import { renderHtml } from './html.js';
 import { markdownReport } from './markdown.js';
 import { writeChartPngs } from './png.js';
@@ -25,12 +26,14 @@ export interface ReportOutput {
 export interface ReportResult {
   files: string[];
   devices: string[];
+  /** Per device, what its results answer (findings.ts), as every format opens with it. */
+  findings: Array<{ device: string; findings: Finding[] }>;
   outDir: string | null;
   charts: Array<{ id: string; kind: ChartKind; title: string }>;
   outputs: ReportOutput[];
 }
 
-/** Terminal tables per file, through the run command's renderer. */
+/** Per file, the findings and then the terminal tables, through the run command's renderer. */
 export function renderTerminal(files: readonly LoadedResults[]): string {
   return files.map((f) => `${f.path}\n${renderResults(f.results)}`).join('\n\n');
 }
@@ -99,6 +102,7 @@ export function writeReport(files: readonly LoadedResults[], opts: ReportOptions
   return {
     files: files.map((f) => f.path),
     devices: devices.map((d) => d.device),
+    findings: devices.map((d) => ({ device: d.device, findings: findings(d) })),
     outDir,
     charts: (charts ?? []).map((c) => ({ id: c.id, kind: c.kind, title: c.title })),
     outputs,

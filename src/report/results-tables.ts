@@ -2,7 +2,8 @@ import type { Ceilings } from '../measure/rates.js';
 import type { Measurement, OkMeasurement } from '../results/schema.js';
 import { describeCase } from '../suites/expand.js';
 import { shownRelError } from './data.js';
-import { ceilingRows, formatDuration, formatError, formatPercent, formatRate } from './format.js';
+import { describeAgainst, describeVarying, splitAxes, titleWithConstants, varyingCells, type AxisSplit, type AxisValue } from './axes.js';
+import { ceilingRows, formatDuration, formatError, formatPercent, formatRateValue } from './format.js';
 import { stageBreakdown, type GapAllowance } from './stages.js';
 import { left, right, type Cell, type TableModel } from './table-model.js';
 
@@ -12,7 +13,8 @@ export function ceilingsTable(ceilings: Ceilings): TableModel {
   return { columns: [left('ceiling'), right('value')], rows: ceilingRows(ceilings) };
 }
 
-export const CASE_COLUMNS = [left('case'), left('status'), right('median'), right('CI95'), right('GB/s'), right('GFLOP/s'), right('% ceiling'), left('bound'), right('rel err')] as const;
+/** A case table's columns after the case's varying axes; rates are bare numbers under a head that names the unit. */
+export const METRIC_COLUMNS = [left('status'), right('median ±CI95'), right('GB/s'), right('GFLOP/s'), right('% ceiling'), left('bound'), right('rel err')] as const;
 
 function relErrorCell(measurement: Extract<Measurement, { numerics: unknown }>): Cell {
   const text = formatError(shownRelError(measurement) ?? 0);
@@ -22,41 +24,94 @@ function relErrorCell(measurement: Extract<Measurement, { numerics: unknown }>):
     : text;
 }
 
-/** A case's row: median GPU time per repeat, its CI, rates, % of the relevant ceiling, bound, error. */
-export function caseRow(measurement: Measurement): Cell[] {
-  const label = describeCase(measurement.params);
+const LEFT_OUT_NOTE = "the run's time budget ran out before it";
+
+/** A median and its CI95 half-width in one cell, e.g. `31.0 ms ±0.7%`. */
+export function medianWithCi(medianMs: number, relCi95: number): string {
+  return `${formatDuration(medianMs)} ±${formatPercent(relCi95, 1)}`;
+}
+
+/** A case's metric cells: median GPU time per repeat, its CI, rates, % of the relevant ceiling, bound, error. */
+export function metricCells(measurement: Measurement): Cell[] {
   switch (measurement.status) {
     case 'ok': {
       const { timing, rates } = measurement;
       const ceiling = rates.bound === 'compute' ? rates.computeFraction : rates.memoryFraction;
       return [
-        label,
         'ok',
-        formatDuration(timing.gpu.median),
-        `±${formatPercent(timing.gpu.relCi95, 1)}`,
-        formatRate(rates.gbps, 'GB/s'),
-        measurement.work.flops ? formatRate(rates.gflops, 'GFLOP/s') : '-',
+        medianWithCi(timing.gpu.median, timing.gpu.relCi95),
+        formatRateValue(rates.gbps),
+        measurement.work.flops ? formatRateValue(rates.gflops) : '-',
         formatPercent(ceiling),
         rates.bound,
         relErrorCell(measurement),
       ];
     }
     case 'checked':
-      return [label, 'checked', 'not timed', '', '', '', '', '', relErrorCell(measurement)];
+      return ['checked', 'not timed', '', '', '', '', relErrorCell(measurement)];
     case 'numerics-failed':
-      return [label, { kind: 'strong', text: 'numerics failed' }, '-', '-', '-', '-', '-', '-', relErrorCell(measurement)];
+      return [{ kind: 'strong', text: 'numerics failed' }, '-', '-', '-', '-', '-', relErrorCell(measurement)];
     case 'skipped':
-      return [label, { kind: 'reason', text: 'skipped', note: measurement.reason }, '', '', '', '', '', '', ''];
+      return [{ kind: 'reason', text: 'skipped', note: measurement.reason }, '', '', '', '', '', ''];
     case 'error':
-      return [label, { kind: 'reason', text: 'error', note: measurement.message }, '', '', '', '', '', '', ''];
+      return [{ kind: 'reason', text: 'error', note: measurement.message }, '', '', '', '', '', ''];
     case 'left-out':
-      return [label, { kind: 'reason', text: 'left out', note: "the run's time budget ran out before it" }, '', '', '', '', '', '', ''];
+      return [{ kind: 'reason', text: 'left out', note: LEFT_OUT_NOTE }, '', '', '', '', '', ''];
   }
 }
 
-/** One suite's cases, in the order given. */
+/** A case's row: its value of each varying axis, then its metrics. */
+export function caseRow(measurement: Measurement, split: AxisSplit): Cell[] {
+  return [...varyingCells(measurement.params, split), ...metricCells(measurement)];
+}
+
+/** Left-out cases named one by one up to this many; past it, counted with the values they span. */
+const LEFT_OUT_LISTED = 8;
+/** Values of one axis listed up to this many; past it, the range. */
+const VALUES_LISTED = 6;
+
+function spannedValues(values: readonly AxisValue[]): string {
+  const distinct = [...new Set(values)];
+  const numbers = distinct.every((v) => typeof v === 'number') ? (distinct as number[]).sort((a, b) => a - b) : null;
+  if (numbers && numbers.length > VALUES_LISTED) return `${numbers[0]}-${numbers[numbers.length - 1]} (${numbers.length} values)`;
+  if (distinct.length > VALUES_LISTED) return `${distinct.slice(0, VALUES_LISTED).join(', ')} and ${distinct.length - VALUES_LISTED} more`;
+  return (numbers ?? distinct).join(', ');
+}
+
+/**
+ * One line for a suite's cases that a budget left out: how many and which, by what tells them apart from
+ * the table's constants; past LEFT_OUT_LISTED, the values each such axis spans among them. Null for none.
+ */
+export function leftOutNote(leftOut: readonly Measurement[], of: number, split: AxisSplit): string | null {
+  if (leftOut.length === 0) return null;
+  const count = `${leftOut.length} of ${of} case${of === 1 ? '' : 's'}`;
+  const names = leftOut.map((m) => describeAgainst(m.params, split));
+  if (leftOut.length <= LEFT_OUT_LISTED) {
+    const which = names.every((name) => name === '') ? '' : `: ${names.map((name) => name || '(the constants above)').join('; ')}`;
+    return `left out by the run's time budget: ${count}${which}`;
+  }
+  const constant = new Map(split.constant);
+  const axes = [...new Set(leftOut.flatMap((m) => Object.keys(m.params)))].filter((axis) => leftOut.some((m) => m.params[axis] !== constant.get(axis)));
+  const spans = axes.map((axis) => `${axis} ${spannedValues(leftOut.flatMap((m) => (m.params[axis] === undefined ? [] : [m.params[axis]])))}`);
+  return `left out by the run's time budget: ${count}${spans.length ? `, spanning ${spans.join('; ')}` : ''} (each one in \`report -f csv\`)`;
+}
+
+/**
+ * One suite's cases, in the order given: a column per varying axis, the constant ones in the title; the cases
+ * a budget left out are not rows but one note under the table.
+ */
 export function caseTable(suite: string, cases: readonly Measurement[]): TableModel {
-  return { title: suite, columns: CASE_COLUMNS, rows: cases.map(caseRow) };
+  const shown = cases.filter((m) => m.status !== 'left-out');
+  const leftOut = cases.filter((m) => m.status === 'left-out');
+  const split = splitAxes((shown.length ? shown : leftOut).map((m) => m.params));
+  const note = leftOutNote(leftOut, cases.length, split);
+  return {
+    title: titleWithConstants(suite, split),
+    columns: [...split.varying.map(left), ...METRIC_COLUMNS],
+    rows: shown.map((m) => caseRow(m, split)),
+    keyColumns: split.varying.length,
+    ...(note && { notes: [note] }),
+  };
 }
 
 /** The gap's allowance in words: each side and where it comes from. */
@@ -75,26 +130,25 @@ export interface StageSection {
   gap: string;
 }
 
-const STAGE_COLUMNS = [left('stage'), right('dispatches'), right('median'), right('CI95'), right('% of sum'), right('GB/s'), right('GFLOP/s'), right('% ceiling'), left('bound')];
+const STAGE_COLUMNS = [left('stage'), right('dispatches'), right('median ±CI95'), right('% of sum'), right('GB/s'), right('GFLOP/s'), right('% ceiling'), left('bound')];
 
-/** Null for a case without stages. */
-export function stageSection(measurement: OkMeasurement, ceilings: Ceilings): StageSection | null {
+/** Null for a case without stages. `label` names the case (default: every axis). */
+export function stageSection(measurement: OkMeasurement, ceilings: Ceilings, label = describeCase(measurement.params)): StageSection | null {
   const breakdown = stageBreakdown(measurement, ceilings);
   if (!breakdown) return null;
   const dispatches = String(measurement.timing.dispatches);
   const rows: Cell[][] = breakdown.rows.map(({ stage, share }) => [
     stage.name,
     String(stage.dispatches),
-    formatDuration(stage.gpu.median),
-    `±${formatPercent(stage.gpu.relCi95, 1)}`,
+    medianWithCi(stage.gpu.median, stage.gpu.relCi95),
     formatPercent(share),
-    formatRate(stage.rates.gbps, 'GB/s'),
-    stage.work.flops ? formatRate(stage.rates.gflops, 'GFLOP/s') : '-',
+    formatRateValue(stage.rates.gbps),
+    stage.work.flops ? formatRateValue(stage.rates.gflops) : '-',
     formatPercent(stage.rates.bound === 'compute' ? stage.rates.computeFraction : stage.rates.memoryFraction),
     stage.rates.bound,
   ]);
-  rows.push(['sum of stages', dispatches, formatDuration(breakdown.sumMs), '', '100%', '', '', '', '']);
-  rows.push([breakdown.paired ? 'end to end, same rounds' : 'end to end', dispatches, formatDuration(breakdown.endToEndMs), `±${formatPercent(breakdown.endToEndRelCi95, 1)}`, '', '', '', '', '']);
+  rows.push(['sum of stages', dispatches, formatDuration(breakdown.sumMs), '100%', '', '', '', '']);
+  rows.push([breakdown.paired ? 'end to end, same rounds' : 'end to end', dispatches, medianWithCi(breakdown.endToEndMs, breakdown.endToEndRelCi95), '', '', '', '', '']);
   const notes = [
     ...(breakdown.paired ? ['median per-round difference'] : []),
     ...(breakdown.passFloorMs === null ? [] : [`a minimal dispatch in its own timed pass: ${formatDuration(breakdown.passFloorMs)}`]),
@@ -106,14 +160,15 @@ export function stageSection(measurement: OkMeasurement, ceilings: Ceilings): St
   ];
   const placement = breakdown.placement === 'in-pipeline' ? 'stages timed in the pipeline, each in its own pass' : 'stages timed alone';
   return {
-    caseLabel: describeCase(measurement.params),
+    caseLabel: label,
     timing: `${placement}${breakdown.paired ? ', in rounds with end to end' : ''}`,
-    table: { columns: STAGE_COLUMNS, rows },
+    table: { columns: STAGE_COLUMNS, rows, keyColumns: 1 },
     gap: `end to end - sum of stages = ${formatDuration(breakdown.gapMs)} ±${formatDuration(breakdown.gapUncertaintyMs)}${notes.length ? ` (${notes.join('; ')})` : ''}`,
   };
 }
 
-/** Each staged case's section, in the order given. */
+/** Each staged case's section, in the order given, the case named by its axes that vary among `cases` (one suite's). */
 export function stageSections(cases: readonly Measurement[], ceilings: Ceilings): StageSection[] {
-  return cases.flatMap((m) => (m.status === 'ok' ? (stageSection(m, ceilings) ?? []) : []));
+  const split = splitAxes(cases.filter((m) => m.status !== 'left-out').map((m) => m.params));
+  return cases.flatMap((m) => (m.status === 'ok' ? (stageSection(m, ceilings, describeVarying(m.params, split) || m.suite) ?? []) : []));
 }

@@ -118,3 +118,38 @@ export function pairedGaps(measurement: OkMeasurement): number[] | null {
   if (!e2e?.length || !stages.length || stages.some((s) => s.samplesMs.length !== e2e.length)) return null;
   return e2e.map((ms, i) => stages.reduce((rest, s) => rest - (s.samplesMs[i] as number), ms));
 }
+
+/** One stage's time in one case minus its time in another. */
+export interface StageDelta {
+  stage: string;
+  deltaMs: number;
+}
+
+/**
+ * Where the time goes between two cases of the same work (absorbed MLA against MHA, say): per stage name,
+ * a's stage median minus b's, a stage only one of them has counting in full; a's stages first, in order.
+ * Null unless both were timed stage by stage.
+ */
+export function stageDeltas(a: OkMeasurement, b: OkMeasurement): StageDelta[] | null {
+  if (!isStaged(a) || !isStaged(b)) return null;
+  const median = (m: OkMeasurement, name: string): number => m.stages?.find((s) => s.name === name)?.gpu.median ?? 0;
+  const names = [...new Set([...a.stages.map((s) => s.name), ...b.stages.map((s) => s.name)])];
+  return names.map((stage) => ({ stage, deltaMs: median(a, stage) - median(b, stage) }));
+}
+
+/**
+ * The stages that decide why a takes longer than b: the largest increases first, until they make up `share` of
+ * all the stages' increases, at most `limit` of them.
+ */
+export function decidingStages(deltas: readonly StageDelta[], share = 0.75, limit = 2): StageDelta[] {
+  const increases = deltas.filter((d) => d.deltaMs > 0).sort((x, y) => y.deltaMs - x.deltaMs);
+  const total = increases.reduce((sum, d) => sum + d.deltaMs, 0);
+  const out: StageDelta[] = [];
+  let covered = 0;
+  for (const d of increases) {
+    if (out.length >= limit || covered >= share * total) break;
+    out.push(d);
+    covered += d.deltaMs;
+  }
+  return out;
+}

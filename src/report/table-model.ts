@@ -32,6 +32,13 @@ export interface TableModel {
   readonly title?: string;
   readonly columns: readonly Column[];
   readonly rows: ReadonlyArray<readonly Cell[]>;
+  /**
+   * How many leading columns name a row (a case's varying axes, a stage): where a terminal is too narrow for
+   * every column, the table is cut into parts that each repeat these. 0 or absent: the first column.
+   */
+  readonly keyColumns?: number;
+  /** Prose under the table, one paragraph each (cases left out by a budget, what a column means). */
+  readonly notes?: readonly string[];
 }
 
 /** A cell's text with any reason written after it: how media without footnotes show a cell. */

@@ -2,9 +2,12 @@ import Table from 'cli-table3';
 import type { Ceilings } from '../measure/rates.js';
 import type { Measurement, ResultFile } from '../results/schema.js';
 import { suitesOf } from './data.js';
+import { findingLine, findings, FINDINGS_TITLE, type Finding } from './findings.js';
 import { DEFAULT_MEMORY_BUDGET_GB, mlaTables } from './mla.js';
 import { caseTable, ceilingsTable, stageSections, type StageSection } from './results-tables.js';
+import { describeRun, runSummary } from './run-summary.js';
 import type { Cell, TableModel } from './table-model.js';
+import { displayWidth, TERMINAL_WIDTH, wrapText } from './wrap.js';
 
 /** Terminal rendering: cli-table3 grids without row separators, footnotes under the table. */
 
@@ -42,19 +45,54 @@ function terminalCell(cell: Cell, footnotes: Footnotes): string {
   }
 }
 
-/** The title line, the grid, then the footnotes its cells point to. */
-export function renderTable(model: TableModel): string {
+/** Columns a grid cell takes: its text and one space of padding each side. */
+function cellWidth(text: string): number {
+  return Math.max(...text.split('\n').map(displayWidth)) + 2;
+}
+
+/**
+ * The columns of each part a table is cut into so that every part fits `width`: all of them where they fit,
+ * else the key columns in every part with as many of the rest as fit beside them.
+ */
+export function columnParts(head: readonly string[], rows: ReadonlyArray<readonly string[]>, keyColumns: number, width: number): number[][] {
+  const widths = head.map((h, i) => Math.max(cellWidth(h), ...rows.map((row) => cellWidth(row[i] ?? ''))));
+  const gridWidth = (columns: readonly number[]): number => columns.reduce((sum, i) => sum + (widths[i] as number), 0) + columns.length + 1;
+  const all = head.map((_, i) => i);
+  const keys = all.slice(0, Math.min(Math.max(1, keyColumns), head.length));
+  if (gridWidth(all) <= width || keys.length >= head.length) return [all];
+  const parts: number[][] = [];
+  let part = [...keys];
+  for (const column of all.slice(keys.length)) {
+    if (part.length > keys.length && gridWidth([...part, column]) > width) {
+      parts.push(part);
+      part = [...keys];
+    }
+    part.push(column);
+  }
+  parts.push(part);
+  return parts;
+}
+
+/**
+ * The title line, the grid, then the notes and the footnotes its cells point to; prose wrapped to `width`,
+ * and a grid wider than `width` cut into parts that each repeat the key columns.
+ */
+export function renderTable(model: TableModel, width = TERMINAL_WIDTH): string {
   const footnotes = new Footnotes();
-  const grid = terminalGrid(
-    model.columns.map((column) => column.head),
-    model.rows.map((row) => row.map((cell) => terminalCell(cell, footnotes))),
-  );
+  const head = model.columns.map((column) => column.head);
+  const rows = model.rows.map((row) => row.map((cell) => terminalCell(cell, footnotes)));
+  const grids = rows.length === 0 ? [] : columnParts(head, rows, model.keyColumns ?? 1, width).map((columns) => terminalGrid(columns.map((i) => head[i] as string), rows.map((row) => columns.map((i) => row[i] ?? ''))));
   const notes = footnotes.render();
-  return [...(model.title === undefined ? [] : [model.title]), grid, ...(notes ? [notes] : [])].join('\n');
+  return [
+    ...(model.title === undefined ? [] : [wrapText(model.title, width, '  ')]),
+    ...grids,
+    ...(model.notes ?? []).map((note) => wrapText(note, width, '  ')),
+    ...(notes ? [wrapText(notes, width, '    ')] : []),
+  ].join('\n');
 }
 
 export function renderStageSection(section: StageSection): string {
-  return `${section.caseLabel}: ${section.timing}\n${renderTable(section.table)}\n${section.gap}`;
+  return [wrapText(`${section.caseLabel}: ${section.timing}`, TERMINAL_WIDTH, '  '), renderTable(section.table), wrapText(section.gap, TERMINAL_WIDTH, '  ')].join('\n');
 }
 
 /** One table per suite, each followed by the stage tables of its multi-stage cases. */
@@ -73,12 +111,32 @@ export function renderCeilings(ceilings: Ceilings): string {
 
 /** The MLA summaries (mla.ts), or '' when the results hold no MLA cases. */
 export function renderMlaSections(cases: readonly Measurement[], budgetGB = DEFAULT_MEMORY_BUDGET_GB): string {
-  return mlaTables(cases, budgetGB).map(renderTable).join('\n\n');
+  return mlaTables(cases, budgetGB).map((table) => renderTable(table)).join('\n\n');
 }
 
-export function renderResults(results: ResultFile, options: { memoryBudgetGB?: number } = {}): string {
+/** The findings as a list, each one or two lines. */
+export function renderFindings(list: readonly Finding[], width = TERMINAL_WIDTH): string {
+  return [FINDINGS_TITLE, ...list.map((f) => wrapText(`- ${findingLine(f)}`, width, '  '))].join('\n');
+}
+
+/** The device, how the run was set up and what it left out: the report's first line. */
+export function runHeader(results: ResultFile, file = ''): string {
   const { adapter } = results.environment;
-  const header = `${adapter.description || adapter.device} (${adapter.vendor || 'unknown vendor'}, ${adapter.architecture || 'unknown architecture'}) - profile ${results.config.profile}`;
+  return `${adapter.description || adapter.device} (${adapter.vendor || 'unknown vendor'}, ${adapter.architecture || 'unknown architecture'}) - ${describeRun(runSummary(file, results))}`;
+}
+
+/** A results file for the terminal: the findings first, then the MLA summaries, the ceilings and a table per suite. */
+export function renderResults(results: ResultFile, options: { memoryBudgetGB?: number } = {}): string {
   const mla = renderMlaSections(results.cases, options.memoryBudgetGB);
-  return [header, '', 'Device ceilings (calibrated in this run)', renderCeilings(results.ceilings), '', renderCaseTables(results.cases, results.ceilings), ...(mla ? ['', mla] : [])].join('\n');
+  return [
+    wrapText(runHeader(results), TERMINAL_WIDTH, '  '),
+    '',
+    renderFindings(findings(results, options.memoryBudgetGB)),
+    ...(mla ? ['', mla] : []),
+    '',
+    'Device ceilings (calibrated in this run)',
+    renderCeilings(results.ceilings),
+    '',
+    renderCaseTables(results.cases, results.ceilings),
+  ].join('\n');
 }

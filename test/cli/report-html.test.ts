@@ -60,6 +60,17 @@ test('the HTML report draws every chart offline in headless Chromium, without co
     assert.equal(state.instances, expected, 'a Chart instance per canvas');
     assert.equal(state.created, expected);
     state.drawn.forEach((ink, i) => assert.ok(ink > 500, `chart ${i} is drawn (${ink} non-blank pixels)`));
+    // The page opens with the findings, then the tables (shown, not folded), then the charts.
+    const layout = (await page.evaluate(() => {
+      const g = globalThis as any;
+      g.scrollTo(0, 0);
+      // No named functions in here: tsx would wrap them in a helper the page does not have.
+      const [findings, table, charts] = ['.findings', 'table.cases', '#charts'].map((selector) => g.document.querySelector(selector).getBoundingClientRect().top);
+      return { findings, table, charts, tableShown: g.document.querySelector('table.cases').offsetHeight > 0 };
+    })) as { findings: number; table: number; charts: number; tableShown: boolean };
+    assert.ok(layout.findings < 400, `the findings open the page (at ${layout.findings}px)`);
+    assert.ok(layout.findings < layout.table && layout.table < layout.charts, JSON.stringify(layout));
+    assert.ok(layout.tableShown, 'case tables are shown, not folded away');
   } finally {
     await browser.close();
   }

@@ -4,7 +4,9 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { test } from 'node:test';
 import { gzipSync } from 'node:zlib';
-import { cli } from '../helpers/cli.js';
+import type { Measurement, ResultFile } from '../../src/results/schema.js';
+import { cli, ROOT } from '../helpers/cli.js';
+import { withLeftOut } from '../helpers/fixtures.js';
 
 const FIX = new URL('../fixtures/', import.meta.url).pathname;
 const A = join(FIX, 'results-device-a.json');
@@ -16,7 +18,44 @@ test('report prints terminal tables per suite by default', async () => {
   const { code, stdout, stderr } = await cli(['report', A]);
   assert.equal(code, 0, stderr);
   assert.match(stdout, /copy bandwidth\s+│\s+357 GB\/s/);
-  for (const suite of ['attention-decode', 'mla-decode', 'moe-dispatch']) assert.match(stdout, new RegExp(`^${suite}$`, 'm'));
+  for (const suite of ['attention-decode', 'mla-decode', 'moe-dispatch']) assert.match(stdout, new RegExp(`^${suite}( \\(.*\\))?$`, 'm'));
+});
+
+const BASELINE = join(ROOT, 'results', 'baselines', 'lavapipe-llvmpipe-2core.json.gz');
+
+test('report opens with the findings, and no terminal line is wider than 120 columns (baseline and fixtures)', async () => {
+  for (const file of [BASELINE, A, B]) {
+    const { code, stdout, stderr } = await cli(['report', file]);
+    assert.equal(code, 0, stderr);
+    const lines = stdout.split('\n');
+    const wide = lines.filter((line) => [...line].length > 120);
+    assert.deepEqual(wide, [], `${file}: lines wider than 120 columns`);
+    // The file, the run's header line, then the findings before any table.
+    assert.equal(lines[0], file);
+    assert.match(lines[1] as string, / - profile quick, no time budget$/);
+    assert.equal(lines[2], '');
+    assert.match(lines[3] as string, /^Findings, computed from these results/);
+    const firstTable = lines.findIndex((line) => line.startsWith('┌'));
+    assert.ok(lines.slice(4, firstTable).filter((line) => line.startsWith('- ')).length >= 7, `${file}: a finding per topic before the first table`);
+  }
+  const { stdout } = await cli(['report', BASELINE]);
+  assert.match(stdout, /^- MLA decode vs MHA, deepseek-v2-lite \(batch 1, context 1024, f32\): absorbed \(9\.89 ms\) is 2\.2x slower than MHA/m);
+});
+
+test('report --format md and html open with the findings too', async () => {
+  const md = await cli(['report', BASELINE, '--format', 'md']);
+  assert.equal(md.code, 0, md.stderr);
+  const headings = md.stdout.split('\n').filter((line) => line.startsWith('#'));
+  assert.match(headings[2] as string, /^### Findings, computed from these results/);
+  assert.match(md.stdout, /^- \*\*MLA crossover, deepseek-v2-lite\*\* \(batch 1, context 256, f32\): naive-latent beats absorbed from q_len 256/m);
+  const out = join(dir, 'html-findings');
+  const html = await cli(['report', BASELINE, '--format', 'html', '--out', out]);
+  assert.equal(html.code, 0, html.stderr);
+  const page = readFileSync(join(out, 'report.html'), 'utf8');
+  const at = (text: string): number => page.indexOf(text);
+  assert.ok(at('class="findings"') > 0 && at('class="findings"') < at('<table'), 'the findings come before any table');
+  assert.ok(at('<table') < at('id="charts"'), 'the tables come before the charts');
+  assert.doesNotMatch(page.slice(0, at('id="charts"')), /<details><summary>[^<]*\(\d+ cases\)/, 'suite tables are not folded away');
 });
 
 test('report --format md and csv go to stdout without --out', async () => {
@@ -34,6 +73,8 @@ test('report writes every file format to --out and lists them with --json', asyn
   assert.equal(code, 0, stderr);
   const result = JSON.parse(stdout);
   assert.deepEqual(result.devices, ['Fixture RTX 4070 (Vulkan)', 'Fixture Apple M2 (Metal)']);
+  assert.deepEqual(result.findings.map((d: { device: string }) => d.device), result.devices, 'the findings of each device');
+  assert.ok(result.findings[0].findings.some((f: { topic: string; measured: boolean }) => f.topic === 'roof' && f.measured));
   for (const name of ['report.md', 'report.csv', 'report.html', 'gab-latency.json', 'gab-throughput.json', 'bmf.json']) assert.ok(existsSync(join(out, name)), name);
   const pngs = readdirSync(join(out, 'charts'));
   assert.equal(pngs.length, result.charts.length);
@@ -63,7 +104,8 @@ test('compare sets the calibrated ceilings side by side and warns, also in the g
   const { code, stdout, stderr } = await cli(['compare', A, path, '--fail-on-regression', '5']);
   assert.equal(code, 1);
   assert.match(stdout, /copy bandwidth\s+│\s+357 GB\/s\s+│\s+286 GB\/s\s+│\s+1\.250x/);
-  assert.match(stdout, /^Warning: the machine itself moved between these runs: .*copy bandwidth 1\.25x, past the ±2% band/m);
+  // Wrapped at 120 columns like every line of the report.
+  assert.match(stdout, /^Warning: the machine itself moved between these runs:[\s\S]*?copy\s+bandwidth\s+1\.25x,\s+past\s+the\s+±2%\s+band/m);
   assert.doesNotMatch(stdout, /read bandwidth 1\.00x/, 'only the ceilings that moved are named');
   const lines = stderr.trim().split('\n');
   assert.equal(lines.length, 1, stderr);
@@ -105,6 +147,30 @@ test('compare with visits: a candidate slower in every visit is flagged; one tha
   assert.ok(cases.every((c) => c.verdict !== 'slower' && c.visits.slowerP > 0.05));
   const table = await cli(['compare', base, drifted]);
   assert.match(table.stdout, /visits p/);
+});
+
+test('compare: cases a budget left out on one side are listed apart, never missing, never a regression', async () => {
+  const batch16 = (m: Measurement): boolean => m.suite === 'attention-decode' && m.params['batch'] === 16;
+  const budgeted = join(dir, 'budgeted-same.json');
+  writeFileSync(budgeted, JSON.stringify(withLeftOut(JSON.parse(readFileSync(A, 'utf8')) as ResultFile, batch16)));
+  const { code, stdout, stderr } = await cli(['compare', A, budgeted, '--fail-on-regression', '5', '--json']);
+  assert.equal(code, 0, stderr);
+  const [c] = JSON.parse(stdout).comparisons as Array<{ onlyInBase: string[]; onlyInCandidate: string[]; leftOutOnOneSide: Array<{ key: string; leftOutIn: string }>; cases: unknown[] }>;
+  assert.deepEqual(c?.onlyInBase, []);
+  assert.equal(c?.leftOutOnOneSide.length, 15);
+  assert.ok(c?.leftOutOnOneSide.every((x) => x.leftOutIn === 'candidate'));
+  const table = await cli(['compare', budgeted, A]);
+  assert.equal(table.code, 0, table.stderr);
+  assert.match(table.stdout, /^left out by a budget on one side: 15 cases \(15 by the base's\), measured on the other; not compared, no verdict$/m);
+  assert.doesNotMatch(table.stdout, /only in/);
+  assert.ok(table.stdout.split('\n').every((line) => [...line].length <= 120));
+  // A real regression elsewhere still fails the gate, and left-out cases do not add to it.
+  const slow = join(dir, 'budgeted-slow.json');
+  writeFileSync(slow, JSON.stringify(withLeftOut(JSON.parse(readFileSync(SLOW, 'utf8')) as ResultFile, batch16)));
+  const gate = await cli(['compare', A, slow, '--fail-on-regression', '5']);
+  assert.equal(gate.code, 1);
+  const timed = (JSON.parse(readFileSync(A, 'utf8')) as ResultFile).cases.filter((m) => m.status === 'ok').length;
+  assert.match(gate.stderr, new RegExp(`^Error: ${timed - 15} case\\(s\\) significantly slower`));
 });
 
 test('compare of an identical pair exits 0 with no case slower', async () => {

@@ -58,3 +58,15 @@ export function checkedFixture(key: string): Measurement {
   const { timing: _timing, rates: _rates, ceiling: _ceiling, ...rest } = ok;
   return { ...rest, status: 'checked' };
 }
+
+/**
+ * The same results as a budgeted run that had no room for the cases `leftOut` picks: those become status
+ * `left-out`, and the config records the budget.
+ */
+export function withLeftOut(results: ResultFile, leftOut: (m: Measurement) => boolean, budgetMs = 600_000): ResultFile {
+  return {
+    ...results,
+    config: { ...results.config, budget: { ms: budgetMs } },
+    cases: results.cases.map((m) => (leftOut(m) ? { key: m.key, suite: m.suite, family: m.family, params: m.params, status: 'left-out', reason: 'budget' } : m)),
+  };
+}

@@ -43,7 +43,10 @@ test('kv-cache capacity: bytes per token per layer and per model, and the longes
   assert.equal(mha.maxContext, Math.floor(80e9 / (65536 * 60)));
   const md = markdownMlaSections(cases, 40);
   assert.match(md, /longest context in 40 GB/);
-  assert.match(md, /\| deepseek-v2 \| absorbed \| f16 \| 576 \| 1152 \| 1152 \|/);
+  // One preset and dtype: said once in the title; the form is the only column naming a row.
+  assert.match(md, /### KV cache per token .*longest context in 40 GB \(preset=deepseek-v2, dtype=f16\)/);
+  assert.match(md, /\| form \| elements \| bytes\/layer \| MHA \/ this \|/);
+  assert.match(md, /\| absorbed \| 576 \| 1,152 \| 56\.9x \| 60 \|/);
 });
 
 test('decode comparison: absorbed against naive-latent and MHA at the same shape', () => {
@@ -59,4 +62,15 @@ test('decode comparison: absorbed against naive-latent and MHA at the same shape
   assert.equal(row?.naiveExpandedMs, null);
   assert.match(renderMlaSections(cases), /50\.0x/);
   assert.equal(renderMlaSections([okFixture('calibration/x', [1])]), '');
+});
+
+test('MLA tables: one column per varying shape axis, the rest in the title; the KV table shows each form against MHA', () => {
+  const cases = ['deepseek-v2', 'deepseek-v2-lite'].flatMap((preset) => [
+    mla('mla-decode', { preset, batch: 1, context: 1024, form: 'absorbed' }, 10),
+    mla('mla-decode', { preset, batch: 1, context: 1024, form: 'mha' }, 5),
+  ]);
+  const text = renderMlaSections(cases);
+  assert.match(text, /^MLA decode: each form against absorbed \(batch=1, context=1024\)\n/);
+  assert.match(text, /│ preset +│ absorbed │ naive-latent │ naive-expanded │ MHA +│ absorbed % f32 FMA │/);
+  assert.match(text, /│ deepseek-v2-lite │ 10\.0 ms +│ - +│ - +│ 0\.50x │ 40% +│/);
 });

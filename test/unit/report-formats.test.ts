@@ -8,8 +8,10 @@ import { groupByDevice, loadResults, okCases, type LoadedResults } from '../../s
 import { bencherMetricFormat, githubActionBenchmark } from '../../src/report/exports.js';
 import { markdownComparison, markdownReport } from '../../src/report/markdown.js';
 import type { Measurement, OkMeasurement } from '../../src/results/schema.js';
-import { renderCaseTables } from '../../src/report/table.js';
-import { checkedFixture, okFixture, resultFixture } from '../helpers/fixtures.js';
+import { renderComparison } from '../../src/report/compare-table.js';
+import { renderHtml } from '../../src/report/html.js';
+import { renderCaseTables, renderResults } from '../../src/report/table.js';
+import { checkedFixture, okFixture, resultFixture, withLeftOut } from '../helpers/fixtures.js';
 
 const FIX = new URL('../fixtures/', import.meta.url).pathname;
 const [a, slow, b] = loadResults([`${FIX}results-device-a.json`, `${FIX}results-device-a-slow.json`, `${FIX}results-device-b.json`]) as [LoadedResults, LoadedResults, LoadedResults];
@@ -71,7 +73,10 @@ test('Markdown: ceilings and one table per suite per device; comparison tables',
   assert.match(md, /## Fixture RTX 4070 \(Vulkan\)/);
   assert.match(md, /## Fixture Apple M2 \(Metal\)/);
   assert.match(md, /\| copy bandwidth \| 357 GB\/s \|/);
-  for (const suite of ['calibration', 'attention-decode', 'attention-prefill', 'mla-decode', 'moe-dispatch']) assert.match(md, new RegExp(`### ${suite}\\n\\n\\| case \\| status \\| median`));
+  for (const suite of ['calibration', 'attention-decode', 'attention-prefill', 'mla-decode', 'moe-dispatch']) assert.match(md, new RegExp(`### ${suite}( \\([^\\n]*\\))?\\n\\n\\| [^\\n]*\\| status \\| median ±CI95 \\|`));
+  // The varying axes are columns, the constant ones in the heading.
+  assert.match(md, /### attention-decode \(phase=decode, dtype=f16\)\n\n\| variant \| batch \| context \| status \|/);
+  assert.match(md, /\| gqa \| 4 \| 2048 \| ok \|/);
   assert.match(md, /\| --- \| --- \| ---: \|/);
   const cmp = markdownComparison([compareResults(a, slow, { noise: 0.02, resamples: 200 })], 2);
   assert.match(cmp, /\| attention-decode \| 45 \| 1\.200x \| 0 \| 45 \| 0 \| 0 \|/);
@@ -126,11 +131,11 @@ test('untimed (checked) cases: a table row that says so, the KV-bytes bars, and 
   const facts = { kvBytesPerToken: 1152 };
   const checked = { ...checkedFixture('kv-cache/form=absorbed'), suite: 'kv-cache', family: 'mla', params: { form: 'absorbed', dtype: 'f16' }, facts } as Measurement;
   const text = renderCaseTables([checked]);
-  assert.match(text, /form=absorbed dtype=f16 │ checked │ not timed │/);
+  assert.match(text, /^kv-cache \(form=absorbed, dtype=f16\)\n[^\n]*\n│ status +│ median ±CI95 │[^\n]*\n│ checked │ not timed +│/);
   assert.match(markdownReport(groupByDevice([{ path: 'c.json', name: 'c', device: 'd', results: resultFixture([checked]) }])), /\| checked \| not timed \|/);
   const kv = buildCharts(groupByDevice([{ path: 'c.json', name: 'c', device: 'd', results: resultFixture([checked]) }])).find((c) => c.kind === 'kv-bytes');
   assert.ok(kv, 'a checked case still draws its KV-bytes bar');
-  assert.deepEqual((kv.config as { data: { labels: string[][] } }).data.labels, [['absorbed', 'f16', '1,152 B']]);
+  assert.deepEqual((kv.config as { data: { labels: string[] } }).data.labels, ['absorbed']);
   // An older run that timed the case against one that only checked it: neither "only in" list, nor a verdict.
   const timed = { ...okFixture('kv-cache/form=absorbed', [1, 1.1, 0.9]), suite: 'kv-cache', family: 'mla', params: checked.params } as Measurement;
   const load = (name: string, cases: Measurement[]): LoadedResults => ({ path: `${name}.json`, name, device: 'd', results: resultFixture(cases) });
@@ -213,13 +218,15 @@ test('charts: mla-crossover is latency against q_len per form; the KV-bytes bars
   assert.deepEqual(lines[0]!.data.map((p) => p.x), [1, 16, 64]);
   const kv = charts.find((c) => c.kind === 'kv-bytes');
   assert.ok(kv);
-  const labels = (kv.config as { data: { labels: string[][] } }).data.labels;
-  assert.deepEqual(labels, [
-    ['deepseek-v2', 'mha', 'f16', '65,536 B'],
-    ['deepseek-v2-lite', 'mha', 'f16', '8,192 B'],
-    ['deepseek-v2', 'absorbed', 'f16', '1,152 B'],
-    ['deepseek-v2-lite', 'absorbed', 'f16', '1,152 B'],
+  // A group of bars per form (largest first), a bar per preset: short labels that stay apart; values above the bars.
+  const { data, options } = kv.config as { data: { labels: string[]; datasets: Array<{ label: string; data: Array<number | null> }> }; options: { plugins: { valueLabels: { display: boolean }; subtitle: { text: string } } } };
+  assert.deepEqual(data.labels, ['mha', 'absorbed']);
+  assert.deepEqual(data.datasets.map((d) => [d.label, d.data]), [
+    ['deepseek-v2', [65536, 1152]],
+    ['deepseek-v2-lite', [8192, 1152]],
   ]);
+  assert.equal(options.plugins.valueLabels.display, true);
+  assert.match(options.plugins.subtitle.text, /dtype=f16$/);
 });
 
 test('case tables: skip and error reasons are numbered footnotes under the table, each reason once', () => {
@@ -235,4 +242,63 @@ test('case tables: skip and error reasons are numbered footnotes under the table
   assert.match(text, /error \[2\]/);
   assert.match(text, /└[^\n]*\n\[1\] too slow on a CPU\n\[2\] device lost/);
   assert.equal(text.match(/too slow on a CPU/g)?.length, 1);
+});
+
+test('findings open every report, before any table; strings from the results file are escaped in each medium', () => {
+  const md = markdownReport(groupByDevice([a]));
+  const findingsAt = md.indexOf('### Findings, computed from these results');
+  assert.ok(findingsAt > 0 && findingsAt < md.indexOf('\n| '), 'the findings come before the first table');
+  assert.match(md, /^- \*\*KV cache\*\*: not measured in this run: the kv-cache suite was not run\.$/m);
+  assert.match(md, /<details><summary>The numbers and cases behind each finding<\/summary>/);
+  const terminal = renderResults(a.results);
+  assert.ok(terminal.indexOf('Findings, computed') < terminal.indexOf('┌'));
+  // A preset name from another machine's results file: no raw HTML, link or escape sequence gets through.
+  const evil = '<img src=x onerror=alert(1)>[x](http://e)';
+  const absorbed = { ...(okFixture('mla-decode/a', [10, 10, 10]) as OkMeasurement), suite: 'mla-decode', family: 'mla', params: { preset: evil, form: 'absorbed' } };
+  const mha = { ...(okFixture('mla-decode/m', [5, 5, 5]) as OkMeasurement), suite: 'mla-decode', family: 'mla', params: { preset: evil, form: 'mha' } };
+  const devices = groupByDevice([{ path: 'e.json', name: 'e', device: 'd', results: resultFixture([absorbed, mha]) }]);
+  const evilMd = markdownReport(devices);
+  assert.match(evilMd, /\*\*MLA decode vs MHA, &lt;img src=x onerror=alert\(1\)&gt;\\\[x\\\]\(http:\/\/e\)\*\*/);
+  assert.doesNotMatch(evilMd, /<img/);
+  const page = renderHtml(devices, []);
+  assert.match(page, /<strong>MLA decode vs MHA, &lt;img src=x onerror=alert\(1\)&gt;\[x\]\(http:\/\/e\)<\/strong>/);
+  assert.doesNotMatch(page, /<img/);
+});
+
+test('left-out cases: one note per suite, the budget in the header, kept apart by compare, as such in CSV, not in benchmark exports', () => {
+  const batch16 = (m: Measurement): boolean => m.suite === 'attention-decode' && m.params['batch'] === 16;
+  const budgeted = (file: LoadedResults, name: string): LoadedResults => ({ ...file, path: `${name}.json`, name, results: withLeftOut(file.results, batch16) });
+  const candidate = budgeted(slow, 'candidate');
+  const keys = a.results.cases.filter(batch16).map((m) => m.key);
+  assert.equal(keys.length, 15);
+  // Terminal: the header says the budget, the suite's table says what it left out, in one line, not 15 rows.
+  const text = renderResults(candidate.results);
+  assert.match(text.split('\n')[0] as string, / - profile quick, budget 10m: 15 of \d+ cases left out$/);
+  assert.match(text.replace(/\n {2}/g, ' '), /^left out by the run's time budget: 15 of 45 cases, spanning variant mha, gqa, mqa; batch 16; context 512, 1024, 2048, 4096, 8192 \(each one in `report -f csv`\)$/m);
+  assert.ok(text.split('\n').every((line) => [...line].length <= 120));
+  assert.doesNotMatch(text, /│ left out/);
+  // compare: neither missing nor a verdict, either way round; the gate sees only what both measured.
+  const cmp = compareResults(a, candidate, { noise: 0.02, resamples: 100 });
+  assert.deepEqual(cmp.onlyInBase, []);
+  assert.deepEqual(cmp.leftOutOnOneSide.map((x) => x.key).sort(), [...keys].sort());
+  assert.ok(cmp.leftOutOnOneSide.every((x) => x.leftOutIn === 'candidate' && x.suite === 'attention-decode'));
+  assert.ok(cmp.cases.every((c) => !keys.includes(c.key)));
+  assert.equal(regressions(cmp, 5).length, cmp.cases.length, 'the rest still regress as before');
+  assert.equal(cmp.suites.find((s) => s.suite === 'attention-decode')?.cases, 30);
+  const reverse = compareResults(budgeted(a, 'base'), slow, { noise: 0.02, resamples: 100 });
+  assert.deepEqual(reverse.onlyInCandidate, []);
+  assert.ok(reverse.leftOutOnOneSide.length === 15 && reverse.leftOutOnOneSide.every((x) => x.leftOutIn === 'base'));
+  assert.match(renderComparison(cmp, 2), /^left out by a budget on one side: 15 cases \(15 by the candidate's\), measured on the other; not compared, no verdict$/m);
+  assert.match(markdownComparison([cmp], 2), /^Left out by a budget on one side: 15 cases \(15 by the candidate's\), measured on the other; not compared, no verdict: `attention-decode\//m);
+  // CSV: a row each, status left-out, reason budget, no numbers.
+  const lines = renderCsv([candidate]).trimEnd().split('\n').map(csvSplit);
+  const head = lines[0] as string[];
+  const leftRows = lines.slice(1).filter((r) => r[head.indexOf('status')] === 'left-out');
+  assert.equal(leftRows.length, 15);
+  assert.ok(leftRows.every((r) => r[head.indexOf('reason')] === 'budget' && r[head.indexOf('median_ms')] === '' && r[head.indexOf('param_batch')] === '16'));
+  // Benchmark exports: not at all.
+  const { smaller, bigger } = githubActionBenchmark([candidate]);
+  assert.ok([...smaller, ...bigger].every((e) => !keys.some((k) => e.name.startsWith(k))));
+  assert.ok(Object.keys(bencherMetricFormat([candidate])).every((name) => !keys.includes(name)));
+  assert.equal(Object.keys(bencherMetricFormat([candidate])).length, okCases(a.results.cases).length - 15);
 });
