@@ -1,5 +1,5 @@
 import type { ResultFile } from '../results/schema.js';
-import { formatBudget } from '../run/budget.js';
+import { compactDuration } from '../util/duration.js';
 
 /** How a results file's run was set up, as far as reading its tables needs: profile, budget, what was left out. */
 export interface RunSummary {
@@ -24,7 +24,7 @@ export function runSummary(file: string, results: ResultFile): RunSummary {
 
 /** `profile quick, budget 10m: 15 of 64 cases left out`, or `profile quick, no time budget`. */
 export function describeRun(run: RunSummary): string {
-  const budget = run.budgetMs === null ? 'no time budget' : `budget ${formatBudget({ kind: 'bounded', ms: run.budgetMs })}`;
+  const budget = run.budgetMs === null ? 'no time budget' : `budget ${compactDuration(run.budgetMs)}`;
   const leftOut = run.leftOut ? `: ${run.leftOut} of ${run.cases} cases left out` : run.budgetMs === null ? '' : ': every case ran';
   return `profile ${run.profile}, ${budget}${leftOut}`;
 }

@@ -1,4 +1,5 @@
 import { UserError } from '../errors.js';
+import { compactDuration } from '../util/duration.js';
 import { ruleWithin, type StoppingRule } from '../measure/stopping.js';
 import type { PlannedCase } from '../suites/expand.js';
 
@@ -33,12 +34,7 @@ export function parseBudget(text: string): Budget {
 }
 
 export function formatBudget(budget: Budget): string {
-  if (budget.kind === 'none') return 'none';
-  const s = Math.round(budget.ms / 1e3);
-  const h = Math.floor(s / 3600);
-  const m = Math.floor((s % 3600) / 60);
-  const sec = s % 60;
-  return `${h ? `${h}h` : ''}${m ? `${m}m` : ''}${sec || (!h && !m) ? `${sec}s` : ''}`;
+  return budget.kind === 'none' ? 'none' : compactDuration(budget.ms);
 }
 
 /** Why a case runs when it does: calibration first, then the headline set, then the rest breadth-first. */

@@ -62,6 +62,7 @@ test('the HTML report draws every chart offline in headless Chromium, without co
     state.drawn.forEach((ink, i) => assert.ok(ink > 500, `chart ${i} is drawn (${ink} non-blank pixels)`));
     // The page opens with the findings, then the tables (shown, not folded), then the charts.
     const layout = (await page.evaluate(() => {
+      // eslint-disable-next-line @typescript-eslint/no-explicit-any -- the page's DOM, untyped here
       const g = globalThis as any;
       g.scrollTo(0, 0);
       // No named functions in here: tsx would wrap them in a helper the page does not have.
