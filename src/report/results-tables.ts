@@ -116,7 +116,8 @@ export function caseTable(suite: string, cases: readonly Measurement[]): TableMo
 
 /** The gap's allowance in words: each side and where it comes from. */
 export function describeAllowance(allowance: GapAllowance, dispatches: number, stages: number): string {
-  const passTerm = allowance.passExtraPerStageMs > 0 ? ` + (pass probe - dispatch overhead) x ${stages} stages` : '';
+  // The term is named whenever there is a probe, also where it comes to 0 (a probe at or below the overhead).
+  const passTerm = allowance.passExtraPerStageMs === null ? '' : ` + (pass probe - dispatch overhead) x ${stages} stages`;
   return `end to end up to ${formatDuration(allowance.endToEndAboveMs)} above the stages (dispatch overhead x ${dispatches} dispatches), the stages up to ${formatDuration(allowance.stagesAboveMs)} above it (the same${passTerm})`;
 }
 

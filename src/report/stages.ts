@@ -56,8 +56,8 @@ export interface GapAllowance {
   endToEndAboveMs: number;
   /** The stages may sum above end to end by this much: the above plus (pass probe - dispatch overhead) x stages. */
   stagesAboveMs: number;
-  /** The per-stage pass term in stagesAboveMs (0 without a pass probe). */
-  passExtraPerStageMs: number;
+  /** The per-stage pass term in stagesAboveMs: (pass probe - dispatch overhead), at least 0; null without a probe. */
+  passExtraPerStageMs: number | null;
 }
 
 /**
@@ -69,8 +69,8 @@ export interface GapAllowance {
  */
 export function gapAllowance(dispatchUs: number, dispatches: number, stages: number, passFloorMs: number | null): GapAllowance {
   const endToEndAboveMs = (dispatchUs * dispatches) / 1e3;
-  const passExtraPerStageMs = passFloorMs === null ? 0 : Math.max(0, passFloorMs - dispatchUs / 1e3);
-  return { endToEndAboveMs, stagesAboveMs: endToEndAboveMs + passExtraPerStageMs * stages, passExtraPerStageMs };
+  const passExtraPerStageMs = passFloorMs === null ? null : Math.max(0, passFloorMs - dispatchUs / 1e3);
+  return { endToEndAboveMs, stagesAboveMs: endToEndAboveMs + (passExtraPerStageMs ?? 0) * stages, passExtraPerStageMs };
 }
 
 export function stageBreakdown(measurement: OkMeasurement, ceilings: Ceilings): StageBreakdown | null {
