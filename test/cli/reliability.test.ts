@@ -56,11 +56,11 @@ test("a new run never truncates an unfinished run's journal: it names --resume a
   const { pid } = JSON.parse(readFileSync(out + '.lock', 'utf8')) as { pid: number };
   child.kill('SIGKILL');
   await done;
-  // The measuring child follows its supervisor; its lock stays behind, stale.
+  // The measuring child follows its supervisor (by the IPC disconnect, or an EPIPE on its stderr, which releases
+  // the lock as it exits); either way its journal stays.
   const deadline = Date.now() + 30_000;
   while (processAlive(pid) && Date.now() < deadline) await sleep(50);
   assert.equal(processAlive(pid), false);
-  assert.ok(existsSync(out + '.lock'));
   const journal = out + '.journal.jsonl';
   const before = readFileSync(journal, 'utf8');
   const refused = await cli(['run', 'calibration', ...FAST_RUN, '--out', out]);
