@@ -4,6 +4,7 @@ import { machineDriftNote, type CandidateComparison, type CrossHardwareTable } f
 import { caseVerdictsTable, ceilingShiftsTable, deviceMediansTable, suiteVerdictsTable } from './comparison-tables.js';
 import { suitesOf, type DeviceResults } from './data.js';
 import { DEFAULT_MEMORY_BUDGET_GB, mlaTables } from './mla.js';
+import { peerTables } from './peers.js';
 import { caseTable, ceilingsTable, stageSections, type StageSection } from './results-tables.js';
 import { markdownCode, markdownText } from './sanitize.js';
 import { inlineText, type Cell, type TableModel } from './table-model.js';
@@ -66,6 +67,7 @@ export function markdownReport(devices: DeviceResults[]): string {
     parts.push('Device ceilings (calibrated)', '', markdownCeilings(d.ceilings), '', markdownCaseTables(d.cases, d.ceilings), '');
     const mla = markdownMlaSections(d.cases);
     if (mla) parts.push(mla, '');
+    for (const table of peerTables(d.cases)) parts.push(markdownTable(table), '');
   }
   return parts.join('\n');
 }

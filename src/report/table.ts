@@ -5,6 +5,7 @@ import { suitesOf } from './data.js';
 import { DEFAULT_MEMORY_BUDGET_GB, mlaTables } from './mla.js';
 import { caseTable, ceilingsTable, stageSections, type StageSection } from './results-tables.js';
 import type { Cell, TableModel } from './table-model.js';
+import { peerTables } from './peers.js';
 
 /** Terminal rendering: cli-table3 grids without row separators, footnotes under the table. */
 
@@ -80,5 +81,6 @@ export function renderResults(results: ResultFile, options: { memoryBudgetGB?: n
   const { adapter } = results.environment;
   const header = `${adapter.description || adapter.device} (${adapter.vendor || 'unknown vendor'}, ${adapter.architecture || 'unknown architecture'}) - profile ${results.config.profile}`;
   const mla = renderMlaSections(results.cases, options.memoryBudgetGB);
-  return [header, '', 'Device ceilings (calibrated in this run)', renderCeilings(results.ceilings), '', renderCaseTables(results.cases, results.ceilings), ...(mla ? ['', mla] : [])].join('\n');
+  const peers = peerTables(results.cases).map(renderTable);
+  return [header, '', 'Device ceilings (calibrated in this run)', renderCeilings(results.ceilings), '', renderCaseTables(results.cases, results.ceilings), ...(mla ? ['', mla] : []), ...peers.flatMap((t) => ['', t])].join('\n');
 }
