@@ -82,11 +82,19 @@ export function peerTables(cases: readonly Measurement[]): TableModel[] {
 /** A bar per case: the peer / mla-bench ratio (log scale; 1 is parity), one chart per peer and device. */
 export function peerRatioCharts(d: DeviceResults): ChartSpec[] {
   return peerNames(d.cases).flatMap((peer): ChartSpec[] => {
-    const rows = peerRows(d.cases, peer).flatMap((row) => {
+    const timed = peerRows(d.cases, peer).flatMap((row) => {
       const ratio = peerRatio(row.measurement, row.entry);
-      return ratio === null ? [] : [{ label: `${row.measurement.suite}: ${describeCase(row.measurement.params)}`, ratio }];
+      return ratio === null ? [] : [{ measurement: row.measurement, ratio }];
     });
-    if (rows.length === 0) return [];
+    if (timed.length === 0) return [];
+    // Labels name only the axes that differ between the bars (and the suite): long keys would crowd the bars out.
+    const axes = [...new Set(timed.flatMap((r) => Object.keys(r.measurement.params)))];
+    const differing = axes.filter((axis) => new Set(timed.map((r) => r.measurement.params[axis])).size > 1);
+    const varying = differing.length ? differing : axes;
+    const rows = timed.map((r) => ({
+      label: `${r.measurement.suite}: ${describeCase(Object.fromEntries(varying.flatMap((axis) => (r.measurement.params[axis] === undefined ? [] : [[axis, r.measurement.params[axis] as string | number]]))))}`,
+      ratio: r.ratio,
+    }));
     const title = `${peer} / mla-bench per case (above 1: mla-bench faster)`;
     return [
       {
@@ -104,7 +112,10 @@ export function peerRatioCharts(d: DeviceResults): ChartSpec[] {
           options: {
             indexAxis: 'y',
             plugins: { title: { display: true, text: title }, subtitle: { display: true, text: d.device }, legend: { display: false } },
-            scales: { x: { type: 'logarithmic', title: { display: true, text: 'ratio (1 = parity)' } }, y: { title: { display: true, text: 'case' } } },
+            scales: {
+              x: { type: 'logarithmic', min: 0.8 * Math.min(1, ...rows.map((r) => r.ratio)), title: { display: true, text: 'ratio (1 = parity)' } },
+              y: { title: { display: true, text: 'case' } },
+            },
           },
         },
       },

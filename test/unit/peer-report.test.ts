@@ -49,7 +49,7 @@ test('peer ratio chart and CI exports: only cases whose peer passed and was time
   const charts = peerRatioCharts({ device: 'Fixture GPU', files: [], ceilings: { copyGBs: null, readGBs: null, fmaF32Gflops: null, fmaF16Gflops: null, dispatchUs: null }, cases });
   assert.equal(charts.length, 1);
   const data = (charts[0]!.config as { data: { labels: string[]; datasets: { data: number[] }[] } }).data;
-  assert.deepEqual(data.labels, ['attention-decode: variant=gqa']);
+  assert.deepEqual(data.labels, ['attention-decode: variant=gqa'], 'one bar: every axis');
   assert.deepEqual(data.datasets[0]!.data, [1.5]);
   const file = { path: 'r.json', name: 'r', device: 'Fixture GPU', results: { ...headerFixture(), finishedAt: '', ceilings: { copyGBs: null, readGBs: null, fmaF32Gflops: null, fmaF16Gflops: null, dispatchUs: null }, cases } };
   const gab = githubActionBenchmark([file]).bigger.filter((e) => e.unit === 'x');
