@@ -9,7 +9,7 @@ const LAYERS = [
   ['reference', 'measure'],
   ['kernels'],
   ['gpu'],
-  ['suites', 'results'],
+  ['suites', 'results', 'peer'],
   ['run', 'profile', 'report'],
   ['cli', 'commands', 'index.ts'],
 ];

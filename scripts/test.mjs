@@ -22,6 +22,10 @@ function testFiles(dir) {
 const chromium = spawnSync(process.execPath, [join(root, 'scripts', 'ensure-chromium.mjs')], { stdio: 'inherit', cwd: root });
 if (chromium.status !== 0) process.exit(chromium.status ?? 1);
 
+// The peer tests run ONNX Runtime's WebGPU EP: install it into .peers/ (the npm registry; a no-op once there).
+const peer = spawnSync(process.execPath, [join(root, 'scripts', 'install-peer.mjs'), 'onnxruntime'], { stdio: 'inherit', cwd: root });
+if (peer.status !== 0) process.exit(peer.status ?? 1);
+
 const files = dirs.flatMap(testFiles);
 if (files.length === 0) {
   console.error('no test files found');

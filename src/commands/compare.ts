@@ -4,7 +4,9 @@ import { UserError } from '../errors.js';
 import { assertSameDevice, compareResults, defaultNoisePct, GPU_NOISE_PCT, SOFTWARE_NOISE_PCT, crossHardwareTable, regressions, type CandidateComparison, type CaseComparison, type CrossHardwareTable } from '../report/compare.js';
 import { renderComparison, renderCrossHardware } from '../report/compare-table.js';
 import { loadResults } from '../report/data.js';
-import { markdownComparison, markdownCrossHardware } from '../report/markdown.js';
+import { markdownComparison, markdownCrossHardware, markdownTable } from '../report/markdown.js';
+import { peerComparisonTable, peerRatioPairs, type PeerRatioPair } from '../report/peers.js';
+import { renderTable } from '../report/table.js';
 
 export interface CompareResult {
   noisePct: number;
@@ -12,6 +14,8 @@ export interface CompareResult {
   comparisons: CandidateComparison[];
   crossHardware?: CrossHardwareTable;
   regressions: CaseComparison[];
+  /** Per candidate: each case's peer / mla-bench ratio on both sides (runs with --peer). */
+  peerRatios?: PeerRatioPair[][];
 }
 
 function percent(text: string, flag: string): number {
@@ -68,8 +72,10 @@ Per suite: the geometric mean of the ratios. Both runs' calibrated ceilings are 
     for (const c of comparisons) if (c.cases.length === 0) throw new UserError(`${c.candidate} shares no successful case with ${c.base}`);
     if (md) print(markdownComparison(comparisons, noisePct));
     else for (const c of comparisons) print(renderComparison(c, noisePct));
+    const peerRatios = candidates.map((candidate) => peerRatioPairs(base, candidate));
+    for (const table of peerRatios.map(peerComparisonTable)) if (table) print(md ? markdownTable(table) : renderTable(table));
     const regressed = failPct === null ? [] : comparisons.flatMap((c) => regressions(c, failPct));
-    const result: CompareResult = { noisePct, failOnRegressionPct: failPct, comparisons, regressions: regressed };
+    const result: CompareResult = { noisePct, failOnRegressionPct: failPct, comparisons, regressions: regressed, ...(peerRatios.some((p) => p.length) && { peerRatios }) };
     if (regressed.length) {
       const worst = regressed.reduce((a, b) => (b.ratio > a.ratio ? b : a));
       const drifted = comparisons.some((c) => c.ceilings.some((x) => x.moved));

@@ -10,6 +10,8 @@ import type { ResultFile } from '../results/schema.js';
 import { DEFAULT_BUDGET_MS, MIN_BUDGET_MS, NO_BUDGET, formatBudget, parseBudget } from '../run/budget.js';
 import { DEFAULT_RUN_OPTIONS, MAX_VISITS, resumeBenchmarks, runBenchmarks, type RequestedProfile, type RunHooks, type RunOutcome } from '../run/runner.js';
 import { PROFILES } from '../suites/schema.js';
+import { parsePeerNames } from '../peer/registry.js';
+import { PEER_NAMES } from '../peer/types.js';
 
 export interface RunResult {
   resultsPath: string;
@@ -30,6 +32,7 @@ Results go to results/<date>-<device>.json; a journal beside it keeps every fini
     '<%= config.bin %> run attention-decode --budget none',
     '<%= config.bin %> run calibration --profile quick',
     '<%= config.bin %> run calibration -a mib=8,32 --filter kernel=copy',
+    '<%= config.bin %> run attention-decode attention-prefill --peer onnxruntime',
     '<%= config.bin %> run --resume',
   ];
   static override strict = false;
@@ -59,6 +62,10 @@ Results go to results/<date>-<device>.json; a journal beside it keeps every fini
       helpGroup: 'SAMPLING',
     }),
     'memory-budget': Flags.string({ description: 'GB of memory for the KV-cache capacity table (kv-cache suite): the longest context that fits', default: String(DEFAULT_MEMORY_BUDGET_GB) }),
+    peer: Flags.string({
+      description: `run a peer runtime beside every case with a matching operator (${PEER_NAMES.join(', ')}): same shape, dtype, adapter and float64 reference, timed in the same visits; optional, installed with \`node scripts/install-peer.mjs NAME\` (see docs/peer.md)`,
+      multiple: true,
+    }),
     'save-tensors': Flags.string({ description: "write each checked case's inputs, outputs and references as .npy files with an index.json" }),
     ...gpuFlags,
   };
@@ -115,6 +122,7 @@ Results go to results/<date>-<device>.json; a journal beside it keeps every fini
             resultsDir: flags['results-dir'],
             force: flags.force,
             budget: budget ?? NO_BUDGET,
+            peers: parsePeerNames(flags.peer ?? []),
             ...saveTensors,
           },
           hooks,

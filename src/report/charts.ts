@@ -5,9 +5,10 @@
  */
 import type { OkMeasurement, PassedMeasurement } from '../results/schema.js';
 import { describeCase } from '../suites/expand.js';
+import { peerRatioCharts } from './peers.js';
 import { kvBytesPerToken, okCases, passedCases, suitesOf, tokensPerRepeat, type DeviceResults } from './data.js';
 
-export type ChartKind = 'latency' | 'case-latency' | 'tokens' | 'kv-bytes' | 'crossover' | 'roofline' | 'moe-stages' | 'cross-hardware';
+export type ChartKind = 'latency' | 'case-latency' | 'tokens' | 'kv-bytes' | 'crossover' | 'roofline' | 'moe-stages' | 'cross-hardware' | 'peer-ratio';
 
 export interface ChartSpec {
   /** File-name safe, unique within a report. */
@@ -534,7 +535,7 @@ export function crossHardwareCharts(devices: readonly DeviceResults[]): ChartSpe
 export function buildCharts(devices: readonly DeviceResults[]): ChartSpec[] {
   const charts: ChartSpec[] = [];
   for (const d of devices) {
-    charts.push(...latencyCharts(d), ...tokensCharts(d), ...kvBytesChart(d), ...crossoverCharts(d), ...rooflineChart(d), ...stageCharts(d));
+    charts.push(...latencyCharts(d), ...tokensCharts(d), ...kvBytesChart(d), ...crossoverCharts(d), ...rooflineChart(d), ...stageCharts(d), ...peerRatioCharts(d));
   }
   charts.push(...crossHardwareCharts(devices));
   const seen = new Map<string, number>();

@@ -1,4 +1,5 @@
 import { okCases, type LoadedResults } from './data.js';
+import { peerRatioExports } from './peers.js';
 
 /** github-action-benchmark's custom tool entry. */
 export interface GabEntry {
@@ -39,6 +40,7 @@ export function githubActionBenchmark(files: readonly LoadedResults[]): { smalle
       if (c.work.bytesRead + c.work.bytesWritten > 0) bigger.push({ name: `${name} (GB/s)`, unit: 'GB/s', value: c.rates.gbps, extra });
       if (c.work.flops > 0) bigger.push({ name: `${name} (GFLOP/s)`, unit: 'GFLOP/s', value: c.rates.gflops, extra });
     }
+    for (const p of peerRatioExports(file, (key) => nameOf(file, key, devices))) bigger.push({ name: p.name, unit: 'x', value: p.ratio, extra: `${p.peer} attention kernels / mla-bench median; above 1, mla-bench is faster` });
   }
   return { smaller, bigger };
 }
@@ -61,6 +63,7 @@ export function bencherMetricFormat(files: readonly LoadedResults[]): Bmf {
       }
       out[nameOf(file, c.key, devices)] = entry;
     }
+    for (const p of peerRatioExports(file, (key) => nameOf(file, key, devices))) out[p.name] = { [`peer-ratio`]: { value: p.ratio } };
   }
   return out;
 }

@@ -5,6 +5,7 @@ import { caseVerdictTables, ceilingShiftsTable, deviceMediansTables, leftOutLine
 import { suitesOf, type DeviceResults } from './data.js';
 import { findings, FINDINGS_TITLE, type Finding } from './findings.js';
 import { DEFAULT_MEMORY_BUDGET_GB, mlaTables } from './mla.js';
+import { peerTables } from './peers.js';
 import { caseTable, ceilingsTable, stageSections, type StageSection } from './results-tables.js';
 import { describeRun } from './run-summary.js';
 import { markdownCode, markdownText } from './sanitize.js';
@@ -90,6 +91,7 @@ export function markdownReport(devices: DeviceResults[]): string {
     const mla = markdownMlaSections(d.cases);
     if (mla) parts.push(mla, '');
     parts.push('### Device ceilings (calibrated)', '', markdownCeilings(d.ceilings), '', markdownCaseTables(d.cases, d.ceilings), '');
+    for (const table of peerTables(d.cases)) parts.push(markdownTable(table), '');
   }
   return parts.join('\n');
 }

@@ -7,6 +7,7 @@ import { DEFAULT_MEMORY_BUDGET_GB, mlaTables } from './mla.js';
 import { caseTable, ceilingsTable, stageSections, type StageSection } from './results-tables.js';
 import { describeRun, runSummary } from './run-summary.js';
 import type { Cell, TableModel } from './table-model.js';
+import { peerTables } from './peers.js';
 import { displayWidth, TERMINAL_WIDTH, wrapText } from './wrap.js';
 
 /** Terminal rendering: cli-table3 grids without row separators, footnotes under the table. */
@@ -138,5 +139,6 @@ export function renderResults(results: ResultFile, options: { memoryBudgetGB?: n
     renderCeilings(results.ceilings),
     '',
     renderCaseTables(results.cases, results.ceilings),
+    ...peerTables(results.cases).flatMap((table) => ['', renderTable(table)]),
   ].join('\n');
 }

@@ -76,8 +76,23 @@ const V2_TO_V3: MigrationStep = {
   measurement: (measurement) => measurement,
 };
 
+/**
+ * Version 4 adds peers (`run --peer`):
+ * - config.peers: the peer runtimes run beside every case (before peers: none, []).
+ * Cases: `peers` on a timed case is new and optional (absent: the run had no peers); nothing to fill in.
+ */
+const V3_TO_V4: MigrationStep = {
+  from: 3,
+  header(header) {
+    const { config } = header;
+    if (!isObject(config) || 'peers' in config) return header;
+    return { ...header, config: { ...config, peers: [] } };
+  },
+  measurement: (measurement) => measurement,
+};
+
 /** Every step, in version order: STEPS[i] reads version i + 1 (a test reads a version-1 file back as the current one). */
-const STEPS: readonly MigrationStep[] = [V1_TO_V2, V2_TO_V3];
+const STEPS: readonly MigrationStep[] = [V1_TO_V2, V2_TO_V3, V3_TO_V4];
 
 /** Why a file cannot be read, or null when its version is one this mla-bench reads (or for the schema check to judge). */
 export function unreadableVersion(header: unknown): string | null {

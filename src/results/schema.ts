@@ -3,7 +3,7 @@ import { BACKENDS, POWER_PREFERENCES } from '../core/gpu-options.js';
 
 export const RESULTS_SCHEMA_ID = 'mla-bench/results';
 /** Files of older versions are brought to this one as they are read (migrate.ts): one step per version. */
-export const RESULTS_SCHEMA_VERSION = 3;
+export const RESULTS_SCHEMA_VERSION = 4;
 
 const finite = z.number();
 /** NaN and Infinity do not survive JSON: numerics keep them as text. */
@@ -142,6 +142,43 @@ export const TransfersSchema = z.object({
   readbackMs: finite,
 });
 
+/** A series of a peer's samples (milliseconds) and its statistics. */
+export const PeerSeriesSchema = z.object({ stats: StatisticsSchema, samplesMs: z.array(finite) });
+
+/** One program a peer dispatched per run, from its own GPU timestamps: attention proper, or work beyond it. */
+export const PeerKernelSchema = z.object({ program: z.string(), role: z.enum(['attention', 'beyond']), stats: StatisticsSchema });
+
+/**
+ * Another runtime's take on a case (`run --peer`): a one-node model at the same shape and dtype on the same
+ * adapter, its output checked against the case's float64 reference with the case's tolerances, then timed in
+ * the same visits. A peer that fails numerics carries no timing.
+ */
+export const PeerResultSchema = z.discriminatedUnion('status', [
+  z.object({
+    peer: z.string(),
+    version: z.string(),
+    /** The operator run, domain-qualified (com.microsoft.MultiHeadAttention). */
+    operator: z.string(),
+    status: z.literal('ok'),
+    /** How the peer's adapter was tied to the case's (e.g. lavapipe only, through VK_ICD_FILENAMES). */
+    adapter: z.string(),
+    numerics: NumericsSchema,
+    /** Per run, from the peer's own per-kernel GPU timestamps: the attention kernels, the rest (null: none). */
+    kernels: z.object({ attention: PeerSeriesSchema, beyond: PeerSeriesSchema.nullable(), programs: z.array(PeerKernelSchema) }),
+    /** Host wall time per run(), and per run() of an identity model with the same output (the overhead). */
+    wall: z.object({ run: PeerSeriesSchema, overhead: PeerSeriesSchema, netMedianMs: finite }),
+    visits: z.number().int().positive(),
+    /** Each visit's medians, in visit order, beside the case's own timing.visitMediansMs. */
+    visitMedians: z.array(z.object({ kernelMs: finite, wallMs: finite })),
+  }),
+  z.object({ peer: z.string(), version: z.string(), operator: z.string(), status: z.literal('numerics-failed'), adapter: z.string(), numerics: NumericsSchema }),
+  /** The peer has no counterpart of this case (absorbed MLA, MoE dispatch, ...): why. */
+  z.object({ peer: z.string(), version: z.string(), status: z.literal('unsupported'), reason: z.string() }),
+  z.object({ peer: z.string(), version: z.string(), operator: z.string().nullable(), status: z.literal('error'), message: z.string() }),
+]);
+export type PeerResult = z.infer<typeof PeerResultSchema>;
+export type PeerOk = Extract<PeerResult, { status: 'ok' }>;
+
 const AxisValue = z.union([z.number(), z.string()]);
 
 const CaseBase = {
@@ -177,6 +214,8 @@ export const MeasurementSchema = z.discriminatedUnion('status', [
     stagesEndToEnd: PairedEndToEndSchema.optional(),
     ceiling: z.enum(['copy', 'read', 'fma-f32', 'fma-f16', 'dispatch']).optional(),
     facts: z.record(z.string(), AxisValue).optional(),
+    /** `run --peer`: each peer's result on this case (absent: the run had no peers). */
+    peers: z.array(PeerResultSchema).optional(),
   }),
   /** Run once and checked, memory recorded, not timed: its suite answers with an allocation, not a time. */
   z.object({
@@ -279,6 +318,8 @@ export const RunConfigSchema = z.object({
   budget: z.object({ ms: z.number().positive() }).nullable(),
   /** A budgeted run's order: each case key with why it came when it did. */
   plan: z.array(z.object({ key: z.string(), priority: z.enum(['calibration', 'headline', 'breadth']) })).nullable(),
+  /** Peer runtimes run beside every case (`--peer`), e.g. ['onnxruntime']. */
+  peers: z.array(z.string()),
   gpu: z.object({
     adapter: z.string().nullable(),
     backend: z.enum(BACKENDS).nullable(),

@@ -150,7 +150,7 @@ export async function runCase(
   if (!('kernelCase' in built)) return { ...base, ...built };
   const kernelCase = built.kernelCase;
 
-  if (options.previous) return revisit(session, kernelCase, options, ceilings, options.previous);
+  if (options.previous) return revisit(session, kernelCase, options, ceilings, options.previous, afterTiming);
 
   const dtype = kernelCase.stages[0]?.dtype ?? 'f32';
   const work = caseWork(kernelCase);
@@ -268,7 +268,14 @@ async function timeCase(
 }
 
 /** A later visit of a case (CaseRunOptions.previous): prepared and run once, sampled, pooled with the visits before. */
-async function revisit(session: GpuSession, kernelCase: KernelCase, options: CaseRunOptions, ceilings: Ceilings, previous: OkMeasurement): Promise<Measurement> {
+async function revisit(
+  session: GpuSession,
+  kernelCase: KernelCase,
+  options: CaseRunOptions,
+  ceilings: Ceilings,
+  previous: OkMeasurement,
+  afterTiming?: (prepared: PreparedCase, kernelCase: KernelCase) => Promise<void>,
+): Promise<Measurement> {
   const { context, allocator } = session;
   const base = { key: previous.key, suite: previous.suite, family: previous.family, params: previous.params };
   allocator.resetPeak();
@@ -283,6 +290,7 @@ async function revisit(session: GpuSession, kernelCase: KernelCase, options: Cas
     }
     const timed = await timeCase(session, prepared, kernelCase, options, ceilings);
     if ('error' in timed) return { ...base, status: 'error', message: timed.error };
+    if (afterTiming) await afterTiming(prepared, kernelCase);
     // This visit's own figures only: none of the earlier visits' stage series may ride along into the pool.
     const { stages: _s, stagePlacement: _p, stagesEndToEnd: _e, stagePassProbe: _q, ...earlier } = previous;
     return poolVisits(previous, { ...earlier, ...timed, memory: allocator.report() }, ceilings);

@@ -8,7 +8,7 @@ import { GpuTimer, type TimingMode } from '../gpu/timing.js';
 import { kernelFamily } from '../kernels/registry.js';
 import type { Ceilings } from '../measure/rates.js';
 import { assembleResults, ceilingsOf } from '../results/assemble.js';
-import { DEFAULT_STOPPING_RULE, validateStoppingRule, type StoppingRule } from '../measure/stopping.js';
+import { DEFAULT_STOPPING_RULE, ruleWithin, validateStoppingRule, type StoppingRule } from '../measure/stopping.js';
 import { deviceSlug, environmentOf, gitSha, toolVersion } from '../results/fingerprint.js';
 import {
   RESULTS_SCHEMA_ID,
@@ -26,6 +26,10 @@ import { parseAxisOverride, type PlannedCase } from '../suites/expand.js';
 import { CALIBRATION_SUITE, builtInSuiteNames, loadSuite, planSuite } from '../suites/registry.js';
 import { hasOwnKey, type Profile, type SuiteFile } from '../suites/schema.js';
 import { DEFAULT_BUDGET_MS, DEFAULT_COSTS, NO_BUDGET, prioritize, type Budget } from './budget.js';
+import type { KernelCase } from '../kernels/spec.js';
+import { openPeers, parsePeerNames } from '../peer/registry.js';
+import type { Peer, PeerName } from '../peer/types.js';
+import { visitPeers } from '../peer/visit.js';
 import { runCase, type CaseTensors, type GpuSession } from './run-case.js';
 import { budgetedScheduler, unboundedScheduler, type VisitScheduler } from './schedule.js';
 
@@ -55,6 +59,8 @@ export interface RunOptions {
   force?: boolean;
   /** Wall time for the whole run: cases in priority order, each sampling a share, the rest left out. */
   budget: Budget;
+  /** Peer runtimes run beside every case (`--peer`). */
+  peers?: PeerName[];
 }
 
 /** What `--resume` may change about the interrupted run: where its results go, and tensor dumps. */
@@ -181,6 +187,7 @@ function configOf(options: RunOptions, profile: Profile, suites: SuiteFile[]): R
     visits: options.visits,
     budget: options.budget.kind === 'bounded' ? { ms: options.budget.ms } : null,
     plan: null,
+    peers: options.peers ?? [],
     gpu: options.gpu,
   };
 }
@@ -194,6 +201,7 @@ interface Execution {
   journal: Journal;
   resultsPath: string;
   budget: Budget;
+  peers: readonly Peer[];
 }
 
 /** The order of the run's visits: every visit at the full rule, or the budget's. */
@@ -262,7 +270,12 @@ async function visitAll(execution: Execution, session: GpuSession, progress: Pro
       ...(visit > 1 && previous?.status === 'ok' && { previous }),
     };
     const onTensors = visit === 1 && dump ? (tensors: CaseTensors) => dump.save(plannedCase, tensors) : undefined;
-    const measurement = await runCase(session, family, plannedCase, caseOptions, progress.ceilings, onTensors);
+    let built: KernelCase | undefined;
+    const keepCase = execution.peers.length ? async (_prepared: unknown, kernelCase: KernelCase) => void (built = kernelCase) : undefined;
+    const timedCase = await runCase(session, family, plannedCase, caseOptions, progress.ceilings, onTensors, keepCase);
+    // The case's buffers are freed by now: the peers have the device's memory to themselves.
+    const peerRule = next.samplingBudgetMs === undefined ? next.rule : ruleWithin(next.rule, next.samplingBudgetMs);
+    const measurement = built ? await visitPeers(execution.peers, timedCase, built, peerRule, visit, execution.context.adapter) : timedCase;
     scheduler.finished(next, measurement, performance.now() - began);
     // A later visit that fails keeps what the earlier visits measured; the progress output says why.
     if (visit === 1 || measurement.status === 'ok') {
@@ -363,6 +376,7 @@ export async function runBenchmarks(options: RunOptions, hooks: RunHooks = {}): 
   for (const profile of options.profile === 'auto' ? AUTO_PROFILES : [options.profile]) planFor(profile);
   const force = options.force === true;
   if (options.out !== undefined) checkResultsPath(options.out, { journal: force, results: force });
+  const peers = await openPeers(options.peers ?? []);
   const context = await openGpu(options.gpu);
   try {
     const profile = resolveProfile(options.profile, context);
@@ -385,7 +399,7 @@ export async function runBenchmarks(options: RunOptions, hooks: RunHooks = {}): 
       checkResultsPath(resultsPath, { journal: force, results: force });
       rmSync(journalPath(resultsPath), { force: true });
       const journal = Journal.create(journalPath(resultsPath), header);
-      return await execute({ context, suites, header, planned, done: [], journal, resultsPath, budget: options.budget }, options, hooks);
+      return await execute({ context, suites, header, planned, done: [], journal, resultsPath, budget: options.budget, peers }, options, hooks);
     });
   } finally {
     context.close();
@@ -411,10 +425,11 @@ export async function resumeBenchmarks(journalFile: string, options: ResumeOptio
     const config = header.config;
     const suites = suitesToRun(config.suites);
     const planned = planCases(suites, config, config.suites);
+    const peers = await openPeers(parsePeerNames(config.peers));
     const context = await openGpu(config.gpu);
     try {
       const journal = Journal.reopen(journalFile);
-      return await execute({ context, suites, header, planned, done: cases, journal, resultsPath, budget: options.budget ?? budgetOf(config) }, options, hooks);
+      return await execute({ context, suites, header, planned, done: cases, journal, resultsPath, budget: options.budget ?? budgetOf(config), peers }, options, hooks);
     } finally {
       context.close();
     }

@@ -21,7 +21,7 @@ export function headerFixture(): ResultHeader {
     config: {
       suites: ['calibration'], profile: 'quick', requestedProfile: 'auto', overrides: [], filter: null, dtypes: null, mode: 'batch',
       rule: { minSamples: 10, maxSamples: 100, maxRelNoise: 0.01, minTimeMs: 0, timeoutMs: 1000 },
-      targetSampleMs: 2, warmupSamples: 1, seed: 1, visits: 1, budget: null, plan: null,
+      targetSampleMs: 2, warmupSamples: 1, seed: 1, visits: 1, budget: null, plan: null, peers: [],
       gpu: { adapter: null, backend: null, powerPreference: null, robustness: true },
     },
   };

@@ -38,13 +38,13 @@ test('v1 -> v2: a version-1 results file reads back in the current shape, what i
   assert.ok(single && !('stagePlacement' in single), 'a case without stages gets no placement');
 });
 
-test('v1 -> v3: the steps add fields and change nothing else', () => {
+test('v1 -> v4: the steps add fields and change nothing else', () => {
   const raw = v1();
   const results = readResultFile(V1_PATH) as unknown as Json;
   const { schemaVersion: _v, config, environment, cases, ...rest } = results;
   const { schemaVersion: _rv, config: rawConfig, environment: rawEnvironment, cases: rawCases, ...rawRest } = raw;
   assert.deepEqual(rest, rawRest);
-  assert.deepEqual(config, { ...(rawConfig as object), visits: 1, budget: null, plan: null });
+  assert.deepEqual(config, { ...(rawConfig as object), visits: 1, budget: null, plan: null, peers: [] });
   assert.deepEqual(environment, { ...(rawEnvironment as object), hostThreadNice: null });
   const strip = (c: Record<string, unknown>): unknown => JSON.parse(JSON.stringify(c, (key, value: unknown) => (key === 'normRelError' || key === 'stagePlacement' || key === 'timer' ? undefined : value)));
   assert.deepEqual(cases.map(strip), rawCases.map(strip));
@@ -74,7 +74,7 @@ test('v2 -> v3: a version-2 file reads as a run without a budget; a recorded bud
   const { budget: _b, plan: _p, ...v2Config } = current.config;
   const v2 = { ...current, schemaVersion: 2, config: v2Config };
   const unbudgeted = readResultFile(temporary('v2.json', JSON.stringify(v2)));
-  assert.equal(unbudgeted.schemaVersion, 3);
+  assert.equal(unbudgeted.schemaVersion, RESULTS_SCHEMA_VERSION);
   assert.equal(unbudgeted.config.budget, null);
   assert.equal(unbudgeted.config.plan, null);
   assert.deepEqual(JSON.parse(JSON.stringify(unbudgeted.cases)), JSON.parse(JSON.stringify(current.cases)));
@@ -82,6 +82,22 @@ test('v2 -> v3: a version-2 file reads as a run without a budget; a recorded bud
   const budgeted = readResultFile(temporary('v2-budget.json', JSON.stringify({ ...v2, config: { ...v2Config, budget: { ms: 60_000 }, plan } })));
   assert.deepEqual(budgeted.config.budget, { ms: 60_000 });
   assert.deepEqual(budgeted.config.plan, plan);
+});
+
+test('v3 -> v4: a version-3 file reads as a run without peers; a case already carrying peers keeps them', () => {
+  const current = readResultFile(V1_PATH) as unknown as Json & { config: Record<string, unknown> };
+  const { peers: _p, ...v3Config } = current.config;
+  const v3 = { ...current, schemaVersion: 3, config: v3Config };
+  const read = readResultFile(temporary('v3.json', JSON.stringify(v3)));
+  assert.equal(read.schemaVersion, RESULTS_SCHEMA_VERSION);
+  assert.deepEqual(read.config.peers, []);
+  assert.ok(read.cases.every((c) => !('peers' in c)), 'no case gains a peers entry');
+  assert.deepEqual(JSON.parse(JSON.stringify(read.cases)), JSON.parse(JSON.stringify(current.cases)));
+  const unsupported = { peer: 'onnxruntime', version: '1.31.1', status: 'unsupported', reason: 'no ORT operator' };
+  const withPeers = { ...v3, config: { ...v3Config, peers: ['onnxruntime'] }, cases: v3.cases.map((c) => (c['status'] === 'ok' ? { ...c, peers: [unsupported] } : c)) };
+  const kept = readResultFile(temporary('v3-peers.json', JSON.stringify(withPeers)));
+  assert.deepEqual(kept.config.peers, ['onnxruntime']);
+  assert.deepEqual(kept.cases.find((c) => c.status === 'ok' && c.peers)?.status === 'ok' ? (kept.cases.find((c) => c.status === 'ok' && c.peers) as { peers: unknown }).peers : null, [unsupported]);
 });
 
 test('v1 -> v2 on a journal: the header and every line, also lines a newer mla-bench appended on resume', () => {

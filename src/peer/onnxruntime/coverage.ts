@@ -1,0 +1,21 @@
+import type { PeerCase } from '../types.js';
+
+/**
+ * Which cases ONNX Runtime has an operator for, and why not where it has none. Attention cases map to
+ * com.microsoft.MultiHeadAttention (MHA) and GroupQueryAttention (GQA, MQA); the rest is said per family.
+ */
+export function unsupportedReason(input: Pick<PeerCase, 'family' | 'params'>): string | null {
+  switch (input.family) {
+    case 'attention':
+      return null;
+    case 'mla': {
+      const form = input.params['form'];
+      if (form === 'absorbed') return 'no ORT operator: absorbed MLA (attention over the latent cache, W_UK/W_UV folded into q and o)';
+      return 'not wired: MLA cases expose their GEMM stages (MatMul) only inside one pipeline, without the stage inputs as tensors';
+    }
+    case 'moe':
+      return 'no ORT counterpart: com.microsoft.MoE is a fused layer with its own routing, not this dispatch pipeline';
+    default:
+      return `no ORT counterpart for the ${input.family} family`;
+  }
+}

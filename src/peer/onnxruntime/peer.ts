@@ -1,0 +1,169 @@
+import { mkdtempSync, readdirSync, readFileSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { summarize } from '../../measure/statistics.js';
+import { shouldStop, type StoppingRule } from '../../measure/stopping.js';
+import type { PeerResult } from '../../results/schema.js';
+import { fromF16Array } from '../../util/f16.js';
+import { attentionView } from '../attention-view.js';
+import { checkPeerOutput } from '../check.js';
+import { encodeModel, type OnnxGraph } from '../onnx/model.js';
+import type { Peer, PeerCase } from '../types.js';
+import { loadOnnxRuntime, type OrtApi, type OrtSession, type OrtSessionOptions } from './api.js';
+import { attentionModel, type PeerModel } from './attention-model.js';
+import { kernelEvents, kernelRole, kernelSeries, splitRuns, type KernelSeries } from './profile.js';
+import { unsupportedReason } from './coverage.js';
+import { pinPeerAdapter } from './adapter.js';
+
+/** Runs before sampling: the first compiles ORT's pipelines (seconds on lavapipe), the second settles them. */
+const WARMUP_RUNS = 2;
+/** Profiled runs per visit at most: each adds a trace event per kernel that ORT keeps until endProfiling. */
+const MAX_PROFILED_RUNS = 40;
+
+function sessionOptions(model: PeerModel | undefined, profileDir?: string): OrtSessionOptions {
+  return {
+    executionProviders: [{ name: 'webgpu' }],
+    // Every input is an initializer: no optimizer pass may fold the node away (it is the thing measured).
+    graphOptimizationLevel: 'disabled',
+    logSeverityLevel: 3,
+    // A node the WebGPU EP cannot take fails the session instead of running on the CPU unnoticed.
+    extra: { session: { disable_cpu_ep_fallback: '1' } },
+    ...(model?.gpuOutputs.length && { preferredOutputLocation: Object.fromEntries(model.gpuOutputs.map((name) => [name, 'gpu-buffer' as const])) }),
+    ...(profileDir !== undefined && { enableProfiling: true, profileFilePrefix: join(profileDir, 'ort-profile') }),
+  };
+}
+
+async function runOnce(session: OrtSession): Promise<void> {
+  const outputs = await session.run({});
+  for (const tensor of Object.values(outputs)) tensor.dispose();
+}
+
+function oneLine(error: unknown): string {
+  return (error instanceof Error ? error.message : String(error)).replace(/\s+/g, ' ').trim();
+}
+
+async function withSession<T>(ort: OrtApi, graph: OnnxGraph, options: OrtSessionOptions, use: (session: OrtSession) => Promise<T>): Promise<T> {
+  const session = await ort.createSession(encodeModel(graph), options);
+  try {
+    return await use(session);
+  } finally {
+    await session.release();
+  }
+}
+
+/** Host wall time per run(), alternating the model and the identity model so both see the same moments. */
+async function timeWall(ort: OrtApi, model: PeerModel, rule: StoppingRule): Promise<{ runMs: number[]; overheadMs: number[] }> {
+  return withSession(ort, model.graph, sessionOptions(model), (session) =>
+    withSession(ort, model.identity, sessionOptions(undefined), async (identity) => {
+      for (let i = 0; i < WARMUP_RUNS; i++) {
+        await runOnce(session);
+        await runOnce(identity);
+      }
+      const runMs: number[] = [];
+      const overheadMs: number[] = [];
+      const start = performance.now();
+      while (!shouldStop(rule, { samples: runMs, elapsedMs: performance.now() - start })) {
+        let t = performance.now();
+        await runOnce(session);
+        runMs.push(performance.now() - t);
+        t = performance.now();
+        await runOnce(identity);
+        overheadMs.push(performance.now() - t);
+      }
+      return { runMs, overheadMs };
+    }),
+  );
+}
+
+/** ORT's own per-kernel GPU timestamps over `runs` runs of a profiled session (warm-up runs dropped). */
+async function timeKernels(ort: OrtApi, model: PeerModel, runs: number): Promise<KernelSeries> {
+  const dir = mkdtempSync(join(tmpdir(), 'mla-bench-ort-'));
+  try {
+    await withSession(ort, model.graph, sessionOptions(model, dir), async (session) => {
+      for (let i = 0; i < WARMUP_RUNS + runs; i++) await runOnce(session);
+      session.endProfiling();
+    });
+    const file = readdirSync(dir).find((name) => name.endsWith('.json'));
+    if (!file) throw new Error('ORT wrote no profile');
+    const all = splitRuns(kernelEvents(JSON.parse(readFileSync(join(dir, file), 'utf8'))), WARMUP_RUNS + runs);
+    return kernelSeries(all.slice(WARMUP_RUNS));
+  } finally {
+    rmSync(dir, { recursive: true, force: true });
+  }
+}
+
+async function outputValues(ort: OrtApi, model: PeerModel): Promise<Float32Array> {
+  return withSession(ort, model.graph, sessionOptions(model), async (session) => {
+    const outputs = await session.run({});
+    try {
+      const data = outputs[model.output]?.data;
+      if (data instanceof Float32Array) return Float32Array.from(data);
+      if (data instanceof Uint16Array) return fromF16Array(data);
+      throw new Error(`ORT returned no ${model.output} on the host`);
+    } finally {
+      for (const tensor of Object.values(outputs)) tensor.dispose();
+    }
+  });
+}
+
+const series = (samplesMs: number[]) => ({ stats: summarize(samplesMs), samplesMs });
+
+/** ONNX Runtime's WebGPU execution provider (onnxruntime-node, its own Dawn) on the case's adapter. */
+export class OnnxRuntimePeer implements Peer {
+  readonly name = 'onnxruntime' as const;
+  /** How ORT's adapter was tied to the case's (set on the first visit, before ORT's Dawn starts). */
+  adapterNote: string | undefined;
+  private constructor(
+    private readonly ort: OrtApi,
+    readonly version: string,
+  ) {}
+
+  static async open(): Promise<OnnxRuntimePeer> {
+    const ort = await loadOnnxRuntime();
+    return new OnnxRuntimePeer(ort, ort.version);
+  }
+
+  async visit(input: PeerCase, options: { check: boolean }): Promise<PeerResult> {
+    const base = { peer: this.name, version: this.version };
+    const adapter = (this.adapterNote ??= pinPeerAdapter(input.adapter));
+    const unsupported = unsupportedReason(input);
+    if (unsupported) return { ...base, status: 'unsupported', reason: unsupported };
+    const view = attentionView(input.kernelCase);
+    if (view.kind === 'unsupported') return { ...base, status: 'unsupported', reason: view.reason };
+    const built = attentionModel(view.view);
+    if (built.kind === 'unsupported') return { ...base, status: 'unsupported', reason: built.reason };
+    const model = built.model;
+    const operator = `com.microsoft.${model.operator}`;
+    try {
+      let numerics = { passed: true, checks: [] as ReturnType<typeof checkPeerOutput>[] };
+      if (options.check) {
+        const check = checkPeerOutput(view.view.check, await outputValues(this.ort, model));
+        numerics = { passed: check.passed, checks: [check] };
+        if (!check.passed) return { ...base, operator, status: 'numerics-failed', adapter, numerics };
+      }
+      const wall = await timeWall(this.ort, model, input.rule);
+      const kernels = await timeKernels(this.ort, model, Math.min(MAX_PROFILED_RUNS, Math.max(input.rule.minSamples, wall.runMs.length)));
+      const run = series(wall.runMs);
+      const overhead = series(wall.overheadMs);
+      const attention = series(kernels.attentionMs);
+      const hasBeyond = kernels.programs.some((program) => kernelRole(program) === 'beyond');
+      return {
+        ...base,
+        operator,
+        status: 'ok',
+        adapter,
+        numerics,
+        kernels: {
+          attention,
+          beyond: hasBeyond ? series(kernels.beyondMs) : null,
+          programs: kernels.programs.map((program, i) => ({ program, role: kernelRole(program), stats: summarize(kernels.perKernelMs[i] as number[]) })),
+        },
+        wall: { run, overhead, netMedianMs: run.stats.median - overhead.stats.median },
+        visits: 1,
+        visitMedians: [{ kernelMs: attention.stats.median, wallMs: run.stats.median - overhead.stats.median }],
+      };
+    } catch (error) {
+      return { ...base, operator, status: 'error', message: oneLine(error) };
+    }
+  }
+}

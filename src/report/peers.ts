@@ -1,0 +1,164 @@
+import type { Measurement, OkMeasurement, PeerResult } from '../results/schema.js';
+import { describeCase } from '../suites/expand.js';
+import type { ChartSpec } from './charts.js';
+import { okCases, type DeviceResults, type LoadedResults } from './data.js';
+import { formatDuration, formatError } from './format.js';
+import { left, right, type Cell, type TableModel } from './table-model.js';
+
+/**
+ * Peers (`run --peer`): each timed case beside another runtime's operator on the same adapter and inputs.
+ * The ratio is the peer's attention-kernel median (its own GPU timestamps) over the case's median GPU time per
+ * repeat: above 1, mla-bench is faster. A peer that failed numerics shows as failing, with no time.
+ */
+
+export interface PeerRow {
+  measurement: OkMeasurement;
+  entry: PeerResult;
+}
+
+/** Peer names present in the cases, in first-seen order. */
+export function peerNames(cases: readonly Measurement[]): string[] {
+  return [...new Set(okCases(cases).flatMap((c) => (c.peers ?? []).map((p) => p.peer)))];
+}
+
+export function peerRows(cases: readonly Measurement[], peer: string): PeerRow[] {
+  return okCases(cases).flatMap((measurement) => {
+    const entry = measurement.peers?.find((p) => p.peer === peer);
+    return entry ? [{ measurement, entry }] : [];
+  });
+}
+
+/** Peer attention-kernel median / mla-bench median, where both exist. */
+export function peerRatio(measurement: OkMeasurement, entry: PeerResult): number | null {
+  if (entry.status !== 'ok' || measurement.timing.gpu.median <= 0) return null;
+  return entry.kernels.attention.stats.median / measurement.timing.gpu.median;
+}
+
+function worstError(entry: Extract<PeerResult, { numerics: unknown }>): string {
+  const check = entry.numerics.checks[0];
+  return check ? `max abs ${formatError(check.maxAbsError)}, rel ${formatError(check.normRelError ?? check.maxRelError)}` : '';
+}
+
+function peerCells(row: PeerRow): Cell[] {
+  const { measurement, entry } = row;
+  const ours = formatDuration(measurement.timing.gpu.median);
+  const label = describeCase(measurement.params);
+  switch (entry.status) {
+    case 'ok': {
+      const ratio = peerRatio(measurement, entry);
+      const programs = entry.kernels.programs.map((p) => `${p.program} ${formatDuration(p.stats.median)}`).join(', ');
+      return [
+        label,
+        ours,
+        { kind: 'caveat', text: formatDuration(entry.kernels.attention.stats.median), note: `${entry.operator}: ${programs}` },
+        entry.kernels.beyond ? formatDuration(entry.kernels.beyond.stats.median) : '-',
+        formatDuration(entry.wall.netMedianMs),
+        ratio === null ? '-' : { kind: 'signal', text: `${ratio.toFixed(2)}x`, tone: ratio >= 1 ? 'good' : 'bad' },
+        { kind: 'signal', text: `ok (${worstError(entry)})`, tone: 'good' },
+      ];
+    }
+    case 'numerics-failed':
+      return [label, ours, '-', '-', '-', '-', { kind: 'reason', text: 'FAILS NUMERICS', note: `${entry.operator}: ${worstError(entry)}` }];
+    case 'unsupported':
+      return [label, ours, '-', '-', '-', '-', { kind: 'reason', text: 'no counterpart', note: entry.reason }];
+    case 'error':
+      return [label, ours, '-', '-', '-', '-', { kind: 'reason', text: 'error', note: entry.message }];
+  }
+}
+
+/** One table per peer: mla-bench median, the peer's kernel / beyond-attention / wall medians, the ratio, numerics. */
+export function peerTables(cases: readonly Measurement[]): TableModel[] {
+  return peerNames(cases).map((peer) => {
+    const rows = peerRows(cases, peer);
+    const version = rows[0]?.entry.version ?? '';
+    return {
+      title: `Peer: ${peer} ${version} (ratio = peer attention kernels / mla-bench median; above 1, mla-bench is faster)`,
+      columns: [left('case'), right('mla-bench'), right('peer kernels'), right('peer beyond attn'), right('peer wall (net)'), right('peer / mla-bench'), left('peer numerics')],
+      rows: rows.map(peerCells),
+    };
+  });
+}
+
+/** A bar per case: the peer / mla-bench ratio (log scale; 1 is parity), one chart per peer and device. */
+export function peerRatioCharts(d: DeviceResults): ChartSpec[] {
+  return peerNames(d.cases).flatMap((peer): ChartSpec[] => {
+    const timed = peerRows(d.cases, peer).flatMap((row) => {
+      const ratio = peerRatio(row.measurement, row.entry);
+      return ratio === null ? [] : [{ measurement: row.measurement, ratio }];
+    });
+    if (timed.length === 0) return [];
+    // Labels name only the axes that differ between the bars (and the suite): long keys would crowd the bars out.
+    const axes = [...new Set(timed.flatMap((r) => Object.keys(r.measurement.params)))];
+    const differing = axes.filter((axis) => new Set(timed.map((r) => r.measurement.params[axis])).size > 1);
+    const varying = differing.length ? differing : axes;
+    const rows = timed.map((r) => ({
+      label: `${r.measurement.suite}: ${describeCase(Object.fromEntries(varying.flatMap((axis) => (r.measurement.params[axis] === undefined ? [] : [[axis, r.measurement.params[axis] as string | number]]))))}`,
+      ratio: r.ratio,
+    }));
+    const title = `${peer} / mla-bench per case (above 1: mla-bench faster)`;
+    return [
+      {
+        id: `peer-ratio-${peer}-${d.device}`.toLowerCase().replace(/[^a-z0-9]+/g, '-').slice(0, 80),
+        kind: 'peer-ratio',
+        title,
+        width: 1100,
+        height: Math.max(300, 140 + rows.length * 28),
+        config: {
+          type: 'bar',
+          data: {
+            labels: rows.map((r) => r.label),
+            datasets: [{ label: `${peer} attention kernels / mla-bench median`, data: rows.map((r) => r.ratio), backgroundColor: rows.map((r) => (r.ratio >= 1 ? '#2ca02c' : '#d62728')) }],
+          },
+          options: {
+            indexAxis: 'y',
+            plugins: { title: { display: true, text: title }, subtitle: { display: true, text: d.device }, legend: { display: false } },
+            scales: {
+              x: { type: 'logarithmic', min: 0.8 * Math.min(1, ...rows.map((r) => r.ratio)), title: { display: true, text: 'ratio (1 = parity)' } },
+              y: { title: { display: true, text: 'case' } },
+            },
+          },
+        },
+      },
+    ];
+  });
+}
+
+/** The ratio per case and peer, for the CI exports (github-action-benchmark and Bencher): smaller is better for mla-bench's rivals. */
+export function peerRatioExports(file: LoadedResults, nameOf: (key: string) => string): { name: string; peer: string; ratio: number }[] {
+  return okCases(file.results.cases).flatMap((c) =>
+    (c.peers ?? []).flatMap((entry) => {
+      const ratio = peerRatio(c, entry);
+      return ratio === null ? [] : [{ name: `${nameOf(c.key)} (${entry.peer} / mla-bench)`, peer: entry.peer, ratio }];
+    }),
+  );
+}
+
+export interface PeerRatioPair {
+  key: string;
+  peer: string;
+  base: number | null;
+  candidate: number | null;
+}
+
+/** Per case and peer, the peer / mla-bench ratio in the base and in the candidate (compare), where either has one. */
+export function peerRatioPairs(base: LoadedResults, candidate: LoadedResults): PeerRatioPair[] {
+  const ratios = (file: LoadedResults): Map<string, number> =>
+    new Map(okCases(file.results.cases).flatMap((c) => (c.peers ?? []).flatMap((e) => ((r) => (r === null ? [] : [[`${c.key}\u0000${e.peer}`, r] as const]))(peerRatio(c, e)))));
+  const a = ratios(base);
+  const b = ratios(candidate);
+  return [...new Set([...a.keys(), ...b.keys()])].map((id) => {
+    const [key = '', peer = ''] = id.split('\u0000');
+    return { key, peer, base: a.get(id) ?? null, candidate: b.get(id) ?? null };
+  });
+}
+
+/** compare's peer section: the ratio on each side, so a kernel change shows against the same peer. */
+export function peerComparisonTable(pairs: readonly PeerRatioPair[]): TableModel | null {
+  if (pairs.length === 0) return null;
+  const cell = (r: number | null): string => (r === null ? '-' : `${r.toFixed(2)}x`);
+  return {
+    title: 'Peers: peer attention kernels / mla-bench median (above 1, mla-bench is faster)',
+    columns: [left('case'), left('peer'), right('base'), right('candidate')],
+    rows: pairs.map((p) => [p.key, p.peer, cell(p.base), cell(p.candidate)]),
+  };
+}
