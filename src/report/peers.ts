@@ -3,6 +3,7 @@ import { describeCase } from '../suites/expand.js';
 import type { ChartSpec } from './charts.js';
 import { okCases, type DeviceResults, type LoadedResults } from './data.js';
 import { formatDuration, formatError } from './format.js';
+import { splitAxes, titleWithConstants, varyingCells, type AxisSplit } from './axes.js';
 import { left, right, type Cell, type TableModel } from './table-model.js';
 
 /**
@@ -39,43 +40,63 @@ function worstError(entry: Extract<PeerResult, { numerics: unknown }>): string {
   return check ? `max abs ${formatError(check.maxAbsError)}, rel ${formatError(check.normRelError ?? check.maxRelError)}` : '';
 }
 
-function peerCells(row: PeerRow): Cell[] {
+/** The check's norm-wise relative error (its max relative error in files without one). */
+function shortError(entry: Extract<PeerResult, { numerics: unknown }>): string {
+  const check = entry.numerics.checks[0];
+  return check ? formatError(check.normRelError ?? check.maxRelError) : '';
+}
+
+function peerCells(row: PeerRow, split: AxisSplit): Cell[] {
   const { measurement, entry } = row;
   const ours = formatDuration(measurement.timing.gpu.median);
-  const label = describeCase(measurement.params);
+  const label = varyingCells(measurement.params, split);
   switch (entry.status) {
     case 'ok': {
       const ratio = peerRatio(measurement, entry);
       const programs = entry.kernels.programs.map((p) => `${p.program} ${formatDuration(p.stats.median)}`).join(', ');
       return [
-        label,
+        ...label,
         ours,
         { kind: 'caveat', text: formatDuration(entry.kernels.attention.stats.median), note: `${entry.operator}: ${programs}` },
         entry.kernels.beyond ? formatDuration(entry.kernels.beyond.stats.median) : '-',
         formatDuration(entry.wall.netMedianMs),
         ratio === null ? '-' : { kind: 'signal', text: `${ratio.toFixed(2)}x`, tone: ratio >= 1 ? 'good' : 'bad' },
-        { kind: 'signal', text: `ok (${worstError(entry)})`, tone: 'good' },
+        { kind: 'signal', text: `ok ${shortError(entry)}`, tone: 'good' },
       ];
     }
     case 'numerics-failed':
-      return [label, ours, '-', '-', '-', '-', { kind: 'reason', text: 'FAILS NUMERICS', note: `${entry.operator}: ${worstError(entry)}` }];
+      return [...label, ours, '-', '-', '-', '-', { kind: 'reason', text: 'FAILS NUMERICS', note: `${entry.operator}: ${worstError(entry)}` }];
     case 'unsupported':
-      return [label, ours, '-', '-', '-', '-', { kind: 'reason', text: 'no counterpart', note: entry.reason }];
+      return [...label, ours, '-', '-', '-', '-', { kind: 'reason', text: 'no counterpart', note: entry.reason }];
     case 'error':
-      return [label, ours, '-', '-', '-', '-', { kind: 'reason', text: 'error', note: entry.message }];
+      return [...label, ours, '-', '-', '-', '-', { kind: 'reason', text: 'error', note: entry.message }];
   }
 }
 
-/** One table per peer: mla-bench median, the peer's kernel / beyond-attention / wall medians, the ratio, numerics. */
+const PEER_COLUMNS = [right('mla-bench'), right('peer kernels'), right('peer other'), right('peer wall'), right('peer/ours'), left('peer check')];
+const PEER_NOTE =
+  "peer kernels: the peer's attention kernels (its own GPU timestamps); peer other: its kernels beyond attention (e.g. a cache copy); peer wall: wall time per run less an identity model's; peer/ours: peer kernels / mla-bench median (above 1, mla-bench is faster); peer check: its output against the case's float64 reference (norm-wise error)";
+
+/**
+ * One table per peer and suite: mla-bench median, the peer's kernel / beyond-attention / wall medians, the ratio,
+ * numerics; the axes that vary across the suite's cases as columns, the constant ones in the title.
+ */
 export function peerTables(cases: readonly Measurement[]): TableModel[] {
-  return peerNames(cases).map((peer) => {
+  return peerNames(cases).flatMap((peer) => {
     const rows = peerRows(cases, peer);
     const version = rows[0]?.entry.version ?? '';
-    return {
-      title: `Peer: ${peer} ${version} (ratio = peer attention kernels / mla-bench median; above 1, mla-bench is faster)`,
-      columns: [left('case'), right('mla-bench'), right('peer kernels'), right('peer beyond attn'), right('peer wall (net)'), right('peer / mla-bench'), left('peer numerics')],
-      rows: rows.map(peerCells),
-    };
+    const suites = [...new Set(rows.map((row) => row.measurement.suite))];
+    return suites.map((suite): TableModel => {
+      const own = rows.filter((row) => row.measurement.suite === suite);
+      const split = splitAxes(own.map((row) => row.measurement.params));
+      return {
+        title: titleWithConstants(`Peer ${peer} ${version} on ${suite}`, split),
+        columns: [...split.varying.map(left), ...PEER_COLUMNS],
+        rows: own.map((row) => peerCells(row, split)),
+        keyColumns: split.varying.length,
+        notes: [PEER_NOTE],
+      };
+    });
   });
 }
 

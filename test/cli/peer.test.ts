@@ -48,8 +48,8 @@ test('run --peer onnxruntime: a decode and a prefill case checked, timed in both
     assert.ok(entry.wall.run.stats.median > entry.wall.overhead.stats.median && entry.wall.overhead.stats.n === entry.wall.run.stats.n, 'wall beside its identity-model overhead');
     assert.match(entry.adapter, /lavapipe only/);
   }
-  assert.match(stdout, /Peer: onnxruntime 1\.31\.1/);
-  assert.match(stdout, /phase=decode variant=custom .*\d+\.\d\dx .*ok \(max abs/);
+  assert.match(stdout, /Peer onnxruntime 1\.31\.1 on peer-decode \(phase=decode, variant=custom/);
+  assert.match(stdout, /│ \d.*\d+\.\d\dx .*ok \d/);
   assert.match(stdout, /FlashAttentionDecodeQKV/);
 });
 

@@ -34,10 +34,11 @@ test('peer table: mla-bench median, peer kernels / beyond attention / wall, the 
   const tables = peerTables(cases);
   assert.equal(tables.length, 1);
   const text = renderTable(tables[0]!);
-  assert.match(text, /Peer: onnxruntime 1\.31\.1/);
-  assert.match(text, /variant=gqa .*2\.00 ms .*3\.00 ms .*500 us .*4\.00 ms .*1\.50x .*ok/);
-  assert.match(text, /variant=mha .*FAILS NUMERICS/);
-  assert.match(text, /form=absorbed .*no counterpart/);
+  assert.match(text, /Peer onnxruntime 1\.31\.1 on attention-decode/);
+  assert.match(text, /│ gqa +│ - +│ 2\.00 ms .*3\.00 ms .*500 us .*4\.00 ms .*1\.50x .*ok/, 'the varying axes as columns, one table');
+  assert.match(text, /│ mha .*FAILS NUMERICS/);
+  assert.match(text, /│ absorbed .*no counterpart/);
+  assert.ok(text.split('\n').every((line) => line.length <= 120), 'fits a 120-column terminal');
   assert.match(text, /com\.microsoft\.GroupQueryAttention: FlashAttentionDecodeQKV 2\.50 ms, CopyKVCache 500 us/);
   assert.match(markdownTable(tables[0]!), /FAILS NUMERICS/);
   assert.equal(peerTables([okFixture('calibration/copy', [1])]).length, 0, 'no peers, no section');
