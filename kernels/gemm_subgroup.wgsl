@@ -1,0 +1,123 @@
+enable subgroups;
+// GEMM, register tiles shared across a lane group (src/kernels/gemm/): C[z] = A[z] B[z], f32 accumulation.
+// The CPU-adapter kernel (lavapipe), and the GEMV of one or few rows there.
+//
+// A group of LANES = 8 consecutive lanes of a subgroup owns TM rows of C and 8 x TN4 vec4 columns: lane l
+// the columns (j * 8 + l) of its block, so for every j the group reads 8 neighbouring vec4s of a B row. Every
+// lane of a group needs the same A values; on llvmpipe a storage load is a per-lane loop whether or not the
+// lanes share the address (docs/lavapipe.md), so the lanes load A cooperatively instead: for each block of 32
+// k, lane l fetches vec4 l of the block from each of the TM rows (8 useful vec4s per load instead of one), and
+// every step takes the value it needs from its owner with subgroupShuffle. A B vec4 then feeds TM FMAs.
+// Subgroups are assumed to hold consecutive local invocation indices, in multiples of 8.
+//
+// A and B are read as vec4s (offsets and strides in whole vec4s); a k that is not a multiple of 4 leaves
+// padding in the last vec4 of an A row, masked to zero here. C is written element by element. Rows and columns
+// past the matrix re-read the last valid one (in bounds) and are not stored; k past its end multiplies by zero.
+override WG: u32 = 64;
+const LANES: u32 = 8u;
+// TM (rows per group) and TN4 (vec4 columns per lane) come from the host (StageDecl.sizes): private arrays
+// need constant lengths, and constant trip counts keep them in registers.
+
+// The uniform block declared in src/kernels/gemm/uniforms.ts. In elements: row r of batch entry z starts at
+// off + z zs + (r / seg) outer + (r % seg) row.
+struct Addr {
+  off: u32,
+  zs: u32,
+  outer: u32,
+  row: u32,
+  seg: u32,
+  _p0: u32,
+  _p1: u32,
+  _p2: u32,
+}
+
+struct Params {
+  m: u32,
+  n: u32,
+  k: u32,
+  n4: u32,
+  k4: u32,
+  col_blocks: u32,
+  row_blocks: u32,
+  batch: u32,
+  a: Addr,
+  b: Addr,
+  c: Addr,
+}
+
+@group(0) @binding(0) var<uniform> p: Params;
+@group(0) @binding(1) var<storage, read> a_mat: array<vec4<T>>;
+@group(0) @binding(2) var<storage, read> b_mat: array<vec4<T>>;
+@group(0) @binding(3) var<storage, read_write> c_mat: array<T>;
+
+fn row_at(addr: Addr, z: u32, r: u32) -> u32 {
+  return addr.off + z * addr.zs + (r / addr.seg) * addr.outer + (r % addr.seg) * addr.row;
+}
+
+var<private> acc: array<vec4<f32>, TM * TN4>;
+var<private> a_blk: array<vec4<f32>, TM>;
+var<private> b_col: array<u32, TN4>;
+
+// One k: the B row's vec4s of this lane times each row's A value, taken from lane `owner` of the group.
+fn step(b_row: u32, owner: u32, comp: u32) {
+  var bv: array<vec4<f32>, TN4>;
+  for (var j = 0u; j < TN4; j++) { bv[j] = vec4<f32>(b_mat[b_row + b_col[j]]); }
+  for (var r = 0u; r < TM; r++) {
+    let s = vec4<f32>(subgroupShuffle(a_blk[r][comp], owner));
+    for (var j = 0u; j < TN4; j++) { acc[r * TN4 + j] = fma(s, bv[j], acc[r * TN4 + j]); }
+  }
+}
+
+@compute @workgroup_size(WG)
+fn main(@builtin(subgroup_invocation_id) sl: u32, @builtin(local_invocation_index) lid: u32, @builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) groups: vec3<u32>) {
+  let flat = wid.x + wid.y * groups.x;
+  let rb = flat / p.col_blocks;
+  if (rb >= p.row_blocks) {
+    return;
+  }
+  let z = wid.z;
+  let lane = sl % LANES;
+  let base = sl - lane;
+  let group = (flat % p.col_blocks) * (WG / LANES) + lid / LANES;
+  let m0 = rb * TM;
+
+  var a_row: array<u32, TM>;
+  for (var r = 0u; r < TM; r++) { a_row[r] = row_at(p.a, z, min(m0 + r, p.m - 1u)) / 4u; }
+  let b_base = (p.b.off + z * p.b.zs) / 4u;
+  for (var j = 0u; j < TN4; j++) { b_col[j] = b_base + min((group * TN4 + j) * LANES + lane, p.n4 - 1u); }
+  let b_row4 = p.b.row / 4u;
+  let last_row = p.k - 1u;
+
+  for (var k0 = 0u; k0 < p.k; k0 += 4u * LANES) {
+    // This lane's vec4 of the block from every row, zero past k.
+    let ka = k0 / 4u + lane;
+    let valid = (vec4<u32>(ka * 4u) + vec4<u32>(0u, 1u, 2u, 3u)) < vec4<u32>(p.k);
+    let ka_in = min(ka, p.k4 - 1u);
+    for (var r = 0u; r < TM; r++) { a_blk[r] = select(vec4<f32>(0.0), vec4<f32>(a_mat[a_row[r] + ka_in]), valid); }
+    for (var e = 0u; e < LANES; e++) {
+      let kk = k0 + e * 4u;
+      if (kk >= p.k) {
+        break;
+      }
+      let owner = base + e;
+      step(b_row4 * min(kk, last_row), owner, 0u);
+      step(b_row4 * min(kk + 1u, last_row), owner, 1u);
+      step(b_row4 * min(kk + 2u, last_row), owner, 2u);
+      step(b_row4 * min(kk + 3u, last_row), owner, 3u);
+    }
+  }
+
+  for (var r = 0u; r < TM; r++) {
+    if (m0 + r >= p.m) {
+      break;
+    }
+    let c_row = row_at(p.c, z, m0 + r);
+    for (var j = 0u; j < TN4; j++) {
+      let c4 = (group * TN4 + j) * LANES + lane;
+      let v = acc[r * TN4 + j];
+      for (var i = 0u; i < 4u; i++) {
+        if (c4 * 4u + i < p.n) { c_mat[c_row + c4 * 4u + i] = T(v[i]); }
+      }
+    }
+  }
+}
