@@ -3,6 +3,7 @@ import type { Measurement } from '../results/schema.js';
 import { machineDriftNote, type CandidateComparison, type CrossHardwareTable } from './compare.js';
 import { caseVerdictsTable, ceilingShiftsTable, deviceMediansTable, suiteVerdictsTable } from './comparison-tables.js';
 import { suitesOf, type DeviceResults } from './data.js';
+import { gemmTables } from './gemm.js';
 import { DEFAULT_MEMORY_BUDGET_GB, mlaTables } from './mla.js';
 import { caseTable, ceilingsTable, stageSections, type StageSection } from './results-tables.js';
 import { markdownCode, markdownText } from './sanitize.js';
@@ -66,6 +67,8 @@ export function markdownReport(devices: DeviceResults[]): string {
     parts.push('Device ceilings (calibrated)', '', markdownCeilings(d.ceilings), '', markdownCaseTables(d.cases, d.ceilings), '');
     const mla = markdownMlaSections(d.cases);
     if (mla) parts.push(mla, '');
+    const gemm = gemmTables(d.cases, d.ceilings).map(markdownTable).join('\n\n');
+    if (gemm) parts.push(gemm, '');
   }
   return parts.join('\n');
 }

@@ -2,6 +2,7 @@ import Table from 'cli-table3';
 import type { Ceilings } from '../measure/rates.js';
 import type { Measurement, ResultFile } from '../results/schema.js';
 import { suitesOf } from './data.js';
+import { gemmTables } from './gemm.js';
 import { DEFAULT_MEMORY_BUDGET_GB, mlaTables } from './mla.js';
 import { caseTable, ceilingsTable, stageSections, type StageSection } from './results-tables.js';
 import type { Cell, TableModel } from './table-model.js';
@@ -76,9 +77,14 @@ export function renderMlaSections(cases: readonly Measurement[], budgetGB = DEFA
   return mlaTables(cases, budgetGB).map(renderTable).join('\n\n');
 }
 
+/** The GEMM summaries (gemm.ts), or '' when the results hold no GEMM cases. */
+export function renderGemmSections(cases: readonly Measurement[], ceilings: Ceilings): string {
+  return gemmTables(cases, ceilings).map(renderTable).join('\n\n');
+}
+
 export function renderResults(results: ResultFile, options: { memoryBudgetGB?: number } = {}): string {
   const { adapter } = results.environment;
   const header = `${adapter.description || adapter.device} (${adapter.vendor || 'unknown vendor'}, ${adapter.architecture || 'unknown architecture'}) - profile ${results.config.profile}`;
-  const mla = renderMlaSections(results.cases, options.memoryBudgetGB);
-  return [header, '', 'Device ceilings (calibrated in this run)', renderCeilings(results.ceilings), '', renderCaseTables(results.cases, results.ceilings), ...(mla ? ['', mla] : [])].join('\n');
+  const sections = [renderMlaSections(results.cases, options.memoryBudgetGB), renderGemmSections(results.cases, results.ceilings)].filter(Boolean).flatMap((section) => ['', section]);
+  return [header, '', 'Device ceilings (calibrated in this run)', renderCeilings(results.ceilings), '', renderCaseTables(results.cases, results.ceilings), ...sections].join('\n');
 }
