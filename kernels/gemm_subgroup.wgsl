@@ -57,14 +57,31 @@ fn row_at(addr: Addr, z: u32, r: u32) -> u32 {
 var<private> acc: array<vec4<f32>, TM * TN4>;
 var<private> a_blk: array<vec4<f32>, TM>;
 var<private> b_col: array<u32, TN4>;
+var<private> b_row4: u32;
+var<private> last_k: u32;
 
-// One k: the B row's vec4s of this lane times each row's A value, taken from lane `owner` of the group.
-fn step(b_row: u32, owner: u32, comp: u32) {
-  var bv: array<vec4<f32>, TN4>;
-  for (var j = 0u; j < TN4; j++) { bv[j] = vec4<f32>(b_mat[b_row + b_col[j]]); }
+// Four k (kk .. kk + 3): the four B rows' vec4s of this lane times each row's four A values, taken from lane
+// `owner` of the group; each accumulator is loaded and stored once per four FMAs.
+fn step4(kk: u32, owner: u32) {
+  var b0: array<vec4<f32>, TN4>;
+  var b1: array<vec4<f32>, TN4>;
+  var b2: array<vec4<f32>, TN4>;
+  var b3: array<vec4<f32>, TN4>;
+  let r0 = b_row4 * min(kk, last_k);
+  let r1 = b_row4 * min(kk + 1u, last_k);
+  let r2 = b_row4 * min(kk + 2u, last_k);
+  let r3 = b_row4 * min(kk + 3u, last_k);
+  for (var j = 0u; j < TN4; j++) {
+    b0[j] = vec4<f32>(b_mat[r0 + b_col[j]]);
+    b1[j] = vec4<f32>(b_mat[r1 + b_col[j]]);
+    b2[j] = vec4<f32>(b_mat[r2 + b_col[j]]);
+    b3[j] = vec4<f32>(b_mat[r3 + b_col[j]]);
+  }
   for (var r = 0u; r < TM; r++) {
-    let s = vec4<f32>(subgroupShuffle(a_blk[r][comp], owner));
-    for (var j = 0u; j < TN4; j++) { acc[r * TN4 + j] = fma(s, bv[j], acc[r * TN4 + j]); }
+    let a = subgroupShuffle(a_blk[r], owner);
+    for (var j = 0u; j < TN4; j++) {
+      acc[r * TN4 + j] = fma(vec4<f32>(a.w), b3[j], fma(vec4<f32>(a.z), b2[j], fma(vec4<f32>(a.y), b1[j], fma(vec4<f32>(a.x), b0[j], acc[r * TN4 + j]))));
+    }
   }
 }
 
@@ -85,8 +102,8 @@ fn main(@builtin(subgroup_invocation_id) sl: u32, @builtin(local_invocation_inde
   for (var r = 0u; r < TM; r++) { a_row[r] = row_at(p.a, z, min(m0 + r, p.m - 1u)) / 4u; }
   let b_base = (p.b.off + z * p.b.zs) / 4u;
   for (var j = 0u; j < TN4; j++) { b_col[j] = b_base + min((group * TN4 + j) * LANES + lane, p.n4 - 1u); }
-  let b_row4 = p.b.row / 4u;
-  let last_row = p.k - 1u;
+  b_row4 = p.b.row / 4u;
+  last_k = p.k - 1u;
 
   for (var k0 = 0u; k0 < p.k; k0 += 4u * LANES) {
     // This lane's vec4 of the block from every row, zero past k.
@@ -99,11 +116,7 @@ fn main(@builtin(subgroup_invocation_id) sl: u32, @builtin(local_invocation_inde
       if (kk >= p.k) {
         break;
       }
-      let owner = base + e;
-      step(b_row4 * min(kk, last_row), owner, 0u);
-      step(b_row4 * min(kk + 1u, last_row), owner, 1u);
-      step(b_row4 * min(kk + 2u, last_row), owner, 2u);
-      step(b_row4 * min(kk + 3u, last_row), owner, 3u);
+      step4(kk, base + e);
     }
   }
 

@@ -89,7 +89,8 @@ const square = (size: number): GemmProblem => ({
 
 test('strategy: CPU adapters get the subgroup kernel; GPUs a GEMV for up to 4 rows, workgroup tiles above', () => {
   assert.deepEqual(planGemm(square(1024), LAVAPIPE, 'rows'), { kind: 'subgroup', wg: 64, tm: 16, tn4: 1 });
-  assert.equal((planGemm({ ...square(512), m: 1 }, LAVAPIPE, 'rows') as { tm: number }).tm, 1);
+  assert.deepEqual(planGemm({ ...square(512), m: 1 }, LAVAPIPE, 'rows'), { kind: 'subgroup', wg: 64, tm: 1, tn4: 2 });
+  assert.deepEqual(planGemm({ ...square(128), m: 1 }, LAVAPIPE, 'rows'), { kind: 'subgroup', wg: 16, tm: 1, tn4: 2 });
   assert.deepEqual(planGemm({ ...square(512), m: 3 }, GPU, 'workgroup'), { kind: 'gemv', wgN: 64, kSlices: 4, rows: 3 });
   assert.deepEqual(planGemm(square(4096), GPU, 'workgroup'), { kind: 'tiled', wgM: 16, wgN: 16, tm: 4, tn4: 2, bk4: 4 });
   // Balanced row blocks: 17 rows are two blocks of 9, not 16 + 1.
