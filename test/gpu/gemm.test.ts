@@ -65,8 +65,8 @@ for (const dtype of ['f32', 'f16'] as const) {
 
 // The strategy shrinks tiles for small problems; these plans keep the large ones, so that odd sizes land inside them.
 const LARGE_PLANS: GemmPlan[] = [
-  { kind: 'subgroup', wg: 64, tm: 16, tn4: 2 },
-  { kind: 'subgroup', wg: 16, tm: 5, tn4: 3 },
+  { kind: 'subgroup', wg: 64, tm: 16, tn: 2 },
+  { kind: 'subgroup', wg: 16, tm: 5, tn: 3 },
   { kind: 'tiled', wgM: 16, wgN: 16, tm: 4, tn4: 2, bk4: 8 },
   { kind: 'tiled', wgM: 8, wgN: 32, tm: 3, tn4: 1, bk4: 2 },
   { kind: 'gemv', wgN: 64, kSlices: 4, rows: 4 },

@@ -88,9 +88,14 @@ const square = (size: number): GemmProblem => ({
 });
 
 test('strategy: CPU adapters get the subgroup kernel; GPUs a GEMV for up to 4 rows, workgroup tiles above', () => {
-  assert.deepEqual(planGemm(square(1024), LAVAPIPE, 'rows'), { kind: 'subgroup', wg: 64, tm: 16, tn4: 1 });
-  assert.deepEqual(planGemm({ ...square(512), m: 1 }, LAVAPIPE, 'rows'), { kind: 'subgroup', wg: 64, tm: 1, tn4: 2 });
-  assert.deepEqual(planGemm({ ...square(128), m: 1 }, LAVAPIPE, 'rows'), { kind: 'subgroup', wg: 16, tm: 1, tn4: 2 });
+  assert.deepEqual(planGemm(square(1024), LAVAPIPE, 'rows'), { kind: 'subgroup', wg: 64, tm: 16, tn: 1 });
+  assert.deepEqual(planGemm({ ...square(512), m: 1 }, LAVAPIPE, 'rows'), { kind: 'subgroup', wg: 64, tm: 1, tn: 2 });
+  assert.deepEqual(planGemm({ ...square(128), m: 1 }, LAVAPIPE, 'rows'), { kind: 'subgroup', wg: 16, tm: 1, tn: 2 });
+  // f16: a 16-byte unit of B is 8 columns, so half the lanes cover the row.
+  assert.deepEqual(planGemm({ ...square(128), m: 1, dtype: 'f16' }, LAVAPIPE, 'rows'), { kind: 'subgroup', wg: 8, tm: 1, tn: 2 });
+  assert.deepEqual(planGemm({ ...square(1024), dtype: 'f16' }, LAVAPIPE, 'rows'), { kind: 'subgroup', wg: 64, tm: 8, tn: 1 });
+  assert.match(String(planGemm({ ...square(124), m: 1, dtype: 'f16' }, LAVAPIPE, 'rows')), /16-byte units: its offsets and strides must be multiples of 8 f16/);
+  assert.equal((planGemm({ ...square(124), m: 1, dtype: 'f16' }, LAVAPIPE, 'rows', 'tiled') as { kind: string }).kind, 'tiled');
   assert.deepEqual(planGemm({ ...square(512), m: 3 }, GPU, 'workgroup'), { kind: 'gemv', wgN: 64, kSlices: 4, rows: 3 });
   assert.deepEqual(planGemm(square(4096), GPU, 'workgroup'), { kind: 'tiled', wgM: 16, wgN: 16, tm: 4, tn4: 2, bk4: 4 });
   // Balanced row blocks: 17 rows are two blocks of 9, not 16 + 1.
@@ -107,11 +112,11 @@ test('strategy: decode-sized GEMMs trade register tiles for workgroups; staged t
   assert.ok(grid.colBlocks * grid.rowBlocks >= 8);
   for (const size of [64, 256, 1024, 8192]) {
     const plan = planGemm(square(size), GPU, 'workgroup');
-    assert.ok(typeof plan !== 'string' && workgroupBytes(plan) <= GPU.limits.maxComputeWorkgroupStorageSize, `${size}: ${JSON.stringify(plan)}`);
+    assert.ok(typeof plan !== 'string' && workgroupBytes(plan, 'f32') <= GPU.limits.maxComputeWorkgroupStorageSize, `${size}: ${JSON.stringify(plan)}`);
   }
   const tight = { ...GPU, limits: { ...GPU.limits, maxComputeWorkgroupStorageSize: 4096 } };
   const fitted = planGemm(square(4096), tight, 'workgroup');
-  assert.ok(typeof fitted !== 'string' && workgroupBytes(fitted) <= 4096, JSON.stringify(fitted));
+  assert.ok(typeof fitted !== 'string' && workgroupBytes(fitted, 'f32') <= 4096, JSON.stringify(fitted));
   assert.match(String(planGemm({ ...square(512), m: 4 }, { ...GPU, limits: { ...GPU.limits, maxComputeWorkgroupStorageSize: 1024 } }, 'workgroup')), /workgroup memory/);
 });
 
@@ -122,7 +127,7 @@ test('emit: one dispatch over the caller buffers, its uniform named after the st
   const { buffers, stage } = emitGemm(p, plan, { name: 'absorb-q', phase: 'absorb-q' }, GPU.limits);
   assert.deepEqual(stage.bindings, ['absorb-q_params', 'a', 'b', 'c']);
   assert.equal(buffers[0]?.name, 'absorb-q_params');
-  assert.deepEqual(stage.sizes, { TM: 13, TN4: 1 });
+  assert.deepEqual(stage.sizes, { TM: 13, TN: 1, PACK: 1 });
   assert.deepEqual(stage.workgroups, [3, 1, 3]);
   assert.deepEqual(stage.work, gemmWork(p));
 });

@@ -1,6 +1,6 @@
 import type { DeviceLimits } from '../../gpu/device.js';
 import { grid2d } from '../family.js';
-import type { BufferDecl, StageDecl } from '../spec.js';
+import { elementBytes, type BufferDecl, type Dtype, type StageDecl } from '../spec.js';
 import type { GemmPlan } from './plan.js';
 import { gemmWork, type GemmProblem, type RowAddressing } from './problem.js';
 import { gemmParamsWords, uniformDecl, type GemmGrid } from './uniforms.js';
@@ -19,29 +19,35 @@ export interface GemmStageNames {
 
 const ceilDiv = (a: number, b: number): number => Math.ceil(a / b);
 
+/** Columns in a 16-byte unit of B, as the subgroup and GEMV kernels load it. */
+export const unitColumns = (dtype: Dtype): number => 16 / elementBytes(dtype);
+/** vec4s of columns per unit (PACK in the shaders). */
+const pack = (dtype: Dtype): number => unitColumns(dtype) / 4;
+
 /** Output blocks of a plan: columns (in vec4s) and rows each workgroup covers. */
 export function planGrid(problem: GemmProblem, plan: GemmPlan): GemmGrid {
   const n4 = ceilDiv(problem.n, 4);
+  const units = ceilDiv(problem.n, unitColumns(problem.dtype));
   switch (plan.kind) {
     case 'tiled':
       return { colBlocks: ceilDiv(n4, plan.wgN * plan.tn4), rowBlocks: ceilDiv(problem.m, plan.wgM * plan.tm) };
     case 'subgroup':
-      return { colBlocks: ceilDiv(n4, plan.wg * plan.tn4), rowBlocks: ceilDiv(problem.m, plan.tm) };
+      return { colBlocks: ceilDiv(units, plan.wg * plan.tn), rowBlocks: ceilDiv(problem.m, plan.tm) };
     case 'gemv':
-      return { colBlocks: ceilDiv(n4, plan.wgN), rowBlocks: ceilDiv(problem.m, plan.rows) };
+      return { colBlocks: ceilDiv(units, plan.wgN), rowBlocks: ceilDiv(problem.m, plan.rows) };
     case 'mla-gemm':
       return { colBlocks: ceilDiv(n4, plan.wg * plan.tn), rowBlocks: ceilDiv(problem.m, plan.tm) };
   }
 }
 
-function shaderOf(plan: GemmPlan): Pick<StageDecl, 'shader' | 'constants' | 'sizes'> {
+function shaderOf(plan: GemmPlan, dtype: Dtype): Pick<StageDecl, 'shader' | 'constants' | 'sizes'> {
   switch (plan.kind) {
     case 'tiled':
       return { shader: 'gemm_tiled.wgsl', constants: { WG_M: plan.wgM, WG_N: plan.wgN, BK4: plan.bk4 }, sizes: { TM: plan.tm, TN4: plan.tn4 } };
     case 'subgroup':
-      return { shader: 'gemm_subgroup.wgsl', constants: { WG: plan.wg }, sizes: { TM: plan.tm, TN4: plan.tn4 } };
+      return { shader: 'gemm_subgroup.wgsl', constants: { WG: plan.wg }, sizes: { TM: plan.tm, TN: plan.tn, PACK: pack(dtype) } };
     case 'gemv':
-      return { shader: 'gemv.wgsl', constants: { WG_N: plan.wgN, KS: plan.kSlices }, sizes: { ROWS: plan.rows } };
+      return { shader: 'gemv.wgsl', constants: { WG_N: plan.wgN, KS: plan.kSlices }, sizes: { ROWS: plan.rows, PACK: pack(dtype) } };
     case 'mla-gemm':
       return { shader: 'mla_gemm.wgsl', constants: { WG: plan.wg, TM: plan.tm, TN: plan.tn } };
   }
@@ -69,7 +75,7 @@ export function emitGemm(problem: GemmProblem, plan: GemmPlan, names: GemmStageN
     stage: {
       name: names.name,
       ...(names.phase !== undefined && { phase: names.phase }),
-      ...shaderOf(plan),
+      ...shaderOf(plan, problem.dtype),
       dtype: problem.dtype,
       bindings: [params, problem.a.buffer, problem.b.buffer, problem.c.buffer],
       workgroups: [x, y, problem.batch],

@@ -21,20 +21,22 @@ export interface TiledPlan {
 
 /**
  * kernels/gemm_subgroup.wgsl, the CPU-adapter kernel (and GEMV there): a group of 8 subgroup lanes owns tm rows
- * and 8 x tn4 vec4 columns; the lanes fetch A cooperatively and pass it around by subgroup shuffles.
+ * and 8 x tn 16-byte units of B's columns (4 f32 or 8 f16 columns each); the lanes fetch A cooperatively and pass
+ * it around by subgroup shuffles.
  */
 export interface SubgroupPlan {
   kind: 'subgroup';
   /** Invocations per workgroup, a multiple of 8 (groups of 8 lanes side by side along n). */
   wg: number;
   tm: number;
-  tn4: number;
+  /** 16-byte units of B per lane and row. */
+  tn: number;
 }
 
 /**
- * kernels/gemv.wgsl, the GPU GEMV for one or few rows: wgN invocations along n (one vec4 column each) times
- * kSlices along k stream each B row once with coalesced vec4 loads; the k slices' partial sums meet in workgroup
- * memory. Up to `rows` rows of A per workgroup.
+ * kernels/gemv.wgsl, the GPU GEMV for one or few rows: wgN invocations along n (one 16-byte unit of B's columns
+ * each: 4 f32 or 8 f16) times kSlices along k stream each B row once with coalesced 16-byte loads; the k slices'
+ * partial sums meet in workgroup memory. Up to `rows` rows of A per workgroup.
  */
 export interface GemvPlan {
   kind: 'gemv';

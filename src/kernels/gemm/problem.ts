@@ -25,8 +25,9 @@ export interface Operand {
  * C[z] = A[z] B[z] for z < batch: A is m x k (rows of k), B is k x n (rows of n: n fastest, as weights are stored
  * for a contiguous walk along the output columns), C is m x n; f32 accumulation, storage in `dtype`.
  * A and B rows are read as whole vec4s, so their offsets and strides are multiples of 4 elements (a row of k or
- * n that is not a multiple of 4 is padded to one, and the padding is never used); C is written element by element
- * at any offset and stride. m, n and k are any positive sizes.
+ * n that is not a multiple of 4 is padded to one, and the padding is never used); the subgroup and GEMV kernels
+ * read B in 16-byte units, 8 elements in f16 (planDefect says so). C is written element by element at any offset
+ * and stride. m, n and k are any positive sizes.
  */
 export interface GemmProblem {
   m: number;

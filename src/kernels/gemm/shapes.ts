@@ -67,6 +67,8 @@ export interface ShapeRequest {
 }
 
 const dense = (width: number, order: OperandLayout['order'] = 'batch-major'): OperandLayout => ({ row: roundUp4(width), order });
+/** A weight row padded to whole 16-byte units in either storage type (8 elements). */
+const weightRow = (n: number): number => Math.ceil(n / 8) * 8;
 
 /** The shape of an op, or why the request names none. */
 export function gemmShape(request: ShapeRequest): GemmShape | string {
@@ -76,7 +78,7 @@ export function gemmShape(request: ShapeRequest): GemmShape | string {
     return op === 'square' || op === 'custom' ? `op ${op} takes model=none (its sizes are its own)` : `op ${op} needs a model (${GEMM_MODELS.slice(1).join(', ')})`;
   }
   if (batch !== 1 && !BATCHED_OPS.includes(op)) return `op ${op} has its own batch (its heads, or one matrix): batch=${batch} is for ${BATCHED_OPS.join(', ')}`;
-  const plain = (n: number, k: number, b = 1): GemmShape => ({ m: rows, n, k, batch: b, a: dense(k), b: { row: roundUp4(n) }, c: { row: n, order: 'batch-major' } });
+  const plain = (n: number, k: number, b = 1): GemmShape => ({ m: rows, n, k, batch: b, a: dense(k), b: { row: weightRow(n) }, c: { row: n, order: 'batch-major' } });
   if (op === 'square') return plain(rows, rows, batch);
   if (op === 'custom') {
     if (request.n === undefined || request.k === undefined) return 'op custom needs n and k';

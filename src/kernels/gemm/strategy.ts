@@ -1,7 +1,8 @@
 import type { DeviceLimits, WantedFeature } from '../../gpu/device.js';
 import type { GemmPlan, GemmPlanKind, GemvPlan, SubgroupPlan, TiledPlan } from './plan.js';
 import type { GemmProblem } from './problem.js';
-import { planGrid } from './emit.js';
+import { planGrid, unitColumns } from './emit.js';
+import type { Dtype } from '../spec.js';
 
 /**
  * Which kernels suit the device: 'workgroup' the GPU kernels (workgroup-memory tiles, split-k GEMV), 'rows' the
@@ -22,7 +23,8 @@ export interface GemmDevice {
 export const SUBGROUP_LANES = 8;
 /** Rows the GEMV takes per workgroup at most; more rows are a GEMM. */
 export const GEMV_MAX_ROWS = 4;
-const SUBGROUP_MAX_TM = 16;
+/** vec4 accumulators per lane of the subgroup kernel: the FMA calibration kernel's 16 chains. */
+const SUBGROUP_MAX_ACC = 16;
 /** Workgroups a GPU wants in flight before the tiles grow (about two per SM of a large GPU). */
 const GPU_MIN_WORKGROUPS = 256;
 const VEC4_F32 = 16;
@@ -31,12 +33,12 @@ const ceilDiv = (a: number, b: number): number => Math.ceil(a / b);
 const pow2Ceil = (n: number): number => 2 ** Math.ceil(Math.log2(Math.max(1, n)));
 
 /** Workgroup memory a plan declares, in bytes (the shaders stage f32 vec4s). */
-export function workgroupBytes(plan: GemmPlan): number {
+export function workgroupBytes(plan: GemmPlan, dtype: Dtype): number {
   switch (plan.kind) {
     case 'tiled':
       return (plan.wgM * plan.tm * (plan.bk4 + 1) + plan.bk4 * 4 * plan.wgN * plan.tn4) * VEC4_F32;
     case 'gemv':
-      return plan.kSlices * plan.rows * plan.wgN * VEC4_F32;
+      return plan.kSlices * plan.rows * (unitColumns(dtype) / 4) * plan.wgN * VEC4_F32;
     default:
       return 0;
   }
@@ -60,11 +62,18 @@ export function planDefect(problem: GemmProblem, plan: GemmPlan, device: GemmDev
   if (x * y > limits.maxComputeInvocationsPerWorkgroup || x > limits.maxComputeWorkgroupSizeX || y > limits.maxComputeWorkgroupSizeY) {
     return `a ${x} x ${y} workgroup is past the device's workgroup limits`;
   }
-  const shared = workgroupBytes(plan);
+  const shared = workgroupBytes(plan, problem.dtype);
   if (shared > limits.maxComputeWorkgroupStorageSize) return `${shared} bytes of workgroup memory, above the device's ${limits.maxComputeWorkgroupStorageSize}`;
   const grid = planGrid(problem, plan);
   const maxDim = limits.maxComputeWorkgroupsPerDimension;
   if (grid.colBlocks * grid.rowBlocks > maxDim * maxDim || problem.batch > maxDim) return `${grid.colBlocks * grid.rowBlocks} x ${problem.batch} workgroups, past the device's grid`;
+  if (plan.kind === 'subgroup' || plan.kind === 'gemv') {
+    const unit = unitColumns(problem.dtype);
+    const b = problem.b.rows;
+    if ([b.offset ?? 0, b.batchStride ?? 0, b.rowStride, b.segment?.stride ?? 0].some((s) => s % unit !== 0)) {
+      return `the ${plan.kind} kernel reads B in 16-byte units: its offsets and strides must be multiples of ${unit} ${problem.dtype} elements, got ${JSON.stringify(b)}`;
+    }
+  }
   switch (plan.kind) {
     case 'subgroup': {
       const size = device.subgroupMinSize;
@@ -87,28 +96,34 @@ export function planDefect(problem: GemmProblem, plan: GemmPlan, device: GemmDev
 }
 
 /**
- * The subgroup kernel's plan: as many rows per lane group as there are (balanced blocks, at most 16: the
- * accumulators of 16 rows x 1 vec4 column are the FMA calibration kernel's 16 vec4 chains), one vec4 column per
- * lane (two for a GEMV of up to 4 rows: twice the B loads per step and per shuffle), groups side by side up to 64
- * lanes but no more than the columns need. Measured on lavapipe (paired, same process): 16 x 1 against 8 x 2, 24 x 1
- * and 32 x 1 at the V2-Lite up-projection, 2.1-2.4x faster; for absorb-q/o at one row, 1 x 2 against 1 x 1,
- * 1.6-2.4x faster.
+ * The subgroup kernel's plan: as many rows per lane group as there are, in balanced blocks of at most 16 vec4
+ * accumulators per lane (the FMA calibration kernel's 16 chains: 16 rows of one f32 unit, 8 of an f16 unit's two
+ * vec4s), one unit of B per lane (two for a GEMV of up to 4 rows: twice the B loads per step and per shuffle),
+ * groups side by side up to 64 lanes but no more than the columns need. Measured on lavapipe (paired, same
+ * process): at the V2-Lite up-projection 16 x 1 f32 units 2.1-2.4x faster than 8 x 2, 24 x 1 and 32 x 1, and
+ * 8 x 1 f16 units 2.7-5x faster than 16 x 1; for absorb-q/o at one row, 1 x 2 units 1.6-2.4x faster than 1 x 1
+ * (f32) and 1.1x (f16).
  */
 export function subgroupPlan(problem: GemmProblem, wanted: Partial<SubgroupPlan> = {}): SubgroupPlan {
-  const blocks = ceilDiv(problem.m, SUBGROUP_MAX_TM);
+  const units = ceilDiv(problem.n, unitColumns(problem.dtype));
+  const maxTm = SUBGROUP_MAX_ACC / (unitColumns(problem.dtype) / 4);
+  const blocks = ceilDiv(problem.m, maxTm);
   const tm = wanted.tm ?? ceilDiv(problem.m, blocks);
-  const tn4 = wanted.tn4 ?? (tm <= GEMV_MAX_ROWS ? 2 : 1);
-  const n4 = ceilDiv(problem.n, 4);
-  const wg = wanted.wg ?? Math.min(64, SUBGROUP_LANES * ceilDiv(n4, SUBGROUP_LANES * tn4));
-  return { kind: 'subgroup', wg, tm, tn4 };
+  const tn = wanted.tn ?? (tm <= GEMV_MAX_ROWS ? 2 : 1);
+  const wg = wanted.wg ?? Math.min(64, SUBGROUP_LANES * ceilDiv(units, SUBGROUP_LANES * tn));
+  return { kind: 'subgroup', wg, tm, tn };
 }
 
-/** The GPU GEMV: one vec4 column per invocation, up to 64 side by side, k split to fill 256 invocations. */
-export function gemvPlan(problem: GemmProblem, wanted: Partial<GemvPlan> = {}): GemvPlan {
-  const n4 = ceilDiv(problem.n, 4);
-  const wgN = wanted.wgN ?? Math.min(64, Math.max(8, pow2Ceil(n4)));
-  const kSlices = wanted.kSlices ?? Math.max(1, Math.min(256 / wgN, pow2Ceil(ceilDiv(problem.k, 4))));
-  return { kind: 'gemv', wgN, kSlices, rows: wanted.rows ?? Math.min(GEMV_MAX_ROWS, problem.m) };
+/**
+ * The GPU GEMV: one 16-byte unit of columns per invocation, up to 64 side by side, k split to fill 256
+ * invocations (fewer slices where the partial sums would not fit workgroup memory).
+ */
+export function gemvPlan(problem: GemmProblem, limits: GemmDevice['limits'], wanted: Partial<GemvPlan> = {}): GemvPlan {
+  const units = ceilDiv(problem.n, unitColumns(problem.dtype));
+  const wgN = wanted.wgN ?? Math.min(64, Math.max(8, pow2Ceil(units)));
+  let plan: GemvPlan = { kind: 'gemv', wgN, kSlices: wanted.kSlices ?? Math.max(1, Math.min(256 / wgN, pow2Ceil(ceilDiv(problem.k, 4)))), rows: wanted.rows ?? Math.min(GEMV_MAX_ROWS, problem.m) };
+  while (wanted.kSlices === undefined && plan.kSlices > 1 && workgroupBytes(plan, problem.dtype) > limits.maxComputeWorkgroupStorageSize) plan = { ...plan, kSlices: plan.kSlices / 2 };
+  return plan;
 }
 
 /**
@@ -131,9 +146,9 @@ export function tiledPlan(problem: GemmProblem, limits: GemmDevice['limits'], wa
   // Rows past m only cost: no more rows per invocation than m needs.
   if (wanted.tm === undefined) while (plan.tm > 1 && plan.wgM * plan.tm >= 2 * problem.m) plan = { ...plan, tm: plan.tm / 2 };
   const budget = limits.maxComputeWorkgroupStorageSize;
-  if (wanted.bk4 === undefined && ceilDiv(problem.k, 4) >= 64 && workgroupBytes({ ...plan, bk4: 8 }) <= budget) plan = { ...plan, bk4: 8 };
+  if (wanted.bk4 === undefined && ceilDiv(problem.k, 4) >= 64 && workgroupBytes({ ...plan, bk4: 8 }, problem.dtype) <= budget) plan = { ...plan, bk4: 8 };
   // A device with little workgroup memory: shallower k tiles first, then smaller register tiles.
-  while (workgroupBytes(plan) > budget) {
+  while (workgroupBytes(plan, problem.dtype) > budget) {
     if (wanted.bk4 === undefined && plan.bk4 > 1) plan = { ...plan, bk4: plan.bk4 / 2 };
     else if (wanted.tn4 === undefined && plan.tn4 > 1) plan = { ...plan, tn4: plan.tn4 / 2 };
     else if (wanted.tm === undefined && plan.tm > 1) plan = { ...plan, tm: plan.tm / 2 };
@@ -160,7 +175,7 @@ function planOfKind(kind: GemmPlanKind, problem: GemmProblem, device: GemmDevice
     case 'subgroup':
       return subgroupPlan(problem);
     case 'gemv':
-      return gemvPlan(problem);
+      return gemvPlan(problem, device.limits);
     case 'tiled':
       return tiledPlan(problem, device.limits);
     case 'mla-gemm':
