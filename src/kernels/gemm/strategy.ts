@@ -157,17 +157,27 @@ export function tiledPlan(problem: GemmProblem, limits: GemmDevice['limits'], wa
   return plan;
 }
 
-/** The strategy: the plan for a problem on a device, by tiling, or the reason none fits. */
+/**
+ * The strategy: the plan for a problem on a device, by tiling, or the reason none fits. Without a kind it tries
+ * the kinds that suit the tiling in order of preference and takes the first the device and the problem allow (the
+ * subgroup kernel needs subgroups and 16-byte B rows; the tiled kernel runs anywhere); with a kind, that kind or
+ * its defect.
+ */
 export function planGemm(problem: GemmProblem, device: GemmDevice, tiling: GemmTiling, kind?: GemmPlanKind): GemmPlan | string {
-  const chosen = kind ?? defaultKind(problem, device, tiling);
-  const plan = planOfKind(chosen, problem, device, tiling);
-  const defect = planDefect(problem, plan, device);
-  return defect ?? plan;
+  const candidates = kind ? [kind] : preferredKinds(problem, tiling);
+  let first: string | undefined;
+  for (const candidate of candidates) {
+    const plan = planOfKind(candidate, problem, device, tiling);
+    const defect = planDefect(problem, plan, device);
+    if (!defect) return plan;
+    first ??= defect;
+  }
+  return first!;
 }
 
-function defaultKind(problem: GemmProblem, device: GemmDevice, tiling: GemmTiling): GemmPlanKind {
-  if (tiling === 'rows' && device.features.has('subgroups') && (device.subgroupMinSize ?? 0) % SUBGROUP_LANES === 0 && device.subgroupMinSize) return 'subgroup';
-  return problem.m <= GEMV_MAX_ROWS ? 'gemv' : 'tiled';
+function preferredKinds(problem: GemmProblem, tiling: GemmTiling): GemmPlanKind[] {
+  const gpu: GemmPlanKind[] = problem.m <= GEMV_MAX_ROWS ? ['gemv', 'tiled'] : ['tiled'];
+  return tiling === 'rows' ? ['subgroup', ...gpu] : gpu;
 }
 
 function planOfKind(kind: GemmPlanKind, problem: GemmProblem, device: GemmDevice, tiling: GemmTiling): GemmPlan {
