@@ -2,6 +2,7 @@ import { z } from 'zod';
 import type { AxisValue } from '../suites/schema.js';
 import { ATTENTION_PHASES, ATTENTION_TILINGS, ATTENTION_VARIANTS } from './attention.js';
 import { CALIBRATION_KERNELS } from './calibration.js';
+import { GEMM_KERNELS, GEMM_MODELS, GEMM_OPS, GEMM_TILINGS, gemmShape } from './gemm.js';
 import { FORMS, MLA_LAYERS, MLA_PRESETS } from './mla.js';
 import { MOE_BALANCES } from './moe-inputs.js';
 import { MOE_DISPATCHES, MOE_PRESETS } from './moe.js';
@@ -95,6 +96,25 @@ const moeParams = z.strictObject({
   block: count(1).optional(),
 });
 
+const gemmParams = z
+  .strictObject({
+    op: oneOf(GEMM_OPS),
+    model: oneOf(GEMM_MODELS),
+    rows: count(1),
+    dtype,
+    tiling: oneOf(GEMM_TILINGS).optional(),
+    kernel: oneOf(GEMM_KERNELS).optional(),
+    batch: count(1).optional(),
+    n: count(1).optional(),
+    k: count(1).optional(),
+  })
+  .superRefine((p, ctx) => {
+    if (p.op === 'custom') requireAxes(p, ['n', 'k'], 'by op custom', ctx);
+    else if (p.n !== undefined || p.k !== undefined) ctx.addIssue({ code: 'custom', path: [p.n !== undefined ? 'n' : 'k'], message: `is for op custom only (op ${p.op} has its own sizes)` });
+    const shape = gemmShape(p);
+    if (typeof shape === 'string') ctx.addIssue({ code: 'custom', path: [/model/.test(shape) ? 'model' : 'batch'], message: shape });
+  });
+
 const calibrationParams = z.strictObject({
   kernel: oneOf(CALIBRATION_KERNELS),
   mib: z.number({ error: 'must be a positive number' }).positive('must be a positive number'),
@@ -105,6 +125,7 @@ const FAMILY_PARAMS: Readonly<Record<string, z.ZodType>> = {
   attention: attentionParams,
   mla: mlaParams,
   moe: moeParams,
+  gemm: gemmParams,
   calibration: calibrationParams,
 };
 

@@ -4,6 +4,7 @@ import { machineDriftNote, type CandidateComparison, type CrossHardwareTable } f
 import { caseVerdictTables, ceilingShiftsTable, deviceMediansTables, leftOutLine, suiteVerdictsTable } from './comparison-tables.js';
 import { suitesOf, type DeviceResults } from './data.js';
 import { findings, FINDINGS_TITLE, type Finding } from './findings.js';
+import { gemmTables } from './gemm.js';
 import { DEFAULT_MEMORY_BUDGET_GB, mlaTables } from './mla.js';
 import { peerTables } from './peers.js';
 import { caseTable, ceilingsTable, stageSections, type StageSection } from './results-tables.js';
@@ -92,6 +93,8 @@ export function markdownReport(devices: DeviceResults[]): string {
     if (mla) parts.push(mla, '');
     parts.push('### Device ceilings (calibrated)', '', markdownCeilings(d.ceilings), '', markdownCaseTables(d.cases, d.ceilings), '');
     for (const table of peerTables(d.cases)) parts.push(markdownTable(table), '');
+    const gemm = gemmTables(d.cases, d.ceilings).map(markdownTable).join('\n\n');
+    if (gemm) parts.push(gemm, '');
   }
   return parts.join('\n');
 }

@@ -3,6 +3,7 @@ import type { Ceilings } from '../measure/rates.js';
 import type { Measurement, ResultFile } from '../results/schema.js';
 import { suitesOf } from './data.js';
 import { findingLine, findings, FINDINGS_TITLE, type Finding } from './findings.js';
+import { gemmTables } from './gemm.js';
 import { DEFAULT_MEMORY_BUDGET_GB, mlaTables } from './mla.js';
 import { caseTable, ceilingsTable, stageSections, type StageSection } from './results-tables.js';
 import { describeRun, runSummary } from './run-summary.js';
@@ -115,6 +116,11 @@ export function renderMlaSections(cases: readonly Measurement[], budgetGB = DEFA
   return mlaTables(cases, budgetGB).map((table) => renderTable(table)).join('\n\n');
 }
 
+/** The GEMM summaries (gemm.ts), or '' when the results hold no GEMM cases. */
+export function renderGemmSections(cases: readonly Measurement[], ceilings: Ceilings): string {
+  return gemmTables(cases, ceilings).map((table) => renderTable(table)).join('\n\n');
+}
+
 /** The findings as a list, each one or two lines. */
 export function renderFindings(list: readonly Finding[], width = TERMINAL_WIDTH): string {
   return [FINDINGS_TITLE, ...list.map((f) => wrapText(`- ${findingLine(f)}`, width, '  '))].join('\n');
@@ -128,12 +134,12 @@ export function runHeader(results: ResultFile, file = ''): string {
 
 /** A results file for the terminal: the findings first, then the MLA summaries, the ceilings and a table per suite. */
 export function renderResults(results: ResultFile, options: { memoryBudgetGB?: number } = {}): string {
-  const mla = renderMlaSections(results.cases, options.memoryBudgetGB);
+  const sections = [renderMlaSections(results.cases, options.memoryBudgetGB), renderGemmSections(results.cases, results.ceilings)].filter(Boolean);
   return [
     wrapText(runHeader(results), TERMINAL_WIDTH, '  '),
     '',
     renderFindings(findings(results, options.memoryBudgetGB)),
-    ...(mla ? ['', mla] : []),
+    ...sections.flatMap((section) => ['', section]),
     '',
     'Device ceilings (calibrated in this run)',
     renderCeilings(results.ceilings),

@@ -53,13 +53,8 @@ function duplicateValue(values: AxisValue[]): AxisValue | undefined {
   return undefined;
 }
 
-const AxisListSchema = z
-  .array(AxisValueSchema)
-  .min(1, 'a list of axis values needs at least one value')
-  .superRefine((values, ctx) => {
-    const duplicate = duplicateValue(values);
-    if (duplicate !== undefined) ctx.addIssue({ code: 'custom', message: `value ${JSON.stringify(duplicate)} is listed twice` });
-  });
+// Duplicates are checked per suite (a zipped axis may repeat a value: its tuples must not repeat).
+const AxisListSchema = z.array(AxisValueSchema).min(1, 'a list of axis values needs at least one value');
 
 const Pow2Schema = z
   .strictObject({ pow2: z.tuple([z.number(), z.number()]) })
@@ -194,6 +189,24 @@ export const SuiteFileSchema = z
       });
     });
 
+    // A value listed twice is a typo, except in a zipped axis, whose hand-picked points are the group's tuples.
+    const checkDuplicates = (axes: Record<string, AxisSpec>, names: readonly string[], path: PropertyKey[]): void => {
+      for (const name of names) {
+        const spec = axes[name];
+        if (groupOfAxis.has(name) || !Array.isArray(spec)) continue;
+        const duplicate = duplicateValue(spec);
+        if (duplicate !== undefined) report([...path, 'axes', name], `value ${JSON.stringify(duplicate)} is listed twice`);
+      }
+      zipGroups.forEach((group, groupIndex) => {
+        const lists = group.map((name) => (hasOwnKey(axes, name) ? axes[name] : undefined));
+        if (!lists.every((list): list is AxisValue[] => Array.isArray(list)) || new Set(lists.map((list) => list.length)).size > 1) return;
+        const tuples = lists[0]!.map((_, i) => group.map((name, g) => `${name}=${lists[g]![i]}`).join(', '));
+        const duplicate = duplicateValue(tuples);
+        if (duplicate !== undefined) report([...path, 'zip', groupIndex], `the zipped values (${duplicate}) are listed twice`);
+      });
+    };
+    checkDuplicates(suite.axes, axisNames, []);
+
     const checkZipLengths = (axes: Record<string, AxisSpec>, path: PropertyKey[]): void => {
       zipGroups.forEach((group, groupIndex) => {
         const lengths = group.filter((name) => hasOwnKey(axes, name)).map((name) => `${name}: ${axisLength(axes[name]!)}`);
@@ -213,6 +226,7 @@ export const SuiteFileSchema = z
       }
       // Reported under the profile so that the author knows which profile breaks the lockstep.
       checkZipLengths({ ...suite.axes, ...profileAxes }, ['profiles', profile]);
+      checkDuplicates({ ...suite.axes, ...profileAxes }, Object.keys(profileAxes), ['profiles', profile]);
     }
 
     const rules = [

@@ -94,6 +94,11 @@ test('zip groups advance in lockstep at the position of their first declared axi
   ]);
 });
 
+test('a zipped axis may repeat a value: the points are the tuples', () => {
+  const zipped = suite(suiteJson({ axes: { seq: [1, 1, 4], heads: [8, 16, 8] }, zip: [['seq', 'heads']] }));
+  assert.deepEqual(keys(expandSuite(zipped, { profile: 'standard' })), ['x/seq=1,heads=8', 'x/seq=1,heads=16', 'x/seq=4,heads=8']);
+});
+
 test('zip groups whose lengths differ after overrides are rejected', () => {
   const zipped = suite(suiteJson({ zip: [['seq', 'heads']] }));
   assertUserError(
@@ -310,6 +315,9 @@ test('malformed suite files throw a UserError naming the file, the field path an
     ['axis in two zip groups', suiteJson({ zip: [['seq', 'heads'], ['context', 'seq']] }), ['zip[1][1]', '"seq"']],
     ['zip of unequal lengths', suiteJson({ zip: [['seq', 'context']] }), ['zip[0]', 'seq: 2', 'context: 1']],
     ['zip of one axis', suiteJson({ zip: [['seq']] }), ['zip[0]', 'two axes']],
+    ['zipped tuple twice', suiteJson({ axes: { seq: [1, 1], heads: [8, 8], context: [512] }, zip: [['seq', 'heads']] }), ['zip[0]', '(seq=1, heads=8)']],
+    ['profile repeats a value', suiteJson({ profiles: { quick: { axes: { context: [512, 512] } } } }), ['profiles.quick.axes.context', 'value 512 is listed twice']],
+    ['profile repeats a zipped tuple', suiteJson({ zip: [['seq', 'heads']], profiles: { full: { axes: { seq: [4, 4], heads: [8, 8] } } } }), ['profiles.full.zip[0]', '(seq=4, heads=8)']],
     ['unknown profile', suiteJson({ profiles: { fast: { axes: {} } } }), ['profiles', '"fast"']],
     ['profile names unknown axis', suiteJson({ profiles: { quick: { axes: { layers: [1] } } } }), ['profiles.quick.axes.layers', '"layers"']],
     ['profile breaks zip', suiteJson({ zip: [['seq', 'heads']], profiles: { full: { axes: { seq: [1, 2, 3] } } } }), ['profiles.full.zip[0]', 'seq: 3']],
