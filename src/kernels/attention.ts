@@ -1,10 +1,11 @@
 import type { DeviceLimits } from '../gpu/device.js';
 import { EPSILON, reductionTolerance } from '../reference/allclose.js';
 import { attentionReference, kvStarts, visibleTokens, type AttentionProblem } from '../reference/attention.js';
-import { SEEDED_PERIOD, seededUniform } from '../reference/random.js';
+import { seededUniform } from '../reference/random.js';
+import { CANARY, ceilDiv, dtypeUnsupported, input, pow2Ceil, pow2Floor, seededMaxAbs, SHORT_CANARY, storage, uniform, uniformWords } from './build.js';
 import type { BuildContext, BuildResult, KernelFamily } from './family.js';
-import { grid2d, numberParam, stringParam } from './family.js';
-import { buffersMisfit, elementBytes, REFERENCE_BUDGET_FLOPS, sampleRows, type BufferDecl, type Dtype, type KernelCase, type OutputCheck, type StageDecl, type Tolerance } from './spec.js';
+import { grid2d, numberParam, optionalNumber, optionalString, stringParam } from './family.js';
+import { buffersMisfit, DTYPES, elementBytes, REFERENCE_BUDGET_FLOPS, sampleRows, type BufferDecl, type Dtype, type KernelCase, type OutputCheck, type StageDecl, type Tolerance } from './spec.js';
 
 /**
  * Attention family: MHA, GQA and MQA as one attention core parameterised by query heads, KV heads and
@@ -65,8 +66,6 @@ const VARIANT_NAMES = [...Object.keys(ATTENTION_VARIANTS), 'custom'] as Attentio
 /** Per-invocation register budget of the kernels (vec4 accumulators; must match MAX_ACC / MAX_ROWS in WGSL). */
 const MAX_ACC = 16;
 const MAX_ROWS = 16;
-/** Elements past each input's valid data filled with NaN: a read past the end poisons the output. */
-const CANARY = 64;
 
 /** Compile-time tiling of attention_decode.wgsl (names match its overrides). */
 export interface DecodeTiles {
@@ -117,11 +116,6 @@ export interface AttentionOptions {
   referenceBudgetFlops?: number;
 }
 
-const ceilDiv = (a: number, b: number): number => Math.ceil(a / b);
-const nextPow2 = (n: number): number => 2 ** Math.ceil(Math.log2(Math.max(1, n)));
-const pow2Floor = (n: number): number => 2 ** Math.floor(Math.log2(Math.max(1, n)));
-const pow2Ceil = (n: number): number => 2 ** Math.ceil(Math.log2(Math.max(1, n)));
-
 function maxWorkgroup(limits: DeviceLimits): number {
   return Math.min(256, limits.maxComputeInvocationsPerWorkgroup, limits.maxComputeWorkgroupSizeX);
 }
@@ -156,9 +150,9 @@ export function chooseDecodeTiles(shape: AttentionShape, limits: DeviceLimits, w
   let best: { tiles: DecodeTiles; score: number } | undefined;
   const wgs = wanted.WG !== undefined ? [wanted.WG] : [32, 64, 128, 256].filter((wg) => wg <= maxWg);
   for (const WG of wgs) {
-    const brs = wanted.BR !== undefined ? [wanted.BR] : [128, 64, 32, 16, 8, 4, 2, 1].filter((br) => br <= nextPow2(rows));
+    const brs = wanted.BR !== undefined ? [wanted.BR] : [128, 64, 32, 16, 8, 4, 2, 1].filter((br) => br <= pow2Ceil(rows));
     for (const BR of brs) {
-      const OC = wanted.OC ?? Math.min(nextPow2(dv4), WG);
+      const OC = wanted.OC ?? Math.min(pow2Ceil(dv4), WG);
       const ORG = wanted.ORG ?? Math.min(BR, WG / OC);
       const BK = wanted.BK ?? 64;
       const SC = wanted.SC ?? Math.min(BK, WG);
@@ -203,9 +197,9 @@ export function choosePrefillTiles(shape: AttentionShape, limits: DeviceLimits, 
   let best: { tiles: PrefillTiles; score: number } | undefined;
   const wgs = wanted.WG !== undefined ? [wanted.WG] : [32, 64, 128, 256].filter((wg) => wg <= maxWg);
   for (const WG of wgs) {
-    const brs = wanted.BR !== undefined ? [wanted.BR] : [64, 32, 16, 8, 4, 2, 1].filter((br) => br <= nextPow2(rows));
+    const brs = wanted.BR !== undefined ? [wanted.BR] : [64, 32, 16, 8, 4, 2, 1].filter((br) => br <= pow2Ceil(rows));
     for (const BR of brs) {
-      const OC = wanted.OC ?? Math.min(nextPow2(dv4), WG);
+      const OC = wanted.OC ?? Math.min(pow2Ceil(dv4), WG);
       const ORG = wanted.ORG ?? Math.min(BR, WG / OC);
       for (const BK of wanted.BK !== undefined ? [wanted.BK] : [64, 32, 16, 8]) {
         const SC = wanted.SC ?? Math.min(BK, WG);
@@ -377,14 +371,6 @@ function padRows(data: Float32Array, d: number, stride: number): Float32Array {
   return out;
 }
 
-/** Largest magnitude of seeded inputs: past SEEDED_PERIOD elements they repeat, so the first period holds it. */
-function maxAbs(seeded: Float32Array): number {
-  const values = seeded.subarray(0, Math.min(seeded.length, SEEDED_PERIOD));
-  let max = 0;
-  for (let i = 0; i < values.length; i++) max = Math.max(max, Math.abs(values[i]!));
-  return max;
-}
-
 /**
  * Output tolerance: the output is a convex combination of V rows, so an f32 accumulation over the visible
  * tokens (plus the d_qk-term score dots) with terms up to max|v|, one rounding to the storage type, and the
@@ -405,14 +391,6 @@ export function attentionFlops(problem: AttentionProblem): number {
     for (let s = 0; s < problem.qLen; s++) pairs += visibleTokens(problem, b, s);
   }
   return 2 * pairs * problem.nQ * (problem.dQk + problem.dV);
-}
-
-function uniformWords(words: number[], floats: Record<number, number> = {}): Uint32Array {
-  const data = new Uint32Array(Math.ceil(words.length / 4) * 4);
-  data.set(words);
-  const asFloat = new Float32Array(data.buffer);
-  for (const [index, value] of Object.entries(floats)) asFloat[Number(index)] = value;
-  return data;
 }
 
 function validate(shape: AttentionShape): string | null {
@@ -526,10 +504,10 @@ export function attentionCore(
     const reduceWg = 64;
     return {
       buffers: [
-        { name: 'params', role: 'scratch', usage: 'uniform', type: 'u32', length: params.length, data: params },
-        { name: 'part_o', role: 'scratch', usage: 'storage', type: 'f32', length: partials * dV },
-        { name: 'part_ml', role: 'scratch', usage: 'storage', type: 'f32', length: partials * 2 },
-        { name: 'reduce_params', role: 'scratch', usage: 'uniform', type: 'u32', length: reduceParams.length, data: reduceParams },
+        uniform('params', params),
+        storage('part_o', 'scratch', 'f32', partials * dV),
+        storage('part_ml', 'scratch', 'f32', partials * 2),
+        uniform('reduce_params', reduceParams),
       ] satisfies BufferDecl[],
       stages: [
         {
@@ -567,7 +545,7 @@ export function attentionCore(
     if (plan.splits === 1 && phase === 'prefill') {
       // One split: the attend normalises and writes the output itself (no partials, no reduce).
       const params = splitParams(plan.rowGroups, plan.chunk, 1);
-      buffers = [{ name: 'params', role: 'scratch', usage: 'uniform', type: 'u32', length: params.length, data: params }];
+      buffers = [uniform('params', params)];
       stages = [
         {
           name: 'attend',
@@ -632,7 +610,7 @@ export function attentionCore(
     const params = uniformWords([nQ, nKv, qLen, group, rows, rowBlocks, shape.causal ? 1 : 0, 0, ceilDiv(dQk, 4), ceilDiv(dV, 4)], {
       7: scale * Math.LOG2E,
     });
-    buffers = [{ name: 'params', role: 'scratch', usage: 'uniform', type: 'u32', length: params.length, data: params }];
+    buffers = [uniform('params', params)];
     stages = [
       {
         name: 'attend',
@@ -668,7 +646,8 @@ export function sequenceTable(kvLens: readonly number[]): Uint32Array {
 export function attentionCase(shape: AttentionShape, dtype: Dtype, context: BuildContext, options: AttentionOptions = {}): BuildResult {
   const invalid = validate(shape);
   if (invalid) return { kind: 'skip', reason: invalid };
-  if (dtype === 'f16' && !context.features.has('shader-f16')) return { kind: 'skip', reason: 'adapter has no shader-f16' };
+  const unsupported = dtypeUnsupported(dtype, context);
+  if (unsupported) return { kind: 'skip', reason: unsupported };
   const scale = shape.scale ?? 1 / Math.sqrt(shape.dQk);
   const problem: AttentionProblem = { ...shape, kvLens: [...shape.kvLens], scale };
   const { batch, nQ, nKv, dQk, dV, qLen, kvLens } = shape;
@@ -683,7 +662,7 @@ export function attentionCase(shape: AttentionShape, dtype: Dtype, context: Buil
       { name: 'q', usage: 'storage', type: dtype, length: outRows * dQkPad, canary: CANARY },
       { name: 'k', usage: 'storage', type: dtype, length: cachedTokens * nKv * dQkPad, canary: CANARY },
       { name: 'v', usage: 'storage', type: dtype, length: cachedTokens * nKv * dVPad, canary: CANARY },
-      { name: 'out', usage: 'storage', type: dtype, length: outRows * dV, canary: 4 },
+      { name: 'out', usage: 'storage', type: dtype, length: outRows * dV, canary: SHORT_CANARY },
     ],
     context.limits,
   );
@@ -697,19 +676,19 @@ export function attentionCase(shape: AttentionShape, dtype: Dtype, context: Buil
   const kDev = padRows(k, dQk, dQkPad);
   const vDev = padRows(v, dV, dVPad);
   const inputs: BufferDecl[] = [
-    { name: 'seqs', role: 'activations', usage: 'storage', type: 'u32', length: seqs.length, canary: 4, data: seqs, input: true },
-    { name: 'q', role: 'activations', usage: 'storage', type: dtype, length: qDev.length, canary: CANARY, data: qDev, input: true },
-    { name: 'k', role: 'kv-cache', usage: 'storage', type: dtype, length: kDev.length, canary: CANARY, data: kDev, input: true },
-    { name: 'v', role: 'kv-cache', usage: 'storage', type: dtype, length: vDev.length, canary: CANARY, data: vDev, input: true },
+    input('seqs', 'activations', 'u32', seqs, SHORT_CANARY),
+    input('q', 'activations', dtype, qDev, CANARY),
+    input('k', 'kv-cache', dtype, kDev, CANARY),
+    input('v', 'kv-cache', dtype, vDev, CANARY),
   ];
-  const out: BufferDecl = { name: 'out', role: 'activations', usage: 'storage', type: dtype, length: outRows * dV, canary: 4 };
+  const out = storage('out', 'activations', dtype, outRows * dV, { canary: SHORT_CANARY });
   // Large GPU cases: the float64 reference on evenly spaced output rows, as many as REFERENCE_BUDGET_FLOPS pays for.
   const sampledRows = sampleRows(outRows, dV, attentionFlops(problem) / outRows, options.referenceBudgetFlops ?? REFERENCE_BUDGET_FLOPS);
   const check: OutputCheck = {
     buffer: 'out',
     shape: [batch, qLen, nQ, dV],
     expected: () => attentionReference(problem, { q, k, v }, sampledRows?.rows),
-    tolerance: attentionTolerance(dtype, problem, maxAbs(q), maxAbs(k), maxAbs(v)),
+    tolerance: attentionTolerance(dtype, problem, seededMaxAbs(q), seededMaxAbs(k), seededMaxAbs(v)),
     ...(sampledRows && { sampledRows }),
   };
   const core = attentionCore(shape, dtype, context, { seqs: 'seqs', q: 'q', k: 'k', v: 'v', out: 'out' }, options);
@@ -725,10 +704,6 @@ function prefixed(prefix: string, values: object): Record<string, number> {
   return Object.fromEntries(Object.entries(values).map(([key, value]) => [`${prefix}${key}`, value as number]));
 }
 
-function optionalNumber(params: Record<string, unknown>, name: string, fallback: number): number {
-  return params[name] === undefined ? fallback : numberParam(params as Parameters<typeof numberParam>[0], name);
-}
-
 /** KV lengths of a batch: all `context`, or with `ragged` r in [0, 1) falling linearly to context * (1 - r). */
 export function raggedLengths(batch: number, context: number, ragged: number): number[] {
   return Array.from({ length: batch }, (_, b) => Math.max(1, Math.round(context * (1 - (batch > 1 ? (ragged * b) / (batch - 1) : 0)))));
@@ -740,7 +715,7 @@ export const attentionFamily: KernelFamily = {
   build(params, context): BuildResult {
     const phase = stringParam(params, 'phase', ATTENTION_PHASES);
     const variant = stringParam(params, 'variant', VARIANT_NAMES);
-    const dtype = stringParam(params, 'dtype', ['f32', 'f16'] as const);
+    const dtype = stringParam(params, 'dtype', DTYPES);
     const batch = numberParam(params, 'batch');
     let nQ: number;
     let nKv: number;
@@ -771,7 +746,7 @@ export const attentionFamily: KernelFamily = {
       qLen = seq;
       kvLens = Array.from({ length: batch }, () => seq);
     }
-    const tiling = params['tiling'] === undefined ? 'workgroup' : stringParam(params, 'tiling', ATTENTION_TILINGS);
+    const tiling = optionalString(params, 'tiling', ATTENTION_TILINGS, 'workgroup');
     const shape: AttentionShape = { batch, nQ, nKv, dQk, dV, qLen, kvLens, causal };
     const built = attentionCase(shape, dtype, context, { phase, tiling });
     if (built.kind === 'case') built.kernelCase.facts = { variant, ...built.kernelCase.facts };

@@ -1,6 +1,7 @@
 import { roundToF16 } from '../util/f16.js';
 import { reductionTolerance } from '../reference/allclose.js';
 import { seededUniform } from '../reference/random.js';
+import { dtypeUnsupported } from './build.js';
 import type { BuildContext, BuildResult, KernelFamily } from './family.js';
 import { grid2d, numberParam, stringParam } from './family.js';
 import type { Dtype, KernelCase } from './spec.js';
@@ -221,9 +222,11 @@ export const calibrationFamily: KernelFamily = {
         return { kind: 'case', kernelCase: readCase(mib, READ_LAYOUTS[kernel], context) };
       case 'fma-f32':
         return { kind: 'case', kernelCase: fmaCase('f32', mib, iterations, context) };
-      case 'fma-f16':
-        if (!context.features.has('shader-f16')) return { kind: 'skip', reason: 'adapter has no shader-f16' };
+      case 'fma-f16': {
+        const unsupported = dtypeUnsupported('f16', context);
+        if (unsupported) return { kind: 'skip', reason: unsupported };
         return { kind: 'case', kernelCase: fmaCase('f16', mib, iterations, context) };
+      }
       case 'dispatch':
         return { kind: 'case', kernelCase: dispatchCase() };
     }

@@ -39,6 +39,16 @@ export function stringParam<T extends string>(params: Record<string, AxisValue>,
   return value as T;
 }
 
+/** An optional numeric axis: `fallback` where the suite leaves it out. */
+export function optionalNumber(params: Record<string, AxisValue>, name: string, fallback: number): number {
+  return params[name] === undefined ? fallback : numberParam(params, name);
+}
+
+/** An optional string axis: `fallback` where the suite leaves it out. */
+export function optionalString<T extends string>(params: Record<string, AxisValue>, name: string, allowed: readonly T[], fallback: T): T {
+  return params[name] === undefined ? fallback : stringParam(params, name, allowed);
+}
+
 /** Splits a 1-D grid of workgroups into x*y within the per-dimension limit. */
 export function grid2d(workgroups: number, maxPerDimension: number): [number, number] {
   const x = Math.min(Math.max(1, workgroups), maxPerDimension);

@@ -18,10 +18,11 @@ import {
 } from '../reference/mla.js';
 import { seededUniform } from '../reference/random.js';
 import { roundToF16 } from '../util/f16.js';
-import { attentionCase, attentionCore, kvBytesPerToken, sequenceTable, subgroupRowsPlan, type AttendPlan, type AttentionShape, type AttentionTiling } from './attention.js';
+import { ATTENTION_TILINGS, attentionCase, attentionCore, kvBytesPerToken, sequenceTable, subgroupRowsPlan, type AttendPlan, type AttentionShape, type AttentionTiling } from './attention.js';
+import { CANARY, ceilDiv, dtypeUnsupported, input, maxAbs, pow2Ceil, SHORT_CANARY, storage, uniform, uniformWords } from './build.js';
 import type { BuildContext, BuildResult, KernelFamily } from './family.js';
-import { grid2d, numberParam, stringParam } from './family.js';
-import { buffersMisfit, elementBytes, REFERENCE_BUDGET_FLOPS, sampleRows, type BufferDecl, type Dtype, type KernelCase, type OutputCheck, type SampledRows, type StageDecl, type Tolerance } from './spec.js';
+import { grid2d, numberParam, optionalNumber, optionalString, stringParam } from './family.js';
+import { buffersMisfit, DTYPES, elementBytes, REFERENCE_BUDGET_FLOPS, sampleRows, type BufferDecl, type Dtype, type KernelCase, type OutputCheck, type SampledRows, type StageDecl, type Tolerance } from './spec.js';
 
 /**
  * Multi-head Latent Attention (DeepSeek-V2/V3) as stage lists over the attention core (src/reference/mla.ts
@@ -103,11 +104,8 @@ export interface MlaSpec {
   referenceBudgetFlops?: number;
 }
 
-const CANARY = 64;
 /** float64 FLOPs the host may spend decompressing a naive-expanded cache (about 10 s of JavaScript). */
 const HOST_EXPANSION_BUDGET_FLOPS = 1e10;
-const ceilDiv = (a: number, b: number): number => Math.ceil(a / b);
-const pow2Ceil = (n: number): number => 2 ** Math.ceil(Math.log2(Math.max(1, n)));
 
 /** Element addressing of rows (see kernels/mla_gemm.wgsl): (z, m) -> off + z zs + (m / seg) outer + (m % seg) row. */
 interface RowAddr {
@@ -122,14 +120,6 @@ function addrWords(addr: RowAddr, unit: number): number[] {
   const words = [addr.off ?? 0, addr.zs ?? 0, addr.outer ?? 0, addr.row];
   if (words.some((w) => w % unit !== 0)) throw new Error(`mla: address ${JSON.stringify(addr)} is not in whole vec${unit}s`);
   return [...words.map((w) => w / unit), addr.seg ?? 0x7fffffff, 0, 0, 0];
-}
-
-function uniformBuffer(name: string, words: number[], floats: Record<number, number> = {}): BufferDecl {
-  const data = new Uint32Array(Math.ceil(words.length / 4) * 4);
-  data.set(words);
-  const asFloat = new Float32Array(data.buffer);
-  for (const [index, value] of Object.entries(floats)) asFloat[Number(index)] = value;
-  return { name, role: 'scratch', usage: 'uniform', type: 'u32', length: data.length, data };
 }
 
 interface Emitted {
@@ -175,7 +165,7 @@ class StageList implements Emitted {
     const [x, y] = grid2d(nBlocks * rowBlocks, this.limits.maxComputeWorkgroupsPerDimension);
     const params = this.uniformName(name);
     const words = [g.m, n4, g.k / 4, nBlocks, rowBlocks, 0, 0, 0, ...addrWords(g.a[1], 4), ...addrWords(g.b[1], 4), ...addrWords(g.c[1], 4)];
-    this.buffers.push(uniformBuffer(params, words));
+    this.buffers.push(uniform(params, uniformWords(words)));
     const aReads = (g.a[1].zs ? g.z : 1) * g.m * g.k;
     const bReads = (g.b[1].zs ? g.z : 1) * g.k * g.n;
     this.stages.push({
@@ -194,7 +184,7 @@ class StageList implements Emitted {
   rope(name: string, phase: string, r: { m: number; z: number; copy: number; rot: number; posSeg: number; src: [string, RowAddr]; table: string; dst: [string, RowAddr] }): void {
     const elem = elementBytes(this.dtype);
     const params = this.uniformName(name);
-    this.buffers.push(uniformBuffer(params, [r.m, r.z, r.copy, r.rot, r.posSeg, 0, 0, 0, ...addrWords(r.src[1], 1), ...addrWords(r.dst[1], 1)]));
+    this.buffers.push(uniform(params, uniformWords([r.m, r.z, r.copy, r.rot, r.posSeg, 0, 0, 0, ...addrWords(r.src[1], 1), ...addrWords(r.dst[1], 1)])));
     const rows = r.m * r.z;
     const wg = 64;
     this.stages.push({
@@ -212,7 +202,7 @@ class StageList implements Emitted {
   rmsNorm(name: string, phase: string, r: { m: number; d: number; src: [string, RowAddr]; gain: string; dst: [string, RowAddr] }): void {
     const elem = elementBytes(this.dtype);
     const params = this.uniformName(name);
-    this.buffers.push(uniformBuffer(params, [r.m, r.d, 0, 0, 0, 0, 0, 0, ...addrWords(r.src[1], 1), ...addrWords(r.dst[1], 1)], { 2: RMS_NORM_EPS }));
+    this.buffers.push(uniform(params, uniformWords([r.m, r.d, 0, 0, 0, 0, 0, 0, ...addrWords(r.src[1], 1), ...addrWords(r.dst[1], 1)], { 2: RMS_NORM_EPS })));
     const wg = 64;
     this.stages.push({
       name,
@@ -295,12 +285,6 @@ function transposeBlocks(x: Float32Array, z: number, rows: number, cols: number)
   return out;
 }
 
-function maxAbs(values: ArrayLike<number>): number {
-  let max = 0;
-  for (let i = 0; i < values.length; i++) max = Math.max(max, Math.abs(values[i] as number));
-  return max;
-}
-
 /**
  * Output tolerance. The error is dominated by roundings of values the stages store in the storage type
  * (the assembled or absorbed query, decompressed K/V, o_lat, the output; with layer=full the projections
@@ -327,7 +311,8 @@ interface Reference {
 export function mlaCase(spec: MlaSpec, dtype: Dtype, context: BuildContext): BuildResult {
   const invalid = validateSpec(spec);
   if (invalid) return { kind: 'skip', reason: invalid };
-  if (dtype === 'f16' && !context.features.has('shader-f16')) return { kind: 'skip', reason: 'adapter has no shader-f16' };
+  const unsupported = dtypeUnsupported(dtype, context);
+  if (unsupported) return { kind: 'skip', reason: unsupported };
   const { dims, form, batch, context: L, qLen: S } = spec;
   const { heads: H, dNope, dRope, dV, dLatent: dC, dQLatent: dCq, dModel } = dims;
   const T = batch * S;
@@ -364,12 +349,12 @@ export function mlaCase(spec: MlaSpec, dtype: Dtype, context: BuildContext): Bui
   const seqs = sequenceTable(kvLens);
   const table = Float32Array.from(ropeTable(problem, dRope));
 
-  const buffers: BufferDecl[] = [
-    { name: 'seqs', role: 'activations', usage: 'storage', type: 'u32', length: seqs.length, canary: 4, data: seqs, input: true },
-    { name: 'cos_sin', role: 'activations', usage: 'storage', type: 'f32', length: table.length, canary: 4, data: table, input: true },
-  ];
+  const buffers: BufferDecl[] = [input('seqs', 'activations', 'u32', seqs, SHORT_CANARY), input('cos_sin', 'activations', 'f32', table, SHORT_CANARY)];
   const act = (name: string, length: number, data?: Float32Array, role: BufferDecl['role'] = 'activations'): void => {
-    buffers.push({ name, role, usage: 'storage', type: dtype, length, canary: CANARY, ...(data && { data, input: true }) });
+    buffers.push(storage(name, role, dtype, length, { canary: CANARY, ...(data && { data }) }));
+  };
+  const weights = (name: string, data: Float32Array): void => {
+    buffers.push(input(name, 'weights', dtype, data));
   };
   const list = new StageList(dtype, spec.tiling, context.limits);
 
@@ -386,8 +371,8 @@ export function mlaCase(spec: MlaSpec, dtype: Dtype, context: BuildContext): Bui
     act('hidden', T * dModel, inputs.hidden);
     act('q_in', T * H * qW);
     if (dCq > 0) {
-      buffers.push({ name: 'w_dq', role: 'weights', usage: 'storage', type: dtype, length: lw.wDQ!.length, data: lw.wDQ!, input: true });
-      buffers.push({ name: 'q_norm', role: 'weights', usage: 'storage', type: dtype, length: dCq, data: lw.qNorm!, input: true });
+      weights('w_dq', lw.wDQ!);
+      weights('q_norm', lw.qNorm!);
       act('c_q', T * dCq);
       act('c_q_norm', T * dCq);
       list.gemm('q-down', 'q-proj', { m: T, n: dCq, k: dModel, z: 1, a: ['hidden', { row: dModel }], b: ['w_dq', { row: dCq }], c: ['c_q', { row: dCq }] });
@@ -395,10 +380,10 @@ export function mlaCase(spec: MlaSpec, dtype: Dtype, context: BuildContext): Bui
     }
     const qSrc = dCq > 0 ? 'c_q_norm' : 'hidden';
     const qK = dCq > 0 ? dCq : dModel;
-    buffers.push({ name: 'w_uq', role: 'weights', usage: 'storage', type: dtype, length: lw.wUQ.length, data: lw.wUQ, input: true });
+    weights('w_uq', lw.wUQ);
     list.gemm('q-up', 'q-proj', { m: T, n: H * qW, k: qK, z: 1, a: [qSrc, { row: qK }], b: ['w_uq', { row: H * qW }], c: ['q_in', { row: H * qW }] });
-    buffers.push({ name: 'w_dkv', role: 'weights', usage: 'storage', type: dtype, length: lw.wDKV.length, data: lw.wDKV, input: true });
-    buffers.push({ name: 'kv_norm', role: 'weights', usage: 'storage', type: dtype, length: dC, data: lw.kvNorm, input: true });
+    weights('w_dkv', lw.wDKV);
+    weights('kv_norm', lw.kvNorm);
     act('kv_new', T * row);
     list.gemm('kv-down', 'kv-append', { m: T, n: row, k: dModel, z: 1, a: ['hidden', { row: dModel }], b: ['w_dkv', { row }], c: ['kv_new', { row }] });
     const dest: [string, RowAddr] = form === 'naive-expanded' ? ['latent_new', { row }] : ['latent', newSlots];
@@ -415,14 +400,14 @@ export function mlaCase(spec: MlaSpec, dtype: Dtype, context: BuildContext): Bui
   if (naive) {
     const wUKt = transposeBlocks(inputs.weights.wUK, H, dNope, dC);
     const wUVt = transposeBlocks(inputs.weights.wUV, H, dV, dC);
-    buffers.push({ name: 'w_uk_t', role: 'weights', usage: 'storage', type: dtype, length: wUKt.length, data: wUKt, input: true });
-    buffers.push({ name: 'w_uv_t', role: 'weights', usage: 'storage', type: dtype, length: wUVt.length, data: wUVt, input: true });
+    weights('w_uk_t', wUKt);
+    weights('w_uv_t', wUVt);
     act('q', T * H * qW);
     list.rope('q-rope', 'q-rope', { m: T, z: H, copy: dNope, rot: dRope, posSeg: S, src: ['q_in', qInRows(0)], table: 'cos_sin', dst: ['q', qInRows(0)] });
     const kRows = (off: number, tokens: number): RowAddr => ({ off, zs: L * qW, row: qW, outer: H * L * qW, seg: tokens });
     const vRows = (off: number, tokens: number): RowAddr => ({ off, zs: L * dV, row: dV, outer: H * L * dV, seg: tokens });
     if (form === 'naive-latent') {
-      buffers.push({ name: 'latent', role: 'kv-cache', usage: 'storage', type: dtype, length: latentData.length, canary: CANARY, data: latentData, input: true });
+      buffers.push(input('latent', 'kv-cache', dtype, latentData, CANARY));
       act('k', batch * H * L * qW, undefined, 'scratch');
       act('v', batch * H * L * dV, undefined, 'scratch');
       const src: RowAddr = { row, outer: L * row, seg: L };
@@ -431,8 +416,8 @@ export function mlaCase(spec: MlaSpec, dtype: Dtype, context: BuildContext): Bui
       list.rope('k-rope-broadcast', 'up-project', { m: batch * L, z: H, copy: dRope, rot: 0, posSeg: 1, src: ['latent', { ...src, off: dC }], table: 'cos_sin', dst: ['k', kRows(dNope, L)] });
     } else {
       const expanded = expandCache(spec, inputs, dtype);
-      buffers.push({ name: 'k', role: 'kv-cache', usage: 'storage', type: dtype, length: expanded.k.length, canary: CANARY, data: expanded.k, input: true });
-      buffers.push({ name: 'v', role: 'kv-cache', usage: 'storage', type: dtype, length: expanded.v.length, canary: CANARY, data: expanded.v, input: true });
+      buffers.push(input('k', 'kv-cache', dtype, expanded.k, CANARY));
+      buffers.push(input('v', 'kv-cache', dtype, expanded.v, CANARY));
       if (!full) act('latent_new', T * row, newRows(spec, inputs.latent));
       else act('latent_new', T * row);
       const src: RowAddr = { row };
@@ -444,10 +429,10 @@ export function mlaCase(spec: MlaSpec, dtype: Dtype, context: BuildContext): Bui
     const shape: AttentionShape = { batch, nQ: H, nKv: H, dQk: qW, dV, qLen: S, kvLens, causal: true, scale };
     core = attentionCore(shape, dtype, context, { seqs: 'seqs', q: 'q', k: 'k', v: 'v', out: 'out' }, { tiling: spec.tiling, phase: S <= 16 ? 'decode' : 'prefill' });
   } else {
-    buffers.push({ name: 'latent', role: 'kv-cache', usage: 'storage', type: dtype, length: latentData.length, canary: CANARY, data: latentData, input: true });
-    buffers.push({ name: 'w_uk', role: 'weights', usage: 'storage', type: dtype, length: inputs.weights.wUK.length, data: inputs.weights.wUK, input: true });
+    buffers.push(input('latent', 'kv-cache', dtype, latentData, CANARY));
+    weights('w_uk', inputs.weights.wUK);
     const wUVt = transposeBlocks(inputs.weights.wUV, H, dV, dC);
-    buffers.push({ name: 'w_uv_t', role: 'weights', usage: 'storage', type: dtype, length: wUVt.length, data: wUVt, input: true });
+    weights('w_uv_t', wUVt);
     act('q', T * H * row);
     act('o_lat', T * H * dC);
     act('out', T * H * dV);
@@ -469,7 +454,7 @@ export function mlaCase(spec: MlaSpec, dtype: Dtype, context: BuildContext): Bui
     list.gemm('absorb-o', 'absorb-o', { m: T, n: dV, k: dC, z: H, a: ['o_lat', { zs: dC, row: H * dC }], b: ['w_uv_t', { zs: dC * dV, row: dV }], c: ['out', { zs: dV, row: H * dV }] });
   }
   if (spec.oProj) {
-    buffers.push({ name: 'w_o', role: 'weights', usage: 'storage', type: dtype, length: inputs.wO!.length, data: inputs.wO!, input: true });
+    weights('w_o', inputs.wO!);
     act('y', T * dModel);
     list.gemm('o-proj', 'o-proj', { m: T, n: dModel, k: H * dV, z: 1, a: ['out', { row: H * dV }], b: ['w_o', { row: dModel }], c: ['y', { row: dModel }] });
   }
@@ -619,10 +604,6 @@ export function absorbedRowsPlan(shape: AttentionShape, limits: DeviceLimits, su
   return { ...plan, constants: { ...plan.constants, V_STRIDE4: Math.ceil(shape.dQk / 4) } };
 }
 
-function optionalNumber(params: Record<string, unknown>, name: string, fallback: number): number {
-  return params[name] === undefined ? fallback : numberParam(params as Parameters<typeof numberParam>[0], name);
-}
-
 export function mlaDimsOf(params: Parameters<KernelFamily['build']>[0]): { preset: MlaPresetName | 'custom'; dims: MlaDims; layers: number } {
   const preset = stringParam(params, 'preset', PRESET_NAMES);
   if (preset !== 'custom') {
@@ -652,13 +633,13 @@ export const mlaFamily: KernelFamily = {
   build(params, context): BuildResult {
     const { preset, dims, layers } = mlaDimsOf(params);
     const form = stringParam(params, 'form', FORMS);
-    const dtype = stringParam(params, 'dtype', ['f32', 'f16'] as const);
+    const dtype = stringParam(params, 'dtype', DTYPES);
     const batch = numberParam(params, 'batch');
     const seq = params['seq'] === undefined ? undefined : numberParam(params, 'seq');
     const contextLen = seq ?? numberParam(params, 'context');
     const qLen = seq ?? optionalNumber(params, 'q_len', 1);
-    const tiling = params['tiling'] === undefined ? 'workgroup' : stringParam(params, 'tiling', ['workgroup', 'rows'] as const);
-    const layer = params['layer'] === undefined ? 'attention' : stringParam(params, 'layer', MLA_LAYERS);
+    const tiling = optionalString(params, 'tiling', ATTENTION_TILINGS, 'workgroup');
+    const layer = optionalString(params, 'layer', MLA_LAYERS, 'attention');
     const oProj = optionalNumber(params, 'o_proj', layer === 'full' ? 1 : 0) !== 0;
     const model = { preset, layers, kvElementsPerToken: kvElementsFormula(form, dims) };
     let built: BuildResult;

@@ -13,9 +13,10 @@ import {
 } from '../reference/moe.js';
 import type { AxisValue } from '../suites/schema.js';
 import type { BuildContext, BuildResult, KernelFamily } from './family.js';
-import { grid2d, numberParam, stringParam } from './family.js';
+import { ceilDiv, dtypeUnsupported, maxAbs, pow2Ceil, storage, uniform, uniformWords } from './build.js';
+import { grid2d, numberParam, optionalNumber, optionalString, stringParam } from './family.js';
 import { generateMoeInputs, MOE_BALANCES, type MoeBalance } from './moe-inputs.js';
-import { elementBytes, REFERENCE_BUDGET_FLOPS, sampleRows, type BufferDecl, type Dtype, type HostTail, type KernelCase, type StageDecl, type TailDispatch, type Tolerance, type Work } from './spec.js';
+import { DTYPES, elementBytes, REFERENCE_BUDGET_FLOPS, sampleRows, type BufferDecl, type Dtype, type HostTail, type KernelCase, type StageDecl, type TailDispatch, type Tolerance, type Work } from './spec.js';
 
 /**
  * MoE token dispatch (issue #5): route -> align -> permute -> expert FFN -> combine, all on the GPU, against a
@@ -63,7 +64,8 @@ export const DEFAULT_BLOCK = 8;
 const MAX_EXPERTS = 1024;
 /** moe_select.wgsl walks the k choices with no per-slot storage; kept small so one invocation stays short. */
 const MAX_TOP_K = 32;
-const CANARY = 16;
+/** Canary elements of every MoE buffer. */
+const MOE_CANARY = 16;
 
 export interface MoeOptions {
   dispatch?: MoeDispatch;
@@ -74,9 +76,6 @@ export interface MoeOptions {
   /** float64 FLOPs the output check's reference may cost before it samples tokens (default REFERENCE_BUDGET_FLOPS). */
   referenceBudgetFlops?: number;
 }
-
-const ceilDiv = (a: number, b: number): number => Math.ceil(a / b);
-const nextPow2 = (n: number): number => 2 ** Math.ceil(Math.log2(Math.max(1, n)));
 
 function shapeProblem(shape: MoeShape, block: number): string | null {
   const { tokens, hidden, inter, shared } = shape;
@@ -111,20 +110,6 @@ function sizeProblem(shape: MoeShape, dtype: Dtype, block: number, limits: Devic
   return null;
 }
 
-function maxAbs(values: ArrayLike<number>): number {
-  let max = 0;
-  for (let i = 0; i < values.length; i++) max = Math.max(max, Math.abs(values[i]!));
-  return max;
-}
-
-function words(values: number[], floats: Record<number, number> = {}): Uint32Array {
-  const data = new Uint32Array(Math.max(4, Math.ceil(values.length / 4) * 4));
-  data.set(values);
-  const asFloat = new Float32Array(data.buffer);
-  for (const [index, value] of Object.entries(floats)) asFloat[Number(index)] = value;
-  return data;
-}
-
 const exact: Tolerance = { atol: 0, rtol: 0 };
 const asF64 = (values: ArrayLike<number>): (() => Float64Array) => () => Float64Array.from(values as ArrayLike<number>);
 
@@ -134,7 +119,8 @@ export function moeCase(shape: MoeShape, dtype: Dtype, context: BuildContext, op
   const dispatch = options.dispatch ?? 'gpu';
   const problem = shapeProblem(shape, block);
   if (problem) return { kind: 'skip', reason: problem };
-  if (dtype === 'f16' && !context.features.has('shader-f16')) return { kind: 'skip', reason: 'adapter has no shader-f16' };
+  const unsupported = dtypeUnsupported(dtype, context);
+  if (unsupported) return { kind: 'skip', reason: unsupported };
   const tooBig = sizeProblem(shape, dtype, block, context.limits);
   if (tooBig) return { kind: 'skip', reason: tooBig };
 
@@ -173,54 +159,46 @@ export function moeCase(shape: MoeShape, dtype: Dtype, context: BuildContext, op
     return { atol: base.atol + magnitude * (EPSILON[dtype] + weightTolerance.rtol), rtol: base.rtol };
   };
 
-  const routeParams = words([tokens, hidden, experts, topK, shape.nGroup, shape.topkGroup, 0, 0], { 6: shape.routeScale });
-  const alignParams = words([pairs, experts, block, chunk, chunks, capacity, topK, hidden4]);
-  const ffnParams = (expert: number, ffnInter: number, rows: number): Uint32Array => words([expert, hidden, ffnInter, rows, block]);
-  const uniform = (name: string, data: Uint32Array): BufferDecl => ({ name, role: 'scratch', usage: 'uniform', type: 'u32', length: data.length, data });
-  const storage = (name: string, role: BufferDecl['role'], type: BufferDecl['type'], length: number, data?: BufferDecl['data']): BufferDecl => ({
-    name,
-    role,
-    usage: 'storage',
-    type,
-    length,
-    canary: CANARY,
-    ...(data && { data, input: true }),
-  });
+  const routeParams = uniformWords([tokens, hidden, experts, topK, shape.nGroup, shape.topkGroup, 0, 0], { 6: shape.routeScale });
+  const alignParams = uniformWords([pairs, experts, block, chunk, chunks, capacity, topK, hidden4]);
+  const ffnParams = (expert: number, ffnInter: number, rows: number): Uint32Array => uniformWords([expert, hidden, ffnInter, rows, block]);
+  const buffer = (name: string, role: BufferDecl['role'], type: BufferDecl['type'], length: number, data?: BufferDecl['data']): BufferDecl =>
+    storage(name, role, type, length, { canary: MOE_CANARY, ...(data && { data }) });
 
   const buffers: BufferDecl[] = [
     uniform('route_params', routeParams),
     uniform('align_params', alignParams),
     uniform('ffn_routed', ffnParams(0, inter, capacity)),
     uniform('ffn_shared', ffnParams(0, sharedInter, tokens)),
-    uniform('combine_params', words([tokens, hidden4, topK, 0])),
-    storage('x', 'activations', dtype, tokens * hidden, inputs.x),
-    storage('gate', 'weights', dtype, hidden * experts, inputs.gate),
-    storage('bias', 'weights', 'f32', experts, inputs.bias),
-    storage('logits', 'scratch', 'f32', tokens * experts),
-    storage('keys', 'scratch', 'f32', tokens * experts),
-    storage('topk_ids', 'activations', 'u32', pairs),
-    storage('topk_weights', 'activations', 'f32', pairs),
-    storage('hist', 'scratch', 'u32', chunks * experts),
-    storage('chunk_rows', 'scratch', 'u32', chunks * experts),
-    storage('cursor', 'scratch', 'u32', chunks * experts),
-    storage('expert_counts', 'scratch', 'u32', experts),
-    storage('expert_starts', 'scratch', 'u32', experts + 1),
-    storage('sorted_ids', 'activations', 'u32', capacity),
-    storage('block_expert', 'activations', 'u32', capacity / block),
-    storage('padded_total', 'scratch', 'u32', 1),
-    storage('positions', 'activations', 'u32', pairs),
-    storage('xp', 'activations', dtype, capacity * hidden),
-    storage('act', 'scratch', 'f32', capacity * inter),
-    storage('yp', 'activations', dtype, capacity * hidden),
-    storage('w_gate', 'weights', dtype, experts * hidden * inter, inputs.wGate),
-    storage('w_up', 'weights', dtype, experts * hidden * inter, inputs.wUp),
-    storage('w_down', 'weights', dtype, experts * inter * hidden, inputs.wDown),
-    storage('s_gate', 'weights', dtype, hidden * sharedInter, inputs.sGate),
-    storage('s_up', 'weights', dtype, hidden * sharedInter, inputs.sUp),
-    storage('s_down', 'weights', dtype, sharedInter * hidden, inputs.sDown),
-    storage('s_act', 'scratch', 'f32', tokens * sharedInter),
-    storage('ys', 'activations', dtype, tokens * hidden),
-    storage('out', 'activations', dtype, tokens * hidden),
+    uniform('combine_params', uniformWords([tokens, hidden4, topK, 0])),
+    buffer('x', 'activations', dtype, tokens * hidden, inputs.x),
+    buffer('gate', 'weights', dtype, hidden * experts, inputs.gate),
+    buffer('bias', 'weights', 'f32', experts, inputs.bias),
+    buffer('logits', 'scratch', 'f32', tokens * experts),
+    buffer('keys', 'scratch', 'f32', tokens * experts),
+    buffer('topk_ids', 'activations', 'u32', pairs),
+    buffer('topk_weights', 'activations', 'f32', pairs),
+    buffer('hist', 'scratch', 'u32', chunks * experts),
+    buffer('chunk_rows', 'scratch', 'u32', chunks * experts),
+    buffer('cursor', 'scratch', 'u32', chunks * experts),
+    buffer('expert_counts', 'scratch', 'u32', experts),
+    buffer('expert_starts', 'scratch', 'u32', experts + 1),
+    buffer('sorted_ids', 'activations', 'u32', capacity),
+    buffer('block_expert', 'activations', 'u32', capacity / block),
+    buffer('padded_total', 'scratch', 'u32', 1),
+    buffer('positions', 'activations', 'u32', pairs),
+    buffer('xp', 'activations', dtype, capacity * hidden),
+    buffer('act', 'scratch', 'f32', capacity * inter),
+    buffer('yp', 'activations', dtype, capacity * hidden),
+    buffer('w_gate', 'weights', dtype, experts * hidden * inter, inputs.wGate),
+    buffer('w_up', 'weights', dtype, experts * hidden * inter, inputs.wUp),
+    buffer('w_down', 'weights', dtype, experts * inter * hidden, inputs.wDown),
+    buffer('s_gate', 'weights', dtype, hidden * sharedInter, inputs.sGate),
+    buffer('s_up', 'weights', dtype, hidden * sharedInter, inputs.sUp),
+    buffer('s_down', 'weights', dtype, sharedInter * hidden, inputs.sDown),
+    buffer('s_act', 'scratch', 'f32', tokens * sharedInter),
+    buffer('ys', 'activations', dtype, tokens * hidden),
+    buffer('out', 'activations', dtype, tokens * hidden),
   ];
 
   // ---- work, from shapes and the routing (useful rows only; padding rows are overhead, not work) ----
@@ -231,7 +209,7 @@ export function moeCase(shape: MoeShape, dtype: Dtype, context: BuildContext, op
   const routedDownWork = (rows: number, expertsWithTokens: number): Work =>
     w(2 * rows * inter * hidden, expertsWithTokens * inter * hidden * el + rows * inter * 4, rows * hidden * el);
   const ffnStage = (name: string, shader: string, uniformName: string, bindings: string[], mode: number, columns4: number, tiles: number, work: Work): StageDecl => {
-    const wg = Math.min(64, Math.max(8, nextPow2(columns4)));
+    const wg = Math.min(64, Math.max(8, pow2Ceil(columns4)));
     const y = Math.min(Math.max(1, tiles), maxDim);
     return {
       name,
@@ -369,8 +347,8 @@ export function moeCase(shape: MoeShape, dtype: Dtype, context: BuildContext, op
     const fixed = [...sharedStages, combineStage];
     templates.push(...fixed);
     stages = [...routeStages, ...alignStages, ...permuteStages];
-    const gateUpColumns = ceilDiv(inter / 4, Math.min(64, Math.max(8, nextPow2(inter / 4))));
-    const downColumns = ceilDiv(hidden4, Math.min(64, Math.max(8, nextPow2(hidden4))));
+    const gateUpColumns = ceilDiv(inter / 4, Math.min(64, Math.max(8, pow2Ceil(inter / 4))));
+    const downColumns = ceilDiv(hidden4, Math.min(64, Math.max(8, pow2Ceil(hidden4))));
     hostTail = {
       readback: 'expert_counts',
       words: experts,
@@ -439,8 +417,9 @@ export function moeCase(shape: MoeShape, dtype: Dtype, context: BuildContext, op
   return { kind: 'case', kernelCase };
 }
 
-function optionalNumber(params: Record<string, AxisValue>, name: string, fallback: number): number {
-  return params[name] === undefined || params[name] === 'preset' ? fallback : numberParam(params, name);
+/** An axis that overrides a preset's value ('preset', or left out, keeps it). */
+function presetNumber(params: Record<string, AxisValue>, name: string, preset: number): number {
+  return params[name] === 'preset' ? preset : optionalNumber(params, name, preset);
 }
 
 export const moeFamily: KernelFamily = {
@@ -450,23 +429,23 @@ export const moeFamily: KernelFamily = {
   inputInvariantAxes: ['dispatch'],
   build(params, context): BuildResult {
     const preset = MOE_PRESETS[stringParam(params, 'preset', PRESET_NAMES)];
-    const dtype = stringParam(params, 'dtype', ['f32', 'f16'] as const);
+    const dtype = stringParam(params, 'dtype', DTYPES);
     const dispatch = stringParam(params, 'dispatch', MOE_DISPATCHES);
-    const balance = params['balance'] === undefined ? 'uniform' : stringParam(params, 'balance', MOE_BALANCES);
+    const balance = optionalString(params, 'balance', MOE_BALANCES, 'uniform');
     const shape: MoeShape = {
       tokens: numberParam(params, 'tokens'),
-      hidden: optionalNumber(params, 'hidden', preset.hidden),
-      inter: optionalNumber(params, 'inter', preset.inter),
-      experts: optionalNumber(params, 'experts', preset.experts),
-      shared: optionalNumber(params, 'shared', preset.shared),
-      topK: optionalNumber(params, 'top_k', preset.topK),
-      nGroup: optionalNumber(params, 'n_group', preset.nGroup),
-      topkGroup: optionalNumber(params, 'topk_group', preset.topkGroup),
+      hidden: presetNumber(params, 'hidden', preset.hidden),
+      inter: presetNumber(params, 'inter', preset.inter),
+      experts: presetNumber(params, 'experts', preset.experts),
+      shared: presetNumber(params, 'shared', preset.shared),
+      topK: presetNumber(params, 'top_k', preset.topK),
+      nGroup: presetNumber(params, 'n_group', preset.nGroup),
+      topkGroup: presetNumber(params, 'topk_group', preset.topkGroup),
       scoreFunction: preset.scoreFunction,
       renormalize: preset.renormalize,
       routeScale: preset.routeScale,
     };
-    const built = moeCase(shape, dtype, context, { dispatch, balance, block: optionalNumber(params, 'block', DEFAULT_BLOCK) });
+    const built = moeCase(shape, dtype, context, { dispatch, balance, block: presetNumber(params, 'block', DEFAULT_BLOCK) });
     if (built.kind === 'case') built.kernelCase.facts = { preset: String(params['preset']), balance, ...built.kernelCase.facts };
     return built;
   },
