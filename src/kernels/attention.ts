@@ -607,9 +607,8 @@ export function attentionCore(
     const tiles = choosePrefillTiles(shape, context.limits, options.prefillTiles);
     if (typeof tiles === 'string') return { kind: 'skip', reason: tiles };
     const rowBlocks = ceilDiv(rows, tiles.BR);
-    const params = uniformWords([nQ, nKv, qLen, group, rows, rowBlocks, shape.causal ? 1 : 0, 0, ceilDiv(dQk, 4), ceilDiv(dV, 4)], {
-      7: scale * Math.LOG2E,
-    });
+    // The attend kernels' one Params struct: a single split of every token.
+    const params = splitParams(rowBlocks, Math.max(...kvLens), 1);
     buffers = [uniform('params', params)];
     stages = [
       {
