@@ -1,7 +1,9 @@
 import type { MemoryRole } from '../gpu/memory.js';
 import { SEEDED_PERIOD } from '../reference/random.js';
 import type { BuildContext } from './family.js';
+import type { Shader } from './shaders.js';
 import type { BufferDecl, Dtype, ElementType, HostData } from './spec.js';
+import { packStruct, type Fields, type StructValues } from './uniforms.js';
 
 /** Shared pieces of the kernel families' case builders: integer helpers, canaries, buffer declarations. */
 
@@ -60,4 +62,9 @@ export function uniformWords(words: number[], floats: Record<number, number> = {
   const asFloat = new Float32Array(data.buffer);
   for (const [index, value] of Object.entries(floats)) asFloat[Number(index)] = value;
   return data;
+}
+
+/** The uniform `shader` binds, holding `values` in the layout the shader declares. */
+export function paramsUniform<F extends Fields>(name: string, shader: Shader<F>, values: StructValues<F>): BufferDecl {
+  return uniform(name, packStruct(shader.params, values));
 }

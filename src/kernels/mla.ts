@@ -19,9 +19,10 @@ import {
 import { seededUniform } from '../reference/random.js';
 import { roundToF16 } from '../util/f16.js';
 import { ATTENTION_TILINGS, attentionCase, attentionCore, kvBytesPerToken, sequenceTable, subgroupRowsPlan, type AttendPlan, type AttentionShape, type AttentionTiling } from './attention.js';
-import { CANARY, ceilDiv, dtypeUnsupported, input, maxAbs, pow2Ceil, SHORT_CANARY, storage, uniform, uniformWords } from './build.js';
+import { CANARY, ceilDiv, dtypeUnsupported, input, maxAbs, paramsUniform, pow2Ceil, SHORT_CANARY, storage } from './build.js';
 import type { BuildContext, BuildResult, KernelFamily } from './family.js';
 import { grid2d, numberParam, optionalNumber, optionalString, stringParam } from './family.js';
+import { SHADERS } from './shaders.js';
 import { buffersMisfit, DTYPES, elementBytes, REFERENCE_BUDGET_FLOPS, sampleRows, type BufferDecl, type Dtype, type KernelCase, type OutputCheck, type SampledRows, type StageDecl, type Tolerance } from './spec.js';
 
 /**
@@ -116,10 +117,11 @@ interface RowAddr {
   seg?: number;
 }
 
-function addrWords(addr: RowAddr, unit: number): number[] {
-  const words = [addr.off ?? 0, addr.zs ?? 0, addr.outer ?? 0, addr.row];
-  if (words.some((w) => w % unit !== 0)) throw new Error(`mla: address ${JSON.stringify(addr)} is not in whole vec${unit}s`);
-  return [...words.map((w) => w / unit), addr.seg ?? 0x7fffffff, 0, 0, 0];
+/** The kernels' Addr struct, in units of `unit` elements (4: the GEMM's vec4s). */
+function addrValues(addr: RowAddr, unit: number): { off: number; zs: number; outer: number; row: number; seg: number } {
+  const [off, zs, outer, row] = [addr.off ?? 0, addr.zs ?? 0, addr.outer ?? 0, addr.row];
+  if ([off, zs, outer, row].some((w) => w % unit !== 0)) throw new Error(`mla: address ${JSON.stringify(addr)} is not in whole vec${unit}s`);
+  return { off: off / unit, zs: zs / unit, outer: outer / unit, row: row / unit, seg: addr.seg ?? 0x7fffffff };
 }
 
 interface Emitted {
@@ -164,14 +166,24 @@ class StageList implements Emitted {
     const rowBlocks = ceilDiv(g.m, tile.TM);
     const [x, y] = grid2d(nBlocks * rowBlocks, this.limits.maxComputeWorkgroupsPerDimension);
     const params = this.uniformName(name);
-    const words = [g.m, n4, g.k / 4, nBlocks, rowBlocks, 0, 0, 0, ...addrWords(g.a[1], 4), ...addrWords(g.b[1], 4), ...addrWords(g.c[1], 4)];
-    this.buffers.push(uniform(params, uniformWords(words)));
+    this.buffers.push(
+      paramsUniform(params, SHADERS.mlaGemm, {
+        m: g.m,
+        n4,
+        k4: g.k / 4,
+        n_blocks: nBlocks,
+        row_blocks: rowBlocks,
+        a: addrValues(g.a[1], 4),
+        b: addrValues(g.b[1], 4),
+        c: addrValues(g.c[1], 4),
+      }),
+    );
     const aReads = (g.a[1].zs ? g.z : 1) * g.m * g.k;
     const bReads = (g.b[1].zs ? g.z : 1) * g.k * g.n;
     this.stages.push({
       name,
       phase,
-      shader: 'mla_gemm.wgsl',
+      shader: SHADERS.mlaGemm.file,
       dtype: this.dtype,
       constants: { WG: wg, ...tile },
       bindings: [params, g.a[0], g.b[0], g.c[0]],
@@ -184,13 +196,14 @@ class StageList implements Emitted {
   rope(name: string, phase: string, r: { m: number; z: number; copy: number; rot: number; posSeg: number; src: [string, RowAddr]; table: string; dst: [string, RowAddr] }): void {
     const elem = elementBytes(this.dtype);
     const params = this.uniformName(name);
-    this.buffers.push(uniform(params, uniformWords([r.m, r.z, r.copy, r.rot, r.posSeg, 0, 0, 0, ...addrWords(r.src[1], 1), ...addrWords(r.dst[1], 1)])));
+    const [src, dst] = [addrValues(r.src[1], 1), addrValues(r.dst[1], 1)];
+    this.buffers.push(paramsUniform(params, SHADERS.mlaRope, { m: r.m, z: r.z, copy: r.copy, rot: r.rot, pos_seg: r.posSeg, src, dst }));
     const rows = r.m * r.z;
     const wg = 64;
     this.stages.push({
       name,
       phase,
-      shader: 'mla_rope.wgsl',
+      shader: SHADERS.mlaRope.file,
       dtype: this.dtype,
       constants: { WG: wg },
       bindings: [params, r.src[0], r.table, r.dst[0]],
@@ -202,12 +215,13 @@ class StageList implements Emitted {
   rmsNorm(name: string, phase: string, r: { m: number; d: number; src: [string, RowAddr]; gain: string; dst: [string, RowAddr] }): void {
     const elem = elementBytes(this.dtype);
     const params = this.uniformName(name);
-    this.buffers.push(uniform(params, uniformWords([r.m, r.d, 0, 0, 0, 0, 0, 0, ...addrWords(r.src[1], 1), ...addrWords(r.dst[1], 1)], { 2: RMS_NORM_EPS })));
+    const [src, dst] = [addrValues(r.src[1], 1), addrValues(r.dst[1], 1)];
+    this.buffers.push(paramsUniform(params, SHADERS.mlaRmsNorm, { m: r.m, d: r.d, eps: RMS_NORM_EPS, src, dst }));
     const wg = 64;
     this.stages.push({
       name,
       phase,
-      shader: 'mla_rmsnorm.wgsl',
+      shader: SHADERS.mlaRmsNorm.file,
       dtype: this.dtype,
       constants: { WG: wg },
       bindings: [params, r.src[0], r.gain, r.dst[0]],

@@ -13,8 +13,9 @@ import {
 } from '../reference/moe.js';
 import type { AxisValue } from '../suites/schema.js';
 import type { BuildContext, BuildResult, KernelFamily } from './family.js';
-import { ceilDiv, dtypeUnsupported, maxAbs, pow2Ceil, storage, uniform, uniformWords } from './build.js';
+import { ceilDiv, dtypeUnsupported, maxAbs, paramsUniform, pow2Ceil, storage } from './build.js';
 import { grid2d, numberParam, optionalNumber, optionalString, stringParam } from './family.js';
+import { SHADERS } from './shaders.js';
 import { generateMoeInputs, MOE_BALANCES, type MoeBalance } from './moe-inputs.js';
 import { DTYPES, elementBytes, REFERENCE_BUDGET_FLOPS, sampleRows, type BufferDecl, type Dtype, type HostTail, type KernelCase, type StageDecl, type TailDispatch, type Tolerance, type Work } from './spec.js';
 
@@ -159,18 +160,20 @@ export function moeCase(shape: MoeShape, dtype: Dtype, context: BuildContext, op
     return { atol: base.atol + magnitude * (EPSILON[dtype] + weightTolerance.rtol), rtol: base.rtol };
   };
 
-  const routeParams = uniformWords([tokens, hidden, experts, topK, shape.nGroup, shape.topkGroup, 0, 0], { 6: shape.routeScale });
-  const alignParams = uniformWords([pairs, experts, block, chunk, chunks, capacity, topK, hidden4]);
-  const ffnParams = (expert: number, ffnInter: number, rows: number): Uint32Array => uniformWords([expert, hidden, ffnInter, rows, block]);
+  const routeValues = { tokens, hidden, experts, top_k: topK, n_group: shape.nGroup, topk_group: shape.topkGroup, route_scale: shape.routeScale };
+  const alignValues = { pairs, experts, block, chunk, chunks, capacity, top_k: topK, hidden4 };
+  const ffnParams = (name: string, expert: number, ffnInter: number, rows: number): BufferDecl =>
+    paramsUniform(name, SHADERS.moeGateUp, { expert, hidden, inter: ffnInter, rows, block });
   const buffer = (name: string, role: BufferDecl['role'], type: BufferDecl['type'], length: number, data?: BufferDecl['data']): BufferDecl =>
     storage(name, role, type, length, { canary: MOE_CANARY, ...(data && { data }) });
 
   const buffers: BufferDecl[] = [
-    uniform('route_params', routeParams),
-    uniform('align_params', alignParams),
-    uniform('ffn_routed', ffnParams(0, inter, capacity)),
-    uniform('ffn_shared', ffnParams(0, sharedInter, tokens)),
-    uniform('combine_params', uniformWords([tokens, hidden4, topK, 0])),
+    // One uniform per group of kernels that declare the same struct (moe_route_params, moe_align_params, moe_ffn_tiles).
+    paramsUniform('route_params', SHADERS.moeLogits, routeValues),
+    paramsUniform('align_params', SHADERS.moeCount, alignValues),
+    ffnParams('ffn_routed', 0, inter, capacity),
+    ffnParams('ffn_shared', 0, sharedInter, tokens),
+    paramsUniform('combine_params', SHADERS.moeCombine, { tokens, hidden4, top_k: topK }),
     buffer('x', 'activations', dtype, tokens * hidden, inputs.x),
     buffer('gate', 'weights', dtype, hidden * experts, inputs.gate),
     buffer('bias', 'weights', 'f32', experts, inputs.bias),
@@ -224,20 +227,20 @@ export function moeCase(shape: MoeShape, dtype: Dtype, context: BuildContext, op
   };
   const layoutBuffers = ['block_expert', 'expert_starts', 'expert_counts', 'padded_total'];
   const gateUp = (name: string, uniformName: string, mode: number, tiles: number, work: Work): StageDecl =>
-    ffnStage(name, 'moe_gate_up.wgsl', uniformName, ['xp', ...layoutBuffers, 'w_gate', 'w_up', 'act'], mode, inter / 4, tiles, work);
+    ffnStage(name, SHADERS.moeGateUp.file, uniformName, ['xp', ...layoutBuffers, 'w_gate', 'w_up', 'act'], mode, inter / 4, tiles, work);
   const down = (name: string, uniformName: string, mode: number, tiles: number, work: Work): StageDecl =>
-    ffnStage(name, 'moe_down.wgsl', uniformName, ['act', ...layoutBuffers, 'w_down', 'yp'], mode, hidden4, tiles, work);
+    ffnStage(name, SHADERS.moeDown.file, uniformName, ['act', ...layoutBuffers, 'w_down', 'yp'], mode, hidden4, tiles, work);
   const sharedTiles = ceilDiv(tokens, FFN_TILE_ROWS);
   const sharedStages: StageDecl[] =
     shared === 0
       ? []
       : [
-          ffnStage('shared-gate-up', 'moe_gate_up.wgsl', 'ffn_shared', ['x', ...layoutBuffers, 's_gate', 's_up', 's_act'], 2, sharedInter / 4, sharedTiles, w(
+          ffnStage('shared-gate-up', SHADERS.moeGateUp.file, 'ffn_shared', ['x', ...layoutBuffers, 's_gate', 's_up', 's_act'], 2, sharedInter / 4, sharedTiles, w(
             4 * tokens * hidden * sharedInter + 4 * tokens * sharedInter,
             2 * hidden * sharedInter * el + tokens * hidden * el,
             tokens * sharedInter * 4,
           )),
-          ffnStage('shared-down', 'moe_down.wgsl', 'ffn_shared', ['s_act', ...layoutBuffers, 's_down', 'ys'], 2, hidden4, sharedTiles, w(
+          ffnStage('shared-down', SHADERS.moeDown.file, 'ffn_shared', ['s_act', ...layoutBuffers, 's_down', 'ys'], 2, hidden4, sharedTiles, w(
             2 * tokens * sharedInter * hidden,
             sharedInter * hidden * el + tokens * sharedInter * 4,
             tokens * hidden * el,
@@ -246,7 +249,7 @@ export function moeCase(shape: MoeShape, dtype: Dtype, context: BuildContext, op
   const combineStage: StageDecl = {
     name: 'combine',
     phase: 'combine',
-    shader: 'moe_combine.wgsl',
+    shader: SHADERS.moeCombine.file,
     dtype,
     constants: { WG: 64, HAS_SHARED: shared > 0 ? 1 : 0 },
     bindings: ['combine_params', 'topk_weights', 'positions', 'yp', 'ys', 'out'],
@@ -257,7 +260,7 @@ export function moeCase(shape: MoeShape, dtype: Dtype, context: BuildContext, op
     {
       name: 'logits',
       phase: 'route',
-      shader: 'moe_logits.wgsl',
+      shader: SHADERS.moeLogits.file,
       dtype,
       constants: { WG: 64, SIGMOID: shape.scoreFunction === 'sigmoid' ? 1 : 0 },
       bindings: ['route_params', 'x', 'gate', 'bias', 'logits', 'keys'],
@@ -267,7 +270,7 @@ export function moeCase(shape: MoeShape, dtype: Dtype, context: BuildContext, op
     {
       name: 'select',
       phase: 'route',
-      shader: 'moe_select.wgsl',
+      shader: SHADERS.moeSelect.file,
       dtype,
       constants: { WG: 16, SIGMOID: shape.scoreFunction === 'sigmoid' ? 1 : 0, RENORMALIZE: shape.renormalize ? 1 : 0 },
       bindings: ['route_params', 'logits', 'keys', 'topk_ids', 'topk_weights'],
@@ -280,7 +283,7 @@ export function moeCase(shape: MoeShape, dtype: Dtype, context: BuildContext, op
     {
       name: 'count',
       phase: 'align',
-      shader: 'moe_count.wgsl',
+      shader: SHADERS.moeCount.file,
       dtype,
       constants: { WG: 8 },
       bindings: ['align_params', 'topk_ids', 'hist'],
@@ -290,7 +293,7 @@ export function moeCase(shape: MoeShape, dtype: Dtype, context: BuildContext, op
     {
       name: 'scan',
       phase: 'align',
-      shader: 'moe_scan.wgsl',
+      shader: SHADERS.moeScan.file,
       dtype,
       constants: { WG: 256 },
       bindings: ['align_params', 'hist', 'expert_counts', 'expert_starts', 'sorted_ids', 'block_expert', 'padded_total', 'chunk_rows'],
@@ -302,7 +305,7 @@ export function moeCase(shape: MoeShape, dtype: Dtype, context: BuildContext, op
     {
       name: 'scatter',
       phase: 'permute',
-      shader: 'moe_scatter.wgsl',
+      shader: SHADERS.moeScatter.file,
       dtype,
       constants: { WG: 8 },
       bindings: ['align_params', 'topk_ids', 'chunk_rows', 'sorted_ids', 'positions', 'cursor'],
@@ -312,7 +315,7 @@ export function moeCase(shape: MoeShape, dtype: Dtype, context: BuildContext, op
     {
       name: 'gather',
       phase: 'permute',
-      shader: 'moe_gather.wgsl',
+      shader: SHADERS.moeGather.file,
       dtype,
       constants: { WG: 64 },
       bindings: ['align_params', 'x', 'sorted_ids', 'padded_total', 'xp'],
@@ -338,7 +341,7 @@ export function moeCase(shape: MoeShape, dtype: Dtype, context: BuildContext, op
     // Host loop: per-expert uniforms; each expert's dispatch pair declares the work its tokens will need.
     const templates: StageDecl[] = [];
     for (let e = 0; e < experts; e++) {
-      buffers.push(uniform(`ffn_expert_${e}`, ffnParams(e, inter, 0)));
+      buffers.push(ffnParams(`ffn_expert_${e}`, e, inter, 0));
       const rows = layout.counts[e]!;
       const has = rows > 0 ? 1 : 0;
       templates.push(gateUp(`gate-up-${e}`, `ffn_expert_${e}`, 1, 0, routedGateUpWork(rows, has)));

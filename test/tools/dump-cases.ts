@@ -4,42 +4,13 @@
 // No GPU: the build contexts are fixed fakes (lavapipe's limits and features, the same without subgroups, a GPU).
 import { createHash } from 'node:crypto';
 import { writeFileSync } from 'node:fs';
-import type { DeviceLimits, WantedFeature } from '../../src/gpu/device.js';
 import { shaderSource, withPrelude } from '../../src/gpu/pipelines.js';
-import type { BuildContext } from '../../src/kernels/family.js';
 import { kernelFamily } from '../../src/kernels/registry.js';
 import { caseWork, type BufferDecl, type KernelCase, type OutputCheck, type StageDecl } from '../../src/kernels/spec.js';
 import { expandSuite, type PlannedCase } from '../../src/suites/expand.js';
 import { loadBuiltInSuites } from '../../src/suites/registry.js';
 import { PROFILES, type AxisValue, type Profile } from '../../src/suites/schema.js';
-
-const LAVAPIPE_LIMITS: DeviceLimits = {
-  maxStorageBufferBindingSize: 134217728,
-  maxBufferSize: 4294967295,
-  maxComputeWorkgroupStorageSize: 32768,
-  maxComputeInvocationsPerWorkgroup: 1024,
-  maxComputeWorkgroupSizeX: 1024,
-  maxComputeWorkgroupSizeY: 1024,
-  maxComputeWorkgroupSizeZ: 1024,
-  maxComputeWorkgroupsPerDimension: 65535,
-  maxStorageBuffersPerShaderStage: 16,
-  maxUniformBufferBindingSize: 65536,
-};
-
-/** A discrete GPU's shape of limits, its buffers capped at 512 MiB so the host arrays stay affordable. */
-const GPU_LIMITS: DeviceLimits = {
-  ...LAVAPIPE_LIMITS,
-  maxStorageBufferBindingSize: 2 ** 29,
-  maxBufferSize: 2 ** 29,
-  maxComputeWorkgroupStorageSize: 49152,
-};
-
-const ALL: WantedFeature[] = ['timestamp-query', 'shader-f16', 'subgroups'];
-const CONTEXTS: Record<string, Omit<BuildContext, 'seed'>> = {
-  lavapipe: { limits: LAVAPIPE_LIMITS, features: new Set(ALL), subgroupMinSize: 8 },
-  'lavapipe-no-subgroups': { limits: LAVAPIPE_LIMITS, features: new Set<WantedFeature>(['shader-f16']) },
-  gpu: { limits: GPU_LIMITS, features: new Set(ALL), subgroupMinSize: 32 },
-};
+import { CONTEXTS } from '../helpers/contexts.js';
 
 /** Cases whose reference costs fewer FLOPs than this get a hash of their expected outputs. */
 const SMALL_FLOPS = 2e8;
