@@ -55,15 +55,6 @@ export function uniform(name: string, data: Uint32Array): BufferDecl {
   return { name, role: 'scratch', usage: 'uniform', type: 'u32', length: data.length, data };
 }
 
-/** Uniform words, zero padded to whole 16-byte rows, with the f32 values of `floats` at their word indices. */
-export function uniformWords(words: number[], floats: Record<number, number> = {}): Uint32Array {
-  const data = new Uint32Array(Math.max(4, Math.ceil(words.length / 4) * 4));
-  data.set(words);
-  const asFloat = new Float32Array(data.buffer);
-  for (const [index, value] of Object.entries(floats)) asFloat[Number(index)] = value;
-  return data;
-}
-
 /** The uniform `shader` binds, holding `values` in the layout the shader declares. */
 export function paramsUniform<F extends Fields>(name: string, shader: Shader<F>, values: StructValues<F>): BufferDecl {
   return uniform(name, packStruct(shader.params, values));

@@ -18,7 +18,9 @@ import {
 } from '../reference/mla.js';
 import { seededUniform } from '../reference/random.js';
 import { roundToF16 } from '../util/f16.js';
-import { ATTENTION_TILINGS, attentionCase, attentionCore, kvBytesPerToken, sequenceTable, subgroupRowsPlan, type AttendPlan, type AttentionShape, type AttentionTiling } from './attention.js';
+import { attentionCore } from './attention-core.js';
+import { subgroupRowsPlan, type AttentionStrategy, type SubgroupRowsPlan } from './attention-plans.js';
+import { ATTENTION_TILINGS, attentionCase, kvBytesPerToken, sequenceTable, type AttentionShape, type AttentionTiling } from './attention.js';
 import { CANARY, ceilDiv, dtypeUnsupported, input, maxAbs, paramsUniform, pow2Ceil, SHORT_CANARY, storage } from './build.js';
 import type { BuildContext, BuildResult, KernelFamily } from './family.js';
 import { grid2d, numberParam, optionalNumber, optionalString, stringParam } from './family.js';
@@ -459,7 +461,7 @@ export function mlaCase(spec: MlaSpec, dtype: Dtype, context: BuildContext): Bui
       dtype,
       context,
       { seqs: 'seqs', q: 'q', k: 'latent', v: 'latent', out: 'o_lat', vStride: row },
-      { tiling: spec.tiling, phase: 'decode', ...(spec.tiling === 'rows' && { attendPlan: (s: AttentionShape) => absorbedRowsPlan(s, context.limits, context.subgroupMinSize) }) },
+      { tiling: spec.tiling, phase: 'decode', ...(spec.tiling === 'rows' && { strategies: [absorbedRowsStrategy] }) },
     );
   }
   if (core.kind === 'skip') return core;
@@ -608,15 +610,16 @@ function mlaReference(spec: MlaSpec, problem: MlaProblem, inputs: Inputs, rows?:
 
 /**
  * The absorbed attend on CPU adapters: the attention core's subgroup rows kernel
- * (kernels/attention_rows_subgroup.wgsl) over the latent cache, k and v the same rows (V_STRIDE4 = the row
- * stride), two query rows per invocation, the rows of a sequence in as few workgroups as fit.
+ * (kernels/attention_rows_subgroup.wgsl) over the latent cache, k and v the same rows (the core adds V_STRIDE4 =
+ * the row stride), two query rows per invocation, the rows of a sequence in as few workgroups as fit.
  */
-export function absorbedRowsPlan(shape: AttentionShape, limits: DeviceLimits, subgroupMinSize: number | undefined, rpi = 2): AttendPlan | string {
+export function absorbedRowsPlan(shape: AttentionShape, limits: DeviceLimits, subgroupMinSize: number | undefined, rpi = 2): SubgroupRowsPlan | string {
   if (shape.nKv !== 1) return 'the absorbed attend is MQA-shaped (one latent KV head)';
   const plan = subgroupRowsPlan(shape, 'decode', limits, subgroupMinSize, { rpi });
-  if (typeof plan === 'string') return `${plan} (tiling=workgroup runs anywhere)`;
-  return { ...plan, constants: { ...plan.constants, V_STRIDE4: Math.ceil(shape.dQk / 4) } };
+  return typeof plan === 'string' ? `${plan} (tiling=workgroup runs anywhere)` : plan;
 }
+
+const absorbedRowsStrategy: AttentionStrategy = ({ shape, limits, subgroupMinSize }) => absorbedRowsPlan(shape, limits, subgroupMinSize);
 
 export function mlaDimsOf(params: Parameters<KernelFamily['build']>[0]): { preset: MlaPresetName | 'custom'; dims: MlaDims; layers: number } {
   const preset = stringParam(params, 'preset', PRESET_NAMES);
