@@ -11,7 +11,13 @@ export interface BuildContext {
   seed: number;
 }
 
-export type BuildResult = { kind: 'case'; kernelCase: KernelCase } | { kind: 'skip'; reason: string };
+/** A case that is not built, and why. */
+export interface Skip {
+  kind: 'skip';
+  reason: string;
+}
+
+export type BuildResult = { kind: 'case'; kernelCase: KernelCase } | Skip;
 
 /** A kernel family turns one point of a suite's sweep into a declarative case. */
 export interface KernelFamily {
