@@ -9,15 +9,30 @@ import {
   routingProblem,
   type MoeInputs,
   type MoeShape,
+  type RoutingResult,
   type ScoreFunction,
 } from '../reference/moe.js';
 import type { AxisValue } from '../suites/schema.js';
+import { ceilDiv, dtypeUnsupported, maxAbs, paramsUniform, storage } from './build.js';
 import type { BuildContext, BuildResult, KernelFamily } from './family.js';
-import { ceilDiv, dtypeUnsupported, maxAbs, paramsUniform, pow2Ceil, storage } from './build.js';
-import { grid2d, numberParam, optionalNumber, optionalString, stringParam } from './family.js';
-import { SHADERS } from './shaders.js';
+import { numberParam, optionalNumber, optionalString, stringParam } from './family.js';
 import { generateMoeInputs, MOE_BALANCES, type MoeBalance } from './moe-inputs.js';
-import { DTYPES, elementBytes, REFERENCE_BUDGET_FLOPS, sampleRows, type BufferDecl, type Dtype, type HostTail, type KernelCase, type StageDecl, type TailDispatch, type Tolerance, type Work } from './spec.js';
+import {
+  alignStages,
+  DISPATCH_EMITTERS,
+  FFN_TILE_ROWS,
+  ffnUniform,
+  MOE_DISPATCHES,
+  permuteStages,
+  planMoe,
+  routeStages,
+  type MoeDispatch,
+  type MoeGeometry,
+} from './moe-stages.js';
+import { SHADERS } from './shaders.js';
+import { DTYPES, elementBytes, REFERENCE_BUDGET_FLOPS, sampleRows, type BufferDecl, type Dtype, type KernelCase, type OutputCheck, type Tolerance } from './spec.js';
+
+export { FFN_TILE_ROWS, MOE_DISPATCHES, type MoeDispatch } from './moe-stages.js';
 
 /**
  * MoE token dispatch (issue #5): route -> align -> permute -> expert FFN -> combine, all on the GPU, against a
@@ -55,11 +70,6 @@ export const MOE_PRESETS: Record<'v2' | 'v2-lite' | 'v3', MoePreset> = {
 };
 const PRESET_NAMES = Object.keys(MOE_PRESETS) as (keyof typeof MOE_PRESETS)[];
 
-export const MOE_DISPATCHES = ['gpu', 'host-loop'] as const;
-export type MoeDispatch = (typeof MOE_DISPATCHES)[number];
-
-/** Rows per FFN tile (RT in moe_gate_up/moe_down.wgsl); the block size must be a multiple of it. */
-export const FFN_TILE_ROWS = 8;
 export const DEFAULT_BLOCK = 8;
 /** moe_scan.wgsl's workgroup arrays. */
 const MAX_EXPERTS = 1024;
@@ -114,65 +124,20 @@ function sizeProblem(shape: MoeShape, dtype: Dtype, block: number, limits: Devic
 const exact: Tolerance = { atol: 0, rtol: 0 };
 const asF64 = (values: ArrayLike<number>): (() => Float64Array) => () => Float64Array.from(values as ArrayLike<number>);
 
-/** One MoE layer step as a case; `moeFamily` maps suite axes onto it. */
-export function moeCase(shape: MoeShape, dtype: Dtype, context: BuildContext, options: MoeOptions = {}): BuildResult {
-  const block = options.block ?? DEFAULT_BLOCK;
-  const dispatch = options.dispatch ?? 'gpu';
-  const problem = shapeProblem(shape, block);
-  if (problem) return { kind: 'skip', reason: problem };
-  const unsupported = dtypeUnsupported(dtype, context);
-  if (unsupported) return { kind: 'skip', reason: unsupported };
-  const tooBig = sizeProblem(shape, dtype, block, context.limits);
-  if (tooBig) return { kind: 'skip', reason: tooBig };
-
-  const { tokens, hidden, experts, inter, topK, shared } = shape;
-  // Inputs from a test are taken as given; generated ones come with their router logits, computed once.
-  const generated = options.inputs ? { inputs: options.inputs } : generateMoeInputs(shape, dtype, context.seed, options.balance ?? 'uniform');
-  const { inputs } = generated;
-  const routing = routeReference(shape, inputs, 'routerLogits' in generated ? generated.routerLogits : undefined);
-  const layout = alignReference(routing.ids, experts, block);
-  const pairs = tokens * topK;
-  const { capacity } = layout;
-  const el = elementBytes(dtype);
-  const hidden4 = hidden / 4;
-  const sharedInter = shared * inter;
-  const chunk = Math.max(32, ceilDiv(pairs, 256));
-  const chunks = ceilDiv(pairs, chunk);
-  const nonEmpty = layout.counts.filter((c) => c > 0).length;
-  const maxDim = context.limits.maxComputeWorkgroupsPerDimension;
-
-  // Large GPU cases: the float64 output on evenly spaced tokens, as many as the reference budget pays for.
-  const perTokenFlops = 6 * hidden * (topK * inter + sharedInter);
-  const sampledTokens = sampleRows(tokens, hidden, perTokenFlops, options.referenceBudgetFlops ?? REFERENCE_BUDGET_FLOPS);
-  let expected: ReturnType<typeof moeReference> | undefined;
-  const reference = (): ReturnType<typeof moeReference> => (expected ??= moeReference(shape, inputs, routing, sampledTokens?.rows));
-  const weightTolerance: Tolerance = { atol: 1e-7 * shape.routeScale, rtol: 1e-5 + 2 * experts * EPSILON.f32 };
-  const outputTolerance = (): Tolerance => {
-    const { maxRouted, maxShared } = reference();
-    let weightSum = 0;
-    for (let t = 0; t < tokens; t++) {
-      let sum = 0;
-      for (let j = 0; j < topK; j++) sum += Math.abs(routing.weights[t * topK + j]!);
-      weightSum = Math.max(weightSum, sum);
-    }
-    const magnitude = weightSum * maxRouted + maxShared;
-    const base = reductionTolerance(dtype, hidden + Math.max(inter, sharedInter), magnitude);
-    return { atol: base.atol + magnitude * (EPSILON[dtype] + weightTolerance.rtol), rtol: base.rtol };
-  };
-
-  const routeValues = { tokens, hidden, experts, top_k: topK, n_group: shape.nGroup, topk_group: shape.topkGroup, route_scale: shape.routeScale };
-  const alignValues = { pairs, experts, block, chunk, chunks, capacity, top_k: topK, hidden4 };
-  const ffnParams = (name: string, expert: number, ffnInter: number, rows: number): BufferDecl =>
-    paramsUniform(name, SHADERS.moeGateUp, { expert, hidden, inter: ffnInter, rows, block });
+/** Every buffer of the step but the plan's extra uniforms: the shared uniforms, inputs, weights, scratch and outputs. */
+function moeBuffers(g: MoeGeometry, inputs: MoeInputs): BufferDecl[] {
+  const { shape, dtype, pairs, chunks, hidden4, sharedInter } = g;
+  const { tokens, hidden, experts, inter, topK } = shape;
+  const { capacity } = g.layout;
+  const { block, chunk } = g.plan;
   const buffer = (name: string, role: BufferDecl['role'], type: BufferDecl['type'], length: number, data?: BufferDecl['data']): BufferDecl =>
     storage(name, role, type, length, { canary: MOE_CANARY, ...(data && { data }) });
-
-  const buffers: BufferDecl[] = [
+  return [
     // One uniform per group of kernels that declare the same struct (moe_route_params, moe_align_params, moe_ffn_tiles).
-    paramsUniform('route_params', SHADERS.moeLogits, routeValues),
-    paramsUniform('align_params', SHADERS.moeCount, alignValues),
-    ffnParams('ffn_routed', 0, inter, capacity),
-    ffnParams('ffn_shared', 0, sharedInter, tokens),
+    paramsUniform('route_params', SHADERS.moeLogits, { tokens, hidden, experts, top_k: topK, n_group: shape.nGroup, topk_group: shape.topkGroup, route_scale: shape.routeScale }),
+    paramsUniform('align_params', SHADERS.moeCount, { pairs, experts, block, chunk, chunks, capacity, top_k: topK, hidden4 }),
+    ffnUniform(g, 'ffn_routed', 0, inter, capacity),
+    ffnUniform(g, 'ffn_shared', 0, sharedInter, tokens),
     paramsUniform('combine_params', SHADERS.moeCombine, { tokens, hidden4, top_k: topK }),
     buffer('x', 'activations', dtype, tokens * hidden, inputs.x),
     buffer('gate', 'weights', dtype, hidden * experts, inputs.gate),
@@ -203,180 +168,37 @@ export function moeCase(shape: MoeShape, dtype: Dtype, context: BuildContext, op
     buffer('ys', 'activations', dtype, tokens * hidden),
     buffer('out', 'activations', dtype, tokens * hidden),
   ];
+}
 
-  // ---- work, from shapes and the routing (useful rows only; padding rows are overhead, not work) ----
-  const w = (flops: number, bytesRead: number, bytesWritten: number): Work => ({ flops, bytesRead, bytesWritten });
-  const pairBytes = pairs * hidden * el;
-  const routedGateUpWork = (rows: number, expertsWithTokens: number): Work =>
-    w(4 * rows * hidden * inter + 4 * rows * inter, expertsWithTokens * 2 * hidden * inter * el + rows * hidden * el, rows * inter * 4);
-  const routedDownWork = (rows: number, expertsWithTokens: number): Work =>
-    w(2 * rows * inter * hidden, expertsWithTokens * inter * hidden * el + rows * inter * 4, rows * hidden * el);
-  const ffnStage = (name: string, shader: string, uniformName: string, bindings: string[], mode: number, columns4: number, tiles: number, work: Work): StageDecl => {
-    const wg = Math.min(64, Math.max(8, pow2Ceil(columns4)));
-    const y = Math.min(Math.max(1, tiles), maxDim);
-    return {
-      name,
-      phase: 'expert-ffn',
-      shader,
-      dtype,
-      constants: { WG: wg, MODE: mode },
-      bindings: [uniformName, ...bindings],
-      workgroups: tiles === 0 ? [0] : [ceilDiv(columns4, wg), y, ceilDiv(tiles, y)],
-      work,
-    };
-  };
-  const layoutBuffers = ['block_expert', 'expert_starts', 'expert_counts', 'padded_total'];
-  const gateUp = (name: string, uniformName: string, mode: number, tiles: number, work: Work): StageDecl =>
-    ffnStage(name, SHADERS.moeGateUp.file, uniformName, ['xp', ...layoutBuffers, 'w_gate', 'w_up', 'act'], mode, inter / 4, tiles, work);
-  const down = (name: string, uniformName: string, mode: number, tiles: number, work: Work): StageDecl =>
-    ffnStage(name, SHADERS.moeDown.file, uniformName, ['act', ...layoutBuffers, 'w_down', 'yp'], mode, hidden4, tiles, work);
-  const sharedTiles = ceilDiv(tokens, FFN_TILE_ROWS);
-  const sharedStages: StageDecl[] =
-    shared === 0
-      ? []
-      : [
-          ffnStage('shared-gate-up', SHADERS.moeGateUp.file, 'ffn_shared', ['x', ...layoutBuffers, 's_gate', 's_up', 's_act'], 2, sharedInter / 4, sharedTiles, w(
-            4 * tokens * hidden * sharedInter + 4 * tokens * sharedInter,
-            2 * hidden * sharedInter * el + tokens * hidden * el,
-            tokens * sharedInter * 4,
-          )),
-          ffnStage('shared-down', SHADERS.moeDown.file, 'ffn_shared', ['s_act', ...layoutBuffers, 's_down', 'ys'], 2, hidden4, sharedTiles, w(
-            2 * tokens * sharedInter * hidden,
-            sharedInter * hidden * el + tokens * sharedInter * 4,
-            tokens * hidden * el,
-          )),
-        ];
-  const combineStage: StageDecl = {
-    name: 'combine',
-    phase: 'combine',
-    shader: SHADERS.moeCombine.file,
-    dtype,
-    constants: { WG: 64, HAS_SHARED: shared > 0 ? 1 : 0 },
-    bindings: ['combine_params', 'topk_weights', 'positions', 'yp', 'ys', 'out'],
-    workgroups: grid2d(ceilDiv(tokens * hidden4, 64), maxDim),
-    work: w(2 * pairs * hidden + (shared > 0 ? tokens * hidden : 0), pairBytes + (shared > 0 ? tokens * hidden * el : 0) + pairs * 8, tokens * hidden * el),
-  };
-  const routeStages: StageDecl[] = [
-    {
-      name: 'logits',
-      phase: 'route',
-      shader: SHADERS.moeLogits.file,
-      dtype,
-      constants: { WG: 64, SIGMOID: shape.scoreFunction === 'sigmoid' ? 1 : 0 },
-      bindings: ['route_params', 'x', 'gate', 'bias', 'logits', 'keys'],
-      workgroups: grid2d(ceilDiv(tokens * experts, 64), maxDim),
-      work: w(2 * tokens * experts * hidden, (tokens * hidden + hidden * experts) * el + experts * 4, 2 * tokens * experts * 4),
-    },
-    {
-      name: 'select',
-      phase: 'route',
-      shader: SHADERS.moeSelect.file,
-      dtype,
-      constants: { WG: 16, SIGMOID: shape.scoreFunction === 'sigmoid' ? 1 : 0, RENORMALIZE: shape.renormalize ? 1 : 0 },
-      bindings: ['route_params', 'logits', 'keys', 'topk_ids', 'topk_weights'],
-      workgroups: grid2d(ceilDiv(tokens, 16), maxDim),
-      work: w(2 * tokens * experts, 2 * tokens * experts * 4, pairs * 8),
-    },
-  ];
-  const histBytes = chunks * experts * 4;
-  const alignStages: StageDecl[] = [
-    {
-      name: 'count',
-      phase: 'align',
-      shader: SHADERS.moeCount.file,
-      dtype,
-      constants: { WG: 8 },
-      bindings: ['align_params', 'topk_ids', 'hist'],
-      workgroups: [ceilDiv(chunks, 8)],
-      work: w(0, pairs * 4, histBytes),
-    },
-    {
-      name: 'scan',
-      phase: 'align',
-      shader: SHADERS.moeScan.file,
-      dtype,
-      constants: { WG: 256 },
-      bindings: ['align_params', 'hist', 'expert_counts', 'expert_starts', 'sorted_ids', 'block_expert', 'padded_total', 'chunk_rows'],
-      workgroups: [1],
-      work: w(0, 2 * histBytes, histBytes + (capacity - pairs) * 4 + (capacity / block + 2 * experts + 2) * 4),
-    },
-  ];
-  const permuteStages: StageDecl[] = [
-    {
-      name: 'scatter',
-      phase: 'permute',
-      shader: SHADERS.moeScatter.file,
-      dtype,
-      constants: { WG: 8 },
-      bindings: ['align_params', 'topk_ids', 'chunk_rows', 'sorted_ids', 'positions', 'cursor'],
-      workgroups: [ceilDiv(chunks, 8)],
-      work: w(0, pairs * 4 + histBytes, pairs * 8 + histBytes),
-    },
-    {
-      name: 'gather',
-      phase: 'permute',
-      shader: SHADERS.moeGather.file,
-      dtype,
-      constants: { WG: 64 },
-      bindings: ['align_params', 'x', 'sorted_ids', 'padded_total', 'xp'],
-      workgroups: grid2d(ceilDiv(capacity * hidden4, 64), maxDim),
-      work: w(0, pairBytes + capacity * 4, pairBytes),
-    },
-  ];
-
-  let stages: StageDecl[];
-  let hostTail: HostTail | undefined;
-  if (dispatch === 'gpu') {
-    const tiles = capacity / FFN_TILE_ROWS;
-    stages = [
-      ...routeStages,
-      ...alignStages,
-      ...permuteStages,
-      gateUp('gate-up', 'ffn_routed', 0, tiles, routedGateUpWork(pairs, nonEmpty)),
-      down('down', 'ffn_routed', 0, tiles, routedDownWork(pairs, nonEmpty)),
-      ...sharedStages,
-      combineStage,
-    ];
-  } else {
-    // Host loop: per-expert uniforms; each expert's dispatch pair declares the work its tokens will need.
-    const templates: StageDecl[] = [];
-    for (let e = 0; e < experts; e++) {
-      buffers.push(ffnParams(`ffn_expert_${e}`, e, inter, 0));
-      const rows = layout.counts[e]!;
-      const has = rows > 0 ? 1 : 0;
-      templates.push(gateUp(`gate-up-${e}`, `ffn_expert_${e}`, 1, 0, routedGateUpWork(rows, has)));
-      templates.push(down(`down-${e}`, `ffn_expert_${e}`, 1, 0, routedDownWork(rows, has)));
+/** Exact checks of the routing and the layout, and the output against the float64 reference (sampled tokens when large). */
+function moeChecks(g: MoeGeometry, inputs: MoeInputs, routing: RoutingResult, referenceBudgetFlops: number): OutputCheck[] {
+  const { shape, dtype, layout } = g;
+  const { tokens, hidden, experts, inter, topK } = shape;
+  // Large GPU cases: the float64 output on evenly spaced tokens, as many as the reference budget pays for.
+  const sampledTokens = sampleRows(tokens, hidden, 6 * hidden * (topK * inter + g.sharedInter), referenceBudgetFlops);
+  let expected: ReturnType<typeof moeReference> | undefined;
+  const reference = (): ReturnType<typeof moeReference> => (expected ??= moeReference(shape, inputs, routing, sampledTokens?.rows));
+  const weightTolerance: Tolerance = { atol: 1e-7 * shape.routeScale, rtol: 1e-5 + 2 * experts * EPSILON.f32 };
+  const outputTolerance = (): Tolerance => {
+    const { maxRouted, maxShared } = reference();
+    let weightSum = 0;
+    for (let t = 0; t < tokens; t++) {
+      let sum = 0;
+      for (let j = 0; j < topK; j++) sum += Math.abs(routing.weights[t * topK + j]!);
+      weightSum = Math.max(weightSum, sum);
     }
-    const fixed = [...sharedStages, combineStage];
-    templates.push(...fixed);
-    stages = [...routeStages, ...alignStages, ...permuteStages];
-    const gateUpColumns = ceilDiv(inter / 4, Math.min(64, Math.max(8, pow2Ceil(inter / 4))));
-    const downColumns = ceilDiv(hidden4, Math.min(64, Math.max(8, pow2Ceil(hidden4))));
-    hostTail = {
-      readback: 'expert_counts',
-      words: experts,
-      templates,
-      plan(counts: Uint32Array): TailDispatch[] {
-        const dispatches: TailDispatch[] = [];
-        counts.forEach((count, e) => {
-          if (count === 0) return;
-          const tiles = ceilDiv(count, FFN_TILE_ROWS);
-          dispatches.push({ template: 2 * e, workgroups: [gateUpColumns, tiles] });
-          dispatches.push({ template: 2 * e + 1, workgroups: [downColumns, tiles] });
-        });
-        fixed.forEach((stage, i) => dispatches.push({ template: 2 * experts + i, workgroups: stage.workgroups }));
-        return dispatches;
-      },
-    };
-  }
-
-  const checks = [
+    const magnitude = weightSum * maxRouted + maxShared;
+    const base = reductionTolerance(dtype, hidden + Math.max(inter, g.sharedInter), magnitude);
+    return { atol: base.atol + magnitude * (EPSILON[dtype] + weightTolerance.rtol), rtol: base.rtol };
+  };
+  const { capacity } = layout;
+  return [
     { buffer: 'topk_ids', shape: [tokens, topK], expected: asF64(routing.ids), tolerance: exact },
     { buffer: 'topk_weights', shape: [tokens, topK], expected: () => routing.weights, tolerance: weightTolerance },
     { buffer: 'expert_counts', shape: [experts], expected: asF64(layout.counts), tolerance: exact },
     { buffer: 'padded_total', shape: [1], expected: asF64([layout.paddedTotal]), tolerance: exact },
     { buffer: 'sorted_ids', shape: [capacity], expected: asF64(layout.sortedIds), tolerance: exact },
-    { buffer: 'block_expert', shape: [capacity / block], expected: asF64(layout.blockExpert), tolerance: exact },
+    { buffer: 'block_expert', shape: [capacity / g.plan.block], expected: asF64(layout.blockExpert), tolerance: exact },
     { buffer: 'positions', shape: [tokens, topK], expected: asF64(layout.positions), tolerance: exact },
     {
       buffer: 'out',
@@ -388,35 +210,47 @@ export function moeCase(shape: MoeShape, dtype: Dtype, context: BuildContext, op
       ...(sampledTokens && { sampledRows: sampledTokens }),
     },
   ];
+}
 
-  const maxPerExpert = maxAbs(layout.counts);
-  const facts: Record<string, number | string> = {
-    dispatch,
-    tokens,
-    hidden,
-    inter,
-    experts,
-    shared,
-    topK,
-    nGroup: shape.nGroup,
-    topkGroup: shape.topkGroup,
-    scoreFunction: shape.scoreFunction,
-    routeScale: shape.routeScale,
-    block,
-    pairs,
-    paddedTokens: layout.paddedTotal,
-    capacity,
-    expertsWithTokens: nonEmpty,
-    maxTokensPerExpert: maxPerExpert,
-    meanTokensPerExpert: pairs / experts,
-    loadImbalance: loadImbalance(layout.counts),
+function moeFacts({ shape, plan, layout, pairs, dtype }: MoeGeometry): Record<string, number | string> {
+  const { tokens, hidden, inter, experts, shared, topK } = shape;
+  const pairBytes = pairs * hidden * elementBytes(dtype);
+  return {
+    ...{ dispatch: plan.kind, tokens, hidden, inter, experts, shared, topK },
+    ...{ nGroup: shape.nGroup, topkGroup: shape.topkGroup, scoreFunction: shape.scoreFunction, routeScale: shape.routeScale },
+    ...{ block: plan.block, pairs, paddedTokens: layout.paddedTotal, capacity: layout.capacity, expertsWithTokens: layout.counts.filter((c) => c > 0).length },
+    ...{ maxTokensPerExpert: maxAbs(layout.counts), meanTokensPerExpert: pairs / experts, loadImbalance: loadImbalance(layout.counts) },
     // Bytes of hidden x element size per selected (token, expert) pair (DeepEP accounting): what a same-size
     // copy would move for the permute and combine phases.
     permuteBytes: pairBytes,
     combineBytes: pairBytes,
     endToEnd: 'timing.wall: one step per submission, submit to done (host-loop: readback round trip included)',
   };
-  const kernelCase: KernelCase = { buffers, stages, checks, facts, stepTiming: 'wall', ...(hostTail && { hostTail }) };
+}
+
+/** One MoE layer step as a case; `moeFamily` maps suite axes onto it. */
+export function moeCase(shape: MoeShape, dtype: Dtype, context: BuildContext, options: MoeOptions = {}): BuildResult {
+  const plan = planMoe(shape, options.dispatch ?? 'gpu', options.block ?? DEFAULT_BLOCK);
+  const skip = shapeProblem(shape, plan.block) ?? dtypeUnsupported(dtype, context) ?? sizeProblem(shape, dtype, plan.block, context.limits);
+  if (skip) return { kind: 'skip', reason: skip };
+  // Inputs from a test are taken as given; generated ones come with their router logits, computed once.
+  const generated = options.inputs ? { inputs: options.inputs } : generateMoeInputs(shape, dtype, context.seed, options.balance ?? 'uniform');
+  const { inputs } = generated;
+  const routing = routeReference(shape, inputs, 'routerLogits' in generated ? generated.routerLogits : undefined);
+  const pairs = shape.tokens * shape.topK;
+  const g: MoeGeometry = {
+    ...{ shape, dtype, plan, layout: alignReference(routing.ids, shape.experts, plan.block), pairs, chunks: ceilDiv(pairs, plan.chunk) },
+    ...{ hidden4: shape.hidden / 4, sharedInter: shape.shared * shape.inter, maxDim: context.limits.maxComputeWorkgroupsPerDimension },
+  };
+  const dispatched = DISPATCH_EMITTERS[plan.kind](g);
+  const kernelCase: KernelCase = {
+    buffers: [...moeBuffers(g, inputs), ...dispatched.uniforms],
+    stages: [...routeStages(g), ...alignStages(g), ...permuteStages(g), ...dispatched.stages],
+    checks: moeChecks(g, inputs, routing, options.referenceBudgetFlops ?? REFERENCE_BUDGET_FLOPS),
+    facts: moeFacts(g),
+    stepTiming: 'wall',
+    ...(dispatched.hostTail && { hostTail: dispatched.hostTail }),
+  };
   return { kind: 'case', kernelCase };
 }
 
