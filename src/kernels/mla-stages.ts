@@ -3,8 +3,8 @@ import { RMS_NORM_EPS } from '../reference/mla.js';
 import type { AttentionTiling } from './attention-shape.js';
 import { ceilDiv, paramsUniform, pow2Ceil, pow2Floor } from './build.js';
 import { grid2d } from './family.js';
-import { SHADERS } from './shaders.js';
-import { elementBytes, type BufferDecl, type Dtype, type StageDecl } from './spec.js';
+import { SHADERS, type Shader } from './shaders.js';
+import { elementBytes, type BufferDecl, type Dtype, type StageDecl, type Work } from './spec.js';
 
 /** The MLA family's small kernels (GEMM, row copy + RoPE, RMSNorm) as stages, each with its own uniform. */
 
@@ -103,6 +103,12 @@ export class StageList {
     });
   }
 
+  /** A one-invocation-per-row kernel's dispatch (RoPE, RMSNorm). */
+  private rowStage(name: string, phase: string, shader: Shader, bindings: string[], rows: number, work: Work): void {
+    const wg = 64;
+    this.stages.push({ name, phase, shader: shader.file, dtype: this.dtype, constants: { WG: wg }, bindings, workgroups: this.grid(ceilDiv(rows, wg)), work });
+  }
+
   /** Per row: copy `copy` elements, rotate the next `rot` (see kernels/mla_rope.wgsl). */
   rope(name: string, phase: string, r: { m: number; z: number; copy: number; rot: number; posSeg: number; src: Rows; table: string; dst: Rows }): void {
     const elem = elementBytes(this.dtype);
@@ -110,17 +116,8 @@ export class StageList {
     const [src, dst] = [addrValues(r.src[1], 1), addrValues(r.dst[1], 1)];
     this.buffers.push(paramsUniform(params, SHADERS.mlaRope, { m: r.m, z: r.z, copy: r.copy, rot: r.rot, pos_seg: r.posSeg, src, dst }));
     const rows = r.m * r.z;
-    const wg = 64;
-    this.stages.push({
-      name,
-      phase,
-      shader: SHADERS.mlaRope.file,
-      dtype: this.dtype,
-      constants: { WG: wg },
-      bindings: [params, r.src[0], r.table, r.dst[0]],
-      workgroups: this.grid(ceilDiv(rows, wg)),
-      work: { flops: 3 * rows * r.rot, bytesRead: rows * (r.copy + r.rot) * elem + r.posSeg * r.rot * 4, bytesWritten: rows * (r.copy + r.rot) * elem },
-    });
+    const bytes = rows * (r.copy + r.rot) * elem;
+    this.rowStage(name, phase, SHADERS.mlaRope, [params, r.src[0], r.table, r.dst[0]], rows, { flops: 3 * rows * r.rot, bytesRead: bytes + r.posSeg * r.rot * 4, bytesWritten: bytes });
   }
 
   /** Per row of d elements: RMSNorm with a gain vector (see kernels/mla_rmsnorm.wgsl). */
@@ -129,17 +126,7 @@ export class StageList {
     const params = this.uniformName(name);
     const [src, dst] = [addrValues(r.src[1], 1), addrValues(r.dst[1], 1)];
     this.buffers.push(paramsUniform(params, SHADERS.mlaRmsNorm, { m: r.m, d: r.d, eps: RMS_NORM_EPS, src, dst }));
-    const wg = 64;
-    this.stages.push({
-      name,
-      phase,
-      shader: SHADERS.mlaRmsNorm.file,
-      dtype: this.dtype,
-      constants: { WG: wg },
-      bindings: [params, r.src[0], r.gain, r.dst[0]],
-      workgroups: this.grid(ceilDiv(r.m, wg)),
-      work: { flops: 4 * r.m * r.d, bytesRead: (r.m + 1) * r.d * elem, bytesWritten: r.m * r.d * elem },
-    });
+    this.rowStage(name, phase, SHADERS.mlaRmsNorm, [params, r.src[0], r.gain, r.dst[0]], r.m, { flops: 4 * r.m * r.d, bytesRead: (r.m + 1) * r.d * elem, bytesWritten: r.m * r.d * elem });
   }
 
   /** Stages and buffers emitted elsewhere (the attention core), each stage with its phase. */
