@@ -133,6 +133,7 @@ const KERNELS: { [K in AttentionPlan['kind']]: AttendKernel<Extract<AttentionPla
   },
 };
 
+/** The table entry of a plan's kind (the table's mapped type pairs them; TypeScript cannot follow that through a union). */
 function kernelOf<P extends AttentionPlan>(plan: P): AttendKernel<P> {
   return KERNELS[plan.kind] as unknown as AttendKernel<P>;
 }
