@@ -15,43 +15,16 @@ enable subgroups;
 // heads, context 1024, 2x faster than one invocation per row walking 4 token rows at a time).
 // Writes the split-KV partials of attention_rows.wgsl, which attention_reduce.wgsl merges.
 //
-// Params, bindings and layouts are the attention core's (see attention_rows.wgsl); row_groups counts blocks of
-// R rows.
+// Params, bindings 0-4 and layouts: attention_common.wgsl; row_blocks counts blocks of R rows.
 override R: u32 = 1;
-override D_QK: u32 = 128;
-override D_V: u32 = 128;
-override DQ4: u32 = (D_QK + 3u) / 4u;
-override DV4: u32 = (D_V + 3u) / 4u;
-// Row stride of v in vec4s: DV4, or wider when v is a prefix of each K row (MLA's latent cache serves as both).
-override V_STRIDE4: u32 = DV4;
+// #include "attention_common.wgsl"
+// #include "attention_grid.wgsl"
 
-const NEG: f32 = -1.0e30;
 const LANES: u32 = 8u;
 // vec4 columns per lane (head dims up to LANES x MAXC x 4 = 256) and rows per workgroup.
 const MAXC: u32 = 8u;
 const MAX_R: u32 = 8u;
 
-struct Params {
-  n_q: u32,
-  n_kv: u32,
-  q_len: u32,
-  group: u32,
-  rows: u32,
-  row_groups: u32,
-  chunk: u32,
-  n_splits: u32,
-  causal: u32,
-  scale_log2: f32,
-  dq4: u32,
-  dv4: u32,
-  batch: u32,
-}
-
-@group(0) @binding(0) var<uniform> params: Params;
-@group(0) @binding(1) var<storage, read> seqs: array<u32>;
-@group(0) @binding(2) var<storage, read> q: array<vec4<T>>;
-@group(0) @binding(3) var<storage, read> k: array<vec4<T>>;
-@group(0) @binding(4) var<storage, read> v: array<vec4<T>>;
 @group(0) @binding(5) var<storage, read_write> part_o: array<f32>;
 @group(0) @binding(6) var<storage, read_write> part_ml: array<vec2<f32>>;
 
@@ -65,55 +38,34 @@ var<private> l: array<f32, MAX_R>;
 var<private> alpha: array<f32, MAX_R>;
 var<private> p: array<f32, MAX_R>;
 
-// Tokens a row of this KV head may see: all of them, or with causal those up to its position.
-fn row_limit(row: u32, kv_len: u32) -> u32 {
-  if (params.causal == 0u) { return kv_len; }
-  let reach = kv_len + row / params.group + 1u;
-  return select(0u, min(kv_len, reach - params.q_len), reach > params.q_len);
-}
-
-fn out_row_of(b: u32, kvh: u32, row: u32) -> u32 {
-  return (b * params.q_len + row / params.group) * params.n_q + kvh * params.group + row % params.group;
-}
-
 @compute @workgroup_size(LANES)
 fn main(@builtin(subgroup_invocation_id) sl: u32, @builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) groups: vec3<u32>) {
-  let flat = wid.x + wid.y * groups.x;
-  let rb = flat % params.row_groups;
-  var rest = flat / params.row_groups;
-  let split = rest % params.n_splits;
-  rest = rest / params.n_splits;
-  let kvh = rest % params.n_kv;
-  let b = rest / params.n_kv;
-  if (b >= params.batch) {
+  let cell = cell_of(wid.x + wid.y * groups.x);
+  if (!cell.live) {
     return;
   }
-  let kv_len = seqs[2u * b];
-  let kv_off = seqs[2u * b + 1u];
-  let row0 = rb * R;
+  let row0 = cell.row_block * R;
   let n_rows = min(R, params.rows - row0);
-  let t_begin = split * params.chunk;
   // Rows are ordered by query position: the block's last row sees the furthest; each row masks the rest.
-  let t_stop = min(min(t_begin + params.chunk, kv_len), row_limit(row0 + n_rows - 1u, kv_len));
-  let head_row = kv_off * params.n_kv + kvh * kv_len;
-  let k_head = head_row * DQ4;
-  let v_head = head_row * V_STRIDE4;
+  let t_stop = min(cell.t_end, row_limit(row0 + n_rows - 1u, cell.kv_len));
+  let k_head = cell.head_row * DQ4;
+  let v_head = cell.head_row * V_STRIDE4;
 
   for (var r = 0u; r < R; r++) {
     let row = row0 + min(r, n_rows - 1u);
-    let q_row = out_row_of(b, kvh, row) * DQ4;
+    let q_row = out_row_of(cell.b, cell.kvh, row) * DQ4;
     for (var c = 0u; c < MAXC; c++) {
       let col = c * LANES + sl;
       // Columns past the row are 0 in q, so their (clamped, in-bounds) K loads add nothing.
       qc[r * MAXC + c] = select(vec4<f32>(0.0), vec4<f32>(q[q_row + min(col, DQ4 - 1u)]) * params.scale_log2, col < DQ4);
       ac[r * MAXC + c] = vec4<f32>(0.0);
     }
-    lim[r] = select(0u, row_limit(row, kv_len), r < n_rows);
+    lim[r] = select(0u, row_limit(row, cell.kv_len), r < n_rows);
     m[r] = NEG;
     l[r] = 0.0;
   }
 
-  for (var t = t_begin; t < t_stop; t++) {
+  for (var t = cell.t_begin; t < t_stop; t++) {
     let kr = k_head + t * DQ4;
     for (var c = 0u; c < MAXC; c++) {
       if (c * LANES < DQ4) { kc[c] = vec4<f32>(k[kr + min(c * LANES + sl, DQ4 - 1u)]); }
@@ -142,7 +94,7 @@ fn main(@builtin(subgroup_invocation_id) sl: u32, @builtin(workgroup_id) wid: ve
 
   for (var r = 0u; r < R; r++) {
     if (r >= n_rows) { break; }
-    let slot = out_row_of(b, kvh, row0 + r) * params.n_splits + split;
+    let slot = out_row_of(cell.b, cell.kvh, row0 + r) * params.n_splits + cell.split;
     if (sl == 0u) { part_ml[slot] = vec2<f32>(m[r], l[r]); }
     for (var c = 0u; c < MAXC; c++) {
       let col = c * LANES + sl;

@@ -12,11 +12,7 @@
 //                                           O in registers; token groups merge at the end
 // Output: this split's unnormalised O and the row's (m, l); attention_reduce.wgsl merges the splits.
 //
-// Layouts (elements; T is the storage type, f32 or f16; accumulation is always f32). Rows of q, k and v are
-// DQ4 / DV4 vec4s long (head dims rounded up to a multiple of 4, zero padded):
-//   q        [batch][q_len][n_q][DQ4 * 4]
-//   k        [batch][n_kv][token][DQ4 * 4]  sequence b: seqs[2b] tokens from token offset seqs[2b+1] (ragged, packed)
-//   v        [batch][n_kv][token][DV4 * 4]
+// Layouts: q, k, v as attention_common.wgsl (with Params and bindings 0-4); the outputs, f32:
 //   part_o   [batch][q_len][n_q][n_splits][D_V]   f32, unnormalised
 //   part_ml  [batch][q_len][n_q][n_splits]        vec2<f32>: (running max in log2 units, sum of exp2)
 // With causal, the q_len queries are the last q_len positions of the sequence.
@@ -24,8 +20,6 @@
 override WG: u32 = 32;      // invocations per workgroup
 override BR: u32 = 1;       // query rows per workgroup
 override BK: u32 = 64;      // tokens per tile
-override D_QK: u32 = 128;
-override D_V: u32 = 128;
 // Score layout: SC token lanes x (WG / SC) row groups; each invocation S_TR rows (in passes of RCH) x BK / SC tokens.
 override SC: u32 = 32;
 override RCH: u32 = 1;
@@ -33,10 +27,6 @@ override RCH: u32 = 1;
 override OC: u32 = 32;
 override ORG: u32 = 1;
 
-override DQ4: u32 = (D_QK + 3u) / 4u;
-override DV4: u32 = (D_V + 3u) / 4u;
-// Row stride of v in vec4s: DV4, or wider when v is a prefix of each K row (MLA's latent cache serves as both).
-override V_STRIDE4: u32 = DV4;
 override S_RG: u32 = WG / SC;
 override S_TR: u32 = (BR + S_RG - 1u) / S_RG;
 override S_TC: u32 = BK / SC;
@@ -47,28 +37,9 @@ override TG: u32 = WG / (OC * ORG);
 // Token-group merge buffer (vec4s): one vec4 when there is a single token group.
 override MERGE: u32 = max(1u, (TG - 1u) * BR * DV4);
 
-const NEG: f32 = -1.0e30;
-const MAX_ACC: u32 = 16u;
+// #include "attention_common.wgsl"
+// #include "attention_tiles.wgsl"
 
-struct Params {
-  n_q: u32,
-  n_kv: u32,
-  q_len: u32,
-  group: u32,       // n_q / n_kv
-  rows: u32,        // q_len * group: query rows per KV head
-  row_blocks: u32,  // ceil(rows / BR)
-  chunk: u32,       // tokens per split
-  n_splits: u32,
-  causal: u32,
-  scale_log2: f32,  // softmax scale * log2(e)
-  dq4: u32,         // DQ4, at run time: a loop bound the compiler cannot unroll (compact code on CPU adapters)
-}
-
-@group(0) @binding(0) var<uniform> params: Params;
-@group(0) @binding(1) var<storage, read> seqs: array<u32>;
-@group(0) @binding(2) var<storage, read> q: array<vec4<T>>;
-@group(0) @binding(3) var<storage, read> k: array<vec4<T>>;
-@group(0) @binding(4) var<storage, read> v: array<vec4<T>>;
 @group(0) @binding(5) var<storage, read_write> part_o: array<f32>;
 @group(0) @binding(6) var<storage, read_write> part_ml: array<vec2<f32>>;
 
@@ -81,23 +52,8 @@ var<workgroup> mx_s: array<atomic<u32>, BR>;
 var<workgroup> l_s: array<f32, BR * TG>;
 var<workgroup> merge_s: array<vec4<f32>, MERGE>;
 
-// Order-preserving map of floats onto u32, so that atomicMax finds the largest score.
-fn key_of(x: f32) -> u32 {
-  let bits = bitcast<u32>(x);
-  return select(bits | 0x80000000u, ~bits, (bits & 0x80000000u) != 0u);
-}
-
-fn value_of(key: u32) -> f32 {
-  return bitcast<f32>(select(~key, key & 0x7fffffffu, (key & 0x80000000u) != 0u));
-}
-
-// Tokens a row of this KV head may see: all of them, or with causal those up to its position.
-fn row_limit(row: u32, kv_len: u32) -> u32 {
-  if (row >= params.rows) { return 0u; }
-  if (params.causal == 0u) { return kv_len; }
-  let reach = kv_len + row / params.group + 1u;
-  return select(0u, min(kv_len, reach - params.q_len), reach > params.q_len);
-}
+fn merge_store(i: u32, x: vec4<f32>) { merge_s[i] = x; }
+fn merge_load(i: u32) -> vec4<f32> { return merge_s[i]; }
 
 @compute @workgroup_size(WG)
 fn main(@builtin(local_invocation_index) lid: u32, @builtin(workgroup_id) wid: vec3<u32>) {
@@ -109,15 +65,15 @@ fn main(@builtin(local_invocation_index) lid: u32, @builtin(workgroup_id) wid: v
   let kv_off = seqs[2u * b + 1u];
   let t_begin = split * params.chunk;
   // Rows are ordered by query position, so the block's last valid row sees the most tokens.
-  let t_stop = min(min(t_begin + params.chunk, kv_len), row_limit(min(row0 + BR, params.rows) - 1u, kv_len));
+  let t_stop = min(min(t_begin + params.chunk, kv_len), block_row_limit(min(row0 + BR, params.rows) - 1u, kv_len));
   let k_head = (kv_off * params.n_kv + kvh * kv_len) * DQ4;
   let v_head = (kv_off * params.n_kv + kvh * kv_len) * V_STRIDE4;
 
   for (var r = lid; r < BR; r += WG) {
     let row = min(row0 + r, params.rows - 1u);
     m_s[r] = NEG;
-    lim_s[r] = row_limit(row0 + r, kv_len);
-    qrow_s[r] = ((b * params.q_len + row / params.group) * params.n_q + kvh * params.group + row % params.group) * DQ4;
+    lim_s[r] = block_row_limit(row0 + r, kv_len);
+    qrow_s[r] = out_row_of(b, kvh, row) * DQ4;
     atomicStore(&mx_s[r], key_of(NEG));
   }
 
@@ -214,37 +170,13 @@ fn main(@builtin(local_invocation_index) lid: u32, @builtin(workgroup_id) wid: v
   }
 
   // Merge the token groups' partial sums, then write this split's partial.
-  if (TG > 1u) {
-    if (o_tg > 0u) {
-      for (var i = 0u; i < O_TR; i++) {
-        let r = o_group + i * ORG;
-        for (var j = 0u; j < O_TC; j++) {
-          let c4 = o_lane + j * OC;
-          if (r < BR && c4 < DV4) { merge_s[((o_tg - 1u) * BR + r) * DV4 + c4] = acc[i * O_TC + j]; }
-        }
-        if (r < BR && o_lane == 0u) { l_s[o_tg * BR + r] = l[i]; }
-      }
-    }
-    workgroupBarrier();
-    if (o_tg == 0u) {
-      for (var g = 1u; g < TG; g++) {
-        for (var i = 0u; i < O_TR; i++) {
-          let r = min(o_group + i * ORG, BR - 1u);
-          l[i] += l_s[g * BR + r];
-          for (var j = 0u; j < O_TC; j++) {
-            acc[i * O_TC + j] += merge_s[((g - 1u) * BR + r) * DV4 + min(o_lane + j * OC, DV4 - 1u)];
-          }
-        }
-      }
-    }
-  }
+  merge_token_groups(o_lane, o_group, o_tg, &acc, &l);
   if (o_tg == 0u) {
     for (var i = 0u; i < O_TR; i++) {
       let r = o_group + i * ORG;
       let row = row0 + r;
       if (r < BR && row < params.rows) {
-        let head = kvh * params.group + row % params.group;
-        let slot = ((b * params.q_len + row / params.group) * params.n_q + head) * params.n_splits + split;
+        let slot = out_row_of(b, kvh, row) * params.n_splits + split;
         if (o_lane == 0u) { part_ml[slot] = vec2<f32>(m_s[cur * BR + r], l[i]); }
         for (var j = 0u; j < O_TC; j++) {
           let c = (o_lane + j * OC) * 4u;

@@ -8,11 +8,7 @@
 //   O = O * exp2(m_old - m_new) + P V          (BR x D_V in registers; each invocation rows x vec4 columns)
 // The S x S score matrix never exists in memory: only one BR x BK tile of it, in workgroup memory.
 //
-// Layouts (elements; T is the storage type, f32 or f16; accumulation is always f32):
-// Rows of q, k and v are DQ4 / DV4 vec4s (head dims rounded up to a multiple of 4, zero padded):
-//   q    [batch][q_len][n_q][DQ4 * 4]
-//   k    [batch][n_kv][token][DQ4 * 4]  sequence b: seqs[2b] tokens from token offset seqs[2b+1] (ragged, packed)
-//   v    [batch][n_kv][token][DV4 * 4]
+// Layouts: q, k, v as attention_common.wgsl (with Params and bindings 0-4; v rows of DV4 vec4s here), and
 //   out  [batch][q_len][n_q][D_V]
 // With causal, the q_len queries are the last q_len positions of the sequence (query s sees tokens
 // t <= kv_len - q_len + s); a query that sees no token outputs zeros.
@@ -20,16 +16,12 @@
 override WG: u32 = 32;      // invocations per workgroup
 override BR: u32 = 16;      // query rows per workgroup
 override BK: u32 = 32;      // tokens per KV tile
-override D_QK: u32 = 128;
-override D_V: u32 = 128;
 // Score layout: SC token lanes x (WG / SC) row groups; each invocation S_TR rows x BK / SC tokens.
 override SC: u32 = 32;
 // Output layout: OC vec4-column lanes x ORG row groups x (WG / (OC * ORG)) token groups.
 override OC: u32 = 32;
 override ORG: u32 = 1;
 
-override DQ4: u32 = (D_QK + 3u) / 4u;
-override DV4: u32 = (D_V + 3u) / 4u;
 // Row strides of the K and V tiles in vec4s: odd, so that invocations reading different tokens hit different banks.
 override KSQ: u32 = DQ4 | 1u;
 override KSV: u32 = DV4 | 1u;
@@ -41,26 +33,11 @@ override O_TR: u32 = (BR + ORG - 1u) / ORG;
 override O_TC: u32 = (DV4 + OC - 1u) / OC;
 override TG: u32 = WG / (OC * ORG);
 
-const NEG: f32 = -1.0e30;
-const MAX_ACC: u32 = 16u;
 const MAX_ROWS: u32 = 16u;
 
-struct Params {
-  n_q: u32,
-  n_kv: u32,
-  q_len: u32,
-  group: u32,       // n_q / n_kv
-  rows: u32,        // q_len * group: query rows per KV head
-  row_blocks: u32,  // ceil(rows / BR)
-  causal: u32,
-  scale_log2: f32,  // softmax scale * log2(e)
-}
+// #include "attention_common.wgsl"
+// #include "attention_tiles.wgsl"
 
-@group(0) @binding(0) var<uniform> params: Params;
-@group(0) @binding(1) var<storage, read> seqs: array<u32>;
-@group(0) @binding(2) var<storage, read> q: array<vec4<T>>;
-@group(0) @binding(3) var<storage, read> k: array<vec4<T>>;
-@group(0) @binding(4) var<storage, read> v: array<vec4<T>>;
 @group(0) @binding(5) var<storage, read_write> out: array<T>;
 
 var<workgroup> q_s: array<vec4<f32>, BR * DQ4>;
@@ -71,23 +48,9 @@ var<workgroup> lim_s: array<u32, BR>;
 var<workgroup> mx_s: array<atomic<u32>, BR>;
 var<workgroup> l_s: array<f32, BR * TG>;
 
-// Order-preserving map of floats onto u32, so that atomicMax finds the largest score.
-fn key_of(x: f32) -> u32 {
-  let bits = bitcast<u32>(x);
-  return select(bits | 0x80000000u, ~bits, (bits & 0x80000000u) != 0u);
-}
-
-fn value_of(key: u32) -> f32 {
-  return bitcast<f32>(select(~key, key & 0x7fffffffu, (key & 0x80000000u) != 0u));
-}
-
-// Tokens a row of this KV head may see: all of them, or with causal those up to its position.
-fn row_limit(row: u32, kv_len: u32) -> u32 {
-  if (row >= params.rows) { return 0u; }
-  if (params.causal == 0u) { return kv_len; }
-  let reach = kv_len + row / params.group + 1u;
-  return select(0u, min(kv_len, reach - params.q_len), reach > params.q_len);
-}
+// The token groups merge through the K/V tile (free by then).
+fn merge_store(i: u32, x: vec4<f32>) { kv_s[i] = x; }
+fn merge_load(i: u32) -> vec4<f32> { return kv_s[i]; }
 
 @compute @workgroup_size(WG)
 fn main(@builtin(local_invocation_index) lid: u32, @builtin(workgroup_id) wid: vec3<u32>) {
@@ -98,7 +61,7 @@ fn main(@builtin(local_invocation_index) lid: u32, @builtin(workgroup_id) wid: v
   let kv_len = seqs[2u * b];
   let kv_off = seqs[2u * b + 1u];
   // Rows are ordered by query position, so the block's last valid row sees the most tokens.
-  let t_stop = row_limit(min(row0 + BR, params.rows) - 1u, kv_len);
+  let t_stop = block_row_limit(min(row0 + BR, params.rows) - 1u, kv_len);
   let k_head = (kv_off * params.n_kv + kvh * kv_len) * DQ4;
   let v_head = (kv_off * params.n_kv + kvh * kv_len) * DV4;
 
@@ -106,14 +69,13 @@ fn main(@builtin(local_invocation_index) lid: u32, @builtin(workgroup_id) wid: v
     let row = row0 + i / DQ4;
     var x = vec4<f32>(0.0);
     if (row < params.rows) {
-      let head = kvh * params.group + row % params.group;
-      x = vec4<f32>(q[((b * params.q_len + row / params.group) * params.n_q + head) * DQ4 + i % DQ4]) * params.scale_log2;
+      x = vec4<f32>(q[out_row_of(b, kvh, row) * DQ4 + i % DQ4]) * params.scale_log2;
     }
     q_s[i] = x;
   }
   for (var r = lid; r < BR; r += WG) {
     m_s[r] = NEG;
-    lim_s[r] = row_limit(row0 + r, kv_len);
+    lim_s[r] = block_row_limit(row0 + r, kv_len);
     atomicStore(&mx_s[r], key_of(NEG));
   }
 
@@ -216,39 +178,14 @@ fn main(@builtin(local_invocation_index) lid: u32, @builtin(workgroup_id) wid: v
   }
   workgroupBarrier();
 
-  // Merge the token groups' partial sums through the (now free) K/V tile.
-  if (TG > 1u) {
-    if (o_tg > 0u) {
-      for (var i = 0u; i < O_TR; i++) {
-        let r = o_group + i * ORG;
-        for (var j = 0u; j < O_TC; j++) {
-          let c4 = o_lane + j * OC;
-          if (r < BR && c4 < DV4) { kv_s[((o_tg - 1u) * BR + r) * DV4 + c4] = acc[i * O_TC + j]; }
-        }
-        if (r < BR && o_lane == 0u) { l_s[o_tg * BR + r] = l[i]; }
-      }
-    }
-    workgroupBarrier();
-    if (o_tg == 0u) {
-      for (var g = 1u; g < TG; g++) {
-        for (var i = 0u; i < O_TR; i++) {
-          let r = min(o_group + i * ORG, BR - 1u);
-          l[i] += l_s[g * BR + r];
-          for (var j = 0u; j < O_TC; j++) {
-            acc[i * O_TC + j] += kv_s[((g - 1u) * BR + r) * DV4 + min(o_lane + j * OC, DV4 - 1u)];
-          }
-        }
-      }
-    }
-  }
+  merge_token_groups(o_lane, o_group, o_tg, &acc, &l);
   // Normalise and store; rows that saw no token store zeros.
   if (o_tg == 0u) {
     for (var i = 0u; i < O_TR; i++) {
       let r = o_group + i * ORG;
       let row = row0 + r;
       if (r < BR && row < params.rows) {
-        let head = kvh * params.group + row % params.group;
-        let base = ((b * params.q_len + row / params.group) * params.n_q + head) * D_V;
+        let base = out_row_of(b, kvh, row) * D_V;
         let inv = select(1.0 / l[i], 0.0, l[i] == 0.0);
         for (var j = 0u; j < O_TC; j++) {
           let c = (o_lane + j * OC) * 4u;

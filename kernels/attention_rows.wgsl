@@ -13,19 +13,14 @@
 // Serves decode (many splits) and prefill (one split, causal) alike; writes the partials of
 // attention_decode.wgsl, merged by attention_reduce.wgsl.
 //
-// Layouts: as attention_decode.wgsl (q [batch][q_len][n_q][DQ4*4], k/v [batch][n_kv][token][D*4 rounded],
-// part_o [batch][q_len][n_q][n_splits][D_V], part_ml [batch][q_len][n_q][n_splits]).
+// Params, bindings 0-4 and the q / k / v layouts: attention_common.wgsl; row_blocks counts blocks of RPI rows.
+// Outputs as attention_decode.wgsl's: part_o [batch][q_len][n_q][n_splits][D_V], part_ml [batch][q_len][n_q][n_splits].
 
 override WG: u32 = 64;
 override RPI: u32 = 1;     // query rows per invocation (RPI * DQ4 <= MAXQ, RPI * DV4 <= MAXV, RPI <= MAX_RPI)
-override D_QK: u32 = 128;
-override D_V: u32 = 128;
-override DQ4: u32 = (D_QK + 3u) / 4u;
-override DV4: u32 = (D_V + 3u) / 4u;
-// Row stride of v in vec4s: DV4, or wider when v is a prefix of each K row (MLA's latent cache serves as both).
-override V_STRIDE4: u32 = DV4;
+// #include "attention_common.wgsl"
+// #include "attention_grid.wgsl"
 
-const NEG: f32 = -1.0e30;
 // Private row buffers, in vec4s: RPI * DQ4 and RPI * DV4 must fit (head dims up to 1032 at RPI 1, 128 at
 // RPI 8). Not a power of two: llvmpipe lays private arrays out per lane, and 4 KiB strides would alias the
 // lanes in the L1 cache (measured: 1.5x slower).
@@ -33,58 +28,21 @@ const MAXQ: u32 = 258u;
 const MAXV: u32 = 258u;
 const MAX_RPI: u32 = 8u;
 
-struct Params {
-  n_q: u32,
-  n_kv: u32,
-  q_len: u32,
-  group: u32,       // n_q / n_kv
-  rows: u32,        // q_len * group: query rows per KV head
-  row_groups: u32,  // ceil(rows / RPI)
-  chunk: u32,       // tokens per split
-  n_splits: u32,
-  causal: u32,
-  scale_log2: f32,  // softmax scale * log2(e)
-  dq4: u32,         // DQ4 and DV4 at run time: loop bounds the compiler keeps as loops (compact code)
-  dv4: u32,
-  batch: u32,
-}
-
-@group(0) @binding(0) var<uniform> params: Params;
-@group(0) @binding(1) var<storage, read> seqs: array<u32>;
-@group(0) @binding(2) var<storage, read> q: array<vec4<T>>;
-@group(0) @binding(3) var<storage, read> k: array<vec4<T>>;
-@group(0) @binding(4) var<storage, read> v: array<vec4<T>>;
 @group(0) @binding(5) var<storage, read_write> part_o: array<f32>;
 @group(0) @binding(6) var<storage, read_write> part_ml: array<vec2<f32>>;
 
-// Tokens a row of this KV head may see: all of them, or with causal those up to its position.
-fn row_limit(row: u32, kv_len: u32) -> u32 {
-  if (params.causal == 0u) { return kv_len; }
-  let reach = kv_len + row / params.group + 1u;
-  return select(0u, min(kv_len, reach - params.q_len), reach > params.q_len);
-}
-
 @compute @workgroup_size(WG)
 fn main(@builtin(global_invocation_id) gid: vec3<u32>, @builtin(num_workgroups) groups: vec3<u32>) {
-  let lane = gid.x + gid.y * groups.x * WG;
-  let rg = lane % params.row_groups;
-  var rest = lane / params.row_groups;
-  let split = rest % params.n_splits;
-  rest = rest / params.n_splits;
-  let kvh = rest % params.n_kv;
-  let b = rest / params.n_kv;
-  if (b >= params.batch) {
+  let cell = cell_of(gid.x + gid.y * groups.x * WG);
+  if (!cell.live) {
     return;
   }
-  let kv_len = seqs[2u * b];
-  let kv_off = seqs[2u * b + 1u];
-  let row0 = rg * RPI;
+  let row0 = cell.row_block * RPI;
   let n_rows = min(RPI, params.rows - row0);
-  let t_begin = split * params.chunk;
   // Rows are ordered by query position: the group's last row sees the furthest; each row masks the rest.
-  let t_stop = min(min(t_begin + params.chunk, kv_len), row_limit(row0 + n_rows - 1u, kv_len));
-  let k_head = (kv_off * params.n_kv + kvh * kv_len) * DQ4;
-  let v_head = (kv_off * params.n_kv + kvh * kv_len) * V_STRIDE4;
+  let t_stop = min(cell.t_end, row_limit(row0 + n_rows - 1u, cell.kv_len));
+  let k_head = cell.head_row * DQ4;
+  let v_head = cell.head_row * V_STRIDE4;
 
   var qr: array<vec4<f32>, MAXQ>;
   var acc: array<vec4<f32>, MAXV>;
@@ -93,15 +51,15 @@ fn main(@builtin(global_invocation_id) gid: vec3<u32>, @builtin(num_workgroups) 
   var l: array<f32, MAX_RPI>;
   for (var r = 0u; r < RPI; r++) {
     let row = row0 + min(r, n_rows - 1u);
-    let out_row = (b * params.q_len + row / params.group) * params.n_q + kvh * params.group + row % params.group;
+    let out_row = out_row_of(cell.b, cell.kvh, row);
     for (var d4 = 0u; d4 < params.dq4; d4++) { qr[r * DQ4 + d4] = vec4<f32>(q[out_row * DQ4 + d4]) * params.scale_log2; }
     for (var c4 = 0u; c4 < params.dv4; c4++) { acc[r * DV4 + c4] = vec4<f32>(0.0); }
-    limit[r] = select(0u, row_limit(row, kv_len), r < n_rows);
+    limit[r] = select(0u, row_limit(row, cell.kv_len), r < n_rows);
     m[r] = NEG;
     l[r] = 0.0;
   }
 
-  for (var t0 = t_begin; t0 < t_stop; t0 += 4u) {
+  for (var t0 = cell.t_begin; t0 < t_stop; t0 += 4u) {
     // Tokens past the end re-read the last one (in bounds) and are masked.
     let last = t_stop - 1u;
     let t = vec4<u32>(t0, min(t0 + 1u, last), min(t0 + 2u, last), min(t0 + 3u, last));
@@ -145,8 +103,7 @@ fn main(@builtin(global_invocation_id) gid: vec3<u32>, @builtin(num_workgroups) 
 
   for (var r = 0u; r < n_rows; r++) {
     let row = row0 + r;
-    let out_row = (b * params.q_len + row / params.group) * params.n_q + kvh * params.group + row % params.group;
-    let slot = out_row * params.n_splits + split;
+    let slot = out_row_of(cell.b, cell.kvh, row) * params.n_splits + cell.split;
     part_ml[slot] = vec2<f32>(m[r], l[r]);
     for (var c4 = 0u; c4 < params.dv4; c4++) {
       let a = acc[r * DV4 + c4];

@@ -25,17 +25,11 @@ enable subgroups;
 // main writes the split-KV partials of attention_rows.wgsl, which attention_reduce.wgsl merges; main_direct
 // (one split) writes the normalised output itself.
 //
-// Params, bindings and layouts are the attention core's (see attention_rows.wgsl); row_groups counts row
-// blocks of WG x RPI rows.
+// Params, bindings 0-4 and layouts: attention_common.wgsl; row_blocks counts row blocks of WG x RPI rows.
 override WG: u32 = 16;
 override RPI: u32 = 2;
-override D_QK: u32 = 576;
-override D_V: u32 = 512;
-override DQ4: u32 = (D_QK + 3u) / 4u;
-override DV4: u32 = (D_V + 3u) / 4u;
-override V_STRIDE4: u32 = DV4;
-
-const NEG: f32 = -1.0e30;
+// #include "attention_common.wgsl"
+// #include "attention_grid.wgsl"
 const MAX_RPI: u32 = 8u;
 // MAXQ and MAXV, the private q and accumulator rows in vec4s (>= RPI x DQ4 and RPI x DV4), come from the host
 // (StageDecl.sizes): `const MAXQ: u32 = ...;` ahead of this source.
@@ -44,37 +38,10 @@ const TILE_BLOCKS: u32 = 8u;
 const PTILE: u32 = 2u * MAX_RPI * TILE_BLOCKS + 2u;
 const MAX_AB: u32 = 8u * MAX_RPI;
 
-struct Params {
-  n_q: u32,
-  n_kv: u32,
-  q_len: u32,
-  group: u32,
-  rows: u32,
-  row_groups: u32,
-  chunk: u32,
-  n_splits: u32,
-  causal: u32,
-  scale_log2: f32,
-  dq4: u32,
-  dv4: u32,
-  batch: u32,
-}
-
-@group(0) @binding(0) var<uniform> params: Params;
-@group(0) @binding(1) var<storage, read> seqs: array<u32>;
-@group(0) @binding(2) var<storage, read> q: array<vec4<T>>;
-@group(0) @binding(3) var<storage, read> k: array<vec4<T>>;
-@group(0) @binding(4) var<storage, read> v: array<vec4<T>>;
 @group(0) @binding(5) var<storage, read_write> part_o: array<f32>;
 @group(0) @binding(6) var<storage, read_write> part_ml: array<vec2<f32>>;
 // main_direct (one split: prefill): the normalised output rows [batch][q_len][n_q][D_V], with no reduce stage.
 @group(0) @binding(5) var<storage, read_write> out: array<T>;
-
-fn row_limit(row: u32, kv_len: u32) -> u32 {
-  if (params.causal == 0u) { return kv_len; }
-  let reach = kv_len + row / params.group + 1u;
-  return select(0u, min(kv_len, reach - params.q_len), reach > params.q_len);
-}
 
 fn hmax(x: vec4<f32>) -> f32 {
   return max(max(x.x, x.y), max(x.z, x.w));
@@ -82,10 +49,6 @@ fn hmax(x: vec4<f32>) -> f32 {
 
 fn hsum(x: vec4<f32>) -> f32 {
   return (x.x + x.y) + (x.z + x.w);
-}
-
-fn out_row_of(b: u32, kvh: u32, row: u32) -> u32 {
-  return (b * params.q_len + row / params.group) * params.n_q + kvh * params.group + row % params.group;
 }
 
 // Per-invocation state, module-scope so that the helpers below can use it (private = per invocation).
@@ -150,33 +113,23 @@ fn pvb(e: u32, v0: vec4<f32>, v1: vec4<f32>, v2: vec4<f32>, v3: vec4<f32>, v4: v
 
 // Walks the tile's tokens, leaving m, l and acc of its rows in the private state.
 fn attend_tile(sl: u32, lid: u32, wid: vec3<u32>, groups: vec3<u32>) -> Tile {
-  let flat = wid.x + wid.y * groups.x;
-  let rb = flat % params.row_groups;
-  var rest = flat / params.row_groups;
-  let split = rest % params.n_splits;
-  rest = rest / params.n_splits;
-  let kvh = rest % params.n_kv;
-  let b = rest / params.n_kv;
-  if (b >= params.batch) {
+  let cell = cell_of(wid.x + wid.y * groups.x);
+  if (!cell.live) {
     return Tile(0u, 0u, 0u, 0u, false);
   }
-  let kv_len = seqs[2u * b];
-  let kv_off = seqs[2u * b + 1u];
-  let block0 = rb * WG * RPI;
-  let t_begin = split * params.chunk;
+  let block0 = cell.row_block * WG * RPI;
   // Rows are ordered by position: the block's last row sees the furthest.
-  let t_stop = min(min(t_begin + params.chunk, kv_len), row_limit(min(block0 + WG * RPI, params.rows) - 1u, kv_len));
+  let t_stop = min(cell.t_end, row_limit(min(block0 + WG * RPI, params.rows) - 1u, cell.kv_len));
   let row0 = block0 + lid * RPI;
-  let head_row = kv_off * params.n_kv + kvh * kv_len;
-  let k_base = head_row * DQ4;
-  let v_base = head_row * V_STRIDE4;
+  let k_base = cell.head_row * DQ4;
+  let v_base = cell.head_row * V_STRIDE4;
 
   for (var r = 0u; r < RPI; r++) {
     let row = min(row0 + r, params.rows - 1u);
-    let out_row = out_row_of(b, kvh, row);
+    let out_row = out_row_of(cell.b, cell.kvh, row);
     for (var d4 = 0u; d4 < DQ4; d4++) { qr[r * DQ4 + d4] = vec4<f32>(q[out_row * DQ4 + d4]) * params.scale_log2; }
     for (var c4 = 0u; c4 < DV4; c4++) { acc[r * DV4 + c4] = vec4<f32>(0.0); }
-    limit[r] = select(0u, row_limit(row, kv_len), row0 + r < params.rows);
+    limit[r] = select(0u, row_limit(row, cell.kv_len), row0 + r < params.rows);
     m[r] = NEG;
     l[r] = 0.0;
   }
@@ -188,7 +141,7 @@ fn attend_tile(sl: u32, lid: u32, wid: vec3<u32>, groups: vec3<u32>) -> Tile {
   // (indexed by the column block: per-lane gathers and scatters on llvmpipe) are read and written once per
   // tile and column block instead of once per 8 tokens.
   let last = t_stop - 1u;
-  for (var tile0 = t_begin; tile0 < t_stop; tile0 += TILE_BLOCKS * 8u) {
+  for (var tile0 = cell.t_begin; tile0 < t_stop; tile0 += TILE_BLOCKS * 8u) {
     let blocks = (min(tile0 + TILE_BLOCKS * 8u, t_stop) - tile0 + 7u) / 8u;
     for (var r = 0u; r < RPI; r++) { tm[r] = NEG; }
     for (var blk = 0u; blk < blocks; blk++) {
@@ -287,7 +240,7 @@ fn attend_tile(sl: u32, lid: u32, wid: vec3<u32>, groups: vec3<u32>) -> Tile {
     }
   }
 
-  return Tile(b, kvh, split, row0, true);
+  return Tile(cell.b, cell.kvh, cell.split, row0, true);
 }
 
 @compute @workgroup_size(WG)

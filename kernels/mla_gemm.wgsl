@@ -16,16 +16,7 @@ override TN: u32 = 1;
 const MAX_TM: u32 = 8u;
 const MAX_TILE: u32 = 16u;
 
-struct Addr {
-  off: u32,
-  zs: u32,
-  outer: u32,
-  row: u32,
-  seg: u32,
-  _p0: u32,
-  _p1: u32,
-  _p2: u32,
-}
+// #include "mla_addr.wgsl"
 
 struct Params {
   m: u32,
@@ -33,9 +24,7 @@ struct Params {
   k4: u32,
   n_blocks: u32,   // ceil(n4 / (WG * TN))
   row_blocks: u32, // ceil(m / TM)
-  _p0: u32,
-  _p1: u32,
-  _p2: u32,
+  _p0: u32, _p1: u32, _p2: u32, // the addresses at 32 bytes (a uniform struct member is 16-byte aligned)
   a: Addr,
   b: Addr,
   c: Addr,
@@ -45,10 +34,6 @@ struct Params {
 @group(0) @binding(1) var<storage, read> a_mat: array<vec4<T>>;
 @group(0) @binding(2) var<storage, read> b_mat: array<vec4<T>>;
 @group(0) @binding(3) var<storage, read_write> c_mat: array<vec4<T>>;
-
-fn row_at(addr: Addr, z: u32, m: u32) -> u32 {
-  return addr.off + z * addr.zs + (m / addr.seg) * addr.outer + (m % addr.seg) * addr.row;
-}
 
 @compute @workgroup_size(WG)
 fn main(@builtin(local_invocation_index) lid: u32, @builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) groups: vec3<u32>) {

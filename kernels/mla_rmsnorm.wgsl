@@ -2,26 +2,13 @@
 // Rows are addressed as in mla_rope.wgsl (elements; z unused). One invocation per row.
 override WG: u32 = 64;
 
-struct Addr {
-  off: u32,
-  zs: u32,
-  outer: u32,
-  row: u32,
-  seg: u32,
-  _p0: u32,
-  _p1: u32,
-  _p2: u32,
-}
+// #include "mla_addr.wgsl"
 
 struct Params {
   m: u32,
   d: u32,
   eps: f32,
-  _p0: u32,
-  _p1: u32,
-  _p2: u32,
-  _p3: u32,
-  _p4: u32,
+  _p0: u32, _p1: u32, _p2: u32, _p3: u32, _p4: u32, // the addresses at 32 bytes, as in the other MLA kernels
   src: Addr,
   dst: Addr,
 }
@@ -31,18 +18,14 @@ struct Params {
 @group(0) @binding(2) var<storage, read> gain: array<T>;
 @group(0) @binding(3) var<storage, read_write> dst: array<T>;
 
-fn row_at(addr: Addr, m: u32) -> u32 {
-  return addr.off + (m / addr.seg) * addr.outer + (m % addr.seg) * addr.row;
-}
-
 @compute @workgroup_size(WG)
 fn main(@builtin(global_invocation_id) gid: vec3<u32>, @builtin(num_workgroups) groups: vec3<u32>) {
   let m = gid.x + gid.y * groups.x * WG;
   if (m >= params.m) {
     return;
   }
-  let s = row_at(params.src, m);
-  let d = row_at(params.dst, m);
+  let s = row_at(params.src, 0u, m);
+  let d = row_at(params.dst, 0u, m);
   var sum = 0.0;
   for (var e = 0u; e < params.d; e++) {
     let x = f32(src[s + e]);

@@ -8,16 +8,7 @@
 // The row's position index into the table is m % pos_seg. One invocation per row.
 override WG: u32 = 64;
 
-struct Addr {
-  off: u32,
-  zs: u32,
-  outer: u32,
-  row: u32,
-  seg: u32,
-  _p0: u32,
-  _p1: u32,
-  _p2: u32,
-}
+// #include "mla_addr.wgsl"
 
 struct Params {
   m: u32,
@@ -25,9 +16,7 @@ struct Params {
   copy: u32,
   rot: u32,
   pos_seg: u32,
-  _p0: u32,
-  _p1: u32,
-  _p2: u32,
+  _p0: u32, _p1: u32, _p2: u32, // the addresses at 32 bytes (a uniform struct member is 16-byte aligned)
   src: Addr,
   dst: Addr,
 }
@@ -36,10 +25,6 @@ struct Params {
 @group(0) @binding(1) var<storage, read> src: array<T>;
 @group(0) @binding(2) var<storage, read> cos_sin: array<vec2<f32>>;
 @group(0) @binding(3) var<storage, read_write> dst: array<T>;
-
-fn row_at(addr: Addr, z: u32, m: u32) -> u32 {
-  return addr.off + z * addr.zs + (m / addr.seg) * addr.outer + (m % addr.seg) * addr.row;
-}
 
 @compute @workgroup_size(WG)
 fn main(@builtin(global_invocation_id) gid: vec3<u32>, @builtin(num_workgroups) groups: vec3<u32>) {

@@ -3,18 +3,7 @@
 // assigns within an expert (ascending pair index), are deterministic.
 override WG: u32 = 64;
 
-struct Params {
-  pairs: u32,    // tokens * top_k (also the padding sentinel)
-  experts: u32,
-  block: u32,    // rows per block of the padded layout
-  chunk: u32,    // pairs per chunk (one invocation of count and scatter)
-  chunks: u32,
-  capacity: u32, // rows of sorted_ids: pairs + min(experts, pairs) * (block - 1), rounded up to a block
-  top_k: u32,
-  hidden4: u32,
-}
-
-@group(0) @binding(0) var<uniform> p: Params;
+// #include "moe_align_params.wgsl"
 
 @group(0) @binding(1) var<storage, read> ids: array<u32>;
 @group(0) @binding(2) var<storage, read_write> hist: array<u32>;

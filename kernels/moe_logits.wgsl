@@ -3,18 +3,7 @@
 override WG: u32 = 64;
 override SIGMOID: bool = false;
 
-struct Params {
-  tokens: u32,
-  hidden: u32,
-  experts: u32,
-  top_k: u32,
-  n_group: u32,
-  topk_group: u32,
-  route_scale: f32,
-  _pad: u32,
-}
-
-@group(0) @binding(0) var<uniform> p: Params;
+// #include "moe_route_params.wgsl"
 
 @group(0) @binding(1) var<storage, read> x: array<vec4<T>>;
 @group(0) @binding(2) var<storage, read> gate: array<T>;

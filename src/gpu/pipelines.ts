@@ -6,12 +6,27 @@ import type { Dtype, StageDecl } from '../kernels/spec.js';
 /** kernels/ sits at the package root, two levels above both src/gpu and dist/gpu. */
 export const KERNELS_DIR = join(dirname(fileURLToPath(import.meta.url)), '..', '..', 'kernels');
 
+/** WGSL pieces that several shaders share (a uniform struct, bindings, helper functions), spliced by `#include`. */
+export const INCLUDE_DIR = join(KERNELS_DIR, 'include');
+
+/** A line `// #include "name.wgsl"`: replaced by kernels/include/name.wgsl (a comment, so the file stays valid WGSL text). */
+const INCLUDE_LINE = /^\/\/ #include "([a-z0-9_]+\.wgsl)"[ \t]*$/gm;
+
+/** The source with every include line replaced by the included file, whose own includes are spliced in turn. */
+export function spliceIncludes(source: string, read: (name: string) => string, chain: readonly string[] = []): string {
+  return source.replace(INCLUDE_LINE, (_line, name: string) => {
+    if (chain.includes(name)) throw new Error(`WGSL include cycle: ${[...chain, name].join(' -> ')}`);
+    return spliceIncludes(read(name), read, [...chain, name]).replace(/\n$/, '');
+  });
+}
+
 const sources = new Map<string, string>();
 
+/** A shader of kernels/ with its includes spliced: a pure function of the file name (so the file names the pipeline). */
 export function shaderSource(file: string): string {
   let source = sources.get(file);
   if (source === undefined) {
-    source = readFileSync(join(KERNELS_DIR, file), 'utf8');
+    source = spliceIncludes(readFileSync(join(KERNELS_DIR, file), 'utf8'), (name) => readFileSync(join(INCLUDE_DIR, name), 'utf8'));
     sources.set(file, source);
   }
   return source;
@@ -48,7 +63,10 @@ export interface CompiledPipeline {
   compileMs: number;
 }
 
-/** Compile-time facts only: shapes travel as uniforms, so new sizes never recompile. */
+/**
+ * Compile-time facts only: shapes travel as uniforms, so new sizes never recompile. The shader's file name stands
+ * for its text, includes and all (shaderSource); the dtype and sizes for its prelude.
+ */
 export function pipelineKey(stage: Pick<StageDecl, 'shader' | 'entryPoint' | 'dtype' | 'constants' | 'sizes'>): string {
   const list = (record: Record<string, number> = {}) =>
     sortedEntries(record)

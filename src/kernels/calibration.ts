@@ -1,8 +1,10 @@
 import { roundToF16 } from '../util/f16.js';
 import { reductionTolerance } from '../reference/allclose.js';
 import { seededUniform } from '../reference/random.js';
+import { dtypeUnsupported, input, paramsUniform, SHORT_CANARY, storage } from './build.js';
 import type { BuildContext, BuildResult, KernelFamily } from './family.js';
 import { grid2d, numberParam, stringParam } from './family.js';
+import { SHADERS } from './shaders.js';
 import type { Dtype, KernelCase } from './spec.js';
 
 export const CALIBRATION_KERNELS = ['dispatch', 'copy', 'copy-chunked', 'read', 'read-chunked', 'fma-f32', 'fma-f16'] as const;
@@ -17,10 +19,6 @@ const DISPATCH_LANES = 64;
 const FMA_M = [0.5, 0.5, 0.5, 0.5];
 const FMA_C = [0.25, 0.5, 0.75, 1];
 const FMA_SEED = [0.125, 0.375, 0.625, 0.875];
-
-function uniform(values: number[]): Uint32Array {
-  return new Uint32Array(values);
-}
 
 /** How copy and read invocations walk memory: coalesced suits GPUs, chunked suits CPU-backed adapters. */
 interface Layout {
@@ -59,14 +57,14 @@ function copyCase(mib: number, layout: Layout, context: BuildContext): KernelCas
   const bytes = vec4s * 16;
   return {
     buffers: [
-      { name: 'params', role: 'scratch', usage: 'uniform', type: 'u32', length: 4, data: uniform([vec4s, threads, 0, 0]) },
-      { name: 'src', role: 'activations', usage: 'storage', type: 'f32', length: vec4s * 4, canary: 4, data: src, input: true },
-      { name: 'dst', role: 'activations', usage: 'storage', type: 'f32', length: vec4s * 4, canary: 4 },
+      paramsUniform('params', SHADERS.copy, { count: vec4s, threads }),
+      input('src', 'activations', 'f32', src, SHORT_CANARY),
+      storage('dst', 'activations', 'f32', vec4s * 4, { canary: SHORT_CANARY }),
     ],
     stages: [
       {
         name: 'copy',
-        shader: 'copy.wgsl',
+        shader: SHADERS.copy.file,
         dtype: 'f32',
         constants: { WORKGROUP_SIZE: layout.workgroupSize, ITEMS: layout.items, CHUNKED: layout.chunked ? 1 : 0 },
         bindings: ['params', 'src', 'dst'],
@@ -97,14 +95,14 @@ function readCase(mib: number, layout: Layout, context: BuildContext): KernelCas
   };
   return {
     buffers: [
-      { name: 'params', role: 'scratch', usage: 'uniform', type: 'u32', length: 4, data: uniform([vec4s, threads, 0, 0]) },
-      { name: 'src', role: 'activations', usage: 'storage', type: 'f32', length: vec4s * 4, canary: 4, data: src, input: true },
-      { name: 'sums', role: 'activations', usage: 'storage', type: 'f32', length: threads, canary: 4 },
+      paramsUniform('params', SHADERS.read, { count: vec4s, threads }),
+      input('src', 'activations', 'f32', src, SHORT_CANARY),
+      storage('sums', 'activations', 'f32', threads, { canary: SHORT_CANARY }),
     ],
     stages: [
       {
         name: 'read',
-        shader: 'read.wgsl',
+        shader: SHADERS.read.file,
         dtype: 'f32',
         constants: { WORKGROUP_SIZE: layout.workgroupSize, ITEMS: layout.items, CHUNKED: layout.chunked ? 1 : 0 },
         bindings: ['params', 'src', 'sums'],
@@ -148,14 +146,14 @@ function fmaCase(dtype: Dtype, mib: number, iterations: number, context: BuildCo
   };
   return {
     buffers: [
-      { name: 'params', role: 'scratch', usage: 'uniform', type: 'u32', length: 4, data: uniform([threads, iterations, 0, 0]) },
-      { name: 'coefficients', role: 'weights', usage: 'storage', type: dtype, length: 12, canary: 4, data: coefficients, input: true },
-      { name: 'result', role: 'activations', usage: 'storage', type: dtype, length: threads * 4, canary: 4 },
+      paramsUniform('params', SHADERS.fma, { threads, iterations }),
+      input('coefficients', 'weights', dtype, coefficients, SHORT_CANARY),
+      storage('result', 'activations', dtype, threads * 4, { canary: SHORT_CANARY }),
     ],
     stages: [
       {
         name: `fma-${dtype}`,
-        shader: 'fma.wgsl',
+        shader: SHADERS.fma.file,
         dtype,
         constants: { WORKGROUP_SIZE },
         bindings: ['params', 'coefficients', 'result'],
@@ -178,13 +176,13 @@ function dispatchCase(): KernelCase {
   const base = 3;
   return {
     buffers: [
-      { name: 'params', role: 'scratch', usage: 'uniform', type: 'f32', length: 4, data: Float32Array.from([base, 0, 0, 0]) },
-      { name: 'result', role: 'activations', usage: 'storage', type: 'f32', length: DISPATCH_LANES, canary: 4 },
+      paramsUniform('params', SHADERS.dispatch, { base }),
+      storage('result', 'activations', 'f32', DISPATCH_LANES, { canary: SHORT_CANARY }),
     ],
     stages: [
       {
         name: 'dispatch',
-        shader: 'dispatch.wgsl',
+        shader: SHADERS.dispatch.file,
         dtype: 'f32',
         constants: { WORKGROUP_SIZE: DISPATCH_LANES },
         bindings: ['params', 'result'],
@@ -221,9 +219,11 @@ export const calibrationFamily: KernelFamily = {
         return { kind: 'case', kernelCase: readCase(mib, READ_LAYOUTS[kernel], context) };
       case 'fma-f32':
         return { kind: 'case', kernelCase: fmaCase('f32', mib, iterations, context) };
-      case 'fma-f16':
-        if (!context.features.has('shader-f16')) return { kind: 'skip', reason: 'adapter has no shader-f16' };
+      case 'fma-f16': {
+        const unsupported = dtypeUnsupported('f16', context);
+        if (unsupported) return { kind: 'skip', reason: unsupported };
         return { kind: 'case', kernelCase: fmaCase('f16', mib, iterations, context) };
+      }
       case 'dispatch':
         return { kind: 'case', kernelCase: dispatchCase() };
     }

@@ -11,7 +11,13 @@ export interface BuildContext {
   seed: number;
 }
 
-export type BuildResult = { kind: 'case'; kernelCase: KernelCase } | { kind: 'skip'; reason: string };
+/** A case that is not built, and why. */
+export interface Skip {
+  kind: 'skip';
+  reason: string;
+}
+
+export type BuildResult = { kind: 'case'; kernelCase: KernelCase } | Skip;
 
 /** A kernel family turns one point of a suite's sweep into a declarative case. */
 export interface KernelFamily {
@@ -37,6 +43,16 @@ export function stringParam<T extends string>(params: Record<string, AxisValue>,
     throw new Error(`axis ${name} must be one of ${allowed.join(', ')}, got ${JSON.stringify(value)}`);
   }
   return value as T;
+}
+
+/** An optional numeric axis: `fallback` where the suite leaves it out. */
+export function optionalNumber(params: Record<string, AxisValue>, name: string, fallback: number): number {
+  return params[name] === undefined ? fallback : numberParam(params, name);
+}
+
+/** An optional string axis: `fallback` where the suite leaves it out. */
+export function optionalString<T extends string>(params: Record<string, AxisValue>, name: string, allowed: readonly T[], fallback: T): T {
+  return params[name] === undefined ? fallback : stringParam(params, name, allowed);
 }
 
 /** Splits a 1-D grid of workgroups into x*y within the per-dimension limit. */

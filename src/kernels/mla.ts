@@ -9,19 +9,19 @@ import {
   mlaScale,
   referenceCost,
   ropeTable,
-  RMS_NORM_EPS,
   ROPE_THETA,
   type MlaDims,
-  type MlaLayerWeights,
   type MlaProblem,
-  type MlaWeights,
 } from '../reference/mla.js';
-import { seededUniform } from '../reference/random.js';
-import { roundToF16 } from '../util/f16.js';
-import { attentionCase, attentionCore, kvBytesPerToken, sequenceTable, subgroupRowsPlan, type AttendPlan, type AttentionShape, type AttentionTiling } from './attention.js';
-import type { BuildContext, BuildResult, KernelFamily } from './family.js';
-import { grid2d, numberParam, stringParam } from './family.js';
-import { buffersMisfit, elementBytes, REFERENCE_BUDGET_FLOPS, sampleRows, type BufferDecl, type Dtype, type KernelCase, type OutputCheck, type SampledRows, type StageDecl, type Tolerance } from './spec.js';
+import { attentionCore, type AttentionCore } from './attention-core.js';
+import { subgroupRowsPlan, type AttentionStrategy, type SubgroupRowsPlan } from './attention-plans.js';
+import { ATTENTION_TILINGS, attentionCase, kvBytesPerToken, sequenceTable, type AttentionShape, type AttentionTiling } from './attention.js';
+import { CANARY, dtypeUnsupported, input, maxAbs, SHORT_CANARY, storage } from './build.js';
+import type { BuildContext, BuildResult, KernelFamily, Skip } from './family.js';
+import { numberParam, optionalNumber, optionalString, stringParam } from './family.js';
+import { expandCache, generateInputs, newRows, transposeBlocks, type MlaInputs } from './mla-inputs.js';
+import { StageList, type RowAddr, type Rows } from './mla-stages.js';
+import { buffersMisfit, DTYPES, REFERENCE_BUDGET_FLOPS, sampleRows, type BufferDecl, type Dtype, type KernelCase, type OutputCheck, type SampledRows, type Tolerance } from './spec.js';
 
 /**
  * Multi-head Latent Attention (DeepSeek-V2/V3) as stage lists over the attention core (src/reference/mla.ts
@@ -103,134 +103,8 @@ export interface MlaSpec {
   referenceBudgetFlops?: number;
 }
 
-const CANARY = 64;
 /** float64 FLOPs the host may spend decompressing a naive-expanded cache (about 10 s of JavaScript). */
 const HOST_EXPANSION_BUDGET_FLOPS = 1e10;
-const ceilDiv = (a: number, b: number): number => Math.ceil(a / b);
-const pow2Ceil = (n: number): number => 2 ** Math.ceil(Math.log2(Math.max(1, n)));
-
-/** Element addressing of rows (see kernels/mla_gemm.wgsl): (z, m) -> off + z zs + (m / seg) outer + (m % seg) row. */
-interface RowAddr {
-  off?: number;
-  zs?: number;
-  outer?: number;
-  row: number;
-  seg?: number;
-}
-
-function addrWords(addr: RowAddr, unit: number): number[] {
-  const words = [addr.off ?? 0, addr.zs ?? 0, addr.outer ?? 0, addr.row];
-  if (words.some((w) => w % unit !== 0)) throw new Error(`mla: address ${JSON.stringify(addr)} is not in whole vec${unit}s`);
-  return [...words.map((w) => w / unit), addr.seg ?? 0x7fffffff, 0, 0, 0];
-}
-
-function uniformBuffer(name: string, words: number[], floats: Record<number, number> = {}): BufferDecl {
-  const data = new Uint32Array(Math.ceil(words.length / 4) * 4);
-  data.set(words);
-  const asFloat = new Float32Array(data.buffer);
-  for (const [index, value] of Object.entries(floats)) asFloat[Number(index)] = value;
-  return { name, role: 'scratch', usage: 'uniform', type: 'u32', length: data.length, data };
-}
-
-interface Emitted {
-  buffers: BufferDecl[];
-  stages: StageDecl[];
-}
-
-/** Builds the stage list of a case: each helper adds its uniform and its dispatch. */
-class StageList implements Emitted {
-  buffers: BufferDecl[] = [];
-  stages: StageDecl[] = [];
-  private count = 0;
-
-  constructor(
-    private readonly dtype: Dtype,
-    private readonly tiling: AttentionTiling,
-    private readonly limits: DeviceLimits,
-  ) {}
-
-  private uniformName(name: string): string {
-    return `u${this.count++}_${name}`;
-  }
-
-  /** C[z] = A[z] B[z]: m x k times k x n, z batches (see kernels/mla_gemm.wgsl). */
-  gemm(
-    name: string,
-    phase: string,
-    g: { m: number; n: number; k: number; z: number; a: [string, RowAddr]; b: [string, RowAddr]; c: [string, RowAddr] },
-  ): void {
-    const elem = elementBytes(this.dtype);
-    // Rows per invocation up to 8 (CPU adapters) or 4, but no more than there are: decode GEMMs have one row.
-    const tm = Math.min(this.tiling === 'rows' ? 8 : 4, 2 ** Math.floor(Math.log2(Math.max(1, g.m))));
-    // CPU adapters: each invocation streams a contiguous run of up to 8 vec4 columns (16 accumulators in all).
-    // Matrix-vector products (one row: decode's absorb-q / absorb-o) stream best with one column per
-    // invocation and workgroups of <= 32 (measured on lavapipe: 1.7x faster than 4 columns in 32-lane groups).
-    let tn = this.tiling === 'rows' && tm > 1 ? 8 : 1;
-    while (tn > 1 && (tn * tm > 16 || tn * 8 > g.n / 4)) tn /= 2;
-    const tile = { TM: tm, TN: tn };
-    const n4 = g.n / 4;
-    const wg = this.tiling === 'rows' ? Math.min(tm > 1 ? 64 : 32, Math.max(8, pow2Ceil(ceilDiv(n4, tile.TN)))) : 64;
-    const nBlocks = ceilDiv(n4, wg * tile.TN);
-    const rowBlocks = ceilDiv(g.m, tile.TM);
-    const [x, y] = grid2d(nBlocks * rowBlocks, this.limits.maxComputeWorkgroupsPerDimension);
-    const params = this.uniformName(name);
-    const words = [g.m, n4, g.k / 4, nBlocks, rowBlocks, 0, 0, 0, ...addrWords(g.a[1], 4), ...addrWords(g.b[1], 4), ...addrWords(g.c[1], 4)];
-    this.buffers.push(uniformBuffer(params, words));
-    const aReads = (g.a[1].zs ? g.z : 1) * g.m * g.k;
-    const bReads = (g.b[1].zs ? g.z : 1) * g.k * g.n;
-    this.stages.push({
-      name,
-      phase,
-      shader: 'mla_gemm.wgsl',
-      dtype: this.dtype,
-      constants: { WG: wg, ...tile },
-      bindings: [params, g.a[0], g.b[0], g.c[0]],
-      workgroups: [x, y, g.z],
-      work: { flops: 2 * g.m * g.n * g.k * g.z, bytesRead: (aReads + bReads) * elem, bytesWritten: g.z * g.m * g.n * elem },
-    });
-  }
-
-  /** Per row: copy `copy` elements, rotate the next `rot` (see kernels/mla_rope.wgsl). */
-  rope(name: string, phase: string, r: { m: number; z: number; copy: number; rot: number; posSeg: number; src: [string, RowAddr]; table: string; dst: [string, RowAddr] }): void {
-    const elem = elementBytes(this.dtype);
-    const params = this.uniformName(name);
-    this.buffers.push(uniformBuffer(params, [r.m, r.z, r.copy, r.rot, r.posSeg, 0, 0, 0, ...addrWords(r.src[1], 1), ...addrWords(r.dst[1], 1)]));
-    const rows = r.m * r.z;
-    const wg = 64;
-    this.stages.push({
-      name,
-      phase,
-      shader: 'mla_rope.wgsl',
-      dtype: this.dtype,
-      constants: { WG: wg },
-      bindings: [params, r.src[0], r.table, r.dst[0]],
-      workgroups: grid2d(ceilDiv(rows, wg), this.limits.maxComputeWorkgroupsPerDimension),
-      work: { flops: 3 * rows * r.rot, bytesRead: rows * (r.copy + r.rot) * elem + r.posSeg * r.rot * 4, bytesWritten: rows * (r.copy + r.rot) * elem },
-    });
-  }
-
-  rmsNorm(name: string, phase: string, r: { m: number; d: number; src: [string, RowAddr]; gain: string; dst: [string, RowAddr] }): void {
-    const elem = elementBytes(this.dtype);
-    const params = this.uniformName(name);
-    this.buffers.push(uniformBuffer(params, [r.m, r.d, 0, 0, 0, 0, 0, 0, ...addrWords(r.src[1], 1), ...addrWords(r.dst[1], 1)], { 2: RMS_NORM_EPS }));
-    const wg = 64;
-    this.stages.push({
-      name,
-      phase,
-      shader: 'mla_rmsnorm.wgsl',
-      dtype: this.dtype,
-      constants: { WG: wg },
-      bindings: [params, r.src[0], r.gain, r.dst[0]],
-      workgroups: grid2d(ceilDiv(r.m, wg), this.limits.maxComputeWorkgroupsPerDimension),
-      work: { flops: 4 * r.m * r.d, bytesRead: (r.m + 1) * r.d * elem, bytesWritten: r.m * r.d * elem },
-    });
-  }
-
-  add(emitted: Emitted, phaseOf: (stage: StageDecl) => string = (s) => s.phase ?? s.name): void {
-    this.buffers.push(...emitted.buffers);
-    this.stages.push(...emitted.stages.map((stage) => ({ ...stage, phase: phaseOf(stage) })));
-  }
-}
 
 function validateSpec(spec: MlaSpec): string | null {
   const { dims, batch, context, qLen } = spec;
@@ -242,63 +116,6 @@ function validateSpec(spec: MlaSpec): string | null {
   if (odd) return `${odd[0]}=${odd[1]}: the MLA kernels read whole vec4s, so every dim must be a multiple of 4`;
   if (qLen > context) return `q_len=${qLen} exceeds context=${context} (the new tokens are part of the context)`;
   return null;
-}
-
-interface Inputs {
-  weights: MlaWeights;
-  layerWeights?: MlaLayerWeights;
-  hidden?: Float32Array;
-  wO?: Float32Array;
-  /** [batch][q_len][heads][d_nope + d_r] before RoPE (attention-only path). */
-  qIn?: Float32Array;
-  /** [batch][context][d_c + d_r]; with layer=full the new tokens' rows are the GPU's to write. */
-  latent: Float32Array;
-}
-
-function generateInputs(spec: MlaSpec, dtype: Dtype, seed: number): Inputs {
-  const { dims, batch, context, qLen } = spec;
-  const tokens = batch * qLen;
-  const qWidth = dims.heads * (dims.dNope + dims.dRope);
-  let next = seed;
-  const uniform = (length: number, bound: number): Float32Array => seededUniform(length, (next++ >>> 0) as number, dtype, -bound, bound);
-  const gain = (length: number): Float32Array => seededUniform(length, (next++ >>> 0) as number, dtype, 0.5, 1.5);
-  // Weights ~ U(-1, 1) / sqrt(fan_in): every projection keeps values of order one.
-  const weights: MlaWeights = {
-    wUK: uniform(dims.heads * dims.dNope * dims.dLatent, 1 / Math.sqrt(dims.dLatent)),
-    wUV: uniform(dims.heads * dims.dV * dims.dLatent, 1 / Math.sqrt(dims.dLatent)),
-  };
-  const latent = uniform(batch * context * (dims.dLatent + dims.dRope), 1);
-  const inputs: Inputs = { weights, latent };
-  if (spec.layer === 'full') {
-    const qSource = dims.dQLatent > 0 ? dims.dQLatent : dims.dModel;
-    inputs.hidden = uniform(tokens * dims.dModel, 1);
-    inputs.layerWeights = {
-      ...(dims.dQLatent > 0 && { wDQ: uniform(dims.dModel * dims.dQLatent, 1 / Math.sqrt(dims.dModel)), qNorm: gain(dims.dQLatent) }),
-      wUQ: uniform(qSource * qWidth, 1 / Math.sqrt(qSource)),
-      wDKV: uniform(dims.dModel * (dims.dLatent + dims.dRope), 1 / Math.sqrt(dims.dModel)),
-      kvNorm: gain(dims.dLatent),
-    };
-  } else {
-    inputs.qIn = uniform(tokens * qWidth, 1);
-  }
-  if (spec.oProj) inputs.wO = uniform(dims.heads * dims.dV * dims.dModel, 1 / Math.sqrt(dims.heads * dims.dV));
-  return inputs;
-}
-
-/** Per-head transpose: [z][rows][cols] -> [z][cols][rows]. */
-function transposeBlocks(x: Float32Array, z: number, rows: number, cols: number): Float32Array {
-  const out = new Float32Array(x.length);
-  for (let b = 0; b < z; b++) {
-    const base = b * rows * cols;
-    for (let r = 0; r < rows; r++) for (let c = 0; c < cols; c++) out[base + c * rows + r] = x[base + r * cols + c] as number;
-  }
-  return out;
-}
-
-function maxAbs(values: ArrayLike<number>): number {
-  let max = 0;
-  for (let i = 0; i < values.length; i++) max = Math.max(max, Math.abs(values[i] as number));
-  return max;
 }
 
 /**
@@ -323,158 +140,191 @@ interface Reference {
   maxScore: number;
 }
 
-/** Builds one MLA case: buffers, stages per form, the float64 checks. */
-export function mlaCase(spec: MlaSpec, dtype: Dtype, context: BuildContext): BuildResult {
-  const invalid = validateSpec(spec);
-  if (invalid) return { kind: 'skip', reason: invalid };
-  if (dtype === 'f16' && !context.features.has('shader-f16')) return { kind: 'skip', reason: 'adapter has no shader-f16' };
+/** Why a spec cannot be built on this device (checked before any host data is generated), or null. */
+function mlaSkip(spec: MlaSpec, dtype: Dtype, context: BuildContext): string | null {
+  const invalid = validateSpec(spec) ?? dtypeUnsupported(dtype, context);
+  if (invalid) return invalid;
   const { dims, form, batch, context: L, qLen: S } = spec;
-  const { heads: H, dNope, dRope, dV, dLatent: dC, dQLatent: dCq, dModel } = dims;
-  const T = batch * S;
-  const row = dC + dRope;
-  const qW = dNope + dRope;
-  const scale = mlaScale(dims);
-  const problem: MlaProblem = { dims, batch, qLen: S, context: L, scale, ropeTheta: ROPE_THETA };
-  // Past the device's limits: a skip before the host fills arrays of that size.
-  const tooBig = buffersMisfit(
-    [
-      { name: 'latent', usage: 'storage', type: dtype, length: batch * L * row, canary: CANARY },
-      ...(form !== 'absorbed'
-        ? [
-            { name: 'k', usage: 'storage' as const, type: dtype, length: batch * H * L * qW, canary: CANARY },
-            { name: 'v', usage: 'storage' as const, type: dtype, length: batch * H * L * dV, canary: CANARY },
-          ]
-        : []),
-    ],
-    context.limits,
-  );
-  if (tooBig) return { kind: 'skip', reason: tooBig };
+  const { heads: H, dNope, dRope, dV, dLatent: dC } = dims;
+  const storageOf = (name: string, length: number) => ({ name, usage: 'storage' as const, type: dtype, length, canary: CANARY });
+  const caches = [storageOf('latent', batch * L * (dC + dRope))];
+  if (form !== 'absorbed') caches.push(storageOf('k', batch * H * L * (dNope + dRope)), storageOf('v', batch * H * L * dV));
+  const tooBig = buffersMisfit(caches, context.limits);
+  if (tooBig) return tooBig;
   // The expanded cache is decompressed on the host (as a serving stack would have written it): past the budget
   // that would take minutes of JavaScript.
   const expansionFlops = 2 * batch * H * (L - S) * dC * (dNope + dV);
   if (form === 'naive-expanded' && expansionFlops > HOST_EXPANSION_BUDGET_FLOPS) {
-    return {
-      kind: 'skip',
-      reason: `the expanded cache is decompressed on the host: ${(expansionFlops / 1e9).toFixed(0)} GFLOP of float64, past its budget of ${HOST_EXPANSION_BUDGET_FLOPS / 1e9} GFLOP (naive-latent measures the same attention over a GPU-decompressed cache)`,
-    };
+    return `the expanded cache is decompressed on the host: ${(expansionFlops / 1e9).toFixed(0)} GFLOP of float64, past its budget of ${HOST_EXPANSION_BUDGET_FLOPS / 1e9} GFLOP (naive-latent measures the same attention over a GPU-decompressed cache)`;
   }
-  const inputs = generateInputs(spec, dtype, context.seed);
-  const full = spec.layer === 'full';
+  return null;
+}
+
+/** A case being built: the spec and its sizes, the inputs, the data buffers in declaration order, the stages. */
+interface MlaBuild {
+  spec: MlaSpec;
+  dtype: Dtype;
+  context: BuildContext;
+  inputs: MlaInputs;
+  /** Tokens of the step (batch x q_len), a latent cache row (d_c + d_r), a query head's row (d_nope + d_r). */
+  T: number;
+  row: number;
+  qW: number;
+  scale: number;
+  kvLens: number[];
+  buffers: BufferDecl[];
+  list: StageList;
+  /** An activation (or scratch) of the storage type; an input with `data`. */
+  act(name: string, length: number, data?: Float32Array, role?: BufferDecl['role']): void;
+  weights(name: string, data: Float32Array): void;
+}
+
+function startBuild(spec: MlaSpec, dtype: Dtype, context: BuildContext, problem: MlaProblem): MlaBuild {
+  const { dims, batch, context: L, qLen: S } = spec;
   const kvLens = Array.from({ length: batch }, () => L);
-  const seqs = sequenceTable(kvLens);
-  const table = Float32Array.from(ropeTable(problem, dRope));
-
-  const buffers: BufferDecl[] = [
-    { name: 'seqs', role: 'activations', usage: 'storage', type: 'u32', length: seqs.length, canary: 4, data: seqs, input: true },
-    { name: 'cos_sin', role: 'activations', usage: 'storage', type: 'f32', length: table.length, canary: 4, data: table, input: true },
-  ];
-  const act = (name: string, length: number, data?: Float32Array, role: BufferDecl['role'] = 'activations'): void => {
-    buffers.push({ name, role, usage: 'storage', type: dtype, length, canary: CANARY, ...(data && { data, input: true }) });
+  const table = Float32Array.from(ropeTable(problem, dims.dRope));
+  const buffers = [input('seqs', 'activations', 'u32', sequenceTable(kvLens), SHORT_CANARY), input('cos_sin', 'activations', 'f32', table, SHORT_CANARY)];
+  return {
+    ...{ spec, dtype, context, inputs: generateInputs(spec, dtype, context.seed), buffers, kvLens, scale: problem.scale },
+    ...{ T: batch * S, row: dims.dLatent + dims.dRope, qW: dims.dNope + dims.dRope },
+    list: new StageList(dtype, spec.tiling, context.limits),
+    act: (name, length, data, role = 'activations') => buffers.push(storage(name, role, dtype, length, { canary: CANARY, ...(data && { data }) })),
+    weights: (name, data) => buffers.push(input(name, 'weights', dtype, data)),
   };
-  const list = new StageList(dtype, spec.tiling, context.limits);
+}
 
-  // The latent cache: the GPU writes the new tokens' rows itself with layer=full (NaN until then).
-  const latentData = Float32Array.from(inputs.latent);
-  if (full) {
-    for (let b = 0; b < batch; b++) latentData.fill(NaN, (b * L + L - S) * row, (b * L + L) * row);
-  }
-  const newSlots: RowAddr = { off: (L - S) * row, outer: L * row, row, seg: S };
+/** The latent cache [batch][context][d_c + d_r]; with layer=full the GPU writes the new tokens' rows (NaN until then). */
+function latentCache({ spec, inputs, row }: MlaBuild): Float32Array {
+  const { batch, context: L, qLen: S } = spec;
+  const latent = Float32Array.from(inputs.latent);
+  if (spec.layer === 'full') for (let b = 0; b < batch; b++) latent.fill(NaN, (b * L + L - S) * row, (b * L + L) * row);
+  return latent;
+}
 
-  // Per-layer path: hidden states -> q_in (pre-RoPE queries) and the new tokens' cache rows.
-  if (full) {
-    const lw = inputs.layerWeights!;
-    act('hidden', T * dModel, inputs.hidden);
-    act('q_in', T * H * qW);
-    if (dCq > 0) {
-      buffers.push({ name: 'w_dq', role: 'weights', usage: 'storage', type: dtype, length: lw.wDQ!.length, data: lw.wDQ!, input: true });
-      buffers.push({ name: 'q_norm', role: 'weights', usage: 'storage', type: dtype, length: dCq, data: lw.qNorm!, input: true });
-      act('c_q', T * dCq);
-      act('c_q_norm', T * dCq);
-      list.gemm('q-down', 'q-proj', { m: T, n: dCq, k: dModel, z: 1, a: ['hidden', { row: dModel }], b: ['w_dq', { row: dCq }], c: ['c_q', { row: dCq }] });
-      list.rmsNorm('q-norm', 'q-proj', { m: T, d: dCq, src: ['c_q', { row: dCq }], gain: 'q_norm', dst: ['c_q_norm', { row: dCq }] });
-    }
-    const qSrc = dCq > 0 ? 'c_q_norm' : 'hidden';
-    const qK = dCq > 0 ? dCq : dModel;
-    buffers.push({ name: 'w_uq', role: 'weights', usage: 'storage', type: dtype, length: lw.wUQ.length, data: lw.wUQ, input: true });
-    list.gemm('q-up', 'q-proj', { m: T, n: H * qW, k: qK, z: 1, a: [qSrc, { row: qK }], b: ['w_uq', { row: H * qW }], c: ['q_in', { row: H * qW }] });
-    buffers.push({ name: 'w_dkv', role: 'weights', usage: 'storage', type: dtype, length: lw.wDKV.length, data: lw.wDKV, input: true });
-    buffers.push({ name: 'kv_norm', role: 'weights', usage: 'storage', type: dtype, length: dC, data: lw.kvNorm, input: true });
-    act('kv_new', T * row);
-    list.gemm('kv-down', 'kv-append', { m: T, n: row, k: dModel, z: 1, a: ['hidden', { row: dModel }], b: ['w_dkv', { row }], c: ['kv_new', { row }] });
-    const dest: [string, RowAddr] = form === 'naive-expanded' ? ['latent_new', { row }] : ['latent', newSlots];
-    list.rmsNorm('kv-norm', 'kv-append', { m: T, d: dC, src: ['kv_new', { row }], gain: 'kv_norm', dst: dest });
-    list.rope('k-rope', 'kv-append', { m: T, z: 1, copy: 0, rot: dRope, posSeg: S, src: ['kv_new', { off: dC, row }], table: 'cos_sin', dst: [dest[0], { ...dest[1], off: (dest[1].off ?? 0) + dC }] });
-  } else {
-    act('q_in', T * H * qW, inputs.qIn);
+/** q_in: the input (layer=attention), or the per-layer path from the hidden states, which also appends the new latent rows. */
+function emitLayerPath(b: MlaBuild): void {
+  const { spec, T, row, qW, act, weights, list } = b;
+  const { heads: H, dRope, dLatent: dC, dQLatent: dCq, dModel } = spec.dims;
+  if (spec.layer !== 'full') {
+    act('q_in', T * H * qW, b.inputs.qIn);
+    return;
   }
+  const lw = b.inputs.layerWeights!;
+  act('hidden', T * dModel, b.inputs.hidden);
+  act('q_in', T * H * qW);
+  if (dCq > 0) {
+    weights('w_dq', lw.wDQ!);
+    weights('q_norm', lw.qNorm!);
+    act('c_q', T * dCq);
+    act('c_q_norm', T * dCq);
+    list.gemm('q-down', 'q-proj', { m: T, n: dCq, k: dModel, z: 1, a: ['hidden', { row: dModel }], b: ['w_dq', { row: dCq }], c: ['c_q', { row: dCq }] });
+    list.rmsNorm('q-norm', 'q-proj', { m: T, d: dCq, src: ['c_q', { row: dCq }], gain: 'q_norm', dst: ['c_q_norm', { row: dCq }] });
+  }
+  const [qSrc, qK] = dCq > 0 ? ['c_q_norm', dCq] : ['hidden', dModel];
+  weights('w_uq', lw.wUQ);
+  list.gemm('q-up', 'q-proj', { m: T, n: H * qW, k: qK, z: 1, a: [qSrc, { row: qK }], b: ['w_uq', { row: H * qW }], c: ['q_in', { row: H * qW }] });
+  weights('w_dkv', lw.wDKV);
+  weights('kv_norm', lw.kvNorm);
+  act('kv_new', T * row);
+  list.gemm('kv-down', 'kv-append', { m: T, n: row, k: dModel, z: 1, a: ['hidden', { row: dModel }], b: ['w_dkv', { row }], c: ['kv_new', { row }] });
+  const { context: L, qLen: S } = spec;
+  const dest: Rows = spec.form === 'naive-expanded' ? ['latent_new', { row }] : ['latent', { off: (L - S) * row, outer: L * row, row, seg: S }];
+  list.rmsNorm('kv-norm', 'kv-append', { m: T, d: dC, src: ['kv_new', { row }], gain: 'kv_norm', dst: dest });
+  list.rope('k-rope', 'kv-append', { m: T, z: 1, copy: 0, rot: dRope, posSeg: S, src: ['kv_new', { off: dC, row }], table: 'cos_sin', dst: [dest[0], { ...dest[1], off: (dest[1].off ?? 0) + dC }] });
+}
 
-  // q_in rows are [token][head][qW]: token m = (b, s) with positions by s.
-  const qInRows = (off: number): RowAddr => ({ off, zs: qW, row: H * qW, outer: S * H * qW, seg: S });
-  let core;
-  const naive = form !== 'absorbed';
-  if (naive) {
-    const wUKt = transposeBlocks(inputs.weights.wUK, H, dNope, dC);
-    const wUVt = transposeBlocks(inputs.weights.wUV, H, dV, dC);
-    buffers.push({ name: 'w_uk_t', role: 'weights', usage: 'storage', type: dtype, length: wUKt.length, data: wUKt, input: true });
-    buffers.push({ name: 'w_uv_t', role: 'weights', usage: 'storage', type: dtype, length: wUVt.length, data: wUVt, input: true });
-    act('q', T * H * qW);
-    list.rope('q-rope', 'q-rope', { m: T, z: H, copy: dNope, rot: dRope, posSeg: S, src: ['q_in', qInRows(0)], table: 'cos_sin', dst: ['q', qInRows(0)] });
-    const kRows = (off: number, tokens: number): RowAddr => ({ off, zs: L * qW, row: qW, outer: H * L * qW, seg: tokens });
-    const vRows = (off: number, tokens: number): RowAddr => ({ off, zs: L * dV, row: dV, outer: H * L * dV, seg: tokens });
-    if (form === 'naive-latent') {
-      buffers.push({ name: 'latent', role: 'kv-cache', usage: 'storage', type: dtype, length: latentData.length, canary: CANARY, data: latentData, input: true });
-      act('k', batch * H * L * qW, undefined, 'scratch');
-      act('v', batch * H * L * dV, undefined, 'scratch');
-      const src: RowAddr = { row, outer: L * row, seg: L };
-      list.gemm('up-k', 'up-project', { m: batch * L, n: dNope, k: dC, z: H, a: ['latent', src], b: ['w_uk_t', { zs: dC * dNope, row: dNope }], c: ['k', kRows(0, L)] });
-      list.gemm('up-v', 'up-project', { m: batch * L, n: dV, k: dC, z: H, a: ['latent', src], b: ['w_uv_t', { zs: dC * dV, row: dV }], c: ['v', vRows(0, L)] });
-      list.rope('k-rope-broadcast', 'up-project', { m: batch * L, z: H, copy: dRope, rot: 0, posSeg: 1, src: ['latent', { ...src, off: dC }], table: 'cos_sin', dst: ['k', kRows(dNope, L)] });
-    } else {
-      const expanded = expandCache(spec, inputs, dtype);
-      buffers.push({ name: 'k', role: 'kv-cache', usage: 'storage', type: dtype, length: expanded.k.length, canary: CANARY, data: expanded.k, input: true });
-      buffers.push({ name: 'v', role: 'kv-cache', usage: 'storage', type: dtype, length: expanded.v.length, canary: CANARY, data: expanded.v, input: true });
-      if (!full) act('latent_new', T * row, newRows(spec, inputs.latent));
-      else act('latent_new', T * row);
-      const src: RowAddr = { row };
-      list.gemm('up-k', 'up-project', { m: T, n: dNope, k: dC, z: H, a: ['latent_new', src], b: ['w_uk_t', { zs: dC * dNope, row: dNope }], c: ['k', kRows((L - S) * qW, S)] });
-      list.gemm('up-v', 'up-project', { m: T, n: dV, k: dC, z: H, a: ['latent_new', src], b: ['w_uv_t', { zs: dC * dV, row: dV }], c: ['v', vRows((L - S) * dV, S)] });
-      list.rope('k-rope-broadcast', 'up-project', { m: T, z: H, copy: dRope, rot: 0, posSeg: 1, src: ['latent_new', { off: dC, row }], table: 'cos_sin', dst: ['k', kRows((L - S) * qW + dNope, S)] });
-    }
-    act('out', T * H * dV);
-    const shape: AttentionShape = { batch, nQ: H, nKv: H, dQk: qW, dV, qLen: S, kvLens, causal: true, scale };
-    core = attentionCore(shape, dtype, context, { seqs: 'seqs', q: 'q', k: 'k', v: 'v', out: 'out' }, { tiling: spec.tiling, phase: S <= 16 ? 'decode' : 'prefill' });
-  } else {
-    buffers.push({ name: 'latent', role: 'kv-cache', usage: 'storage', type: dtype, length: latentData.length, canary: CANARY, data: latentData, input: true });
-    buffers.push({ name: 'w_uk', role: 'weights', usage: 'storage', type: dtype, length: inputs.weights.wUK.length, data: inputs.weights.wUK, input: true });
-    const wUVt = transposeBlocks(inputs.weights.wUV, H, dV, dC);
-    buffers.push({ name: 'w_uv_t', role: 'weights', usage: 'storage', type: dtype, length: wUVt.length, data: wUVt, input: true });
-    act('q', T * H * row);
-    act('o_lat', T * H * dC);
-    act('out', T * H * dV);
-    list.gemm('absorb-q', 'absorb-q', { m: T, n: dC, k: dNope, z: H, a: ['q_in', { zs: qW, row: H * qW }], b: ['w_uk', { zs: dNope * dC, row: dC }], c: ['q', { zs: row, row: H * row }] });
-    const qRows = (off: number): RowAddr => ({ off, zs: row, row: H * row, outer: S * H * row, seg: S });
-    list.rope('q-rope', 'q-rope', { m: T, z: H, copy: 0, rot: dRope, posSeg: S, src: ['q_in', qInRows(dNope)], table: 'cos_sin', dst: ['q', qRows(dC)] });
-    const shape: AttentionShape = { batch, nQ: H, nKv: 1, dQk: row, dV: dC, qLen: S, kvLens, causal: true, scale };
-    core = attentionCore(
-      shape,
-      dtype,
-      context,
-      { seqs: 'seqs', q: 'q', k: 'latent', v: 'latent', out: 'o_lat', vStride: row },
-      { tiling: spec.tiling, phase: 'decode', ...(spec.tiling === 'rows' && { attendPlan: (s: AttentionShape) => absorbedRowsPlan(s, context.limits, context.subgroupMinSize) }) },
-    );
-  }
+/** q_in rows are [token][head][qW]: token m = (b, s) with positions by s. */
+function qInRows({ spec, qW }: MlaBuild, off: number): RowAddr {
+  const H = spec.dims.heads;
+  return { off, zs: qW, row: H * qW, outer: spec.qLen * H * qW, seg: spec.qLen };
+}
+
+/** Naive MLA's up-projection: `m` latent rows from `src` into the K/V slots of `tokens` tokens from token `first`. */
+interface UpProjection {
+  m: number;
+  src: Rows;
+  tokens: number;
+  first: number;
+}
+
+/** naive-latent: the latent cache is the input; the whole K/V is decompressed into scratch every step. */
+function latentKv(b: MlaBuild): UpProjection {
+  const { spec, dtype, row, qW } = b;
+  const { batch, context: L } = spec;
+  b.buffers.push(input('latent', 'kv-cache', dtype, latentCache(b), CANARY));
+  b.act('k', batch * spec.dims.heads * L * qW, undefined, 'scratch');
+  b.act('v', batch * spec.dims.heads * L * spec.dims.dV, undefined, 'scratch');
+  return { m: batch * L, src: ['latent', { row, outer: L * row, seg: L }], tokens: L, first: 0 };
+}
+
+/** naive-expanded: the expanded K/V cache is the input; only the new tokens' latent rows are decompressed into it. */
+function expandedKv(b: MlaBuild): UpProjection {
+  const { spec, dtype, T, row } = b;
+  const expanded = expandCache(spec, b.inputs, dtype);
+  b.buffers.push(input('k', 'kv-cache', dtype, expanded.k, CANARY));
+  b.buffers.push(input('v', 'kv-cache', dtype, expanded.v, CANARY));
+  b.act('latent_new', T * row, spec.layer === 'full' ? undefined : newRows(spec, b.inputs.latent));
+  return { m: T, src: ['latent_new', { row }], tokens: spec.qLen, first: spec.context - spec.qLen };
+}
+
+/** Naive MLA: q assembled with RoPE, K/V decompressed (latent or expanded cache), the core at qk d_nope + d_r / v d_v. */
+function emitNaive(b: MlaBuild, cache: (b: MlaBuild) => UpProjection): AttentionCore | Skip {
+  const { spec, dtype, context, T, qW, list } = b;
+  const { heads: H, dNope, dRope, dV, dLatent: dC } = spec.dims;
+  const { batch, context: L, qLen: S } = spec;
+  b.weights('w_uk_t', transposeBlocks(b.inputs.weights.wUK, H, dNope, dC));
+  b.weights('w_uv_t', transposeBlocks(b.inputs.weights.wUV, H, dV, dC));
+  b.act('q', T * H * qW);
+  list.rope('q-rope', 'q-rope', { m: T, z: H, copy: dNope, rot: dRope, posSeg: S, src: ['q_in', qInRows(b, 0)], table: 'cos_sin', dst: ['q', qInRows(b, 0)] });
+  const up = cache(b);
+  const kRows = (off: number): RowAddr => ({ off, zs: L * qW, row: qW, outer: H * L * qW, seg: up.tokens });
+  const vRows = (off: number): RowAddr => ({ off, zs: L * dV, row: dV, outer: H * L * dV, seg: up.tokens });
+  list.gemm('up-k', 'up-project', { m: up.m, n: dNope, k: dC, z: H, a: up.src, b: ['w_uk_t', { zs: dC * dNope, row: dNope }], c: ['k', kRows(up.first * qW)] });
+  list.gemm('up-v', 'up-project', { m: up.m, n: dV, k: dC, z: H, a: up.src, b: ['w_uv_t', { zs: dC * dV, row: dV }], c: ['v', vRows(up.first * dV)] });
+  const ropeSrc: Rows = [up.src[0], { ...up.src[1], off: (up.src[1].off ?? 0) + dC }];
+  list.rope('k-rope-broadcast', 'up-project', { m: up.m, z: H, copy: dRope, rot: 0, posSeg: 1, src: ropeSrc, table: 'cos_sin', dst: ['k', kRows(up.first * qW + dNope)] });
+  b.act('out', T * H * dV);
+  const shape: AttentionShape = { batch, nQ: H, nKv: H, dQk: qW, dV, qLen: S, kvLens: b.kvLens, causal: true, scale: b.scale };
+  const core = attentionCore(shape, dtype, context, { seqs: 'seqs', q: 'q', k: 'k', v: 'v', out: 'out' }, { tiling: spec.tiling, phase: S <= 16 ? 'decode' : 'prefill' });
+  if (core.kind === 'core') list.add(core);
+  return core;
+}
+
+/** Absorbed MLA: W_UK folded into the query, the core over the latent cache in MQA shape, W_UV applied after. */
+function emitAbsorbed(b: MlaBuild): AttentionCore | Skip {
+  const { spec, dtype, context, T, row, qW, list } = b;
+  const { heads: H, dNope, dRope, dV, dLatent: dC } = spec.dims;
+  const { batch, qLen: S } = spec;
+  b.buffers.push(input('latent', 'kv-cache', dtype, latentCache(b), CANARY));
+  b.weights('w_uk', b.inputs.weights.wUK);
+  b.weights('w_uv_t', transposeBlocks(b.inputs.weights.wUV, H, dV, dC));
+  b.act('q', T * H * row);
+  b.act('o_lat', T * H * dC);
+  b.act('out', T * H * dV);
+  list.gemm('absorb-q', 'absorb-q', { m: T, n: dC, k: dNope, z: H, a: ['q_in', { zs: qW, row: H * qW }], b: ['w_uk', { zs: dNope * dC, row: dC }], c: ['q', { zs: row, row: H * row }] });
+  const qRows: RowAddr = { off: dC, zs: row, row: H * row, outer: S * H * row, seg: S };
+  list.rope('q-rope', 'q-rope', { m: T, z: H, copy: 0, rot: dRope, posSeg: S, src: ['q_in', qInRows(b, dNope)], table: 'cos_sin', dst: ['q', qRows] });
+  const shape: AttentionShape = { batch, nQ: H, nKv: 1, dQk: row, dV: dC, qLen: S, kvLens: b.kvLens, causal: true, scale: b.scale };
+  const io = { seqs: 'seqs', q: 'q', k: 'latent', v: 'latent', out: 'o_lat', vStride: row };
+  const core = attentionCore(shape, dtype, context, io, { tiling: spec.tiling, phase: 'decode', ...(spec.tiling === 'rows' && { strategies: [absorbedRowsStrategy] }) });
   if (core.kind === 'skip') return core;
   list.add(core);
-  if (!naive) {
-    list.gemm('absorb-o', 'absorb-o', { m: T, n: dV, k: dC, z: H, a: ['o_lat', { zs: dC, row: H * dC }], b: ['w_uv_t', { zs: dC * dV, row: dV }], c: ['out', { zs: dV, row: H * dV }] });
-  }
-  if (spec.oProj) {
-    buffers.push({ name: 'w_o', role: 'weights', usage: 'storage', type: dtype, length: inputs.wO!.length, data: inputs.wO!, input: true });
-    act('y', T * dModel);
-    list.gemm('o-proj', 'o-proj', { m: T, n: dModel, k: H * dV, z: 1, a: ['out', { row: H * dV }], b: ['w_o', { row: dModel }], c: ['y', { row: dModel }] });
-  }
-  buffers.push(...list.buffers);
+  list.gemm('absorb-o', 'absorb-o', { m: T, n: dV, k: dC, z: H, a: ['o_lat', { zs: dC, row: H * dC }], b: ['w_uv_t', { zs: dC * dV, row: dV }], c: ['out', { zs: dV, row: H * dV }] });
+  return core;
+}
 
+/** Each form's stages from q_in to `out` (adding a form is adding an emitter). */
+const FORM_EMITTERS: Record<MlaForm, (b: MlaBuild) => AttentionCore | Skip> = {
+  'naive-latent': (b) => emitNaive(b, latentKv),
+  'naive-expanded': (b) => emitNaive(b, expandedKv),
+  absorbed: emitAbsorbed,
+};
+
+/** The checks of `out` (and `y` with o-proj) against the float64 reference, on sampled rows where it would cost too much. */
+function mlaChecks(b: MlaBuild, problem: MlaProblem): OutputCheck[] {
+  const { spec, dtype, T, row } = b;
+  const { heads: H, dNope, dRope, dV, dLatent: dC, dModel } = spec.dims;
+  const { batch, context: L, qLen: S } = spec;
   // Large GPU cases: the absorbed float64 reference on evenly spaced output rows (all heads of evenly spaced
   // tokens where W_O follows, since y mixes the heads), as many as REFERENCE_BUDGET_FLOPS pays for.
   const perRowFlops = 2 * (dC * (dNope + dV) + (L - S / 2) * (2 * dC + dRope));
@@ -488,8 +338,8 @@ export function mlaCase(spec: MlaSpec, dtype: Dtype, context: BuildContext): Bui
       ? undefined
       : sampleRows(T * H, dV, perRowFlops, budget);
   let memo: Reference | undefined;
-  const reference = (): Reference => (memo ??= mlaReference(spec, problem, inputs, outSample?.rows));
-  const roundings = (naive ? 4 : 3) + (full ? 4 : 0);
+  const reference = (): Reference => (memo ??= mlaReference(spec, problem, b.inputs, outSample?.rows));
+  const roundings = (spec.form === 'absorbed' ? 3 : 4) + (spec.layer === 'full' ? 4 : 0);
   const reduction = L + row;
   const checks: OutputCheck[] = [
     {
@@ -503,8 +353,10 @@ export function mlaCase(spec: MlaSpec, dtype: Dtype, context: BuildContext): Bui
       ...(outSample && { sampledRows: outSample }),
     },
   ];
-  if (spec.oProj) {
-    checks.push({
+  if (!spec.oProj) return checks;
+  return [
+    ...checks,
+    {
       buffer: 'y',
       shape: [batch, S, dModel],
       expected: () => reference().y!,
@@ -513,79 +365,46 @@ export function mlaCase(spec: MlaSpec, dtype: Dtype, context: BuildContext): Bui
         return mlaTolerance(dtype, roundings + 1, r.maxScore, maxAbs(r.y!), reduction + H * dV);
       },
       ...(tokenSample && { sampledRows: tokenSample }),
-    });
-  }
-  const cachedTokens = batch * L;
-  const facts: Record<string, number | string> = {
+    },
+  ];
+}
+
+function mlaFacts({ spec, buffers, scale }: MlaBuild, core: AttentionCore): Record<string, number | string> {
+  const { dims, form } = spec;
+  const cachedTokens = spec.batch * spec.context;
+  return {
     ...core.facts,
-    form,
-    heads: H,
-    dNope,
-    dRope,
-    dV,
-    dLatent: dC,
-    dQLatent: dCq,
-    dModel,
-    layer: spec.layer,
-    oProj: spec.oProj ? 1 : 0,
-    scale,
-    ropeTheta: ROPE_THETA,
-    cachedTokens,
+    ...{ form, heads: dims.heads, dNope: dims.dNope, dRope: dims.dRope, dV: dims.dV, dLatent: dims.dLatent, dQLatent: dims.dQLatent, dModel: dims.dModel },
+    ...{ layer: spec.layer, oProj: spec.oProj ? 1 : 0, scale, ropeTheta: ROPE_THETA, cachedTokens },
     kvElementsPerToken: kvElementsFormula(form, dims),
     kvBytesPerToken: kvBytesPerToken(buffers, cachedTokens),
     cacheLayout: form === 'naive-expanded' ? 'K [batch][head][token][d_nope+d_r], V [batch][head][token][d_v]' : '[batch][token][d_c+d_r] (c_KV, roped k_rope)',
   };
-  const kernelCase: KernelCase = { buffers, stages: list.stages, checks, facts };
+}
+
+/** Builds one MLA case: the layer path, the form's stages, o-proj, the float64 checks. */
+export function mlaCase(spec: MlaSpec, dtype: Dtype, context: BuildContext): BuildResult {
+  const skip = mlaSkip(spec, dtype, context);
+  if (skip) return { kind: 'skip', reason: skip };
+  const { dims, batch, context: L, qLen: S } = spec;
+  const problem: MlaProblem = { dims, batch, qLen: S, context: L, scale: mlaScale(dims), ropeTheta: ROPE_THETA };
+  const b = startBuild(spec, dtype, context, problem);
+  emitLayerPath(b);
+  const core = FORM_EMITTERS[spec.form](b);
+  if (core.kind === 'skip') return core;
+  if (spec.oProj) {
+    const { heads: H, dV, dModel } = dims;
+    b.weights('w_o', b.inputs.wO!);
+    b.act('y', b.T * dModel);
+    b.list.gemm('o-proj', 'o-proj', { m: b.T, n: dModel, k: H * dV, z: 1, a: ['out', { row: H * dV }], b: ['w_o', { row: dModel }], c: ['y', { row: dModel }] });
+  }
+  b.buffers.push(...b.list.buffers);
+  const kernelCase: KernelCase = { buffers: b.buffers, stages: b.list.stages, checks: mlaChecks(b, problem), facts: mlaFacts(b, core) };
   return { kind: 'case', kernelCase };
 }
 
-/** The new tokens' cache rows [batch][q_len][d_c + d_r] of a latent cache. */
-function newRows(spec: MlaSpec, latent: Float32Array): Float32Array {
-  const { dims, batch, context: L, qLen: S } = spec;
-  const row = dims.dLatent + dims.dRope;
-  const out = new Float32Array(batch * S * row);
-  for (let b = 0; b < batch; b++) out.set(latent.subarray((b * L + L - S) * row, (b * L + L) * row), b * S * row);
-  return out;
-}
-
-/**
- * The expanded cache of the tokens before the new ones, decompressed on the host from the same latent cache
- * (rounded to the storage type, as a GPU-written cache would be); the new tokens' slots stay NaN until the
- * up-project stage writes them.
- */
-function expandCache(spec: MlaSpec, inputs: Inputs, dtype: Dtype): { k: Float32Array; v: Float32Array } {
-  const { dims, batch, context: L, qLen: S } = spec;
-  const { heads: H, dNope, dRope, dV, dLatent: dC } = dims;
-  const row = dC + dRope;
-  const qW = dNope + dRope;
-  const k = new Float32Array(batch * H * L * qW).fill(NaN);
-  const v = new Float32Array(batch * H * L * dV).fill(NaN);
-  const round = dtype === 'f16' ? roundToF16 : Math.fround;
-  const { wUK, wUV, } = inputs.weights;
-  const { latent } = inputs;
-  const decompress = (w: Float32Array, h: number, j: number, c: number): number => {
-    let sum = 0;
-    const base = (h * (w === wUK ? dNope : dV) + j) * dC;
-    for (let i = 0; i < dC; i++) sum += (w[base + i] as number) * (latent[c + i] as number);
-    return round(sum);
-  };
-  for (let b = 0; b < batch; b++) {
-    for (let t = 0; t < L - S; t++) {
-      const c = (b * L + t) * row;
-      for (let h = 0; h < H; h++) {
-        const kBase = ((b * H + h) * L + t) * qW;
-        for (let j = 0; j < dNope; j++) k[kBase + j] = decompress(wUK, h, j, c);
-        for (let r = 0; r < dRope; r++) k[kBase + dNope + r] = latent[c + dC + r] as number;
-        const vBase = ((b * H + h) * L + t) * dV;
-        for (let j = 0; j < dV; j++) v[vBase + j] = decompress(wUV, h, j, c);
-      }
-    }
-  }
-  return { k, v };
-}
-
 /** float64 reference of a case, by whichever form is cheaper (they agree; the unit tests hold them to it). */
-function mlaReference(spec: MlaSpec, problem: MlaProblem, inputs: Inputs, rows?: readonly number[]): Reference {
+function mlaReference(spec: MlaSpec, problem: MlaProblem, inputs: MlaInputs, rows?: readonly number[]): Reference {
   let qIn: ArrayLike<number>;
   let latent: ArrayLike<number> = inputs.latent;
   if (spec.layer === 'full') {
@@ -609,19 +428,16 @@ function mlaReference(spec: MlaSpec, problem: MlaProblem, inputs: Inputs, rows?:
 
 /**
  * The absorbed attend on CPU adapters: the attention core's subgroup rows kernel
- * (kernels/attention_rows_subgroup.wgsl) over the latent cache, k and v the same rows (V_STRIDE4 = the row
- * stride), two query rows per invocation, the rows of a sequence in as few workgroups as fit.
+ * (kernels/attention_rows_subgroup.wgsl) over the latent cache, k and v the same rows (the core adds V_STRIDE4 =
+ * the row stride), two query rows per invocation, the rows of a sequence in as few workgroups as fit.
  */
-export function absorbedRowsPlan(shape: AttentionShape, limits: DeviceLimits, subgroupMinSize: number | undefined, rpi = 2): AttendPlan | string {
+export function absorbedRowsPlan(shape: AttentionShape, limits: DeviceLimits, subgroupMinSize: number | undefined, rpi = 2): SubgroupRowsPlan | string {
   if (shape.nKv !== 1) return 'the absorbed attend is MQA-shaped (one latent KV head)';
   const plan = subgroupRowsPlan(shape, 'decode', limits, subgroupMinSize, { rpi });
-  if (typeof plan === 'string') return `${plan} (tiling=workgroup runs anywhere)`;
-  return { ...plan, constants: { ...plan.constants, V_STRIDE4: Math.ceil(shape.dQk / 4) } };
+  return typeof plan === 'string' ? `${plan} (tiling=workgroup runs anywhere)` : plan;
 }
 
-function optionalNumber(params: Record<string, unknown>, name: string, fallback: number): number {
-  return params[name] === undefined ? fallback : numberParam(params as Parameters<typeof numberParam>[0], name);
-}
+const absorbedRowsStrategy: AttentionStrategy = ({ shape, limits, subgroupMinSize }) => absorbedRowsPlan(shape, limits, subgroupMinSize);
 
 export function mlaDimsOf(params: Parameters<KernelFamily['build']>[0]): { preset: MlaPresetName | 'custom'; dims: MlaDims; layers: number } {
   const preset = stringParam(params, 'preset', PRESET_NAMES);
@@ -652,13 +468,13 @@ export const mlaFamily: KernelFamily = {
   build(params, context): BuildResult {
     const { preset, dims, layers } = mlaDimsOf(params);
     const form = stringParam(params, 'form', FORMS);
-    const dtype = stringParam(params, 'dtype', ['f32', 'f16'] as const);
+    const dtype = stringParam(params, 'dtype', DTYPES);
     const batch = numberParam(params, 'batch');
     const seq = params['seq'] === undefined ? undefined : numberParam(params, 'seq');
     const contextLen = seq ?? numberParam(params, 'context');
     const qLen = seq ?? optionalNumber(params, 'q_len', 1);
-    const tiling = params['tiling'] === undefined ? 'workgroup' : stringParam(params, 'tiling', ['workgroup', 'rows'] as const);
-    const layer = params['layer'] === undefined ? 'attention' : stringParam(params, 'layer', MLA_LAYERS);
+    const tiling = optionalString(params, 'tiling', ATTENTION_TILINGS, 'workgroup');
+    const layer = optionalString(params, 'layer', MLA_LAYERS, 'attention');
     const oProj = optionalNumber(params, 'o_proj', layer === 'full' ? 1 : 0) !== 0;
     const model = { preset, layers, kvElementsPerToken: kvElementsFormula(form, dims) };
     let built: BuildResult;

@@ -9,13 +9,30 @@ import {
   routingProblem,
   type MoeInputs,
   type MoeShape,
+  type RoutingResult,
   type ScoreFunction,
 } from '../reference/moe.js';
 import type { AxisValue } from '../suites/schema.js';
+import { ceilDiv, dtypeUnsupported, maxAbs, paramsUniform, storage } from './build.js';
 import type { BuildContext, BuildResult, KernelFamily } from './family.js';
-import { grid2d, numberParam, stringParam } from './family.js';
+import { numberParam, optionalNumber, optionalString, stringParam } from './family.js';
 import { generateMoeInputs, MOE_BALANCES, type MoeBalance } from './moe-inputs.js';
-import { elementBytes, REFERENCE_BUDGET_FLOPS, sampleRows, type BufferDecl, type Dtype, type HostTail, type KernelCase, type StageDecl, type TailDispatch, type Tolerance, type Work } from './spec.js';
+import {
+  alignStages,
+  DISPATCH_EMITTERS,
+  FFN_TILE_ROWS,
+  ffnUniform,
+  MOE_DISPATCHES,
+  permuteStages,
+  planMoe,
+  routeStages,
+  type MoeDispatch,
+  type MoeGeometry,
+} from './moe-stages.js';
+import { SHADERS } from './shaders.js';
+import { DTYPES, elementBytes, REFERENCE_BUDGET_FLOPS, sampleRows, type BufferDecl, type Dtype, type KernelCase, type OutputCheck, type Tolerance } from './spec.js';
+
+export { FFN_TILE_ROWS, MOE_DISPATCHES, type MoeDispatch } from './moe-stages.js';
 
 /**
  * MoE token dispatch (issue #5): route -> align -> permute -> expert FFN -> combine, all on the GPU, against a
@@ -53,17 +70,13 @@ export const MOE_PRESETS: Record<'v2' | 'v2-lite' | 'v3', MoePreset> = {
 };
 const PRESET_NAMES = Object.keys(MOE_PRESETS) as (keyof typeof MOE_PRESETS)[];
 
-export const MOE_DISPATCHES = ['gpu', 'host-loop'] as const;
-export type MoeDispatch = (typeof MOE_DISPATCHES)[number];
-
-/** Rows per FFN tile (RT in moe_gate_up/moe_down.wgsl); the block size must be a multiple of it. */
-export const FFN_TILE_ROWS = 8;
 export const DEFAULT_BLOCK = 8;
 /** moe_scan.wgsl's workgroup arrays. */
 const MAX_EXPERTS = 1024;
 /** moe_select.wgsl walks the k choices with no per-slot storage; kept small so one invocation stays short. */
 const MAX_TOP_K = 32;
-const CANARY = 16;
+/** Canary elements of every MoE buffer. */
+const MOE_CANARY = 16;
 
 export interface MoeOptions {
   dispatch?: MoeDispatch;
@@ -74,9 +87,6 @@ export interface MoeOptions {
   /** float64 FLOPs the output check's reference may cost before it samples tokens (default REFERENCE_BUDGET_FLOPS). */
   referenceBudgetFlops?: number;
 }
-
-const ceilDiv = (a: number, b: number): number => Math.ceil(a / b);
-const nextPow2 = (n: number): number => 2 ** Math.ceil(Math.log2(Math.max(1, n)));
 
 function shapeProblem(shape: MoeShape, block: number): string | null {
   const { tokens, hidden, inter, shared } = shape;
@@ -111,52 +121,61 @@ function sizeProblem(shape: MoeShape, dtype: Dtype, block: number, limits: Devic
   return null;
 }
 
-function maxAbs(values: ArrayLike<number>): number {
-  let max = 0;
-  for (let i = 0; i < values.length; i++) max = Math.max(max, Math.abs(values[i]!));
-  return max;
-}
-
-function words(values: number[], floats: Record<number, number> = {}): Uint32Array {
-  const data = new Uint32Array(Math.max(4, Math.ceil(values.length / 4) * 4));
-  data.set(values);
-  const asFloat = new Float32Array(data.buffer);
-  for (const [index, value] of Object.entries(floats)) asFloat[Number(index)] = value;
-  return data;
-}
-
 const exact: Tolerance = { atol: 0, rtol: 0 };
 const asF64 = (values: ArrayLike<number>): (() => Float64Array) => () => Float64Array.from(values as ArrayLike<number>);
 
-/** One MoE layer step as a case; `moeFamily` maps suite axes onto it. */
-export function moeCase(shape: MoeShape, dtype: Dtype, context: BuildContext, options: MoeOptions = {}): BuildResult {
-  const block = options.block ?? DEFAULT_BLOCK;
-  const dispatch = options.dispatch ?? 'gpu';
-  const problem = shapeProblem(shape, block);
-  if (problem) return { kind: 'skip', reason: problem };
-  if (dtype === 'f16' && !context.features.has('shader-f16')) return { kind: 'skip', reason: 'adapter has no shader-f16' };
-  const tooBig = sizeProblem(shape, dtype, block, context.limits);
-  if (tooBig) return { kind: 'skip', reason: tooBig };
+/** Every buffer of the step but the plan's extra uniforms: the shared uniforms, inputs, weights, scratch and outputs. */
+function moeBuffers(g: MoeGeometry, inputs: MoeInputs): BufferDecl[] {
+  const { shape, dtype, pairs, chunks, hidden4, sharedInter } = g;
+  const { tokens, hidden, experts, inter, topK } = shape;
+  const { capacity } = g.layout;
+  const { block, chunk } = g.plan;
+  const buffer = (name: string, role: BufferDecl['role'], type: BufferDecl['type'], length: number, data?: BufferDecl['data']): BufferDecl =>
+    storage(name, role, type, length, { canary: MOE_CANARY, ...(data && { data }) });
+  return [
+    // One uniform per group of kernels that declare the same struct (moe_route_params, moe_align_params, moe_ffn_tiles).
+    paramsUniform('route_params', SHADERS.moeLogits, { tokens, hidden, experts, top_k: topK, n_group: shape.nGroup, topk_group: shape.topkGroup, route_scale: shape.routeScale }),
+    paramsUniform('align_params', SHADERS.moeCount, { pairs, experts, block, chunk, chunks, capacity, top_k: topK, hidden4 }),
+    ffnUniform(g, 'ffn_routed', 0, inter, capacity),
+    ffnUniform(g, 'ffn_shared', 0, sharedInter, tokens),
+    paramsUniform('combine_params', SHADERS.moeCombine, { tokens, hidden4, top_k: topK }),
+    buffer('x', 'activations', dtype, tokens * hidden, inputs.x),
+    buffer('gate', 'weights', dtype, hidden * experts, inputs.gate),
+    buffer('bias', 'weights', 'f32', experts, inputs.bias),
+    buffer('logits', 'scratch', 'f32', tokens * experts),
+    buffer('keys', 'scratch', 'f32', tokens * experts),
+    buffer('topk_ids', 'activations', 'u32', pairs),
+    buffer('topk_weights', 'activations', 'f32', pairs),
+    buffer('hist', 'scratch', 'u32', chunks * experts),
+    buffer('chunk_rows', 'scratch', 'u32', chunks * experts),
+    buffer('cursor', 'scratch', 'u32', chunks * experts),
+    buffer('expert_counts', 'scratch', 'u32', experts),
+    buffer('expert_starts', 'scratch', 'u32', experts + 1),
+    buffer('sorted_ids', 'activations', 'u32', capacity),
+    buffer('block_expert', 'activations', 'u32', capacity / block),
+    buffer('padded_total', 'scratch', 'u32', 1),
+    buffer('positions', 'activations', 'u32', pairs),
+    buffer('xp', 'activations', dtype, capacity * hidden),
+    buffer('act', 'scratch', 'f32', capacity * inter),
+    buffer('yp', 'activations', dtype, capacity * hidden),
+    buffer('w_gate', 'weights', dtype, experts * hidden * inter, inputs.wGate),
+    buffer('w_up', 'weights', dtype, experts * hidden * inter, inputs.wUp),
+    buffer('w_down', 'weights', dtype, experts * inter * hidden, inputs.wDown),
+    buffer('s_gate', 'weights', dtype, hidden * sharedInter, inputs.sGate),
+    buffer('s_up', 'weights', dtype, hidden * sharedInter, inputs.sUp),
+    buffer('s_down', 'weights', dtype, sharedInter * hidden, inputs.sDown),
+    buffer('s_act', 'scratch', 'f32', tokens * sharedInter),
+    buffer('ys', 'activations', dtype, tokens * hidden),
+    buffer('out', 'activations', dtype, tokens * hidden),
+  ];
+}
 
-  const { tokens, hidden, experts, inter, topK, shared } = shape;
-  // Inputs from a test are taken as given; generated ones come with their router logits, computed once.
-  const generated = options.inputs ? { inputs: options.inputs } : generateMoeInputs(shape, dtype, context.seed, options.balance ?? 'uniform');
-  const { inputs } = generated;
-  const routing = routeReference(shape, inputs, 'routerLogits' in generated ? generated.routerLogits : undefined);
-  const layout = alignReference(routing.ids, experts, block);
-  const pairs = tokens * topK;
-  const { capacity } = layout;
-  const el = elementBytes(dtype);
-  const hidden4 = hidden / 4;
-  const sharedInter = shared * inter;
-  const chunk = Math.max(32, ceilDiv(pairs, 256));
-  const chunks = ceilDiv(pairs, chunk);
-  const nonEmpty = layout.counts.filter((c) => c > 0).length;
-  const maxDim = context.limits.maxComputeWorkgroupsPerDimension;
-
+/** Exact checks of the routing and the layout, and the output against the float64 reference (sampled tokens when large). */
+function moeChecks(g: MoeGeometry, inputs: MoeInputs, routing: RoutingResult, referenceBudgetFlops: number): OutputCheck[] {
+  const { shape, dtype, layout } = g;
+  const { tokens, hidden, experts, inter, topK } = shape;
   // Large GPU cases: the float64 output on evenly spaced tokens, as many as the reference budget pays for.
-  const perTokenFlops = 6 * hidden * (topK * inter + sharedInter);
-  const sampledTokens = sampleRows(tokens, hidden, perTokenFlops, options.referenceBudgetFlops ?? REFERENCE_BUDGET_FLOPS);
+  const sampledTokens = sampleRows(tokens, hidden, 6 * hidden * (topK * inter + g.sharedInter), referenceBudgetFlops);
   let expected: ReturnType<typeof moeReference> | undefined;
   const reference = (): ReturnType<typeof moeReference> => (expected ??= moeReference(shape, inputs, routing, sampledTokens?.rows));
   const weightTolerance: Tolerance = { atol: 1e-7 * shape.routeScale, rtol: 1e-5 + 2 * experts * EPSILON.f32 };
@@ -169,233 +188,17 @@ export function moeCase(shape: MoeShape, dtype: Dtype, context: BuildContext, op
       weightSum = Math.max(weightSum, sum);
     }
     const magnitude = weightSum * maxRouted + maxShared;
-    const base = reductionTolerance(dtype, hidden + Math.max(inter, sharedInter), magnitude);
+    const base = reductionTolerance(dtype, hidden + Math.max(inter, g.sharedInter), magnitude);
     return { atol: base.atol + magnitude * (EPSILON[dtype] + weightTolerance.rtol), rtol: base.rtol };
   };
-
-  const routeParams = words([tokens, hidden, experts, topK, shape.nGroup, shape.topkGroup, 0, 0], { 6: shape.routeScale });
-  const alignParams = words([pairs, experts, block, chunk, chunks, capacity, topK, hidden4]);
-  const ffnParams = (expert: number, ffnInter: number, rows: number): Uint32Array => words([expert, hidden, ffnInter, rows, block]);
-  const uniform = (name: string, data: Uint32Array): BufferDecl => ({ name, role: 'scratch', usage: 'uniform', type: 'u32', length: data.length, data });
-  const storage = (name: string, role: BufferDecl['role'], type: BufferDecl['type'], length: number, data?: BufferDecl['data']): BufferDecl => ({
-    name,
-    role,
-    usage: 'storage',
-    type,
-    length,
-    canary: CANARY,
-    ...(data && { data, input: true }),
-  });
-
-  const buffers: BufferDecl[] = [
-    uniform('route_params', routeParams),
-    uniform('align_params', alignParams),
-    uniform('ffn_routed', ffnParams(0, inter, capacity)),
-    uniform('ffn_shared', ffnParams(0, sharedInter, tokens)),
-    uniform('combine_params', words([tokens, hidden4, topK, 0])),
-    storage('x', 'activations', dtype, tokens * hidden, inputs.x),
-    storage('gate', 'weights', dtype, hidden * experts, inputs.gate),
-    storage('bias', 'weights', 'f32', experts, inputs.bias),
-    storage('logits', 'scratch', 'f32', tokens * experts),
-    storage('keys', 'scratch', 'f32', tokens * experts),
-    storage('topk_ids', 'activations', 'u32', pairs),
-    storage('topk_weights', 'activations', 'f32', pairs),
-    storage('hist', 'scratch', 'u32', chunks * experts),
-    storage('chunk_rows', 'scratch', 'u32', chunks * experts),
-    storage('cursor', 'scratch', 'u32', chunks * experts),
-    storage('expert_counts', 'scratch', 'u32', experts),
-    storage('expert_starts', 'scratch', 'u32', experts + 1),
-    storage('sorted_ids', 'activations', 'u32', capacity),
-    storage('block_expert', 'activations', 'u32', capacity / block),
-    storage('padded_total', 'scratch', 'u32', 1),
-    storage('positions', 'activations', 'u32', pairs),
-    storage('xp', 'activations', dtype, capacity * hidden),
-    storage('act', 'scratch', 'f32', capacity * inter),
-    storage('yp', 'activations', dtype, capacity * hidden),
-    storage('w_gate', 'weights', dtype, experts * hidden * inter, inputs.wGate),
-    storage('w_up', 'weights', dtype, experts * hidden * inter, inputs.wUp),
-    storage('w_down', 'weights', dtype, experts * inter * hidden, inputs.wDown),
-    storage('s_gate', 'weights', dtype, hidden * sharedInter, inputs.sGate),
-    storage('s_up', 'weights', dtype, hidden * sharedInter, inputs.sUp),
-    storage('s_down', 'weights', dtype, sharedInter * hidden, inputs.sDown),
-    storage('s_act', 'scratch', 'f32', tokens * sharedInter),
-    storage('ys', 'activations', dtype, tokens * hidden),
-    storage('out', 'activations', dtype, tokens * hidden),
-  ];
-
-  // ---- work, from shapes and the routing (useful rows only; padding rows are overhead, not work) ----
-  const w = (flops: number, bytesRead: number, bytesWritten: number): Work => ({ flops, bytesRead, bytesWritten });
-  const pairBytes = pairs * hidden * el;
-  const routedGateUpWork = (rows: number, expertsWithTokens: number): Work =>
-    w(4 * rows * hidden * inter + 4 * rows * inter, expertsWithTokens * 2 * hidden * inter * el + rows * hidden * el, rows * inter * 4);
-  const routedDownWork = (rows: number, expertsWithTokens: number): Work =>
-    w(2 * rows * inter * hidden, expertsWithTokens * inter * hidden * el + rows * inter * 4, rows * hidden * el);
-  const ffnStage = (name: string, shader: string, uniformName: string, bindings: string[], mode: number, columns4: number, tiles: number, work: Work): StageDecl => {
-    const wg = Math.min(64, Math.max(8, nextPow2(columns4)));
-    const y = Math.min(Math.max(1, tiles), maxDim);
-    return {
-      name,
-      phase: 'expert-ffn',
-      shader,
-      dtype,
-      constants: { WG: wg, MODE: mode },
-      bindings: [uniformName, ...bindings],
-      workgroups: tiles === 0 ? [0] : [ceilDiv(columns4, wg), y, ceilDiv(tiles, y)],
-      work,
-    };
-  };
-  const layoutBuffers = ['block_expert', 'expert_starts', 'expert_counts', 'padded_total'];
-  const gateUp = (name: string, uniformName: string, mode: number, tiles: number, work: Work): StageDecl =>
-    ffnStage(name, 'moe_gate_up.wgsl', uniformName, ['xp', ...layoutBuffers, 'w_gate', 'w_up', 'act'], mode, inter / 4, tiles, work);
-  const down = (name: string, uniformName: string, mode: number, tiles: number, work: Work): StageDecl =>
-    ffnStage(name, 'moe_down.wgsl', uniformName, ['act', ...layoutBuffers, 'w_down', 'yp'], mode, hidden4, tiles, work);
-  const sharedTiles = ceilDiv(tokens, FFN_TILE_ROWS);
-  const sharedStages: StageDecl[] =
-    shared === 0
-      ? []
-      : [
-          ffnStage('shared-gate-up', 'moe_gate_up.wgsl', 'ffn_shared', ['x', ...layoutBuffers, 's_gate', 's_up', 's_act'], 2, sharedInter / 4, sharedTiles, w(
-            4 * tokens * hidden * sharedInter + 4 * tokens * sharedInter,
-            2 * hidden * sharedInter * el + tokens * hidden * el,
-            tokens * sharedInter * 4,
-          )),
-          ffnStage('shared-down', 'moe_down.wgsl', 'ffn_shared', ['s_act', ...layoutBuffers, 's_down', 'ys'], 2, hidden4, sharedTiles, w(
-            2 * tokens * sharedInter * hidden,
-            sharedInter * hidden * el + tokens * sharedInter * 4,
-            tokens * hidden * el,
-          )),
-        ];
-  const combineStage: StageDecl = {
-    name: 'combine',
-    phase: 'combine',
-    shader: 'moe_combine.wgsl',
-    dtype,
-    constants: { WG: 64, HAS_SHARED: shared > 0 ? 1 : 0 },
-    bindings: ['combine_params', 'topk_weights', 'positions', 'yp', 'ys', 'out'],
-    workgroups: grid2d(ceilDiv(tokens * hidden4, 64), maxDim),
-    work: w(2 * pairs * hidden + (shared > 0 ? tokens * hidden : 0), pairBytes + (shared > 0 ? tokens * hidden * el : 0) + pairs * 8, tokens * hidden * el),
-  };
-  const routeStages: StageDecl[] = [
-    {
-      name: 'logits',
-      phase: 'route',
-      shader: 'moe_logits.wgsl',
-      dtype,
-      constants: { WG: 64, SIGMOID: shape.scoreFunction === 'sigmoid' ? 1 : 0 },
-      bindings: ['route_params', 'x', 'gate', 'bias', 'logits', 'keys'],
-      workgroups: grid2d(ceilDiv(tokens * experts, 64), maxDim),
-      work: w(2 * tokens * experts * hidden, (tokens * hidden + hidden * experts) * el + experts * 4, 2 * tokens * experts * 4),
-    },
-    {
-      name: 'select',
-      phase: 'route',
-      shader: 'moe_select.wgsl',
-      dtype,
-      constants: { WG: 16, SIGMOID: shape.scoreFunction === 'sigmoid' ? 1 : 0, RENORMALIZE: shape.renormalize ? 1 : 0 },
-      bindings: ['route_params', 'logits', 'keys', 'topk_ids', 'topk_weights'],
-      workgroups: grid2d(ceilDiv(tokens, 16), maxDim),
-      work: w(2 * tokens * experts, 2 * tokens * experts * 4, pairs * 8),
-    },
-  ];
-  const histBytes = chunks * experts * 4;
-  const alignStages: StageDecl[] = [
-    {
-      name: 'count',
-      phase: 'align',
-      shader: 'moe_count.wgsl',
-      dtype,
-      constants: { WG: 8 },
-      bindings: ['align_params', 'topk_ids', 'hist'],
-      workgroups: [ceilDiv(chunks, 8)],
-      work: w(0, pairs * 4, histBytes),
-    },
-    {
-      name: 'scan',
-      phase: 'align',
-      shader: 'moe_scan.wgsl',
-      dtype,
-      constants: { WG: 256 },
-      bindings: ['align_params', 'hist', 'expert_counts', 'expert_starts', 'sorted_ids', 'block_expert', 'padded_total', 'chunk_rows'],
-      workgroups: [1],
-      work: w(0, 2 * histBytes, histBytes + (capacity - pairs) * 4 + (capacity / block + 2 * experts + 2) * 4),
-    },
-  ];
-  const permuteStages: StageDecl[] = [
-    {
-      name: 'scatter',
-      phase: 'permute',
-      shader: 'moe_scatter.wgsl',
-      dtype,
-      constants: { WG: 8 },
-      bindings: ['align_params', 'topk_ids', 'chunk_rows', 'sorted_ids', 'positions', 'cursor'],
-      workgroups: [ceilDiv(chunks, 8)],
-      work: w(0, pairs * 4 + histBytes, pairs * 8 + histBytes),
-    },
-    {
-      name: 'gather',
-      phase: 'permute',
-      shader: 'moe_gather.wgsl',
-      dtype,
-      constants: { WG: 64 },
-      bindings: ['align_params', 'x', 'sorted_ids', 'padded_total', 'xp'],
-      workgroups: grid2d(ceilDiv(capacity * hidden4, 64), maxDim),
-      work: w(0, pairBytes + capacity * 4, pairBytes),
-    },
-  ];
-
-  let stages: StageDecl[];
-  let hostTail: HostTail | undefined;
-  if (dispatch === 'gpu') {
-    const tiles = capacity / FFN_TILE_ROWS;
-    stages = [
-      ...routeStages,
-      ...alignStages,
-      ...permuteStages,
-      gateUp('gate-up', 'ffn_routed', 0, tiles, routedGateUpWork(pairs, nonEmpty)),
-      down('down', 'ffn_routed', 0, tiles, routedDownWork(pairs, nonEmpty)),
-      ...sharedStages,
-      combineStage,
-    ];
-  } else {
-    // Host loop: per-expert uniforms; each expert's dispatch pair declares the work its tokens will need.
-    const templates: StageDecl[] = [];
-    for (let e = 0; e < experts; e++) {
-      buffers.push(uniform(`ffn_expert_${e}`, ffnParams(e, inter, 0)));
-      const rows = layout.counts[e]!;
-      const has = rows > 0 ? 1 : 0;
-      templates.push(gateUp(`gate-up-${e}`, `ffn_expert_${e}`, 1, 0, routedGateUpWork(rows, has)));
-      templates.push(down(`down-${e}`, `ffn_expert_${e}`, 1, 0, routedDownWork(rows, has)));
-    }
-    const fixed = [...sharedStages, combineStage];
-    templates.push(...fixed);
-    stages = [...routeStages, ...alignStages, ...permuteStages];
-    const gateUpColumns = ceilDiv(inter / 4, Math.min(64, Math.max(8, nextPow2(inter / 4))));
-    const downColumns = ceilDiv(hidden4, Math.min(64, Math.max(8, nextPow2(hidden4))));
-    hostTail = {
-      readback: 'expert_counts',
-      words: experts,
-      templates,
-      plan(counts: Uint32Array): TailDispatch[] {
-        const dispatches: TailDispatch[] = [];
-        counts.forEach((count, e) => {
-          if (count === 0) return;
-          const tiles = ceilDiv(count, FFN_TILE_ROWS);
-          dispatches.push({ template: 2 * e, workgroups: [gateUpColumns, tiles] });
-          dispatches.push({ template: 2 * e + 1, workgroups: [downColumns, tiles] });
-        });
-        fixed.forEach((stage, i) => dispatches.push({ template: 2 * experts + i, workgroups: stage.workgroups }));
-        return dispatches;
-      },
-    };
-  }
-
-  const checks = [
+  const { capacity } = layout;
+  return [
     { buffer: 'topk_ids', shape: [tokens, topK], expected: asF64(routing.ids), tolerance: exact },
     { buffer: 'topk_weights', shape: [tokens, topK], expected: () => routing.weights, tolerance: weightTolerance },
     { buffer: 'expert_counts', shape: [experts], expected: asF64(layout.counts), tolerance: exact },
     { buffer: 'padded_total', shape: [1], expected: asF64([layout.paddedTotal]), tolerance: exact },
     { buffer: 'sorted_ids', shape: [capacity], expected: asF64(layout.sortedIds), tolerance: exact },
-    { buffer: 'block_expert', shape: [capacity / block], expected: asF64(layout.blockExpert), tolerance: exact },
+    { buffer: 'block_expert', shape: [capacity / g.plan.block], expected: asF64(layout.blockExpert), tolerance: exact },
     { buffer: 'positions', shape: [tokens, topK], expected: asF64(layout.positions), tolerance: exact },
     {
       buffer: 'out',
@@ -407,40 +210,53 @@ export function moeCase(shape: MoeShape, dtype: Dtype, context: BuildContext, op
       ...(sampledTokens && { sampledRows: sampledTokens }),
     },
   ];
+}
 
-  const maxPerExpert = maxAbs(layout.counts);
-  const facts: Record<string, number | string> = {
-    dispatch,
-    tokens,
-    hidden,
-    inter,
-    experts,
-    shared,
-    topK,
-    nGroup: shape.nGroup,
-    topkGroup: shape.topkGroup,
-    scoreFunction: shape.scoreFunction,
-    routeScale: shape.routeScale,
-    block,
-    pairs,
-    paddedTokens: layout.paddedTotal,
-    capacity,
-    expertsWithTokens: nonEmpty,
-    maxTokensPerExpert: maxPerExpert,
-    meanTokensPerExpert: pairs / experts,
-    loadImbalance: loadImbalance(layout.counts),
+function moeFacts({ shape, plan, layout, pairs, dtype }: MoeGeometry): Record<string, number | string> {
+  const { tokens, hidden, inter, experts, shared, topK } = shape;
+  const pairBytes = pairs * hidden * elementBytes(dtype);
+  return {
+    ...{ dispatch: plan.kind, tokens, hidden, inter, experts, shared, topK },
+    ...{ nGroup: shape.nGroup, topkGroup: shape.topkGroup, scoreFunction: shape.scoreFunction, routeScale: shape.routeScale },
+    ...{ block: plan.block, pairs, paddedTokens: layout.paddedTotal, capacity: layout.capacity, expertsWithTokens: layout.counts.filter((c) => c > 0).length },
+    ...{ maxTokensPerExpert: maxAbs(layout.counts), meanTokensPerExpert: pairs / experts, loadImbalance: loadImbalance(layout.counts) },
     // Bytes of hidden x element size per selected (token, expert) pair (DeepEP accounting): what a same-size
     // copy would move for the permute and combine phases.
     permuteBytes: pairBytes,
     combineBytes: pairBytes,
     endToEnd: 'timing.wall: one step per submission, submit to done (host-loop: readback round trip included)',
   };
-  const kernelCase: KernelCase = { buffers, stages, checks, facts, stepTiming: 'wall', ...(hostTail && { hostTail }) };
+}
+
+/** One MoE layer step as a case; `moeFamily` maps suite axes onto it. */
+export function moeCase(shape: MoeShape, dtype: Dtype, context: BuildContext, options: MoeOptions = {}): BuildResult {
+  const plan = planMoe(shape, options.dispatch ?? 'gpu', options.block ?? DEFAULT_BLOCK);
+  const skip = shapeProblem(shape, plan.block) ?? dtypeUnsupported(dtype, context) ?? sizeProblem(shape, dtype, plan.block, context.limits);
+  if (skip) return { kind: 'skip', reason: skip };
+  // Inputs from a test are taken as given; generated ones come with their router logits, computed once.
+  const generated = options.inputs ? { inputs: options.inputs } : generateMoeInputs(shape, dtype, context.seed, options.balance ?? 'uniform');
+  const { inputs } = generated;
+  const routing = routeReference(shape, inputs, 'routerLogits' in generated ? generated.routerLogits : undefined);
+  const pairs = shape.tokens * shape.topK;
+  const g: MoeGeometry = {
+    ...{ shape, dtype, plan, layout: alignReference(routing.ids, shape.experts, plan.block), pairs, chunks: ceilDiv(pairs, plan.chunk) },
+    ...{ hidden4: shape.hidden / 4, sharedInter: shape.shared * shape.inter, maxDim: context.limits.maxComputeWorkgroupsPerDimension },
+  };
+  const dispatched = DISPATCH_EMITTERS[plan.kind](g);
+  const kernelCase: KernelCase = {
+    buffers: [...moeBuffers(g, inputs), ...dispatched.uniforms],
+    stages: [...routeStages(g), ...alignStages(g), ...permuteStages(g), ...dispatched.stages],
+    checks: moeChecks(g, inputs, routing, options.referenceBudgetFlops ?? REFERENCE_BUDGET_FLOPS),
+    facts: moeFacts(g),
+    stepTiming: 'wall',
+    ...(dispatched.hostTail && { hostTail: dispatched.hostTail }),
+  };
   return { kind: 'case', kernelCase };
 }
 
-function optionalNumber(params: Record<string, AxisValue>, name: string, fallback: number): number {
-  return params[name] === undefined || params[name] === 'preset' ? fallback : numberParam(params, name);
+/** An axis that overrides a preset's value ('preset', or left out, keeps it). */
+function presetNumber(params: Record<string, AxisValue>, name: string, preset: number): number {
+  return params[name] === 'preset' ? preset : optionalNumber(params, name, preset);
 }
 
 export const moeFamily: KernelFamily = {
@@ -450,23 +266,23 @@ export const moeFamily: KernelFamily = {
   inputInvariantAxes: ['dispatch'],
   build(params, context): BuildResult {
     const preset = MOE_PRESETS[stringParam(params, 'preset', PRESET_NAMES)];
-    const dtype = stringParam(params, 'dtype', ['f32', 'f16'] as const);
+    const dtype = stringParam(params, 'dtype', DTYPES);
     const dispatch = stringParam(params, 'dispatch', MOE_DISPATCHES);
-    const balance = params['balance'] === undefined ? 'uniform' : stringParam(params, 'balance', MOE_BALANCES);
+    const balance = optionalString(params, 'balance', MOE_BALANCES, 'uniform');
     const shape: MoeShape = {
       tokens: numberParam(params, 'tokens'),
-      hidden: optionalNumber(params, 'hidden', preset.hidden),
-      inter: optionalNumber(params, 'inter', preset.inter),
-      experts: optionalNumber(params, 'experts', preset.experts),
-      shared: optionalNumber(params, 'shared', preset.shared),
-      topK: optionalNumber(params, 'top_k', preset.topK),
-      nGroup: optionalNumber(params, 'n_group', preset.nGroup),
-      topkGroup: optionalNumber(params, 'topk_group', preset.topkGroup),
+      hidden: presetNumber(params, 'hidden', preset.hidden),
+      inter: presetNumber(params, 'inter', preset.inter),
+      experts: presetNumber(params, 'experts', preset.experts),
+      shared: presetNumber(params, 'shared', preset.shared),
+      topK: presetNumber(params, 'top_k', preset.topK),
+      nGroup: presetNumber(params, 'n_group', preset.nGroup),
+      topkGroup: presetNumber(params, 'topk_group', preset.topkGroup),
       scoreFunction: preset.scoreFunction,
       renormalize: preset.renormalize,
       routeScale: preset.routeScale,
     };
-    const built = moeCase(shape, dtype, context, { dispatch, balance, block: optionalNumber(params, 'block', DEFAULT_BLOCK) });
+    const built = moeCase(shape, dtype, context, { dispatch, balance, block: presetNumber(params, 'block', DEFAULT_BLOCK) });
     if (built.kind === 'case') built.kernelCase.facts = { preset: String(params['preset']), balance, ...built.kernelCase.facts };
     return built;
   },

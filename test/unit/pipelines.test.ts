@@ -1,6 +1,7 @@
 import assert from 'node:assert/strict';
 import { test } from 'node:test';
-import { pipelineKey, sizesPrelude, withPrelude } from '../../src/gpu/pipelines.js';
+import { readdirSync } from 'node:fs';
+import { KERNELS_DIR, pipelineKey, shaderSource, sizesPrelude, spliceIncludes, withPrelude } from '../../src/gpu/pipelines.js';
 
 test('withPrelude: enables first, then the dtype alias, then the sizes as u32 consts in name order', () => {
   const source = 'enable subgroups;\nvar<private> q: array<vec4<f32>, MAXQ>;\n';
@@ -21,4 +22,23 @@ test('pipelineKey: sizes and constants are compile-time facts, independent of in
   assert.equal(pipelineKey({ ...base, sizes: { MAXQ: 66, MAXV: 66 } }), pipelineKey({ ...base, constants: { RPI: 2, WG: 8 }, sizes: { MAXV: 66, MAXQ: 66 } }));
   assert.notEqual(pipelineKey({ ...base, sizes: { MAXQ: 66 } }), pipelineKey({ ...base, sizes: { MAXQ: 290 } }));
   assert.notEqual(pipelineKey(base), pipelineKey({ ...base, sizes: { MAXQ: 66 } }));
+});
+
+test('spliceIncludes: include lines become the named files, nested ones in turn; a cycle is an error', () => {
+  const files: Record<string, string> = {
+    'a.wgsl': 'const A: u32 = 1u;\n// #include "b.wgsl"\n',
+    'b.wgsl': 'const B: u32 = 2u;\n',
+    'loop.wgsl': '// #include "loop.wgsl"\n',
+  };
+  const read = (name: string): string => files[name] ?? assert.fail(`read ${name}`);
+  assert.equal(spliceIncludes('// #include "a.wgsl"\nfn f() {}\n', read), 'const A: u32 = 1u;\nconst B: u32 = 2u;\nfn f() {}\n');
+  // Only a line of its own: a mention in a comment stays.
+  assert.equal(spliceIncludes('// see #include "a.wgsl"\n', read), '// see #include "a.wgsl"\n');
+  assert.throws(() => spliceIncludes('// #include "loop.wgsl"\n', read), /include cycle: loop.wgsl -> loop.wgsl/);
+});
+
+test('shaderSource: every include of the shipped shaders resolves, and no include line is left', () => {
+  for (const file of readdirSync(KERNELS_DIR).filter((name) => name.endsWith('.wgsl'))) {
+    assert.doesNotMatch(shaderSource(file), /#include/, file);
+  }
 });
