@@ -8,24 +8,9 @@ import { DEFAULT_GPU_OPTIONS, type Backend, type GpuOptions } from '../core/gpu-
 
 export { BACKENDS, DEFAULT_GPU_OPTIONS, type Backend, type GpuOptions, type PowerPreference } from '../core/gpu-options.js';
 
-/** The adapter limits a benchmark needs, requested at the adapter's own maximum. */
-const REQUESTED_LIMITS = [
-  'maxStorageBufferBindingSize',
-  'maxBufferSize',
-  'maxComputeWorkgroupStorageSize',
-  'maxComputeInvocationsPerWorkgroup',
-  'maxComputeWorkgroupSizeX',
-  'maxComputeWorkgroupSizeY',
-  'maxComputeWorkgroupSizeZ',
-  'maxComputeWorkgroupsPerDimension',
-  'maxStorageBuffersPerShaderStage',
-  'maxUniformBufferBindingSize',
-] as const;
-export type LimitName = (typeof REQUESTED_LIMITS)[number];
-export type DeviceLimits = Record<LimitName, number>;
+import { REQUESTED_LIMITS, WANTED_FEATURES, type DeviceLimits, type WantedFeature } from '../core/device-facts.js';
 
-const WANTED_FEATURES = ['timestamp-query', 'shader-f16', 'subgroups'] as const;
-export type WantedFeature = (typeof WANTED_FEATURES)[number];
+export type { DeviceLimits, LimitName, WantedFeature } from '../core/device-facts.js';
 
 export interface AdapterDescription {
   vendor: string;

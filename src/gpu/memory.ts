@@ -1,5 +1,6 @@
-export const MEMORY_ROLES = ['weights', 'kv-cache', 'activations', 'scratch'] as const;
-export type MemoryRole = (typeof MEMORY_ROLES)[number];
+import { MEMORY_ROLES, type MemoryRole } from '../core/device-facts.js';
+
+export { MEMORY_ROLES, type MemoryRole };
 
 export type BytesByRole = Record<MemoryRole, number>;
 

@@ -1,4 +1,4 @@
-import type { DeviceLimits } from '../gpu/device.js';
+import type { DeviceLimits } from '../core/device-facts.js';
 import { longestKv, queryRows, type AttentionPhase, type AttentionShape, type AttentionTiling } from './attention-shape.js';
 import { chooseDecodeTiles, choosePrefillTiles, type DecodeTiles, type PrefillTiles } from './attention-tiles.js';
 import { ceilDiv, pow2Ceil, pow2Floor } from './build.js';

@@ -1,4 +1,4 @@
-import type { DeviceLimits } from '../gpu/device.js';
+import type { DeviceLimits } from '../core/device-facts.js';
 import { queryRows, type AttentionShape } from './attention-shape.js';
 import { ceilDiv, pow2Ceil } from './build.js';
 

@@ -1,4 +1,4 @@
-import type { MemoryRole } from '../gpu/memory.js';
+import type { MemoryRole } from '../core/device-facts.js';
 import { SEEDED_PERIOD } from '../reference/random.js';
 import type { BuildContext } from './family.js';
 import type { Shader } from './shaders.js';

@@ -1,5 +1,5 @@
-import type { DeviceLimits, WantedFeature } from '../gpu/device.js';
-import type { AxisValue } from '../suites/schema.js';
+import type { DeviceLimits, WantedFeature } from '../core/device-facts.js';
+import type { AxisValue } from '../core/numbers.js';
 import type { KernelCase } from './spec.js';
 
 export interface BuildContext {

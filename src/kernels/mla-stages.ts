@@ -1,4 +1,4 @@
-import type { DeviceLimits } from '../gpu/device.js';
+import type { DeviceLimits } from '../core/device-facts.js';
 import { RMS_NORM_EPS } from '../reference/mla.js';
 import type { AttentionTiling } from './attention-shape.js';
 import { ceilDiv, paramsUniform, pow2Ceil, pow2Floor } from './build.js';

@@ -1,4 +1,4 @@
-import type { DeviceLimits } from '../gpu/device.js';
+import type { DeviceLimits } from '../core/device-facts.js';
 import { EPSILON, reductionTolerance } from '../reference/allclose.js';
 import {
   appendToCache,

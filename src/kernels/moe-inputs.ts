@@ -1,4 +1,4 @@
-import { mulberry32 } from '../measure/statistics.js';
+import { mulberry32 } from '../core/random.js';
 import { EPSILON } from '../reference/allclose.js';
 import { tokenKeys, tokenLogits, topIndices, type MoeInputs, type MoeShape } from '../reference/moe.js';
 import { seededUniform } from '../reference/random.js';

@@ -1,4 +1,4 @@
-import type { DeviceLimits } from '../gpu/device.js';
+import type { DeviceLimits } from '../core/device-facts.js';
 import { EPSILON, reductionTolerance } from '../reference/allclose.js';
 import {
   alignReference,
@@ -12,7 +12,7 @@ import {
   type RoutingResult,
   type ScoreFunction,
 } from '../reference/moe.js';
-import type { AxisValue } from '../suites/schema.js';
+import type { AxisValue } from '../core/numbers.js';
 import { ceilDiv, dtypeUnsupported, maxAbs, paramsUniform, storage } from './build.js';
 import type { BuildContext, BuildResult, KernelFamily } from './family.js';
 import { numberParam, optionalNumber, optionalString, stringParam } from './family.js';

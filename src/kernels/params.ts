@@ -1,5 +1,5 @@
 import { z } from 'zod';
-import type { AxisValue } from '../suites/schema.js';
+import type { AxisValue } from '../core/numbers.js';
 import { ATTENTION_PHASES, ATTENTION_TILINGS, ATTENTION_VARIANTS } from './attention.js';
 import { CALIBRATION_KERNELS } from './calibration.js';
 import { GEMM_KERNELS, GEMM_MODELS, GEMM_OPS, GEMM_TILINGS, gemmShape } from './gemm.js';

@@ -1,15 +1,7 @@
-import type { DeviceLimits } from '../gpu/device.js';
-import type { MemoryRole } from '../gpu/memory.js';
+import type { DeviceLimits, MemoryRole } from '../core/device-facts.js';
+import { addWork, elementBytes, NO_WORK, type CeilingKind, type Dtype, type ElementType, type Tolerance, type Work } from '../core/numbers.js';
 
-/** Floating-point storage type of a kernel's tensors. Accumulation is always f32. */
-export type Dtype = 'f32' | 'f16';
-export const DTYPES: readonly Dtype[] = ['f32', 'f16'];
-
-export type ElementType = Dtype | 'u32' | 'i32';
-
-export function elementBytes(type: ElementType): number {
-  return type === 'f16' ? 2 : 4;
-}
+export { addWork, DTYPES, elementBytes, NO_WORK, type CeilingKind, type Dtype, type ElementType, type Tolerance, type Work } from '../core/numbers.js';
 
 /** Host-side contents of a buffer. f16 data is kept as f32 values already rounded to f16. */
 export type HostData = Float32Array | Uint32Array | Int32Array;
@@ -28,19 +20,6 @@ export interface BufferDecl {
   /** Dumped with --save-tensors as an input. */
   input?: boolean;
 }
-
-/** Analytic work of a stage or case, from its shapes (never measured). */
-export interface Work {
-  flops: number;
-  bytesRead: number;
-  bytesWritten: number;
-}
-
-export function addWork(a: Work, b: Work): Work {
-  return { flops: a.flops + b.flops, bytesRead: a.bytesRead + b.bytesRead, bytesWritten: a.bytesWritten + b.bytesWritten };
-}
-
-export const NO_WORK: Work = { flops: 0, bytesRead: 0, bytesWritten: 0 };
 
 export interface StageDecl {
   name: string;
@@ -65,11 +44,6 @@ export interface StageDecl {
   bindings: string[];
   workgroups: [number, number?, number?];
   work: Work;
-}
-
-export interface Tolerance {
-  atol: number;
-  rtol: number;
 }
 
 export interface OutputCheck {
@@ -121,9 +95,6 @@ export function takeRows(values: ArrayLike<number>, sample: SampledRows | undefi
   });
   return out;
 }
-
-/** Which calibrated ceiling a case is measured against. */
-export type CeilingKind = 'copy' | 'read' | 'fma-f32' | 'fma-f16' | 'dispatch';
 
 /** One benchmark case, fully declared: what src/gpu allocates, dispatches, times and checks. */
 export interface KernelCase {

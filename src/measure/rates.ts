@@ -1,4 +1,4 @@
-import type { CeilingKind, Work } from '../kernels/spec.js';
+import type { CeilingKind, Work } from '../core/numbers.js';
 
 /** The device's ceilings, measured by the calibration suite in the same run. */
 export interface Ceilings {

@@ -1,3 +1,5 @@
+import { mulberry32 } from '../core/random.js';
+
 export interface SampleStatistics {
   n: number;
   mean: number;
@@ -42,17 +44,7 @@ export function quantile(sorted: readonly number[], p: number): number {
   return quantileOf(sorted, p);
 }
 
-/** Small seeded PRNG; returns floats in [0, 1). */
-export function mulberry32(seed: number): () => number {
-  let state = seed >>> 0;
-  return () => {
-    state = (state + 0x6d2b79f5) >>> 0;
-    let t = state;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
-}
+export { mulberry32 };
 
 /** Rearranges a[0..n) so a[k] holds the k-th smallest value, smaller ones before it, larger after. */
 function quickselect(a: Float64Array, k: number, n: number): number {

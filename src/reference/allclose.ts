@@ -1,4 +1,4 @@
-import type { Tolerance } from '../kernels/spec.js';
+import type { Tolerance } from '../core/numbers.js';
 
 export interface NumericsReport {
   passed: boolean;

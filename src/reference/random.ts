@@ -1,6 +1,6 @@
-import { mulberry32 } from '../measure/statistics.js';
+import { mulberry32 } from '../core/random.js';
 import { roundF32ArrayToF16 } from '../util/f16.js';
-import type { Dtype } from '../kernels/spec.js';
+import type { Dtype } from '../core/numbers.js';
 
 /**
  * Arrays longer than this repeat their first PERIOD values: a GPU-sized input (billions of elements) would

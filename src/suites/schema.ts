@@ -1,10 +1,11 @@
+import type { AxisValue } from '../core/numbers.js';
 import { readFileSync } from 'node:fs';
 import { z } from 'zod';
 import { UserError } from '../errors.js';
 
 export const PROFILES = ['quick', 'standard', 'full'] as const;
 export type Profile = (typeof PROFILES)[number];
-export type AxisValue = number | string;
+export type { AxisValue };
 
 /** An axis that expands to more values than this is almost certainly a typo (e.g. a range step of 1 over 1..1e9). */
 export const MAX_AXIS_VALUES = 10_000;
@@ -159,98 +160,121 @@ export const SuiteFileSchema = z
     timed: z.boolean().optional(),
   })
   .superRefine((suite, ctx) => {
-    const report = (path: PropertyKey[], message: string): void => {
-      ctx.addIssue({ code: 'custom', path, message });
+    const check: SuiteCheck = {
+      suite,
+      axisList: Object.keys(suite.axes).join(', '),
+      groupOfAxis: new Map(),
+      report: (path, message) => ctx.addIssue({ code: 'custom', path, message }),
     };
-    const axisNames = Object.keys(suite.axes);
-    const axisList = axisNames.join(', ');
-    if (axisNames.length === 0) report(['axes'], 'a suite needs at least one axis');
-    for (const name of axisNames) {
-      if (!isAxisName(name)) report(['axes', name], `${AXIS_NAME_RULE}, and not a built-in object property; got "${name}"`);
-    }
-    for (const [name, spec] of Object.entries(suite.axes)) {
-      if (axisLength(spec) > MAX_AXIS_VALUES) report(['axes', name], `expands to more than ${MAX_AXIS_VALUES} values`);
-    }
+    checkAxes(check);
+    checkZipGroups(check);
+    checkDuplicates(check, suite.axes, Object.keys(suite.axes), []);
+    checkZipLengths(check, suite.axes, []);
+    checkProfiles(check);
+    checkRules(check);
+  });
 
-    const zipGroups = suite.zip ?? [];
-    const groupOfAxis = new Map<string, number>();
-    zipGroups.forEach((group, groupIndex) => {
-      group.forEach((name, nameIndex) => {
-        if (!hasOwnKey(suite.axes, name)) {
-          report(['zip', groupIndex, nameIndex], `unknown axis "${name}"; axes: ${axisList}`);
-          return;
-        }
-        const previous = groupOfAxis.get(name);
-        if (previous !== undefined) {
-          report(['zip', groupIndex, nameIndex], `axis "${name}" is already in zip group ${previous}`);
-          return;
-        }
-        groupOfAxis.set(name, groupIndex);
-      });
-    });
+export type SuiteFile = z.infer<typeof SuiteFileSchema>;
 
-    // A value listed twice is a typo, except in a zipped axis, whose hand-picked points are the group's tuples.
-    const checkDuplicates = (axes: Record<string, AxisSpec>, names: readonly string[], path: PropertyKey[]): void => {
-      for (const name of names) {
-        const spec = axes[name];
-        if (groupOfAxis.has(name) || !Array.isArray(spec)) continue;
-        const duplicate = duplicateValue(spec);
-        if (duplicate !== undefined) report([...path, 'axes', name], `value ${JSON.stringify(duplicate)} is listed twice`);
+/** What the suite-file checks share: the suite as parsed, its axes in words, zip membership and the issue sink. */
+interface SuiteCheck {
+  suite: SuiteFile;
+  axisList: string;
+  /** Which zip group each zipped axis is in (filled by checkZipGroups). */
+  groupOfAxis: Map<string, number>;
+  report(path: PropertyKey[], message: string): void;
+}
+
+function checkAxes({ suite, report }: SuiteCheck): void {
+  const axisNames = Object.keys(suite.axes);
+  if (axisNames.length === 0) report(['axes'], 'a suite needs at least one axis');
+  for (const name of axisNames) {
+    if (!isAxisName(name)) report(['axes', name], `${AXIS_NAME_RULE}, and not a built-in object property; got "${name}"`);
+  }
+  for (const [name, spec] of Object.entries(suite.axes)) {
+    if (axisLength(spec) > MAX_AXIS_VALUES) report(['axes', name], `expands to more than ${MAX_AXIS_VALUES} values`);
+  }
+}
+
+function checkZipGroups({ suite, axisList, groupOfAxis, report }: SuiteCheck): void {
+  (suite.zip ?? []).forEach((group, groupIndex) => {
+    group.forEach((name, nameIndex) => {
+      if (!hasOwnKey(suite.axes, name)) {
+        report(['zip', groupIndex, nameIndex], `unknown axis "${name}"; axes: ${axisList}`);
+        return;
       }
-      zipGroups.forEach((group, groupIndex) => {
-        const lists = group.map((name) => (hasOwnKey(axes, name) ? axes[name] : undefined));
-        if (!lists.every((list): list is AxisValue[] => Array.isArray(list)) || new Set(lists.map((list) => list.length)).size > 1) return;
-        const tuples = lists[0]!.map((_, i) => group.map((name, g) => `${name}=${lists[g]![i]}`).join(', '));
-        const duplicate = duplicateValue(tuples);
-        if (duplicate !== undefined) report([...path, 'zip', groupIndex], `the zipped values (${duplicate}) are listed twice`);
-      });
-    };
-    checkDuplicates(suite.axes, axisNames, []);
-
-    const checkZipLengths = (axes: Record<string, AxisSpec>, path: PropertyKey[]): void => {
-      zipGroups.forEach((group, groupIndex) => {
-        const lengths = group.filter((name) => hasOwnKey(axes, name)).map((name) => `${name}: ${axisLength(axes[name]!)}`);
-        const distinct = new Set(group.filter((name) => hasOwnKey(axes, name)).map((name) => axisLength(axes[name]!)));
-        if (distinct.size > 1) {
-          report([...path, 'zip', groupIndex], `zipped axes must have equal lengths, got ${lengths.join(', ')}`);
-        }
-      });
-    };
-    checkZipLengths(suite.axes, []);
-
-    for (const profile of PROFILES) {
-      const profileAxes = suite.profiles?.[profile]?.axes;
-      if (profileAxes === undefined) continue;
-      for (const name of Object.keys(profileAxes)) {
-        if (!hasOwnKey(suite.axes, name)) report(['profiles', profile, 'axes', name], `unknown axis "${name}"; axes: ${axisList}`);
+      const previous = groupOfAxis.get(name);
+      if (previous !== undefined) {
+        report(['zip', groupIndex, nameIndex], `axis "${name}" is already in zip group ${previous}`);
+        return;
       }
-      // Reported under the profile so that the author knows which profile breaks the lockstep.
-      checkZipLengths({ ...suite.axes, ...profileAxes }, ['profiles', profile]);
-      checkDuplicates({ ...suite.axes, ...profileAxes }, Object.keys(profileAxes), ['profiles', profile]);
-    }
-
-    const rules = [
-      ...(suite.skip ?? []).map((rule, ruleIndex) => ({ when: rule.when, path: ['skip', ruleIndex, 'when'] })),
-      ...(suite.headline ?? []).map((when, ruleIndex) => ({ when, path: ['headline', ruleIndex] })),
-    ];
-    rules.forEach(({ when, path: rulePath }) => {
-      for (const [name, condition] of Object.entries(when)) {
-        const path = [...rulePath, name];
-        if (!hasOwnKey(suite.axes, name)) {
-          report(path, `unknown axis "${name}"; axes: ${axisList}`);
-          continue;
-        }
-        if (typeof condition !== 'object' || Array.isArray(condition)) continue;
-        for (const op of COMPARISON_OPS) {
-          const target = condition[op];
-          if (typeof target === 'string' && !hasOwnKey(suite.axes, target)) {
-            report([...path, op], `comparison target "${target}" is not an axis; axes: ${axisList}`);
-          }
-        }
-      }
+      groupOfAxis.set(name, groupIndex);
     });
   });
-export type SuiteFile = z.infer<typeof SuiteFileSchema>;
+}
+
+/** A value listed twice is a typo, except in a zipped axis, whose hand-picked points are the group's tuples. */
+function checkDuplicates({ suite, groupOfAxis, report }: SuiteCheck, axes: Record<string, AxisSpec>, names: readonly string[], path: PropertyKey[]): void {
+  for (const name of names) {
+    const spec = axes[name];
+    if (groupOfAxis.has(name) || !Array.isArray(spec)) continue;
+    const duplicate = duplicateValue(spec);
+    if (duplicate !== undefined) report([...path, 'axes', name], `value ${JSON.stringify(duplicate)} is listed twice`);
+  }
+  (suite.zip ?? []).forEach((group, groupIndex) => {
+    const lists = group.map((name) => (hasOwnKey(axes, name) ? axes[name] : undefined));
+    if (!lists.every((list): list is AxisValue[] => Array.isArray(list)) || new Set(lists.map((list) => list.length)).size > 1) return;
+    const tuples = lists[0]!.map((_, i) => group.map((name, g) => `${name}=${lists[g]![i]}`).join(', '));
+    const duplicate = duplicateValue(tuples);
+    if (duplicate !== undefined) report([...path, 'zip', groupIndex], `the zipped values (${duplicate}) are listed twice`);
+  });
+}
+
+function checkZipLengths({ suite, report }: SuiteCheck, axes: Record<string, AxisSpec>, path: PropertyKey[]): void {
+  (suite.zip ?? []).forEach((group, groupIndex) => {
+    const lengths = group.filter((name) => hasOwnKey(axes, name)).map((name) => `${name}: ${axisLength(axes[name]!)}`);
+    const distinct = new Set(group.filter((name) => hasOwnKey(axes, name)).map((name) => axisLength(axes[name]!)));
+    if (distinct.size > 1) report([...path, 'zip', groupIndex], `zipped axes must have equal lengths, got ${lengths.join(', ')}`);
+  });
+}
+
+function checkProfiles(check: SuiteCheck): void {
+  const { suite, axisList, report } = check;
+  for (const profile of PROFILES) {
+    const profileAxes = suite.profiles?.[profile]?.axes;
+    if (profileAxes === undefined) continue;
+    for (const name of Object.keys(profileAxes)) {
+      if (!hasOwnKey(suite.axes, name)) report(['profiles', profile, 'axes', name], `unknown axis "${name}"; axes: ${axisList}`);
+    }
+    // Reported under the profile so that the author knows which profile breaks the lockstep.
+    checkZipLengths(check, { ...suite.axes, ...profileAxes }, ['profiles', profile]);
+    checkDuplicates(check, { ...suite.axes, ...profileAxes }, Object.keys(profileAxes), ['profiles', profile]);
+  }
+}
+
+/** Skip rules and headline rules name axes (and comparison targets) the suite has. */
+function checkRules({ suite, axisList, report }: SuiteCheck): void {
+  const rules = [
+    ...(suite.skip ?? []).map((rule, ruleIndex) => ({ when: rule.when, path: ['skip', ruleIndex, 'when'] })),
+    ...(suite.headline ?? []).map((when, ruleIndex) => ({ when, path: ['headline', ruleIndex] })),
+  ];
+  for (const { when, path: rulePath } of rules) {
+    for (const [name, condition] of Object.entries(when)) {
+      const path = [...rulePath, name];
+      if (!hasOwnKey(suite.axes, name)) {
+        report(path, `unknown axis "${name}"; axes: ${axisList}`);
+        continue;
+      }
+      if (typeof condition !== 'object' || Array.isArray(condition)) continue;
+      for (const op of COMPARISON_OPS) {
+        const target = condition[op];
+        if (typeof target === 'string' && !hasOwnKey(suite.axes, target)) {
+          report([...path, op], `comparison target "${target}" is not an axis; axes: ${axisList}`);
+        }
+      }
+    }
+  }
+}
 
 function formatPath(path: readonly PropertyKey[]): string {
   return path

@@ -1,4 +1,4 @@
-import type { DeviceLimits } from '../../gpu/device.js';
+import type { DeviceLimits } from '../../core/device-facts.js';
 import { grid2d } from '../family.js';
 import { elementBytes, type BufferDecl, type Dtype, type StageDecl } from '../spec.js';
 import type { GemmPlan } from './plan.js';

@@ -1,7 +1,7 @@
 import { EPSILON, reductionTolerance } from '../../reference/allclose.js';
 import { matmulRowFlops, matmulRows } from '../../reference/gemm.js';
 import { seededUniform } from '../../reference/random.js';
-import type { AxisValue } from '../../suites/schema.js';
+import type { AxisValue } from '../../core/numbers.js';
 import type { BuildContext, BuildResult, KernelFamily } from '../family.js';
 import { numberParam, stringParam } from '../family.js';
 import { buffersMisfit, REFERENCE_BUDGET_FLOPS, sampleRows, type BufferDecl, type Dtype, type KernelCase, type OutputCheck, type SampledRows } from '../spec.js';

@@ -1,4 +1,4 @@
-import type { DeviceLimits, WantedFeature } from '../../gpu/device.js';
+import type { DeviceLimits, WantedFeature } from '../../core/device-facts.js';
 import type { GemmPlan, GemmPlanKind, GemvPlan, SubgroupPlan, TiledPlan } from './plan.js';
 import type { GemmProblem } from './problem.js';
 import { planGrid, unitColumns } from './emit.js';
