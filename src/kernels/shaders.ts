@@ -56,6 +56,21 @@ const MOE_FFN = struct('Ffn', { expert: 'u32', hidden: 'u32', inter: 'u32', rows
 
 const STREAM = struct('Params', { count: 'u32', threads: 'u32' });
 
+/** The GEMM family's kernels (src/kernels/gemm/): sizes, the grid, and the three operands' row addressing, in elements. */
+const GEMM_PARAMS = struct('Params', {
+  m: 'u32',
+  n: 'u32',
+  k: 'u32',
+  n4: 'u32',
+  k4: 'u32',
+  col_blocks: 'u32',
+  row_blocks: 'u32',
+  batch: 'u32',
+  a: ADDR,
+  b: ADDR,
+  c: ADDR,
+});
+
 export const SHADERS = {
   attentionDecode: shader('attention_decode.wgsl', ATTENTION_PARAMS),
   attentionPrefill: shader('attention_prefill.wgsl', ATTENTION_PARAMS),
@@ -67,6 +82,9 @@ export const SHADERS = {
     'mla_gemm.wgsl',
     struct('Params', { m: 'u32', n4: 'u32', k4: 'u32', n_blocks: 'u32', row_blocks: 'u32', _p0: 'u32', _p1: 'u32', _p2: 'u32', a: ADDR, b: ADDR, c: ADDR }),
   ),
+  gemmTiled: shader('gemm_tiled.wgsl', GEMM_PARAMS),
+  gemmSubgroup: shader('gemm_subgroup.wgsl', GEMM_PARAMS),
+  gemv: shader('gemv.wgsl', GEMM_PARAMS),
   mlaRope: shader(
     'mla_rope.wgsl',
     struct('Params', { m: 'u32', z: 'u32', copy: 'u32', rot: 'u32', pos_seg: 'u32', _p0: 'u32', _p1: 'u32', _p2: 'u32', src: ADDR, dst: ADDR }),

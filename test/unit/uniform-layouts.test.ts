@@ -139,6 +139,8 @@ const SMALL_CASES: [family: string, params: Record<string, AxisValue>][] = [
       { preset: 'custom', heads: 8, d_nope: 16, d_rope: 8, d_v: 16, d_latent: 32, d_q_latent: 16, d_model: 32, form, batch: 1, context: 12, q_len: 2, dtype: 'f32', tiling, layer: 'full' },
     ]),
   ),
+  // The GEMM family's kernels: the tiled one, the subgroup one and the GEMV, each picked by name.
+  ...['tiled', 'subgroup', 'gemv'].map((kernel): [string, Record<string, AxisValue>] => ['gemm', { op: 'custom', model: 'none', rows: 5, n: 24, k: 12, dtype: 'f32', tiling: 'workgroup', kernel }]),
   ...['gpu', 'host-loop'].map((dispatch): [string, Record<string, AxisValue>] => [
     'moe',
     { preset: 'v3', tokens: 8, experts: 8, hidden: 32, inter: 16, top_k: 2, n_group: 1, topk_group: 1, dispatch, dtype: 'f32' },

@@ -2,8 +2,10 @@ import type { DeviceLimits } from '../../core/device-facts.js';
 import { grid2d } from '../family.js';
 import { elementBytes, type BufferDecl, type Dtype, type StageDecl } from '../spec.js';
 import type { GemmPlan } from './plan.js';
-import { gemmWork, type GemmProblem, type RowAddressing } from './problem.js';
-import { gemmParamsWords, uniformDecl, type GemmGrid } from './uniforms.js';
+import { gemmWork, type GemmProblem } from './problem.js';
+import { SHADERS } from '../shaders.js';
+import { packStruct } from '../uniforms.js';
+import { addrOf, gemmParamsWords, uniformDecl, type GemmGrid } from './uniforms.js';
 
 /** What a GEMM adds to a case: its uniform buffer and its one dispatch. */
 export interface EmittedGemm {
@@ -55,13 +57,16 @@ function shaderOf(plan: GemmPlan, dtype: Dtype): Pick<StageDecl, 'shader' | 'con
 
 /** mla_gemm.wgsl's own uniform block: sizes and addresses in vec4s (see src/kernels/mla.ts). */
 function mlaGemmWords(problem: GemmProblem, grid: GemmGrid): Uint32Array {
-  const addr = (rows: RowAddressing): number[] => {
-    const words = [rows.offset ?? 0, rows.batchStride ?? 0, rows.segment?.stride ?? 0, rows.rowStride];
-    if (words.some((w) => w % 4 !== 0)) throw new Error(`mla-gemm: ${JSON.stringify(rows)} is not in whole vec4s`);
-    return [...words.map((w) => w / 4), rows.segment?.rows ?? 0x7fffffff, 0, 0, 0];
-  };
-  const head = [problem.m, problem.n / 4, problem.k / 4, grid.colBlocks, grid.rowBlocks, 0, 0, 0];
-  return Uint32Array.from([...head, ...addr(problem.a.rows), ...addr(problem.b.rows), ...addr(problem.c.rows)]);
+  return packStruct(SHADERS.mlaGemm.params, {
+    m: problem.m,
+    n4: problem.n / 4,
+    k4: problem.k / 4,
+    n_blocks: grid.colBlocks,
+    row_blocks: grid.rowBlocks,
+    a: addrOf(problem.a.rows, 4),
+    b: addrOf(problem.b.rows, 4),
+    c: addrOf(problem.c.rows, 4),
+  });
 }
 
 /** The one emitter: a plan and a problem become a uniform buffer and a dispatch over the problem's buffers. */
