@@ -23,7 +23,14 @@ function layerRules() {
       rules: {
         'no-restricted-imports': [
           'error',
-          { patterns: [{ regex: `^(\\.\\./)+(${above.map((f) => f.replace('.ts', '')).join('|')})(/|\\.js$)`, message: `${layer.join(', ')} is below ${above.join(', ')}: import downwards only (docs/architecture.md)` }] },
+          {
+            patterns: [
+              {
+                regex: `^(\\.\\./)+(${above.map((f) => f.replace('.ts', '')).join('|')})(/|\\.js$)`,
+                message: `${layer.join(', ')} is below ${above.join(', ')}: import downwards only (docs/architecture.md)`,
+              },
+            ],
+          },
         ],
       },
     };
@@ -36,7 +43,10 @@ export default tseslint.config(
   ...tseslint.configs.recommended,
   {
     rules: {
-      '@typescript-eslint/no-unused-vars': ['error', { argsIgnorePattern: '^_', varsIgnorePattern: '^_', destructuredArrayIgnorePattern: '^_' }],
+      '@typescript-eslint/no-unused-vars': [
+        'error',
+        { argsIgnorePattern: '^_', varsIgnorePattern: '^_', destructuredArrayIgnorePattern: '^_' },
+      ],
     },
   },
   {
@@ -48,7 +58,14 @@ export default tseslint.config(
   {
     files: ['src/report/**/*.ts'],
     rules: {
-      'no-restricted-imports': ['error', { patterns: [{ regex: '^(\\.\\./)+(gpu|run|profile|kernels)(/|\\.js$)', message: 'report reads results files only (docs/architecture.md)' }] }],
+      'no-restricted-imports': [
+        'error',
+        {
+          patterns: [
+            { regex: '^(\\.\\./)+(gpu|run|profile|kernels)(/|\\.js$)', message: 'report reads results files only (docs/architecture.md)' },
+          ],
+        },
+      ],
     },
   },
   {

@@ -18,7 +18,10 @@ function finalizeChartConfig(config, opts) {
   options.layout = { padding: { top: 8, right: 24, bottom: 8, left: 8 } };
   const plugins = (options.plugins = options.plugins || {});
   plugins.title = Object.assign({ font: { size: 20, weight: 'bold', family: opts.fontFamily }, color: '#111' }, plugins.title || {});
-  plugins.subtitle = Object.assign({ font: { size: 14, family: opts.fontFamily }, color: '#444', padding: { bottom: 10 } }, plugins.subtitle || {});
+  plugins.subtitle = Object.assign(
+    { font: { size: 14, family: opts.fontFamily }, color: '#444', padding: { bottom: 10 } },
+    plugins.subtitle || {},
+  );
   plugins.legend = plugins.legend || {};
   plugins.legend.labels = Object.assign(
     {

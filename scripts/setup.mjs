@@ -73,7 +73,10 @@ function osRelease() {
 
 /** The Debian mirror this machine already uses, so backports come from the same place. */
 function debianMirror() {
-  const files = ['/etc/apt/sources.list', ...(existsSync('/etc/apt/sources.list.d') ? readdirSync('/etc/apt/sources.list.d').map((f) => join('/etc/apt/sources.list.d', f)) : [])];
+  const files = [
+    '/etc/apt/sources.list',
+    ...(existsSync('/etc/apt/sources.list.d') ? readdirSync('/etc/apt/sources.list.d').map((f) => join('/etc/apt/sources.list.d', f)) : []),
+  ];
   for (const file of files) {
     if (!/\.(list|sources)$/.test(file) || !existsSync(file)) continue;
     const text = readFileSync(file, 'utf8');
@@ -88,7 +91,9 @@ function debianMirror() {
 function hasBackports(codename) {
   const dir = '/etc/apt/sources.list.d';
   const files = ['/etc/apt/sources.list', ...(existsSync(dir) ? readdirSync(dir).map((f) => join(dir, f)) : [])];
-  return files.some((file) => /\.(list|sources)$/.test(file) && existsSync(file) && readFileSync(file, 'utf8').includes(`${codename}-backports`));
+  return files.some(
+    (file) => /\.(list|sources)$/.test(file) && existsSync(file) && readFileSync(file, 'utf8').includes(`${codename}-backports`),
+  );
 }
 
 function canUseApt() {
@@ -118,12 +123,12 @@ function installLavapipe(release) {
 
 function manualInstructions(release) {
   if (process.platform !== 'linux') {
-    return 'install your GPU vendor\'s driver (Metal on macOS and D3D12 on Windows need nothing else)';
+    return "install your GPU vendor's driver (Metal on macOS and D3D12 on Windows need nothing else)";
   }
   if (release.ID === 'debian' && release.VERSION_CODENAME === 'bookworm') {
-    return 'as root: add the suite bookworm-backports to apt\'s sources, `apt-get update`, then `apt-get install -t bookworm-backports mesa-vulkan-drivers` (Mesa >= 24; bookworm\'s own 22.3 is too old for Dawn)';
+    return "as root: add the suite bookworm-backports to apt's sources, `apt-get update`, then `apt-get install -t bookworm-backports mesa-vulkan-drivers` (Mesa >= 24; bookworm's own 22.3 is too old for Dawn)";
   }
-  return 'install a Vulkan driver: your GPU vendor\'s, or Mesa >= 24 lavapipe (Debian/Ubuntu: `apt-get install mesa-vulkan-drivers`; Fedora: `dnf install mesa-vulkan-drivers`)';
+  return "install a Vulkan driver: your GPU vendor's, or Mesa >= 24 lavapipe (Debian/Ubuntu: `apt-get install mesa-vulkan-drivers`; Fedora: `dnf install mesa-vulkan-drivers`)";
 }
 
 let adapter = probeAdapter();
@@ -148,4 +153,3 @@ if (!existsSync(built) || newestMtime(join(root, 'src')) > statSync(built).mtime
   say('building (tsc)');
   run(process.execPath, [join(root, 'node_modules', 'typescript', 'bin', 'tsc'), '-p', 'tsconfig.json']);
 }
-

@@ -32,7 +32,10 @@ if (files.length === 0) {
   process.exit(1);
 }
 // Tests are TypeScript too: typecheck them (tsx only strips types).
-const typecheck = spawnSync(process.execPath, [join(root, 'node_modules', 'typescript', 'bin', 'tsc'), '-p', 'tsconfig.test.json'], { stdio: 'inherit', cwd: root });
+const typecheck = spawnSync(process.execPath, [join(root, 'node_modules', 'typescript', 'bin', 'tsc'), '-p', 'tsconfig.test.json'], {
+  stdio: 'inherit',
+  cwd: root,
+});
 if (typecheck.status !== 0) process.exit(typecheck.status ?? 1);
 
 const result = spawnSync(process.execPath, ['--import', 'tsx', '--test', '--test-concurrency=1', ...files], {

@@ -15,7 +15,12 @@ export const gpuFlags = {
   }),
 };
 
-export function gpuOptionsFrom(flags: { adapter?: string; backend?: string; 'power-preference'?: string; robustness?: boolean }): GpuOptions {
+export function gpuOptionsFrom(flags: {
+  adapter?: string;
+  backend?: string;
+  'power-preference'?: string;
+  robustness?: boolean;
+}): GpuOptions {
   return {
     adapter: flags.adapter ?? null,
     backend: (flags.backend as Backend | undefined) ?? null,
@@ -47,7 +52,10 @@ export abstract class BaseCommand extends Command {
 
   protected override async catch(error: Error & { exitCode?: number; oclif?: { exit?: number } }): Promise<unknown> {
     if (error instanceof Errors.ExitError) throw error;
-    const usage = error instanceof UserError || error.oclif?.exit === 2 || /^(Unexpected argument|Expected|Nonexistent flag|Missing required|--)/.test(error.message);
+    const usage =
+      error instanceof UserError ||
+      error.oclif?.exit === 2 ||
+      /^(Unexpected argument|Expected|Nonexistent flag|Missing required|--)/.test(error.message);
     const message = `${oneLineMessage(error)}${usage && !(error instanceof UserError) ? ' (see --help)' : ''}`;
     const exitCode = usage ? 2 : 1;
     // oclif's logToStderr is silent under --json; an error must reach the user either way.
@@ -64,7 +72,10 @@ export abstract class BaseCommand extends Command {
  * ("Parsing --min-time \n\tExpected an integer but received: 0.3"), so that is joined on.
  */
 export function oneLineMessage(error: Error): string {
-  const lines = error.message.split('\n').map((line) => line.trim()).filter((line) => line !== '' && !/^See more help/.test(line));
+  const lines = error.message
+    .split('\n')
+    .map((line) => line.trim())
+    .filter((line) => line !== '' && !/^See more help/.test(line));
   const [first = String(error), second] = lines;
   // "Missing 2 required args:" is followed by one "name  description" line per argument.
   if (/^Missing \d+ required args?:$/.test(first)) {

@@ -44,7 +44,12 @@ export interface ChildFinished {
 }
 
 function isChildFinished(message: unknown): message is ChildFinished {
-  return typeof message === 'object' && message !== null && (message as ChildFinished).mlaBenchFinished === true && Number.isInteger((message as ChildFinished).exitCode);
+  return (
+    typeof message === 'object' &&
+    message !== null &&
+    (message as ChildFinished).mlaBenchFinished === true &&
+    Number.isInteger((message as ChildFinished).exitCode)
+  );
 }
 
 /**
@@ -58,7 +63,10 @@ export function supervisorExit(
   finished: ChildFinished | undefined,
 ): { code: number; note?: string } | { signal: NodeJS.Signals } {
   if (signal && finished && CRASH_SIGNALS.includes(signal)) {
-    return { code: finished.exitCode, note: `mla-bench: the GPU runtime crashed (${signal}) while shutting down, after the command had finished; its exit status ${finished.exitCode} stands` };
+    return {
+      code: finished.exitCode,
+      note: `mla-bench: the GPU runtime crashed (${signal}) while shutting down, after the command had finished; its exit status ${finished.exitCode} stands`,
+    };
   }
   if (signal) return { signal };
   return { code: code ?? 1 };

@@ -54,7 +54,10 @@ export function progressHooks(style: ProgressStyle, write: { out: (s: string) =>
     const bar = `[${'#'.repeat(filled)}${'.'.repeat(width - filled)}]`;
     const name = current ? current.key + currentVisit : '';
     // A budgeted run shows its clock against the budget (process time: what the budget counts).
-    const time = budgetMs !== undefined ? `${clock(performance.now())} / ${clock(budgetMs)}` : `${clock(elapsed)} ETA ${Number.isFinite(eta) ? clock(eta) : '?'}`;
+    const time =
+      budgetMs !== undefined
+        ? `${clock(performance.now())} / ${clock(budgetMs)}`
+        : `${clock(elapsed)} ETA ${Number.isFinite(eta) ? clock(eta) : '?'}`;
     const line = `${bar} ${done + (current ? 1 : 0)}/${total} ${time} ${name}`;
     const columns = process.stdout.columns || 100;
     write.out(`\r\x1b[2K${line.slice(0, columns - 1)}`);
@@ -64,7 +67,8 @@ export function progressHooks(style: ProgressStyle, write: { out: (s: string) =>
       total = info.total;
       started = performance.now();
       budgetMs = info.budgetMs;
-      const plan = budgetMs !== undefined ? `${info.total} case visits planned to fit a budget of ${clock(budgetMs)}` : `${info.total} cases`;
+      const plan =
+        budgetMs !== undefined ? `${info.total} case visits planned to fit a budget of ${clock(budgetMs)}` : `${info.total} cases`;
       const lines = `${info.environment.adapter.description || info.environment.adapter.device}: ${plan}, profile ${info.profile}; journal ${info.journalPath}`;
       if (style === 'lines') write.err(lines + '\n');
       else {
@@ -84,7 +88,8 @@ export function progressHooks(style: ProgressStyle, write: { out: (s: string) =>
       if (visit.total !== undefined) total = visit.total;
       const which = visit.of > 1 ? ` (visit ${visit.visit}/${visit.of})` : '';
       const pooled = visit.visit > 1 && measurement.status === 'ok' ? ', pooled' : visit.visit > 1 ? '; earlier visits kept' : '';
-      if (style === 'lines') write.err(`[${index + 1}/${total}] ${measurement.key}${which}: ${summarizeMeasurement(measurement)}${pooled}\n`);
+      if (style === 'lines')
+        write.err(`[${index + 1}/${total}] ${measurement.key}${which}: ${summarizeMeasurement(measurement)}${pooled}\n`);
       else {
         drawBar();
         if (done === total) {

@@ -1,7 +1,18 @@
 import { Args, Flags } from '@oclif/core';
 import { BaseCommand } from '../cli/base.js';
 import { UserError } from '../errors.js';
-import { assertSameDevice, compareResults, defaultNoisePct, GPU_NOISE_PCT, SOFTWARE_NOISE_PCT, crossHardwareTable, regressions, type CandidateComparison, type CaseComparison, type CrossHardwareTable } from '../report/compare.js';
+import {
+  assertSameDevice,
+  compareResults,
+  defaultNoisePct,
+  GPU_NOISE_PCT,
+  SOFTWARE_NOISE_PCT,
+  crossHardwareTable,
+  regressions,
+  type CandidateComparison,
+  type CaseComparison,
+  type CrossHardwareTable,
+} from '../report/compare.js';
 import { renderComparison, renderCrossHardware } from '../report/compare-table.js';
 import { loadResults } from '../report/data.js';
 import { markdownComparison, markdownCrossHardware, markdownTable } from '../report/markdown.js';
@@ -48,7 +59,11 @@ Per suite: the geometric mean of the ratios. Both runs' calibrated ceilings are 
     }),
     'fail-on-regression': Flags.string({ description: 'exit 1 when a case is significantly slower by more than PCT percent' }),
     'cross-hardware': Flags.boolean({ description: 'allow files from different devices: one column per device with each case median' }),
-    format: Flags.string({ description: 'human output: terminal tables or Markdown (for CI job summaries)', options: ['table', 'md'], default: 'table' }),
+    format: Flags.string({
+      description: 'human output: terminal tables or Markdown (for CI job summaries)',
+      options: ['table', 'md'],
+      default: 'table',
+    }),
   };
 
   async run(): Promise<CompareResult> {
@@ -75,7 +90,13 @@ Per suite: the geometric mean of the ratios. Both runs' calibrated ceilings are 
     const peerRatios = candidates.map((candidate) => peerRatioPairs(base, candidate));
     for (const table of peerRatios.map(peerComparisonTable)) if (table) print(md ? markdownTable(table) : renderTable(table));
     const regressed = failPct === null ? [] : comparisons.flatMap((c) => regressions(c, failPct));
-    const result: CompareResult = { noisePct, failOnRegressionPct: failPct, comparisons, regressions: regressed, ...(peerRatios.some((p) => p.length) && { peerRatios }) };
+    const result: CompareResult = {
+      noisePct,
+      failOnRegressionPct: failPct,
+      comparisons,
+      regressions: regressed,
+      ...(peerRatios.some((p) => p.length) && { peerRatios }),
+    };
     if (regressed.length) {
       const worst = regressed.reduce((a, b) => (b.ratio > a.ratio ? b : a));
       const drifted = comparisons.some((c) => c.ceilings.some((x) => x.moved));

@@ -3,7 +3,12 @@ import { listAdapters, openGpu, type AdapterDescription } from '../gpu/device.js
 import { formatBytes } from '../report/format.js';
 
 export interface InfoResult {
-  selected: AdapterDescription & { deviceFeatures: string[]; deviceLimits: Record<string, number>; toggles: { enabled: string[]; disabled: string[] }; hostThreadNice: number | null };
+  selected: AdapterDescription & {
+    deviceFeatures: string[];
+    deviceLimits: Record<string, number>;
+    toggles: { enabled: string[]; disabled: string[] };
+    hostThreadNice: number | null;
+  };
   adapters: AdapterDescription[];
 }
 
@@ -58,14 +63,18 @@ export default class Info extends BaseCommand {
     this.log(`  adapter has  ${selected.features.join(', ')}`);
     this.log(`  toggles      enabled ${selected.toggles.enabled.join(', ')}; disabled ${selected.toggles.disabled.join(', ')}`);
     if (selected.hostThreadNice !== null) {
-      this.log(`  host thread  nice ${selected.hostThreadNice} while kernels run (the adapter's threads share these CPU cores; Dawn's wait spins)`);
+      this.log(
+        `  host thread  nice ${selected.hostThreadNice} while kernels run (the adapter's threads share these CPU cores; Dawn's wait spins)`,
+      );
     }
     this.log('  limits');
     for (const name of SHOWN_LIMITS) this.log(`    ${name.padEnd(36)} ${limit(name)}`);
     this.log('');
     this.log('Adapters found');
     for (const adapter of adapters) {
-      this.log(`  [${adapter.backend}] ${adapter.description || adapter.device} (${adapter.vendor || '-'}, ${adapter.architecture || '-'}${adapter.isFallbackAdapter ? ', fallback' : ''})`);
+      this.log(
+        `  [${adapter.backend}] ${adapter.description || adapter.device} (${adapter.vendor || '-'}, ${adapter.architecture || '-'}${adapter.isFallbackAdapter ? ', fallback' : ''})`,
+      );
     }
   }
 }

@@ -37,15 +37,32 @@ export default class List extends BaseCommand {
   static override summary = 'List the built-in suites and their axes, or the cases one suite expands to.';
   static override description =
     'Without a GPU: `auto` resolves to quick on software adapters and standard on GPUs at run time; here it shows standard unless --profile says otherwise.';
-  static override examples = ['<%= config.bin %> list', '<%= config.bin %> list calibration --profile quick', '<%= config.bin %> list calibration -a mib=8,16'];
+  static override examples = [
+    '<%= config.bin %> list',
+    '<%= config.bin %> list calibration --profile quick',
+    '<%= config.bin %> list calibration -a mib=8,16',
+  ];
   static override args = { suite: Args.string({ description: 'suite name or path to a suite .json: list its cases' }) };
   static override flags = {
     profile: Flags.string({ description: 'size profile', options: [...PROFILES], default: 'standard' }),
-    axis: Flags.string({ char: 'a', description: 'override an axis: name=v1,v2 | name=start:stop[:step] | name=pow2:from:to', multiple: true }),
+    axis: Flags.string({
+      char: 'a',
+      description: 'override an axis: name=v1,v2 | name=start:stop[:step] | name=pow2:from:to',
+      multiple: true,
+    }),
     filter: Flags.string({ description: 'keep cases whose key contains this text, or that match every axis=value in it' }),
     dtype: Flags.string({ description: 'storage types to run', options: ['f32', 'f16'], multiple: true }),
-    budget: Flags.string({ char: 'b', description: 'print what `run --budget` would run, in order, with each case\'s share (from starting cost estimates: a run re-plans from what it measures), and what it would leave out' }),
-    visits: Flags.integer({ description: 'visits per case, as run --visits (with --budget)', default: DEFAULT_RUN_OPTIONS.visits, min: 1, max: MAX_VISITS }),
+    budget: Flags.string({
+      char: 'b',
+      description:
+        "print what `run --budget` would run, in order, with each case's share (from starting cost estimates: a run re-plans from what it measures), and what it would leave out",
+    }),
+    visits: Flags.integer({
+      description: 'visits per case, as run --visits (with --budget)',
+      default: DEFAULT_RUN_OPTIONS.visits,
+      min: 1,
+      max: MAX_VISITS,
+    }),
   };
 
   async run(): Promise<ListResult> {
@@ -98,11 +115,20 @@ export default class List extends BaseCommand {
 }
 
 /** The budgeted schedule of a run with these suites and flags, simulated with the starting cost estimates. */
-function budgetPlan(names: string[], flags: { budget?: string; axis?: string[]; filter?: string; dtype?: string[]; visits: number }, profile: Profile): BudgetPlan {
+function budgetPlan(
+  names: string[],
+  flags: { budget?: string; axis?: string[]; filter?: string; dtype?: string[]; visits: number },
+  profile: Profile,
+): BudgetPlan {
   const budget = parseBudget(flags.budget ?? 'none');
   if (budget.kind === 'none') throw new UserError('--budget none plans nothing to leave out: use list without --budget');
   const suites = suitesToRun(names);
-  const config = { profile, overrides: flags.axis ?? [], filter: flags.filter ?? null, dtypes: (flags.dtype as ('f32' | 'f16')[] | undefined) ?? null };
+  const config = {
+    profile,
+    overrides: flags.axis ?? [],
+    filter: flags.filter ?? null,
+    dtypes: (flags.dtype as ('f32' | 'f16')[] | undefined) ?? null,
+  };
   const planned = planCases(suites, config, names);
   const untimed = new Set(suites.filter((suite) => suite.timed === false).map((suite) => suite.name));
   const simulated = simulateBudget(planned, {
@@ -123,7 +149,12 @@ function renderPlan(plan: BudgetPlan, profile: Profile): string {
     `Plan for a budget of ${formatBudget({ kind: 'bounded', ms: plan.budgetMs })}, profile ${profile} (starting estimates; a run re-plans from what it measures): ${plan.shares.length} cases, ending at about ${seconds(plan.endMs)}`,
   ];
   plan.shares.forEach((share, i) => {
-    const sampling = share.visits === 0 ? 'recorded, not run' : share.samplingMs > 0 ? `${share.visits} visit(s), ${seconds(share.samplingMs)} sampling each` : 'run once, checked';
+    const sampling =
+      share.visits === 0
+        ? 'recorded, not run'
+        : share.samplingMs > 0
+          ? `${share.visits} visit(s), ${seconds(share.samplingMs)} sampling each`
+          : 'run once, checked';
     lines.push(`${String(i + 1).padStart(4)}. ${share.priority.padEnd(11)} ${share.key}  (${sampling})`);
   });
   if (plan.leftOut.length) {

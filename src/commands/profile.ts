@@ -19,15 +19,33 @@ export default class Profile extends BaseCommand {
   ];
   static override args = { suite: Args.string({ description: 'suite name or path to a suite .json file', required: true }) };
   static override flags = {
-    profile: Flags.string({ char: 'p', description: 'size profile the case is chosen from; auto = quick on a software adapter, standard on a GPU', options: ['auto', ...PROFILES], default: 'auto' }),
-    axis: Flags.string({ char: 'a', description: 'override an axis: name=v1,v2 | name=start:stop[:step] | name=pow2:from:to', multiple: true }),
+    profile: Flags.string({
+      char: 'p',
+      description: 'size profile the case is chosen from; auto = quick on a software adapter, standard on a GPU',
+      options: ['auto', ...PROFILES],
+      default: 'auto',
+    }),
+    axis: Flags.string({
+      char: 'a',
+      description: 'override an axis: name=v1,v2 | name=start:stop[:step] | name=pow2:from:to',
+      multiple: true,
+    }),
     filter: Flags.string({ description: 'keep cases whose key contains this text, or that match every axis=value in it' }),
     dtype: Flags.string({ description: 'storage type', options: ['f32', 'f16'], multiple: true }),
     case: Flags.string({ description: 'the case key, suite/axis=value,... (as in results files and `run` output)' }),
     trace: Flags.string({ description: 'write a Chrome trace-event JSON file (Perfetto / chrome://tracing)' }),
     capture: Flags.boolean({ description: 'run each selected case once, no timestamps: for RenderDoc / Nsight / Xcode captures' }),
-    iterations: Flags.integer({ description: 'timeline iterations (each stage in its own timestamped pass)', default: 5, min: 1, max: 100 }),
-    calibrate: Flags.boolean({ description: 'measure the device ceilings first (for % of ceiling and the dispatch-overhead check)', default: true, allowNo: true }),
+    iterations: Flags.integer({
+      description: 'timeline iterations (each stage in its own timestamped pass)',
+      default: 5,
+      min: 1,
+      max: 100,
+    }),
+    calibrate: Flags.boolean({
+      description: 'measure the device ceilings first (for % of ceiling and the dispatch-overhead check)',
+      default: true,
+      allowNo: true,
+    }),
     ...samplingFlags,
     seed: Flags.integer({ description: 'seed of the generated inputs', default: DEFAULT_RUN_OPTIONS.seed }),
     ...gpuFlags,

@@ -21,10 +21,19 @@ table, md, csv and bmf go to stdout unless --out is given; html, png and gab alw
   ];
   static override strict = false;
   static override args = {
-    results: Args.string({ description: 'results files (.json written by `mla-bench run`), or the journal (.journal.jsonl) of a run that has not finished', required: true }),
+    results: Args.string({
+      description: 'results files (.json written by `mla-bench run`), or the journal (.journal.jsonl) of a run that has not finished',
+      required: true,
+    }),
   };
   static override flags = {
-    format: Flags.string({ char: 'f', description: 'output format (repeatable)', options: [...REPORT_FORMATS], multiple: true, default: ['table'] }),
+    format: Flags.string({
+      char: 'f',
+      description: 'output format (repeatable)',
+      options: [...REPORT_FORMATS],
+      multiple: true,
+      default: ['table'],
+    }),
     out: Flags.string({ char: 'o', description: 'folder for the written files' }),
   };
 
@@ -34,7 +43,10 @@ table, md, csv and bmf go to stdout unless --out is given; html, png and gab alw
     const json = this.jsonEnabled();
     if (!json) {
       for (const file of files) {
-        if (file.unfinished) this.logToStderr(`${file.path}: the journal of an unfinished run: its ${file.unfinished.finishedCases} finished case(s) (finish it with \`mla-bench run --resume --journal ${file.path}\`)`);
+        if (file.unfinished)
+          this.logToStderr(
+            `${file.path}: the journal of an unfinished run: its ${file.unfinished.finishedCases} finished case(s) (finish it with \`mla-bench run --resume --journal ${file.path}\`)`,
+          );
       }
     }
     const result = writeReport(files, {

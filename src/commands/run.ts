@@ -8,7 +8,15 @@ import { renderResults } from '../report/table.js';
 import { latestJournal } from '../results/store.js';
 import type { ResultFile } from '../results/schema.js';
 import { DEFAULT_BUDGET_MS, MIN_BUDGET_MS, NO_BUDGET, formatBudget, parseBudget } from '../run/budget.js';
-import { DEFAULT_RUN_OPTIONS, MAX_VISITS, resumeBenchmarks, runBenchmarks, type RequestedProfile, type RunHooks, type RunOutcome } from '../run/runner.js';
+import {
+  DEFAULT_RUN_OPTIONS,
+  MAX_VISITS,
+  resumeBenchmarks,
+  runBenchmarks,
+  type RequestedProfile,
+  type RunHooks,
+  type RunOutcome,
+} from '../run/runner.js';
 import { PROFILES } from '../suites/schema.js';
 import { parsePeerNames } from '../peer/registry.js';
 import { PEER_NAMES } from '../peer/types.js';
@@ -19,7 +27,18 @@ export interface RunResult {
 }
 
 /** Flags that apply to a resumed run; every other one is part of the interrupted run's recorded settings. */
-const RESUME_FLAGS = new Set(['resume', 'journal', 'out', 'force', 'save-tensors', 'results-dir', 'memory-budget', 'budget', 'json', 'verbose']);
+const RESUME_FLAGS = new Set([
+  'resume',
+  'journal',
+  'out',
+  'force',
+  'save-tensors',
+  'results-dir',
+  'memory-budget',
+  'budget',
+  'json',
+  'verbose',
+]);
 
 export default class Run extends BaseCommand {
   static override summary = 'Run benchmark suites: every case checked against a float64 reference, then timed on the GPU.';
@@ -36,18 +55,32 @@ Results go to results/<date>-<device>.json; a journal beside it keeps every fini
     '<%= config.bin %> run --resume',
   ];
   static override strict = false;
-  static override args = { suites: Args.string({ description: 'suite names or paths to suite .json files (default: all built-in suites)' }) };
+  static override args = {
+    suites: Args.string({ description: 'suite names or paths to suite .json files (default: all built-in suites)' }),
+  };
   static override flags = {
-    profile: Flags.string({ char: 'p', description: 'size profile; auto = quick on a software/fallback adapter, standard on a GPU', options: ['auto', ...PROFILES], default: 'auto' }),
+    profile: Flags.string({
+      char: 'p',
+      description: 'size profile; auto = quick on a software/fallback adapter, standard on a GPU',
+      options: ['auto', ...PROFILES],
+      default: 'auto',
+    }),
     budget: Flags.string({
       char: 'b',
       description: `wall time for the whole run (45s, 10m, 1h30m; at least ${MIN_BUDGET_MS / 1e3}s), or none: calibration first, then the headline cases, then the rest breadth-first, each case sampling its share; what does not fit is recorded as left out. Default ${formatBudget({ kind: 'bounded', ms: DEFAULT_BUDGET_MS })} on any adapter (the quick profile fits it on lavapipe); with --resume, the interrupted run's own budget again`,
       default: formatBudget({ kind: 'bounded', ms: DEFAULT_BUDGET_MS }),
     }),
-    axis: Flags.string({ char: 'a', description: 'override an axis: name=v1,v2 | name=start:stop[:step] | name=pow2:from:to', multiple: true }),
+    axis: Flags.string({
+      char: 'a',
+      description: 'override an axis: name=v1,v2 | name=start:stop[:step] | name=pow2:from:to',
+      multiple: true,
+    }),
     filter: Flags.string({ description: 'keep cases whose key contains this text, or that match every axis=value in it' }),
     dtype: Flags.string({ description: 'storage types to run (suites with a dtype axis)', options: ['f32', 'f16'], multiple: true }),
-    out: Flags.string({ char: 'o', description: 'results file (default: results/<date>-<device>.json); with --resume, where the finished results go' }),
+    out: Flags.string({
+      char: 'o',
+      description: 'results file (default: results/<date>-<device>.json); with --resume, where the finished results go',
+    }),
     force: Flags.boolean({ description: "discard an unfinished run's journal at --out, or replace a finished results file there" }),
     'results-dir': Flags.string({ description: 'folder for results and journals', default: DEFAULT_RUN_OPTIONS.resultsDir }),
     resume: Flags.boolean({ description: 'finish an interrupted run: the newest journal in --results-dir, or --journal' }),
@@ -55,18 +88,24 @@ Results go to results/<date>-<device>.json; a journal beside it keeps every fini
     ...samplingFlags,
     seed: Flags.integer({ description: 'seed of the generated inputs', default: DEFAULT_RUN_OPTIONS.seed }),
     visits: Flags.integer({
-      description: "visits per case: every case's first, then every case's second, ...; each samples a share of the case's time budget, and the samples are pooled, so a machine drifting over minutes shows in every case",
+      description:
+        "visits per case: every case's first, then every case's second, ...; each samples a share of the case's time budget, and the samples are pooled, so a machine drifting over minutes shows in every case",
       default: DEFAULT_RUN_OPTIONS.visits,
       min: 1,
       max: MAX_VISITS,
       helpGroup: 'SAMPLING',
     }),
-    'memory-budget': Flags.string({ description: 'GB of memory for the KV-cache capacity table (kv-cache suite): the longest context that fits', default: String(DEFAULT_MEMORY_BUDGET_GB) }),
+    'memory-budget': Flags.string({
+      description: 'GB of memory for the KV-cache capacity table (kv-cache suite): the longest context that fits',
+      default: String(DEFAULT_MEMORY_BUDGET_GB),
+    }),
     peer: Flags.string({
       description: `run a peer runtime beside every case with a matching operator (${PEER_NAMES.join(', ')}): same shape, dtype, adapter and float64 reference, timed in the same visits; optional, installed with \`node scripts/install-peer.mjs NAME\` (see docs/peer.md)`,
       multiple: true,
     }),
-    'save-tensors': Flags.string({ description: "write each checked case's inputs, outputs and references as .npy files with an index.json" }),
+    'save-tensors': Flags.string({
+      description: "write each checked case's inputs, outputs and references as .npy files with an index.json",
+    }),
     ...gpuFlags,
   };
 
@@ -74,7 +113,8 @@ Results go to results/<date>-<device>.json; a journal beside it keeps every fini
     const { argv, flags, metadata } = await this.parse(Run);
     if (flags.resume) {
       const given = Object.keys(flags).filter((name) => !RESUME_FLAGS.has(name) && metadata.flags[name]?.setFromDefault !== true);
-      if (given.length) throw new UserError(`--resume finishes the interrupted run with its own settings: --${given[0]} cannot change them`);
+      if (given.length)
+        throw new UserError(`--resume finishes the interrupted run with its own settings: --${given[0]} cannot change them`);
     }
     const suites = argv as string[];
     const memoryBudgetGB = positive(flags['memory-budget'], '--memory-budget');
@@ -104,7 +144,11 @@ Results go to results/<date>-<device>.json; a journal beside it keeps every fini
         if (suites.length) throw new UserError('--resume takes no suites: it finishes the plan of the interrupted run');
         const journalFile = flags.journal ?? latestJournal(flags['results-dir']);
         if (!journalFile) throw new UserError(`no interrupted run to resume in ${flags['results-dir']}/ (no *.journal.jsonl)`);
-        outcome = await resumeBenchmarks(journalFile, { ...saveTensors, ...(flags.out && { out: flags.out }), force: flags.force, ...(budget && { budget }) }, hooks);
+        outcome = await resumeBenchmarks(
+          journalFile,
+          { ...saveTensors, ...(flags.out && { out: flags.out }), force: flags.force, ...(budget && { budget }) },
+          hooks,
+        );
       } else {
         outcome = await runBenchmarks(
           {
@@ -139,4 +183,3 @@ Results go to results/<date>-<device>.json; a journal beside it keeps every fini
     return { resultsPath: outcome.resultsPath, results: outcome.results };
   }
 }
-

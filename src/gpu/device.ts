@@ -69,10 +69,7 @@ export function dawnToggles(options: GpuOptions): DawnToggles {
 
 function dawnFlags(options: GpuOptions): string[] {
   const toggles = dawnToggles(options);
-  const flags = [
-    `enable-dawn-features=${toggles.enabled.join(',')}`,
-    `disable-dawn-features=${toggles.disabled.join(',')}`,
-  ];
+  const flags = [`enable-dawn-features=${toggles.enabled.join(',')}`, `disable-dawn-features=${toggles.disabled.join(',')}`];
   if (options.backend) flags.push(`backend=${options.backend}`);
   if (options.adapter) flags.push(`adapter=${options.adapter}`);
   return flags;
@@ -110,9 +107,7 @@ function adapterRequestError(error: unknown, options: GpuOptions): UserError {
   const wanted = [options.adapter && `adapter "${options.adapter}"`, options.backend && `backend ${options.backend}`]
     .filter(Boolean)
     .join(' on ');
-  return new UserError(
-    `no WebGPU adapter matches ${wanted || 'the request'}; available: ${available.join(', ') || 'none'}`,
-  );
+  return new UserError(`no WebGPU adapter matches ${wanted || 'the request'}; available: ${available.join(', ') || 'none'}`);
 }
 
 async function requestAdapter(gpu: GPU, options: GpuOptions): Promise<GPUAdapter> {

@@ -29,7 +29,12 @@ export interface Timeline {
  * Runs the case `iterations` times, each stage in its own timestamped compute pass, one submission per
  * iteration: the per-stage GPU spans in sequence, for the trace. Null where the adapter has no timestamp-query.
  */
-export async function recordTimeline(context: GpuContext, allocator: TrackedAllocator, prepared: PreparedCase, iterations: number): Promise<Timeline | null> {
+export async function recordTimeline(
+  context: GpuContext,
+  allocator: TrackedAllocator,
+  prepared: PreparedCase,
+  iterations: number,
+): Promise<Timeline | null> {
   if (!context.features.has('timestamp-query')) return null;
   const { device } = context;
   const phases = casePhases(prepared.spec);
@@ -53,7 +58,13 @@ export async function recordTimeline(context: GpuContext, allocator: TrackedAllo
       host.push({ iteration, submitMs, doneMs });
       phases.forEach((phase, index) => {
         const span = spans[index]!;
-        passes.push({ iteration, stage: phase.name, dispatches: phase.dispatches.length, gpuBeginNs: Number(span.beginNs), gpuEndNs: Number(span.endNs) });
+        passes.push({
+          iteration,
+          stage: phase.name,
+          dispatches: phase.dispatches.length,
+          gpuBeginNs: Number(span.beginNs),
+          gpuEndNs: Number(span.endNs),
+        });
       });
     }
   } finally {

@@ -13,8 +13,10 @@ export interface PassSpan {
  */
 export function timestampProblem(spans: readonly PassSpan[]): string | null {
   const backwards = spans.filter((s) => s.endNs < s.beginNs).length;
-  if (backwards) return `GPU timestamps went backwards in ${backwards} of ${spans.length} pass(es): the adapter's timer cannot be trusted here`;
-  if (spans.length && spans.every((s) => s.endNs === s.beginNs)) return `GPU timestamps stood still over ${spans.length} pass(es): the work is below the timer's resolution`;
+  if (backwards)
+    return `GPU timestamps went backwards in ${backwards} of ${spans.length} pass(es): the adapter's timer cannot be trusted here`;
+  if (spans.length && spans.every((s) => s.endNs === s.beginNs))
+    return `GPU timestamps stood still over ${spans.length} pass(es): the work is below the timer's resolution`;
   return null;
 }
 
@@ -43,8 +45,16 @@ export class TimestampQueries {
   static create(device: GPUDevice, allocator: TrackedAllocator, passes: number, label: string): TimestampQueries {
     const count = 2 * passes;
     const querySet = device.createQuerySet({ type: 'timestamp', count });
-    const resolve = allocator.createBuffer('scratch', { label, size: count * 8, usage: GPUBufferUsage.QUERY_RESOLVE | GPUBufferUsage.COPY_SRC });
-    const readback = allocator.createBuffer('scratch', { label: `${label}-readback`, size: count * 8, usage: GPUBufferUsage.MAP_READ | GPUBufferUsage.COPY_DST });
+    const resolve = allocator.createBuffer('scratch', {
+      label,
+      size: count * 8,
+      usage: GPUBufferUsage.QUERY_RESOLVE | GPUBufferUsage.COPY_SRC,
+    });
+    const readback = allocator.createBuffer('scratch', {
+      label: `${label}-readback`,
+      size: count * 8,
+      usage: GPUBufferUsage.MAP_READ | GPUBufferUsage.COPY_DST,
+    });
     return new TimestampQueries(allocator, querySet, resolve, readback, passes);
   }
 

@@ -150,14 +150,21 @@ export class GpuTimer {
         return this.samplePassProbe(repeats);
       case 'stage':
         // Without timestamp queries a stage can only be timed alone, by the wall time of N repeats of it.
-        return this.timestamps ? this.sampleStageInPipeline(prepared, mode, repeats, series.dispatches) : this.sampleOnePass(prepared, mode, repeats, series.dispatches);
+        return this.timestamps
+          ? this.sampleStageInPipeline(prepared, mode, repeats, series.dispatches)
+          : this.sampleOnePass(prepared, mode, repeats, series.dispatches);
       case 'case':
         return prepared.spec.hostTail ? this.sampleHostTailStep(prepared, mode) : this.sampleOnePass(prepared, mode, repeats);
     }
   }
 
   /** Every stage (or only `dispatches`) N times in one timed pass; gpuMs per repeat. */
-  private async sampleOnePass(prepared: PreparedCase, mode: TimingMode, repeats: number, dispatches?: readonly number[]): Promise<TimedSample> {
+  private async sampleOnePass(
+    prepared: PreparedCase,
+    mode: TimingMode,
+    repeats: number,
+    dispatches?: readonly number[],
+  ): Promise<TimedSample> {
     const encoder = this.context.device.createCommandEncoder();
     if (mode === 'cold') this.flusher?.encode(encoder);
     const pass = encoder.beginComputePass(this.timestampWrites(0));
@@ -180,7 +187,12 @@ export class GpuTimer {
    * took 0.13 ms alone against 0.22-0.25 ms right after its attend. gpuMs is the mean of the stage's passes;
    * wallMs spans the whole submission, every stage included. A host tail's dispatches are not part of it.
    */
-  private async sampleStageInPipeline(prepared: PreparedCase, mode: TimingMode, repeats: number, stage: readonly number[]): Promise<TimedSample> {
+  private async sampleStageInPipeline(
+    prepared: PreparedCase,
+    mode: TimingMode,
+    repeats: number,
+    stage: readonly number[],
+  ): Promise<TimedSample> {
     const { device } = this.context;
     const first = Math.min(...stage);
     const last = Math.max(...stage);
@@ -244,7 +256,8 @@ export class GpuTimer {
    */
   private async sampleHostTailStep(prepared: PreparedCase, mode: TimingMode): Promise<TimedSample> {
     const { device } = this.context;
-    const pass = (encoder: GPUCommandEncoder, index: number): GPUComputePassEncoder => encoder.beginComputePass(this.timestampWrites(index));
+    const pass = (encoder: GPUCommandEncoder, index: number): GPUComputePassEncoder =>
+      encoder.beginComputePass(this.timestampWrites(index));
     const head = device.createCommandEncoder();
     if (mode === 'cold') this.flusher?.encode(head);
     const headPass = pass(head, 0);

@@ -1,6 +1,23 @@
 import type { AttentionProblem } from '../reference/attention.js';
-import { blockRows, pickPlan, TILING_STRATEGIES, type AttendWishes, type AttentionPlan, type AttentionStrategy, type PlanRequest } from './attention-plans.js';
-import { attentionFlops, KV_LAYOUT, longestKv, queryRows, shapeProblem, type AttentionPhase, type AttentionShape, type AttentionTiling } from './attention-shape.js';
+import {
+  blockRows,
+  pickPlan,
+  TILING_STRATEGIES,
+  type AttendWishes,
+  type AttentionPlan,
+  type AttentionStrategy,
+  type PlanRequest,
+} from './attention-plans.js';
+import {
+  attentionFlops,
+  KV_LAYOUT,
+  longestKv,
+  queryRows,
+  shapeProblem,
+  type AttentionPhase,
+  type AttentionShape,
+  type AttentionTiling,
+} from './attention-shape.js';
 import { ceilDiv, paramsUniform, storage } from './build.js';
 import type { BuildContext } from './family.js';
 import { grid2d } from './family.js';
@@ -81,7 +98,8 @@ const rowGroupFacts = (g: Grid, wg: number, rpi: number, kernel: string): Record
   rowsKernel: kernel,
 });
 /** One invocation (rows) or workgroup (the subgroup kernels) per grid cell, the flat grid split into x and y. */
-const flatGrid = (g: Grid, perWorkgroup = 1): [number, number] => grid2d(ceilDiv(g.batch * g.nKv * g.splits * g.rowBlocks, perWorkgroup), g.maxPerDim);
+const flatGrid = (g: Grid, perWorkgroup = 1): [number, number] =>
+  grid2d(ceilDiv(g.batch * g.nKv * g.splits * g.rowBlocks, perWorkgroup), g.maxPerDim);
 
 function prefixed(prefix: string, values: object): Record<string, number> {
   return Object.fromEntries(Object.entries(values).map(([key, value]) => [`${prefix}${key}`, value as number]));
@@ -180,7 +198,11 @@ function emit(plan: AttentionPlan, input: EmitInput): { buffers: BufferDecl[]; s
   const outRows = shape.batch * shape.qLen * shape.nQ;
   const outBytes = outRows * shape.dV * elementBytes(dtype);
   if (kernel.output(plan) === 'direct') {
-    const stage: StageDecl = { ...attend, bindings: ['params', io.seqs, io.q, io.k, io.v, io.out], work: { ...input.attendWork, bytesWritten: outBytes } };
+    const stage: StageDecl = {
+      ...attend,
+      bindings: ['params', io.seqs, io.q, io.k, io.v, io.out],
+      work: { ...input.attendWork, bytesWritten: outBytes },
+    };
     return { buffers: [params], stages: [stage] };
   }
   const partials = outRows * grid.splits;
@@ -193,7 +215,11 @@ function emit(plan: AttentionPlan, input: EmitInput): { buffers: BufferDecl[]; s
     paramsUniform('reduce_params', SHADERS.attentionReduce, { rows: outRows, n_splits: grid.splits }),
   ];
   const stages: StageDecl[] = [
-    { ...attend, bindings: ['params', io.seqs, io.q, io.k, io.v, 'part_o', 'part_ml'], work: { ...input.attendWork, bytesWritten: partialBytes } },
+    {
+      ...attend,
+      bindings: ['params', io.seqs, io.q, io.k, io.v, 'part_o', 'part_ml'],
+      work: { ...input.attendWork, bytesWritten: partialBytes },
+    },
     {
       name: 'reduce',
       shader: SHADERS.attentionReduce.file,
@@ -224,9 +250,17 @@ export function attentionCore(
   const { batch, nQ, nKv, dQk, dV, qLen, kvLens } = shape;
   const [dQkPad, dVPad] = [ceilDiv(dQk, 4) * 4, ceilDiv(dV, 4) * 4];
   const vStride = io.vStride ?? dVPad;
-  if (vStride % 4 !== 0 || vStride < dV) return { kind: 'skip', reason: `v row stride ${vStride} must be a multiple of 4 and >= d_v=${dV}` };
+  if (vStride % 4 !== 0 || vStride < dV)
+    return { kind: 'skip', reason: `v row stride ${vStride} must be a multiple of 4 and >= d_v=${dV}` };
   const tiling = options.tiling ?? 'workgroup';
-  const request: PlanRequest = { shape, phase, limits: context.limits, subgroupMinSize: context.subgroupMinSize, stridedV: vStride !== dVPad, wishes: options };
+  const request: PlanRequest = {
+    shape,
+    phase,
+    limits: context.limits,
+    subgroupMinSize: context.subgroupMinSize,
+    stridedV: vStride !== dVPad,
+    wishes: options,
+  };
   const plan = pickPlan(options.strategies ?? TILING_STRATEGIES[tiling], request);
   if (typeof plan === 'string') return { kind: 'skip', reason: plan };
 
@@ -236,7 +270,14 @@ export function attentionCore(
   const elem = elementBytes(dtype);
   const kvBytes = cachedTokens * nKv * (dQkPad + (io.k === io.v ? 0 : dVPad)) * elem;
   const chunk = 'chunk' in plan ? plan.chunk : longestKv(shape);
-  const grid: Grid = { batch, nKv, rowBlocks: ceilDiv(queryRows(shape), blockRows(plan)), chunk, splits: ceilDiv(longestKv(shape), chunk), maxPerDim: context.limits.maxComputeWorkgroupsPerDimension };
+  const grid: Grid = {
+    batch,
+    nKv,
+    rowBlocks: ceilDiv(queryRows(shape), blockRows(plan)),
+    chunk,
+    splits: ceilDiv(longestKv(shape), chunk),
+    maxPerDim: context.limits.maxComputeWorkgroupsPerDimension,
+  };
   const { buffers, stages } = emit(plan, {
     shape,
     scale,
@@ -246,6 +287,18 @@ export function attentionCore(
     vConstants: vStride === dVPad ? {} : { V_STRIDE4: vStride / 4 },
     attendWork: { flops: attentionFlops(problem), bytesRead: dQkPad * batch * qLen * nQ * elem + kvBytes + batch * 8 },
   });
-  const facts = { phase, nQ, nKv, dQk, dV, qLen, causal: shape.causal ? 1 : 0, kvLayout: KV_LAYOUT, cachedTokens, tiling, ...kernelOf(plan).facts(plan, grid) };
+  const facts = {
+    phase,
+    nQ,
+    nKv,
+    dQk,
+    dV,
+    qLen,
+    causal: shape.causal ? 1 : 0,
+    kvLayout: KV_LAYOUT,
+    cachedTokens,
+    tiling,
+    ...kernelOf(plan).facts(plan, grid),
+  };
   return { kind: 'core', buffers, stages, facts };
 }

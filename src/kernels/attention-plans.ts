@@ -110,7 +110,14 @@ const TARGET_WORKGROUPS = 256;
 const MIN_SPLIT_TOKENS = 256;
 
 /** Tokens per split (a multiple of `align`): `wanted` splits, or enough for `target` workgroups of >= minTokens tokens. */
-function splitChunk(shape: AttentionShape, rowBlocks: number, align: number, wanted?: number, target = TARGET_WORKGROUPS, minTokens = MIN_SPLIT_TOKENS): number {
+function splitChunk(
+  shape: AttentionShape,
+  rowBlocks: number,
+  align: number,
+  wanted?: number,
+  target = TARGET_WORKGROUPS,
+  minTokens = MIN_SPLIT_TOKENS,
+): number {
   const maxLen = longestKv(shape);
   const perSplit = shape.batch * shape.nKv * rowBlocks;
   const want = wanted ?? Math.min(ceilDiv(target, perSplit), ceilDiv(maxLen, minTokens));
@@ -152,7 +159,8 @@ function rowsStrategy({ shape, phase, wishes }: PlanRequest): RowsPlan | string 
   const rows = queryRows(shape);
   const widest = Math.max(ceilDiv(shape.dQk, 4), ceilDiv(shape.dV, 4));
   const fit = Math.min(ROWS_MAX_RPI, Math.floor(ROWS_MAX_VEC4 / widest));
-  if (wishes.rowsPerInvocation === undefined && fit < 1) return `head dims ${shape.dQk}/${shape.dV} exceed the rows tiling's ${ROWS_MAX_VEC4 * 4}-element row buffers`;
+  if (wishes.rowsPerInvocation === undefined && fit < 1)
+    return `head dims ${shape.dQk}/${shape.dV} exceed the rows tiling's ${ROWS_MAX_VEC4 * 4}-element row buffers`;
   const rpi = wishes.rowsPerInvocation ?? Math.min(fit, pow2Floor(rows));
   const rowGroups = ceilDiv(rows, rpi);
   const chunk =
@@ -198,7 +206,8 @@ export function subgroupRowsPlan(
   if (unsupported) return unsupported;
   const [dq4, dv4] = [ceilDiv(shape.dQk, 4), ceilDiv(shape.dV, 4)];
   const fit = Math.min(SUBGROUP_ROWS_MAX_RPI, Math.floor(SUBGROUP_ROWS_MAXQ / dq4), Math.floor(SUBGROUP_ROWS_MAXV / dv4));
-  if (fit < 1) return `head dims ${shape.dQk}/${shape.dV} exceed the subgroup rows kernel's private rows (${SUBGROUP_ROWS_MAXQ * 4}/${SUBGROUP_ROWS_MAXV * 4} elements)`;
+  if (fit < 1)
+    return `head dims ${shape.dQk}/${shape.dV} exceed the subgroup rows kernel's private rows (${SUBGROUP_ROWS_MAXQ * 4}/${SUBGROUP_ROWS_MAXV * 4} elements)`;
   const rows = queryRows(shape);
   const rpi = Math.min(wanted.rpi ?? 2, fit, rows);
   if (rpi < 1 || rpi > fit) return `${rpi} rows per invocation: the private rows hold 1 to ${fit} at head dims ${shape.dQk}/${shape.dV}`;
@@ -211,9 +220,14 @@ export function subgroupRowsPlan(
 }
 
 function subgroupRowsStrategy({ shape, phase, limits, subgroupMinSize, wishes }: PlanRequest): SubgroupRowsPlan | string {
-  if (queryRows(shape) < SUBGROUP_ROWS_LANES) return `fewer than ${SUBGROUP_ROWS_LANES} query rows per KV head for the subgroup rows kernel`;
+  if (queryRows(shape) < SUBGROUP_ROWS_LANES)
+    return `fewer than ${SUBGROUP_ROWS_LANES} query rows per KV head for the subgroup rows kernel`;
   const { rowsPerInvocation: rpi, rowsWorkgroup: wg, splits } = wishes;
-  return subgroupRowsPlan(shape, phase, limits, subgroupMinSize, { ...(rpi !== undefined && { rpi }), ...(wg !== undefined && { wg }), ...(splits !== undefined && { splits }) });
+  return subgroupRowsPlan(shape, phase, limits, subgroupMinSize, {
+    ...(rpi !== undefined && { rpi }),
+    ...(wg !== undefined && { wg }),
+    ...(splits !== undefined && { splits }),
+  });
 }
 
 /** Columns kernel (kernels/attention_columns.wgsl): lanes split the head dims, so head dims up to 8 x 8 vec4s. */
@@ -230,7 +244,8 @@ function columnsStrategy({ shape, phase, subgroupMinSize, wishes }: PlanRequest)
   if (wishes.rowsPerInvocation !== undefined) return 'rows per invocation asked for: the per-invocation rows kernel';
   const unsupported = noSubgroups('the columns kernel sums', subgroupMinSize);
   if (unsupported) return unsupported;
-  if (Math.max(ceilDiv(shape.dQk, 4), ceilDiv(shape.dV, 4)) > COLUMNS_MAX_VEC4) return `head dims ${shape.dQk}/${shape.dV} exceed the columns kernel's ${COLUMNS_MAX_VEC4 * 4}`;
+  if (Math.max(ceilDiv(shape.dQk, 4), ceilDiv(shape.dV, 4)) > COLUMNS_MAX_VEC4)
+    return `head dims ${shape.dQk}/${shape.dV} exceed the columns kernel's ${COLUMNS_MAX_VEC4 * 4}`;
   const r = Math.min(queryRows(shape), COLUMNS_MAX_ROWS);
   const chunk =
     phase === 'prefill' && wishes.splits === undefined

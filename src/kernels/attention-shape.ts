@@ -2,7 +2,8 @@ import { visibleTokens, type AttentionProblem } from '../reference/attention.js'
 
 /** The attention problem as the attention core's plans and kernels see it (see attention.ts for the layouts). */
 
-export const KV_LAYOUT = '[batch][kv_head][token][dim] packed ragged (sequence b from token offset sum(kvLens[<b])), rows padded to 4 elements';
+export const KV_LAYOUT =
+  '[batch][kv_head][token][dim] packed ragged (sequence b from token offset sum(kvLens[<b])), rows padded to 4 elements';
 
 export interface AttentionShape {
   batch: number;

@@ -71,7 +71,12 @@ function best<T>(candidates: readonly T[], score: (tiles: T) => number): T | und
 }
 
 /** Workgroup sizes and row blocks to try (or the caller's), with the output lanes each implies. */
-function shapes(shape: AttentionShape, limits: DeviceLimits, wanted: Partial<PrefillTiles>, rowBlocks: readonly number[]): { WG: number; BR: number; OC: number; ORG: number }[] {
+function shapes(
+  shape: AttentionShape,
+  limits: DeviceLimits,
+  wanted: Partial<PrefillTiles>,
+  rowBlocks: readonly number[],
+): { WG: number; BR: number; OC: number; ORG: number }[] {
   const maxWg = Math.min(256, limits.maxComputeInvocationsPerWorkgroup, limits.maxComputeWorkgroupSizeX);
   const wgs = wanted.WG !== undefined ? [wanted.WG] : [32, 64, 128, 256].filter((wg) => wg <= maxWg);
   const brs = wanted.BR !== undefined ? [wanted.BR] : rowBlocks.filter((br) => br <= pow2Ceil(queryRows(shape)));
@@ -101,7 +106,10 @@ export function chooseDecodeTiles(shape: AttentionShape, limits: DeviceLimits, w
     })
     .filter((tiles) => decodeProblem(tiles, dv4, budget) === null);
   // Fewest K/V re-reads first, then the fewest idle rows, then workgroups near 64 invocations.
-  const tiles = best(fitting, ({ WG, BR }) => -ceilDiv(rows, BR) * 1e6 - (ceilDiv(rows, BR) * BR - rows) * 1e3 - Math.abs(Math.log2(WG / 64)));
+  const tiles = best(
+    fitting,
+    ({ WG, BR }) => -ceilDiv(rows, BR) * 1e6 - (ceilDiv(rows, BR) * BR - rows) * 1e3 - Math.abs(Math.log2(WG / 64)),
+  );
   return tiles ?? `no decode tiling fits ${budget} bytes of workgroup memory and ${MAX_ACC} accumulators for d_v=${shape.dV}`;
 }
 

@@ -6,9 +6,27 @@ import { ATTENTION_PHASES, ATTENTION_TILINGS, attentionFlops, shapeProblem, type
 import { CANARY, ceilDiv, dtypeUnsupported, input, seededMaxAbs, SHORT_CANARY, storage } from './build.js';
 import type { BuildContext, BuildResult, KernelFamily } from './family.js';
 import { numberParam, optionalNumber, optionalString, stringParam } from './family.js';
-import { buffersMisfit, DTYPES, elementBytes, REFERENCE_BUDGET_FLOPS, sampleRows, type BufferDecl, type Dtype, type KernelCase, type OutputCheck, type Tolerance } from './spec.js';
+import {
+  buffersMisfit,
+  DTYPES,
+  elementBytes,
+  REFERENCE_BUDGET_FLOPS,
+  sampleRows,
+  type BufferDecl,
+  type Dtype,
+  type KernelCase,
+  type OutputCheck,
+  type Tolerance,
+} from './spec.js';
 
-export { ATTENTION_PHASES, ATTENTION_TILINGS, KV_LAYOUT, type AttentionPhase, type AttentionShape, type AttentionTiling } from './attention-shape.js';
+export {
+  ATTENTION_PHASES,
+  ATTENTION_TILINGS,
+  KV_LAYOUT,
+  type AttentionPhase,
+  type AttentionShape,
+  type AttentionTiling,
+} from './attention-shape.js';
 export type { AttentionOptions } from './attention-core.js';
 
 /**
@@ -185,7 +203,8 @@ export const attentionFamily: KernelFamily = {
       kvLens = raggedLengths(batch, contextLen, ragged);
     } else {
       const seq = numberParam(params, 'seq');
-      if (ragged > 0) return { kind: 'skip', reason: 'ragged prefill needs per-sequence query lengths (use attentionCase with kvLens >= q_len)' };
+      if (ragged > 0)
+        return { kind: 'skip', reason: 'ragged prefill needs per-sequence query lengths (use attentionCase with kvLens >= q_len)' };
       qLen = seq;
       kvLens = Array.from({ length: batch }, () => seq);
     }

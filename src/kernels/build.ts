@@ -33,7 +33,13 @@ export function dtypeUnsupported(dtype: Dtype, context: Pick<BuildContext, 'feat
 }
 
 /** A storage buffer; with `data`, an input uploaded from the host (and dumped with --save-tensors). */
-export function storage(name: string, role: MemoryRole, type: ElementType, length: number, extra: { canary?: number; data?: HostData } = {}): BufferDecl {
+export function storage(
+  name: string,
+  role: MemoryRole,
+  type: ElementType,
+  length: number,
+  extra: { canary?: number; data?: HostData } = {},
+): BufferDecl {
   return {
     name,
     role,

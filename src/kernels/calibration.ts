@@ -208,7 +208,8 @@ export const calibrationFamily: KernelFamily = {
   build(params, context): BuildResult {
     const kernel = stringParam(params, 'kernel', CALIBRATION_KERNELS);
     const mib = numberParam(params, 'mib');
-    if (!(mib > 0) || !Number.isInteger(mib * 2 ** 16)) return { kind: 'skip', reason: `mib=${mib} is not a positive multiple of 16 bytes` };
+    if (!(mib > 0) || !Number.isInteger(mib * 2 ** 16))
+      return { kind: 'skip', reason: `mib=${mib} is not a positive multiple of 16 bytes` };
     const iterations = typeof params['iterations'] === 'number' ? params['iterations'] : 64;
     switch (kernel) {
       case 'copy':

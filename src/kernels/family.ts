@@ -62,7 +62,12 @@ export function grid2d(workgroups: number, maxPerDimension: number): [number, nu
 }
 
 /** What a case's input seed is derived from: its key, without the family's input-invariant axes. */
-export function seedKey(family: Pick<KernelFamily, 'inputInvariantAxes'>, suite: string, key: string, params: Record<string, AxisValue>): string {
+export function seedKey(
+  family: Pick<KernelFamily, 'inputInvariantAxes'>,
+  suite: string,
+  key: string,
+  params: Record<string, AxisValue>,
+): string {
   const invariant = family.inputInvariantAxes;
   if (!invariant?.length) return key;
   const kept = Object.entries(params).filter(([axis]) => !invariant.includes(axis));

@@ -5,7 +5,25 @@
  */
 export { emitGemm, planGrid, type EmittedGemm, type GemmStageNames } from './gemm/emit.js';
 export { gemmCase, gemmFamily, gemmTolerance, GEMM_KERNELS, type GemmCaseSpec, type GemmKernel } from './gemm/family.js';
-export { describePlan, GEMM_PLAN_KINDS, type GemmPlan, type GemmPlanKind, type GemvPlan, type MlaGemmPlan, type SubgroupPlan, type TiledPlan } from './gemm/plan.js';
+export {
+  describePlan,
+  GEMM_PLAN_KINDS,
+  type GemmPlan,
+  type GemmPlanKind,
+  type GemvPlan,
+  type MlaGemmPlan,
+  type SubgroupPlan,
+  type TiledPlan,
+} from './gemm/plan.js';
 export { gemmWork, problemDefect, rowStart, type GemmProblem, type Operand, type RowAddressing } from './gemm/problem.js';
 export { GEMM_MODELS, GEMM_OPS, gemmShape, type GemmModel, type GemmOp, type GemmShape } from './gemm/shapes.js';
-export { GEMM_TILINGS, gemvPlan, planDefect, planGemm, subgroupPlan, tiledPlan, type GemmDevice, type GemmTiling } from './gemm/strategy.js';
+export {
+  GEMM_TILINGS,
+  gemvPlan,
+  planDefect,
+  planGemm,
+  subgroupPlan,
+  tiledPlan,
+  type GemmDevice,
+  type GemmTiling,
+} from './gemm/strategy.js';

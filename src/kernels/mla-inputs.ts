@@ -79,7 +79,7 @@ export function expandCache(spec: MlaSpec, inputs: MlaInputs, dtype: Dtype): { k
   const k = new Float32Array(batch * H * L * qW).fill(NaN);
   const v = new Float32Array(batch * H * L * dV).fill(NaN);
   const round = dtype === 'f16' ? roundToF16 : Math.fround;
-  const { wUK, wUV, } = inputs.weights;
+  const { wUK, wUV } = inputs.weights;
   const { latent } = inputs;
   const decompress = (w: Float32Array, h: number, j: number, c: number): number => {
     let sum = 0;

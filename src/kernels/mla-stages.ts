@@ -23,7 +23,8 @@ export type Rows = [buffer: string, addr: RowAddr];
 /** The kernels' Addr struct, in units of `unit` elements (4: the GEMM's vec4s). */
 function addrValues(addr: RowAddr, unit: number): { off: number; zs: number; outer: number; row: number; seg: number } {
   const [off, zs, outer, row] = [addr.off ?? 0, addr.zs ?? 0, addr.outer ?? 0, addr.row];
-  if ([off, zs, outer, row].some((w) => w % unit !== 0)) throw new Error(`mla: address ${JSON.stringify(addr)} is not in whole vec${unit}s`);
+  if ([off, zs, outer, row].some((w) => w % unit !== 0))
+    throw new Error(`mla: address ${JSON.stringify(addr)} is not in whole vec${unit}s`);
   return { off: off / unit, zs: zs / unit, outer: outer / unit, row: row / unit, seg: addr.seg ?? 0x7fffffff };
 }
 
@@ -88,7 +89,9 @@ export class StageList {
     const [x, y] = this.grid(nBlocks * rowBlocks);
     const params = this.uniformName(name);
     const [a, b, c] = [addrValues(g.a[1], 4), addrValues(g.b[1], 4), addrValues(g.c[1], 4)];
-    this.buffers.push(paramsUniform(params, SHADERS.mlaGemm, { m: g.m, n4, k4: g.k / 4, n_blocks: nBlocks, row_blocks: rowBlocks, a, b, c }));
+    this.buffers.push(
+      paramsUniform(params, SHADERS.mlaGemm, { m: g.m, n4, k4: g.k / 4, n_blocks: nBlocks, row_blocks: rowBlocks, a, b, c }),
+    );
     const aReads = (g.a[1].zs ? g.z : 1) * g.m * g.k;
     const bReads = (g.b[1].zs ? g.z : 1) * g.k * g.n;
     this.stages.push({
@@ -106,18 +109,35 @@ export class StageList {
   /** A one-invocation-per-row kernel's dispatch (RoPE, RMSNorm). */
   private rowStage(name: string, phase: string, shader: Shader, bindings: string[], rows: number, work: Work): void {
     const wg = 64;
-    this.stages.push({ name, phase, shader: shader.file, dtype: this.dtype, constants: { WG: wg }, bindings, workgroups: this.grid(ceilDiv(rows, wg)), work });
+    this.stages.push({
+      name,
+      phase,
+      shader: shader.file,
+      dtype: this.dtype,
+      constants: { WG: wg },
+      bindings,
+      workgroups: this.grid(ceilDiv(rows, wg)),
+      work,
+    });
   }
 
   /** Per row: copy `copy` elements, rotate the next `rot` (see kernels/mla_rope.wgsl). */
-  rope(name: string, phase: string, r: { m: number; z: number; copy: number; rot: number; posSeg: number; src: Rows; table: string; dst: Rows }): void {
+  rope(
+    name: string,
+    phase: string,
+    r: { m: number; z: number; copy: number; rot: number; posSeg: number; src: Rows; table: string; dst: Rows },
+  ): void {
     const elem = elementBytes(this.dtype);
     const params = this.uniformName(name);
     const [src, dst] = [addrValues(r.src[1], 1), addrValues(r.dst[1], 1)];
     this.buffers.push(paramsUniform(params, SHADERS.mlaRope, { m: r.m, z: r.z, copy: r.copy, rot: r.rot, pos_seg: r.posSeg, src, dst }));
     const rows = r.m * r.z;
     const bytes = rows * (r.copy + r.rot) * elem;
-    this.rowStage(name, phase, SHADERS.mlaRope, [params, r.src[0], r.table, r.dst[0]], rows, { flops: 3 * rows * r.rot, bytesRead: bytes + r.posSeg * r.rot * 4, bytesWritten: bytes });
+    this.rowStage(name, phase, SHADERS.mlaRope, [params, r.src[0], r.table, r.dst[0]], rows, {
+      flops: 3 * rows * r.rot,
+      bytesRead: bytes + r.posSeg * r.rot * 4,
+      bytesWritten: bytes,
+    });
   }
 
   /** Per row of d elements: RMSNorm with a gain vector (see kernels/mla_rmsnorm.wgsl). */
@@ -126,7 +146,11 @@ export class StageList {
     const params = this.uniformName(name);
     const [src, dst] = [addrValues(r.src[1], 1), addrValues(r.dst[1], 1)];
     this.buffers.push(paramsUniform(params, SHADERS.mlaRmsNorm, { m: r.m, d: r.d, eps: RMS_NORM_EPS, src, dst }));
-    this.rowStage(name, phase, SHADERS.mlaRmsNorm, [params, r.src[0], r.gain, r.dst[0]], r.m, { flops: 4 * r.m * r.d, bytesRead: (r.m + 1) * r.d * elem, bytesWritten: r.m * r.d * elem });
+    this.rowStage(name, phase, SHADERS.mlaRmsNorm, [params, r.src[0], r.gain, r.dst[0]], r.m, {
+      flops: 4 * r.m * r.d,
+      bytesRead: (r.m + 1) * r.d * elem,
+      bytesWritten: r.m * r.d * elem,
+    });
   }
 
   /** Stages and buffers emitted elsewhere (the attention core), each stage with its phase. */

@@ -15,13 +15,31 @@ import {
 } from '../reference/mla.js';
 import { attentionCore, type AttentionCore } from './attention-core.js';
 import { subgroupRowsPlan, type AttentionStrategy, type SubgroupRowsPlan } from './attention-plans.js';
-import { ATTENTION_TILINGS, attentionCase, kvBytesPerToken, sequenceTable, type AttentionShape, type AttentionTiling } from './attention.js';
+import {
+  ATTENTION_TILINGS,
+  attentionCase,
+  kvBytesPerToken,
+  sequenceTable,
+  type AttentionShape,
+  type AttentionTiling,
+} from './attention.js';
 import { CANARY, dtypeUnsupported, input, maxAbs, SHORT_CANARY, storage } from './build.js';
 import type { BuildContext, BuildResult, KernelFamily, Skip } from './family.js';
 import { numberParam, optionalNumber, optionalString, stringParam } from './family.js';
 import { expandCache, generateInputs, newRows, transposeBlocks, type MlaInputs } from './mla-inputs.js';
 import { StageList, type RowAddr, type Rows } from './mla-stages.js';
-import { buffersMisfit, DTYPES, REFERENCE_BUDGET_FLOPS, sampleRows, type BufferDecl, type Dtype, type KernelCase, type OutputCheck, type SampledRows, type Tolerance } from './spec.js';
+import {
+  buffersMisfit,
+  DTYPES,
+  REFERENCE_BUDGET_FLOPS,
+  sampleRows,
+  type BufferDecl,
+  type Dtype,
+  type KernelCase,
+  type OutputCheck,
+  type SampledRows,
+  type Tolerance,
+} from './spec.js';
 
 /**
  * Multi-head Latent Attention (DeepSeek-V2/V3) as stage lists over the attention core (src/reference/mla.ts
@@ -111,7 +129,14 @@ function validateSpec(spec: MlaSpec): string | null {
   for (const [name, value] of Object.entries({ ...dims, batch, context, q_len: qLen })) {
     if (!Number.isInteger(value) || value < (name === 'dQLatent' ? 0 : 1)) return `${name}=${value} must be a positive integer`;
   }
-  const dimList = { d_nope: dims.dNope, d_rope: dims.dRope, d_v: dims.dV, d_latent: dims.dLatent, d_q_latent: dims.dQLatent, d_model: dims.dModel };
+  const dimList = {
+    d_nope: dims.dNope,
+    d_rope: dims.dRope,
+    d_v: dims.dV,
+    d_latent: dims.dLatent,
+    d_q_latent: dims.dQLatent,
+    d_model: dims.dModel,
+  };
   const odd = Object.entries(dimList).find(([, v]) => v % 4 !== 0);
   if (odd) return `${odd[0]}=${odd[1]}: the MLA kernels read whole vec4s, so every dim must be a multiple of 4`;
   if (qLen > context) return `q_len=${qLen} exceeds context=${context} (the new tokens are part of the context)`;
@@ -183,12 +208,16 @@ function startBuild(spec: MlaSpec, dtype: Dtype, context: BuildContext, problem:
   const { dims, batch, context: L, qLen: S } = spec;
   const kvLens = Array.from({ length: batch }, () => L);
   const table = Float32Array.from(ropeTable(problem, dims.dRope));
-  const buffers = [input('seqs', 'activations', 'u32', sequenceTable(kvLens), SHORT_CANARY), input('cos_sin', 'activations', 'f32', table, SHORT_CANARY)];
+  const buffers = [
+    input('seqs', 'activations', 'u32', sequenceTable(kvLens), SHORT_CANARY),
+    input('cos_sin', 'activations', 'f32', table, SHORT_CANARY),
+  ];
   return {
     ...{ spec, dtype, context, inputs: generateInputs(spec, dtype, context.seed), buffers, kvLens, scale: problem.scale },
     ...{ T: batch * S, row: dims.dLatent + dims.dRope, qW: dims.dNope + dims.dRope },
     list: new StageList(dtype, spec.tiling, context.limits),
-    act: (name, length, data, role = 'activations') => buffers.push(storage(name, role, dtype, length, { canary: CANARY, ...(data && { data }) })),
+    act: (name, length, data, role = 'activations') =>
+      buffers.push(storage(name, role, dtype, length, { canary: CANARY, ...(data && { data }) })),
     weights: (name, data) => buffers.push(input(name, 'weights', dtype, data)),
   };
 }
@@ -217,20 +246,54 @@ function emitLayerPath(b: MlaBuild): void {
     weights('q_norm', lw.qNorm!);
     act('c_q', T * dCq);
     act('c_q_norm', T * dCq);
-    list.gemm('q-down', 'q-proj', { m: T, n: dCq, k: dModel, z: 1, a: ['hidden', { row: dModel }], b: ['w_dq', { row: dCq }], c: ['c_q', { row: dCq }] });
+    list.gemm('q-down', 'q-proj', {
+      m: T,
+      n: dCq,
+      k: dModel,
+      z: 1,
+      a: ['hidden', { row: dModel }],
+      b: ['w_dq', { row: dCq }],
+      c: ['c_q', { row: dCq }],
+    });
     list.rmsNorm('q-norm', 'q-proj', { m: T, d: dCq, src: ['c_q', { row: dCq }], gain: 'q_norm', dst: ['c_q_norm', { row: dCq }] });
   }
   const [qSrc, qK] = dCq > 0 ? ['c_q_norm', dCq] : ['hidden', dModel];
   weights('w_uq', lw.wUQ);
-  list.gemm('q-up', 'q-proj', { m: T, n: H * qW, k: qK, z: 1, a: [qSrc, { row: qK }], b: ['w_uq', { row: H * qW }], c: ['q_in', { row: H * qW }] });
+  list.gemm('q-up', 'q-proj', {
+    m: T,
+    n: H * qW,
+    k: qK,
+    z: 1,
+    a: [qSrc, { row: qK }],
+    b: ['w_uq', { row: H * qW }],
+    c: ['q_in', { row: H * qW }],
+  });
   weights('w_dkv', lw.wDKV);
   weights('kv_norm', lw.kvNorm);
   act('kv_new', T * row);
-  list.gemm('kv-down', 'kv-append', { m: T, n: row, k: dModel, z: 1, a: ['hidden', { row: dModel }], b: ['w_dkv', { row }], c: ['kv_new', { row }] });
+  list.gemm('kv-down', 'kv-append', {
+    m: T,
+    n: row,
+    k: dModel,
+    z: 1,
+    a: ['hidden', { row: dModel }],
+    b: ['w_dkv', { row }],
+    c: ['kv_new', { row }],
+  });
   const { context: L, qLen: S } = spec;
-  const dest: Rows = spec.form === 'naive-expanded' ? ['latent_new', { row }] : ['latent', { off: (L - S) * row, outer: L * row, row, seg: S }];
+  const dest: Rows =
+    spec.form === 'naive-expanded' ? ['latent_new', { row }] : ['latent', { off: (L - S) * row, outer: L * row, row, seg: S }];
   list.rmsNorm('kv-norm', 'kv-append', { m: T, d: dC, src: ['kv_new', { row }], gain: 'kv_norm', dst: dest });
-  list.rope('k-rope', 'kv-append', { m: T, z: 1, copy: 0, rot: dRope, posSeg: S, src: ['kv_new', { off: dC, row }], table: 'cos_sin', dst: [dest[0], { ...dest[1], off: (dest[1].off ?? 0) + dC }] });
+  list.rope('k-rope', 'kv-append', {
+    m: T,
+    z: 1,
+    copy: 0,
+    rot: dRope,
+    posSeg: S,
+    src: ['kv_new', { off: dC, row }],
+    table: 'cos_sin',
+    dst: [dest[0], { ...dest[1], off: (dest[1].off ?? 0) + dC }],
+  });
 }
 
 /** q_in rows are [token][head][qW]: token m = (b, s) with positions by s. */
@@ -275,17 +338,57 @@ function emitNaive(b: MlaBuild, cache: (b: MlaBuild) => UpProjection): Attention
   b.weights('w_uk_t', transposeBlocks(b.inputs.weights.wUK, H, dNope, dC));
   b.weights('w_uv_t', transposeBlocks(b.inputs.weights.wUV, H, dV, dC));
   b.act('q', T * H * qW);
-  list.rope('q-rope', 'q-rope', { m: T, z: H, copy: dNope, rot: dRope, posSeg: S, src: ['q_in', qInRows(b, 0)], table: 'cos_sin', dst: ['q', qInRows(b, 0)] });
+  list.rope('q-rope', 'q-rope', {
+    m: T,
+    z: H,
+    copy: dNope,
+    rot: dRope,
+    posSeg: S,
+    src: ['q_in', qInRows(b, 0)],
+    table: 'cos_sin',
+    dst: ['q', qInRows(b, 0)],
+  });
   const up = cache(b);
   const kRows = (off: number): RowAddr => ({ off, zs: L * qW, row: qW, outer: H * L * qW, seg: up.tokens });
   const vRows = (off: number): RowAddr => ({ off, zs: L * dV, row: dV, outer: H * L * dV, seg: up.tokens });
-  list.gemm('up-k', 'up-project', { m: up.m, n: dNope, k: dC, z: H, a: up.src, b: ['w_uk_t', { zs: dC * dNope, row: dNope }], c: ['k', kRows(up.first * qW)] });
-  list.gemm('up-v', 'up-project', { m: up.m, n: dV, k: dC, z: H, a: up.src, b: ['w_uv_t', { zs: dC * dV, row: dV }], c: ['v', vRows(up.first * dV)] });
+  list.gemm('up-k', 'up-project', {
+    m: up.m,
+    n: dNope,
+    k: dC,
+    z: H,
+    a: up.src,
+    b: ['w_uk_t', { zs: dC * dNope, row: dNope }],
+    c: ['k', kRows(up.first * qW)],
+  });
+  list.gemm('up-v', 'up-project', {
+    m: up.m,
+    n: dV,
+    k: dC,
+    z: H,
+    a: up.src,
+    b: ['w_uv_t', { zs: dC * dV, row: dV }],
+    c: ['v', vRows(up.first * dV)],
+  });
   const ropeSrc: Rows = [up.src[0], { ...up.src[1], off: (up.src[1].off ?? 0) + dC }];
-  list.rope('k-rope-broadcast', 'up-project', { m: up.m, z: H, copy: dRope, rot: 0, posSeg: 1, src: ropeSrc, table: 'cos_sin', dst: ['k', kRows(up.first * qW + dNope)] });
+  list.rope('k-rope-broadcast', 'up-project', {
+    m: up.m,
+    z: H,
+    copy: dRope,
+    rot: 0,
+    posSeg: 1,
+    src: ropeSrc,
+    table: 'cos_sin',
+    dst: ['k', kRows(up.first * qW + dNope)],
+  });
   b.act('out', T * H * dV);
   const shape: AttentionShape = { batch, nQ: H, nKv: H, dQk: qW, dV, qLen: S, kvLens: b.kvLens, causal: true, scale: b.scale };
-  const core = attentionCore(shape, dtype, context, { seqs: 'seqs', q: 'q', k: 'k', v: 'v', out: 'out' }, { tiling: spec.tiling, phase: S <= 16 ? 'decode' : 'prefill' });
+  const core = attentionCore(
+    shape,
+    dtype,
+    context,
+    { seqs: 'seqs', q: 'q', k: 'k', v: 'v', out: 'out' },
+    { tiling: spec.tiling, phase: S <= 16 ? 'decode' : 'prefill' },
+  );
   if (core.kind === 'core') list.add(core);
   return core;
 }
@@ -301,15 +404,44 @@ function emitAbsorbed(b: MlaBuild): AttentionCore | Skip {
   b.act('q', T * H * row);
   b.act('o_lat', T * H * dC);
   b.act('out', T * H * dV);
-  list.gemm('absorb-q', 'absorb-q', { m: T, n: dC, k: dNope, z: H, a: ['q_in', { zs: qW, row: H * qW }], b: ['w_uk', { zs: dNope * dC, row: dC }], c: ['q', { zs: row, row: H * row }] });
+  list.gemm('absorb-q', 'absorb-q', {
+    m: T,
+    n: dC,
+    k: dNope,
+    z: H,
+    a: ['q_in', { zs: qW, row: H * qW }],
+    b: ['w_uk', { zs: dNope * dC, row: dC }],
+    c: ['q', { zs: row, row: H * row }],
+  });
   const qRows: RowAddr = { off: dC, zs: row, row: H * row, outer: S * H * row, seg: S };
-  list.rope('q-rope', 'q-rope', { m: T, z: H, copy: 0, rot: dRope, posSeg: S, src: ['q_in', qInRows(b, dNope)], table: 'cos_sin', dst: ['q', qRows] });
+  list.rope('q-rope', 'q-rope', {
+    m: T,
+    z: H,
+    copy: 0,
+    rot: dRope,
+    posSeg: S,
+    src: ['q_in', qInRows(b, dNope)],
+    table: 'cos_sin',
+    dst: ['q', qRows],
+  });
   const shape: AttentionShape = { batch, nQ: H, nKv: 1, dQk: row, dV: dC, qLen: S, kvLens: b.kvLens, causal: true, scale: b.scale };
   const io = { seqs: 'seqs', q: 'q', k: 'latent', v: 'latent', out: 'o_lat', vStride: row };
-  const core = attentionCore(shape, dtype, context, io, { tiling: spec.tiling, phase: 'decode', ...(spec.tiling === 'rows' && { strategies: [absorbedRowsStrategy] }) });
+  const core = attentionCore(shape, dtype, context, io, {
+    tiling: spec.tiling,
+    phase: 'decode',
+    ...(spec.tiling === 'rows' && { strategies: [absorbedRowsStrategy] }),
+  });
   if (core.kind === 'skip') return core;
   list.add(core);
-  list.gemm('absorb-o', 'absorb-o', { m: T, n: dV, k: dC, z: H, a: ['o_lat', { zs: dC, row: H * dC }], b: ['w_uv_t', { zs: dC * dV, row: dV }], c: ['out', { zs: dV, row: H * dV }] });
+  list.gemm('absorb-o', 'absorb-o', {
+    m: T,
+    n: dV,
+    k: dC,
+    z: H,
+    a: ['o_lat', { zs: dC, row: H * dC }],
+    b: ['w_uv_t', { zs: dC * dV, row: dV }],
+    c: ['out', { zs: dV, row: H * dV }],
+  });
   return core;
 }
 
@@ -331,7 +463,8 @@ function mlaChecks(b: MlaBuild, problem: MlaProblem): OutputCheck[] {
   const cost = referenceCost(problem);
   const wholeFlops = 2 * Math.min(cost.naive, cost.absorbed);
   const budget = spec.referenceBudgetFlops ?? REFERENCE_BUDGET_FLOPS;
-  const tokenSample = spec.oProj && wholeFlops > budget ? sampleRows(T, dModel, H * perRowFlops + 2 * H * dV * dModel, budget, 8) : undefined;
+  const tokenSample =
+    spec.oProj && wholeFlops > budget ? sampleRows(T, dModel, H * perRowFlops + 2 * H * dV * dModel, budget, 8) : undefined;
   const outSample: SampledRows | undefined = tokenSample
     ? { rowLength: dV, total: T * H, rows: tokenSample.rows.flatMap((t) => Array.from({ length: H }, (_, h) => t * H + h)) }
     : spec.oProj || wholeFlops <= budget
@@ -374,11 +507,23 @@ function mlaFacts({ spec, buffers, scale }: MlaBuild, core: AttentionCore): Reco
   const cachedTokens = spec.batch * spec.context;
   return {
     ...core.facts,
-    ...{ form, heads: dims.heads, dNope: dims.dNope, dRope: dims.dRope, dV: dims.dV, dLatent: dims.dLatent, dQLatent: dims.dQLatent, dModel: dims.dModel },
+    ...{
+      form,
+      heads: dims.heads,
+      dNope: dims.dNope,
+      dRope: dims.dRope,
+      dV: dims.dV,
+      dLatent: dims.dLatent,
+      dQLatent: dims.dQLatent,
+      dModel: dims.dModel,
+    },
     ...{ layer: spec.layer, oProj: spec.oProj ? 1 : 0, scale, ropeTheta: ROPE_THETA, cachedTokens },
     kvElementsPerToken: kvElementsFormula(form, dims),
     kvBytesPerToken: kvBytesPerToken(buffers, cachedTokens),
-    cacheLayout: form === 'naive-expanded' ? 'K [batch][head][token][d_nope+d_r], V [batch][head][token][d_v]' : '[batch][token][d_c+d_r] (c_KV, roped k_rope)',
+    cacheLayout:
+      form === 'naive-expanded'
+        ? 'K [batch][head][token][d_nope+d_r], V [batch][head][token][d_v]'
+        : '[batch][token][d_c+d_r] (c_KV, roped k_rope)',
   };
 }
 
@@ -396,7 +541,15 @@ export function mlaCase(spec: MlaSpec, dtype: Dtype, context: BuildContext): Bui
     const { heads: H, dV, dModel } = dims;
     b.weights('w_o', b.inputs.wO!);
     b.act('y', b.T * dModel);
-    b.list.gemm('o-proj', 'o-proj', { m: b.T, n: dModel, k: H * dV, z: 1, a: ['out', { row: H * dV }], b: ['w_o', { row: dModel }], c: ['y', { row: dModel }] });
+    b.list.gemm('o-proj', 'o-proj', {
+      m: b.T,
+      n: dModel,
+      k: H * dV,
+      z: 1,
+      a: ['out', { row: H * dV }],
+      b: ['w_o', { row: dModel }],
+      c: ['y', { row: dModel }],
+    });
   }
   b.buffers.push(...b.list.buffers);
   const kernelCase: KernelCase = { buffers: b.buffers, stages: b.list.stages, checks: mlaChecks(b, problem), facts: mlaFacts(b, core) };
@@ -431,7 +584,12 @@ function mlaReference(spec: MlaSpec, problem: MlaProblem, inputs: MlaInputs, row
  * (kernels/attention_rows_subgroup.wgsl) over the latent cache, k and v the same rows (the core adds V_STRIDE4 =
  * the row stride), two query rows per invocation, the rows of a sequence in as few workgroups as fit.
  */
-export function absorbedRowsPlan(shape: AttentionShape, limits: DeviceLimits, subgroupMinSize: number | undefined, rpi = 2): SubgroupRowsPlan | string {
+export function absorbedRowsPlan(
+  shape: AttentionShape,
+  limits: DeviceLimits,
+  subgroupMinSize: number | undefined,
+  rpi = 2,
+): SubgroupRowsPlan | string {
   if (shape.nKv !== 1) return 'the absorbed attend is MQA-shaped (one latent KV head)';
   const plan = subgroupRowsPlan(shape, 'decode', limits, subgroupMinSize, { rpi });
   return typeof plan === 'string' ? `${plan} (tiling=workgroup runs anywhere)` : plan;
@@ -439,7 +597,11 @@ export function absorbedRowsPlan(shape: AttentionShape, limits: DeviceLimits, su
 
 const absorbedRowsStrategy: AttentionStrategy = ({ shape, limits, subgroupMinSize }) => absorbedRowsPlan(shape, limits, subgroupMinSize);
 
-export function mlaDimsOf(params: Parameters<KernelFamily['build']>[0]): { preset: MlaPresetName | 'custom'; dims: MlaDims; layers: number } {
+export function mlaDimsOf(params: Parameters<KernelFamily['build']>[0]): {
+  preset: MlaPresetName | 'custom';
+  dims: MlaDims;
+  layers: number;
+} {
   const preset = stringParam(params, 'preset', PRESET_NAMES);
   if (preset !== 'custom') {
     const { layers, ...dims } = MLA_PRESETS[preset];

@@ -71,7 +71,12 @@ export function moeInputs(shape: MoeShape, dtype: Dtype, seed: number, balance: 
 }
 
 /** moeInputs, with the float64 router logits [tokens][experts] of the final draw (routeReference can reuse them). */
-export function generateMoeInputs(shape: MoeShape, dtype: Dtype, seed: number, balance: MoeBalance): { inputs: MoeInputs; routerLogits: Float64Array } {
+export function generateMoeInputs(
+  shape: MoeShape,
+  dtype: Dtype,
+  seed: number,
+  balance: MoeBalance,
+): { inputs: MoeInputs; routerLogits: Float64Array } {
   const { tokens, hidden, experts, inter, shared } = shape;
   const x = seededUniform(tokens * hidden, seed, dtype);
   const gate = seededUniform(hidden * experts, (seed + 1) >>> 0, dtype, -2 / Math.sqrt(hidden), 2 / Math.sqrt(hidden));

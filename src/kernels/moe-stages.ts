@@ -46,7 +46,13 @@ export interface MoeGeometry {
 
 const w = (flops: number, bytesRead: number, bytesWritten: number): Work => ({ flops, bytesRead, bytesWritten });
 
-function stage(g: MoeGeometry, phase: string, name: string, shader: Shader, fields: Pick<StageDecl, 'constants' | 'bindings' | 'workgroups' | 'work'>): StageDecl {
+function stage(
+  g: MoeGeometry,
+  phase: string,
+  name: string,
+  shader: Shader,
+  fields: Pick<StageDecl, 'constants' | 'bindings' | 'workgroups' | 'work'>,
+): StageDecl {
   return { name, phase, shader: shader.file, dtype: g.dtype, ...fields };
 }
 
@@ -192,7 +198,11 @@ function sharedStages(g: MoeGeometry): StageDecl[] {
       name: 'shared-gate-up',
       work: w(4 * tokens * hidden * inter + 4 * tokens * inter, 2 * hidden * inter * el + tokens * hidden * el, tokens * inter * 4),
     }),
-    ffnStage(g, io.down, { ...dense, name: 'shared-down', work: w(2 * tokens * inter * hidden, inter * hidden * el + tokens * inter * 4, tokens * hidden * el) }),
+    ffnStage(g, io.down, {
+      ...dense,
+      name: 'shared-down',
+      work: w(2 * tokens * inter * hidden, inter * hidden * el + tokens * inter * 4, tokens * hidden * el),
+    }),
   ];
 }
 
@@ -205,7 +215,11 @@ function combineStage(g: MoeGeometry): StageDecl {
     constants: { WG: 64, HAS_SHARED: shared > 0 ? 1 : 0 },
     bindings: ['combine_params', 'topk_weights', 'positions', 'yp', 'ys', 'out'],
     workgroups: grid2d(ceilDiv(tokens * g.hidden4, 64), g.maxDim),
-    work: w(2 * g.pairs * hidden + (shared > 0 ? tokens * hidden : 0), pairBytes + (shared > 0 ? tokens * hidden * el : 0) + g.pairs * 8, tokens * hidden * el),
+    work: w(
+      2 * g.pairs * hidden + (shared > 0 ? tokens * hidden : 0),
+      pairBytes + (shared > 0 ? tokens * hidden * el : 0) + g.pairs * 8,
+      tokens * hidden * el,
+    ),
   });
 }
 
@@ -228,7 +242,10 @@ function gpuDispatch(g: MoeGeometry): DispatchStages {
   const work = routedWork(g, g.pairs, g.layout.counts.filter((c) => c > 0).length);
   const routed = { uniform: 'ffn_routed', mode: 0 as const, tiles };
   const io = ffnIo(g).routed;
-  const ffn = [ffnStage(g, io.gateUp, { ...routed, name: 'gate-up', work: work.gateUp }), ffnStage(g, io.down, { ...routed, name: 'down', work: work.down })];
+  const ffn = [
+    ffnStage(g, io.gateUp, { ...routed, name: 'gate-up', work: work.gateUp }),
+    ffnStage(g, io.down, { ...routed, name: 'down', work: work.down }),
+  ];
   return { stages: [...ffn, ...sharedStages(g), combineStage(g)], uniforms: [] };
 }
 
@@ -243,7 +260,10 @@ function hostLoopDispatch(g: MoeGeometry): DispatchStages {
     const rows = g.layout.counts[e]!;
     const work = routedWork(g, rows, rows > 0 ? 1 : 0);
     const expert = { uniform: `ffn_expert_${e}`, mode: 1 as const, tiles: 0 };
-    templates.push(ffnStage(g, io.gateUp, { ...expert, name: `gate-up-${e}`, work: work.gateUp }), ffnStage(g, io.down, { ...expert, name: `down-${e}`, work: work.down }));
+    templates.push(
+      ffnStage(g, io.gateUp, { ...expert, name: `gate-up-${e}`, work: work.gateUp }),
+      ffnStage(g, io.down, { ...expert, name: `down-${e}`, work: work.down }),
+    );
   }
   const fixed = [...sharedStages(g), combineStage(g)];
   templates.push(...fixed);

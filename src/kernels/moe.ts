@@ -30,7 +30,17 @@ import {
   type MoeGeometry,
 } from './moe-stages.js';
 import { SHADERS } from './shaders.js';
-import { DTYPES, elementBytes, REFERENCE_BUDGET_FLOPS, sampleRows, type BufferDecl, type Dtype, type KernelCase, type OutputCheck, type Tolerance } from './spec.js';
+import {
+  DTYPES,
+  elementBytes,
+  REFERENCE_BUDGET_FLOPS,
+  sampleRows,
+  type BufferDecl,
+  type Dtype,
+  type KernelCase,
+  type OutputCheck,
+  type Tolerance,
+} from './spec.js';
 
 export { FFN_TILE_ROWS, MOE_DISPATCHES, type MoeDispatch } from './moe-stages.js';
 
@@ -64,9 +74,42 @@ export interface MoePreset {
 
 /** Official configs (MODELS.md). */
 export const MOE_PRESETS: Record<'v2' | 'v2-lite' | 'v3', MoePreset> = {
-  v2: { hidden: 5120, inter: 1536, experts: 160, shared: 2, topK: 6, nGroup: 8, topkGroup: 3, scoreFunction: 'softmax', renormalize: false, routeScale: 16 },
-  'v2-lite': { hidden: 2048, inter: 1408, experts: 64, shared: 2, topK: 6, nGroup: 1, topkGroup: 1, scoreFunction: 'softmax', renormalize: false, routeScale: 1 },
-  v3: { hidden: 7168, inter: 2048, experts: 256, shared: 1, topK: 8, nGroup: 8, topkGroup: 4, scoreFunction: 'sigmoid', renormalize: true, routeScale: 2.5 },
+  v2: {
+    hidden: 5120,
+    inter: 1536,
+    experts: 160,
+    shared: 2,
+    topK: 6,
+    nGroup: 8,
+    topkGroup: 3,
+    scoreFunction: 'softmax',
+    renormalize: false,
+    routeScale: 16,
+  },
+  'v2-lite': {
+    hidden: 2048,
+    inter: 1408,
+    experts: 64,
+    shared: 2,
+    topK: 6,
+    nGroup: 1,
+    topkGroup: 1,
+    scoreFunction: 'softmax',
+    renormalize: false,
+    routeScale: 1,
+  },
+  v3: {
+    hidden: 7168,
+    inter: 2048,
+    experts: 256,
+    shared: 1,
+    topK: 8,
+    nGroup: 8,
+    topkGroup: 4,
+    scoreFunction: 'sigmoid',
+    renormalize: true,
+    routeScale: 2.5,
+  },
 };
 const PRESET_NAMES = Object.keys(MOE_PRESETS) as (keyof typeof MOE_PRESETS)[];
 
@@ -95,7 +138,8 @@ function shapeProblem(shape: MoeShape, block: number): string | null {
     if (!Number.isInteger(value) || value < 4 || value % 4 !== 0) return `${name}=${value} must be a positive multiple of 4 (vec4 rows)`;
   }
   if (!Number.isInteger(shared) || shared < 0) return `shared=${shared} must be a non-negative integer`;
-  if (!Number.isInteger(block) || block < FFN_TILE_ROWS || block % FFN_TILE_ROWS !== 0) return `block=${block} must be a multiple of ${FFN_TILE_ROWS}`;
+  if (!Number.isInteger(block) || block < FFN_TILE_ROWS || block % FFN_TILE_ROWS !== 0)
+    return `block=${block} must be a multiple of ${FFN_TILE_ROWS}`;
   if (shape.experts > MAX_EXPERTS) return `experts=${shape.experts} above the align kernel's ${MAX_EXPERTS}`;
   if (shape.topK > MAX_TOP_K) return `top_k=${shape.topK} above ${MAX_TOP_K}`;
   return routingProblem(shape);
@@ -122,7 +166,10 @@ function sizeProblem(shape: MoeShape, dtype: Dtype, block: number, limits: Devic
 }
 
 const exact: Tolerance = { atol: 0, rtol: 0 };
-const asF64 = (values: ArrayLike<number>): (() => Float64Array) => () => Float64Array.from(values as ArrayLike<number>);
+const asF64 =
+  (values: ArrayLike<number>): (() => Float64Array) =>
+  () =>
+    Float64Array.from(values as ArrayLike<number>);
 
 /** Every buffer of the step but the plan's extra uniforms: the shared uniforms, inputs, weights, scratch and outputs. */
 function moeBuffers(g: MoeGeometry, inputs: MoeInputs): BufferDecl[] {
@@ -130,11 +177,24 @@ function moeBuffers(g: MoeGeometry, inputs: MoeInputs): BufferDecl[] {
   const { tokens, hidden, experts, inter, topK } = shape;
   const { capacity } = g.layout;
   const { block, chunk } = g.plan;
-  const buffer = (name: string, role: BufferDecl['role'], type: BufferDecl['type'], length: number, data?: BufferDecl['data']): BufferDecl =>
-    storage(name, role, type, length, { canary: MOE_CANARY, ...(data && { data }) });
+  const buffer = (
+    name: string,
+    role: BufferDecl['role'],
+    type: BufferDecl['type'],
+    length: number,
+    data?: BufferDecl['data'],
+  ): BufferDecl => storage(name, role, type, length, { canary: MOE_CANARY, ...(data && { data }) });
   return [
     // One uniform per group of kernels that declare the same struct (moe_route_params, moe_align_params, moe_ffn_tiles).
-    paramsUniform('route_params', SHADERS.moeLogits, { tokens, hidden, experts, top_k: topK, n_group: shape.nGroup, topk_group: shape.topkGroup, route_scale: shape.routeScale }),
+    paramsUniform('route_params', SHADERS.moeLogits, {
+      tokens,
+      hidden,
+      experts,
+      top_k: topK,
+      n_group: shape.nGroup,
+      topk_group: shape.topkGroup,
+      route_scale: shape.routeScale,
+    }),
     paramsUniform('align_params', SHADERS.moeCount, { pairs, experts, block, chunk, chunks, capacity, top_k: topK, hidden4 }),
     ffnUniform(g, 'ffn_routed', 0, inter, capacity),
     ffnUniform(g, 'ffn_shared', 0, sharedInter, tokens),
@@ -218,7 +278,13 @@ function moeFacts({ shape, plan, layout, pairs, dtype }: MoeGeometry): Record<st
   return {
     ...{ dispatch: plan.kind, tokens, hidden, inter, experts, shared, topK },
     ...{ nGroup: shape.nGroup, topkGroup: shape.topkGroup, scoreFunction: shape.scoreFunction, routeScale: shape.routeScale },
-    ...{ block: plan.block, pairs, paddedTokens: layout.paddedTotal, capacity: layout.capacity, expertsWithTokens: layout.counts.filter((c) => c > 0).length },
+    ...{
+      block: plan.block,
+      pairs,
+      paddedTokens: layout.paddedTotal,
+      capacity: layout.capacity,
+      expertsWithTokens: layout.counts.filter((c) => c > 0).length,
+    },
     ...{ maxTokensPerExpert: maxAbs(layout.counts), meanTokensPerExpert: pairs / experts, loadImbalance: loadImbalance(layout.counts) },
     // Bytes of hidden x element size per selected (token, expert) pair (DeepEP accounting): what a same-size
     // copy would move for the permute and combine phases.
@@ -234,7 +300,9 @@ export function moeCase(shape: MoeShape, dtype: Dtype, context: BuildContext, op
   const skip = shapeProblem(shape, plan.block) ?? dtypeUnsupported(dtype, context) ?? sizeProblem(shape, dtype, plan.block, context.limits);
   if (skip) return { kind: 'skip', reason: skip };
   // Inputs from a test are taken as given; generated ones come with their router logits, computed once.
-  const generated = options.inputs ? { inputs: options.inputs } : generateMoeInputs(shape, dtype, context.seed, options.balance ?? 'uniform');
+  const generated = options.inputs
+    ? { inputs: options.inputs }
+    : generateMoeInputs(shape, dtype, context.seed, options.balance ?? 'uniform');
   const { inputs } = generated;
   const routing = routeReference(shape, inputs, 'routerLogits' in generated ? generated.routerLogits : undefined);
   const pairs = shape.tokens * shape.topK;

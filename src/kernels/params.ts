@@ -13,7 +13,11 @@ import { MOE_DISPATCHES, MOE_PRESETS } from './moe.js';
  * named, never measured under a key that says something else. Relations between axes that a device or a shape
  * decides (q_len > context, a cache past the binding limit) stay recorded skips of the family's build.
  */
-const count = (min: number) => z.number({ error: `must be an integer >= ${min}` }).int(`must be an integer >= ${min}`).min(min, `must be an integer >= ${min}`);
+const count = (min: number) =>
+  z
+    .number({ error: `must be an integer >= ${min}` })
+    .int(`must be an integer >= ${min}`)
+    .min(min, `must be an integer >= ${min}`);
 const flag = z.union([z.literal(0), z.literal(1)], { error: 'must be 0 or 1' });
 const oneOf = <T extends string>(values: readonly T[]) => z.enum(values as [T, ...T[]], { error: `must be one of ${values.join(', ')}` });
 const dtype = oneOf(['f32', 'f16']);
@@ -110,7 +114,12 @@ const gemmParams = z
   })
   .superRefine((p, ctx) => {
     if (p.op === 'custom') requireAxes(p, ['n', 'k'], 'by op custom', ctx);
-    else if (p.n !== undefined || p.k !== undefined) ctx.addIssue({ code: 'custom', path: [p.n !== undefined ? 'n' : 'k'], message: `is for op custom only (op ${p.op} has its own sizes)` });
+    else if (p.n !== undefined || p.k !== undefined)
+      ctx.addIssue({
+        code: 'custom',
+        path: [p.n !== undefined ? 'n' : 'k'],
+        message: `is for op custom only (op ${p.op} has its own sizes)`,
+      });
     const shape = gemmShape(p);
     if (typeof shape === 'string') ctx.addIssue({ code: 'custom', path: [/model/.test(shape) ? 'model' : 'batch'], message: shape });
   });

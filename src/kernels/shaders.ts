@@ -49,7 +49,16 @@ const MOE_ROUTE = struct('Params', {
 });
 
 /** kernels/include/moe_align_params.wgsl */
-const MOE_ALIGN = struct('Params', { pairs: 'u32', experts: 'u32', block: 'u32', chunk: 'u32', chunks: 'u32', capacity: 'u32', top_k: 'u32', hidden4: 'u32' });
+const MOE_ALIGN = struct('Params', {
+  pairs: 'u32',
+  experts: 'u32',
+  block: 'u32',
+  chunk: 'u32',
+  chunks: 'u32',
+  capacity: 'u32',
+  top_k: 'u32',
+  hidden4: 'u32',
+});
 
 /** kernels/include/moe_ffn_tiles.wgsl */
 const MOE_FFN = struct('Ffn', { expert: 'u32', hidden: 'u32', inter: 'u32', rows: 'u32', block: 'u32' });
@@ -80,14 +89,37 @@ export const SHADERS = {
   attentionReduce: shader('attention_reduce.wgsl', struct('Params', { rows: 'u32', n_splits: 'u32' })),
   mlaGemm: shader(
     'mla_gemm.wgsl',
-    struct('Params', { m: 'u32', n4: 'u32', k4: 'u32', n_blocks: 'u32', row_blocks: 'u32', _p0: 'u32', _p1: 'u32', _p2: 'u32', a: ADDR, b: ADDR, c: ADDR }),
+    struct('Params', {
+      m: 'u32',
+      n4: 'u32',
+      k4: 'u32',
+      n_blocks: 'u32',
+      row_blocks: 'u32',
+      _p0: 'u32',
+      _p1: 'u32',
+      _p2: 'u32',
+      a: ADDR,
+      b: ADDR,
+      c: ADDR,
+    }),
   ),
   gemmTiled: shader('gemm_tiled.wgsl', GEMM_PARAMS),
   gemmSubgroup: shader('gemm_subgroup.wgsl', GEMM_PARAMS),
   gemv: shader('gemv.wgsl', GEMM_PARAMS),
   mlaRope: shader(
     'mla_rope.wgsl',
-    struct('Params', { m: 'u32', z: 'u32', copy: 'u32', rot: 'u32', pos_seg: 'u32', _p0: 'u32', _p1: 'u32', _p2: 'u32', src: ADDR, dst: ADDR }),
+    struct('Params', {
+      m: 'u32',
+      z: 'u32',
+      copy: 'u32',
+      rot: 'u32',
+      pos_seg: 'u32',
+      _p0: 'u32',
+      _p1: 'u32',
+      _p2: 'u32',
+      src: ADDR,
+      dst: ADDR,
+    }),
   ),
   mlaRmsNorm: shader(
     'mla_rmsnorm.wgsl',
@@ -108,6 +140,7 @@ export const SHADERS = {
   dispatch: shader('dispatch.wgsl', struct('Params', { base: 'f32' })),
 } as const;
 
-export type AttendShader = (typeof SHADERS)['attentionDecode' | 'attentionPrefill' | 'attentionRows' | 'attentionRowsSubgroup' | 'attentionColumns'];
+export type AttendShader = (typeof SHADERS)[
+  'attentionDecode' | 'attentionPrefill' | 'attentionRows' | 'attentionRowsSubgroup' | 'attentionColumns'];
 
 export const SHADER_LIST: readonly Shader[] = Object.values(SHADERS);

@@ -1,7 +1,26 @@
 import type { DeviceLimits, MemoryRole } from '../core/device-facts.js';
-import { addWork, elementBytes, NO_WORK, type CeilingKind, type Dtype, type ElementType, type Tolerance, type Work } from '../core/numbers.js';
+import {
+  addWork,
+  elementBytes,
+  NO_WORK,
+  type CeilingKind,
+  type Dtype,
+  type ElementType,
+  type Tolerance,
+  type Work,
+} from '../core/numbers.js';
 
-export { addWork, DTYPES, elementBytes, NO_WORK, type CeilingKind, type Dtype, type ElementType, type Tolerance, type Work } from '../core/numbers.js';
+export {
+  addWork,
+  DTYPES,
+  elementBytes,
+  NO_WORK,
+  type CeilingKind,
+  type Dtype,
+  type ElementType,
+  type Tolerance,
+  type Work,
+} from '../core/numbers.js';
 
 /** Host-side contents of a buffer. f16 data is kept as f32 values already rounded to f16. */
 export type HostData = Float32Array | Uint32Array | Int32Array;
@@ -182,13 +201,17 @@ function sizes(bytes: number, limit: number): string {
  * declared sizes before generating any data (a case past the limits would otherwise fill host arrays of
  * billions of elements first); the runner calls it again on the built case.
  */
-export function buffersMisfit(buffers: readonly Pick<BufferDecl, 'name' | 'usage' | 'type' | 'length' | 'canary'>[], limits: DeviceLimits): string | null {
+export function buffersMisfit(
+  buffers: readonly Pick<BufferDecl, 'name' | 'usage' | 'type' | 'length' | 'canary'>[],
+  limits: DeviceLimits,
+): string | null {
   for (const buffer of buffers) {
     const bytes = bufferBytes(buffer);
     const limit = buffer.usage === 'uniform' ? limits.maxUniformBufferBindingSize : limits.maxStorageBufferBindingSize;
     const limitName = buffer.usage === 'uniform' ? 'maxUniformBufferBindingSize' : 'maxStorageBufferBindingSize';
     if (bytes > limit) return `buffer ${buffer.name} needs ${sizes(bytes, limit)}, above the device's ${limitName} (${mib(limit)})`;
-    if (bytes > limits.maxBufferSize) return `buffer ${buffer.name} needs ${sizes(bytes, limits.maxBufferSize)}, above the device's maxBufferSize (${mib(limits.maxBufferSize)})`;
+    if (bytes > limits.maxBufferSize)
+      return `buffer ${buffer.name} needs ${sizes(bytes, limits.maxBufferSize)}, above the device's maxBufferSize (${mib(limits.maxBufferSize)})`;
   }
   return null;
 }

@@ -42,7 +42,13 @@ function writeScalar(words: Uint32Array, at: number, type: Scalar, value: number
   words[at] = value >>> 0;
 }
 
-function writeStruct(words: Uint32Array, at: number, layout: StructLayout, values: Readonly<Record<string, unknown>>, path: string): number {
+function writeStruct(
+  words: Uint32Array,
+  at: number,
+  layout: StructLayout,
+  values: Readonly<Record<string, unknown>>,
+  path: string,
+): number {
   for (const [name, type] of Object.entries(layout.fields)) {
     const fieldPath = `${path}.${name}`;
     if (typeof type !== 'string') {

@@ -91,10 +91,7 @@ function medianInPlace(a: Float64Array, n: number): number {
 }
 
 /** Percentile bootstrap confidence interval of the median; deterministic for a given seed. */
-export function bootstrapMedianCI(
-  samples: readonly number[],
-  opts: BootstrapOptions = {},
-): { lo: number; hi: number } {
+export function bootstrapMedianCI(samples: readonly number[], opts: BootstrapOptions = {}): { lo: number; hi: number } {
   const resamples = opts.resamples ?? DEFAULT_RESAMPLES;
   const confidence = opts.confidence ?? DEFAULT_CONFIDENCE;
   const seed = opts.seed ?? DEFAULT_SEED;
@@ -124,10 +121,7 @@ export function bootstrapMedianCI(
   return { lo: quantileOf(medians, alpha), hi: quantileOf(medians, 1 - alpha) };
 }
 
-export function summarize(
-  samples: readonly number[],
-  opts: { resamples?: number; seed?: number } = {},
-): SampleStatistics {
+export function summarize(samples: readonly number[], opts: { resamples?: number; seed?: number } = {}): SampleStatistics {
   const n = samples.length;
   if (n === 0) throw new Error('cannot summarize an empty sample set');
   for (let i = 0; i < n; i++) {

@@ -53,12 +53,20 @@ export function attentionView(kernelCase: KernelCase): ViewResult {
   const buffer = (name: string) => kernelCase.buffers.find((b) => b.name === name);
   const [q, k, v, seqs] = ['q', 'k', 'v', 'seqs'].map(buffer);
   const check = kernelCase.checks.find((c) => c.buffer === 'out');
-  if (!q?.data || !k?.data || !v?.data || !seqs?.data || !check) return { kind: 'unsupported', reason: 'attention case without q / k / v / seqs inputs' };
+  if (!q?.data || !k?.data || !v?.data || !seqs?.data || !check)
+    return { kind: 'unsupported', reason: 'attention case without q / k / v / seqs inputs' };
   const batch = seqs.data.length / 2;
   const kvLens = Array.from({ length: batch }, (_, b) => seqs.data![2 * b] as number);
   const kvLen = kvLens[0] as number;
-  if (kvLens.some((len) => len !== kvLen)) return { kind: 'unsupported', reason: 'ragged KV lengths (GroupQueryAttention could take them as seqlens_k; not wired)' };
-  const [nQ, nKv, dQk, dV, qLen] = ['nQ', 'nKv', 'dQk', 'dV', 'qLen'].map((name) => numberFact(kernelCase, name)) as [number, number, number, number, number];
+  if (kvLens.some((len) => len !== kvLen))
+    return { kind: 'unsupported', reason: 'ragged KV lengths (GroupQueryAttention could take them as seqlens_k; not wired)' };
+  const [nQ, nKv, dQk, dV, qLen] = ['nQ', 'nKv', 'dQk', 'dV', 'qLen'].map((name) => numberFact(kernelCase, name)) as [
+    number,
+    number,
+    number,
+    number,
+    number,
+  ];
   const dtype = kernelCase.stages[0]?.dtype ?? 'f32';
   const pad = (d: number): number => Math.ceil(d / 4) * 4;
   return {

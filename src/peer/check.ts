@@ -10,7 +10,12 @@ import type { CheckResult } from '../results/schema.js';
 export function checkPeerOutput(check: OutputCheck, actual: ArrayLike<number>): CheckResult {
   const sample = check.sampledRows;
   const exact = allclose(takeRows(actual, sample), check.expected(), check.tolerance);
-  const report = { ...exact, maxAbsError: jsonNumber(exact.maxAbsError), maxRelError: jsonNumber(exact.maxRelError), normRelError: jsonNumber(exact.normRelError) };
+  const report = {
+    ...exact,
+    maxAbsError: jsonNumber(exact.maxAbsError),
+    maxRelError: jsonNumber(exact.maxRelError),
+    normRelError: jsonNumber(exact.normRelError),
+  };
   if (!sample) return { buffer: check.buffer, ...report };
   const i = report.worstIndex;
   const worstIndex = i < 0 ? i : (sample.rows[Math.floor(i / sample.rowLength)] as number) * sample.rowLength + (i % sample.rowLength);

@@ -14,7 +14,10 @@ const pooledSeries = (a: { samplesMs: number[] }, b: { samplesMs: number[] }) =>
 export function poolPeerVisit(pooled: PeerOk, visit: PeerOk): PeerOk {
   const run = pooledSeries(pooled.wall.run, visit.wall.run);
   const overhead = pooledSeries(pooled.wall.overhead, visit.wall.overhead);
-  const beyond = pooled.kernels.beyond && visit.kernels.beyond ? pooledSeries(pooled.kernels.beyond, visit.kernels.beyond) : (pooled.kernels.beyond ?? visit.kernels.beyond);
+  const beyond =
+    pooled.kernels.beyond && visit.kernels.beyond
+      ? pooledSeries(pooled.kernels.beyond, visit.kernels.beyond)
+      : (pooled.kernels.beyond ?? visit.kernels.beyond);
   return {
     ...pooled,
     kernels: { attention: pooledSeries(pooled.kernels.attention, visit.kernels.attention), beyond, programs: visit.kernels.programs },

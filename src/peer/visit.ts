@@ -28,7 +28,10 @@ export async function visitPeers(
       entries.push(previous);
       continue;
     }
-    const result = await peer.visit({ family: measurement.family, params: measurement.params, kernelCase, rule, adapter }, { check: visit === 1 || !previous });
+    const result = await peer.visit(
+      { family: measurement.family, params: measurement.params, kernelCase, rule, adapter },
+      { check: visit === 1 || !previous },
+    );
     entries.push(nextPeerEntry(previous, result));
   }
   return { ...measurement, peers: entries };

@@ -81,7 +81,8 @@ export function paramsOfKey(suite: SuiteFile, key: string): PlannedCase {
     const equals = pair.indexOf('=');
     if (equals <= 0) throw new UserError(`--case ${key}: "${pair}" is not axis=value`);
     const axis = pair.slice(0, equals);
-    if (!hasOwnKey(suite.axes, axis)) throw new UserError(`--case ${key}: suite ${suite.name} has no axis "${axis}"; its axes: ${Object.keys(suite.axes).join(', ')}`);
+    if (!hasOwnKey(suite.axes, axis))
+      throw new UserError(`--case ${key}: suite ${suite.name} has no axis "${axis}"; its axes: ${Object.keys(suite.axes).join(', ')}`);
     params[axis] = parseAxisToken(pair.slice(equals + 1));
   }
   const missing = Object.keys(suite.axes).filter((axis) => !hasOwnKey(params, axis));
@@ -94,7 +95,11 @@ export function paramsOfKey(suite: SuiteFile, key: string): PlannedCase {
 }
 
 /** The cases `-a`/`--filter`/`--dtype`/`--case` select from one suite; an empty selection is an error. */
-export function selectCases(suite: SuiteFile, options: Pick<ProfileOptions, 'overrides' | 'filter' | 'dtypes' | 'caseKey'>, profile: 'quick' | 'standard' | 'full'): PlannedCase[] {
+export function selectCases(
+  suite: SuiteFile,
+  options: Pick<ProfileOptions, 'overrides' | 'filter' | 'dtypes' | 'caseKey'>,
+  profile: 'quick' | 'standard' | 'full',
+): PlannedCase[] {
   if (options.caseKey) {
     const planned = paramsOfKey(suite, options.caseKey);
     const problem = paramsProblem(suite.family, planned.params);
@@ -103,7 +108,8 @@ export function selectCases(suite: SuiteFile, options: Pick<ProfileOptions, 'ove
   }
   const overrides = options.overrides.map(parseAxisOverride);
   for (const override of overrides) {
-    if (!hasOwnKey(suite.axes, override.axis)) throw new UserError(`unknown axis "${override.axis}"; axes of suite ${suite.name}: ${Object.keys(suite.axes).join(', ')}`);
+    if (!hasOwnKey(suite.axes, override.axis))
+      throw new UserError(`unknown axis "${override.axis}"; axes of suite ${suite.name}: ${Object.keys(suite.axes).join(', ')}`);
   }
   const cases = planSuite(suite, {
     profile,
@@ -112,7 +118,11 @@ export function selectCases(suite: SuiteFile, options: Pick<ProfileOptions, 'ove
     ...(options.dtypes && { dtypes: options.dtypes }),
   });
   if (cases.length === 0) {
-    const asked = [...options.overrides.map((o) => `-a ${o}`), ...(options.filter ? [`--filter ${options.filter}`] : []), ...(options.dtypes ?? []).map((d) => `--dtype ${d}`)].join(' ');
+    const asked = [
+      ...options.overrides.map((o) => `-a ${o}`),
+      ...(options.filter ? [`--filter ${options.filter}`] : []),
+      ...(options.dtypes ?? []).map((d) => `--dtype ${d}`),
+    ].join(' ');
     throw new UserError(`no case of suite ${suite.name} matches ${asked || 'the selection'}`);
   }
   return cases;
@@ -120,8 +130,13 @@ export function selectCases(suite: SuiteFile, options: Pick<ProfileOptions, 'ove
 
 function oneCase(cases: PlannedCase[], suite: string): PlannedCase {
   if (cases.length === 1) return cases[0]!;
-  const shown = cases.slice(0, 4).map((c) => c.key).join(', ');
-  throw new UserError(`${cases.length} cases of ${suite} match; profile runs one: narrow with -a/--filter or pass --case KEY (e.g. ${shown}${cases.length > 4 ? ', ...' : ''})`);
+  const shown = cases
+    .slice(0, 4)
+    .map((c) => c.key)
+    .join(', ');
+  throw new UserError(
+    `${cases.length} cases of ${suite} match; profile runs one: narrow with -a/--filter or pass --case KEY (e.g. ${shown}${cases.length > 4 ? ', ...' : ''})`,
+  );
 }
 
 /** Fails now, before any GPU work, if the trace file cannot be written. */
@@ -191,7 +206,15 @@ export async function profileCase(options: ProfileOptions): Promise<ProfiledCase
     let tracePath: string | null = null;
     if (options.trace) {
       const adapter = environment.adapter.description || environment.adapter.device;
-      const trace = buildTrace({ caseKey: planned.key, adapter, originMs, timeline, memory, phases, otherData: { status: measurement.status } });
+      const trace = buildTrace({
+        caseKey: planned.key,
+        adapter,
+        originMs,
+        timeline,
+        memory,
+        phases,
+        otherData: { status: measurement.status },
+      });
       writeFileSync(options.trace, JSON.stringify(trace) + '\n');
       tracePath = options.trace;
     }
@@ -204,10 +227,21 @@ export async function profileCase(options: ProfileOptions): Promise<ProfiledCase
   }
 }
 
-async function captureOne(context: GpuContext, allocator: TrackedAllocator, family: NonNullable<ReturnType<typeof kernelFamily>>, planned: PlannedCase, seed: number): Promise<CapturedCase> {
+async function captureOne(
+  context: GpuContext,
+  allocator: TrackedAllocator,
+  family: NonNullable<ReturnType<typeof kernelFamily>>,
+  planned: PlannedCase,
+  seed: number,
+): Promise<CapturedCase> {
   const none = { dispatches: 0, flops: 0, bytes: 0, compileMs: {}, uploadBytes: 0, readbackBytes: 0 };
   if (planned.skip) return { key: planned.key, status: 'skipped', detail: planned.skip, ...none };
-  const built = family.build(planned.params, { limits: context.limits, features: context.features, ...subgroupFacts(context), seed: caseSeed(seed, planned.key) });
+  const built = family.build(planned.params, {
+    limits: context.limits,
+    features: context.features,
+    ...subgroupFacts(context),
+    seed: caseSeed(seed, planned.key),
+  });
   if (built.kind === 'skip') return { key: planned.key, status: 'skipped', detail: built.reason, ...none };
   const kernelCase: KernelCase = built.kernelCase;
   const misfit = deviceMisfit(kernelCase, context.limits);

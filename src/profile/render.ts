@@ -41,7 +41,8 @@ export function renderProfile(result: ProfiledCase): string {
   if (m.status === 'skipped') return [...lines, `skipped: ${m.reason}`].join('\n');
   if (m.status === 'error') return [...lines, `error: ${m.message}`].join('\n');
   if (m.status === 'left-out') return [...lines, 'left out: the budget ran out'].join('\n');
-  if (ceilings.copyGBs !== null || ceilings.dispatchUs !== null) lines.push('Device ceilings (calibrated in this run)', renderCeilings(ceilings), '');
+  if (ceilings.copyGBs !== null || ceilings.dispatchUs !== null)
+    lines.push('Device ceilings (calibrated in this run)', renderCeilings(ceilings), '');
 
   if (m.status === 'ok') {
     const inPass = timelineMedians(timeline);
@@ -50,14 +51,63 @@ export function renderProfile(result: ProfiledCase): string {
     for (const { stage, share } of rows) {
       const ceiling = stage.rates.bound === 'compute' ? stage.rates.computeFraction : stage.rates.memoryFraction;
       const own = inPass.get(stage.name);
-      t.push([stage.name, String(stage.dispatches), formatDuration(stage.gpu.median), `±${formatPercent(stage.gpu.relCi95, 1)}`, formatPercent(share), stage.work.flops ? formatRate(stage.rates.gflops, 'GFLOP/s') : '-', formatRate(stage.rates.gbps, 'GB/s'), formatPercent(ceiling), stage.rates.bound, own === undefined ? '-' : formatDuration(own)]);
+      t.push([
+        stage.name,
+        String(stage.dispatches),
+        formatDuration(stage.gpu.median),
+        `±${formatPercent(stage.gpu.relCi95, 1)}`,
+        formatPercent(share),
+        stage.work.flops ? formatRate(stage.rates.gflops, 'GFLOP/s') : '-',
+        formatRate(stage.rates.gbps, 'GB/s'),
+        formatPercent(ceiling),
+        stage.rates.bound,
+        own === undefined ? '-' : formatDuration(own),
+      ]);
     }
-    const ownSum = ownPassSumMs(rows.map((r) => r.stage.name), inPass);
-    if (breakdown) t.push(['sum of stages', String(m.timing.dispatches), formatDuration(breakdown.sumMs), '', '100%', '', '', '', '', ownSum === null ? '' : formatDuration(ownSum)]);
+    const ownSum = ownPassSumMs(
+      rows.map((r) => r.stage.name),
+      inPass,
+    );
+    if (breakdown)
+      t.push([
+        'sum of stages',
+        String(m.timing.dispatches),
+        formatDuration(breakdown.sumMs),
+        '',
+        '100%',
+        '',
+        '',
+        '',
+        '',
+        ownSum === null ? '' : formatDuration(ownSum),
+      ]);
     const ceiling = m.rates.bound === 'compute' ? m.rates.computeFraction : m.rates.memoryFraction;
     const ownWhole = rows.length === 0 ? inPass.values().next().value : undefined;
-    t.push(['end to end', String(m.timing.dispatches), formatDuration(m.timing.gpu.median), `±${formatPercent(m.timing.gpu.relCi95, 1)}`, '', m.work.flops ? formatRate(m.rates.gflops, 'GFLOP/s') : '-', formatRate(m.rates.gbps, 'GB/s'), formatPercent(ceiling), m.rates.bound, ownWhole === undefined ? '' : formatDuration(ownWhole)]);
-    if (breakdown?.paired) t.push(['end to end, same rounds', String(m.timing.dispatches), formatDuration(breakdown.endToEndMs), `±${formatPercent(breakdown.endToEndRelCi95, 1)}`, '', '', '', '', '', '']);
+    t.push([
+      'end to end',
+      String(m.timing.dispatches),
+      formatDuration(m.timing.gpu.median),
+      `±${formatPercent(m.timing.gpu.relCi95, 1)}`,
+      '',
+      m.work.flops ? formatRate(m.rates.gflops, 'GFLOP/s') : '-',
+      formatRate(m.rates.gbps, 'GB/s'),
+      formatPercent(ceiling),
+      m.rates.bound,
+      ownWhole === undefined ? '' : formatDuration(ownWhole),
+    ]);
+    if (breakdown?.paired)
+      t.push([
+        'end to end, same rounds',
+        String(m.timing.dispatches),
+        formatDuration(breakdown.endToEndMs),
+        `±${formatPercent(breakdown.endToEndRelCi95, 1)}`,
+        '',
+        '',
+        '',
+        '',
+        '',
+        '',
+      ]);
     lines.push(
       `Stages: ${breakdown?.placement === 'alone' ? 'each timed alone (its dispatches repeated by themselves' : 'each timed in its own pass inside the pipeline (every stage runs, the others untimed'}, ${m.timing.mode} mode, N repeats per sample)${breakdown?.paired ? ', in rounds with end to end (one sample of each per round)' : ''}; end to end: every stage in one pass; own pass: median of ${timeline ? new Set(timeline.passes.map((p) => p.iteration)).size : 0} timeline iterations with each stage in its own timestamped pass`,
       t.toString(),
@@ -72,13 +122,19 @@ export function renderProfile(result: ProfiledCase): string {
             : breakdown.withinOverhead
               ? 'the stages add up to end to end within it'
               : 'the stages do NOT add up to end to end within it';
-      lines.push(`end to end - sum of stages = ${formatDuration(breakdown.gapMs)} ±${formatDuration(breakdown.gapUncertaintyMs)} (${breakdown.paired ? 'median per-round difference, 95% CI' : '95% CIs'})`);
+      lines.push(
+        `end to end - sum of stages = ${formatDuration(breakdown.gapMs)} ±${formatDuration(breakdown.gapUncertaintyMs)} (${breakdown.paired ? 'median per-round difference, 95% CI' : '95% CIs'})`,
+      );
       if (breakdown.passFloorMs !== null) {
         lines.push(
           `a minimal dispatch in its own timestamped pass takes ${formatDuration(breakdown.passFloorMs)} (same rounds): the floor of a stage's time here; a stage near it is mostly pass overhead`,
         );
       }
-      lines.push(allowance === null ? `allowed gap: -: ${verdict}` : `allowed gap: ${describeAllowance(allowance, m.timing.dispatches, rows.length)}: ${verdict}`);
+      lines.push(
+        allowance === null
+          ? `allowed gap: -: ${verdict}`
+          : `allowed gap: ${describeAllowance(allowance, m.timing.dispatches, rows.length)}: ${verdict}`,
+      );
       // One cause: a stage repeated alone keeps its own working set in the caches, which the whole case may not
       // fit; the timeline runs the stages in sequence, as end to end does, so its sum is the cross-check.
       if (breakdown.withinOverhead === false && breakdown.placement === 'alone' && breakdown.endToEndTimer !== 'wall' && ownSum !== null) {
@@ -95,7 +151,8 @@ export function renderProfile(result: ProfiledCase): string {
   const compile = table(['pipeline', 'compile']);
   const compileMs = m.status === 'ok' ? m.compileMs : {};
   for (const [shader, ms] of Object.entries(compileMs)) compile.push([shader, formatDuration(ms)]);
-  if (Object.keys(compileMs).length) lines.push('Pipeline compile time (0 = already compiled by an earlier case in this process)', compile.toString(), '');
+  if (Object.keys(compileMs).length)
+    lines.push('Pipeline compile time (0 = already compiled by an earlier case in this process)', compile.toString(), '');
 
   if (m.status === 'ok') {
     const io = table(['transfer', 'bytes', 'time']);
@@ -110,7 +167,15 @@ export function renderProfile(result: ProfiledCase): string {
   lines.push(mem.toString(), '');
 
   const num = table(['output', 'passed', 'max abs err', 'max rel err', 'max err / max |ref|', 'tolerance']);
-  for (const check of m.numerics.checks) num.push([check.buffer, check.passed ? 'yes' : 'NO', formatError(check.maxAbsError), formatError(check.maxRelError), check.normRelError === null ? '-' : formatError(check.normRelError), `atol ${check.tolerance.atol.toExponential(1)} rtol ${check.tolerance.rtol.toExponential(1)}`]);
+  for (const check of m.numerics.checks)
+    num.push([
+      check.buffer,
+      check.passed ? 'yes' : 'NO',
+      formatError(check.maxAbsError),
+      formatError(check.maxRelError),
+      check.normRelError === null ? '-' : formatError(check.normRelError),
+      `atol ${check.tolerance.atol.toExponential(1)} rtol ${check.tolerance.rtol.toExponential(1)}`,
+    ]);
   lines.push(num.toString());
   if (result.tracePath) lines.push('', `trace: ${result.tracePath} (open in https://ui.perfetto.dev or chrome://tracing)`);
   return lines.join('\n');
@@ -119,6 +184,7 @@ export function renderProfile(result: ProfiledCase): string {
 export function renderCapture(outcome: CaptureOutcome): string {
   const adapter = outcome.environment.adapter.description || outcome.environment.adapter.device;
   const t = table(['case', 'status', 'dispatches', 'GFLOP', 'MB moved', 'detail']);
-  for (const c of outcome.cases) t.push([c.key, c.status, String(c.dispatches), (c.flops / 1e9).toPrecision(3), (c.bytes / 1e6).toPrecision(3), c.detail]);
+  for (const c of outcome.cases)
+    t.push([c.key, c.status, String(c.dispatches), (c.flops / 1e9).toPrecision(3), (c.bytes / 1e6).toPrecision(3), c.detail]);
   return [`Captured on ${adapter}: each case ran once in one submission, with no timestamp queries`, t.toString()].join('\n');
 }

@@ -3,7 +3,14 @@ import type { Timeline } from '../gpu/timeline.js';
 
 /** Chrome trace-event format (the JSON object form), as chrome://tracing and Perfetto read it. Times in us. */
 export type TraceEvent =
-  | { ph: 'M'; name: 'process_name' | 'thread_name' | 'process_sort_index' | 'thread_sort_index'; pid: number; tid: number; ts: 0; args: { name?: string; sort_index?: number } }
+  | {
+      ph: 'M';
+      name: 'process_name' | 'thread_name' | 'process_sort_index' | 'thread_sort_index';
+      pid: number;
+      tid: number;
+      ts: 0;
+      args: { name?: string; sort_index?: number };
+    }
   | { ph: 'X'; name: string; cat: string; pid: number; tid: number; ts: number; dur: number; args?: Record<string, string | number> }
   | { ph: 'C'; name: string; pid: number; tid: number; ts: number; args: Record<string, number> };
 
@@ -94,10 +101,25 @@ export function buildTrace(input: TraceInput): TraceFile {
   }
   name(HOST_PID, 1, 'thread_name', 'profiler');
   for (const phase of input.phases) {
-    events.push({ ph: 'X', name: phase.name, cat: 'host', pid: HOST_PID, tid: 1, ts: us(phase.startMs - input.originMs), dur: us(phase.endMs - phase.startMs) });
+    events.push({
+      ph: 'X',
+      name: phase.name,
+      cat: 'host',
+      pid: HOST_PID,
+      tid: 1,
+      ts: us(phase.startMs - input.originMs),
+      dur: us(phase.endMs - phase.startMs),
+    });
   }
   for (const sample of input.memory) {
-    events.push({ ph: 'C', name: 'GPU memory by role (bytes)', pid: MEMORY_PID, tid: 0, ts: us(Math.max(0, sample.ms - input.originMs)), args: { ...sample.bytes } });
+    events.push({
+      ph: 'C',
+      name: 'GPU memory by role (bytes)',
+      pid: MEMORY_PID,
+      tid: 0,
+      ts: us(Math.max(0, sample.ms - input.originMs)),
+      args: { ...sample.bytes },
+    });
   }
   events.sort((a, b) => a.ts - b.ts);
   return {

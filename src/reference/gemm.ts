@@ -11,7 +11,12 @@ export interface MatmulShape {
 }
 
 /** Rows (z, i) of the product, in the order given: picks.length x n values. */
-export function matmulRows(shape: MatmulShape, a: ArrayLike<number>, b: ArrayLike<number>, picks: readonly (readonly [number, number])[]): Float64Array {
+export function matmulRows(
+  shape: MatmulShape,
+  a: ArrayLike<number>,
+  b: ArrayLike<number>,
+  picks: readonly (readonly [number, number])[],
+): Float64Array {
   const { m, n, k } = shape;
   const c = new Float64Array(picks.length * n);
   const acc = new Float64Array(n);

@@ -127,14 +127,18 @@ export function rmsNorm(x: Float64Array, offset: number, d: number, gain: ArrayL
  * The per-layer path from hidden states [batch][q_len][d_model]: the queries before RoPE (qIn) and the new
  * tokens' cache rows [batch][q_len][d_c + d_r] (normalised latent, roped key).
  */
-export function mlaLayerInputs(problem: MlaProblem, weights: MlaLayerWeights, hidden: ArrayLike<number>): { qIn: Float64Array; newLatent: Float64Array } {
+export function mlaLayerInputs(
+  problem: MlaProblem,
+  weights: MlaLayerWeights,
+  hidden: ArrayLike<number>,
+): { qIn: Float64Array; newLatent: Float64Array } {
   const { dims, batch, qLen } = problem;
   const tokens = batch * qLen;
   const qWidth = dims.heads * (dims.dNope + dims.dRope);
   let qSource: ArrayLike<number> = hidden;
   let qSourceWidth = dims.dModel;
   if (dims.dQLatent > 0) {
-    if (!weights.wDQ || !weights.qNorm) throw new Error('mla reference: d_c\' > 0 needs wDQ and qNorm');
+    if (!weights.wDQ || !weights.qNorm) throw new Error("mla reference: d_c' > 0 needs wDQ and qNorm");
     const cQ = matmulRows(hidden, tokens, weights.wDQ, dims.dModel, dims.dQLatent);
     for (let t = 0; t < tokens; t++) rmsNorm(cQ, t * dims.dQLatent, dims.dQLatent, weights.qNorm);
     qSource = cQ;
@@ -201,7 +205,12 @@ function softmaxInPlace(scores: Float64Array, n: number): number {
 }
 
 /** The naive form: every cached latent decompressed per head, then attention with qk d_nope + d_r, v d_v. */
-export function mlaNaiveReference(problem: MlaProblem, weights: MlaWeights, qIn: ArrayLike<number>, latent: ArrayLike<number>): MlaAttentionResult {
+export function mlaNaiveReference(
+  problem: MlaProblem,
+  weights: MlaWeights,
+  qIn: ArrayLike<number>,
+  latent: ArrayLike<number>,
+): MlaAttentionResult {
   const { dims, batch, qLen, context, scale } = problem;
   const { heads, dNope, dRope, dV, dLatent } = dims;
   const row = dLatent + dRope;
@@ -252,7 +261,13 @@ export function mlaNaiveReference(problem: MlaProblem, weights: MlaWeights, qIn:
  * The absorbed form in float64. With `rows`, only those output rows ((b * q_len + s) * heads + h), packed in the
  * order given, and maxScore over them: the check of a case too large for the whole reference.
  */
-export function mlaAbsorbedReference(problem: MlaProblem, weights: MlaWeights, qIn: ArrayLike<number>, latent: ArrayLike<number>, rows?: readonly number[]): MlaAttentionResult {
+export function mlaAbsorbedReference(
+  problem: MlaProblem,
+  weights: MlaWeights,
+  qIn: ArrayLike<number>,
+  latent: ArrayLike<number>,
+  rows?: readonly number[],
+): MlaAttentionResult {
   const { dims, batch, qLen, context, scale } = problem;
   const { heads, dNope, dRope, dV, dLatent } = dims;
   const row = dLatent + dRope;

@@ -73,7 +73,7 @@ export function groupScore(scoreFunction: ScoreFunction, keys: readonly number[]
 /** Indices of the `count` largest values, largest first, lower index first among equals. */
 export function topIndices(values: readonly number[], count: number, eligible: (index: number) => boolean = () => true): number[] {
   const order = values.map((_, index) => index).filter(eligible);
-  order.sort((a, b) => (values[b]! - values[a]!) || a - b);
+  order.sort((a, b) => values[b]! - values[a]! || a - b);
   return order.slice(0, count);
 }
 
@@ -83,7 +83,8 @@ export function routingProblem(routing: MoeRouting): string | null {
   if (!Number.isInteger(topK) || topK < 1 || topK > experts) return `top_k=${topK} must be in [1, experts=${experts}]`;
   if (!Number.isInteger(nGroup) || nGroup < 1 || experts % nGroup !== 0) return `n_group=${nGroup} must divide experts=${experts}`;
   if (nGroup > 32) return `n_group=${nGroup} above the kernel's 32 groups`;
-  if (!Number.isInteger(topkGroup) || topkGroup < 1 || topkGroup > nGroup) return `topk_group=${topkGroup} must be in [1, n_group=${nGroup}]`;
+  if (!Number.isInteger(topkGroup) || topkGroup < 1 || topkGroup > nGroup)
+    return `topk_group=${topkGroup} must be in [1, n_group=${nGroup}]`;
   const eligible = topkGroup * (experts / nGroup);
   if (eligible < topK) return `top_k=${topK} exceeds the ${eligible} experts in ${topkGroup} of ${nGroup} groups`;
   return null;
@@ -131,7 +132,11 @@ export function routeToken(routing: MoeRouting, logits: ArrayLike<number>, bias:
 }
 
 /** Routing of every token; `routerLogits` ([tokens][experts] of exactly these x and gate) spares computing them. */
-export function routeReference(shape: MoeShape, inputs: Pick<MoeInputs, 'x' | 'gate' | 'bias'>, routerLogits?: Float64Array): RoutingResult {
+export function routeReference(
+  shape: MoeShape,
+  inputs: Pick<MoeInputs, 'x' | 'gate' | 'bias'>,
+  routerLogits?: Float64Array,
+): RoutingResult {
   const { tokens, hidden, experts, topK } = shape;
   const ids = new Uint32Array(tokens * topK);
   const weights = new Float64Array(tokens * topK);
@@ -234,10 +239,21 @@ export interface MoeReference {
  * shared(x). With `sampled`, only those tokens' rows (packed in the order given), token by token, and the
  * maxima over them: the check of a case too large for the whole reference.
  */
-export function moeReference(shape: MoeShape, inputs: MoeInputs, routing: Pick<RoutingResult, 'ids' | 'weights'>, sampled?: readonly number[]): MoeReference {
+export function moeReference(
+  shape: MoeShape,
+  inputs: MoeInputs,
+  routing: Pick<RoutingResult, 'ids' | 'weights'>,
+  sampled?: readonly number[],
+): MoeReference {
   const { tokens, hidden, experts, inter, topK, shared } = shape;
   const row = new Float64Array(hidden);
-  const expertWeights = (e: number) => ({ gate: inputs.wGate, up: inputs.wUp, down: inputs.wDown, offsetGateUp: e * hidden * inter, offsetDown: e * inter * hidden });
+  const expertWeights = (e: number) => ({
+    gate: inputs.wGate,
+    up: inputs.wUp,
+    down: inputs.wDown,
+    offsetGateUp: e * hidden * inter,
+    offsetDown: e * inter * hidden,
+  });
   const sharedWeights = { gate: inputs.sGate, up: inputs.sUp, down: inputs.sDown, offsetGateUp: 0, offsetDown: 0 };
   let maxRouted = 0;
   let maxShared = 0;

@@ -8,7 +8,8 @@ import { describeCase } from '../suites/expand.js';
 import { peerRatioCharts } from './peers.js';
 import { kvBytesPerToken, okCases, passedCases, suitesOf, tokensPerRepeat, type DeviceResults } from './data.js';
 
-export type ChartKind = 'latency' | 'case-latency' | 'tokens' | 'kv-bytes' | 'crossover' | 'roofline' | 'moe-stages' | 'cross-hardware' | 'peer-ratio';
+export type ChartKind =
+  'latency' | 'case-latency' | 'tokens' | 'kv-bytes' | 'crossover' | 'roofline' | 'moe-stages' | 'cross-hardware' | 'peer-ratio';
 
 export interface ChartSpec {
   /** File-name safe, unique within a report. */
@@ -27,7 +28,20 @@ export const X_AXES = ['context', 'seq', 'tokens', 'batch'] as const;
 /** Axes that name a line (a series), in order. */
 export const SERIES_AXES = ['variant', 'form', 'dispatch', 'kernel', 'dtype'] as const;
 
-const PALETTE = ['#1f77b4', '#d62728', '#2ca02c', '#ff7f0e', '#9467bd', '#8c564b', '#e377c2', '#17becf', '#7f7f7f', '#bcbd22', '#393b79', '#637939'];
+const PALETTE = [
+  '#1f77b4',
+  '#d62728',
+  '#2ca02c',
+  '#ff7f0e',
+  '#9467bd',
+  '#8c564b',
+  '#e377c2',
+  '#17becf',
+  '#7f7f7f',
+  '#bcbd22',
+  '#393b79',
+  '#637939',
+];
 const MAX_FACETS = 8;
 
 export function color(index: number, alpha = 1): string {
@@ -44,7 +58,13 @@ function numeric(value: unknown): number | null {
 }
 
 function slug(text: string): string {
-  return text.toLowerCase().replace(/[^a-z0-9]+/g, '-').replace(/^-|-$/g, '').slice(0, 80) || 'chart';
+  return (
+    text
+      .toLowerCase()
+      .replace(/[^a-z0-9]+/g, '-')
+      .replace(/^-|-$/g, '')
+      .slice(0, 80) || 'chart'
+  );
 }
 
 function distinct(cases: readonly OkMeasurement[], axis: string): Array<string | number> {
@@ -76,7 +96,9 @@ export function layoutFor(cases: readonly OkMeasurement[], x: string, extraSerie
 
 /** A category label as lines, one per axis: a name (`absorbed`, `host-loop`) alone, a number as `axis=value`. */
 function labelLines(c: OkMeasurement, axes: readonly string[]): string[] {
-  const lines = axes.filter((a) => c.params[a] !== undefined).map((a) => (typeof c.params[a] === 'number' ? `${a}=${c.params[a]}` : String(c.params[a])));
+  const lines = axes
+    .filter((a) => c.params[a] !== undefined)
+    .map((a) => (typeof c.params[a] === 'number' ? `${a}=${c.params[a]}` : String(c.params[a])));
   return lines.length ? lines : [c.suite];
 }
 
@@ -145,7 +167,14 @@ function lineCharts(
   suite: string,
   cases: OkMeasurement[],
   layout: Layout,
-  opts: { kind: ChartKind; title: string; yTitle: string; value: (c: OkMeasurement) => number | null; band?: (c: OkMeasurement) => { lo: number; hi: number } | null; logY: boolean },
+  opts: {
+    kind: ChartKind;
+    title: string;
+    yTitle: string;
+    value: (c: OkMeasurement) => number | null;
+    band?: (c: OkMeasurement) => { lo: number; hi: number } | null;
+    logY: boolean;
+  },
 ): ChartSpec[] {
   const facets = [...groupBy(cases, (c) => labelOf(c, layout.facets))].slice(0, MAX_FACETS);
   return facets.map(([facet, own]) => {
@@ -162,14 +191,47 @@ function lineCharts(
       if (opts.band) {
         const bands = points.map((p) => ({ x: p.x, ci: opts.band?.(p.c) ?? null }));
         if (bands.every((b) => b.ci && b.ci.lo > 0)) {
-          datasets.push({ label: `${label} CI95 low`, band: true, data: bands.map((b) => ({ x: b.x, y: b.ci?.lo })), showLine: true, pointRadius: 0, borderWidth: 0, borderColor: color(i, 0), backgroundColor: color(i, 0), fill: false });
-          datasets.push({ label: `${label} CI95 high`, band: true, data: bands.map((b) => ({ x: b.x, y: b.ci?.hi })), showLine: true, pointRadius: 0, borderWidth: 0, borderColor: color(i, 0), backgroundColor: color(i, 0.18), fill: '-1' });
+          datasets.push({
+            label: `${label} CI95 low`,
+            band: true,
+            data: bands.map((b) => ({ x: b.x, y: b.ci?.lo })),
+            showLine: true,
+            pointRadius: 0,
+            borderWidth: 0,
+            borderColor: color(i, 0),
+            backgroundColor: color(i, 0),
+            fill: false,
+          });
+          datasets.push({
+            label: `${label} CI95 high`,
+            band: true,
+            data: bands.map((b) => ({ x: b.x, y: b.ci?.hi })),
+            showLine: true,
+            pointRadius: 0,
+            borderWidth: 0,
+            borderColor: color(i, 0),
+            backgroundColor: color(i, 0.18),
+            fill: '-1',
+          });
         }
       }
-      datasets.push({ label, data: points.map((p) => ({ x: p.x, y: p.y })), showLine: true, borderColor: color(i), backgroundColor: color(i), pointRadius: 3, borderWidth: 2, fill: false });
+      datasets.push({
+        label,
+        data: points.map((p) => ({ x: p.x, y: p.y })),
+        showLine: true,
+        borderColor: color(i),
+        backgroundColor: color(i),
+        pointRadius: 3,
+        borderWidth: 2,
+        fill: false,
+      });
     });
-    const xs = [...new Set(own.map((c) => numeric(c.params[layout.x])).filter((v): v is number => v !== null && v > 0))].sort((a, b) => a - b);
-    const subtitle = [device, facet !== suite ? facet : '', constantsOf(own, [layout.x, ...layout.series, ...layout.facets])].filter(Boolean).join(' · ');
+    const xs = [...new Set(own.map((c) => numeric(c.params[layout.x])).filter((v): v is number => v !== null && v > 0))].sort(
+      (a, b) => a - b,
+    );
+    const subtitle = [device, facet !== suite ? facet : '', constantsOf(own, [layout.x, ...layout.series, ...layout.facets])]
+      .filter(Boolean)
+      .join(' · ');
     const visible = datasets.filter((d) => !d['band']).length;
     return {
       id: slug([opts.kind, device, suite, facet !== suite ? facet : ''].filter(Boolean).join('-')),
@@ -232,7 +294,15 @@ function caseLatencyChart(device: string, suite: string, cases: OkMeasurement[])
       type: 'bar',
       data: {
         labels,
-        datasets: [{ label: 'median GPU time per repeat', data: cases.map((c) => c.timing.gpu.median), backgroundColor: color(0, 0.75), borderColor: color(0), borderWidth: 1 }],
+        datasets: [
+          {
+            label: 'median GPU time per repeat',
+            data: cases.map((c) => c.timing.gpu.median),
+            backgroundColor: color(0, 0.75),
+            borderColor: color(0),
+            borderWidth: 1,
+          },
+        ],
       },
       options: {
         indexAxis: 'y',
@@ -257,7 +327,9 @@ function tokensCharts(d: DeviceResults): ChartSpec[] {
     const ctxAxis = layout.facets.find((a) => a === 'context' || a === 'seq');
     let shown = cases;
     if (ctxAxis) {
-      const values = [...new Set(cases.map((c) => numeric(c.params[ctxAxis])).filter((v): v is number => v !== null))].sort((a, b) => a - b);
+      const values = [...new Set(cases.map((c) => numeric(c.params[ctxAxis])).filter((v): v is number => v !== null))].sort(
+        (a, b) => a - b,
+      );
       const keep = new Set([values[0], values[Math.floor((values.length - 1) / 2)], values[values.length - 1]]);
       shown = cases.filter((c) => keep.has(numeric(c.params[ctxAxis]) ?? NaN));
     }
@@ -293,7 +365,10 @@ function kvBytesChart(d: DeviceResults): ChartSpec[] {
   const cases = tableCases.length ? tableCases : withKv;
   if (!cases.length) return [];
   const dtypes = new Set(cases.map((c) => String(c.params['dtype'] ?? c.dtype)));
-  const category = (c: PassedMeasurement): string => [String(c.params['variant'] ?? c.params['form'] ?? c.suite), ...(dtypes.size > 1 ? [String(c.params['dtype'] ?? c.dtype)] : [])].join(' ');
+  const category = (c: PassedMeasurement): string =>
+    [String(c.params['variant'] ?? c.params['form'] ?? c.suite), ...(dtypes.size > 1 ? [String(c.params['dtype'] ?? c.dtype)] : [])].join(
+      ' ',
+    );
   const presets = [...new Set(cases.map((c) => (c.params['preset'] === undefined ? '' : String(c.params['preset']))))];
   const bytesOf = new Map<string, number>();
   for (const c of cases) {
@@ -336,7 +411,10 @@ function kvBytesChart(d: DeviceResults): ChartSpec[] {
           scales: {
             x: { title: { display: true, text: cases.some((c) => c.params['variant'] !== undefined) ? 'variant' : 'form' } },
             // On a log axis a bar starts at the axis minimum: put it a decade below the smallest bar so every bar shows.
-            y: spread > 20 ? { ...logScale('KV-cache per token per layer (bytes)'), min: 10 ** Math.floor(Math.log10(Math.min(...all)) - 1) } : { type: 'linear', beginAtZero: true, title: { display: true, text: 'KV-cache per token per layer (bytes)' } },
+            y:
+              spread > 20
+                ? { ...logScale('KV-cache per token per layer (bytes)'), min: 10 ** Math.floor(Math.log10(Math.min(...all)) - 1) }
+                : { type: 'linear', beginAtZero: true, title: { display: true, text: 'KV-cache per token per layer (bytes)' } },
           },
         },
       },
@@ -393,12 +471,39 @@ export function rooflineChart(d: DeviceResults): ChartSpec[] {
   const top = Math.max(...peaks, 0);
   if (copyGBs) {
     const xEnd = top > 0 ? top / copyGBs : xMax;
-    datasets.push({ label: `copy bandwidth ${roundTo3(copyGBs)} GB/s`, roof: true, pointStyle: 'line', data: [{ x: xMin, y: copyGBs * xMin }, { x: xEnd, y: copyGBs * xEnd }], showLine: true, pointRadius: 0, borderColor: '#333333', backgroundColor: '#333333', borderWidth: 2, borderDash: [8, 4] });
+    datasets.push({
+      label: `copy bandwidth ${roundTo3(copyGBs)} GB/s`,
+      roof: true,
+      pointStyle: 'line',
+      data: [
+        { x: xMin, y: copyGBs * xMin },
+        { x: xEnd, y: copyGBs * xEnd },
+      ],
+      showLine: true,
+      pointRadius: 0,
+      borderColor: '#333333',
+      backgroundColor: '#333333',
+      borderWidth: 2,
+      borderDash: [8, 4],
+    });
   }
   const flat = (label: string, peak: number | null, index: number): void => {
     if (!peak) return;
     const from = copyGBs ? peak / copyGBs : xMin;
-    datasets.push({ label: `${label} ${roundTo3(peak)} GFLOP/s`, roof: true, pointStyle: 'line', data: [{ x: from, y: peak }, { x: xMax, y: peak }], showLine: true, pointRadius: 0, borderColor: index ? '#888888' : '#000000', backgroundColor: index ? '#888888' : '#000000', borderWidth: 2 });
+    datasets.push({
+      label: `${label} ${roundTo3(peak)} GFLOP/s`,
+      roof: true,
+      pointStyle: 'line',
+      data: [
+        { x: from, y: peak },
+        { x: xMax, y: peak },
+      ],
+      showLine: true,
+      pointRadius: 0,
+      borderColor: index ? '#888888' : '#000000',
+      backgroundColor: index ? '#888888' : '#000000',
+      borderWidth: 2,
+    });
   };
   flat('f32 FMA peak', fmaF32Gflops, 0);
   flat('f16 FMA peak', fmaF16Gflops, 1);
@@ -424,7 +529,10 @@ export function rooflineChart(d: DeviceResults): ChartSpec[] {
         data: { datasets },
         options: {
           ...baseOptions('Roofline: achieved throughput against arithmetic intensity', `${d.device} · roof from this run's calibration`, 1),
-          scales: { x: { ...logScale('arithmetic intensity (FLOP/byte)'), min: xMin, max: xMax }, y: logScale('achieved throughput (GFLOP/s)') },
+          scales: {
+            x: { ...logScale('arithmetic intensity (FLOP/byte)'), min: xMin, max: xMax },
+            y: logScale('achieved throughput (GFLOP/s)'),
+          },
         },
       },
     },
@@ -466,7 +574,11 @@ function stageCharts(d: DeviceResults): ChartSpec[] {
           })),
         },
         options: {
-          ...baseOptions(`${suite}: share of each stage (timed in its own pass) in the summed stage time`, [d.device, constantsOf(cases, varying)].filter(Boolean).join(' · '), stages.length),
+          ...baseOptions(
+            `${suite}: share of each stage (timed in its own pass) in the summed stage time`,
+            [d.device, constantsOf(cases, varying)].filter(Boolean).join(' · '),
+            stages.length,
+          ),
           scales: {
             // Every bar keeps its label (autoSkip would leave every other one bare).
             x: { stacked: true, title: { display: true, text: varying.join(', ') || 'case' }, ticks: { autoSkip: false } },
@@ -491,7 +603,8 @@ export function crossHardwareCharts(devices: readonly DeviceResults[]): ChartSpe
   for (const [suite, suiteKeys] of bySuite) {
     for (let start = 0; start < suiteKeys.length; start += CROSS_PER_CHART) {
       const chunk = suiteKeys.slice(start, start + CROSS_PER_CHART);
-      const part = suiteKeys.length > CROSS_PER_CHART ? ` (${start / CROSS_PER_CHART + 1}/${Math.ceil(suiteKeys.length / CROSS_PER_CHART)})` : '';
+      const part =
+        suiteKeys.length > CROSS_PER_CHART ? ` (${start / CROSS_PER_CHART + 1}/${Math.ceil(suiteKeys.length / CROSS_PER_CHART)})` : '';
       const members = chunk.flatMap((k) => medians.flatMap((m) => (m.has(k) ? [m.get(k) as OkMeasurement] : [])));
       const varying = [...new Set(members.flatMap((c) => Object.keys(c.params)))].filter((a) => distinct(members, a).length > 1);
       const labels = chunk.map((k) => {
@@ -521,7 +634,11 @@ export function crossHardwareCharts(devices: readonly DeviceResults[]): ChartSpe
           options: {
             indexAxis: 'y',
             ...baseOptions(`${suite}: median latency per device${part}`, 'shorter is faster', devices.length),
-            plugins: { title: { display: true, text: `${suite}: median latency per device${part}` }, subtitle: { display: true, text: ['shorter is faster', constants].filter(Boolean).join(' · ') }, legend: { position: 'top' } },
+            plugins: {
+              title: { display: true, text: `${suite}: median latency per device${part}` },
+              subtitle: { display: true, text: ['shorter is faster', constants].filter(Boolean).join(' · ') },
+              legend: { position: 'top' },
+            },
             scales: { x: logScale(LATENCY_TITLE), y: { title: { display: true, text: 'case' } } },
           },
         },
@@ -535,7 +652,15 @@ export function crossHardwareCharts(devices: readonly DeviceResults[]): ChartSpe
 export function buildCharts(devices: readonly DeviceResults[]): ChartSpec[] {
   const charts: ChartSpec[] = [];
   for (const d of devices) {
-    charts.push(...latencyCharts(d), ...tokensCharts(d), ...kvBytesChart(d), ...crossoverCharts(d), ...rooflineChart(d), ...stageCharts(d), ...peerRatioCharts(d));
+    charts.push(
+      ...latencyCharts(d),
+      ...tokensCharts(d),
+      ...kvBytesChart(d),
+      ...crossoverCharts(d),
+      ...rooflineChart(d),
+      ...stageCharts(d),
+      ...peerRatioCharts(d),
+    );
   }
   charts.push(...crossHardwareCharts(devices));
   const seen = new Map<string, number>();

@@ -158,14 +158,19 @@ export function compareResults(base: LoadedResults, candidate: LoadedResults, op
     onlyInBase: [...baseCases.keys()].filter((k) => !candidateCases.has(k) && !candidateChecked.has(k) && !leftOut.has(k)),
     onlyInCandidate: [...candidateCases.keys()].filter((k) => !baseCases.has(k) && !baseChecked.has(k) && !leftOut.has(k)),
     leftOutOnOneSide,
-    timedOnOneSide: [...[...baseCases.keys()].filter((k) => candidateChecked.has(k)), ...[...candidateCases.keys()].filter((k) => baseChecked.has(k))],
+    timedOnOneSide: [
+      ...[...baseCases.keys()].filter((k) => candidateChecked.has(k)),
+      ...[...candidateCases.keys()].filter((k) => baseChecked.has(k)),
+    ],
   };
 }
 
 /** Keys `side`'s budget left out that `other` measured (timed or checked). */
 function leftOutAgainst(side: LoadedResults, other: LoadedResults, name: LeftOutOnOneSide['leftOutIn']): LeftOutOnOneSide[] {
   const measured = new Set(passedCases(other.results.cases).map((c) => c.key));
-  return side.results.cases.filter((c) => c.status === 'left-out' && measured.has(c.key)).map((c) => ({ key: c.key, suite: c.suite, leftOutIn: name }));
+  return side.results.cases
+    .filter((c) => c.status === 'left-out' && measured.has(c.key))
+    .map((c) => ({ key: c.key, suite: c.suite, leftOutIn: name }));
 }
 
 /** The visit-level rank test where both runs sampled the case in two or more visits (else null). */

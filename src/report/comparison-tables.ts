@@ -9,8 +9,24 @@ const ratioText = (ratio: number): string => (Number.isFinite(ratio) ? `${ratio.
 
 export function suiteVerdictsTable(c: CandidateComparison): TableModel {
   return {
-    columns: [left('suite'), right('cases'), right('geomean ratio'), right('faster'), right('slower'), right('same'), right('inconclusive')],
-    rows: c.suites.map((s) => [s.suite, String(s.cases), ratioText(s.geomeanRatio), String(s.faster), String(s.slower), String(s.same), String(s.inconclusive)]),
+    columns: [
+      left('suite'),
+      right('cases'),
+      right('geomean ratio'),
+      right('faster'),
+      right('slower'),
+      right('same'),
+      right('inconclusive'),
+    ],
+    rows: c.suites.map((s) => [
+      s.suite,
+      String(s.cases),
+      ratioText(s.geomeanRatio),
+      String(s.faster),
+      String(s.slower),
+      String(s.same),
+      String(s.inconclusive),
+    ]),
   };
 }
 
@@ -27,7 +43,16 @@ export function caseVerdictTables(c: CandidateComparison): TableModel[] {
     const split = splitAxes(own.map((x) => x.params));
     return {
       title: titleWithConstants(suite, split),
-      columns: [...split.varying.map(left), right('base'), right('candidate'), right('ratio'), right('CI95'), right('p'), right('visits p'), left('verdict')],
+      columns: [
+        ...split.varying.map(left),
+        right('base'),
+        right('candidate'),
+        right('ratio'),
+        right('CI95'),
+        right('p'),
+        right('visits p'),
+        left('verdict'),
+      ],
       rows: own.map((x) => [
         ...varyingCells(x.params, split),
         formatDuration(x.baseMs),
@@ -53,7 +78,9 @@ export function leftOutLine(c: CandidateComparison): string | null {
   const n = c.leftOutOnOneSide.length;
   if (n === 0) return null;
   const by = (side: 'base' | 'candidate'): number => c.leftOutOnOneSide.filter((x) => x.leftOutIn === side).length;
-  const sides = [by('base') && `${by('base')} by the base's`, by('candidate') && `${by('candidate')} by the candidate's`].filter(Boolean).join(', ');
+  const sides = [by('base') && `${by('base')} by the base's`, by('candidate') && `${by('candidate')} by the candidate's`]
+    .filter(Boolean)
+    .join(', ');
   return `left out by a budget on one side: ${n} case${n === 1 ? '' : 's'} (${sides}), measured on the other; not compared, no verdict`;
 }
 

@@ -54,7 +54,15 @@ export function loadResults(paths: readonly string[]): LoadedResults[] {
   return paths.map((path): LoadedResults => {
     if (path.endsWith(JOURNAL_SUFFIX)) {
       const { results, finishedCases } = resultsOfJournal(path, lastWrite(path));
-      return { path, name: basename(path).slice(0, -JOURNAL_SUFFIX.length).replace(/\.json$/i, ''), device: deviceId(results), results, unfinished: { finishedCases } };
+      return {
+        path,
+        name: basename(path)
+          .slice(0, -JOURNAL_SUFFIX.length)
+          .replace(/\.json$/i, ''),
+        device: deviceId(results),
+        results,
+        unfinished: { finishedCases },
+      };
     }
     const results = readResultFile(path);
     return { path, name: basename(path).replace(/\.json(\.gz)?$/i, ''), device: deviceId(results), results };

@@ -40,7 +40,13 @@ export function githubActionBenchmark(files: readonly LoadedResults[]): { smalle
       if (c.work.bytesRead + c.work.bytesWritten > 0) bigger.push({ name: `${name} (GB/s)`, unit: 'GB/s', value: c.rates.gbps, extra });
       if (c.work.flops > 0) bigger.push({ name: `${name} (GFLOP/s)`, unit: 'GFLOP/s', value: c.rates.gflops, extra });
     }
-    for (const p of peerRatioExports(file, (key) => nameOf(file, key, devices))) bigger.push({ name: p.name, unit: 'x', value: p.ratio, extra: `${p.peer} attention kernels / mla-bench median; above 1, mla-bench is faster` });
+    for (const p of peerRatioExports(file, (key) => nameOf(file, key, devices)))
+      bigger.push({
+        name: p.name,
+        unit: 'x',
+        value: p.ratio,
+        extra: `${p.peer} attention kernels / mla-bench median; above 1, mla-bench is faster`,
+      });
   }
   return { smaller, bigger };
 }

@@ -47,7 +47,13 @@ export function findingLine(finding: Finding): string {
 
 /** Every finding, in the order of the question: KV cache, MLA decode, crossover, MoE dispatch, roofs. */
 export function findings(input: FindingsInput, memoryBudgetGB = DEFAULT_MEMORY_BUDGET_GB): Finding[] {
-  return [...kvFindings(input.cases, memoryBudgetGB), ...decodeFindings(input.cases), ...crossoverFindings(input.cases), ...moeFindings(input.cases), ...roofFindings(input.cases)];
+  return [
+    ...kvFindings(input.cases, memoryBudgetGB),
+    ...decodeFindings(input.cases),
+    ...crossoverFindings(input.cases),
+    ...moeFindings(input.cases),
+    ...roofFindings(input.cases),
+  ];
 }
 
 // ---------------------------------------------------------------------------------------------------------
@@ -85,7 +91,15 @@ export function whyUnmeasured(cases: readonly Measurement[], absent: string): st
 }
 
 function unmeasured(topic: FindingTopic, subject: string, why: string, sources: readonly Measurement[] = []): Finding {
-  return { topic, subject, where: null, headline: `not measured in this run: ${why}.`, measured: false, numbers: [], sources: sources.map((c) => c.key) };
+  return {
+    topic,
+    subject,
+    where: null,
+    headline: `not measured in this run: ${why}.`,
+    measured: false,
+    numbers: [],
+    sources: sources.map((c) => c.key),
+  };
 }
 
 const suiteNotRun = (suite: string): string => `the ${suite} suite was not run`;
@@ -137,8 +151,16 @@ export function kvFindings(cases: readonly Measurement[], budgetGB: number): Fin
     const own = rows.filter((r) => r.preset === preset);
     const ownCases = suite.filter((c) => String(c.params['preset'] ?? '') === preset);
     const dtypes = [...new Set(own.map((r) => r.dtype))];
-    if (dtypes.length === 0) return [unmeasured('kv-cache', `KV cache, ${preset}`, whyUnmeasured(ownCases, 'no case of this preset'), ownCases)];
-    return dtypes.map((dtype) => kvFinding(preset, own.filter((r) => r.dtype === dtype), ownCases, budgetGB));
+    if (dtypes.length === 0)
+      return [unmeasured('kv-cache', `KV cache, ${preset}`, whyUnmeasured(ownCases, 'no case of this preset'), ownCases)];
+    return dtypes.map((dtype) =>
+      kvFinding(
+        preset,
+        own.filter((r) => r.dtype === dtype),
+        ownCases,
+        budgetGB,
+      ),
+    );
   });
 }
 
@@ -147,7 +169,13 @@ function kvFinding(preset: string, rows: readonly KvCapacityRow[], presetCases: 
   const form = (name: string): KvCapacityRow | undefined => rows.find((r) => r.form === name);
   const mla = form('absorbed') ?? form('naive-latent');
   const casesOf = (name: string): Measurement[] => presetCases.filter((c) => c.params['form'] === name);
-  if (!mla) return unmeasured('kv-cache', subject, `MLA's latent cache ${whyUnmeasured([...casesOf('absorbed'), ...casesOf('naive-latent')], 'not in this run')}`, presetCases);
+  if (!mla)
+    return unmeasured(
+      'kv-cache',
+      subject,
+      `MLA's latent cache ${whyUnmeasured([...casesOf('absorbed'), ...casesOf('naive-latent')], 'not in this run')}`,
+      presetCases,
+    );
   const bytes = (n: number): string => n.toLocaleString('en-US');
   const against = KV_BASELINES.map(([name, label]) => {
     const row = form(name);
@@ -215,7 +243,8 @@ interface Versus {
 
 function versusForm(absorbed: OkMeasurement, forms: ReadonlyMap<string, Measurement>, form: string, label: string): Versus {
   const other = forms.get(form);
-  if (other?.status !== 'ok') return { text: `${label} ${whyUnmeasured(other ? [other] : [], 'not in this run')}`, other: null, ratio: null, deciding: [] };
+  if (other?.status !== 'ok')
+    return { text: `${label} ${whyUnmeasured(other ? [other] : [], 'not in this run')}`, other: null, ratio: null, deciding: [] };
   return { ...versus(absorbed, other, label), other };
 }
 
@@ -245,14 +274,20 @@ export function decodeFindings(cases: readonly Measurement[]): Finding[] {
     const where = describeShape(shape.params, SHAPE_AXES);
     const lead = `absorbed (${formatDuration(absorbed.timing.gpu.median)}) is`;
     const absorbedNumber = { label: 'absorbed median', value: formatDuration(absorbed.timing.gpu.median) };
-    const naive = [versusForm(absorbed, shape.forms, 'naive-latent', 'naive-latent'), versusForm(absorbed, shape.forms, 'naive-expanded', 'naive-expanded')];
+    const naive = [
+      versusForm(absorbed, shape.forms, 'naive-latent', 'naive-latent'),
+      versusForm(absorbed, shape.forms, 'naive-expanded', 'naive-expanded'),
+    ];
     const naiveTimed = naive.filter((v) => v.other);
     const naiveFinding: Finding = naiveTimed.length
       ? {
           topic: 'mla-decode',
           subject: `MLA decode vs naive${of}`,
           where,
-          headline: `${lead} ${naiveTimed.map((v) => v.text).join(', ')}${naive.filter((v) => !v.other).map((v) => `; ${v.text}`).join('')}.`,
+          headline: `${lead} ${naiveTimed.map((v) => v.text).join(', ')}${naive
+            .filter((v) => !v.other)
+            .map((v) => `; ${v.text}`)
+            .join('')}.`,
           measured: true,
           numbers: [absorbedNumber, ...naive.flatMap(versusNumbers)],
           sources: [absorbed.key, ...naiveTimed.map((v) => (v.other as OkMeasurement).key)],
@@ -267,7 +302,15 @@ export function decodeFindings(cases: readonly Measurement[]): Finding[] {
     });
     const overShapes = wins.length > 1 ? ` Absorbed beats MHA at ${wins.filter(Boolean).length} of ${wins.length} measured shapes.` : '';
     const mhaFinding: Finding = mha.other
-      ? { topic: 'mla-decode', subject: `MLA decode vs MHA${of}`, where, headline: `${lead} ${mha.text}.${overShapes}`, measured: true, numbers: [absorbedNumber, ...versusNumbers(mha)], sources: [absorbed.key, mha.other.key] }
+      ? {
+          topic: 'mla-decode',
+          subject: `MLA decode vs MHA${of}`,
+          where,
+          headline: `${lead} ${mha.text}.${overShapes}`,
+          measured: true,
+          numbers: [absorbedNumber, ...versusNumbers(mha)],
+          sources: [absorbed.key, mha.other.key],
+        }
       : { ...unmeasured('mla-decode', `MLA decode vs MHA${of}`, mha.text), where };
     return [naiveFinding, mhaFinding];
   });
@@ -284,7 +327,14 @@ export function crossoverFindings(cases: readonly Measurement[]): Finding[] {
   const series = crossovers(suite);
   if (series.length === 0) {
     const untimed = suite.filter((c) => c.status !== 'ok');
-    return [unmeasured('mla-crossover', 'MLA crossover', untimed.length ? whyUnmeasured(untimed, '') : 'fewer than two query lengths with both forms timed', untimed)];
+    return [
+      unmeasured(
+        'mla-crossover',
+        'MLA crossover',
+        untimed.length ? whyUnmeasured(untimed, '') : 'fewer than two query lengths with both forms timed',
+        untimed,
+      ),
+    ];
   }
   return series.map((c) => {
     const preset = c.params['preset'];
@@ -295,7 +345,10 @@ export function crossoverFindings(cases: readonly Measurement[]): Finding[] {
     const answer = at
       ? `naive-latent beats absorbed from q_len ${at.qLen} (${formatDuration(at.naiveMs)} against ${formatDuration(at.absorbedMs)})`
       : `absorbed stays faster up to q_len ${last.qLen}, the longest measured (${formatDuration(last.absorbedMs)} against ${formatDuration(last.naiveMs)})`;
-    const start = first.naiveMs >= first.absorbedMs ? `absorbed is ${times(first.naiveMs / first.absorbedMs)} faster at q_len ${first.qLen}` : `naive-latent already wins at q_len ${first.qLen}`;
+    const start =
+      first.naiveMs >= first.absorbedMs
+        ? `absorbed is ${times(first.naiveMs / first.absorbedMs)} faster at q_len ${first.qLen}`
+        : `naive-latent already wins at q_len ${first.qLen}`;
     return {
       topic: 'mla-crossover',
       subject,
@@ -329,12 +382,25 @@ export function moeFindings(cases: readonly Measurement[]): Finding[] {
   });
   if (pairs.length === 0) {
     const sides = ['gpu', 'host-loop'].map((dispatch) => suite.filter((c) => c.params['dispatch'] === dispatch));
-    const missing = sides.map((own, i) => (own.some((c) => c.status === 'ok') ? null : `${i ? 'host loop' : 'GPU dispatch'}: ${whyUnmeasured(own, 'not in this run')}`)).filter((x): x is string => x !== null);
-    return [unmeasured('moe-dispatch', subject, missing.length ? missing.join('; ') : 'no GPU dispatch and host loop timed at the same shape', suite.filter((c) => c.status !== 'ok'))];
+    const missing = sides
+      .map((own, i) =>
+        own.some((c) => c.status === 'ok') ? null : `${i ? 'host loop' : 'GPU dispatch'}: ${whyUnmeasured(own, 'not in this run')}`,
+      )
+      .filter((x): x is string => x !== null);
+    return [
+      unmeasured(
+        'moe-dispatch',
+        subject,
+        missing.length ? missing.join('; ') : 'no GPU dispatch and host loop timed at the same shape',
+        suite.filter((c) => c.status !== 'ok'),
+      ),
+    ];
   }
   const split = splitAxes(pairs.map((p) => p.gpu.params));
   const constant = new Map(split.constant);
-  const context = ['preset', 'tokens'].filter((axis) => constant.has(axis)).map((axis) => (axis === 'tokens' ? `${constant.get(axis)} tokens` : String(constant.get(axis))));
+  const context = ['preset', 'tokens']
+    .filter((axis) => constant.has(axis))
+    .map((axis) => (axis === 'tokens' ? `${constant.get(axis)} tokens` : String(constant.get(axis))));
   const byExperts = [...groupBy(pairs, (p) => String(p.gpu.params['experts'] ?? ''))];
   const ranges = byExperts.map(([experts, own]) => `${ratioRange(own.map((p) => p.ratio))}${experts ? ` at ${experts} experts` : ''}`);
   const ratios = pairs.map((p) => p.ratio);
@@ -351,7 +417,13 @@ export function moeFindings(cases: readonly Measurement[]): Finding[] {
       where: context.length ? context.join(', ') : null,
       headline: `${verdict}: host loop / GPU time ${ranges.join(', ')}${leftOut ? ` (${leftOut} case${leftOut === 1 ? '' : 's'} left out by the budget)` : ''}.`,
       measured: true,
-      numbers: pairs.map((p) => ({ label: `host loop / GPU, ${Object.entries(p.gpu.params).filter(([axis]) => split.varying.includes(axis) && axis !== 'dispatch').map(([a, v]) => `${a}=${v}`).join(' ')}`, value: `${p.ratio.toFixed(2)}x` })),
+      numbers: pairs.map((p) => ({
+        label: `host loop / GPU, ${Object.entries(p.gpu.params)
+          .filter(([axis]) => split.varying.includes(axis) && axis !== 'dispatch')
+          .map(([a, v]) => `${a}=${v}`)
+          .join(' ')}`,
+        value: `${p.ratio.toFixed(2)}x`,
+      })),
       sources: pairs.flatMap((p) => [p.gpu.key, p.loop.key]),
     },
   ];
@@ -406,7 +478,12 @@ export function roofFindings(cases: readonly Measurement[]): Finding[] {
       out.push(unmeasured('roof', subject, whyUnmeasured(own, suiteNotRun(suite)), own));
       continue;
     }
-    const roofed = timed.map((c) => ({ name: String(c.params['variant'] ?? ''), key: c.key, rates: c.rates, arithmetic: c.ceiling === 'fma-f16' ? ('f16' as const) : ('f32' as const) }));
+    const roofed = timed.map((c) => ({
+      name: String(c.params['variant'] ?? ''),
+      key: c.key,
+      rates: c.rates,
+      arithmetic: c.ceiling === 'fma-f16' ? ('f16' as const) : ('f32' as const),
+    }));
     out.push(roofFinding(subject, timed, roofed));
   }
   // The absorbed attend: the kernel the absorption trick leans on, as a stage of absorbed decode.
@@ -417,10 +494,33 @@ export function roofFindings(cases: readonly Measurement[]): Finding[] {
   });
   if (attends.length === 0) {
     const own = cases.filter((c) => c.suite === DECODE_SUITE && c.params['form'] === 'absorbed');
-    out.push(unmeasured('roof', 'Roof, absorbed MLA attend', own.length && absorbed.length ? 'absorbed decode was not timed stage by stage' : whyUnmeasured(own.filter((c) => c.status !== 'ok'), suiteNotRun(DECODE_SUITE)), own));
+    out.push(
+      unmeasured(
+        'roof',
+        'Roof, absorbed MLA attend',
+        own.length && absorbed.length
+          ? 'absorbed decode was not timed stage by stage'
+          : whyUnmeasured(
+              own.filter((c) => c.status !== 'ok'),
+              suiteNotRun(DECODE_SUITE),
+            ),
+        own,
+      ),
+    );
   } else {
-    const roofed = attends.map(({ c, stage }) => ({ name: String(c.params['preset'] ?? ''), key: c.key, rates: stage.rates, arithmetic: 'f32' as const }));
-    out.push(roofFinding('Roof, absorbed MLA attend', attends.map((a) => a.c), roofed));
+    const roofed = attends.map(({ c, stage }) => ({
+      name: String(c.params['preset'] ?? ''),
+      key: c.key,
+      rates: stage.rates,
+      arithmetic: 'f32' as const,
+    }));
+    out.push(
+      roofFinding(
+        'Roof, absorbed MLA attend',
+        attends.map((a) => a.c),
+        roofed,
+      ),
+    );
   }
   return out;
 }
@@ -437,7 +537,10 @@ function roofFinding(subject: string, cases: readonly OkMeasurement[], roofed: r
     measured: true,
     numbers: roofed.map((r) => {
       const roof = roofOf(r);
-      return { label: r.key, value: roof.fraction === null ? `${roof.roof}-bound` : `${formatPercent(roof.fraction)} of ${roof.roof} (${roof.bound}-bound)` };
+      return {
+        label: r.key,
+        value: roof.fraction === null ? `${roof.roof}-bound` : `${formatPercent(roof.fraction)} of ${roof.roof} (${roof.bound}-bound)`,
+      };
     }),
     sources: roofed.map((r) => r.key),
   };

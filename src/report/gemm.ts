@@ -96,7 +96,16 @@ export function gemmTables(cases: readonly Measurement[], ceilings: Ceilings): T
     const split = splitAxes(roofs.map((r) => r.params));
     out.push({
       title: titleWithConstants("GEMM family against its roofs (this run's ceilings; every arithmetic is f32)", split),
-      columns: [...split.varying.map(left), left('plan'), right('median'), right('GFLOP/s'), right('% f32 FMA'), right('read GB/s'), right('% read'), left('bound')],
+      columns: [
+        ...split.varying.map(left),
+        left('plan'),
+        right('median'),
+        right('GFLOP/s'),
+        right('% f32 FMA'),
+        right('read GB/s'),
+        right('% read'),
+        left('bound'),
+      ],
       rows: roofs.map((r) => [
         ...varyingCells(r.params, split),
         r.plan,
@@ -115,7 +124,15 @@ export function gemmTables(cases: readonly Measurement[], ceilings: Ceilings): T
     const split = splitAxes(pairs.map((p) => p.shapeParams));
     out.push({
       title: titleWithConstants('GEMM kernels A/B (same shape, same run, visits alternating)', split),
-      columns: [...split.varying.map(left), left('base'), right('median'), left('other'), right('median'), right('other/base'), right('per visit')],
+      columns: [
+        ...split.varying.map(left),
+        left('base'),
+        right('median'),
+        left('other'),
+        right('median'),
+        right('other/base'),
+        right('per visit'),
+      ],
       rows: pairs.map((p) => [
         ...varyingCells(p.shapeParams, split),
         p.base.kernel,
@@ -123,10 +140,17 @@ export function gemmTables(cases: readonly Measurement[], ceilings: Ceilings): T
         p.other.kernel,
         formatDuration(p.other.ms),
         `${p.ratio.toFixed(2)}x`,
-        p.visitRatios.length ? `${quantile([...p.visitRatios].sort((x, y) => x - y), 0.5).toFixed(2)}x (${Math.min(...p.visitRatios).toFixed(2)}-${Math.max(...p.visitRatios).toFixed(2)})` : '-',
+        p.visitRatios.length
+          ? `${quantile(
+              [...p.visitRatios].sort((x, y) => x - y),
+              0.5,
+            ).toFixed(2)}x (${Math.min(...p.visitRatios).toFixed(2)}-${Math.max(...p.visitRatios).toFixed(2)})`
+          : '-',
       ]),
       keyColumns: split.varying.length,
-      notes: ['per visit: other/base per visit, median (range); the visits alternate the kernels, so each pair ran at the same time of the run'],
+      notes: [
+        'per visit: other/base per visit, median (range); the visits alternate the kernels, so each pair ran at the same time of the run',
+      ],
     });
   }
   return out;

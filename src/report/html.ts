@@ -23,7 +23,11 @@ export function escapeHtml(text: string): string {
 
 /** JSON that is safe inside a <script> element. */
 export function scriptJson(value: unknown): string {
-  return JSON.stringify(value).replace(/</g, '\\u003c').replace(/>/g, '\\u003e').replace(/\u2028/g, '\\u2028').replace(/\u2029/g, '\\u2029');
+  return JSON.stringify(value)
+    .replace(/</g, '\\u003c')
+    .replace(/>/g, '\\u003e')
+    .replace(/\u2028/g, '\\u2028')
+    .replace(/\u2029/g, '\\u2029');
 }
 
 function htmlCell(cell: Cell): string {
@@ -51,7 +55,9 @@ function rowClass(row: readonly Cell[]): string {
 export function htmlTable(model: TableModel, className = 'cases'): string {
   const align = (i: number): string => (model.columns[i]?.align === 'right' ? ' class="num"' : '');
   const head = model.columns.map((column, i) => `<th${align(i)}>${escapeHtml(column.head)}</th>`).join('');
-  const rows = model.rows.map((row) => `<tr${rowClass(row)}>${row.map((cell, i) => `<td${align(i)}>${htmlCell(cell)}</td>`).join('')}</tr>`).join('\n');
+  const rows = model.rows
+    .map((row) => `<tr${rowClass(row)}>${row.map((cell, i) => `<td${align(i)}>${htmlCell(cell)}</td>`).join('')}</tr>`)
+    .join('\n');
   // The title above the table, not its caption: a caption is only as wide as its table, and titles run long.
   const title = model.title === undefined ? '' : `<p class="caption">${escapeHtml(model.title)}</p>`;
   const table = model.rows.length ? `<table class="${className}"><thead><tr>${head}</tr></thead>\n<tbody>${rows}</tbody></table>` : '';
@@ -61,7 +67,9 @@ export function htmlTable(model: TableModel, className = 'cases'): string {
 /** The findings as a list, each with its numbers and cases folded under it. */
 export function htmlFindings(list: readonly Finding[]): string {
   const items = list.map((f) => {
-    const numbers = f.numbers.length ? `<table class="basis"><tbody>${f.numbers.map((n) => `<tr><td>${escapeHtml(n.label)}</td><td class="num">${escapeHtml(n.value)}</td></tr>`).join('')}</tbody></table>` : '';
+    const numbers = f.numbers.length
+      ? `<table class="basis"><tbody>${f.numbers.map((n) => `<tr><td>${escapeHtml(n.label)}</td><td class="num">${escapeHtml(n.value)}</td></tr>`).join('')}</tbody></table>`
+      : '';
     const cases = f.sources.length ? `<p class="cases">${f.sources.map((key) => `<code>${escapeHtml(key)}</code>`).join(' ')}</p>` : '';
     const basis = numbers || cases ? `<details><summary>numbers and cases</summary>${numbers}${cases}</details>` : '';
     return `<li${f.measured ? '' : ' class="unmeasured"'}><strong>${escapeHtml(f.subject)}</strong>${f.where ? ` (${escapeHtml(f.where)})` : ''}: ${escapeHtml(f.headline)}${basis}</li>`;
@@ -85,13 +93,19 @@ function deviceSection(d: DeviceResults): string {
   return `<section class="device"><h2>${escapeHtml(d.device)}</h2>
 <p class="files">${d.runs.map((run) => `<code>${escapeHtml(run.file)}</code> (${escapeHtml(describeRun(run))})`).join(', ')}</p>
 ${htmlFindings(findings(d))}
-${mlaTables(d.cases).map((table) => htmlTable(table, 'summary')).join('\n')}
+${mlaTables(d.cases)
+  .map((table) => htmlTable(table, 'summary'))
+  .join('\n')}
 ${htmlTable({ ...ceilingsTable(d.ceilings), title: 'Device ceilings (calibrated in this run)' }, 'ceilings')}
 ${suites}</section>`;
 }
 
 /** One self-contained page: per device the findings, then the tables; then every chart, drawn by the inlined Chart.js. */
-export function renderHtml(devices: readonly DeviceResults[], charts: readonly ChartSpec[], opts: { title?: string; generatedAt?: string } = {}): string {
+export function renderHtml(
+  devices: readonly DeviceResults[],
+  charts: readonly ChartSpec[],
+  opts: { title?: string; generatedAt?: string } = {},
+): string {
   const title = opts.title ?? 'mla-bench report';
   const chartData = charts.map((c) => ({ id: c.id, kind: c.kind, title: c.title, height: c.height, config: c.config }));
   return `<!doctype html>

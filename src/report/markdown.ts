@@ -38,7 +38,9 @@ export function markdownTable(model: TableModel): string {
         model.columns.map((column) => (column.align === 'right' ? 'r' : 'l')),
       )
     : '';
-  return [...(model.title === undefined ? [] : [`### ${mdCell(model.title)}`]), table, ...(model.notes ?? []).map(mdCell)].filter(Boolean).join('\n\n');
+  return [...(model.title === undefined ? [] : [`### ${mdCell(model.title)}`]), table, ...(model.notes ?? []).map(mdCell)]
+    .filter(Boolean)
+    .join('\n\n');
 }
 
 export function markdownCeilings(ceilings: Ceilings): string {
@@ -71,7 +73,13 @@ export function markdownFinding(finding: Finding): string {
 
 /** What a finding was computed from: its numbers and its cases. */
 function markdownFindingBasis(finding: Finding): string {
-  const numbers = finding.numbers.length ? mdTable(['number', 'value'], finding.numbers.map((n) => [n.label, n.value]), ['l', 'r']) : '';
+  const numbers = finding.numbers.length
+    ? mdTable(
+        ['number', 'value'],
+        finding.numbers.map((n) => [n.label, n.value]),
+        ['l', 'r'],
+      )
+    : '';
   const cases = finding.sources.length ? `Cases: ${finding.sources.map(markdownCode).join(', ')}` : '';
   return [`**${mdCell(finding.subject)}**`, numbers, cases].filter(Boolean).join('\n\n');
 }
@@ -79,7 +87,16 @@ function markdownFindingBasis(finding: Finding): string {
 /** The findings as a list, then, folded, the numbers and cases behind each. */
 export function markdownFindings(list: readonly Finding[]): string {
   const based = list.filter((f) => f.numbers.length || f.sources.length);
-  const basis = based.length ? ['', '<details><summary>The numbers and cases behind each finding</summary>', '', based.map(markdownFindingBasis).join('\n\n'), '', '</details>'] : [];
+  const basis = based.length
+    ? [
+        '',
+        '<details><summary>The numbers and cases behind each finding</summary>',
+        '',
+        based.map(markdownFindingBasis).join('\n\n'),
+        '',
+        '</details>',
+      ]
+    : [];
   return [`### ${FINDINGS_TITLE}`, '', ...list.map(markdownFinding), ...basis].join('\n');
 }
 
@@ -87,7 +104,12 @@ export function markdownFindings(list: readonly Finding[]): string {
 export function markdownReport(devices: DeviceResults[]): string {
   const parts = ['# mla-bench report', ''];
   for (const d of devices) {
-    parts.push(`## ${mdCell(d.device)}`, '', `Results: ${d.runs.map((run) => `${markdownCode(run.file)} (${mdCell(describeRun(run))})`).join(', ')}`, '');
+    parts.push(
+      `## ${mdCell(d.device)}`,
+      '',
+      `Results: ${d.runs.map((run) => `${markdownCode(run.file)} (${mdCell(describeRun(run))})`).join(', ')}`,
+      '',
+    );
     parts.push(markdownFindings(findings(d)), '');
     const mla = markdownMlaSections(d.cases);
     if (mla) parts.push(mla, '');
@@ -102,7 +124,12 @@ export function markdownReport(devices: DeviceResults[]): string {
 export function markdownComparison(comparisons: CandidateComparison[], noisePct: number): string {
   const parts = ['# mla-bench comparison', ''];
   for (const c of comparisons) {
-    parts.push(`## ${markdownCode(c.candidate)} vs ${markdownCode(c.base)}`, '', `Ratio = candidate / base median GPU time (above 1 is slower); noise band ±${noisePct}%; visits p: one-sided rank test of the per-visit medians, which slower / faster also need where both runs have visits.`, '');
+    parts.push(
+      `## ${markdownCode(c.candidate)} vs ${markdownCode(c.base)}`,
+      '',
+      `Ratio = candidate / base median GPU time (above 1 is slower); noise band ±${noisePct}%; visits p: one-sided rank test of the per-visit medians, which slower / faster also need where both runs have visits.`,
+      '',
+    );
     parts.push(markdownTable(suiteVerdictsTable(c)), '', ...caseVerdictTables(c).flatMap((table) => [markdownTable(table), '']));
     const ceilings = ceilingShiftsTable(c);
     if (ceilings) parts.push(markdownTable(ceilings), '');
@@ -110,9 +137,14 @@ export function markdownComparison(comparisons: CandidateComparison[], noisePct:
     if (drift) parts.push(`> **Warning:** ${drift}.`, '');
     if (c.onlyInBase.length) parts.push(`Only in base: ${c.onlyInBase.map(markdownCode).join(', ')}`, '');
     if (c.onlyInCandidate.length) parts.push(`Only in candidate: ${c.onlyInCandidate.map(markdownCode).join(', ')}`, '');
-    if (c.timedOnOneSide.length) parts.push(`Timed on one side only (checked, not timed, on the other): ${c.timedOnOneSide.map(markdownCode).join(', ')}`, '');
+    if (c.timedOnOneSide.length)
+      parts.push(`Timed on one side only (checked, not timed, on the other): ${c.timedOnOneSide.map(markdownCode).join(', ')}`, '');
     const leftOut = leftOutLine(c);
-    if (leftOut) parts.push(`${mdCell(leftOut.charAt(0).toUpperCase() + leftOut.slice(1))}: ${c.leftOutOnOneSide.map((x) => markdownCode(x.key)).join(', ')}`, '');
+    if (leftOut)
+      parts.push(
+        `${mdCell(leftOut.charAt(0).toUpperCase() + leftOut.slice(1))}: ${c.leftOutOnOneSide.map((x) => markdownCode(x.key)).join(', ')}`,
+        '',
+      );
   }
   return parts.join('\n');
 }

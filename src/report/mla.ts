@@ -148,7 +148,10 @@ export interface DecodeComparison {
 }
 
 /** A suite's MLA cases per shape (every axis but form), each shape's cases by form, whatever their status. */
-export function decodeShapes(cases: readonly Measurement[], suite = 'mla-decode'): Array<{ group: string; params: Params; forms: Map<string, Measurement> }> {
+export function decodeShapes(
+  cases: readonly Measurement[],
+  suite = 'mla-decode',
+): Array<{ group: string; params: Params; forms: Map<string, Measurement> }> {
   const groups = new Map<string, { group: string; params: Params; forms: Map<string, Measurement> }>();
   for (const c of cases) {
     if (c.suite !== suite || c.family !== 'mla') continue;
@@ -195,7 +198,14 @@ export function decodeTable(decode: readonly DecodeComparison[]): TableModel {
   const split = splitAxes(decode.map((d) => d.params));
   return {
     title: titleWithConstants('MLA decode: each form against absorbed', split),
-    columns: [...split.varying.map(left), right('absorbed'), right('naive-latent'), right('naive-expanded'), right('MHA'), right('absorbed % f32 FMA')],
+    columns: [
+      ...split.varying.map(left),
+      right('absorbed'),
+      right('naive-latent'),
+      right('naive-expanded'),
+      right('MHA'),
+      right('absorbed % f32 FMA'),
+    ],
     rows: decode.map((d) => [
       ...varyingCells(d.params, split),
       formatDuration(d.absorbedMs),
@@ -205,7 +215,9 @@ export function decodeTable(decode: readonly DecodeComparison[]): TableModel {
       formatPercent(d.absorbedComputeFraction),
     ]),
     keyColumns: split.varying.length,
-    notes: ['absorbed: its median time; the other forms (same heads and head dims): their time as a multiple of it, above 1x slower; - where the run has no timing.'],
+    notes: [
+      'absorbed: its median time; the other forms (same heads and head dims): their time as a multiple of it, above 1x slower; - where the run has no timing.',
+    ],
   };
 }
 
@@ -214,7 +226,12 @@ export function crossoverTable(c: Crossover): TableModel {
   return {
     title: `MLA crossover${constants ? ` (${constants})` : ''}: naive-latent beats absorbed from q_len ${c.crossoverQLen ?? 'never (in the measured range)'}`,
     columns: [right('q_len'), right('naive-latent'), right('absorbed'), right('naive / absorbed')],
-    rows: c.points.map((p) => [String(p.qLen), formatDuration(p.naiveMs), formatDuration(p.absorbedMs), (p.naiveMs / p.absorbedMs).toFixed(2)]),
+    rows: c.points.map((p) => [
+      String(p.qLen),
+      formatDuration(p.naiveMs),
+      formatDuration(p.absorbedMs),
+      (p.naiveMs / p.absorbedMs).toFixed(2),
+    ]),
   };
 }
 
@@ -225,7 +242,15 @@ export function kvCapacityTable(kv: readonly KvCapacityRow[], budgetGB: number):
   const mismatched = kv.some((r) => !r.matchesFormula);
   return {
     title: titleWithConstants(`KV cache per token (DeepSeek-V2 Table 1) and the longest context in ${budgetGB} GB`, split),
-    columns: [...split.varying.map(left), right('elements'), right('bytes/layer'), right('MHA / this'), right('layers'), right('per model'), right('max context')],
+    columns: [
+      ...split.varying.map(left),
+      right('elements'),
+      right('bytes/layer'),
+      right('MHA / this'),
+      right('layers'),
+      right('per model'),
+      right('max context'),
+    ],
     rows: kv.map((r) => {
       const mha = mhaBytes.get(`${r.preset}/${r.dtype}`);
       return [
@@ -249,5 +274,9 @@ export function kvCapacityTable(kv: readonly KvCapacityRow[], budgetGB: number):
 export function mlaTables(cases: readonly Measurement[], budgetGB = DEFAULT_MEMORY_BUDGET_GB): TableModel[] {
   const decode = decodeComparisons(cases);
   const kv = kvCapacityRows(cases, budgetGB * 1e9);
-  return [...(kv.length ? [kvCapacityTable(kv, budgetGB)] : []), ...(decode.length ? [decodeTable(decode)] : []), ...crossovers(cases).map(crossoverTable)];
+  return [
+    ...(kv.length ? [kvCapacityTable(kv, budgetGB)] : []),
+    ...(decode.length ? [decodeTable(decode)] : []),
+    ...crossovers(cases).map(crossoverTable),
+  ];
 }

@@ -65,7 +65,15 @@ function peerCells(row: PeerRow, split: AxisSplit): Cell[] {
       ];
     }
     case 'numerics-failed':
-      return [...label, ours, '-', '-', '-', '-', { kind: 'reason', text: 'FAILS NUMERICS', note: `${entry.operator}: ${worstError(entry)}` }];
+      return [
+        ...label,
+        ours,
+        '-',
+        '-',
+        '-',
+        '-',
+        { kind: 'reason', text: 'FAILS NUMERICS', note: `${entry.operator}: ${worstError(entry)}` },
+      ];
     case 'unsupported':
       return [...label, ours, '-', '-', '-', '-', { kind: 'reason', text: 'no counterpart', note: entry.reason }];
     case 'error':
@@ -73,7 +81,14 @@ function peerCells(row: PeerRow, split: AxisSplit): Cell[] {
   }
 }
 
-const PEER_COLUMNS = [right('mla-bench'), right('peer kernels'), right('peer other'), right('peer wall'), right('peer/ours'), left('peer check')];
+const PEER_COLUMNS = [
+  right('mla-bench'),
+  right('peer kernels'),
+  right('peer other'),
+  right('peer wall'),
+  right('peer/ours'),
+  left('peer check'),
+];
 const PEER_NOTE =
   "peer kernels: the peer's attention kernels (its own GPU timestamps); peer other: its kernels beyond attention (e.g. a cache copy); peer wall: wall time per run less an identity model's; peer/ours: peer kernels / mla-bench median (above 1, mla-bench is faster); peer check: its output against the case's float64 reference (norm-wise error)";
 
@@ -119,7 +134,10 @@ export function peerRatioCharts(d: DeviceResults): ChartSpec[] {
     const title = `${peer} / mla-bench per case (above 1: mla-bench faster)`;
     return [
       {
-        id: `peer-ratio-${peer}-${d.device}`.toLowerCase().replace(/[^a-z0-9]+/g, '-').slice(0, 80),
+        id: `peer-ratio-${peer}-${d.device}`
+          .toLowerCase()
+          .replace(/[^a-z0-9]+/g, '-')
+          .slice(0, 80),
         kind: 'peer-ratio',
         title,
         width: 1100,
@@ -128,13 +146,23 @@ export function peerRatioCharts(d: DeviceResults): ChartSpec[] {
           type: 'bar',
           data: {
             labels: rows.map((r) => r.label),
-            datasets: [{ label: `${peer} attention kernels / mla-bench median`, data: rows.map((r) => r.ratio), backgroundColor: rows.map((r) => (r.ratio >= 1 ? '#2ca02c' : '#d62728')) }],
+            datasets: [
+              {
+                label: `${peer} attention kernels / mla-bench median`,
+                data: rows.map((r) => r.ratio),
+                backgroundColor: rows.map((r) => (r.ratio >= 1 ? '#2ca02c' : '#d62728')),
+              },
+            ],
           },
           options: {
             indexAxis: 'y',
             plugins: { title: { display: true, text: title }, subtitle: { display: true, text: d.device }, legend: { display: false } },
             scales: {
-              x: { type: 'logarithmic', min: 0.8 * Math.min(1, ...rows.map((r) => r.ratio)), title: { display: true, text: 'ratio (1 = parity)' } },
+              x: {
+                type: 'logarithmic',
+                min: 0.8 * Math.min(1, ...rows.map((r) => r.ratio)),
+                title: { display: true, text: 'ratio (1 = parity)' },
+              },
               y: { title: { display: true, text: 'case' } },
             },
           },
@@ -164,7 +192,11 @@ export interface PeerRatioPair {
 /** Per case and peer, the peer / mla-bench ratio in the base and in the candidate (compare), where either has one. */
 export function peerRatioPairs(base: LoadedResults, candidate: LoadedResults): PeerRatioPair[] {
   const ratios = (file: LoadedResults): Map<string, number> =>
-    new Map(okCases(file.results.cases).flatMap((c) => (c.peers ?? []).flatMap((e) => ((r) => (r === null ? [] : [[`${c.key}\u0000${e.peer}`, r] as const]))(peerRatio(c, e)))));
+    new Map(
+      okCases(file.results.cases).flatMap((c) =>
+        (c.peers ?? []).flatMap((e) => ((r) => (r === null ? [] : [[`${c.key}\u0000${e.peer}`, r] as const]))(peerRatio(c, e))),
+      ),
+    );
   const a = ratios(base);
   const b = ratios(candidate);
   return [...new Set([...a.keys(), ...b.keys()])].map((id) => {

@@ -36,7 +36,9 @@ export function renderChartPng(spec: ChartSpec): Buffer {
     registered = true;
   }
   const canvas = createCanvas(spec.width, spec.height);
-  const config = finalizeChartConfig(spec.config, { fontFamily: fontFamily(), responsive: false }) as ChartConfiguration & { options: Record<string, unknown> };
+  const config = finalizeChartConfig(spec.config, { fontFamily: fontFamily(), responsive: false }) as ChartConfiguration & {
+    options: Record<string, unknown>;
+  };
   config.options['devicePixelRatio'] = 1;
   config.plugins = [...(config.plugins ?? []), whiteBackground];
   const chart = new Chart(canvas as unknown as HTMLCanvasElement, config);

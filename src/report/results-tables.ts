@@ -14,13 +14,25 @@ export function ceilingsTable(ceilings: Ceilings): TableModel {
 }
 
 /** A case table's columns after the case's varying axes; rates are bare numbers under a head that names the unit. */
-export const METRIC_COLUMNS = [left('status'), right('median ±CI95'), right('GB/s'), right('GFLOP/s'), right('% ceiling'), left('bound'), right('rel err')] as const;
+export const METRIC_COLUMNS = [
+  left('status'),
+  right('median ±CI95'),
+  right('GB/s'),
+  right('GFLOP/s'),
+  right('% ceiling'),
+  left('bound'),
+  right('rel err'),
+] as const;
 
 function relErrorCell(measurement: Extract<Measurement, { numerics: unknown }>): Cell {
   const text = formatError(shownRelError(measurement) ?? 0);
   const sampled = measurement.numerics.checks.find((check) => check.sampledRows)?.sampledRows;
   return sampled
-    ? { kind: 'caveat', text, note: `checked on ${sampled.checked} of ${sampled.total} output rows, evenly spaced (the full float64 reference would cost the host minutes)` }
+    ? {
+        kind: 'caveat',
+        text,
+        note: `checked on ${sampled.checked} of ${sampled.total} output rows, evenly spaced (the full float64 reference would cost the host minutes)`,
+      }
     : text;
 }
 
@@ -91,8 +103,12 @@ export function leftOutNote(leftOut: readonly Measurement[], of: number, split: 
     return `left out by the run's time budget: ${count}${which}`;
   }
   const constant = new Map(split.constant);
-  const axes = [...new Set(leftOut.flatMap((m) => Object.keys(m.params)))].filter((axis) => leftOut.some((m) => m.params[axis] !== constant.get(axis)));
-  const spans = axes.map((axis) => `${axis} ${spannedValues(leftOut.flatMap((m) => (m.params[axis] === undefined ? [] : [m.params[axis]])))}`);
+  const axes = [...new Set(leftOut.flatMap((m) => Object.keys(m.params)))].filter((axis) =>
+    leftOut.some((m) => m.params[axis] !== constant.get(axis)),
+  );
+  const spans = axes.map(
+    (axis) => `${axis} ${spannedValues(leftOut.flatMap((m) => (m.params[axis] === undefined ? [] : [m.params[axis]])))}`,
+  );
   return `left out by the run's time budget: ${count}${spans.length ? `, spanning ${spans.join('; ')}` : ''} (each one in \`report -f csv\`)`;
 }
 
@@ -131,10 +147,23 @@ export interface StageSection {
   gap: string;
 }
 
-const STAGE_COLUMNS = [left('stage'), right('dispatches'), right('median ±CI95'), right('% of sum'), right('GB/s'), right('GFLOP/s'), right('% ceiling'), left('bound')];
+const STAGE_COLUMNS = [
+  left('stage'),
+  right('dispatches'),
+  right('median ±CI95'),
+  right('% of sum'),
+  right('GB/s'),
+  right('GFLOP/s'),
+  right('% ceiling'),
+  left('bound'),
+];
 
 /** Null for a case without stages. `label` names the case (default: every axis). */
-export function stageSection(measurement: OkMeasurement, ceilings: Ceilings, label = describeCase(measurement.params)): StageSection | null {
+export function stageSection(
+  measurement: OkMeasurement,
+  ceilings: Ceilings,
+  label = describeCase(measurement.params),
+): StageSection | null {
   const breakdown = stageBreakdown(measurement, ceilings);
   if (!breakdown) return null;
   const dispatches = String(measurement.timing.dispatches);
@@ -149,7 +178,16 @@ export function stageSection(measurement: OkMeasurement, ceilings: Ceilings, lab
     stage.rates.bound,
   ]);
   rows.push(['sum of stages', dispatches, formatDuration(breakdown.sumMs), '100%', '', '', '', '']);
-  rows.push([breakdown.paired ? 'end to end, same rounds' : 'end to end', dispatches, medianWithCi(breakdown.endToEndMs, breakdown.endToEndRelCi95), '', '', '', '', '']);
+  rows.push([
+    breakdown.paired ? 'end to end, same rounds' : 'end to end',
+    dispatches,
+    medianWithCi(breakdown.endToEndMs, breakdown.endToEndRelCi95),
+    '',
+    '',
+    '',
+    '',
+    '',
+  ]);
   const notes = [
     ...(breakdown.paired ? ['median per-round difference'] : []),
     ...(breakdown.passFloorMs === null ? [] : [`a minimal dispatch in its own timed pass: ${formatDuration(breakdown.passFloorMs)}`]),
@@ -157,7 +195,9 @@ export function stageSection(measurement: OkMeasurement, ceilings: Ceilings, lab
       ? ['end to end is wall time, submit to done with any host round trip; the stages are GPU time']
       : breakdown.allowance === null
         ? []
-        : [`allowed -${formatDuration(breakdown.allowance.stagesAboveMs)} to +${formatDuration(breakdown.allowance.endToEndAboveMs)}: ${breakdown.withinOverhead ? 'adds up' : 'does NOT add up'}`]),
+        : [
+            `allowed -${formatDuration(breakdown.allowance.stagesAboveMs)} to +${formatDuration(breakdown.allowance.endToEndAboveMs)}: ${breakdown.withinOverhead ? 'adds up' : 'does NOT add up'}`,
+          ]),
   ];
   const placement = breakdown.placement === 'in-pipeline' ? 'stages timed in the pipeline, each in its own pass' : 'stages timed alone';
   return {

@@ -81,7 +81,10 @@ export function stageBreakdown(measurement: OkMeasurement, ceilings: Ceilings): 
   // The paired end to end is GPU-timed even where the case's own step is wall time (MoE).
   const endToEndTimer = paired ? paired.timer : measurement.timing.timer;
   const passFloorMs = measurement.stagePassProbe?.gpu.median ?? null;
-  const allowance = ceilings.dispatchUs === null || endToEndTimer === 'wall' ? null : gapAllowance(ceilings.dispatchUs, measurement.timing.dispatches, stages.length, passFloorMs);
+  const allowance =
+    ceilings.dispatchUs === null || endToEndTimer === 'wall'
+      ? null
+      : gapAllowance(ceilings.dispatchUs, measurement.timing.dispatches, stages.length, passFloorMs);
   const halfWidth = (ci: { lo: number; hi: number }): number => (ci.hi - ci.lo) / 2;
   const gaps = pairedGaps(measurement);
   let endToEndMs: number, endToEndRelCi95: number, gapMs: number, gapUncertaintyMs: number;
@@ -93,7 +96,9 @@ export function stageBreakdown(measurement: OkMeasurement, ceilings: Ceilings): 
   } else {
     ({ median: endToEndMs, relCi95: endToEndRelCi95 } = measurement.timing.gpu);
     gapMs = endToEndMs - sumMs;
-    gapUncertaintyMs = Math.sqrt([measurement.timing.gpu.ci95, ...stages.map((s) => s.gpu.ci95)].reduce((sum, ci) => sum + halfWidth(ci) ** 2, 0));
+    gapUncertaintyMs = Math.sqrt(
+      [measurement.timing.gpu.ci95, ...stages.map((s) => s.gpu.ci95)].reduce((sum, ci) => sum + halfWidth(ci) ** 2, 0),
+    );
   }
   return {
     rows: stages.map((stage) => ({ stage, share: sumMs > 0 ? stage.gpu.median / sumMs : 0 })),
@@ -105,7 +110,10 @@ export function stageBreakdown(measurement: OkMeasurement, ceilings: Ceilings): 
     paired: gaps !== null,
     allowance,
     passFloorMs,
-    withinOverhead: allowance === null ? null : gapMs + gapUncertaintyMs >= -allowance.stagesAboveMs && gapMs - gapUncertaintyMs <= allowance.endToEndAboveMs,
+    withinOverhead:
+      allowance === null
+        ? null
+        : gapMs + gapUncertaintyMs >= -allowance.stagesAboveMs && gapMs - gapUncertaintyMs <= allowance.endToEndAboveMs,
     endToEndTimer,
     placement: measurement.stagePlacement,
   };

@@ -17,7 +17,11 @@ const NO_DISPATCH_CEILINGS: Ceilings = { copyGBs: null, readGBs: null, fmaF32Gfl
 
 /** A bare grid: a head row, then the rows, no colours and no lines between rows. */
 export function terminalGrid(head: readonly string[], rows: ReadonlyArray<readonly string[]>): string {
-  const table = new Table({ head: [...head], style: { head: [], border: [] }, chars: { mid: '', 'left-mid': '', 'mid-mid': '', 'right-mid': '' } });
+  const table = new Table({
+    head: [...head],
+    style: { head: [], border: [] },
+    chars: { mid: '', 'left-mid': '', 'mid-mid': '', 'right-mid': '' },
+  });
   for (const row of rows) table.push([...row]);
   return table.toString();
 }
@@ -56,7 +60,12 @@ function cellWidth(text: string): number {
  * The columns of each part a table is cut into so that every part fits `width`: all of them where they fit,
  * else the key columns in every part with as many of the rest as fit beside them.
  */
-export function columnParts(head: readonly string[], rows: ReadonlyArray<readonly string[]>, keyColumns: number, width: number): number[][] {
+export function columnParts(
+  head: readonly string[],
+  rows: ReadonlyArray<readonly string[]>,
+  keyColumns: number,
+  width: number,
+): number[][] {
   const widths = head.map((h, i) => Math.max(cellWidth(h), ...rows.map((row) => cellWidth(row[i] ?? ''))));
   const gridWidth = (columns: readonly number[]): number => columns.reduce((sum, i) => sum + (widths[i] as number), 0) + columns.length + 1;
   const all = head.map((_, i) => i);
@@ -83,7 +92,15 @@ export function renderTable(model: TableModel, width = TERMINAL_WIDTH): string {
   const footnotes = new Footnotes();
   const head = model.columns.map((column) => column.head);
   const rows = model.rows.map((row) => row.map((cell) => terminalCell(cell, footnotes)));
-  const grids = rows.length === 0 ? [] : columnParts(head, rows, model.keyColumns ?? 1, width).map((columns) => terminalGrid(columns.map((i) => head[i] as string), rows.map((row) => columns.map((i) => row[i] ?? ''))));
+  const grids =
+    rows.length === 0
+      ? []
+      : columnParts(head, rows, model.keyColumns ?? 1, width).map((columns) =>
+          terminalGrid(
+            columns.map((i) => head[i] as string),
+            rows.map((row) => columns.map((i) => row[i] ?? '')),
+          ),
+        );
   const notes = footnotes.render();
   return [
     ...(model.title === undefined ? [] : [wrapText(model.title, width, '  ')]),
@@ -94,7 +111,11 @@ export function renderTable(model: TableModel, width = TERMINAL_WIDTH): string {
 }
 
 export function renderStageSection(section: StageSection): string {
-  return [wrapText(`${section.caseLabel}: ${section.timing}`, TERMINAL_WIDTH, '  '), renderTable(section.table), wrapText(section.gap, TERMINAL_WIDTH, '  ')].join('\n');
+  return [
+    wrapText(`${section.caseLabel}: ${section.timing}`, TERMINAL_WIDTH, '  '),
+    renderTable(section.table),
+    wrapText(section.gap, TERMINAL_WIDTH, '  '),
+  ].join('\n');
 }
 
 /** One table per suite, each followed by the stage tables of its multi-stage cases. */
@@ -113,12 +134,16 @@ export function renderCeilings(ceilings: Ceilings): string {
 
 /** The MLA summaries (mla.ts), or '' when the results hold no MLA cases. */
 export function renderMlaSections(cases: readonly Measurement[], budgetGB = DEFAULT_MEMORY_BUDGET_GB): string {
-  return mlaTables(cases, budgetGB).map((table) => renderTable(table)).join('\n\n');
+  return mlaTables(cases, budgetGB)
+    .map((table) => renderTable(table))
+    .join('\n\n');
 }
 
 /** The GEMM summaries (gemm.ts), or '' when the results hold no GEMM cases. */
 export function renderGemmSections(cases: readonly Measurement[], ceilings: Ceilings): string {
-  return gemmTables(cases, ceilings).map((table) => renderTable(table)).join('\n\n');
+  return gemmTables(cases, ceilings)
+    .map((table) => renderTable(table))
+    .join('\n\n');
 }
 
 /** The findings as a list, each one or two lines. */
@@ -134,7 +159,9 @@ export function runHeader(results: ResultFile, file = ''): string {
 
 /** A results file for the terminal: the findings first, then the MLA summaries, the ceilings and a table per suite. */
 export function renderResults(results: ResultFile, options: { memoryBudgetGB?: number } = {}): string {
-  const sections = [renderMlaSections(results.cases, options.memoryBudgetGB), renderGemmSections(results.cases, results.ceilings)].filter(Boolean);
+  const sections = [renderMlaSections(results.cases, options.memoryBudgetGB), renderGemmSections(results.cases, results.ceilings)].filter(
+    Boolean,
+  );
   return [
     wrapText(runHeader(results), TERMINAL_WIDTH, '  '),
     '',

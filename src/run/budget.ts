@@ -28,7 +28,8 @@ export function parseBudget(text: string): Budget {
     const [, value, unit] = /^(\d+(?:\.\d+)?)(ms|s|m|h)$/.exec(part)!;
     return sum + Number(value) * UNIT_MS[unit!]!;
   }, 0);
-  if (ms < MIN_BUDGET_MS) throw new UserError(`--budget ${text} is below the minimum of ${MIN_BUDGET_MS / 1e3}s (calibration alone needs about that)`);
+  if (ms < MIN_BUDGET_MS)
+    throw new UserError(`--budget ${text} is below the minimum of ${MIN_BUDGET_MS / 1e3}s (calibration alone needs about that)`);
   if (ms > MAX_BUDGET_MS) throw new UserError(`--budget ${text} is above the maximum of ${MAX_BUDGET_MS / 3600e3}h; use none for no bound`);
   return { kind: 'bounded', ms };
 }
@@ -85,7 +86,11 @@ export function interleave<T>(lists: readonly (readonly T[])[]): T[] {
  * (suites round-robin, each suite's own breadth-first), then the rest of every suite likewise, so the widest
  * spread of questions is answered wherever the budget ends.
  */
-export function prioritize(cases: readonly PlannedCase[], isCalibration: (planned: PlannedCase) => boolean, isHeadline: (planned: PlannedCase) => boolean): PrioritizedCase[] {
+export function prioritize(
+  cases: readonly PlannedCase[],
+  isCalibration: (planned: PlannedCase) => boolean,
+  isHeadline: (planned: PlannedCase) => boolean,
+): PrioritizedCase[] {
   const suites = [...new Set(cases.map((planned) => planned.suite))];
   const tier = (keep: (planned: PlannedCase) => boolean): PlannedCase[] =>
     interleave(suites.map((suite) => breadthFirst(cases.filter((planned) => planned.suite === suite && keep(planned)))));
@@ -186,7 +191,8 @@ export class BudgetController {
   /** Time the admitted cases' later visits will take, at their planned shares (calibration's alone, or all). */
   private committedMs(calibrationOnly = false): number {
     let sum = 0;
-    for (const c of this.admitted.values()) if (c.calibration || !calibrationOnly) sum += c.visitsLeft * (this.later(c.suite) + c.samplingMs);
+    for (const c of this.admitted.values())
+      if (c.calibration || !calibrationOnly) sum += c.visitsLeft * (this.later(c.suite) + c.samplingMs);
     return sum;
   }
 

@@ -1,4 +1,12 @@
-import { describeErrors, hasErrors, subgroupFacts, withErrorScopes, type DeviceLimits, type GpuContext, type ScopedErrors } from '../gpu/device.js';
+import {
+  describeErrors,
+  hasErrors,
+  subgroupFacts,
+  withErrorScopes,
+  type DeviceLimits,
+  type GpuContext,
+  type ScopedErrors,
+} from '../gpu/device.js';
 import { PreparedCase } from '../gpu/executor.js';
 import type { TrackedAllocator } from '../gpu/memory.js';
 import { PASS_PROBE, WHOLE_CASE, type GpuTimer, type TimedSeries, type TimingMode } from '../gpu/timing.js';
@@ -82,11 +90,17 @@ export async function prepareAndCheck(context: GpuContext, allocator: TrackedAll
         const sample = check.sampledRows;
         const exact = allclose(takeRows(outputs.get(check.buffer) ?? [], sample), check.expected(), check.tolerance);
         // Infinity (a NaN that leaked out) would turn into null in the results JSON.
-        const report = { ...exact, maxAbsError: jsonNumber(exact.maxAbsError), maxRelError: jsonNumber(exact.maxRelError), normRelError: jsonNumber(exact.normRelError) };
+        const report = {
+          ...exact,
+          maxAbsError: jsonNumber(exact.maxAbsError),
+          maxRelError: jsonNumber(exact.maxRelError),
+          normRelError: jsonNumber(exact.normRelError),
+        };
         if (!sample) return { buffer: check.buffer, ...report };
         // The worst element as an index into the whole output, like an unsampled check's.
         const i = report.worstIndex;
-        const worstIndex = i < 0 ? i : (sample.rows[Math.floor(i / sample.rowLength)] as number) * sample.rowLength + (i % sample.rowLength);
+        const worstIndex =
+          i < 0 ? i : (sample.rows[Math.floor(i / sample.rowLength)] as number) * sample.rowLength + (i % sample.rowLength);
         return { buffer: check.buffer, ...report, worstIndex, sampledRows: { checked: sample.rows.length, total: sample.total } };
       })
     : [];

@@ -91,7 +91,15 @@ export const DEFAULT_RUN_OPTIONS: Omit<RunOptions, 'suites' | 'gpu'> = {
 };
 
 export interface RunHooks {
-  onStart?(info: { total: number; resultsPath: string; journalPath: string; environment: ResultHeader['environment']; profile: Profile; visits: number; budgetMs?: number }): void;
+  onStart?(info: {
+    total: number;
+    resultsPath: string;
+    journalPath: string;
+    environment: ResultHeader['environment'];
+    profile: Profile;
+    visits: number;
+    budgetMs?: number;
+  }): void;
   /** `step` counts case visits (0-based, of onStart's total). */
   onCaseStart?(step: number, planned: PlannedCase, visit: Visit): void;
   onCaseEnd?(step: number, measurement: Measurement, visit: Visit): void;
@@ -147,7 +155,11 @@ export function suitesToRun(requested: string[]): SuiteFile[] {
 }
 
 /** Expands every suite; an override must name an axis of at least one requested suite. */
-export function planCases(suites: SuiteFile[], config: Pick<RunConfig, 'profile' | 'overrides' | 'filter' | 'dtypes'>, requested: string[]): PlannedCase[] {
+export function planCases(
+  suites: SuiteFile[],
+  config: Pick<RunConfig, 'profile' | 'overrides' | 'filter' | 'dtypes'>,
+  requested: string[],
+): PlannedCase[] {
   const overrides = config.overrides.map(parseAxisOverride);
   for (const override of overrides) {
     if (!suites.some((suite) => hasOwnKey(suite.axes, override.axis))) {
@@ -231,7 +243,13 @@ interface Progress {
 }
 
 /** Every visit the scheduler hands out, each measured into the journal; then the cases it left out. */
-async function visitAll(execution: Execution, session: GpuSession, progress: Progress, options: Pick<RunOptions, 'saveTensors'>, hooks: RunHooks): Promise<void> {
+async function visitAll(
+  execution: Execution,
+  session: GpuSession,
+  progress: Progress,
+  options: Pick<RunOptions, 'saveTensors'>,
+  hooks: RunHooks,
+): Promise<void> {
   const { header, journal } = execution;
   const config = header.config;
   const familyOf = new Map(execution.suites.map((suite) => [suite.name, kernelFamily(suite.family)]));
@@ -337,11 +355,14 @@ function unfinishedRun(journal: string): string {
  * (`allow.results`; by the final atomic write, so until then it stays). A folder is refused.
  */
 export function checkResultsPath(resultsPath: string, allow: { journal: boolean; results: boolean }): void {
-  if (isFolder(resultsPath)) throw new UserError(`--out ${resultsPath} is a folder: give a file path, such as ${join(resultsPath, 'run.json')}`);
+  if (isFolder(resultsPath))
+    throw new UserError(`--out ${resultsPath} is a folder: give a file path, such as ${join(resultsPath, 'run.json')}`);
   ResultsLock.assertFree(resultsPath);
   const journal = journalPath(resultsPath);
   if (existsSync(journal) && !allow.journal) {
-    throw new UserError(`${journal} holds ${unfinishedRun(journal)}: finish it with \`mla-bench run --resume --journal ${journal}\`, or pass --force to discard it`);
+    throw new UserError(
+      `${journal} holds ${unfinishedRun(journal)}: finish it with \`mla-bench run --resume --journal ${journal}\`, or pass --force to discard it`,
+    );
   }
   if (existsSync(resultsPath) && !allow.results) {
     throw new UserError(`${resultsPath} holds a finished run's results: choose another --out, or pass --force to replace them`);
@@ -383,7 +404,10 @@ export async function runBenchmarks(options: RunOptions, hooks: RunHooks = {}): 
     const config = configOf(options, profile, suites);
     const planned = planFor(profile);
     if (options.budget.kind === 'bounded') {
-      config.plan = prioritize(planned, isCalibrationCase, (p) => p.headline === true).map(({ planned: p, priority }) => ({ key: p.key, priority }));
+      config.plan = prioritize(planned, isCalibrationCase, (p) => p.headline === true).map(({ planned: p, priority }) => ({
+        key: p.key,
+        priority,
+      }));
     }
     const createdAt = new Date();
     const resultsPath = options.out ?? join(options.resultsDir, `${timestampForFile(createdAt)}-${deviceSlug(context)}.json`);
@@ -399,7 +423,11 @@ export async function runBenchmarks(options: RunOptions, hooks: RunHooks = {}): 
       checkResultsPath(resultsPath, { journal: force, results: force });
       rmSync(journalPath(resultsPath), { force: true });
       const journal = Journal.create(journalPath(resultsPath), header);
-      return await execute({ context, suites, header, planned, done: [], journal, resultsPath, budget: options.budget, peers }, options, hooks);
+      return await execute(
+        { context, suites, header, planned, done: [], journal, resultsPath, budget: options.budget, peers },
+        options,
+        hooks,
+      );
     });
   } finally {
     context.close();
@@ -429,7 +457,11 @@ export async function resumeBenchmarks(journalFile: string, options: ResumeOptio
     const context = await openGpu(config.gpu);
     try {
       const journal = Journal.reopen(journalFile);
-      return await execute({ context, suites, header, planned, done: cases, journal, resultsPath, budget: options.budget ?? budgetOf(config), peers }, options, hooks);
+      return await execute(
+        { context, suites, header, planned, done: cases, journal, resultsPath, budget: options.budget ?? budgetOf(config), peers },
+        options,
+        hooks,
+      );
     } finally {
       context.close();
     }

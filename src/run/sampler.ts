@@ -42,7 +42,12 @@ export function repeatsFor(perRepeatMs: number, targetMs: number): number {
   return Math.min(MAX_REPEATS, Math.max(1, Math.ceil(targetMs / perRepeatMs)));
 }
 
-async function chooseRepeats(timer: GpuTimer, prepared: PreparedCase, targetMs: number, series: TimedSeries = WHOLE_CASE): Promise<{ repeats: number; sampleMs: number }> {
+async function chooseRepeats(
+  timer: GpuTimer,
+  prepared: PreparedCase,
+  targetMs: number,
+  series: TimedSeries = WHOLE_CASE,
+): Promise<{ repeats: number; sampleMs: number }> {
   // A stage timed in its pipeline runs the whole pipeline each repeat, one pass per repeat: size N from the
   // submission's wall time, within what the query set holds. The pass probe likewise.
   const passPerRepeat = series.kind === 'pass-probe' || (series.kind === 'stage' && timer.stagePlacement === 'in-pipeline');
@@ -69,7 +74,8 @@ const SURELY_ONE_REPEAT = 4;
 export async function sampleCase(timer: GpuTimer, prepared: PreparedCase, options: SamplerOptions): Promise<SamplingResult> {
   // End to end, a case with a host tail or step timing is sampled one step per submission, by its wall time.
   const stepWall = prepared.spec.hostTail !== undefined || prepared.spec.stepTiming === 'wall';
-  const sized = options.mode === 'batch' && !stepWall ? await chooseRepeats(timer, prepared, options.targetSampleMs) : { repeats: 1, sampleMs: 0 };
+  const sized =
+    options.mode === 'batch' && !stepWall ? await chooseRepeats(timer, prepared, options.targetSampleMs) : { repeats: 1, sampleMs: 0 };
   const repeats = sized.repeats;
   const samplesMs: number[] = [];
   const wallSamplesMs: number[] = [];
@@ -164,7 +170,10 @@ export async function sampleRounds(timer: GpuTimer, prepared: PreparedCase, opti
   const repeats: number[] = [];
   let roundMs = 0;
   for (const series of options.series) {
-    const sized = options.mode === 'batch' || series.kind === 'pass-probe' ? await chooseRepeats(timer, prepared, options.targetSampleMs, series) : { repeats: 1, sampleMs: 0 };
+    const sized =
+      options.mode === 'batch' || series.kind === 'pass-probe'
+        ? await chooseRepeats(timer, prepared, options.targetSampleMs, series)
+        : { repeats: 1, sampleMs: 0 };
     repeats.push(sized.repeats);
     roundMs += sized.sampleMs;
   }
@@ -187,7 +196,9 @@ export async function sampleRounds(timer: GpuTimer, prepared: PreparedCase, opti
       const elapsedMs = recording.elapsedMs();
       // The full-bootstrap confirmations only once every series passes the cheap check.
       const cheap = samplesMs.map((samples) => shouldStop(options.rule, { samples, elapsedMs }));
-      const reasons = cheap.every((r) => r !== null) ? samplesMs.map((samples, s) => (rules[s] as StopRule).check({ samples, elapsedMs })) : cheap;
+      const reasons = cheap.every((r) => r !== null)
+        ? samplesMs.map((samples, s) => (rules[s] as StopRule).check({ samples, elapsedMs }))
+        : cheap;
       if (reasons.every((r) => r !== null)) stop = reasons.find((r) => r !== 'converged') ?? 'converged';
     }
     return { durationMs: taken.reduce((a, b) => a + b, 0), stop };

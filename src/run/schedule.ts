@@ -34,7 +34,11 @@ function visitsDone(measurement: Measurement | undefined, visits: number): numbe
  * on (visits.ts says why). Visits already in the journal (a resumed run) are left out; a case whose first visit
  * is still to come gets all its visits.
  */
-export function visitSchedule(planned: PlannedCase[], measured: ReadonlyMap<string, Measurement>, visits: number): { plannedCase: PlannedCase; visit: number }[] {
+export function visitSchedule(
+  planned: PlannedCase[],
+  measured: ReadonlyMap<string, Measurement>,
+  visits: number,
+): { plannedCase: PlannedCase; visit: number }[] {
   const steps: { plannedCase: PlannedCase; visit: number }[] = [];
   for (let visit = 1; visit <= visits; visit++) {
     for (const plannedCase of planned) {
@@ -45,7 +49,12 @@ export function visitSchedule(planned: PlannedCase[], measured: ReadonlyMap<stri
 }
 
 /** No budget: every visit of every case at the full per-visit rule; a case that ends at its first visit has no more. */
-export function unboundedScheduler(planned: PlannedCase[], measured: ReadonlyMap<string, Measurement>, visits: number, rule: StoppingRule): VisitScheduler {
+export function unboundedScheduler(
+  planned: PlannedCase[],
+  measured: ReadonlyMap<string, Measurement>,
+  visits: number,
+  rule: StoppingRule,
+): VisitScheduler {
   const steps = visitSchedule(planned, measured, visits);
   const ended = new Set<string>();
   let index = 0;
@@ -84,11 +93,20 @@ export interface BudgetedSchedule {
  * admits them, then the later visits of the admitted cases while the budget holds. Cases measured before (a
  * resumed run) keep their visits and get the rest.
  */
-export function budgetedScheduler(planned: PlannedCase[], measured: ReadonlyMap<string, Measurement>, options: BudgetedSchedule): VisitScheduler & { order: PrioritizedCase[] } {
+export function budgetedScheduler(
+  planned: PlannedCase[],
+  measured: ReadonlyMap<string, Measurement>,
+  options: BudgetedSchedule,
+): VisitScheduler & { order: PrioritizedCase[] } {
   const { visits } = options;
   const order = prioritize(planned, options.isCalibration, (p) => p.headline === true);
   const controller = new BudgetController(options.budgetMs, visits, options.rule, options.costs, options.startMs);
-  const candidate = ({ planned: p, priority }: PrioritizedCase): Candidate => ({ key: p.key, suite: p.suite, priority, timed: options.isTimed(p) && !p.skip });
+  const candidate = ({ planned: p, priority }: PrioritizedCase): Candidate => ({
+    key: p.key,
+    suite: p.suite,
+    priority,
+    timed: options.isTimed(p) && !p.skip,
+  });
   const firstPass = order.filter(({ planned: p }) => !measured.has(p.key));
   const revisits: PlannedCase[] = [];
   for (const { planned: p } of order) {
@@ -130,7 +148,12 @@ export function budgetedScheduler(planned: PlannedCase[], measured: ReadonlyMap<
         }
         const share = controller.admit(candidate(item), firstPass.slice(first + 1).map(candidate), now);
         if (!share) {
-          left.push(...firstPass.slice(first).filter(({ planned: p }) => !p.skip).map(({ planned: p }) => p));
+          left.push(
+            ...firstPass
+              .slice(first)
+              .filter(({ planned: p }) => !p.skip)
+              .map(({ planned: p }) => p),
+          );
           break;
         }
         first++;
@@ -156,7 +179,8 @@ export function budgetedScheduler(planned: PlannedCase[], measured: ReadonlyMap<
     },
     finished(visit, measurement, wallMs) {
       const ran = measurement.status === 'ok' || measurement.status === 'checked' || measurement.status === 'numerics-failed';
-      if (ran) controller.record(visit.plannedCase.suite, visit.visit, wallMs, measurement.status === 'ok' ? (visit.samplingBudgetMs ?? 0) : 0);
+      if (ran)
+        controller.record(visit.plannedCase.suite, visit.visit, wallMs, measurement.status === 'ok' ? (visit.samplingBudgetMs ?? 0) : 0);
       if (visit.visit === 1) {
         if (measurement.status === 'ok' && visits > 1) revisits.push(visit.plannedCase);
         else controller.ended(visit.plannedCase.key);
@@ -180,7 +204,10 @@ export interface PlannedShare {
  * What a budget would run, before anything does: the budgeted schedule driven by a clock that advances by the
  * starting cost estimates (a run re-plans from what it measures), every visit spending its whole share.
  */
-export function simulateBudget(planned: PlannedCase[], options: BudgetedSchedule): { shares: PlannedShare[]; leftOut: PlannedCase[]; endMs: number } {
+export function simulateBudget(
+  planned: PlannedCase[],
+  options: BudgetedSchedule,
+): { shares: PlannedShare[]; leftOut: PlannedCase[]; endMs: number } {
   const scheduler = budgetedScheduler(planned, new Map(), options);
   const priorityOf = new Map(scheduler.order.map((c) => [c.planned.key, c.priority]));
   const shares = new Map<string, PlannedShare>();
@@ -191,7 +218,9 @@ export function simulateBudget(planned: PlannedCase[], options: BudgetedSchedule
     const wall = p.skip ? 0 : (visit === 1 ? options.costs.firstVisitMs : options.costs.laterVisitMs) + sampling;
     now += wall;
     const timed = options.isTimed(p) && !p.skip;
-    const measurement = (p.skip ? { status: 'skipped' } : timed ? { status: 'ok', timing: { visits: visit } } : { status: 'checked' }) as Measurement;
+    const measurement = (
+      p.skip ? { status: 'skipped' } : timed ? { status: 'ok', timing: { visits: visit } } : { status: 'checked' }
+    ) as Measurement;
     scheduler.finished(next, { ...measurement, key: p.key, suite: p.suite, family: '', params: p.params } as Measurement, wall);
     const share = shares.get(p.key);
     if (share) share.visits = visit;

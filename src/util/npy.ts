@@ -16,11 +16,7 @@ const V1_PREAMBLE_BYTES = 10;
 const HOST_IS_LITTLE_ENDIAN = new Uint8Array(new Uint16Array([1]).buffer)[0] === 1;
 
 type NpyArrayConstructor =
-  | Float64ArrayConstructor
-  | Float32ArrayConstructor
-  | Uint16ArrayConstructor
-  | Uint32ArrayConstructor
-  | Int32ArrayConstructor;
+  Float64ArrayConstructor | Float32ArrayConstructor | Uint16ArrayConstructor | Uint32ArrayConstructor | Int32ArrayConstructor;
 
 const ARRAY_TYPE_OF_DESCR: Record<string, NpyArrayConstructor> = {
   '<f8': Float64Array,

@@ -61,7 +61,16 @@ test('run calibration writes a results file the tool reads back, with ceilings a
 
 test('an untimed suite (kv-cache) runs each case once, checks it and records its allocations: status checked, and report prints its capacity table', async () => {
   const out = join(dir, 'kv-cache.json');
-  const { code, stderr } = await cli(['run', 'kv-cache', ...FAST_RUN, '--filter', 'preset=deepseek-v2-lite,form=mqa', '--out', out, '--json']);
+  const { code, stderr } = await cli([
+    'run',
+    'kv-cache',
+    ...FAST_RUN,
+    '--filter',
+    'preset=deepseek-v2-lite,form=mqa',
+    '--out',
+    out,
+    '--json',
+  ]);
   assert.equal(code, 0, stderr);
   const kv = readResultFile(out).cases.filter((c) => c.suite === 'kv-cache');
   assert.equal(kv.length, 1);
@@ -76,10 +85,13 @@ test('an untimed suite (kv-cache) runs each case once, checks it and records its
   assert.equal(report.code, 0, report.stderr);
   assert.match(report.stdout, /│ checked │ not timed +│/);
   // One preset, form and dtype: the capacity table says them once, in its title.
-  assert.match(report.stdout, /^KV cache per token .* \(preset=deepseek-v2-lite, form=mqa, dtype=f16\)\n[^\n]*\n│ elements │ bytes\/layer │[^\n]*\n│ 256 +│ 512 +│/m);
+  assert.match(
+    report.stdout,
+    /^KV cache per token .* \(preset=deepseek-v2-lite, form=mqa, dtype=f16\)\n[^\n]*\n│ elements │ bytes\/layer │[^\n]*\n│ 256 +│ 512 +│/m,
+  );
 });
 
-test('a crash of the GPU runtime after the command finished keeps the command\'s exit status, with a note', async () => {
+test("a crash of the GPU runtime after the command finished keeps the command's exit status, with a note", async () => {
   const preload = new URL('../helpers/crash-at-exit.mjs', import.meta.url).pathname;
   const { code, signal, stdout, stderr } = await cli(['list', 'calibration', '--json'], { NODE_OPTIONS: `--import ${preload}` });
   assert.equal(signal, null);
@@ -97,7 +109,10 @@ test('--visits N samples each case in N visits spread over the run and pools the
   assert.equal(code, 0, stderr);
   // CI prints one line per visit: every case's first visit comes before any second one.
   const lines = stderr.split('\n').filter((line) => /^\[\d+\/\d+\]/.test(line));
-  assert.deepEqual(lines.map((line) => /\(visit (\d)\/2\)/.exec(line)?.[1]), ['1', '1', '2', '2']);
+  assert.deepEqual(
+    lines.map((line) => /\(visit (\d)\/2\)/.exec(line)?.[1]),
+    ['1', '1', '2', '2'],
+  );
   const results = readResultFile(out);
   assert.equal(results.config.visits, 2);
   const timed = results.cases.filter((c) => c.status === 'ok');
@@ -115,7 +130,24 @@ test('--visits N samples each case in N visits spread over the run and pools the
 
 test('--visits pools a multi-stage case with its stage rounds still paired', async () => {
   const out = join(dir, 'visits-stages.json');
-  const args = ['run', 'calibration', 'attention-decode', ...FAST_RUN, '-a', 'kernel=dispatch', '-a', 'variant=gqa', '-a', 'context=64', '-a', 'dtype=f32', '--visits', '2', '--out', out];
+  const args = [
+    'run',
+    'calibration',
+    'attention-decode',
+    ...FAST_RUN,
+    '-a',
+    'kernel=dispatch',
+    '-a',
+    'variant=gqa',
+    '-a',
+    'context=64',
+    '-a',
+    'dtype=f32',
+    '--visits',
+    '2',
+    '--out',
+    out,
+  ];
   const { code, stderr } = await cli(args);
   assert.equal(code, 0, stderr);
   const decode = readResultFile(out).cases.find((c) => c.suite === 'attention-decode');
@@ -144,7 +176,17 @@ test('run prints a table of ceilings and cases without --json', async () => {
 
 test('--save-tensors writes .npy inputs, outputs and references with an index', async () => {
   const tensors = join(dir, 'tensors');
-  const { code, stderr } = await cli(['run', 'calibration', ...FAST_RUN, '--filter', 'kernel=copy', '--out', join(dir, 't.json'), '--save-tensors', tensors]);
+  const { code, stderr } = await cli([
+    'run',
+    'calibration',
+    ...FAST_RUN,
+    '--filter',
+    'kernel=copy',
+    '--out',
+    join(dir, 't.json'),
+    '--save-tensors',
+    tensors,
+  ]);
   assert.equal(code, 0, stderr);
   const index = JSON.parse(readFileSync(join(tensors, 'index.json'), 'utf8'));
   const copy = index.cases.find((c: { key: string }) => c.key.includes('kernel=copy,'));
@@ -164,10 +206,18 @@ const badInputs: [string, string[], RegExp][] = [
   ['malformed axis value', ['run', 'calibration', '-a', 'mib=pow2:3:8'], /powers of two/],
   ['unknown adapter', ['run', 'calibration', '--adapter', 'no-such-gpu'], /no WebGPU adapter matches adapter "no-such-gpu"/],
   ['unknown flag', ['run', '--frobnicate'], /Nonexistent flag/],
-  ['non-integer flag value', ['run', 'calibration', '--min-time', '0.3'], /Parsing --min-time: Expected an integer but received: 0\.3 \(see --help\)/],
+  [
+    'non-integer flag value',
+    ['run', 'calibration', '--min-time', '0.3'],
+    /Parsing --min-time: Expected an integer but received: 0\.3 \(see --help\)/,
+  ],
   ['bad profile', ['run', '--profile', 'huge'], /--profile/],
   ['zero visits', ['run', 'calibration', '--visits', '0'], /Expected an integer greater than or equal to 1/],
-  ['unwritable output path', ['run', 'calibration', ...FAST_RUN, '--out', '/etc/hostname/x.json'], /cannot write results to \/etc\/hostname\/x\.json/],
+  [
+    'unwritable output path',
+    ['run', 'calibration', ...FAST_RUN, '--out', '/etc/hostname/x.json'],
+    /cannot write results to \/etc\/hostname\/x\.json/,
+  ],
 ];
 
 for (const [name, args, message] of badInputs) {
@@ -183,7 +233,10 @@ for (const [name, args, message] of badInputs) {
 
 test('a malformed suite file is rejected naming the file and the field', async () => {
   const suite = join(dir, 'broken.json');
-  writeFileSync(suite, JSON.stringify({ name: 'broken', description: 'x', family: 'calibration', axes: { kernel: ['copy'], mib: { pow2: [3, 8] } } }));
+  writeFileSync(
+    suite,
+    JSON.stringify({ name: 'broken', description: 'x', family: 'calibration', axes: { kernel: ['copy'], mib: { pow2: [3, 8] } } }),
+  );
   const { code, stderr } = await cli(['run', suite]);
   assert.equal(code, 2);
   assert.match(stderr, /broken\.json: axes\.mib: pow2 bounds must be powers of two/);

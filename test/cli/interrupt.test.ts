@@ -13,7 +13,9 @@ const SLOW_RUN = fastRun({ minSamples: 20, minTimeMs: 400 });
 
 function finishedCases(journal: string): number {
   if (!existsSync(journal)) return 0;
-  return readFileSync(journal, 'utf8').split('\n').filter((line) => line.startsWith('{"type":"case"')).length;
+  return readFileSync(journal, 'utf8')
+    .split('\n')
+    .filter((line) => line.startsWith('{"type":"case"')).length;
 }
 
 async function killMidRun(signal: NodeJS.Signals, out: string): Promise<{ keys: string[]; samples: Map<string, number[]> }> {
@@ -30,7 +32,11 @@ async function killMidRun(signal: NodeJS.Signals, out: string): Promise<{ keys: 
   child.kill(signal);
   const result = await done;
   assert.ok(result.code !== 0 || result.signal !== null, 'the killed run does not report success');
-  if (signal === 'SIGINT') assert.ok(result.stderr.includes(`finish with \`mla-bench run --resume --journal ${journal}\``), `the hint names the journal: ${result.stderr}`);
+  if (signal === 'SIGINT')
+    assert.ok(
+      result.stderr.includes(`finish with \`mla-bench run --resume --journal ${journal}\``),
+      `the hint names the journal: ${result.stderr}`,
+    );
   // The supervisor's child must not outlive it, even after SIGKILL.
   const gone = Date.now() + 30_000;
   while (processAlive(measuring) && Date.now() < gone) await sleep(50);
@@ -54,7 +60,11 @@ for (const signal of ['SIGINT', 'SIGKILL'] as const) {
     assert.match(partial.stderr, new RegExp(`the journal of an unfinished run: its ${before.keys.length} finished case\\(s\\)`));
     const rows = partial.stdout.trim().split('\n').slice(1);
     assert.equal(rows.length, before.keys.length);
-    for (const key of before.keys) assert.ok(rows.some((row) => row.includes(key)), `${key} in the partial report`);
+    for (const key of before.keys)
+      assert.ok(
+        rows.some((row) => row.includes(key)),
+        `${key} in the partial report`,
+      );
     const resumed = await cli(['run', '--resume', '--journal', out + '.journal.jsonl', '--json']);
     assert.equal(resumed.code, 0, resumed.stderr);
     const results = readResultFile(out);

@@ -8,7 +8,23 @@ import { traceFormatProblems } from '../helpers/trace-format.js';
 
 const dir = mkdtempSync(join(tmpdir(), 'mla-bench-profile-'));
 /** A small two-stage decode case (attend + reduce) and a lax stopping rule: seconds on lavapipe. */
-const SMALL = ['attention-decode', '-a', 'variant=gqa', '-a', 'context=64', '--min-samples', '5', '--max-noise', '50', '--min-time', '0', '--timeout', '2', '--warmup', '1'];
+const SMALL = [
+  'attention-decode',
+  '-a',
+  'variant=gqa',
+  '-a',
+  'context=64',
+  '--min-samples',
+  '5',
+  '--max-noise',
+  '50',
+  '--min-time',
+  '0',
+  '--timeout',
+  '2',
+  '--warmup',
+  '1',
+];
 
 test('profile: stages timed in the pipeline beside end to end, compile, transfers, memory, and a valid trace', async () => {
   const trace = join(dir, 'gqa.trace.json');
@@ -17,7 +33,10 @@ test('profile: stages timed in the pipeline beside end to end, compile, transfer
   const result = JSON.parse(stdout);
   const m = result.measurement;
   assert.equal(m.status, 'ok');
-  assert.deepEqual(m.stages.map((s: { name: string }) => s.name), ['attend', 'reduce']);
+  assert.deepEqual(
+    m.stages.map((s: { name: string }) => s.name),
+    ['attend', 'reduce'],
+  );
   assert.equal(result.breakdown.rows.length, 2);
   assert.equal(m.stagePlacement, 'in-pipeline');
   assert.equal(result.breakdown.placement, 'in-pipeline');
@@ -30,14 +49,22 @@ test('profile: stages timed in the pipeline beside end to end, compile, transfer
 
   const parsed = JSON.parse(readFileSync(trace, 'utf8'));
   assert.deepEqual(traceFormatProblems(parsed), []);
-  const gpuTracks = parsed.traceEvents.filter((e: { ph: string; name: string; pid: number }) => e.ph === 'M' && e.name === 'thread_name' && e.pid === 1);
-  assert.deepEqual(gpuTracks.map((e: { args: { name: string } }) => e.args.name), ['attend', 'reduce']);
+  const gpuTracks = parsed.traceEvents.filter(
+    (e: { ph: string; name: string; pid: number }) => e.ph === 'M' && e.name === 'thread_name' && e.pid === 1,
+  );
+  assert.deepEqual(
+    gpuTracks.map((e: { args: { name: string } }) => e.args.name),
+    ['attend', 'reduce'],
+  );
   const attend = parsed.traceEvents.filter((e: { ph: string; name: string }) => e.ph === 'X' && e.name === 'attend');
   assert.equal(attend.length, 3);
   // Trace durations are the timeline's GPU times, in microseconds.
   const firstAttend = result.timeline.passes.find((p: { stage: string }) => p.stage === 'attend');
   assert.ok(Math.abs(attend[0].dur - (firstAttend.gpuEndNs - firstAttend.gpuBeginNs) / 1e3) < 0.01);
-  assert.ok(parsed.traceEvents.some((e: { ph: string }) => e.ph === 'C'), 'memory counter track');
+  assert.ok(
+    parsed.traceEvents.some((e: { ph: string }) => e.ph === 'C'),
+    'memory counter track',
+  );
 });
 
 test('profile prints the stage breakdown with the end-to-end gap against the calibrated dispatch overhead', async () => {
@@ -59,11 +86,23 @@ test('profile prints the stage breakdown with the end-to-end gap against the cal
 });
 
 test('profile --capture runs every selected case once, without timestamps', async () => {
-  const { code, stdout, stderr } = await cli(['profile', 'attention-decode', '-a', 'variant=gqa,mqa', '-a', 'context=64', '--capture', '--json']);
+  const { code, stdout, stderr } = await cli([
+    'profile',
+    'attention-decode',
+    '-a',
+    'variant=gqa,mqa',
+    '-a',
+    'context=64',
+    '--capture',
+    '--json',
+  ]);
   assert.equal(code, 0, stderr);
   const outcome = JSON.parse(stdout);
   assert.equal(outcome.kind, 'capture');
-  assert.deepEqual(outcome.cases.map((c: { status: string }) => c.status), ['ok', 'ok']);
+  assert.deepEqual(
+    outcome.cases.map((c: { status: string }) => c.status),
+    ['ok', 'ok'],
+  );
   assert.ok(outcome.cases.every((c: { dispatches: number }) => c.dispatches === 2));
 });
 
@@ -74,7 +113,10 @@ test('profile: bad input is a one-line error with a non-zero exit', async () => 
     [['profile', 'attention-decode', '-a', 'variant=gqa,mqa', '-a', 'context=64'], /2 cases of attention-decode match; profile runs one/],
     [['profile', 'attention-decode', '-a', 'nope=1'], /unknown axis "nope"/],
     [['profile', 'attention-decode', '--case', 'attention-decode/variant=gqa'], /missing axes/],
-    [['profile', 'attention-decode', '--case', 'calibration/kernel=copy,mib=1,iterations=1'], /suite "calibration", not "attention-decode"/],
+    [
+      ['profile', 'attention-decode', '--case', 'calibration/kernel=copy,mib=1,iterations=1'],
+      /suite "calibration", not "attention-decode"/,
+    ],
     [['profile', ...SMALL, '--trace', '/etc/hostname/x.json'], /cannot write trace file \/etc\/hostname\/x.json/],
   ];
   for (const [args, message] of cases) {

@@ -14,7 +14,11 @@ const dir = mkdtempSync(join(tmpdir(), 'mla-bench-reliability-'));
 const SLOW_RUN = fastRun({ minSamples: 20, minTimeMs: 1500 });
 
 function journalLines(journal: string): number {
-  return existsSync(journal) ? readFileSync(journal, 'utf8').split('\n').filter((line) => line.startsWith('{"type":"case"')).length : 0;
+  return existsSync(journal)
+    ? readFileSync(journal, 'utf8')
+        .split('\n')
+        .filter((line) => line.startsWith('{"type":"case"')).length
+    : 0;
 }
 
 async function untilCases(journal: string, n: number): Promise<void> {
@@ -64,7 +68,10 @@ test("a new run never truncates an unfinished run's journal: it names --resume a
   const journal = out + '.journal.jsonl';
   const before = readFileSync(journal, 'utf8');
   const refused = await cli(['run', 'calibration', ...FAST_RUN, '--out', out]);
-  assertOneLineError(refused, /holds an unfinished run \(\d+ case\(s\) measured\): finish it with `mla-bench run --resume --journal .*unfinished\.json\.journal\.jsonl`, or pass --force to discard it/);
+  assertOneLineError(
+    refused,
+    /holds an unfinished run \(\d+ case\(s\) measured\): finish it with `mla-bench run --resume --journal .*unfinished\.json\.journal\.jsonl`, or pass --force to discard it/,
+  );
   assert.equal(readFileSync(journal, 'utf8'), before, 'the journal is untouched');
   // The stale lock of the killed run does not stand in the way of --resume, redirected elsewhere with --out.
   const elsewhere = join(dir, 'resumed-elsewhere.json');
@@ -102,19 +109,31 @@ for (const value of ['-1', '0', '1.5', 'abc']) {
 
 test('axis values the family cannot honour are refused by list and profile too; unknown axes of a family are named', async () => {
   assertOneLineError(await cli(['list', 'attention-decode', '-a', 'batch=0']), /suite attention-decode: batch=0: must be an integer >= 1/);
-  assertOneLineError(await cli(['list', 'mla-decode', '-a', 'tiling=fast']), /suite mla-decode: tiling=fast: must be one of workgroup, rows/);
-  assertOneLineError(await cli(['profile', 'attention-decode', '-a', 'context=-4', '--filter', 'variant=mha']), /context=-4: must be an integer >= 1/);
+  assertOneLineError(
+    await cli(['list', 'mla-decode', '-a', 'tiling=fast']),
+    /suite mla-decode: tiling=fast: must be one of workgroup, rows/,
+  );
+  assertOneLineError(
+    await cli(['profile', 'attention-decode', '-a', 'context=-4', '--filter', 'variant=mha']),
+    /context=-4: must be an integer >= 1/,
+  );
   const suite = join(dir, 'typo.json');
   const json = JSON.parse(readFileSync(join(ROOT, 'suites', 'attention-decode.json'), 'utf8'));
   json.name = 'typo';
   json.axes.contxt = [1];
   delete json.profiles;
   writeFileSync(suite, JSON.stringify(json));
-  assertOneLineError(await cli(['list', suite]), /suite typo: contxt: not an axis of the attention family \(its axes: phase, variant, batch, /);
+  assertOneLineError(
+    await cli(['list', suite]),
+    /suite typo: contxt: not an axis of the attention family \(its axes: phase, variant, batch, /,
+  );
 });
 
 test('counts are bounded: --visits 1000000000 and --warmup 10000000 are one-line errors', async () => {
-  assertOneLineError(await cli(['run', 'calibration', '--visits', '1000000000']), /--visits: Expected an integer less than or equal to 100/);
+  assertOneLineError(
+    await cli(['run', 'calibration', '--visits', '1000000000']),
+    /--visits: Expected an integer less than or equal to 100/,
+  );
   assertOneLineError(await cli(['run', 'calibration', '--warmup', '10000000']), /--warmup: Expected an integer less than or equal to 1000/);
   assertOneLineError(await cli(['run', 'calibration', '--sample-ms', '1e12']), /--sample-ms must be at most 10000/);
 });
@@ -125,7 +144,10 @@ for (const name of ['constructor', 'toString', 'hasOwnProperty', '__proto__']) {
     const json = readFileSync(join(ROOT, 'suites', 'calibration.json'), 'utf8').replace('"axes": {', `"axes": { "${name}": [1],`);
     assert.notEqual(json, readFileSync(join(ROOT, 'suites', 'calibration.json'), 'utf8'));
     writeFileSync(suite, json);
-    for (const command of [['list', suite], ['run', suite]]) {
+    for (const command of [
+      ['list', suite],
+      ['run', suite],
+    ]) {
       assertOneLineError(await cli(command), new RegExp(`axes\\.${name}: `));
     }
   });
@@ -134,12 +156,18 @@ for (const name of ['constructor', 'toString', 'hasOwnProperty', '__proto__']) {
 test('-o pointing at a folder is refused before anything runs', async () => {
   const folder = join(dir, 'a-folder');
   mkdirSync(folder);
-  assertOneLineError(await cli(['run', 'calibration', ...FAST_RUN, '--out', folder]), /--out .*a-folder is a folder: give a file path, such as .*a-folder\/run\.json/);
+  assertOneLineError(
+    await cli(['run', 'calibration', ...FAST_RUN, '--out', folder]),
+    /--out .*a-folder is a folder: give a file path, such as .*a-folder\/run\.json/,
+  );
   assert.deepEqual(readdirSync(folder), []);
 });
 
 test('--resume keeps the run it finishes as it was: a sampling flag beside it is refused', async () => {
-  assertOneLineError(await cli(['run', '--resume', '--min-time', '0']), /--resume finishes the interrupted run with its own settings: --min-time cannot change them/);
+  assertOneLineError(
+    await cli(['run', '--resume', '--min-time', '0']),
+    /--resume finishes the interrupted run with its own settings: --min-time cannot change them/,
+  );
 });
 
 test('with no adapter, the user sees the one-line error and nothing from Dawn', async () => {
@@ -150,7 +178,10 @@ test('with no adapter, the user sees the one-line error and nothing from Dawn', 
 test('report into a folder the kernel will not create is a one-line error, not a hang', async () => {
   const fixture = join(ROOT, 'test', 'fixtures', 'results-device-a.json');
   for (const format of ['md', 'png']) {
-    assertOneLineError(await cli(['report', fixture, '-f', format, '--out', '/proc/mla-bench-no-such/x']), /cannot write .*\/proc\/mla-bench-no-such\/x.*no such file or folder \(ENOENT\)/);
+    assertOneLineError(
+      await cli(['report', fixture, '-f', format, '--out', '/proc/mla-bench-no-such/x']),
+      /cannot write .*\/proc\/mla-bench-no-such\/x.*no such file or folder \(ENOENT\)/,
+    );
   }
 });
 
@@ -168,7 +199,10 @@ test("a report into a folder that holds an earlier report's charts leaves only t
 });
 
 test('a missing argument is named', async () => {
-  assertOneLineError(await cli(['compare', join(ROOT, 'test', 'fixtures', 'results-device-a.json')]), /Missing 1 required arg: candidates \(see --help\)/);
+  assertOneLineError(
+    await cli(['compare', join(ROOT, 'test', 'fixtures', 'results-device-a.json')]),
+    /Missing 1 required arg: candidates \(see --help\)/,
+  );
   assertOneLineError(await cli(['compare']), /Missing 2 required args: base, candidates \(see --help\)/);
   assertOneLineError(await cli(['profile']), /Missing 1 required arg: suite \(see --help\)/);
 });
@@ -176,7 +210,9 @@ test('a missing argument is named', async () => {
 test('--json errors are JSON on stdout as well as the one line on stderr', async () => {
   const result = await cli(['run', 'attention-decode', '-a', 'context=-1', '--json']);
   assert.equal(result.code, 2);
-  assert.deepEqual(JSON.parse(result.stdout), { error: { message: 'suite attention-decode: context=-1: must be an integer >= 1', exitCode: 2 } });
+  assert.deepEqual(JSON.parse(result.stdout), {
+    error: { message: 'suite attention-decode: context=-1: must be an integer >= 1', exitCode: 2 },
+  });
   assert.equal(result.stderr.trim().split('\n').length, 1);
 });
 
@@ -192,7 +228,10 @@ test('strings from a results file cannot inject: CSV formulas neutralised, Markd
   const csv = await cli(['report', file, '-f', 'csv']);
   assert.equal(csv.code, 0, csv.stderr);
   const cells = csv.stdout.split('\n').flatMap((line) => line.split(','));
-  assert.ok(cells.some((cell) => cell.startsWith(`"'=HYPERLINK(`)), 'the formula is kept as text');
+  assert.ok(
+    cells.some((cell) => cell.startsWith(`"'=HYPERLINK(`)),
+    'the formula is kept as text',
+  );
   assert.ok(cells.includes("'@SUM(1+1)"));
   assert.ok(!cells.some((cell) => /^"?[=+@]/.test(cell)), 'no cell a spreadsheet would evaluate');
 
@@ -204,20 +243,46 @@ test('strings from a results file cannot inject: CSV formulas neutralised, Markd
 
   const table = await cli(['report', file]);
   assert.equal(table.code, 0, table.stderr);
-  assert.ok(!(table.stdout + table.stderr).includes('\u001b') && !(table.stdout + table.stderr).includes('\u0007'), 'no escape sequence reaches the terminal');
+  assert.ok(
+    !(table.stdout + table.stderr).includes('\u001b') && !(table.stdout + table.stderr).includes('\u0007'),
+    'no escape sequence reaches the terminal',
+  );
   assert.match(table.stdout, /Evil\]0;pwned\[2J GPU/);
 });
 
 test('a budgeted run ends cleanly with a complete results file: its budget, its plan, and what it left out', async () => {
   const out = join(dir, 'budgeted.json');
   // 2 x 2 x 64 context lengths of attention decode: far more case visits than any machine samples in 30 s.
-  const result = await cli(['run', 'calibration', 'attention-decode', '--budget', '30s', '-a', 'mib=1', '-a', 'iterations=32', '-a', 'context=16:1024:16', '-a', 'variant=mha,mqa', '-a', 'batch=1,2', '--out', out, '--json']);
+  const result = await cli([
+    'run',
+    'calibration',
+    'attention-decode',
+    '--budget',
+    '30s',
+    '-a',
+    'mib=1',
+    '-a',
+    'iterations=32',
+    '-a',
+    'context=16:1024:16',
+    '-a',
+    'variant=mha,mqa',
+    '-a',
+    'batch=1,2',
+    '--out',
+    out,
+    '--json',
+  ]);
   assert.equal(result.code, 0, result.stderr);
   const results = readResultFile(out);
   assert.deepEqual(results.config.budget, { ms: 30_000 });
   const plan = results.config.plan ?? [];
   assert.equal(plan.length, results.cases.length, 'every planned case is in the plan');
-  assert.deepEqual(plan.slice(0, 7).map((p) => p.priority), new Array(7).fill('calibration'), 'calibration first');
+  assert.deepEqual(
+    plan.slice(0, 7).map((p) => p.priority),
+    new Array(7).fill('calibration'),
+    'calibration first',
+  );
   assert.equal(plan[7]?.priority, 'headline', 'then the headline cases');
   assert.ok(plan[7]?.key.includes('batch=1,context=1024'));
   const status = (key: string): string | undefined => results.cases.find((c) => c.key === key)?.status;

@@ -13,7 +13,16 @@ const FIX = new URL('../fixtures/', import.meta.url).pathname;
 test('the HTML report draws every chart offline in headless Chromium, without console errors', async () => {
   assert.ok(existsSync(CHROMIUM), `no Chromium at ${CHROMIUM}: run node scripts/ensure-chromium.mjs (apt-get install -y chromium)`);
   const out = mkdtempSync(join(tmpdir(), 'mla-bench-html-'));
-  const { code, stdout, stderr } = await cli(['report', join(FIX, 'results-device-a.json'), join(FIX, 'results-device-b.json'), '--format', 'html', '--out', out, '--json']);
+  const { code, stdout, stderr } = await cli([
+    'report',
+    join(FIX, 'results-device-a.json'),
+    join(FIX, 'results-device-b.json'),
+    '--format',
+    'html',
+    '--out',
+    out,
+    '--json',
+  ]);
   assert.equal(code, 0, stderr);
   const expected = JSON.parse(stdout).charts.length as number;
   assert.ok(expected >= 8);
@@ -23,7 +32,16 @@ test('the HTML report draws every chart offline in headless Chromium, without co
     executablePath: CHROMIUM,
     headless: true,
     viewport: { width: 1280, height: 900 },
-    args: ['--headless', '--no-sandbox', '--disable-gpu', '--disable-quic', '--no-first-run', '--disable-background-networking', '--disable-component-update', '--disable-sync'],
+    args: [
+      '--headless',
+      '--no-sandbox',
+      '--disable-gpu',
+      '--disable-quic',
+      '--no-first-run',
+      '--disable-background-networking',
+      '--disable-component-update',
+      '--disable-sync',
+    ],
   });
   try {
     const page = await browser.newPage();
@@ -49,10 +67,17 @@ test('the HTML report draws every chart offline in headless Chromium, without co
         if (!ctx || canvas.width === 0 || canvas.height === 0) return 0;
         const data: Uint8ClampedArray = ctx.getImageData(0, 0, canvas.width, canvas.height).data;
         let ink = 0;
-        for (let p = 0; p < data.length; p += 4) if ((data[p + 3] as number) > 0 && ((data[p] as number) < 240 || (data[p + 1] as number) < 240 || (data[p + 2] as number) < 240)) ink++;
+        for (let p = 0; p < data.length; p += 4)
+          if ((data[p + 3] as number) > 0 && ((data[p] as number) < 240 || (data[p + 1] as number) < 240 || (data[p + 2] as number) < 240))
+            ink++;
         return ink;
       });
-      return { canvases: canvases.length, drawn, instances: g.Chart ? Object.keys(g.Chart.instances).length : -1, created: g.mlaBenchCharts?.length ?? -1 };
+      return {
+        canvases: canvases.length,
+        drawn,
+        instances: g.Chart ? Object.keys(g.Chart.instances).length : -1,
+        created: g.mlaBenchCharts?.length ?? -1,
+      };
     })) as { canvases: number; drawn: number[]; instances: number; created: number };
     assert.deepEqual(errors, [], 'no console errors');
     assert.deepEqual(requests, [], 'nothing fetched from the network');
@@ -66,7 +91,9 @@ test('the HTML report draws every chart offline in headless Chromium, without co
       const g = globalThis as any;
       g.scrollTo(0, 0);
       // No named functions in here: tsx would wrap them in a helper the page does not have.
-      const [findings, table, charts] = ['.findings', 'table.cases', '#charts'].map((selector) => g.document.querySelector(selector).getBoundingClientRect().top);
+      const [findings, table, charts] = ['.findings', 'table.cases', '#charts'].map(
+        (selector) => g.document.querySelector(selector).getBoundingClientRect().top,
+      );
       return { findings, table, charts, tableShown: g.document.querySelector('table.cases').offsetHeight > 0 };
     })) as { findings: number; table: number; charts: number; tableShown: boolean };
     assert.ok(layout.findings < 400, `the findings open the page (at ${layout.findings}px)`);

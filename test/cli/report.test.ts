@@ -36,10 +36,16 @@ test('report opens with the findings, and no terminal line is wider than 120 col
     assert.equal(lines[2], '');
     assert.match(lines[3] as string, /^Findings, computed from these results/);
     const firstTable = lines.findIndex((line) => line.startsWith('┌'));
-    assert.ok(lines.slice(4, firstTable).filter((line) => line.startsWith('- ')).length >= 7, `${file}: a finding per topic before the first table`);
+    assert.ok(
+      lines.slice(4, firstTable).filter((line) => line.startsWith('- ')).length >= 7,
+      `${file}: a finding per topic before the first table`,
+    );
   }
   const { stdout } = await cli(['report', BASELINE]);
-  assert.match(stdout, /^- MLA decode vs MHA, deepseek-v2-lite \(batch 1, context 1024, f32\): absorbed \(9\.89 ms\) is 2\.2x slower than MHA/m);
+  assert.match(
+    stdout,
+    /^- MLA decode vs MHA, deepseek-v2-lite \(batch 1, context 1024, f32\): absorbed \(9\.89 ms\) is 2\.2x slower than MHA/m,
+  );
 });
 
 test('report --format md and html open with the findings too', async () => {
@@ -47,7 +53,10 @@ test('report --format md and html open with the findings too', async () => {
   assert.equal(md.code, 0, md.stderr);
   const headings = md.stdout.split('\n').filter((line) => line.startsWith('#'));
   assert.match(headings[2] as string, /^### Findings, computed from these results/);
-  assert.match(md.stdout, /^- \*\*MLA crossover, deepseek-v2-lite\*\* \(batch 1, context 256, f32\): naive-latent beats absorbed from q_len 256/m);
+  assert.match(
+    md.stdout,
+    /^- \*\*MLA crossover, deepseek-v2-lite\*\* \(batch 1, context 256, f32\): naive-latent beats absorbed from q_len 256/m,
+  );
   const out = join(dir, 'html-findings');
   const html = await cli(['report', BASELINE, '--format', 'html', '--out', out]);
   assert.equal(html.code, 0, html.stderr);
@@ -69,13 +78,26 @@ test('report --format md and csv go to stdout without --out', async () => {
 
 test('report writes every file format to --out and lists them with --json', async () => {
   const out = join(dir, 'all');
-  const { code, stdout, stderr } = await cli(['report', A, B, '--out', out, ...['md', 'csv', 'html', 'png', 'gab', 'bmf'].flatMap((f) => ['--format', f]), '--json']);
+  const { code, stdout, stderr } = await cli([
+    'report',
+    A,
+    B,
+    '--out',
+    out,
+    ...['md', 'csv', 'html', 'png', 'gab', 'bmf'].flatMap((f) => ['--format', f]),
+    '--json',
+  ]);
   assert.equal(code, 0, stderr);
   const result = JSON.parse(stdout);
   assert.deepEqual(result.devices, ['Fixture RTX 4070 (Vulkan)', 'Fixture Apple M2 (Metal)']);
-  assert.deepEqual(result.findings.map((d: { device: string }) => d.device), result.devices, 'the findings of each device');
+  assert.deepEqual(
+    result.findings.map((d: { device: string }) => d.device),
+    result.devices,
+    'the findings of each device',
+  );
   assert.ok(result.findings[0].findings.some((f: { topic: string; measured: boolean }) => f.topic === 'roof' && f.measured));
-  for (const name of ['report.md', 'report.csv', 'report.html', 'gab-latency.json', 'gab-throughput.json', 'bmf.json']) assert.ok(existsSync(join(out, name)), name);
+  for (const name of ['report.md', 'report.csv', 'report.html', 'gab-latency.json', 'gab-throughput.json', 'bmf.json'])
+    assert.ok(existsSync(join(out, name)), name);
   const pngs = readdirSync(join(out, 'charts'));
   assert.equal(pngs.length, result.charts.length);
   assert.ok(result.charts.some((c: { kind: string }) => c.kind === 'cross-hardware'));
@@ -96,7 +118,7 @@ test('compare flags the x1.2 candidate slower and --fail-on-regression 5 exits 1
   assert.ok(result.comparisons[0].cases.every((c: { verdict: string }) => c.verdict === 'slower'));
 });
 
-test('compare sets the calibrated ceilings side by side and warns, also in the gate\'s error, when the machine moved', async () => {
+test("compare sets the calibrated ceilings side by side and warns, also in the gate's error, when the machine moved", async () => {
   const moved = JSON.parse(readFileSync(SLOW, 'utf8'));
   moved.ceilings.copyGBs /= 1.25;
   const path = join(dir, 'moved-machine.json');
@@ -105,7 +127,10 @@ test('compare sets the calibrated ceilings side by side and warns, also in the g
   assert.equal(code, 1);
   assert.match(stdout, /copy bandwidth\s+│\s+357 GB\/s\s+│\s+286 GB\/s\s+│\s+1\.250x/);
   // Wrapped at 120 columns like every line of the report.
-  assert.match(stdout, /^Warning: the machine itself moved between these runs:[\s\S]*?copy\s+bandwidth\s+1\.25x,\s+past\s+the\s+±2%\s+band/m);
+  assert.match(
+    stdout,
+    /^Warning: the machine itself moved between these runs:[\s\S]*?copy\s+bandwidth\s+1\.25x,\s+past\s+the\s+±2%\s+band/m,
+  );
   assert.doesNotMatch(stdout, /read bandwidth 1\.00x/, 'only the ceilings that moved are named');
   const lines = stderr.trim().split('\n');
   assert.equal(lines.length, 1, stderr);
@@ -142,8 +167,16 @@ test('compare with visits: a candidate slower in every visit is flagged; one tha
   const drifted = withVisits(A, [1, 1.15, 1.5], 'visits-drifted.json');
   const { code, stdout, stderr } = await cli(['compare', base, drifted, '--fail-on-regression', '5', '--json']);
   assert.equal(code, 0, stderr);
-  const cases = JSON.parse(stdout).comparisons[0].cases as Array<{ ratio: number; p: number; verdict: string; visits: { slowerP: number } }>;
-  assert.ok(cases.some((c) => c.ratio > 1.05 && c.p < 0.05), 'pooled samples alone would call some of these slower');
+  const cases = JSON.parse(stdout).comparisons[0].cases as Array<{
+    ratio: number;
+    p: number;
+    verdict: string;
+    visits: { slowerP: number };
+  }>;
+  assert.ok(
+    cases.some((c) => c.ratio > 1.05 && c.p < 0.05),
+    'pooled samples alone would call some of these slower',
+  );
   assert.ok(cases.every((c) => c.verdict !== 'slower' && c.visits.slowerP > 0.05));
   const table = await cli(['compare', base, drifted]);
   assert.match(table.stdout, /visits p/);
@@ -155,13 +188,21 @@ test('compare: cases a budget left out on one side are listed apart, never missi
   writeFileSync(budgeted, JSON.stringify(withLeftOut(JSON.parse(readFileSync(A, 'utf8')) as ResultFile, batch16)));
   const { code, stdout, stderr } = await cli(['compare', A, budgeted, '--fail-on-regression', '5', '--json']);
   assert.equal(code, 0, stderr);
-  const [c] = JSON.parse(stdout).comparisons as Array<{ onlyInBase: string[]; onlyInCandidate: string[]; leftOutOnOneSide: Array<{ key: string; leftOutIn: string }>; cases: unknown[] }>;
+  const [c] = JSON.parse(stdout).comparisons as Array<{
+    onlyInBase: string[];
+    onlyInCandidate: string[];
+    leftOutOnOneSide: Array<{ key: string; leftOutIn: string }>;
+    cases: unknown[];
+  }>;
   assert.deepEqual(c?.onlyInBase, []);
   assert.equal(c?.leftOutOnOneSide.length, 15);
   assert.ok(c?.leftOutOnOneSide.every((x) => x.leftOutIn === 'candidate'));
   const table = await cli(['compare', budgeted, A]);
   assert.equal(table.code, 0, table.stderr);
-  assert.match(table.stdout, /^left out by a budget on one side: 15 cases \(15 by the base's\), measured on the other; not compared, no verdict$/m);
+  assert.match(
+    table.stdout,
+    /^left out by a budget on one side: 15 cases \(15 by the base's\), measured on the other; not compared, no verdict$/m,
+  );
   assert.doesNotMatch(table.stdout, /only in/);
   assert.ok(table.stdout.split('\n').every((line) => [...line].length <= 120));
   // A real regression elsewhere still fails the gate, and left-out cases do not add to it.
@@ -178,7 +219,10 @@ test('compare of an identical pair exits 0 with no case slower', async () => {
   assert.equal(code, 0, stderr);
   const result = JSON.parse(stdout);
   assert.equal(result.regressions.length, 0);
-  assert.ok(result.comparisons[0].ceilings.length === 5 && result.comparisons[0].ceilings.every((c: { timeRatio: number; moved: boolean }) => c.timeRatio === 1 && !c.moved));
+  assert.ok(
+    result.comparisons[0].ceilings.length === 5 &&
+      result.comparisons[0].ceilings.every((c: { timeRatio: number; moved: boolean }) => c.timeRatio === 1 && !c.moved),
+  );
   assert.equal(result.comparisons[0].cases.filter((c: { verdict: string }) => c.verdict === 'slower').length, 0);
 });
 

@@ -110,7 +110,12 @@ for (const { name, phase, shape, splits } of SHAPES) {
   }
   // The per-invocation rows kernel, which serves CPU adapters without subgroups of >= 8 lanes, on every shape.
   test(`${name} [f32, rows without subgroups]: GPU equals the float64 reference`, async () => {
-    const built = attentionCase(shape, 'f32', { ...(await context()), subgroupMinSize: undefined }, { phase, tiling: 'rows', ...(splits !== undefined && { splits }) });
+    const built = attentionCase(
+      shape,
+      'f32',
+      { ...(await context()), subgroupMinSize: undefined },
+      { phase, tiling: 'rows', ...(splits !== undefined && { splits }) },
+    );
     assert.ok(built.kind === 'case');
     assert.equal(built.kernelCase.facts?.['rowsKernel'], 'per-invocation');
     const check = (await runChecked(built.kernelCase)).checks[0]!;
@@ -123,7 +128,10 @@ test('rows tiling: the subgroup kernel where a KV head has >= 8 query rows (pref
   assert.ok((ctx.subgroupMinSize ?? 0) >= 8, 'lavapipe exposes subgroups of 8: the subgroup kernel must be the one under test');
   const kernelOf = async (shape: AttentionShape, phase: 'decode' | 'prefill') => {
     const kernelCase = await build(shape, 'f32', { phase, tiling: 'rows' });
-    return { kernel: kernelCase.facts?.['rowsKernel'], stages: kernelCase.stages.map((s) => `${s.name}:${s.shader}:${s.entryPoint ?? 'main'}`) };
+    return {
+      kernel: kernelCase.facts?.['rowsKernel'],
+      stages: kernelCase.stages.map((s) => `${s.name}:${s.shader}:${s.entryPoint ?? 'main'}`),
+    };
   };
   const byName = Object.fromEntries(SHAPES.map((s) => [s.name, s]));
   const mhaDecode = byName['MHA decode, 3 heads, ragged [1, 37, 130] (a single-token sequence)']!;
@@ -140,7 +148,10 @@ test('rows tiling: the subgroup kernel where a KV head has >= 8 query rows (pref
     kernel: 'subgroup',
     stages: ['attend:attention_rows_subgroup.wgsl:main', 'reduce:attention_reduce.wgsl:main'],
   });
-  assert.deepEqual(await kernelOf(gqaPrefill.shape, 'prefill'), { kernel: 'subgroup', stages: ['attend:attention_rows_subgroup.wgsl:main_direct'] });
+  assert.deepEqual(await kernelOf(gqaPrefill.shape, 'prefill'), {
+    kernel: 'subgroup',
+    stages: ['attend:attention_rows_subgroup.wgsl:main_direct'],
+  });
   // Without subgroups (or with narrower ones) the per-invocation kernel serves every shape.
   for (const shape of [gqaPrefill.shape, mhaDecode.shape]) {
     const narrow = attentionCase(shape, 'f32', { ...ctx, subgroupMinSize: 4 }, { phase: 'prefill', tiling: 'rows' });
@@ -190,7 +201,16 @@ test('KV bytes per token per layer, from the kv-cache buffers, equal 2 * n_kv * 
 test('outputs past the valid data are never written (canaries stay NaN)', async () => {
   for (const tiling of TILINGS) {
     for (const phase of ['decode', 'prefill'] as const) {
-      const shape: AttentionShape = { batch: 2, nQ: 12, nKv: 1, dQk: D_QK, dV: D_V, qLen: phase === 'decode' ? 1 : 9, kvLens: [9, 30], causal: true };
+      const shape: AttentionShape = {
+        batch: 2,
+        nQ: 12,
+        nKv: 1,
+        dQk: D_QK,
+        dV: D_V,
+        qLen: phase === 'decode' ? 1 : 9,
+        kvLens: [9, 30],
+        causal: true,
+      };
       const kernelCase = await build(shape, 'f32', { phase, tiling });
       const out = kernelCase.buffers.find((b) => b.name === 'out')!;
       const valid = out.length;

@@ -11,7 +11,10 @@ for (const kernel of CALIBRATION_KERNELS) {
     const kernelCase = await buildCase(calibrationFamily, { kernel, mib: 1, iterations: 48 });
     const outcome = await runChecked(kernelCase);
     for (const check of outcome.checks) {
-      assert.ok(check.passed, `${kernel}/${check.buffer}: ${check.mismatches} mismatches, worst ${check.worstActual} vs ${check.worstExpected} at ${check.worstIndex}`);
+      assert.ok(
+        check.passed,
+        `${kernel}/${check.buffer}: ${check.mismatches} mismatches, worst ${check.worstActual} vs ${check.worstExpected} at ${check.worstIndex}`,
+      );
       assert.ok(check.checked > 0);
     }
   });
@@ -47,7 +50,17 @@ test('fma-f16 is skipped with a reason on an adapter without shader-f16', async 
 test('a NaN in an output fails numerics and the failure survives the results JSON (no Infinity turned null)', async () => {
   const real = await buildCase(calibrationFamily, { kernel: 'copy', mib: 1, iterations: 1 });
   // The check expects NaN in one element: NaN never passes, so the errors are Infinity (kept as text).
-  const poisoned = { ...real, checks: real.checks.map((c) => ({ ...c, expected: () => { const e = Float64Array.from(c.expected()); e[0] = NaN; return e; } })) };
+  const poisoned = {
+    ...real,
+    checks: real.checks.map((c) => ({
+      ...c,
+      expected: () => {
+        const e = Float64Array.from(c.expected());
+        e[0] = NaN;
+        return e;
+      },
+    })),
+  };
   const { checks } = await runChecked(poisoned);
   const [check] = checks.map((c) => CheckSchema.parse(JSON.parse(JSON.stringify(c))));
   assert.ok(check);

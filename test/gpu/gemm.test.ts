@@ -2,7 +2,21 @@ import assert from 'node:assert/strict';
 import { after, test } from 'node:test';
 import { subgroupFacts } from '../../src/gpu/device.js';
 import type { BuildContext } from '../../src/kernels/family.js';
-import { emitGemm, gemmCase, gemmFamily, gemmShape, gemmTolerance, planGemm, rowStart, type GemmKernel, type GemmPlan, type GemmPlanKind, type GemmProblem, type GemmShape, type GemmTiling } from '../../src/kernels/gemm.js';
+import {
+  emitGemm,
+  gemmCase,
+  gemmFamily,
+  gemmShape,
+  gemmTolerance,
+  planGemm,
+  rowStart,
+  type GemmKernel,
+  type GemmPlan,
+  type GemmPlanKind,
+  type GemmProblem,
+  type GemmShape,
+  type GemmTiling,
+} from '../../src/kernels/gemm.js';
 import type { Dtype, KernelCase } from '../../src/kernels/spec.js';
 import { matmulRows } from '../../src/reference/gemm.js';
 import { seededUniform } from '../../src/reference/random.js';
@@ -24,7 +38,10 @@ async function build(shape: GemmShape, dtype: Dtype, tiling: GemmTiling, kernel:
 async function assertPasses(kernelCase: KernelCase, what: string): Promise<void> {
   const { checks } = await runChecked(kernelCase);
   for (const check of checks) {
-    assert.ok(check.passed, `${what}: ${check.mismatches} mismatches, worst [${check.worstIndex}] ${check.worstActual} vs ${check.worstExpected}`);
+    assert.ok(
+      check.passed,
+      `${what}: ${check.mismatches} mismatches, worst [${check.worstIndex}] ${check.worstActual} vs ${check.worstExpected}`,
+    );
   }
 }
 
@@ -46,7 +63,8 @@ const KERNELS: readonly [GemmPlanKind, GemmTiling][] = [
 for (const dtype of ['f32', 'f16'] as const) {
   for (const [kernel, tiling] of KERNELS) {
     test(`${kernel} (${dtype}): odd sizes pass against float64, NaN padding never read`, async () => {
-      for (const shape of ODD) await assertPasses(await build(shape, dtype, tiling, kernel), `${shape.m}x${shape.n}x${shape.k} batch ${shape.batch}`);
+      for (const shape of ODD)
+        await assertPasses(await build(shape, dtype, tiling, kernel), `${shape.m}x${shape.n}x${shape.k} batch ${shape.batch}`);
     });
   }
   test(`gemv (${dtype}): 1 to 5 rows, the last past its row block`, async () => {
@@ -57,7 +75,8 @@ for (const dtype of ['f32', 'f16'] as const) {
       for (const rows of [1, 17]) {
         const shape = gemmShape({ op, model: 'deepseek-v2-lite', rows });
         if (typeof shape === 'string') throw new Error(shape);
-        for (const tiling of ['rows', 'workgroup'] as const) await assertPasses(await build(shape, dtype, tiling, 'auto'), `${op} rows=${rows} ${tiling}`);
+        for (const tiling of ['rows', 'workgroup'] as const)
+          await assertPasses(await build(shape, dtype, tiling, 'auto'), `${op} rows=${rows} ${tiling}`);
       }
     }
   });
@@ -76,7 +95,11 @@ const LARGE_PLANS: GemmPlan[] = [
 test('large and uneven tiles (f32 and f16): odd sizes inside one tile and across several', async () => {
   for (const plan of LARGE_PLANS) {
     for (const dtype of ['f32', 'f16'] as const) {
-      for (const shape of [custom(37, 45, 51, 3), custom(70, 133, 130, 2)]) await assertPasses(await build(shape, dtype, 'workgroup', plan), `${JSON.stringify(plan)} ${dtype} ${shape.m}x${shape.n}x${shape.k}`);
+      for (const shape of [custom(37, 45, 51, 3), custom(70, 133, 130, 2)])
+        await assertPasses(
+          await build(shape, dtype, 'workgroup', plan),
+          `${JSON.stringify(plan)} ${dtype} ${shape.m}x${shape.n}x${shape.k}`,
+        );
     }
   }
 });
@@ -137,7 +160,8 @@ test('segmented addressing through planGemm + emitGemm: rows in segments, a batc
       for (let r = 0; r < seqs * L; r++) expected.set(out.subarray(r * dN, (r + 1) * dN), rowStart(problem.c.rows, h, r));
     }
     const fill = new Float32Array(kLength).fill(0.5);
-    for (let h = 0; h < H; h++) for (let r = 0; r < seqs * L; r++) fill.fill(NaN, rowStart(problem.c.rows, h, r), rowStart(problem.c.rows, h, r) + dN);
+    for (let h = 0; h < H; h++)
+      for (let r = 0; r < seqs * L; r++) fill.fill(NaN, rowStart(problem.c.rows, h, r), rowStart(problem.c.rows, h, r) + dN);
     const kernelCase: KernelCase = {
       buffers: [
         { name: 'latent', role: 'kv-cache', usage: 'storage', type: 'f32', length: latent.length, canary: 8, data: latent },

@@ -38,7 +38,11 @@ async function outputs(s: MlaSpec, dtype: Dtype): Promise<Float32Array> {
 }
 
 // f16 and f32 on the CPU adapters' tiling; the GPUs' tiling in f32 (its kernels' f16 paths are the attention tests').
-for (const [dtype, tiling] of [['f32', 'rows'], ['f16', 'rows'], ['f32', 'workgroup']] as [Dtype, AttentionTiling][]) {
+for (const [dtype, tiling] of [
+  ['f32', 'rows'],
+  ['f16', 'rows'],
+  ['f32', 'workgroup'],
+] as [Dtype, AttentionTiling][]) {
   {
     test(`every form passes numerics (${dtype}, ${tiling} tiling): decode, q_len 3 causal`, async () => {
       for (const form of MLA_FORMS) {
@@ -52,7 +56,10 @@ for (const [dtype, tiling] of [['f32', 'rows'], ['f16', 'rows'], ['f32', 'workgr
 }
 
 test('per-layer path (query compression, norms, RoPE into the cache, o-proj) passes numerics: every form in f32, absorbed in f16', async () => {
-  for (const [dtype, forms] of [['f32', MLA_FORMS], ['f16', ['absorbed']]] as [Dtype, MlaForm[]][]) {
+  for (const [dtype, forms] of [
+    ['f32', MLA_FORMS],
+    ['f16', ['absorbed']],
+  ] as [Dtype, MlaForm[]][]) {
     for (const form of forms) {
       const kernelCase = await build(spec(form, { dims: DIMS_Q, layer: 'full', oProj: true, qLen: 2 }), dtype);
       assert.deepEqual([...new Set(kernelCase.stages.map((s) => s.phase))].slice(0, 2), ['q-proj', 'kv-append']);
@@ -72,10 +79,18 @@ test('naive (both cache modes) and absorbed agree with each other: max relative 
     const absorbed = await outputs(spec('absorbed', s), dtype);
     const scale = latent.reduce((m, x) => Math.max(m, Math.abs(x)), 0);
     // Two stored-rounding chains apart: a few storage epsilons of the output's size.
-    const tolerance = { atol: (dtype === 'f16' ? 16 * 2 ** -11 : 16 * 2 ** -24) * scale, rtol: dtype === 'f16' ? 8 * 2 ** -11 : 8 * 2 ** -24 };
-    for (const [name, other] of [['naive-expanded', expanded], ['absorbed', absorbed]] as const) {
+    const tolerance = {
+      atol: (dtype === 'f16' ? 16 * 2 ** -11 : 16 * 2 ** -24) * scale,
+      rtol: dtype === 'f16' ? 8 * 2 ** -11 : 8 * 2 ** -24,
+    };
+    for (const [name, other] of [
+      ['naive-expanded', expanded],
+      ['absorbed', absorbed],
+    ] as const) {
       const report = allclose(other, latent, tolerance);
-      t.diagnostic(`${dtype}: ${name} vs naive-latent: max rel diff ${report.maxRelError.toExponential(2)}, max abs diff ${report.maxAbsError.toExponential(2)} (output scale ${scale.toExponential(2)})`);
+      t.diagnostic(
+        `${dtype}: ${name} vs naive-latent: max rel diff ${report.maxRelError.toExponential(2)}, max abs diff ${report.maxAbsError.toExponential(2)} (output scale ${scale.toExponential(2)})`,
+      );
       assert.ok(report.passed, `${dtype} ${name} vs naive-latent: ${JSON.stringify(report)}`);
     }
   }
@@ -143,7 +158,12 @@ test('past the reference budget every form is checked on evenly spaced rows of t
     assert.deepEqual(checks[0]?.sampledRows, { checked: 64, total: 4 * 2 * 24 }, form);
     assert.ok(checks[0]?.passed, `${form}: ${JSON.stringify(checks[0])}`);
   }
-  const layer = await runChecked(await build(spec('absorbed', { dims: { ...DIMS_Q, heads: 24 }, batch: 5, qLen: 2, layer: 'full', oProj: true, referenceBudgetFlops: 1 }), 'f32'));
+  const layer = await runChecked(
+    await build(
+      spec('absorbed', { dims: { ...DIMS_Q, heads: 24 }, batch: 5, qLen: 2, layer: 'full', oProj: true, referenceBudgetFlops: 1 }),
+      'f32',
+    ),
+  );
   const [out, y] = layer.checks;
   assert.deepEqual(y?.sampledRows, { checked: 8, total: 10 }, 'W_O mixes the heads: whole tokens are sampled');
   assert.deepEqual(out?.sampledRows, { checked: 8 * 24, total: 10 * 24 });

@@ -21,9 +21,30 @@ async function context(seed = 11): Promise<BuildContext> {
 
 // Small dims keep lavapipe fast; one (hidden, inter) pair keeps the pipelines few.
 const DIMS = { hidden: 32, inter: 16 };
-const V2: MoeShape = { tokens: 37, ...DIMS, experts: 32, shared: 2, topK: 6, nGroup: 8, topkGroup: 3, scoreFunction: 'softmax', renormalize: false, routeScale: 16 };
+const V2: MoeShape = {
+  tokens: 37,
+  ...DIMS,
+  experts: 32,
+  shared: 2,
+  topK: 6,
+  nGroup: 8,
+  topkGroup: 3,
+  scoreFunction: 'softmax',
+  renormalize: false,
+  routeScale: 16,
+};
 const V2_LITE: MoeShape = { ...V2, experts: 16, nGroup: 1, topkGroup: 1, routeScale: 1 };
-const V3: MoeShape = { ...V2, experts: 32, shared: 1, topK: 8, nGroup: 8, topkGroup: 4, scoreFunction: 'sigmoid', renormalize: true, routeScale: 2.5 };
+const V3: MoeShape = {
+  ...V2,
+  experts: 32,
+  shared: 1,
+  topK: 8,
+  nGroup: 8,
+  topkGroup: 4,
+  scoreFunction: 'sigmoid',
+  renormalize: true,
+  routeScale: 2.5,
+};
 
 async function build(shape: MoeShape, dtype: Dtype, options: MoeOptions = {}): Promise<KernelCase> {
   const built = moeCase(shape, dtype, await context(), options);
@@ -35,12 +56,19 @@ async function assertPasses(kernelCase: KernelCase): Promise<void> {
   const { checks } = await runChecked(kernelCase);
   assert.equal(checks.length, 8);
   for (const check of checks) {
-    assert.ok(check.passed, `${check.buffer}: ${check.mismatches} mismatches, worst [${check.worstIndex}] ${check.worstActual} vs ${check.worstExpected}`);
+    assert.ok(
+      check.passed,
+      `${check.buffer}: ${check.mismatches} mismatches, worst [${check.worstIndex}] ${check.worstActual} vs ${check.worstExpected}`,
+    );
   }
 }
 
 for (const dtype of ['f32', 'f16'] as const) {
-  for (const [name, shape] of [['V2 (softmax, 8 groups, top-3 groups)', V2], ['V2-Lite (no groups)', V2_LITE], ['V3 (sigmoid + bias, renormalised)', V3]] as const) {
+  for (const [name, shape] of [
+    ['V2 (softmax, 8 groups, top-3 groups)', V2],
+    ['V2-Lite (no groups)', V2_LITE],
+    ['V3 (sigmoid + bias, renormalised)', V3],
+  ] as const) {
     for (const dispatch of ['gpu', 'host-loop'] as const) {
       test(`${name}, ${dtype}, ${dispatch}: ids, layout exact; weights and output within tolerance`, async () => {
         await assertPasses(await build(shape, dtype, { dispatch, balance: dispatch === 'gpu' ? 'uniform' : 'skewed' }));
@@ -78,10 +106,16 @@ test('ties on purpose: all-zero activations tie every expert; both sides pick th
     inputs.bias.fill(0);
     const kernelCase = await build(shape, 'f32', { inputs });
     const { outputs, checks } = await runChecked(kernelCase);
-    assert.ok(checks.every((c) => c.passed), JSON.stringify(checks.filter((c) => !c.passed)));
+    assert.ok(
+      checks.every((c) => c.passed),
+      JSON.stringify(checks.filter((c) => !c.passed)),
+    );
     const ids = outputs.get('topk_ids')!;
     // Group scores tie too: the lowest groups, then the lowest experts in them.
-    assert.deepEqual([...ids.subarray(0, shape.topK)], Array.from({ length: shape.topK }, (_, i) => i));
+    assert.deepEqual(
+      [...ids.subarray(0, shape.topK)],
+      Array.from({ length: shape.topK }, (_, i) => i),
+    );
   }
 });
 
@@ -99,7 +133,10 @@ test('checks can fail: routing and expert weights changed behind the reference',
   const down = scaled.buffers.find((b) => b.name === 'w_down')!;
   down.data = (down.data as Float32Array).map((v) => v * 1.001);
   const second = await runChecked(scaled);
-  assert.deepEqual(second.checks.filter((c) => !c.passed).map((c) => c.buffer), ['out']);
+  assert.deepEqual(
+    second.checks.filter((c) => !c.passed).map((c) => c.buffer),
+    ['out'],
+  );
 });
 
 test('host-loop step: sampled one step per submission by wall time, the readback round trip included', async () => {
@@ -140,7 +177,10 @@ test('family: preset axes, overrides and recorded skips', async () => {
   assert.match(huge.kind === 'skip' ? huge.reason : '', /w_gate needs \d+ MiB, above the device's maxStorageBufferBindingSize/);
   const groups = moeFamily.build({ preset: 'v3', tokens: 16, experts: 8, hidden: 32, inter: 16, dispatch: 'gpu', dtype: 'f32' }, ctx);
   assert.match(groups.kind === 'skip' ? groups.reason : '', /top_k=8 exceeds the 4 experts in 4 of 8 groups/);
-  const built = moeFamily.build({ preset: 'v2-lite', tokens: 16, experts: 64, hidden: 32, inter: 16, balance: 'skewed', dispatch: 'gpu', dtype: 'f32' }, ctx);
+  const built = moeFamily.build(
+    { preset: 'v2-lite', tokens: 16, experts: 64, hidden: 32, inter: 16, balance: 'skewed', dispatch: 'gpu', dtype: 'f32' },
+    ctx,
+  );
   assert.equal(built.kind, 'case');
   const facts = built.kind === 'case' ? built.kernelCase.facts! : {};
   assert.equal(facts['preset'], 'v2-lite');
@@ -153,7 +193,10 @@ test('family: preset axes, overrides and recorded skips', async () => {
 test('gpu and host-loop variants of a case share their inputs (dispatch is left out of the seed)', () => {
   const params = { preset: 'v3', tokens: 16, dispatch: 'gpu', dtype: 'f32' };
   const gpuKey = seedKey(moeFamily, 'moe-dispatch', 'moe-dispatch/preset=v3,tokens=16,dispatch=gpu,dtype=f32', params);
-  const loopKey = seedKey(moeFamily, 'moe-dispatch', 'moe-dispatch/preset=v3,tokens=16,dispatch=host-loop,dtype=f32', { ...params, dispatch: 'host-loop' });
+  const loopKey = seedKey(moeFamily, 'moe-dispatch', 'moe-dispatch/preset=v3,tokens=16,dispatch=host-loop,dtype=f32', {
+    ...params,
+    dispatch: 'host-loop',
+  });
   assert.equal(gpuKey, loopKey);
   assert.notEqual(seedKey(moeFamily, 'moe-dispatch', 'k', { ...params, dtype: 'f16' }), gpuKey);
   // Families without invariant axes keep the case key itself.

@@ -12,7 +12,18 @@ import { buildCase, closeTestGpu, testGpu } from '../helpers/gpu.js';
 after(closeTestGpu);
 
 const RULE = { minSamples: 3, maxSamples: 6, maxRelNoise: 0.5, minTimeMs: 0, timeoutMs: 5000 };
-const PARAMS = { phase: 'decode', variant: 'custom', heads: 4, kv_heads: 1, head_dim: 32, batch: 1, context: 40, q_len: 1, dtype: 'f32', tiling: 'rows' };
+const PARAMS = {
+  phase: 'decode',
+  variant: 'custom',
+  heads: 4,
+  kv_heads: 1,
+  head_dim: 32,
+  batch: 1,
+  context: 40,
+  q_len: 1,
+  dtype: 'f32',
+  tiling: 'rows',
+};
 
 /** The case with its reference moved by `shift` times its absolute tolerance: a peer output that far off must fail. */
 function shifted(kernelCase: KernelCase, shift: number): KernelCase {
@@ -26,7 +37,12 @@ test('a peer whose output is off by a few tolerances is reported as failing nume
   const context = await testGpu();
   const peer = await OnnxRuntimePeer.open();
   const kernelCase = await buildCase(attentionFamily, PARAMS);
-  const measurement = { ...okFixture('attention-decode/peer', [1, 1.1, 0.9]), suite: 'attention-decode', family: 'attention', params: PARAMS };
+  const measurement = {
+    ...okFixture('attention-decode/peer', [1, 1.1, 0.9]),
+    suite: 'attention-decode',
+    family: 'attention',
+    params: PARAMS,
+  };
 
   const passing = await visitPeers([peer], measurement, kernelCase, RULE, 1, context.adapter);
   const ok = passing.status === 'ok' ? passing.peers?.[0] : undefined;

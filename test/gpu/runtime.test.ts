@@ -20,7 +20,10 @@ test('the device has the adapter limits and the timestamp-query feature the engi
 });
 
 test('an unknown adapter name is a one-line user error that lists what exists', async () => {
-  await assert.rejects(openGpu({ ...DEFAULT_GPU_OPTIONS, adapter: 'no-such-adapter-xyz' }), (e: Error) => e instanceof UserError && /available: .+/.test(e.message) && !e.message.includes('\n'));
+  await assert.rejects(
+    openGpu({ ...DEFAULT_GPU_OPTIONS, adapter: 'no-such-adapter-xyz' }),
+    (e: Error) => e instanceof UserError && /available: .+/.test(e.message) && !e.message.includes('\n'),
+  );
 });
 
 test('error scopes catch validation errors instead of letting them escape', async () => {

@@ -20,7 +20,12 @@ after(closeTestGpu);
  */
 async function twoStageCase(): Promise<KernelCase> {
   const parts = await Promise.all(
-    ([['big', 256], ['small', 64]] as const).map(async ([phase, iterations]) => {
+    (
+      [
+        ['big', 256],
+        ['small', 64],
+      ] as const
+    ).map(async ([phase, iterations]) => {
       const c = await buildCase(calibrationFamily, { kernel: 'fma-f32', mib: 1, iterations });
       const rename = (name: string): string => `${phase}-${name}`;
       return {
@@ -38,7 +43,14 @@ function countingCase(): KernelCase {
   const words = 16;
   const names = ['first', 'middle', 'last'];
   return {
-    buffers: names.map((name) => ({ name, role: 'scratch' as const, usage: 'storage' as const, type: 'u32' as const, length: words, data: new Uint32Array(words) })),
+    buffers: names.map((name) => ({
+      name,
+      role: 'scratch' as const,
+      usage: 'storage' as const,
+      type: 'u32' as const,
+      length: words,
+      data: new Uint32Array(words),
+    })),
     stages: names.map((name) => ({
       name,
       shader: 'cache_flush.wgsl',
@@ -61,7 +73,10 @@ test('a stage is timed inside its pipeline: each repeat runs the stages before a
     assert.equal(timer.stagePlacement, 'in-pipeline');
     const repeats = 5;
     const sample = await timer.sample(prepared, 'batch', repeats, { kind: 'stage', dispatches: [1] });
-    assert.ok(sample.gpuMs !== null && sample.gpuMs > 0 && sample.gpuMs < sample.wallMs, `gpu ${sample.gpuMs} ms of ${sample.wallMs} ms wall`);
+    assert.ok(
+      sample.gpuMs !== null && sample.gpuMs > 0 && sample.gpuMs < sample.wallMs,
+      `gpu ${sample.gpuMs} ms of ${sample.wallMs} ms wall`,
+    );
     const counts = await Promise.all(['first', 'middle', 'last'].map(async (name) => [...(await prepared.read(name))]));
     // Every word of every stage's counter: one increment per repeat, the untimed neighbours included.
     for (const [i, name] of ['first', 'middle', 'last'].entries()) assert.deepEqual(counts[i], new Array(16).fill(repeats), name);
@@ -87,12 +102,24 @@ test('a multi-stage case gets each stage timed in its pipeline beside the end-to
   // to the end to end is the tool's own output (report's stage-gap check), not a test that needs a quiet machine.
   const allocator = new TrackedAllocator(context.device);
   const timer = GpuTimer.create(context, allocator);
-  const m = await runCase({ context, allocator, timer }, family, { suite: 's', key: 's/x=1', params: { x: 1 } }, { mode: 'batch', rule, targetSampleMs: 5, warmupSamples: 1, seed: 1 }, NO_CEILINGS);
+  const m = await runCase(
+    { context, allocator, timer },
+    family,
+    { suite: 's', key: 's/x=1', params: { x: 1 } },
+    { mode: 'batch', rule, targetSampleMs: 5, warmupSamples: 1, seed: 1 },
+    NO_CEILINGS,
+  );
   timer.dispose();
   allocator.destroyAll();
   assert.equal(m.status, 'ok', JSON.stringify(m).slice(0, 300));
   if (m.status !== 'ok') return;
-  assert.deepEqual(m.stages?.map((s) => [s.name, s.dispatches]), [['big', 1], ['small', 1]]);
+  assert.deepEqual(
+    m.stages?.map((s) => [s.name, s.dispatches]),
+    [
+      ['big', 1],
+      ['small', 1],
+    ],
+  );
   assert.equal(m.stagePlacement, 'in-pipeline');
   const [big, small] = m.stages!;
   assert.equal(big!.work.flops, 4 * small!.work.flops);
@@ -116,7 +143,13 @@ test('single-stage cases carry no stage timings', async () => {
   const allocator = new TrackedAllocator(context.device);
   const timer = GpuTimer.create(context, allocator);
   const rule = { minSamples: 3, maxSamples: 5, maxRelNoise: 0.5, minTimeMs: 0, timeoutMs: 120_000 };
-  const m = await runCase({ context, allocator, timer }, calibrationFamily, { suite: 'calibration', key: 'c/k', params: { kernel: 'copy', mib: 1, iterations: 1 } }, { mode: 'batch', rule, targetSampleMs: 1, warmupSamples: 0, seed: 1 }, NO_CEILINGS);
+  const m = await runCase(
+    { context, allocator, timer },
+    calibrationFamily,
+    { suite: 'calibration', key: 'c/k', params: { kernel: 'copy', mib: 1, iterations: 1 } },
+    { mode: 'batch', rule, targetSampleMs: 1, warmupSamples: 0, seed: 1 },
+    NO_CEILINGS,
+  );
   timer.dispose();
   allocator.destroyAll();
   assert.equal(m.status, 'ok');

@@ -34,7 +34,22 @@ export function cli(args: string[], env: NodeJS.ProcessEnv = {}): Promise<CliRes
 
 /** Flags that make a calibration run take seconds: tiny buffers and a lax stopping rule. */
 export function fastRun({ minSamples = 5, minTimeMs = 0 } = {}): string[] {
-  return ['-a', 'mib=1', '-a', 'iterations=32', '--min-samples', String(minSamples), '--max-noise', '50', '--min-time', String(minTimeMs), '--timeout', '60', '--warmup', '1'];
+  return [
+    '-a',
+    'mib=1',
+    '-a',
+    'iterations=32',
+    '--min-samples',
+    String(minSamples),
+    '--max-noise',
+    '50',
+    '--min-time',
+    String(minTimeMs),
+    '--timeout',
+    '60',
+    '--warmup',
+    '1',
+  ];
 }
 
 export const FAST_RUN = fastRun();

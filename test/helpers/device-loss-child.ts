@@ -21,7 +21,9 @@ const measurement = await runCase(
   { mode: 'batch', rule: DEFAULT_STOPPING_RULE, targetSampleMs: 1, warmupSamples: 0, seed: 1 },
   NO_CEILINGS,
 );
-process.stdout.write(`${JSON.stringify({ lostReason: context.lostReason ?? null, status: measurement.status, message: measurement.status === 'error' ? measurement.message : null })}\n`);
+process.stdout.write(
+  `${JSON.stringify({ lostReason: context.lostReason ?? null, status: measurement.status, message: measurement.status === 'error' ? measurement.message : null })}\n`,
+);
 timer.dispose();
 allocator.destroyAll();
 context.close();

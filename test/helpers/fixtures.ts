@@ -1,5 +1,11 @@
 import { summarize } from '../../src/measure/statistics.js';
-import { RESULTS_SCHEMA_ID, RESULTS_SCHEMA_VERSION, type Measurement, type ResultFile, type ResultHeader } from '../../src/results/schema.js';
+import {
+  RESULTS_SCHEMA_ID,
+  RESULTS_SCHEMA_VERSION,
+  type Measurement,
+  type ResultFile,
+  type ResultHeader,
+} from '../../src/results/schema.js';
 
 export function headerFixture(): ResultHeader {
   return {
@@ -9,19 +15,41 @@ export function headerFixture(): ResultHeader {
     createdAt: '2026-01-01T00:00:00.000Z',
     environment: {
       adapter: {
-        vendor: 'test', architecture: 'fixture', device: 'fixture-gpu', description: 'Fixture GPU', backend: 'vulkan',
-        isFallbackAdapter: false, features: ['timestamp-query'], limits: { maxBufferSize: 1024 },
+        vendor: 'test',
+        architecture: 'fixture',
+        device: 'fixture-gpu',
+        description: 'Fixture GPU',
+        backend: 'vulkan',
+        isFallbackAdapter: false,
+        features: ['timestamp-query'],
+        limits: { maxBufferSize: 1024 },
       },
       device: { features: ['timestamp-query'], limits: { maxBufferSize: 1024 } },
       toggles: { enabled: ['vulkan_enable_f16_on_nvidia'], disabled: ['timestamp_quantization'] },
       robustness: true,
       hostThreadNice: null,
-      node: 'v20', dawn: 'webgpu@0', os: { platform: 'linux', release: '6', arch: 'x64' }, cpu: { model: 'cpu', cores: 2 }, memoryBytes: 1,
+      node: 'v20',
+      dawn: 'webgpu@0',
+      os: { platform: 'linux', release: '6', arch: 'x64' },
+      cpu: { model: 'cpu', cores: 2 },
+      memoryBytes: 1,
     },
     config: {
-      suites: ['calibration'], profile: 'quick', requestedProfile: 'auto', overrides: [], filter: null, dtypes: null, mode: 'batch',
+      suites: ['calibration'],
+      profile: 'quick',
+      requestedProfile: 'auto',
+      overrides: [],
+      filter: null,
+      dtypes: null,
+      mode: 'batch',
       rule: { minSamples: 10, maxSamples: 100, maxRelNoise: 0.01, minTimeMs: 0, timeoutMs: 1000 },
-      targetSampleMs: 2, warmupSamples: 1, seed: 1, visits: 1, budget: null, plan: null, peers: [],
+      targetSampleMs: 2,
+      warmupSamples: 1,
+      seed: 1,
+      visits: 1,
+      budget: null,
+      plan: null,
+      peers: [],
       gpu: { adapter: null, backend: null, powerPreference: null, robustness: true },
     },
   };
@@ -30,12 +58,49 @@ export function headerFixture(): ResultHeader {
 export function okFixture(key: string, samplesMs: number[]): Measurement {
   const stats = summarize(samplesMs);
   return {
-    key, suite: 'calibration', family: 'calibration', params: { kernel: 'copy', mib: 1 }, status: 'ok', dtype: 'f32',
+    key,
+    suite: 'calibration',
+    family: 'calibration',
+    params: { kernel: 'copy', mib: 1 },
+    status: 'ok',
+    dtype: 'f32',
     work: { flops: 0, bytesRead: 1e6, bytesWritten: 1e6 },
-    timing: { mode: 'batch', timer: 'timestamp', repeats: 4, dispatches: 1, stopReason: 'converged', elapsedMs: 10, gpu: stats, wall: stats, samplesMs, wallSamplesMs: samplesMs },
+    timing: {
+      mode: 'batch',
+      timer: 'timestamp',
+      repeats: 4,
+      dispatches: 1,
+      stopReason: 'converged',
+      elapsedMs: 10,
+      gpu: stats,
+      wall: stats,
+      samplesMs,
+      wallSamplesMs: samplesMs,
+    },
     rates: { gflops: 0, gbps: 2, intensity: 0, memoryFraction: 1, computeFraction: null, bound: 'memory' },
-    memory: { peakBytes: 2e6, peakByRole: { weights: 0, 'kv-cache': 0, activations: 2e6, scratch: 0 }, maxByRole: { weights: 0, 'kv-cache': 0, activations: 2e6, scratch: 0 } },
-    numerics: { passed: true, checks: [{ buffer: 'dst', passed: true, checked: 4, mismatches: 0, maxAbsError: 0, maxRelError: 0, normRelError: 0, worstIndex: 0, worstActual: 1, worstExpected: 1, tolerance: { atol: 0, rtol: 0 } }] },
+    memory: {
+      peakBytes: 2e6,
+      peakByRole: { weights: 0, 'kv-cache': 0, activations: 2e6, scratch: 0 },
+      maxByRole: { weights: 0, 'kv-cache': 0, activations: 2e6, scratch: 0 },
+    },
+    numerics: {
+      passed: true,
+      checks: [
+        {
+          buffer: 'dst',
+          passed: true,
+          checked: 4,
+          mismatches: 0,
+          maxAbsError: 0,
+          maxRelError: 0,
+          normRelError: 0,
+          worstIndex: 0,
+          worstActual: 1,
+          worstExpected: 1,
+          tolerance: { atol: 0, rtol: 0 },
+        },
+      ],
+    },
     transfers: { uploadBytes: 1, uploadMs: 1, readbackBytes: 1, readbackMs: 1 },
     compileMs: { 'copy.wgsl:main': 1 },
     ceiling: 'copy',
@@ -67,6 +132,8 @@ export function withLeftOut(results: ResultFile, leftOut: (m: Measurement) => bo
   return {
     ...results,
     config: { ...results.config, budget: { ms: budgetMs } },
-    cases: results.cases.map((m) => (leftOut(m) ? { key: m.key, suite: m.suite, family: m.family, params: m.params, status: 'left-out', reason: 'budget' } : m)),
+    cases: results.cases.map((m) =>
+      leftOut(m) ? { key: m.key, suite: m.suite, family: m.family, params: m.params, status: 'left-out', reason: 'budget' } : m,
+    ),
   };
 }

@@ -12,7 +12,8 @@ export function traceFormatProblems(trace: unknown): string[] {
   if (typeof trace !== 'object' || trace === null || Array.isArray(trace)) return ['top level must be an object with traceEvents'];
   const { traceEvents, displayTimeUnit } = trace as Record<string, unknown>;
   if (!Array.isArray(traceEvents)) return ['traceEvents must be an array'];
-  if (displayTimeUnit !== undefined && displayTimeUnit !== 'ms' && displayTimeUnit !== 'ns') problems.push(`displayTimeUnit must be "ms" or "ns", got ${String(displayTimeUnit)}`);
+  if (displayTimeUnit !== undefined && displayTimeUnit !== 'ms' && displayTimeUnit !== 'ns')
+    problems.push(`displayTimeUnit must be "ms" or "ns", got ${String(displayTimeUnit)}`);
   let lastTs = -Infinity;
   const openByTrack = new Map<string, { end: number; name: string }[]>();
   traceEvents.forEach((raw, i) => {
@@ -22,7 +23,8 @@ export function traceFormatProblems(trace: unknown): string[] {
     if (typeof e['ph'] !== 'string' || !KNOWN_PHASES.has(e['ph'])) problems.push(`${at}.ph is not a known phase: ${String(e['ph'])}`);
     if (typeof e['name'] !== 'string' || e['name'] === '') problems.push(`${at}.name must be a non-empty string`);
     for (const field of ['pid', 'tid']) if (!Number.isInteger(e[field])) problems.push(`${at}.${field} must be an integer`);
-    if (typeof e['ts'] !== 'number' || !Number.isFinite(e['ts']) || e['ts'] < 0) problems.push(`${at}.ts must be a finite, non-negative number of microseconds`);
+    if (typeof e['ts'] !== 'number' || !Number.isFinite(e['ts']) || e['ts'] < 0)
+      problems.push(`${at}.ts must be a finite, non-negative number of microseconds`);
     const ph = e['ph'];
     if (ph === 'M') {
       if (!METADATA_NAMES.has(String(e['name']))) problems.push(`${at}: unknown metadata event ${String(e['name'])}`);
@@ -33,20 +35,25 @@ export function traceFormatProblems(trace: unknown): string[] {
     if (ts < lastTs) problems.push(`${at}.ts ${ts} goes back in time (previous ${lastTs}): events must be in timestamp order`);
     lastTs = Math.max(lastTs, ts);
     if (PHASES_WITH_DURATION.has(String(ph))) {
-      if (typeof e['dur'] !== 'number' || !Number.isFinite(e['dur']) || e['dur'] < 0) return void problems.push(`${at}.dur must be a finite, non-negative number of microseconds`);
+      if (typeof e['dur'] !== 'number' || !Number.isFinite(e['dur']) || e['dur'] < 0)
+        return void problems.push(`${at}.dur must be a finite, non-negative number of microseconds`);
       // Complete events on one track must nest: a span that starts inside another must end inside it.
       const track = `${e['pid']}:${e['tid']}`;
       const open = (openByTrack.get(track) ?? []).filter((s) => s.end > ts);
       const parent = open[open.length - 1];
       const end = ts + (e['dur'] as number);
-      if (parent && end > parent.end + 1e-3) problems.push(`${at} (${String(e['name'])}) overlaps ${parent.name} on track ${track} without nesting`);
+      if (parent && end > parent.end + 1e-3)
+        problems.push(`${at} (${String(e['name'])}) overlaps ${parent.name} on track ${track} without nesting`);
       open.push({ end, name: String(e['name']) });
       openByTrack.set(track, open);
     }
     if (ph === 'C') {
       const args = e['args'];
-      if (typeof args !== 'object' || args === null || Object.keys(args).length === 0) problems.push(`${at}.args of a counter needs at least one series`);
-      else for (const [k, v] of Object.entries(args)) if (typeof v !== 'number' || !Number.isFinite(v)) problems.push(`${at}.args.${k} of a counter must be a number`);
+      if (typeof args !== 'object' || args === null || Object.keys(args).length === 0)
+        problems.push(`${at}.args of a counter needs at least one series`);
+      else
+        for (const [k, v] of Object.entries(args))
+          if (typeof v !== 'number' || !Number.isFinite(v)) problems.push(`${at}.args.${k} of a counter must be a number`);
     }
   });
   return problems;

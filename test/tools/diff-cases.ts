@@ -75,7 +75,10 @@ for (const key of [...shaderKeys].sort()) {
   const removed = a.declarations.filter((d) => !b.declarations.includes(d));
   const added = b.declarations.filter((d) => !a.declarations.includes(d));
   // The same change in many (dtype, sizes) variants of a file: print it once.
-  const summary = JSON.stringify([key.split('|')[0], removed, added]).replaceAll(/alias T = f(16|32);|enable f16;|const MAX[QV]: u32 = \d+u;/g, '');
+  const summary = JSON.stringify([key.split('|')[0], removed, added]).replaceAll(
+    /alias T = f(16|32);|enable f16;|const MAX[QV]: u32 = \d+u;/g,
+    '',
+  );
   if (seen.has(summary)) continue;
   seen.add(summary);
   console.log(`\nshader ${key}: text differs; ${removed.length} declarations removed, ${added.length} added`);

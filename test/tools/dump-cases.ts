@@ -21,7 +21,9 @@ function hash(bytes: Uint8Array): string {
   return createHash('sha256').update(bytes).digest('hex').slice(0, 16);
 }
 
-function dataHash(data: ArrayLike<number> & { buffer: ArrayBufferLike; byteOffset: number; byteLength: number; length: number; BYTES_PER_ELEMENT: number }): string {
+function dataHash(
+  data: ArrayLike<number> & { buffer: ArrayBufferLike; byteOffset: number; byteLength: number; length: number; BYTES_PER_ELEMENT: number },
+): string {
   const bytes = new Uint8Array(data.buffer, data.byteOffset, data.byteLength);
   if (data.length <= HASHED) return hash(bytes);
   const unit = data.BYTES_PER_ELEMENT;
@@ -39,7 +41,11 @@ function buffer(decl: BufferDecl): unknown {
   const { data, ...rest } = decl;
   // Uniforms are small and their words are the point: dump them.
   const contents =
-    data === undefined ? {} : decl.usage === 'uniform' ? { words: Array.from(new Uint32Array(data.buffer, data.byteOffset, data.length)) } : { data: dataHash(data) };
+    data === undefined
+      ? {}
+      : decl.usage === 'uniform'
+        ? { words: Array.from(new Uint32Array(data.buffer, data.byteOffset, data.length)) }
+        : { data: dataHash(data) };
   return { ...rest, ...contents };
 }
 
@@ -126,7 +132,11 @@ function sampled(key: string, every: number): boolean {
  */
 function plannedCases(): PlannedCase[] {
   const fast = process.env['DUMP_FAST'] === '1';
-  const every: Record<Profile, number> = { quick: 1, standard: fast ? 8 : 1, full: Number(process.env['DUMP_FULL_EVERY'] ?? (fast ? 128 : 32)) };
+  const every: Record<Profile, number> = {
+    quick: 1,
+    standard: fast ? 8 : 1,
+    full: Number(process.env['DUMP_FULL_EVERY'] ?? (fast ? 128 : 32)),
+  };
   const byKey = new Map<string, PlannedCase>();
   for (const suite of loadBuiltInSuites()) {
     for (const profile of PROFILES) {

@@ -39,7 +39,10 @@ test('two tokens by hand: softmax(scale * q.k) weights', () => {
 test('causal: query s of the last q_len positions sees tokens up to its own position', () => {
   // kv length 5, 3 queries: positions 2, 3, 4 see 3, 4, 5 tokens.
   const p = problem({ kvLens: [5], qLen: 3, dQk: 1, dV: 1, causal: true });
-  assert.deepEqual([0, 1, 2].map((s) => visibleTokens(p, 0, s)), [3, 4, 5]);
+  assert.deepEqual(
+    [0, 1, 2].map((s) => visibleTokens(p, 0, s)),
+    [3, 4, 5],
+  );
   const v = Float32Array.from([1, 2, 3, 4, 5]);
   const out = attentionReference(p, { q: new Float32Array(3), k: new Float32Array(5), v });
   near(out[0]!, (1 + 2 + 3) / 3);
@@ -51,7 +54,10 @@ test('causal: query s of the last q_len positions sees tokens up to its own posi
 
 test('causal with fewer cached tokens than queries: queries that see nothing output zeros', () => {
   const p = problem({ kvLens: [2], qLen: 4, dQk: 1, dV: 1, causal: true });
-  assert.deepEqual([0, 1, 2, 3].map((s) => visibleTokens(p, 0, s)), [0, 0, 1, 2]);
+  assert.deepEqual(
+    [0, 1, 2, 3].map((s) => visibleTokens(p, 0, s)),
+    [0, 0, 1, 2],
+  );
   const out = attentionReference(p, { q: new Float32Array(4), k: new Float32Array(2), v: Float32Array.from([4, 8]) });
   assert.deepEqual(Array.from(out), [0, 0, 4, 6]);
 });
@@ -86,8 +92,12 @@ test('separate qk and v head dims; output is [batch][q_len][n_q][d_v]', () => {
 });
 
 test('mismatched head counts and batch lengths are rejected', () => {
-  assert.throws(() => attentionReference(problem({ nQ: 3, nKv: 2 }), { q: new Float32Array(6), k: new Float32Array(4), v: new Float32Array(4) }));
-  assert.throws(() => attentionReference(problem({ batch: 2 }), { q: new Float32Array(4), k: new Float32Array(2), v: new Float32Array(2) }));
+  assert.throws(() =>
+    attentionReference(problem({ nQ: 3, nKv: 2 }), { q: new Float32Array(6), k: new Float32Array(4), v: new Float32Array(4) }),
+  );
+  assert.throws(() =>
+    attentionReference(problem({ batch: 2 }), { q: new Float32Array(4), k: new Float32Array(2), v: new Float32Array(2) }),
+  );
 });
 
 test('rows: the reference of chosen output rows equals those rows of the full reference, in the order asked', async () => {

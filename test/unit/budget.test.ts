@@ -2,7 +2,16 @@ import assert from 'node:assert/strict';
 import { test } from 'node:test';
 import { UserError } from '../../src/errors.js';
 import type { Measurement } from '../../src/results/schema.js';
-import { BudgetController, breadthFirst, formatBudget, interleave, parseBudget, prioritize, type Candidate, type CostModel } from '../../src/run/budget.js';
+import {
+  BudgetController,
+  breadthFirst,
+  formatBudget,
+  interleave,
+  parseBudget,
+  prioritize,
+  type Candidate,
+  type CostModel,
+} from '../../src/run/budget.js';
 import { budgetedScheduler } from '../../src/run/schedule.js';
 import type { PlannedCase } from '../../src/suites/expand.js';
 
@@ -10,7 +19,14 @@ const RULE = { minSamples: 4, maxSamples: 700, maxRelNoise: 0.01, minTimeMs: 167
 const COSTS: CostModel = { firstVisitMs: 1000, laterVisitMs: 200, minSamplingMs: 300 };
 
 function planned(suite: string, params: Record<string, string | number>, extra: Partial<PlannedCase> = {}): PlannedCase {
-  return { suite, params, key: `${suite}/${Object.entries(params).map(([a, v]) => `${a}=${v}`).join(',')}`, ...extra };
+  return {
+    suite,
+    params,
+    key: `${suite}/${Object.entries(params)
+      .map(([a, v]) => `${a}=${v}`)
+      .join(',')}`,
+    ...extra,
+  };
 }
 
 test('budgets: durations with units, none, and one-line errors for the rest', () => {
@@ -20,7 +36,11 @@ test('budgets: durations with units, none, and one-line errors for the rest', ()
   assert.deepEqual(parseBudget(' 2M '), { kind: 'bounded', ms: 120_000 });
   assert.deepEqual(parseBudget('none'), { kind: 'none' });
   for (const bad of ['0', '0s', '-1', '-1m', 'abc', '10', '1.5.2m', '', 'm', '10 m']) {
-    assert.throws(() => parseBudget(bad), (e: Error) => e instanceof UserError && !e.message.includes('\n'), bad);
+    assert.throws(
+      () => parseBudget(bad),
+      (e: Error) => e instanceof UserError && !e.message.includes('\n'),
+      bad,
+    );
   }
   assert.throws(() => parseBudget('20s'), /below the minimum of 30s/);
   assert.throws(() => parseBudget('200h'), /above the maximum/);
@@ -30,7 +50,9 @@ test('budgets: durations with units, none, and one-line errors for the rest', ()
 });
 
 test('breadth first: each next case brings the most axis values not yet seen', () => {
-  const cases = [1, 2].flatMap((batch) => [1024, 8192].flatMap((context) => ['f16', 'f32'].map((dtype) => planned('s', { batch, context, dtype }))));
+  const cases = [1, 2].flatMap((batch) =>
+    [1024, 8192].flatMap((context) => ['f16', 'f32'].map((dtype) => planned('s', { batch, context, dtype }))),
+  );
   const order = breadthFirst(cases).map((c) => c.key);
   assert.equal(order[0], 's/batch=1,context=1024,dtype=f16');
   assert.equal(order[1], 's/batch=2,context=8192,dtype=f32', 'the second case differs in every axis');
@@ -48,10 +70,22 @@ test('priority: calibration as planned, then headline cases suites round-robin, 
     planned('b', { y: 1 }),
     planned('b', { y: 2 }, { headline: true }),
   ];
-  const order = prioritize(cases, (c) => c.suite === 'calibration', (c) => c.headline === true);
+  const order = prioritize(
+    cases,
+    (c) => c.suite === 'calibration',
+    (c) => c.headline === true,
+  );
   assert.deepEqual(
     order.map((c) => `${c.priority}:${c.planned.key}`),
-    ['calibration:calibration/kernel=copy', 'calibration:calibration/kernel=fma', 'headline:a/x=1', 'headline:b/y=2', 'headline:a/x=3', 'breadth:a/x=2', 'breadth:b/y=1'],
+    [
+      'calibration:calibration/kernel=copy',
+      'calibration:calibration/kernel=fma',
+      'headline:a/x=1',
+      'headline:b/y=2',
+      'headline:a/x=3',
+      'breadth:a/x=2',
+      'breadth:b/y=1',
+    ],
   );
 });
 
@@ -120,7 +154,14 @@ test('costs are learned per suite from what visits took beyond their share', () 
 });
 
 function ok(plannedCase: PlannedCase, visits: number): Measurement {
-  return { key: plannedCase.key, suite: plannedCase.suite, family: 'f', params: plannedCase.params, status: 'ok', timing: { visits } } as unknown as Measurement;
+  return {
+    key: plannedCase.key,
+    suite: plannedCase.suite,
+    family: 'f',
+    params: plannedCase.params,
+    status: 'ok',
+    timing: { visits },
+  } as unknown as Measurement;
 }
 
 test('a budgeted schedule: first visits in priority order until the budget is spent, then later visits, the rest left out', () => {
@@ -146,7 +187,13 @@ test('a budgeted schedule: first visits in priority order until the budget is sp
     seen.push(`${next.plannedCase.key}#${next.visit}`);
     const wall = next.plannedCase.skip ? 0 : (next.visit === 1 ? COSTS.firstVisitMs : COSTS.laterVisitMs) + (next.samplingBudgetMs ?? 0);
     now += wall;
-    scheduler.finished(next, next.plannedCase.skip ? ({ ...ok(next.plannedCase, 1), status: 'skipped', reason: 'by rule' } as Measurement) : ok(next.plannedCase, next.visit), wall);
+    scheduler.finished(
+      next,
+      next.plannedCase.skip
+        ? ({ ...ok(next.plannedCase, 1), status: 'skipped', reason: 'by rule' } as Measurement)
+        : ok(next.plannedCase, next.visit),
+      wall,
+    );
   }
   assert.equal(seen[0], 'calibration/kernel=copy#1');
   assert.equal(seen[1], 'a/x=1#1', 'the headline case right after calibration');
@@ -158,5 +205,8 @@ test('a budgeted schedule: first visits in priority order until the budget is sp
   const left = scheduler.leftOut();
   assert.ok(left.length > 0, 'some cases did not fit');
   assert.equal(left.length + firsts, cases.length, 'every case either ran or was left out');
-  assert.ok(left.every((c) => c.suite === 'b'), 'what is left out comes last in priority');
+  assert.ok(
+    left.every((c) => c.suite === 'b'),
+    'what is left out comes last in priority',
+  );
 });

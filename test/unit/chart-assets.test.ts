@@ -16,10 +16,22 @@ test('the HTML page carries the static scripts verbatim, nothing serialised from
 });
 
 test('finalizeChartConfig: plugins.valueLabels adds the plugin that writes each bar value above it, and only then', () => {
-  const bars = { type: 'bar', data: { labels: ['mha'], datasets: [{ label: 'x', data: [65536] }] }, options: { plugins: { valueLabels: { display: true } } } };
-  const config = finalizeChartConfig(bars, { fontFamily: 'sans-serif', responsive: false }) as unknown as { plugins: Array<{ id: string; afterDatasetsDraw: unknown }> };
-  assert.deepEqual(config.plugins.map((p) => p.id), ['valueLabels']);
+  const bars = {
+    type: 'bar',
+    data: { labels: ['mha'], datasets: [{ label: 'x', data: [65536] }] },
+    options: { plugins: { valueLabels: { display: true } } },
+  };
+  const config = finalizeChartConfig(bars, { fontFamily: 'sans-serif', responsive: false }) as unknown as {
+    plugins: Array<{ id: string; afterDatasetsDraw: unknown }>;
+  };
+  assert.deepEqual(
+    config.plugins.map((p) => p.id),
+    ['valueLabels'],
+  );
   assert.equal(typeof config.plugins[0]?.afterDatasetsDraw, 'function');
-  const plain = finalizeChartConfig({ type: 'bar', data: { labels: [], datasets: [] } }, { fontFamily: 'sans-serif', responsive: false }) as unknown as { plugins?: unknown };
+  const plain = finalizeChartConfig(
+    { type: 'bar', data: { labels: [], datasets: [] } },
+    { fontFamily: 'sans-serif', responsive: false },
+  ) as unknown as { plugins?: unknown };
   assert.equal(plain.plugins, undefined);
 });

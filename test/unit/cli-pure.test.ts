@@ -28,9 +28,15 @@ test("the stderr filter drops Dawn's warning with its indented source line and t
 });
 
 test('a missing argument is named in the one-line message', () => {
-  const oclif = 'Missing 1 required arg:\nsuite  suite name or path to a suite .json file\n\nNote: --axis, --dtype allow multiple values.\nSee more help with --help';
+  const oclif =
+    'Missing 1 required arg:\nsuite  suite name or path to a suite .json file\n\nNote: --axis, --dtype allow multiple values.\nSee more help with --help';
   assert.equal(oneLineMessage(new Error(oclif)), 'Missing 1 required arg: suite');
-  assert.equal(oneLineMessage(new Error('Missing 2 required args:\nbase        base results file\ncandidates  one or more\nSee more help with --help')), 'Missing 2 required args: base, candidates');
+  assert.equal(
+    oneLineMessage(
+      new Error('Missing 2 required args:\nbase        base results file\ncandidates  one or more\nSee more help with --help'),
+    ),
+    'Missing 2 required args: base, candidates',
+  );
 });
 
 test('progress: a bar on a terminal, lines in CI or a pipe, nothing with --json', () => {
@@ -53,21 +59,45 @@ test('case seeds are stable per key and differ between keys', () => {
 });
 
 test('a case past the device limits is named with the limit it breaks', () => {
-  const limits = { maxStorageBufferBindingSize: 1024, maxBufferSize: 4096, maxUniformBufferBindingSize: 64, maxComputeWorkgroupsPerDimension: 8 } as DeviceLimits;
+  const limits = {
+    maxStorageBufferBindingSize: 1024,
+    maxBufferSize: 4096,
+    maxUniformBufferBindingSize: 64,
+    maxComputeWorkgroupsPerDimension: 8,
+  } as DeviceLimits;
   const buffer = { name: 'kv', role: 'kv-cache' as const, usage: 'storage' as const, type: 'f32' as const, length: 512 };
-  const stage = { name: 's', shader: 'x.wgsl', dtype: 'f32' as const, bindings: ['kv'], workgroups: [4] as [number], work: { flops: 0, bytesRead: 0, bytesWritten: 0 } };
-  assert.match(deviceMisfit({ buffers: [buffer], stages: [stage], checks: [] }, limits) ?? '', /buffer kv needs .* maxStorageBufferBindingSize/);
+  const stage = {
+    name: 's',
+    shader: 'x.wgsl',
+    dtype: 'f32' as const,
+    bindings: ['kv'],
+    workgroups: [4] as [number],
+    work: { flops: 0, bytesRead: 0, bytesWritten: 0 },
+  };
+  assert.match(
+    deviceMisfit({ buffers: [buffer], stages: [stage], checks: [] }, limits) ?? '',
+    /buffer kv needs .* maxStorageBufferBindingSize/,
+  );
   assert.equal(deviceMisfit({ buffers: [{ ...buffer, length: 16 }], stages: [stage], checks: [] }, limits), null);
-  assert.match(deviceMisfit({ buffers: [], stages: [{ ...stage, workgroups: [9] }], checks: [] }, limits) ?? '', /maxComputeWorkgroupsPerDimension/);
+  assert.match(
+    deviceMisfit({ buffers: [], stages: [{ ...stage, workgroups: [9] }], checks: [] }, limits) ?? '',
+    /maxComputeWorkgroupsPerDimension/,
+  );
 });
 
 test("errors shrink to one line; oclif's flag-parse reason is joined onto its first line", () => {
-  assert.equal(oneLineMessage(new Error('Parsing --min-time \n\tExpected an integer but received: 0.3\nSee more help with --help')), 'Parsing --min-time: Expected an integer but received: 0.3');
-  assert.equal(oneLineMessage(new Error('Expected --mode=x to be one of: batch, cold\nSee more help with --help')), 'Expected --mode=x to be one of: batch, cold');
+  assert.equal(
+    oneLineMessage(new Error('Parsing --min-time \n\tExpected an integer but received: 0.3\nSee more help with --help')),
+    'Parsing --min-time: Expected an integer but received: 0.3',
+  );
+  assert.equal(
+    oneLineMessage(new Error('Expected --mode=x to be one of: batch, cold\nSee more help with --help')),
+    'Expected --mode=x to be one of: batch, cold',
+  );
   assert.equal(oneLineMessage(new Error('\nshader failed\n  at line 3')), 'shader failed');
 });
 
-test('supervisor exit: the child\'s code or signal, but a crash after the command finished keeps its exit status, with a note', () => {
+test("supervisor exit: the child's code or signal, but a crash after the command finished keeps its exit status, with a note", () => {
   const finished = { mlaBenchFinished: true as const, exitCode: 0 };
   assert.deepEqual(supervisorExit(3, null, undefined), { code: 3 });
   assert.deepEqual(supervisorExit(null, null, undefined), { code: 1 });

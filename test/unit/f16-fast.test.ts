@@ -7,7 +7,23 @@ import { f32ArrayToF16Bits, f32ToF16Bits, roundF32ArrayToF16, roundToF16 } from 
 /** Every exponent from f16 subnormals to past the f16 range, ties included, and the special values. */
 function probes(): Float32Array {
   const random = mulberry32(5);
-  const values: number[] = [0, -0, Infinity, -Infinity, NaN, 65504, 65519.99, 65520, 65536, 2 ** -14, 2 ** -24, 2 ** -25, 3 * 2 ** -26, 1 + 2 ** -11, 1 + 3 * 2 ** -11];
+  const values: number[] = [
+    0,
+    -0,
+    Infinity,
+    -Infinity,
+    NaN,
+    65504,
+    65519.99,
+    65520,
+    65536,
+    2 ** -14,
+    2 ** -24,
+    2 ** -25,
+    3 * 2 ** -26,
+    1 + 2 ** -11,
+    1 + 3 * 2 ** -11,
+  ];
   for (let e = -30; e <= 17; e++) {
     for (let i = 0; i < 2000; i++) values.push((random() < 0.5 ? -1 : 1) * (1 + random()) * 2 ** e);
     // Exact ties between two f16 neighbours: the f32 bit patterns ending in 0x1000.

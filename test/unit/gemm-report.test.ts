@@ -35,7 +35,11 @@ test('roofs: GFLOP/s against the f32 FMA ceiling, read bytes against the read ce
 });
 
 test('A/B: cases equal but for the kernel, against the auto one, with the per-visit ratios', () => {
-  const cases = [gemm({ ...shape, kernel: 'mla-gemm' }, 3, [3, 2, 4]), gemm({ ...shape, kernel: 'auto' }, 1, [1, 1, 2]), gemm({ ...shape, rows: 16, kernel: 'auto' }, 1)];
+  const cases = [
+    gemm({ ...shape, kernel: 'mla-gemm' }, 3, [3, 2, 4]),
+    gemm({ ...shape, kernel: 'auto' }, 1, [1, 1, 2]),
+    gemm({ ...shape, rows: 16, kernel: 'auto' }, 1),
+  ];
   const pairs = gemmPairs(cases);
   assert.equal(pairs.length, 1);
   assert.equal(pairs[0]?.base.kernel, 'auto');

@@ -2,7 +2,18 @@ import assert from 'node:assert/strict';
 import { test } from 'node:test';
 import { gemmParamsWords } from '../../src/kernels/gemm/uniforms.js';
 import { workgroupBytes } from '../../src/kernels/gemm/strategy.js';
-import { emitGemm, gemmShape, gemmWork, planGemm, planGrid, problemDefect, rowStart, tiledPlan, type GemmDevice, type GemmProblem } from '../../src/kernels/gemm.js';
+import {
+  emitGemm,
+  gemmShape,
+  gemmWork,
+  planGemm,
+  planGrid,
+  problemDefect,
+  rowStart,
+  tiledPlan,
+  type GemmDevice,
+  type GemmProblem,
+} from '../../src/kernels/gemm.js';
 import { batchedMatmul, matmulRows } from '../../src/reference/gemm.js';
 
 const problem = (over: Partial<GemmProblem> = {}): GemmProblem => ({
@@ -22,7 +33,10 @@ test('params words: sizes, vec4 counts, the grid, then a, b, c addressing (evenl
   assert.equal(words.length, 32);
   assert.deepEqual([...words.slice(0, 8)], [37, 45, 51, 12, 13, 2, 3, 3]);
   assert.deepEqual([...words.slice(8, 16)], [0, 37 * 52, 0, 52, 0x7fffffff, 0, 0, 0]);
-  const segmented = gemmParamsWords(problem({ c: { buffer: 'c', rows: { offset: 4, rowStride: 45, segment: { rows: 7, stride: 1000 } } } }), { colBlocks: 1, rowBlocks: 1 });
+  const segmented = gemmParamsWords(
+    problem({ c: { buffer: 'c', rows: { offset: 4, rowStride: 45, segment: { rows: 7, stride: 1000 } } } }),
+    { colBlocks: 1, rowBlocks: 1 },
+  );
   assert.deepEqual([...segmented.slice(24, 29)], [4, 0, 1000, 45, 7]);
 });
 
@@ -48,7 +62,13 @@ test('problem defects: A and B rows in whole vec4s, wide enough for their padded
 });
 
 const GPU: GemmDevice = {
-  limits: { maxComputeWorkgroupStorageSize: 16384, maxComputeInvocationsPerWorkgroup: 256, maxComputeWorkgroupSizeX: 256, maxComputeWorkgroupSizeY: 256, maxComputeWorkgroupsPerDimension: 65535 },
+  limits: {
+    maxComputeWorkgroupStorageSize: 16384,
+    maxComputeInvocationsPerWorkgroup: 256,
+    maxComputeWorkgroupSizeX: 256,
+    maxComputeWorkgroupSizeY: 256,
+    maxComputeWorkgroupsPerDimension: 65535,
+  },
   features: new Set(['subgroups', 'shader-f16']),
   subgroupMinSize: 32,
 };
@@ -73,7 +93,10 @@ test('strategy: CPU adapters get the subgroup kernel; GPUs a GEMV for up to 4 ro
   assert.deepEqual(planGemm({ ...square(1024), dtype: 'f16' }, LAVAPIPE, 'rows'), { kind: 'subgroup', wg: 64, tm: 8, tn: 1 });
   // B rows of 124 f16 are not whole 16-byte units: the subgroup and GEMV kernels refuse them, the strategy falls
   // back to the tiled kernel, a forced kind says why not.
-  assert.match(String(planGemm({ ...square(124), m: 1, dtype: 'f16' }, LAVAPIPE, 'rows', 'subgroup')), /16-byte units: its offsets and strides must be multiples of 8 f16/);
+  assert.match(
+    String(planGemm({ ...square(124), m: 1, dtype: 'f16' }, LAVAPIPE, 'rows', 'subgroup')),
+    /16-byte units: its offsets and strides must be multiples of 8 f16/,
+  );
   assert.equal((planGemm({ ...square(124), m: 1, dtype: 'f16' }, LAVAPIPE, 'rows') as { kind: string }).kind, 'tiled');
   assert.equal((planGemm({ ...square(124), m: 1, dtype: 'f16' }, GPU, 'workgroup') as { kind: string }).kind, 'tiled');
   assert.deepEqual(planGemm({ ...square(512), m: 3 }, GPU, 'workgroup'), { kind: 'gemv', wgN: 64, kSlices: 4, rows: 3 });
@@ -92,12 +115,18 @@ test('strategy: decode-sized GEMMs trade register tiles for workgroups; staged t
   assert.ok(grid.colBlocks * grid.rowBlocks >= 8);
   for (const size of [64, 256, 1024, 8192]) {
     const plan = planGemm(square(size), GPU, 'workgroup');
-    assert.ok(typeof plan !== 'string' && workgroupBytes(plan, 'f32') <= GPU.limits.maxComputeWorkgroupStorageSize, `${size}: ${JSON.stringify(plan)}`);
+    assert.ok(
+      typeof plan !== 'string' && workgroupBytes(plan, 'f32') <= GPU.limits.maxComputeWorkgroupStorageSize,
+      `${size}: ${JSON.stringify(plan)}`,
+    );
   }
   const tight = { ...GPU, limits: { ...GPU.limits, maxComputeWorkgroupStorageSize: 4096 } };
   const fitted = planGemm(square(4096), tight, 'workgroup');
   assert.ok(typeof fitted !== 'string' && workgroupBytes(fitted, 'f32') <= 4096, JSON.stringify(fitted));
-  assert.match(String(planGemm({ ...square(512), m: 4 }, { ...GPU, limits: { ...GPU.limits, maxComputeWorkgroupStorageSize: 1024 } }, 'workgroup')), /workgroup memory/);
+  assert.match(
+    String(planGemm({ ...square(512), m: 4 }, { ...GPU, limits: { ...GPU.limits, maxComputeWorkgroupStorageSize: 1024 } }, 'workgroup')),
+    /workgroup memory/,
+  );
 });
 
 test('emit: one dispatch over the caller buffers, its uniform named after the stage, work from the problem', () => {
@@ -141,6 +170,14 @@ test('float64 reference: rows picked in any order; a shared A', () => {
   const a = [1, 2, 3, 4, 5, 6, /* z=1 */ 1, 0, 0, 0, 1, 0];
   const b = [1, 0, 0, 1, 1, 1, /* z=1 */ 2, 3, 4, 5, 6, 7];
   assert.deepEqual([...batchedMatmul(shape, a, b)], [4, 5, 10, 11, 2, 3, 4, 5]);
-  assert.deepEqual([...matmulRows(shape, a, b, [[1, 1], [0, 0]])], [4, 5, 4, 5]);
+  assert.deepEqual(
+    [
+      ...matmulRows(shape, a, b, [
+        [1, 1],
+        [0, 0],
+      ]),
+    ],
+    [4, 5, 4, 5],
+  );
   assert.deepEqual([...matmulRows({ ...shape, sharedA: true }, a, b, [[1, 0]])], [2 + 8 + 18, 3 + 10 + 21]);
 });

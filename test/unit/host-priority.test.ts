@@ -14,7 +14,11 @@ test('the host thread keeps its priority on a GPU and off Linux', () => {
   assert.equal(getPriority(), before);
 });
 
-test('on Linux with a CPU adapter the host thread drops to the lowest priority', { skip: process.platform !== 'linux' && 'nice is per thread only on Linux' }, () => {
-  assert.equal(yieldHostThread(lavapipe, 'linux'), HOST_NICE_ON_CPU_ADAPTER);
-  assert.equal(getPriority(), HOST_NICE_ON_CPU_ADAPTER);
-});
+test(
+  'on Linux with a CPU adapter the host thread drops to the lowest priority',
+  { skip: process.platform !== 'linux' && 'nice is per thread only on Linux' },
+  () => {
+    assert.equal(yieldHostThread(lavapipe, 'linux'), HOST_NICE_ON_CPU_ADAPTER);
+    assert.equal(getPriority(), HOST_NICE_ON_CPU_ADAPTER);
+  },
+);

@@ -8,7 +8,9 @@ const SRC = new URL('../../src/', import.meta.url).pathname;
 /** The src files a module loads at run time (relative imports; `import type` is erased), as paths under src/. */
 function importsOf(file: string): string[] {
   const text = readFileSync(join(SRC, file), 'utf8');
-  return [...text.matchAll(/^(?:import|export)(?! type )[^;]*?from '(\.{1,2}\/[^']+)\.js';/gms)].map((m) => relative(SRC, join(dirname(join(SRC, file)), `${m[1]}.ts`)));
+  return [...text.matchAll(/^(?:import|export)(?! type )[^;]*?from '(\.{1,2}\/[^']+)\.js';/gms)].map((m) =>
+    relative(SRC, join(dirname(join(SRC, file)), `${m[1]}.ts`)),
+  );
 }
 
 function reachable(from: readonly string[]): Set<string> {
@@ -23,7 +25,9 @@ function reachable(from: readonly string[]): Set<string> {
   return seen;
 }
 
-const reportFiles = readdirSync(join(SRC, 'report')).filter((name) => name.endsWith('.ts')).map((name) => join('report', name));
+const reportFiles = readdirSync(join(SRC, 'report'))
+  .filter((name) => name.endsWith('.ts'))
+  .map((name) => join('report', name));
 
 test('the report layer reads results only: nothing it loads, directly or not, is GPU code', () => {
   const gpu = [...reachable(reportFiles)].filter((file) => file.startsWith('gpu/'));

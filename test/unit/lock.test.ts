@@ -11,16 +11,29 @@ const dir = mkdtempSync(join(tmpdir(), 'mla-bench-lock-'));
 const holder = (pid: number, host = hostname()) => ({ pid, host, startedAt: '2026-01-01T00:00:00.000Z', token: `t${pid}` });
 
 test('a lock is stale only when its process is gone from this host', () => {
-  assert.equal(isStale(holder(10), hostname(), () => false), true);
-  assert.equal(isStale(holder(10), hostname(), () => true), false);
-  assert.equal(isStale(holder(10, 'elsewhere'), hostname(), () => false), false, 'another host: the user decides');
+  assert.equal(
+    isStale(holder(10), hostname(), () => false),
+    true,
+  );
+  assert.equal(
+    isStale(holder(10), hostname(), () => true),
+    false,
+  );
+  assert.equal(
+    isStale(holder(10, 'elsewhere'), hostname(), () => false),
+    false,
+    'another host: the user decides',
+  );
 });
 
 test('one holder at a time: the second is refused naming the first; after release the path is free', () => {
   const path = join(dir, 'a.json');
   const first = ResultsLock.acquire(path);
   assert.equal((JSON.parse(readFileSync(path + '.lock', 'utf8')) as { pid: number }).pid, process.pid);
-  assert.throws(() => ResultsLock.acquire(path, () => true), (e: Error) => e instanceof UserError && e.message.includes(`(pid ${process.pid}, since `));
+  assert.throws(
+    () => ResultsLock.acquire(path, () => true),
+    (e: Error) => e instanceof UserError && e.message.includes(`(pid ${process.pid}, since `),
+  );
   first.release();
   assert.equal(existsSync(path + '.lock'), false);
   ResultsLock.acquire(path).release();
@@ -43,7 +56,13 @@ test('ensureDir makes nested folders and fails, instead of spinning, where the k
   ensureDir(nested);
   assert.ok(existsSync(nested));
   ensureDir(nested);
-  assert.throws(() => ensureDir('/proc/mla-bench-no-such/dir'), (e: NodeJS.ErrnoException) => e.code === 'ENOENT');
+  assert.throws(
+    () => ensureDir('/proc/mla-bench-no-such/dir'),
+    (e: NodeJS.ErrnoException) => e.code === 'ENOENT',
+  );
   writeFileSync(join(dir, 'file'), '');
-  assert.throws(() => ensureDir(join(dir, 'file', 'sub')), (e: NodeJS.ErrnoException) => e.code === 'ENOTDIR');
+  assert.throws(
+    () => ensureDir(join(dir, 'file', 'sub')),
+    (e: NodeJS.ErrnoException) => e.code === 'ENOTDIR',
+  );
 });

@@ -6,7 +6,12 @@ import { TrackedAllocator } from '../../src/gpu/memory.js';
 function fakeDevice() {
   const destroyed: object[] = [];
   const device = {
-    createBuffer: (descriptor: GPUBufferDescriptor) => ({ size: descriptor.size, destroy() { destroyed.push(this); } }),
+    createBuffer: (descriptor: GPUBufferDescriptor) => ({
+      size: descriptor.size,
+      destroy() {
+        destroyed.push(this);
+      },
+    }),
   };
   return { device: device as unknown as GPUDevice, destroyed };
 }

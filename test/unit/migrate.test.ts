@@ -46,7 +46,12 @@ test('v1 -> v4: the steps add fields and change nothing else', () => {
   assert.deepEqual(rest, rawRest);
   assert.deepEqual(config, { ...(rawConfig as object), visits: 1, budget: null, plan: null, peers: [] });
   assert.deepEqual(environment, { ...(rawEnvironment as object), hostThreadNice: null });
-  const strip = (c: Record<string, unknown>): unknown => JSON.parse(JSON.stringify(c, (key, value: unknown) => (key === 'normRelError' || key === 'stagePlacement' || key === 'timer' ? undefined : value)));
+  const strip = (c: Record<string, unknown>): unknown =>
+    JSON.parse(
+      JSON.stringify(c, (key, value: unknown) =>
+        key === 'normRelError' || key === 'stagePlacement' || key === 'timer' ? undefined : value,
+      ),
+    );
   assert.deepEqual(cases.map(strip), rawCases.map(strip));
 });
 
@@ -54,7 +59,10 @@ test('v1 -> v2: what a version-1 file already records is kept', () => {
   const raw = v1();
   (raw['config'] as Record<string, unknown>)['visits'] = 3;
   (raw['environment'] as Record<string, unknown>)['hostThreadNice'] = 19;
-  const staged = raw.cases.find((c) => Array.isArray(c['stages'])) as Record<string, unknown> & { stagesEndToEnd: Record<string, unknown>; numerics: { checks: Array<Record<string, unknown>> } };
+  const staged = raw.cases.find((c) => Array.isArray(c['stages'])) as Record<string, unknown> & {
+    stagesEndToEnd: Record<string, unknown>;
+    numerics: { checks: Array<Record<string, unknown>> };
+  };
   staged['stagePlacement'] = 'in-pipeline';
   staged.stagesEndToEnd['timer'] = 'wall';
   staged.numerics.checks[0]!['normRelError'] = 0.5;
@@ -79,7 +87,9 @@ test('v2 -> v3: a version-2 file reads as a run without a budget; a recorded bud
   assert.equal(unbudgeted.config.plan, null);
   assert.deepEqual(JSON.parse(JSON.stringify(unbudgeted.cases)), JSON.parse(JSON.stringify(current.cases)));
   const plan = [{ key: 'calibration/kernel=copy', priority: 'calibration' }];
-  const budgeted = readResultFile(temporary('v2-budget.json', JSON.stringify({ ...v2, config: { ...v2Config, budget: { ms: 60_000 }, plan } })));
+  const budgeted = readResultFile(
+    temporary('v2-budget.json', JSON.stringify({ ...v2, config: { ...v2Config, budget: { ms: 60_000 }, plan } })),
+  );
   assert.deepEqual(budgeted.config.budget, { ms: 60_000 });
   assert.deepEqual(budgeted.config.plan, plan);
 });
@@ -91,21 +101,43 @@ test('v3 -> v4: a version-3 file reads as a run without peers; a case already ca
   const read = readResultFile(temporary('v3.json', JSON.stringify(v3)));
   assert.equal(read.schemaVersion, RESULTS_SCHEMA_VERSION);
   assert.deepEqual(read.config.peers, []);
-  assert.ok(read.cases.every((c) => !('peers' in c)), 'no case gains a peers entry');
+  assert.ok(
+    read.cases.every((c) => !('peers' in c)),
+    'no case gains a peers entry',
+  );
   assert.deepEqual(JSON.parse(JSON.stringify(read.cases)), JSON.parse(JSON.stringify(current.cases)));
   const unsupported = { peer: 'onnxruntime', version: '1.31.1', status: 'unsupported', reason: 'no ORT operator' };
-  const withPeers = { ...v3, config: { ...v3Config, peers: ['onnxruntime'] }, cases: v3.cases.map((c) => (c['status'] === 'ok' ? { ...c, peers: [unsupported] } : c)) };
+  const withPeers = {
+    ...v3,
+    config: { ...v3Config, peers: ['onnxruntime'] },
+    cases: v3.cases.map((c) => (c['status'] === 'ok' ? { ...c, peers: [unsupported] } : c)),
+  };
   const kept = readResultFile(temporary('v3-peers.json', JSON.stringify(withPeers)));
   assert.deepEqual(kept.config.peers, ['onnxruntime']);
-  assert.deepEqual(kept.cases.find((c) => c.status === 'ok' && c.peers)?.status === 'ok' ? (kept.cases.find((c) => c.status === 'ok' && c.peers) as { peers: unknown }).peers : null, [unsupported]);
+  assert.deepEqual(
+    kept.cases.find((c) => c.status === 'ok' && c.peers)?.status === 'ok'
+      ? (kept.cases.find((c) => c.status === 'ok' && c.peers) as { peers: unknown }).peers
+      : null,
+    [unsupported],
+  );
 });
 
 test('v1 -> v2 on a journal: the header and every line, also lines a newer mla-bench appended on resume', () => {
   const { cases, finishedAt: _f, ceilings: _c, ...header } = v1();
   const [plain, withStages] = cases as [Record<string, unknown>, Record<string, unknown>];
   // Appended by a resumed run of the current version: already in the current shape.
-  const current = { ...withStages, key: 'mla-decode/resumed', stagePlacement: 'in-pipeline', stagesEndToEnd: { ...(withStages['stagesEndToEnd'] as object), timer: 'wall' } };
-  const lines = [{ type: 'header', header }, { type: 'case', measurement: plain }, { type: 'case', measurement: withStages }, { type: 'case', measurement: current }];
+  const current = {
+    ...withStages,
+    key: 'mla-decode/resumed',
+    stagePlacement: 'in-pipeline',
+    stagesEndToEnd: { ...(withStages['stagesEndToEnd'] as object), timer: 'wall' },
+  };
+  const lines = [
+    { type: 'header', header },
+    { type: 'case', measurement: plain },
+    { type: 'case', measurement: withStages },
+    { type: 'case', measurement: current },
+  ];
   const journal = readJournal(temporary('run.json.journal.jsonl', lines.map((line) => JSON.stringify(line)).join('\n') + '\n'));
   assert.equal(journal.header.schemaVersion, RESULTS_SCHEMA_VERSION);
   assert.equal(journal.header.config.visits, 1);

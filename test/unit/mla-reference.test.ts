@@ -25,7 +25,10 @@ function maxDiff(a: Float64Array, b: Float64Array): number {
 }
 
 test('naive and absorbed references agree to float64 rounding (decode and causal q_len > 1)', () => {
-  for (const [qLen, context] of [[1, 9], [4, 7]] as const) {
+  for (const [qLen, context] of [
+    [1, 9],
+    [4, 7],
+  ] as const) {
     const p = problem(qLen, context);
     const weights = { wUK: seededUniform(2 * 8 * 12, 1, 'f32'), wUV: seededUniform(2 * 6 * 12, 2, 'f32') };
     const qIn = seededUniform(2 * qLen * 2 * 12, 3, 'f32');
@@ -79,7 +82,10 @@ test('per-layer path: the new tokens land at the last q_len positions, normalise
   for (let b = 0; b < 2; b++) {
     for (let t = 0; t < 5; t++) {
       const row = Array.from(cache.subarray((b * 5 + t) * 16, (b * 5 + t + 1) * 16));
-      const expected = t < 3 ? Array.from(latent.subarray((b * 5 + t) * 16, (b * 5 + t + 1) * 16)) : Array.from(newLatent.subarray((b * 2 + t - 3) * 16, (b * 2 + t - 2) * 16));
+      const expected =
+        t < 3
+          ? Array.from(latent.subarray((b * 5 + t) * 16, (b * 5 + t + 1) * 16))
+          : Array.from(newLatent.subarray((b * 2 + t - 3) * 16, (b * 2 + t - 2) * 16));
       assert.deepEqual(row, expected);
     }
   }

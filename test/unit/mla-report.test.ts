@@ -6,7 +6,12 @@ import { renderMlaSections } from '../../src/report/table.js';
 import type { Measurement, OkMeasurement } from '../../src/results/schema.js';
 import { okFixture } from '../helpers/fixtures.js';
 
-function mla(suite: string, params: Record<string, string | number>, medianMs: number, facts: Record<string, string | number> = {}): OkMeasurement {
+function mla(
+  suite: string,
+  params: Record<string, string | number>,
+  medianMs: number,
+  facts: Record<string, string | number> = {},
+): OkMeasurement {
   const base = okFixture(`${suite}/${JSON.stringify(params)}`, [medianMs, medianMs, medianMs]) as OkMeasurement;
   return { ...base, suite, family: 'mla', params, facts, dtype: 'f16', rates: { ...base.rates, computeFraction: 0.4 } };
 }
@@ -28,11 +33,21 @@ test('crossover: the smallest q_len from which naive-latent stays faster than ab
 });
 
 test('kv-cache capacity: bytes per token per layer and per model, and the longest context in the budget', () => {
-  const facts = (form: string, elements: number, measured: number) => ({ preset: 'deepseek-v2', form, layers: 60, kvElementsPerToken: elements, kvBytesPerToken: measured, cachedTokens: 16 });
+  const facts = (form: string, elements: number, measured: number) => ({
+    preset: 'deepseek-v2',
+    form,
+    layers: 60,
+    kvElementsPerToken: elements,
+    kvBytesPerToken: measured,
+    cachedTokens: 16,
+  });
   // The kv-cache suite is untimed (status checked); a timed case from an older file counts the same.
   const timedAbsorbed = mla('kv-cache', { preset: 'deepseek-v2', form: 'absorbed' }, 1, facts('absorbed', 576, 1152));
   const { timing: _t, rates: _r, ...untimed } = timedAbsorbed;
-  const cases: Measurement[] = [{ ...untimed, status: 'checked' }, mla('kv-cache', { preset: 'deepseek-v2', form: 'mha' }, 1, facts('mha', 32768, 65536))];
+  const cases: Measurement[] = [
+    { ...untimed, status: 'checked' },
+    mla('kv-cache', { preset: 'deepseek-v2', form: 'mha' }, 1, facts('mha', 32768, 65536)),
+  ];
   const rows = kvCapacityRows(cases, 80e9);
   assert.equal(rows.length, 2);
   const [latent, mha] = rows as [(typeof rows)[0], (typeof rows)[0]];

@@ -30,7 +30,15 @@ test('V2 group limit: the best expert outside the chosen groups is skipped (grou
 });
 
 test('V3: sigmoid + bias selects, gates from the unbiased sigmoid, renormalised, times 2.5; group score = sum of top two', () => {
-  const routing: MoeRouting = { scoreFunction: 'sigmoid', experts: 8, topK: 2, nGroup: 2, topkGroup: 1, renormalize: true, routeScale: 2.5 };
+  const routing: MoeRouting = {
+    scoreFunction: 'sigmoid',
+    experts: 8,
+    topK: 2,
+    nGroup: 2,
+    topkGroup: 1,
+    renormalize: true,
+    routeScale: 2.5,
+  };
   const logits = [3, -3, -3, -3, 1, 1, 0, 0];
   // Group 0: 0.95 + 0.05 = 1.0; group 1: 0.73 + 0.73 = 1.46 -> group 1 wins though expert 0 is the best single key.
   const { ids, weights } = routeToken(routing, logits, new Float32Array(8));
@@ -83,7 +91,19 @@ test('near (and exact) ties are rejected, clear gaps accepted', () => {
 test('the reference of sampled tokens equals those rows of the whole (token-by-token sums, the same to rounding)', async () => {
   const { moeInputs } = await import('../../src/kernels/moe-inputs.js');
   const { moeReference, routeReference } = await import('../../src/reference/moe.js');
-  const shape = { tokens: 20, hidden: 8, inter: 4, experts: 16, shared: 1, topK: 4, nGroup: 4, topkGroup: 2, scoreFunction: 'sigmoid' as const, renormalize: true, routeScale: 2.5 };
+  const shape = {
+    tokens: 20,
+    hidden: 8,
+    inter: 4,
+    experts: 16,
+    shared: 1,
+    topK: 4,
+    nGroup: 4,
+    topkGroup: 2,
+    scoreFunction: 'sigmoid' as const,
+    renormalize: true,
+    routeScale: 2.5,
+  };
   const inputs = moeInputs(shape, 'f32', 3, 'uniform');
   const routing = routeReference(shape, inputs);
   const whole = moeReference(shape, inputs, routing);
@@ -95,10 +115,22 @@ test('the reference of sampled tokens equals those rows of the whole (token-by-t
   assert.throws(() => moeReference(shape, inputs, routing, [20]), /token 20 outside 0..19/);
 });
 
-test('routing from the generator\'s router logits equals routing that computes them', async () => {
+test("routing from the generator's router logits equals routing that computes them", async () => {
   const { generateMoeInputs } = await import('../../src/kernels/moe-inputs.js');
   const { routeReference } = await import('../../src/reference/moe.js');
-  const shape = { tokens: 30, hidden: 16, inter: 4, experts: 32, shared: 1, topK: 8, nGroup: 8, topkGroup: 4, scoreFunction: 'sigmoid' as const, renormalize: true, routeScale: 2.5 };
+  const shape = {
+    tokens: 30,
+    hidden: 16,
+    inter: 4,
+    experts: 32,
+    shared: 1,
+    topK: 8,
+    nGroup: 8,
+    topkGroup: 4,
+    scoreFunction: 'sigmoid' as const,
+    renormalize: true,
+    routeScale: 2.5,
+  };
   for (const balance of ['uniform', 'skewed'] as const) {
     const { inputs, routerLogits } = generateMoeInputs(shape, 'f32', 4, balance);
     assert.deepEqual(routeReference(shape, inputs, routerLogits), routeReference(shape, inputs));

@@ -190,14 +190,21 @@ if (HAS_NUMPY) {
         assert.equal(fromNumpy.dtype, descr, name);
         assert.deepEqual(fromNumpy.shape, shape, name);
         assert.deepEqual(fromNumpy.values.map(pythonFloat), expected, name);
-        assert.equal(pythonFloat(fromNumpy.sum), expected.reduce((sum, value) => sum + value, 0), name);
+        assert.equal(
+          pythonFloat(fromNumpy.sum),
+          expected.reduce((sum, value) => sum + value, 0),
+          name,
+        );
       });
 
       const written = decodeNpy(readFileSync(`${files[0]}.from-numpy.npy`));
       assert.equal(written.descr, '<f2');
       assert.deepEqual(written.shape, [3, 4]);
       assert.ok(written.data instanceof Uint16Array);
-      assert.deepEqual([...fromF16Array(written.data)], Array.from({ length: 12 }, (_, i) => i / 4));
+      assert.deepEqual(
+        [...fromF16Array(written.data)],
+        Array.from({ length: 12 }, (_, i) => i / 4),
+      );
     } finally {
       rmSync(dir, { recursive: true, force: true });
     }
@@ -219,7 +226,8 @@ if (HAS_NUMPY) {
       const input = join(dir, 'in.npy');
       const output = join(dir, 'out.npy');
       writeFileSync(input, encodeNpy(values, [values.length]));
-      const script = 'import sys, numpy as np\nwith np.errstate(over="ignore"):\n    np.save(sys.argv[2], np.load(sys.argv[1]).astype(np.float16))';
+      const script =
+        'import sys, numpy as np\nwith np.errstate(over="ignore"):\n    np.save(sys.argv[2], np.load(sys.argv[1]).astype(np.float16))';
       const result = spawnSync('python3', ['-c', script, input, output], { encoding: 'utf8' });
       assert.equal(result.status, 0, result.stderr);
       const expected = decodeNpy(readFileSync(output)).data;

@@ -21,9 +21,15 @@ test('values a family would have to change are named with the reason', () => {
   const { context: _context, ...noContext } = decode;
   assert.equal(paramsProblem('attention', noContext), 'context: is needed by phase decode');
   assert.match(paramsProblem('attention', { ...decode, tiling: 'fast' }) ?? '', /^tiling=fast: must be one of workgroup, rows$/);
-  assert.match(paramsProblem('mla', { preset: 'deepseek-v2', form: 'absorbed', batch: 1, context: 8, dtype: 'f16', o_proj: 2 }) ?? '', /^o_proj=2: must be 0 or 1$/);
+  assert.match(
+    paramsProblem('mla', { preset: 'deepseek-v2', form: 'absorbed', batch: 1, context: 8, dtype: 'f16', o_proj: 2 }) ?? '',
+    /^o_proj=2: must be 0 or 1$/,
+  );
   assert.equal(paramsProblem('moe', { preset: 'v2-lite', tokens: 8, dispatch: 'gpu', dtype: 'f32', experts: 'preset' }), undefined);
-  assert.match(paramsProblem('moe', { preset: 'v2-lite', tokens: 8, dispatch: 'gpu', dtype: 'f32', top_k: 0 }) ?? '', /^top_k=0: must be an integer >= 1 or "preset"$/);
+  assert.match(
+    paramsProblem('moe', { preset: 'v2-lite', tokens: 8, dispatch: 'gpu', dtype: 'f32', top_k: 0 }) ?? '',
+    /^top_k=0: must be an integer >= 1 or "preset"$/,
+  );
   assert.match(paramsProblem('calibration', { kernel: 'copy', mib: -2 }) ?? '', /^mib=-2: must be a positive number$/);
   const gemm = { op: 'absorb-q', model: 'deepseek-v2', rows: 1, dtype: 'f32' };
   assert.equal(paramsProblem('gemm', gemm), undefined);
@@ -31,6 +37,12 @@ test('values a family would have to change are named with the reason', () => {
   assert.match(paramsProblem('gemm', { ...gemm, batch: 8 }) ?? '', /^batch=8: op absorb-q has its own batch/);
   assert.match(paramsProblem('gemm', { ...gemm, op: 'custom', model: 'none', n: 3 }) ?? '', /^k: is needed by op custom$/);
   assert.match(paramsProblem('gemm', { ...gemm, n: 3 }) ?? '', /^n=3: is for op custom only/);
-  assert.match(paramsProblem('gemm', { ...gemm, kernel: 'fast' }) ?? '', /^kernel=fast: must be one of auto, tiled, subgroup, gemv, mla-gemm$/);
-  assert.match(paramsProblem('calibration', { kernel: 'copy', mib: 1, heads: 2 }) ?? '', /^heads: not an axis of the calibration family \(its axes: kernel, mib, iterations\)$/);
+  assert.match(
+    paramsProblem('gemm', { ...gemm, kernel: 'fast' }) ?? '',
+    /^kernel=fast: must be one of auto, tiled, subgroup, gemv, mla-gemm$/,
+  );
+  assert.match(
+    paramsProblem('calibration', { kernel: 'copy', mib: 1, heads: 2 }) ?? '',
+    /^heads: not an axis of the calibration family \(its axes: kernel, mib, iterations\)$/,
+  );
 });

@@ -54,7 +54,19 @@ test('ProtoWriter: varints (negative int64 as ten bytes), floats and nested mess
 test('encodeModel: ModelProto with opsets for "" and com.microsoft, the node, initializers and outputs', () => {
   const graph: OnnxGraph = {
     name: 'g',
-    nodes: [{ name: 'n', opType: 'MultiHeadAttention', domain: 'com.microsoft', inputs: ['q', '', 'k'], outputs: ['y'], attributes: [{ name: 'num_heads', kind: 'int', value: 4 }, { name: 'scale', kind: 'float', value: 0.25 }] }],
+    nodes: [
+      {
+        name: 'n',
+        opType: 'MultiHeadAttention',
+        domain: 'com.microsoft',
+        inputs: ['q', '', 'k'],
+        outputs: ['y'],
+        attributes: [
+          { name: 'num_heads', kind: 'int', value: 4 },
+          { name: 'scale', kind: 'float', value: 0.25 },
+        ],
+      },
+    ],
     inputs: [],
     outputs: [{ name: 'y', type: 'float32', dims: [1, 2, 'n'] }],
     initializers: [{ name: 'q', type: 'float32', dims: [2, 2], data: Float32Array.of(1, 2, 3, 4) }],
@@ -65,7 +77,10 @@ test('encodeModel: ModelProto with opsets for "" and com.microsoft, the node, in
     const o = sub(f);
     return [o.has(1) ? text(o.get(1)?.[0]) : '', Number(o.get(2)?.[0]?.value)];
   });
-  assert.deepEqual(opsets, [['', 17], ['com.microsoft', 1]]);
+  assert.deepEqual(opsets, [
+    ['', 17],
+    ['com.microsoft', 1],
+  ]);
   const g = sub(model.get(7)?.[0]);
   const node = sub(g.get(1)?.[0]);
   assert.deepEqual((node.get(1) ?? []).map(text), ['q', '', 'k'], 'an empty name leaves an optional input out');
@@ -77,20 +92,47 @@ test('encodeModel: ModelProto with opsets for "" and com.microsoft, the node, in
   assert.equal(attrs[1]?.get(2)?.[0]?.value, 0.25);
   assert.equal(attrs[1]?.get(20)?.[0]?.value, 1n, 'FLOAT');
   const init = sub(g.get(5)?.[0]);
-  assert.deepEqual((init.get(1) ?? []).map((f) => f.value), [2n, 2n]);
+  assert.deepEqual(
+    (init.get(1) ?? []).map((f) => f.value),
+    [2n, 2n],
+  );
   assert.equal(init.get(2)?.[0]?.value, 1n, 'FLOAT');
   assert.deepEqual([...new Float32Array((init.get(9)?.[0]?.value as Uint8Array).slice().buffer)], [1, 2, 3, 4]);
   const out = sub(g.get(12)?.[0]);
   const dims = (sub(sub(sub(out.get(2)?.[0]).get(1)?.[0]).get(2)?.[0]).get(1) ?? []).map(sub);
-  assert.deepEqual(dims.map((d) => (d.has(1) ? Number(d.get(1)?.[0]?.value) : text(d.get(2)?.[0]))), [1, 2, 'n']);
-  assert.throws(() => encodeModel({ ...graph, initializers: [{ name: 'q', type: 'float32', dims: [3], data: Float32Array.of(1) }] }), /1 elements for dims \[3\]/);
+  assert.deepEqual(
+    dims.map((d) => (d.has(1) ? Number(d.get(1)?.[0]?.value) : text(d.get(2)?.[0]))),
+    [1, 2, 'n'],
+  );
+  assert.throws(
+    () => encodeModel({ ...graph, initializers: [{ name: 'q', type: 'float32', dims: [3], data: Float32Array.of(1) }] }),
+    /1 elements for dims \[3\]/,
+  );
 });
 
 function view(overrides: Partial<AttentionView>): AttentionView {
-  const base = { phase: 'decode', dtype: 'f32', batch: 1, nQ: 4, nKv: 4, dQk: 4, dV: 4, qLen: 1, kvLen: 3, causal: true, scale: 0.5 } as const;
+  const base = {
+    phase: 'decode',
+    dtype: 'f32',
+    batch: 1,
+    nQ: 4,
+    nKv: 4,
+    dQk: 4,
+    dV: 4,
+    qLen: 1,
+    kvLen: 3,
+    causal: true,
+    scale: 0.5,
+  } as const;
   const v = { ...base, ...overrides };
   const count = (n: number) => Float32Array.from({ length: n }, (_, i) => i);
-  return { ...v, q: count(v.batch * v.qLen * v.nQ * v.dQk), k: count(v.batch * v.nKv * v.kvLen * v.dQk), v: count(v.batch * v.nKv * v.kvLen * v.dV), check: { buffer: 'out', shape: [], expected: () => new Float64Array(), tolerance: { atol: 0, rtol: 0 } } };
+  return {
+    ...v,
+    q: count(v.batch * v.qLen * v.nQ * v.dQk),
+    k: count(v.batch * v.nKv * v.kvLen * v.dQk),
+    v: count(v.batch * v.nKv * v.kvLen * v.dV),
+    check: { buffer: 'out', shape: [], expected: () => new Float64Array(), tolerance: { atol: 0, rtol: 0 } },
+  };
 }
 
 test('attentionModel: MHA decode = MultiHeadAttention with the first kv_len - q_len tokens as past, presents kept on the GPU', () => {
@@ -124,6 +166,9 @@ test('attentionModel: GQA = GroupQueryAttention with seqlens_k and total length;
   assert.ok(mha.kind === 'model');
   if (mha.kind !== 'model') return;
   const bias = mha.model.graph.initializers.find((t) => t.name === 'attention_bias');
-  assert.deepEqual([...(bias?.data as Float32Array)].map((x) => (x < -1e20 ? '-' : x)), [0, '-', '-', 0, 0, '-', 0, 0, 0]);
+  assert.deepEqual(
+    [...(bias?.data as Float32Array)].map((x) => (x < -1e20 ? '-' : x)),
+    [0, '-', '-', 0, 0, '-', 0, 0, 0],
+  );
   assert.equal(attentionModel(view({ nKv: 2, dV: 8 })).kind, 'unsupported', 'GQA needs d_qk = d_v');
 });

@@ -7,11 +7,29 @@ import { summarize } from '../../src/measure/statistics.js';
 import type { PeerOk } from '../../src/results/schema.js';
 import { UserError } from '../../src/errors.js';
 
-const event = (program: string, durUs: number) => ({ cat: 'Api', pid: -1, tid: -1, ph: 'X', ts: 0, dur: durUs, name: `attention&MultiHeadAttention&${program}`, args: {} });
+const event = (program: string, durUs: number) => ({
+  cat: 'Api',
+  pid: -1,
+  tid: -1,
+  ph: 'X',
+  ts: 0,
+  dur: durUs,
+  name: `attention&MultiHeadAttention&${program}`,
+  args: {},
+});
 const session = (name: string) => ({ cat: 'Session', pid: 1, tid: 1, ph: 'X', ts: 0, dur: 5, name });
 
 test("ORT profile: the WebGPU EP's kernel events (category Api), split into runs, attention apart from the cache copy", () => {
-  const profile = [session('model_run'), event('CopyKVCache', 100), event('FlashAttentionDecodeQKV', 2000), event('FlashAttentionDecodeVxReduce', 300), session('model_run'), event('CopyKVCache', 120), event('FlashAttentionDecodeQKV', 2200), event('FlashAttentionDecodeVxReduce', 250)];
+  const profile = [
+    session('model_run'),
+    event('CopyKVCache', 100),
+    event('FlashAttentionDecodeQKV', 2000),
+    event('FlashAttentionDecodeVxReduce', 300),
+    session('model_run'),
+    event('CopyKVCache', 120),
+    event('FlashAttentionDecodeQKV', 2200),
+    event('FlashAttentionDecodeVxReduce', 250),
+  ];
   const events = kernelEvents(profile);
   assert.equal(events.length, 6);
   const series = kernelSeries(splitRuns(events, 2));
@@ -31,16 +49,25 @@ test('ORT profile: runs that do not split evenly, or dispatch different programs
 
 test('--peer names: known ones pass (deduplicated), an unknown one is a usage error', () => {
   assert.deepEqual(parsePeerNames(['onnxruntime', 'onnxruntime']), ['onnxruntime']);
-  assert.throws(() => parsePeerNames(['tvm']), (e: Error) => e instanceof UserError && /unknown peer "tvm"; known peers: onnxruntime/.test(e.message));
+  assert.throws(
+    () => parsePeerNames(['tvm']),
+    (e: Error) => e instanceof UserError && /unknown peer "tvm"; known peers: onnxruntime/.test(e.message),
+  );
 });
 
 function okEntry(kernelMs: number[], wallMs: number[]): PeerOk {
   const s = (samplesMs: number[]) => ({ stats: summarize(samplesMs), samplesMs });
   return {
-    peer: 'onnxruntime', version: '1.31.1', operator: 'com.microsoft.GroupQueryAttention', status: 'ok', adapter: 'lavapipe only', numerics: { passed: true, checks: [] },
+    peer: 'onnxruntime',
+    version: '1.31.1',
+    operator: 'com.microsoft.GroupQueryAttention',
+    status: 'ok',
+    adapter: 'lavapipe only',
+    numerics: { passed: true, checks: [] },
     kernels: { attention: s(kernelMs), beyond: null, programs: [] },
     wall: { run: s(wallMs), overhead: s([0.1, 0.1]), netMedianMs: summarize(wallMs).median - 0.1 },
-    visits: 1, visitMedians: [{ kernelMs: summarize(kernelMs).median, wallMs: summarize(wallMs).median - 0.1 }],
+    visits: 1,
+    visitMedians: [{ kernelMs: summarize(kernelMs).median, wallMs: summarize(wallMs).median - 0.1 }],
   };
 }
 
@@ -49,7 +76,16 @@ test('peer visits pool like the case: samples concatenated, visit medians kept; 
   assert.ok(pooled.status === 'ok');
   assert.equal(pooled.visits, 2);
   assert.deepEqual(pooled.kernels.attention.samplesMs, [1, 1.2, 3, 3.2]);
-  assert.deepEqual(pooled.visitMedians.map((v) => v.kernelMs), [1.1, 3.1]);
-  const kept = nextPeerEntry(okEntry([1], [2]), { peer: 'onnxruntime', version: '1.31.1', operator: null, status: 'error', message: 'lost' });
+  assert.deepEqual(
+    pooled.visitMedians.map((v) => v.kernelMs),
+    [1.1, 3.1],
+  );
+  const kept = nextPeerEntry(okEntry([1], [2]), {
+    peer: 'onnxruntime',
+    version: '1.31.1',
+    operator: null,
+    status: 'error',
+    message: 'lost',
+  });
   assert.equal(kept.status, 'ok');
 });

@@ -11,11 +11,47 @@ import { headerFixture, okFixture } from '../helpers/fixtures.js';
 const s = (samplesMs: number[]) => ({ stats: summarize(samplesMs), samplesMs });
 const base = { peer: 'onnxruntime', version: '1.31.1' };
 const okPeer: PeerResult = {
-  ...base, operator: 'com.microsoft.GroupQueryAttention', status: 'ok', adapter: 'lavapipe only', numerics: { passed: true, checks: [] },
-  kernels: { attention: s([3, 3, 3]), beyond: s([0.5, 0.5]), programs: [{ program: 'FlashAttentionDecodeQKV', role: 'attention', stats: summarize([2.5]) }, { program: 'CopyKVCache', role: 'beyond', stats: summarize([0.5]) }] },
-  wall: { run: s([5, 5]), overhead: s([1, 1]), netMedianMs: 4 }, visits: 1, visitMedians: [{ kernelMs: 3, wallMs: 4 }],
+  ...base,
+  operator: 'com.microsoft.GroupQueryAttention',
+  status: 'ok',
+  adapter: 'lavapipe only',
+  numerics: { passed: true, checks: [] },
+  kernels: {
+    attention: s([3, 3, 3]),
+    beyond: s([0.5, 0.5]),
+    programs: [
+      { program: 'FlashAttentionDecodeQKV', role: 'attention', stats: summarize([2.5]) },
+      { program: 'CopyKVCache', role: 'beyond', stats: summarize([0.5]) },
+    ],
+  },
+  wall: { run: s([5, 5]), overhead: s([1, 1]), netMedianMs: 4 },
+  visits: 1,
+  visitMedians: [{ kernelMs: 3, wallMs: 4 }],
 };
-const failing: PeerResult = { ...base, operator: 'com.microsoft.MultiHeadAttention', status: 'numerics-failed', adapter: 'lavapipe only', numerics: { passed: false, checks: [{ buffer: 'out', passed: false, checked: 8, mismatches: 6, maxAbsError: 0.04, maxRelError: 800, normRelError: 0.04, worstIndex: 3, worstActual: 0.1, worstExpected: 0.06, tolerance: { atol: 1e-5, rtol: 1e-6 } }] } };
+const failing: PeerResult = {
+  ...base,
+  operator: 'com.microsoft.MultiHeadAttention',
+  status: 'numerics-failed',
+  adapter: 'lavapipe only',
+  numerics: {
+    passed: false,
+    checks: [
+      {
+        buffer: 'out',
+        passed: false,
+        checked: 8,
+        mismatches: 6,
+        maxAbsError: 0.04,
+        maxRelError: 800,
+        normRelError: 0.04,
+        worstIndex: 3,
+        worstActual: 0.1,
+        worstExpected: 0.06,
+        tolerance: { atol: 1e-5, rtol: 1e-6 },
+      },
+    ],
+  },
+};
 const unsupported: PeerResult = { ...base, status: 'unsupported', reason: 'no ORT operator: absorbed MLA' };
 
 function withPeer(key: string, params: Record<string, string | number>, peer: PeerResult): OkMeasurement {
@@ -38,7 +74,10 @@ test('peer table: mla-bench median, peer kernels / beyond attention / wall, the 
   assert.match(text, /│ gqa +│ - +│ 2\.00 ms .*3\.00 ms .*500 us .*4\.00 ms .*1\.50x .*ok/, 'the varying axes as columns, one table');
   assert.match(text, /│ mha .*FAILS NUMERICS/);
   assert.match(text, /│ absorbed .*no counterpart/);
-  assert.ok(text.split('\n').every((line) => line.length <= 120), 'fits a 120-column terminal');
+  assert.ok(
+    text.split('\n').every((line) => line.length <= 120),
+    'fits a 120-column terminal',
+  );
   assert.match(text, /com\.microsoft\.GroupQueryAttention: FlashAttentionDecodeQKV 2\.50 ms, CopyKVCache 500 us/);
   assert.match(markdownTable(tables[0]!), /FAILS NUMERICS/);
   assert.equal(peerTables([okFixture('calibration/copy', [1])]).length, 0, 'no peers, no section');
@@ -47,20 +86,49 @@ test('peer table: mla-bench median, peer kernels / beyond attention / wall, the 
 test('peer ratio chart and CI exports: only cases whose peer passed and was timed', () => {
   const [m] = cases.slice(1) as OkMeasurement[];
   assert.equal(peerRatio(m!, okPeer), 1.5);
-  const charts = peerRatioCharts({ device: 'Fixture GPU', files: [], runs: [], ceilings: { copyGBs: null, readGBs: null, fmaF32Gflops: null, fmaF16Gflops: null, dispatchUs: null }, cases });
+  const charts = peerRatioCharts({
+    device: 'Fixture GPU',
+    files: [],
+    runs: [],
+    ceilings: { copyGBs: null, readGBs: null, fmaF32Gflops: null, fmaF16Gflops: null, dispatchUs: null },
+    cases,
+  });
   assert.equal(charts.length, 1);
   const data = (charts[0]!.config as { data: { labels: string[]; datasets: { data: number[] }[] } }).data;
   assert.deepEqual(data.labels, ['attention-decode: variant=gqa'], 'one bar: every axis');
   assert.deepEqual(data.datasets[0]!.data, [1.5]);
-  const file = { path: 'r.json', name: 'r', device: 'Fixture GPU', results: { ...headerFixture(), finishedAt: '', ceilings: { copyGBs: null, readGBs: null, fmaF32Gflops: null, fmaF16Gflops: null, dispatchUs: null }, cases } };
+  const file = {
+    path: 'r.json',
+    name: 'r',
+    device: 'Fixture GPU',
+    results: {
+      ...headerFixture(),
+      finishedAt: '',
+      ceilings: { copyGBs: null, readGBs: null, fmaF32Gflops: null, fmaF16Gflops: null, dispatchUs: null },
+      cases,
+    },
+  };
   const gab = githubActionBenchmark([file]).bigger.filter((e) => e.unit === 'x');
-  assert.deepEqual(gab.map((e) => [e.name, e.value]), [['attention-decode/gqa (onnxruntime / mla-bench)', 1.5]]);
+  assert.deepEqual(
+    gab.map((e) => [e.name, e.value]),
+    [['attention-decode/gqa (onnxruntime / mla-bench)', 1.5]],
+  );
   assert.deepEqual(bencherMetricFormat([file])['attention-decode/gqa (onnxruntime / mla-bench)'], { 'peer-ratio': { value: 1.5 } });
 });
 
 test('compare carries the peer ratio of each side', async () => {
   const { peerComparisonTable, peerRatioPairs } = await import('../../src/report/peers.js');
-  const file = (c: Measurement[]) => ({ path: 'r.json', name: 'r', device: 'Fixture GPU', results: { ...headerFixture(), finishedAt: '', ceilings: { copyGBs: null, readGBs: null, fmaF32Gflops: null, fmaF16Gflops: null, dispatchUs: null }, cases: c } });
+  const file = (c: Measurement[]) => ({
+    path: 'r.json',
+    name: 'r',
+    device: 'Fixture GPU',
+    results: {
+      ...headerFixture(),
+      finishedAt: '',
+      ceilings: { copyGBs: null, readGBs: null, fmaF32Gflops: null, fmaF16Gflops: null, dispatchUs: null },
+      cases: c,
+    },
+  });
   const faster = withPeer('attention-decode/gqa', { variant: 'gqa' }, okPeer);
   faster.timing = { ...faster.timing, gpu: summarize([1, 1, 1]) };
   const pairs = peerRatioPairs(file(cases), file([faster]));

@@ -11,7 +11,10 @@ test('sampleRows: every row under the budget; past it, evenly spaced rows with t
   assert.equal(few.rows.length, 100);
   assert.equal(few.rows[0], 0);
   assert.equal(few.rows.at(-1), 999);
-  assert.ok(few.rows.every((r, i) => i === 0 || r > few.rows[i - 1]!), 'ascending, no repeats');
+  assert.ok(
+    few.rows.every((r, i) => i === 0 || r > few.rows[i - 1]!),
+    'ascending, no repeats',
+  );
   assert.deepEqual({ rowLength: few.rowLength, total: few.total }, { rowLength: 8, total: 1000 });
   assert.equal(sampleRows(1000, 8, 1e6, 1)!.rows.length, 64, 'at least 64 rows however dear');
 });
@@ -36,14 +39,23 @@ const context = { limits: LIMITS, features: new Set<never>(), seed: 1 };
 test('an attention case past the device limits is a skip naming buffer and limit, decided before any data is made', () => {
   // K and V of 64 x 128 heads x 32768 tokens x 128 f32: 2^35 elements, 128 GiB each: no host array holds them,
   // so a build that made its inputs first would throw instead of returning the skip.
-  const built = attentionFamily.build({ phase: 'decode', variant: 'mha', batch: 64, context: 32768, dtype: 'f32', tiling: 'workgroup' }, context);
+  const built = attentionFamily.build(
+    { phase: 'decode', variant: 'mha', batch: 64, context: 32768, dtype: 'f32', tiling: 'workgroup' },
+    context,
+  );
   assert.equal(built.kind, 'skip');
-  assert.match(built.kind === 'skip' ? built.reason : '', /^buffer k needs 131072 MiB, above the device's maxStorageBufferBindingSize \(2048 MiB\)$/);
+  assert.match(
+    built.kind === 'skip' ? built.reason : '',
+    /^buffer k needs 131072 MiB, above the device's maxStorageBufferBindingSize \(2048 MiB\)$/,
+  );
 });
 
 test("a GPU-sized attention case checks evenly spaced rows against float64; the quick profile's cases check every row", () => {
   // MQA decode at 32768 tokens: 128 output rows of 32768 x 256 x 2 FLOPs each, 2.1 GFLOP in all: past the budget.
-  const big = attentionFamily.build({ phase: 'decode', variant: 'mqa', batch: 1, context: 32768, dtype: 'f32', tiling: 'workgroup' }, context);
+  const big = attentionFamily.build(
+    { phase: 'decode', variant: 'mqa', batch: 1, context: 32768, dtype: 'f32', tiling: 'workgroup' },
+    context,
+  );
   assert.equal(big.kind, 'case');
   const check = big.kind === 'case' ? big.kernelCase.checks[0]! : undefined;
   assert.deepEqual({ rows: check?.sampledRows?.rows.length, total: check?.sampledRows?.total }, { rows: 119, total: 128 });

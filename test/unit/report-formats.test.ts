@@ -14,7 +14,11 @@ import { renderCaseTables, renderResults } from '../../src/report/table.js';
 import { checkedFixture, okFixture, resultFixture, withLeftOut } from '../helpers/fixtures.js';
 
 const FIX = new URL('../fixtures/', import.meta.url).pathname;
-const [a, slow, b] = loadResults([`${FIX}results-device-a.json`, `${FIX}results-device-a-slow.json`, `${FIX}results-device-b.json`]) as [LoadedResults, LoadedResults, LoadedResults];
+const [a, slow, b] = loadResults([`${FIX}results-device-a.json`, `${FIX}results-device-a-slow.json`, `${FIX}results-device-b.json`]) as [
+  LoadedResults,
+  LoadedResults,
+  LoadedResults,
+];
 
 /** Splits one CSV line, honouring quotes. */
 function csvSplit(line: string): string[] {
@@ -27,15 +31,13 @@ function csvSplit(line: string): string[] {
       if (ch === '"' && line[i + 1] === '"') {
         cell += '"';
         i++;
-      }
-      else if (ch === '"') quoted = false;
+      } else if (ch === '"') quoted = false;
       else cell += ch;
     } else if (ch === '"') quoted = true;
     else if (ch === ',') {
       out.push(cell);
       cell = '';
-    }
-    else cell += ch;
+    } else cell += ch;
   }
   out.push(cell);
   return out;
@@ -46,11 +48,31 @@ test('CSV: one row per case with flat columns, axes as param_* columns, fields q
   const lines = csv.trimEnd().split('\n');
   const head = csvSplit(lines[0] as string);
   assert.equal(lines.length - 1, a.results.cases.length);
-  for (const column of ['file', 'device', 'suite', 'key', 'status', 'median_ms', 'ci95_lo_ms', 'ci95_hi_ms', 'gbps', 'gflops', 'bound', 'kv_bytes_per_token', 'tokens_per_s', 'param_context', 'param_variant', 'param_kernel']) {
+  for (const column of [
+    'file',
+    'device',
+    'suite',
+    'key',
+    'status',
+    'median_ms',
+    'ci95_lo_ms',
+    'ci95_hi_ms',
+    'gbps',
+    'gflops',
+    'bound',
+    'kv_bytes_per_token',
+    'tokens_per_s',
+    'param_context',
+    'param_variant',
+    'param_kernel',
+  ]) {
     assert.ok(head.includes(column), column);
   }
   const rows = lines.slice(1).map(csvSplit);
-  assert.ok(rows.every((r) => r.length === head.length), 'every row has every column');
+  assert.ok(
+    rows.every((r) => r.length === head.length),
+    'every row has every column',
+  );
   const at = (row: string[], column: string): string => row[head.indexOf(column)] as string;
   const decode = rows.find((r) => at(r, 'key') === 'attention-decode/phase=decode,variant=gqa,batch=4,context=2048,dtype=f16');
   assert.ok(decode);
@@ -73,7 +95,8 @@ test('Markdown: ceilings and one table per suite per device; comparison tables',
   assert.match(md, /## Fixture RTX 4070 \(Vulkan\)/);
   assert.match(md, /## Fixture Apple M2 \(Metal\)/);
   assert.match(md, /\| copy bandwidth \| 357 GB\/s \|/);
-  for (const suite of ['calibration', 'attention-decode', 'attention-prefill', 'mla-decode', 'moe-dispatch']) assert.match(md, new RegExp(`### ${suite}( \\([^\\n]*\\))?\\n\\n\\| [^\\n]*\\| status \\| median ±CI95 \\|`));
+  for (const suite of ['calibration', 'attention-decode', 'attention-prefill', 'mla-decode', 'moe-dispatch'])
+    assert.match(md, new RegExp(`### ${suite}( \\([^\\n]*\\))?\\n\\n\\| [^\\n]*\\| status \\| median ±CI95 \\|`));
   // The varying axes are columns, the constant ones in the heading.
   assert.match(md, /### attention-decode \(phase=decode, dtype=f16\)\n\n\| variant \| batch \| context \| status \|/);
   assert.match(md, /\| gqa \| 4 \| 2048 \| ok \|/);
@@ -116,7 +139,10 @@ test('Bencher Metric Format: latency (ms) and throughput (GB/s) with bounds arou
 test('compare: the x1.2 candidate is slower everywhere; the identical pair has no slower case', () => {
   const slower = compareResults(a, slow, { noise: 0.02, resamples: 300 });
   assert.ok(slower.cases.length > 50);
-  assert.ok(slower.cases.every((c) => c.verdict === 'slower'), 'every case slower');
+  assert.ok(
+    slower.cases.every((c) => c.verdict === 'slower'),
+    'every case slower',
+  );
   assert.equal(regressions(slower, 5).length, slower.cases.length);
   assert.equal(regressions(slower, 25).length, 0, 'a 20% regression is under a 25% threshold');
   for (const s of slower.suites) assert.ok(Math.abs(s.geomeanRatio - 1.2) < 1e-3, `${s.suite} geomean ${s.geomeanRatio}`);
@@ -129,16 +155,37 @@ test('compare: the x1.2 candidate is slower everywhere; the identical pair has n
 
 test('untimed (checked) cases: a table row that says so, the KV-bytes bars, and compare keeps them apart', () => {
   const facts = { kvBytesPerToken: 1152 };
-  const checked = { ...checkedFixture('kv-cache/form=absorbed'), suite: 'kv-cache', family: 'mla', params: { form: 'absorbed', dtype: 'f16' }, facts } as Measurement;
+  const checked = {
+    ...checkedFixture('kv-cache/form=absorbed'),
+    suite: 'kv-cache',
+    family: 'mla',
+    params: { form: 'absorbed', dtype: 'f16' },
+    facts,
+  } as Measurement;
   const text = renderCaseTables([checked]);
   assert.match(text, /^kv-cache \(form=absorbed, dtype=f16\)\n[^\n]*\n│ status +│ median ±CI95 │[^\n]*\n│ checked │ not timed +│/);
-  assert.match(markdownReport(groupByDevice([{ path: 'c.json', name: 'c', device: 'd', results: resultFixture([checked]) }])), /\| checked \| not timed \|/);
-  const kv = buildCharts(groupByDevice([{ path: 'c.json', name: 'c', device: 'd', results: resultFixture([checked]) }])).find((c) => c.kind === 'kv-bytes');
+  assert.match(
+    markdownReport(groupByDevice([{ path: 'c.json', name: 'c', device: 'd', results: resultFixture([checked]) }])),
+    /\| checked \| not timed \|/,
+  );
+  const kv = buildCharts(groupByDevice([{ path: 'c.json', name: 'c', device: 'd', results: resultFixture([checked]) }])).find(
+    (c) => c.kind === 'kv-bytes',
+  );
   assert.ok(kv, 'a checked case still draws its KV-bytes bar');
   assert.deepEqual((kv.config as { data: { labels: string[] } }).data.labels, ['absorbed']);
   // An older run that timed the case against one that only checked it: neither "only in" list, nor a verdict.
-  const timed = { ...okFixture('kv-cache/form=absorbed', [1, 1.1, 0.9]), suite: 'kv-cache', family: 'mla', params: checked.params } as Measurement;
-  const load = (name: string, cases: Measurement[]): LoadedResults => ({ path: `${name}.json`, name, device: 'd', results: resultFixture(cases) });
+  const timed = {
+    ...okFixture('kv-cache/form=absorbed', [1, 1.1, 0.9]),
+    suite: 'kv-cache',
+    family: 'mla',
+    params: checked.params,
+  } as Measurement;
+  const load = (name: string, cases: Measurement[]): LoadedResults => ({
+    path: `${name}.json`,
+    name,
+    device: 'd',
+    results: resultFixture(cases),
+  });
   const cmp = compareResults(load('old', [timed]), load('new', [checked]), { noise: 0.02, resamples: 50 });
   assert.deepEqual(cmp.cases, []);
   assert.deepEqual(cmp.onlyInBase, []);
@@ -146,12 +193,17 @@ test('untimed (checked) cases: a table row that says so, the KV-bytes bars, and 
   assert.match(markdownComparison([cmp], 2), /Timed on one side only \(checked, not timed, on the other\): `kv-cache\/form=absorbed`/);
   // A case that failed on the other side is still "only in base".
   const failed = { ...checked, status: 'error', message: 'device lost' } as Measurement;
-  assert.deepEqual(compareResults(load('old', [timed]), load('new', [failed]), { noise: 0.02, resamples: 50 }).onlyInBase, ['kv-cache/form=absorbed']);
+  assert.deepEqual(compareResults(load('old', [timed]), load('new', [failed]), { noise: 0.02, resamples: 50 }).onlyInBase, [
+    'kv-cache/form=absorbed',
+  ]);
 });
 
 test('cross-hardware table: one median column per device', () => {
   const t = crossHardwareTable([a, b]);
-  assert.deepEqual(t.devices.map((d) => d.device), ['Fixture RTX 4070 (Vulkan)', 'Fixture Apple M2 (Metal)']);
+  assert.deepEqual(
+    t.devices.map((d) => d.device),
+    ['Fixture RTX 4070 (Vulkan)', 'Fixture Apple M2 (Metal)'],
+  );
   const row = t.rows.find((r) => r.key === 'calibration/kernel=copy,mib=32,iterations=64');
   assert.ok(row && row.medians.every((m) => m !== null && m > 0));
   assert.ok((row.medians[1] as number) > (row.medians[0] as number), 'the slower device has the larger median');
@@ -160,12 +212,16 @@ test('cross-hardware table: one median column per device', () => {
 test('charts: every kind the fixtures support, generic axis choice, nothing for missing data', () => {
   const charts = buildCharts(groupByDevice([a, b]));
   const kinds = new Set(charts.map((c) => c.kind));
-  for (const kind of ['latency', 'case-latency', 'tokens', 'kv-bytes', 'crossover', 'roofline', 'moe-stages', 'cross-hardware']) assert.ok(kinds.has(kind as never), kind);
+  for (const kind of ['latency', 'case-latency', 'tokens', 'kv-bytes', 'crossover', 'roofline', 'moe-stages', 'cross-hardware'])
+    assert.ok(kinds.has(kind as never), kind);
   assert.equal(new Set(charts.map((c) => c.id)).size, charts.length, 'ids are unique');
   for (const chart of charts) assert.doesNotThrow(() => JSON.stringify(chart.config));
   // Only calibration data: a per-case chart and a roofline, nothing about KV caches or MoE.
   const calibration = buildCharts(groupByDevice([{ path: 'c.json', name: 'c', device: 'd', results: resultFixture() }]));
-  assert.deepEqual(calibration.map((c) => c.kind), ['case-latency']);
+  assert.deepEqual(
+    calibration.map((c) => c.kind),
+    ['case-latency'],
+  );
   assert.equal(pickXAxis(okCases(a.results.cases).filter((c) => c.suite === 'attention-prefill')), 'seq');
   assert.equal(pickXAxis(okCases(a.results.cases).filter((c) => c.suite === 'calibration')), null);
   const params = okFixture('x/batch=1', [1, 2, 3]);
@@ -197,7 +253,12 @@ test('finalizeChartConfig: titles, units, log ticks at the data, legends hide CI
 
 test('charts: mla-crossover is latency against q_len per form; the KV-bytes bars are the kv-cache suite, labelled by preset', () => {
   const mla = (suite: string, params: Record<string, string | number>, ms: number, kvBytesPerToken?: number): OkMeasurement => {
-    const c = okFixture(`${suite}/${Object.entries(params).map(([k, v]) => `${k}=${v}`).join(',')}`, [ms, ms * 1.01, ms * 0.99]) as OkMeasurement;
+    const c = okFixture(
+      `${suite}/${Object.entries(params)
+        .map(([k, v]) => `${k}=${v}`)
+        .join(',')}`,
+      [ms, ms * 1.01, ms * 0.99],
+    ) as OkMeasurement;
     return { ...c, suite, family: 'mla', params, ...(kvBytesPerToken !== undefined && { facts: { kvBytesPerToken } }) };
   };
   const cases = [1, 16, 64].flatMap((q_len) => [
@@ -211,20 +272,32 @@ test('charts: mla-crossover is latency against q_len per form; the KV-bytes bars
   const charts = buildCharts(groupByDevice([{ path: 'm.json', name: 'm', device: 'd', results: resultFixture(cases) }]));
   const crossover = charts.find((c) => c.kind === 'crossover');
   assert.ok(crossover, charts.map((c) => c.kind).join(', '));
-  const config = crossover.config as { data: { datasets: { label: string; data: { x: number }[]; band?: boolean }[] }; options: { scales: { x: { title: { text: string } } } } };
+  const config = crossover.config as {
+    data: { datasets: { label: string; data: { x: number }[]; band?: boolean }[] };
+    options: { scales: { x: { title: { text: string } } } };
+  };
   assert.match(config.options.scales.x.title.text, /query length/);
   const lines = config.data.datasets.filter((d) => !d.band);
   assert.deepEqual(lines.map((d) => d.label).sort(), ['absorbed', 'naive-latent']);
-  assert.deepEqual(lines[0]!.data.map((p) => p.x), [1, 16, 64]);
+  assert.deepEqual(
+    lines[0]!.data.map((p) => p.x),
+    [1, 16, 64],
+  );
   const kv = charts.find((c) => c.kind === 'kv-bytes');
   assert.ok(kv);
   // A group of bars per form (largest first), a bar per preset: short labels that stay apart; values above the bars.
-  const { data, options } = kv.config as { data: { labels: string[]; datasets: Array<{ label: string; data: Array<number | null> }> }; options: { plugins: { valueLabels: { display: boolean }; subtitle: { text: string } } } };
+  const { data, options } = kv.config as {
+    data: { labels: string[]; datasets: Array<{ label: string; data: Array<number | null> }> };
+    options: { plugins: { valueLabels: { display: boolean }; subtitle: { text: string } } };
+  };
   assert.deepEqual(data.labels, ['mha', 'absorbed']);
-  assert.deepEqual(data.datasets.map((d) => [d.label, d.data]), [
-    ['deepseek-v2', [65536, 1152]],
-    ['deepseek-v2-lite', [8192, 1152]],
-  ]);
+  assert.deepEqual(
+    data.datasets.map((d) => [d.label, d.data]),
+    [
+      ['deepseek-v2', [65536, 1152]],
+      ['deepseek-v2-lite', [8192, 1152]],
+    ],
+  );
   assert.equal(options.plugins.valueLabels.display, true);
   assert.match(options.plugins.subtitle.text, /dtype=f16$/);
 });
@@ -254,8 +327,18 @@ test('findings open every report, before any table; strings from the results fil
   assert.ok(terminal.indexOf('Findings, computed') < terminal.indexOf('┌'));
   // A preset name from another machine's results file: no raw HTML, link or escape sequence gets through.
   const evil = '<img src=x onerror=alert(1)>[x](http://e)';
-  const absorbed = { ...(okFixture('mla-decode/a', [10, 10, 10]) as OkMeasurement), suite: 'mla-decode', family: 'mla', params: { preset: evil, form: 'absorbed' } };
-  const mha = { ...(okFixture('mla-decode/m', [5, 5, 5]) as OkMeasurement), suite: 'mla-decode', family: 'mla', params: { preset: evil, form: 'mha' } };
+  const absorbed = {
+    ...(okFixture('mla-decode/a', [10, 10, 10]) as OkMeasurement),
+    suite: 'mla-decode',
+    family: 'mla',
+    params: { preset: evil, form: 'absorbed' },
+  };
+  const mha = {
+    ...(okFixture('mla-decode/m', [5, 5, 5]) as OkMeasurement),
+    suite: 'mla-decode',
+    family: 'mla',
+    params: { preset: evil, form: 'mha' },
+  };
   const devices = groupByDevice([{ path: 'e.json', name: 'e', device: 'd', results: resultFixture([absorbed, mha]) }]);
   const evilMd = markdownReport(devices);
   assert.match(evilMd, /\*\*MLA decode vs MHA, &lt;img src=x onerror=alert\(1\)&gt;\\\[x\\\]\(http:\/\/e\)\*\*/);
@@ -267,14 +350,22 @@ test('findings open every report, before any table; strings from the results fil
 
 test('left-out cases: one note per suite, the budget in the header, kept apart by compare, as such in CSV, not in benchmark exports', () => {
   const batch16 = (m: Measurement): boolean => m.suite === 'attention-decode' && m.params['batch'] === 16;
-  const budgeted = (file: LoadedResults, name: string): LoadedResults => ({ ...file, path: `${name}.json`, name, results: withLeftOut(file.results, batch16) });
+  const budgeted = (file: LoadedResults, name: string): LoadedResults => ({
+    ...file,
+    path: `${name}.json`,
+    name,
+    results: withLeftOut(file.results, batch16),
+  });
   const candidate = budgeted(slow, 'candidate');
   const keys = a.results.cases.filter(batch16).map((m) => m.key);
   assert.equal(keys.length, 15);
   // Terminal: the header says the budget, the suite's table says what it left out, in one line, not 15 rows.
   const text = renderResults(candidate.results);
   assert.match(text.split('\n')[0] as string, / - profile quick, budget 10m: 15 of \d+ cases left out$/);
-  assert.match(text.replace(/\n {2}/g, ' '), /^left out by the run's time budget: 15 of 45 cases, spanning variant mha, gqa, mqa; batch 16; context 512, 1024, 2048, 4096, 8192 \(each one in `report -f csv`\)$/m);
+  assert.match(
+    text.replace(/\n {2}/g, ' '),
+    /^left out by the run's time budget: 15 of 45 cases, spanning variant mha, gqa, mqa; batch 16; context 512, 1024, 2048, 4096, 8192 \(each one in `report -f csv`\)$/m,
+  );
   assert.ok(text.split('\n').every((line) => [...line].length <= 120));
   assert.doesNotMatch(text, /│ left out/);
   // compare: neither missing nor a verdict, either way round; the gate sees only what both measured.
@@ -288,14 +379,24 @@ test('left-out cases: one note per suite, the budget in the header, kept apart b
   const reverse = compareResults(budgeted(a, 'base'), slow, { noise: 0.02, resamples: 100 });
   assert.deepEqual(reverse.onlyInCandidate, []);
   assert.ok(reverse.leftOutOnOneSide.length === 15 && reverse.leftOutOnOneSide.every((x) => x.leftOutIn === 'base'));
-  assert.match(renderComparison(cmp, 2), /^left out by a budget on one side: 15 cases \(15 by the candidate's\), measured on the other; not compared, no verdict$/m);
-  assert.match(markdownComparison([cmp], 2), /^Left out by a budget on one side: 15 cases \(15 by the candidate's\), measured on the other; not compared, no verdict: `attention-decode\//m);
+  assert.match(
+    renderComparison(cmp, 2),
+    /^left out by a budget on one side: 15 cases \(15 by the candidate's\), measured on the other; not compared, no verdict$/m,
+  );
+  assert.match(
+    markdownComparison([cmp], 2),
+    /^Left out by a budget on one side: 15 cases \(15 by the candidate's\), measured on the other; not compared, no verdict: `attention-decode\//m,
+  );
   // CSV: a row each, status left-out, reason budget, no numbers.
   const lines = renderCsv([candidate]).trimEnd().split('\n').map(csvSplit);
   const head = lines[0] as string[];
   const leftRows = lines.slice(1).filter((r) => r[head.indexOf('status')] === 'left-out');
   assert.equal(leftRows.length, 15);
-  assert.ok(leftRows.every((r) => r[head.indexOf('reason')] === 'budget' && r[head.indexOf('median_ms')] === '' && r[head.indexOf('param_batch')] === '16'));
+  assert.ok(
+    leftRows.every(
+      (r) => r[head.indexOf('reason')] === 'budget' && r[head.indexOf('median_ms')] === '' && r[head.indexOf('param_batch')] === '16',
+    ),
+  );
   // Benchmark exports: not at all.
   const { smaller, bigger } = githubActionBenchmark([candidate]);
   assert.ok([...smaller, ...bigger].every((e) => !keys.some((k) => e.name.startsWith(k))));

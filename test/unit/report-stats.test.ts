@@ -117,9 +117,21 @@ test('the default noise band is 2 % on a GPU and 10 % where the base ran on a so
   const { loadResults } = await import('../../src/report/data.js');
   const [gpu] = loadResults([new URL('../fixtures/results-device-a.json', import.meta.url).pathname]);
   assert.equal(defaultNoisePct(gpu!), 2);
-  const software = { ...gpu!, results: { ...gpu!.results, environment: { ...gpu!.results.environment, adapter: { ...gpu!.results.environment.adapter, architecture: 'software' } } } };
+  const software = {
+    ...gpu!,
+    results: {
+      ...gpu!.results,
+      environment: { ...gpu!.results.environment, adapter: { ...gpu!.results.environment.adapter, architecture: 'software' } },
+    },
+  };
   assert.equal(defaultNoisePct(software), 10);
-  const fallback = { ...gpu!, results: { ...gpu!.results, environment: { ...gpu!.results.environment, adapter: { ...gpu!.results.environment.adapter, isFallbackAdapter: true } } } };
+  const fallback = {
+    ...gpu!,
+    results: {
+      ...gpu!.results,
+      environment: { ...gpu!.results.environment, adapter: { ...gpu!.results.environment.adapter, isFallbackAdapter: true } },
+    },
+  };
   assert.equal(defaultNoisePct(fallback), 10);
 });
 

@@ -63,7 +63,10 @@ test('terminal: a grid wider than the width is cut into parts that each repeat t
   };
   const text = renderTable(wide, 60);
   const lines = text.split('\n');
-  assert.ok(lines.every((line) => [...line].length <= 60), text);
+  assert.ok(
+    lines.every((line) => [...line].length <= 60),
+    text,
+  );
   const heads = lines.filter((line) => line.startsWith('│ preset'));
   assert.ok(heads.length >= 2, 'more than one part');
   assert.ok(heads.every((line) => /^│ preset +│ form +│ metric/.test(line)));
@@ -80,15 +83,30 @@ test('axes: the axes that vary are columns, the constant ones go to the title on
     { phase: 'decode', variant: 'mqa', batch: 1 },
   ]);
   assert.deepEqual(split.varying, ['variant', 'context'], 'an axis some cases lack varies');
-  assert.deepEqual(split.constant, [['phase', 'decode'], ['batch', 1]]);
+  assert.deepEqual(split.constant, [
+    ['phase', 'decode'],
+    ['batch', 1],
+  ]);
   assert.equal(titleWithConstants('attention-decode', split), 'attention-decode (phase=decode, batch=1)');
   assert.equal(titleWithConstants('x', splitAxes([])), 'x');
   assert.deepEqual(varyingCells({ phase: 'decode', variant: 'mqa', batch: 1 }, split), ['mqa', '-']);
 });
 
 test('case tables: cases a budget left out are one note under the table, naming them while they are few', () => {
-  const ok = (context: number, variant: string): Measurement => ({ ...okFixture(`attention-decode/${variant},${context}`, [1, 1.1, 0.9]), suite: 'attention-decode', family: 'attention', params: { variant, batch: 1, context } });
-  const leftOut = (context: number, variant: string): Measurement => ({ key: `attention-decode/${variant},${context}`, suite: 'attention-decode', family: 'attention', params: { variant, batch: 1, context }, status: 'left-out', reason: 'budget' });
+  const ok = (context: number, variant: string): Measurement => ({
+    ...okFixture(`attention-decode/${variant},${context}`, [1, 1.1, 0.9]),
+    suite: 'attention-decode',
+    family: 'attention',
+    params: { variant, batch: 1, context },
+  });
+  const leftOut = (context: number, variant: string): Measurement => ({
+    key: `attention-decode/${variant},${context}`,
+    suite: 'attention-decode',
+    family: 'attention',
+    params: { variant, batch: 1, context },
+    status: 'left-out',
+    reason: 'budget',
+  });
   const few = caseTable('attention-decode', [ok(512, 'mha'), ok(512, 'gqa'), leftOut(4096, 'mha'), leftOut(4096, 'gqa')]);
   assert.equal(few.title, 'attention-decode (batch=1, context=512)');
   assert.equal(few.rows.length, 2);
@@ -96,8 +114,13 @@ test('case tables: cases a budget left out are one note under the table, naming 
   const contexts = [512, 1024, 2048, 4096, 8192, 16384, 32768];
   const many = caseTable('attention-decode', [ok(256, 'mha'), ...contexts.flatMap((c) => [leftOut(c, 'mha'), leftOut(c, 'gqa')])]);
   assert.equal(many.rows.length, 1);
-  assert.deepEqual(many.notes, ["left out by the run's time budget: 14 of 15 cases, spanning variant mha, gqa; context 512-32768 (7 values) (each one in `report -f csv`)"]);
+  assert.deepEqual(many.notes, [
+    "left out by the run's time budget: 14 of 15 cases, spanning variant mha, gqa; context 512-32768 (7 values) (each one in `report -f csv`)",
+  ]);
   const none = caseTable('attention-decode', [leftOut(512, 'mha')]);
   assert.deepEqual(none.rows, []);
-  assert.match(renderTable(none), /^attention-decode \(variant=mha, batch=1, context=512\)\nleft out by the run's time budget: 1 of 1 case$/);
+  assert.match(
+    renderTable(none),
+    /^attention-decode \(variant=mha, batch=1, context=512\)\nleft out by the run's time budget: 1 of 1 case$/,
+  );
 });

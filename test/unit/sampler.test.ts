@@ -58,7 +58,12 @@ test('cold sampling takes one repeat per sample and no probe', async () => {
 
 test('rounds: one sample of every series per round, each round starting at the next series, all series paired', async () => {
   const { timer, calls } = fakeTimer();
-  const series: TimedSeries[] = [{ kind: 'case' }, { kind: 'stage', dispatches: [0] }, { kind: 'stage', dispatches: [1] }, { kind: 'pass-probe' }];
+  const series: TimedSeries[] = [
+    { kind: 'case' },
+    { kind: 'stage', dispatches: [0] },
+    { kind: 'stage', dispatches: [1] },
+    { kind: 'pass-probe' },
+  ];
   const result = await sampleRounds(timer, prepared, { mode: 'batch', rule, targetSampleMs: 1, warmupSamples: 0, series });
   assert.deepEqual(result.repeats, [100, 250, 200, 1000], 'N per series from its own probe');
   assert.deepEqual(
@@ -83,8 +88,27 @@ test('a first probe far past the target sizes N = 1 without a second; a budget b
 });
 
 test('timestamps that went backwards or stood still are no time', () => {
-  assert.equal(timestampProblem([{ beginNs: 10n, endNs: 30n }, { beginNs: 40n, endNs: 40n }]), null, 'one pass below the resolution among others is fine');
+  assert.equal(
+    timestampProblem([
+      { beginNs: 10n, endNs: 30n },
+      { beginNs: 40n, endNs: 40n },
+    ]),
+    null,
+    'one pass below the resolution among others is fine',
+  );
   assert.match(timestampProblem([{ beginNs: 10n, endNs: 5n }]) ?? '', /went backwards in 1 of 1 pass/);
-  assert.match(timestampProblem([{ beginNs: 7n, endNs: 7n }, { beginNs: 9n, endNs: 9n }]) ?? '', /stood still over 2 pass/);
-  assert.equal(totalMs([{ beginNs: 0n, endNs: 1_500_000n }, { beginNs: 2_000_000n, endNs: 2_500_000n }]), 2);
+  assert.match(
+    timestampProblem([
+      { beginNs: 7n, endNs: 7n },
+      { beginNs: 9n, endNs: 9n },
+    ]) ?? '',
+    /stood still over 2 pass/,
+  );
+  assert.equal(
+    totalMs([
+      { beginNs: 0n, endNs: 1_500_000n },
+      { beginNs: 2_000_000n, endNs: 2_500_000n },
+    ]),
+    2,
+  );
 });

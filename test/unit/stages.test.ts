@@ -38,7 +38,11 @@ test('stageBreakdown: shares of the stage sum, end-to-end gap and the dispatch-o
   assert.ok(Math.abs(breakdown.rows.reduce((s, r) => s + r.share, 0) - 1) < 1e-12);
   assert.equal(breakdown.gapMs, staged.timing.gpu.median - sum);
   // Without a pass probe the allowance is symmetric: one dispatch overhead per dispatch.
-  assert.deepEqual(breakdown.allowance, { endToEndAboveMs: (10 * staged.timing.dispatches) / 1e3, stagesAboveMs: (10 * staged.timing.dispatches) / 1e3, passExtraPerStageMs: null });
+  assert.deepEqual(breakdown.allowance, {
+    endToEndAboveMs: (10 * staged.timing.dispatches) / 1e3,
+    stagesAboveMs: (10 * staged.timing.dispatches) / 1e3,
+    passExtraPerStageMs: null,
+  });
   assert.equal(breakdown.withinOverhead, Math.abs(breakdown.gapMs) - breakdown.gapUncertaintyMs <= breakdown.allowance!.endToEndAboveMs);
   assert.equal(stageBreakdown(staged, { ...file.ceilings, dispatchUs: null })!.withinOverhead, null);
   const single = file.cases.find((c) => c.status === 'ok' && !c.stages);
@@ -75,7 +79,10 @@ test('stageBreakdown: paired rounds give the median per-round gap, which a machi
     ],
     stagesEndToEnd: { timer: 'timestamp' as const, repeats: 1, gpu: summarize(e2e), samplesMs: e2e },
   };
-  assert.deepEqual(pairedGaps(paired)?.map((g) => Math.round(g * 100) / 100), [0.1, 0.11, 0.12, 0.1, 0.11, 0.12, 0.1]);
+  assert.deepEqual(
+    pairedGaps(paired)?.map((g) => Math.round(g * 100) / 100),
+    [0.1, 0.11, 0.12, 0.1, 0.11, 0.12, 0.1],
+  );
   const breakdown = stageBreakdown(paired, { ...file.ceilings, dispatchUs: 100 })!;
   assert.equal(breakdown.paired, true);
   assert.ok(Math.abs(breakdown.gapMs - 0.11) < 1e-9);
@@ -138,7 +145,11 @@ test('stageBreakdown: the pass probe is reported as the floor of a stage time; t
   const staged = file.cases.find((c) => c.status === 'ok' && c.stages?.length);
   assert.ok(staged && staged.status === 'ok');
   const probe = [0.09, 0.1, 0.08, 0.09, 0.11];
-  const m = { ...staged, stagePlacement: 'in-pipeline' as const, stagePassProbe: { repeats: 100, gpu: summarize(probe), samplesMs: probe } };
+  const m = {
+    ...staged,
+    stagePlacement: 'in-pipeline' as const,
+    stagePassProbe: { repeats: 100, gpu: summarize(probe), samplesMs: probe },
+  };
   const ceilings = { ...file.ceilings, dispatchUs: 10 };
   const withProbe = stageBreakdown(m, ceilings)!;
   const { stagePassProbe: _, ...bare } = m;

@@ -1,11 +1,6 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import {
-  bootstrapMedianCI,
-  mulberry32,
-  quantile,
-  summarize,
-} from '../../src/measure/statistics.js';
+import { bootstrapMedianCI, mulberry32, quantile, summarize } from '../../src/measure/statistics.js';
 import {
   DEFAULT_STOPPING_RULE,
   relativeNoise,
@@ -111,15 +106,15 @@ test('summarize rejects empty and non-finite input', () => {
 
 test('bootstrap CI contains the median and is deterministic for a seed', () => {
   const xs = normalSamples(101, 5, 2, 7);
-  const median = quantile([...xs].sort((a, b) => a - b), 0.5);
+  const median = quantile(
+    [...xs].sort((a, b) => a - b),
+    0.5,
+  );
   const ci = bootstrapMedianCI(xs, { seed: 123 });
   assert.ok(ci.lo < median && median < ci.hi, `${ci.lo} < ${median} < ${ci.hi}`);
   assert.deepEqual(bootstrapMedianCI(xs, { seed: 123 }), ci);
   // The full CI often lands on the same order statistics for any seed, so check seed use on one resample.
-  assert.notDeepEqual(
-    bootstrapMedianCI(xs, { resamples: 1, seed: 123 }),
-    bootstrapMedianCI(xs, { resamples: 1, seed: 124 }),
-  );
+  assert.notDeepEqual(bootstrapMedianCI(xs, { resamples: 1, seed: 123 }), bootstrapMedianCI(xs, { resamples: 1, seed: 124 }));
 });
 
 test('bootstrap CI is degenerate for constant or single samples', () => {
@@ -151,11 +146,8 @@ test('bootstrap CI width matches normal theory', () => {
   const ci = bootstrapMedianCI(xs);
   const halfWidth = (ci.hi - ci.lo) / 2;
   // Asymptotic standard error of the median is sqrt(pi/2) * sd / sqrt(n); the 95% CI spans +-1.96 of it.
-  const expected = 1.96 * 1.2533 * sd / Math.sqrt(n);
-  assert.ok(
-    Math.abs(halfWidth - expected) / expected < 0.3,
-    `half-width ${halfWidth}, expected about ${expected}`,
-  );
+  const expected = (1.96 * 1.2533 * sd) / Math.sqrt(n);
+  assert.ok(Math.abs(halfWidth - expected) / expected < 0.3, `half-width ${halfWidth}, expected about ${expected}`);
   assert.ok(ci.lo < 10 && 10 < ci.hi, `CI [${ci.lo}, ${ci.hi}] should contain the true median`);
 });
 
@@ -203,7 +195,11 @@ test('relativeNoise: the order-statistic 95% CI of the median, close to the boot
   // 1..100: ranks floor((100 - 1.96 * 10) / 2) = 40 and ceil(1 + (100 + 1.96 * 10) / 2) = 61 around 50.5.
   const ranks = Array.from({ length: 100 }, (_, i) => 100 - i);
   assert.ok(Math.abs(relativeNoise(ranks) - (61 - 40) / 2 / 50.5) < 1e-12);
-  for (const [n, seed] of [[50, 3], [400, 4], [2000, 5]] as const) {
+  for (const [n, seed] of [
+    [50, 3],
+    [400, 4],
+    [2000, 5],
+  ] as const) {
     const xs = normalSamples(n, 100, 5, seed);
     const ratio = relativeNoise(xs) / summarize(xs).relCi95;
     assert.ok(ratio > 0.6 && ratio < 1.6, `n ${n}: order statistics / bootstrap = ${ratio}`);
@@ -226,10 +222,7 @@ test('validateStoppingRule', () => {
   assert.match(validateStoppingRule({ ...rule, minSamples: 2.5 }) ?? '', /minSamples/);
   assert.match(validateStoppingRule({ ...rule, maxRelNoise: 0 }) ?? '', /maxRelNoise/);
   assert.match(validateStoppingRule({ ...rule, maxRelNoise: -0.1 }) ?? '', /maxRelNoise/);
-  assert.match(
-    validateStoppingRule({ ...rule, minSamples: 200, maxSamples: 100 }) ?? '',
-    /minSamples.*maxSamples/,
-  );
+  assert.match(validateStoppingRule({ ...rule, minSamples: 200, maxSamples: 100 }) ?? '', /minSamples.*maxSamples/);
   assert.match(validateStoppingRule({ ...rule, timeoutMs: 0 }) ?? '', /timeoutMs/);
   assert.match(validateStoppingRule({ ...rule, minTimeMs: -1 }) ?? '', /minTimeMs/);
 });
@@ -241,7 +234,7 @@ function bimodal(seed: number): number[] {
   return Array.from({ length: n }, () => (rand() < 0.5 ? 1 : 1.06) * (1 + (rand() - 0.5) * 0.004));
 }
 
-test('shouldStop: on bimodal samples (a shared CPU\'s fast and slow phases) the cheap check calls converged only where the reported CI agrees', () => {
+test("shouldStop: on bimodal samples (a shared CPU's fast and slow phases) the cheap check calls converged only where the reported CI agrees", () => {
   const wide = { ...rule, maxSamples: 1000 };
   let converged = 0;
   for (let seed = 1; seed < 400; seed++) {

@@ -45,7 +45,10 @@ test('readers go by the bytes: gzip under any name (pretty JSON inside, as `gzip
 test('a cut-short gzip file is a one-line error naming the file', () => {
   const path = join(dir, 'cut.json.gz');
   writeFileSync(path, gzipSync(JSON.stringify(results)).subarray(0, 40));
-  assert.throws(() => readResultFile(path), (e: Error) => e instanceof UserError && e.message.includes('cut.json.gz') && e.message.includes('gzip'));
+  assert.throws(
+    () => readResultFile(path),
+    (e: Error) => e instanceof UserError && e.message.includes('cut.json.gz') && e.message.includes('gzip'),
+  );
 });
 
 test('committed baselines are gzip-compressed results files that read back whole', () => {

@@ -293,7 +293,11 @@ test('loadSuiteFile reads a file and reports malformed JSON and missing files wi
 
 test('malformed suite files throw a UserError naming the file, the field path and the offending name', () => {
   const malformed: [string, Record<string, unknown>, string[]][] = [
-    ['pow2 not powers of two', suiteJson({ axes: { context: { pow2: [500, 4096] } } }), ['axes.context: pow2 bounds must be powers of two']],
+    [
+      'pow2 not powers of two',
+      suiteJson({ axes: { context: { pow2: [500, 4096] } } }),
+      ['axes.context: pow2 bounds must be powers of two'],
+    ],
     ['pow2 reversed', suiteJson({ axes: { context: { pow2: [4096, 512] } } }), ['axes.context', 'from <= to']],
     ['pow2 missing a bound', suiteJson({ axes: { context: { pow2: [512] } } }), ['axes.context.pow2']],
     ['range step zero', suiteJson({ axes: { batch: { range: [1, 9, 0] } } }), ['axes.batch', 'step must be > 0']],
@@ -312,16 +316,49 @@ test('malformed suite files throw a UserError naming the file, the field path an
     ['missing family', { name: 'x', description: '', axes: { a: [1] } }, ['family']],
     ['unknown top-level key', suiteJson({ sweep: 1 }), ['"sweep"']],
     ['zip names unknown axis', suiteJson({ zip: [['seq', 'layers']] }), ['zip[0][1]', '"layers"']],
-    ['axis in two zip groups', suiteJson({ zip: [['seq', 'heads'], ['context', 'seq']] }), ['zip[1][1]', '"seq"']],
+    [
+      'axis in two zip groups',
+      suiteJson({
+        zip: [
+          ['seq', 'heads'],
+          ['context', 'seq'],
+        ],
+      }),
+      ['zip[1][1]', '"seq"'],
+    ],
     ['zip of unequal lengths', suiteJson({ zip: [['seq', 'context']] }), ['zip[0]', 'seq: 2', 'context: 1']],
     ['zip of one axis', suiteJson({ zip: [['seq']] }), ['zip[0]', 'two axes']],
-    ['zipped tuple twice', suiteJson({ axes: { seq: [1, 1], heads: [8, 8], context: [512] }, zip: [['seq', 'heads']] }), ['zip[0]', '(seq=1, heads=8)']],
-    ['profile repeats a value', suiteJson({ profiles: { quick: { axes: { context: [512, 512] } } } }), ['profiles.quick.axes.context', 'value 512 is listed twice']],
-    ['profile repeats a zipped tuple', suiteJson({ zip: [['seq', 'heads']], profiles: { full: { axes: { seq: [4, 4], heads: [8, 8] } } } }), ['profiles.full.zip[0]', '(seq=4, heads=8)']],
+    [
+      'zipped tuple twice',
+      suiteJson({ axes: { seq: [1, 1], heads: [8, 8], context: [512] }, zip: [['seq', 'heads']] }),
+      ['zip[0]', '(seq=1, heads=8)'],
+    ],
+    [
+      'profile repeats a value',
+      suiteJson({ profiles: { quick: { axes: { context: [512, 512] } } } }),
+      ['profiles.quick.axes.context', 'value 512 is listed twice'],
+    ],
+    [
+      'profile repeats a zipped tuple',
+      suiteJson({ zip: [['seq', 'heads']], profiles: { full: { axes: { seq: [4, 4], heads: [8, 8] } } } }),
+      ['profiles.full.zip[0]', '(seq=4, heads=8)'],
+    ],
     ['unknown profile', suiteJson({ profiles: { fast: { axes: {} } } }), ['profiles', '"fast"']],
-    ['profile names unknown axis', suiteJson({ profiles: { quick: { axes: { layers: [1] } } } }), ['profiles.quick.axes.layers', '"layers"']],
-    ['profile breaks zip', suiteJson({ zip: [['seq', 'heads']], profiles: { full: { axes: { seq: [1, 2, 3] } } } }), ['profiles.full.zip[0]', 'seq: 3']],
-    ['bad profile axis spec', suiteJson({ profiles: { quick: { axes: { context: { pow2: [3, 8] } } } } }), ['profiles.quick.axes.context', 'powers of two']],
+    [
+      'profile names unknown axis',
+      suiteJson({ profiles: { quick: { axes: { layers: [1] } } } }),
+      ['profiles.quick.axes.layers', '"layers"'],
+    ],
+    [
+      'profile breaks zip',
+      suiteJson({ zip: [['seq', 'heads']], profiles: { full: { axes: { seq: [1, 2, 3] } } } }),
+      ['profiles.full.zip[0]', 'seq: 3'],
+    ],
+    [
+      'bad profile axis spec',
+      suiteJson({ profiles: { quick: { axes: { context: { pow2: [3, 8] } } } } }),
+      ['profiles.quick.axes.context', 'powers of two'],
+    ],
     ['skip names unknown axis', suiteJson({ skip: [{ when: { layers: 1 }, reason: 'r' }] }), ['skip[0].when.layers', '"layers"']],
     ['skip target not an axis', suiteJson({ skip: [{ when: { seq: { gt: 'ctx' } }, reason: 'r' }] }), ['skip[0].when.seq.gt', '"ctx"']],
     ['skip unknown op', suiteJson({ skip: [{ when: { seq: { above: 1 } }, reason: 'r' }] }), ['skip[0].when.seq', '"above"']],

@@ -63,7 +63,8 @@ function uniformAlignmentProblems(layout: StructLayout, path = layout.name): str
   for (const [name, type] of Object.entries(layout.fields)) {
     if (typeof type !== 'string') {
       if (at % 4 !== 0) problems.push(`${path}.${name} starts at byte ${at * 4}, not a multiple of 16`);
-      if (structWords(type) % 4 !== 0) problems.push(`${path}.${name}: struct ${type.name} of ${structWords(type) * 4} bytes, not a multiple of 16`);
+      if (structWords(type) % 4 !== 0)
+        problems.push(`${path}.${name}: struct ${type.name} of ${structWords(type) * 4} bytes, not a multiple of 16`);
       problems.push(...uniformAlignmentProblems(type, `${path}.${name}`));
     }
     at += typeof type === 'string' ? 1 : structWords(type);
@@ -77,7 +78,11 @@ const byFile = new Map<string, Shader>(SHADER_LIST.map((shader) => [shader.file,
 test('every shader with a uniform has its layout declared in shaders.ts, and every declared shader exists', () => {
   for (const file of shaderFiles) {
     const type = uniformType(shaderSource(file));
-    assert.equal(byFile.has(file), type !== undefined, `${file}: ${type === undefined ? 'no uniform, yet declared' : `uniform ${type}, not declared`}`);
+    assert.equal(
+      byFile.has(file),
+      type !== undefined,
+      `${file}: ${type === undefined ? 'no uniform, yet declared' : `uniform ${type}, not declared`}`,
+    );
   }
   for (const { file } of SHADER_LIST) assert.ok(shaderFiles.includes(file), `${file} is declared but not in kernels/`);
 });
@@ -95,7 +100,9 @@ for (const shader of SHADER_LIST) {
 test('the comparison catches a layout that differs from its WGSL struct', () => {
   const structs = wgslStructs('struct A { x: u32, y: f32, } struct P { n: u32, a: A, }');
   assert.deepEqual(mismatches(struct('P', { n: 'u32', a: struct('A', { x: 'u32', y: 'f32' }) }), 'P', structs), []);
-  assert.deepEqual(mismatches(struct('P', { n: 'u32', a: struct('A', { x: 'u32', y: 'u32' }) }), 'P', structs), ['P.a.y: u32 in TS, f32 in WGSL']);
+  assert.deepEqual(mismatches(struct('P', { n: 'u32', a: struct('A', { x: 'u32', y: 'u32' }) }), 'P', structs), [
+    'P.a.y: u32 in TS, f32 in WGSL',
+  ]);
   assert.deepEqual(mismatches(struct('P', { n: 'u32' }), 'P', structs), ['P: 1 fields in TS, 2 in WGSL']);
   assert.deepEqual(uniformAlignmentProblems(struct('P', { n: 'u32', a: struct('A', { x: 'u32', y: 'f32' }) })), [
     'P.a starts at byte 4, not a multiple of 16',
@@ -131,23 +138,45 @@ const SMALL_CASES: [family: string, params: Record<string, AxisValue>][] = [
         { phase: 'decode', heads: 16, kv_heads: 1, context: 40 },
         { phase: 'prefill', heads: 4, kv_heads: 2, seq: 12 },
       ] as Record<string, AxisValue>[]
-    ).map((shape): [string, Record<string, AxisValue>] => ['attention', { ...shape, variant: 'custom', head_dim: 32, batch: 2, dtype: 'f32', tiling }]),
+    ).map((shape): [string, Record<string, AxisValue>] => [
+      'attention',
+      { ...shape, variant: 'custom', head_dim: 32, batch: 2, dtype: 'f32', tiling },
+    ]),
   ),
   ...['naive-latent', 'naive-expanded', 'absorbed'].flatMap((form) =>
     ['workgroup', 'rows'].map((tiling): [string, Record<string, AxisValue>] => [
       'mla',
-      { preset: 'custom', heads: 8, d_nope: 16, d_rope: 8, d_v: 16, d_latent: 32, d_q_latent: 16, d_model: 32, form, batch: 1, context: 12, q_len: 2, dtype: 'f32', tiling, layer: 'full' },
+      {
+        preset: 'custom',
+        heads: 8,
+        d_nope: 16,
+        d_rope: 8,
+        d_v: 16,
+        d_latent: 32,
+        d_q_latent: 16,
+        d_model: 32,
+        form,
+        batch: 1,
+        context: 12,
+        q_len: 2,
+        dtype: 'f32',
+        tiling,
+        layer: 'full',
+      },
     ]),
   ),
   // The GEMM family's kernels: the tiled one, the subgroup one and the GEMV, each picked by name.
-  ...['tiled', 'subgroup', 'gemv'].map((kernel): [string, Record<string, AxisValue>] => ['gemm', { op: 'custom', model: 'none', rows: 5, n: 24, k: 12, dtype: 'f32', tiling: 'workgroup', kernel }]),
+  ...['tiled', 'subgroup', 'gemv'].map((kernel): [string, Record<string, AxisValue>] => [
+    'gemm',
+    { op: 'custom', model: 'none', rows: 5, n: 24, k: 12, dtype: 'f32', tiling: 'workgroup', kernel },
+  ]),
   ...['gpu', 'host-loop'].map((dispatch): [string, Record<string, AxisValue>] => [
     'moe',
     { preset: 'v3', tokens: 8, experts: 8, hidden: 32, inter: 16, top_k: 2, n_group: 1, topk_group: 1, dispatch, dtype: 'f32' },
   ]),
 ];
 
-test('every stage binds at binding 0 a uniform of exactly its shader\'s struct (16-byte rows), and every shader is dispatched', () => {
+test("every stage binds at binding 0 a uniform of exactly its shader's struct (16-byte rows), and every shader is dispatched", () => {
   const dispatched = new Set<string>();
   for (const [familyName, params] of SMALL_CASES) {
     for (const context of [CONTEXTS.lavapipe, CONTEXTS['lavapipe-no-subgroups']]) {

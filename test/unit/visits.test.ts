@@ -22,7 +22,10 @@ test('visitRule: each visit gets its share of the samples and time; the noise ta
 
 test('poolVisits: samples concatenated, statistics and rates of the pool, each visit median kept', () => {
   const first = ok('calibration/kernel=copy,mib=1', [1, 1.1, 0.9, 1.05]);
-  const second = { ...ok('calibration/kernel=copy,mib=1', [2, 2.1, 1.9]), timing: { ...ok('x', [2, 2.1, 1.9]).timing, stopReason: 'timeout' as const, elapsedMs: 7 } };
+  const second = {
+    ...ok('calibration/kernel=copy,mib=1', [2, 2.1, 1.9]),
+    timing: { ...ok('x', [2, 2.1, 1.9]).timing, stopReason: 'timeout' as const, elapsedMs: 7 },
+  };
   const ceilings = { ...NO_CEILINGS, copyGBs: 2 };
   const pooled = poolVisits(first, second, ceilings);
   assert.deepEqual(pooled.timing.samplesMs, [1, 1.1, 0.9, 1.05, 2, 2.1, 1.9]);
@@ -44,20 +47,39 @@ test('poolVisits: samples concatenated, statistics and rates of the pool, each v
 
 test('poolVisits: stage rounds stay paired across visits', () => {
   const stage = (name: string, samples: number[]) => ({
-    name, dispatches: 1, work: { flops: 1, bytesRead: 1, bytesWritten: 1 }, repeats: 1, stopReason: 'converged' as const,
-    gpu: summarize(samples), rates: ok('x', [1]).rates, samplesMs: samples,
+    name,
+    dispatches: 1,
+    work: { flops: 1, bytesRead: 1, bytesWritten: 1 },
+    repeats: 1,
+    stopReason: 'converged' as const,
+    gpu: summarize(samples),
+    rates: ok('x', [1]).rates,
+    samplesMs: samples,
   });
   const series = (samples: number[]) => ({ repeats: 1, gpu: summarize(samples), samplesMs: samples });
   const withStages = (a: number[], b: number[], e2e: number[]): OkMeasurement => ({
-    ...ok('s', [1]), stages: [stage('attend', a), stage('reduce', b)], stagesEndToEnd: { timer: 'timestamp', ...series(e2e) }, stagePlacement: 'in-pipeline', stagePassProbe: series(a.map(() => 0.09)),
+    ...ok('s', [1]),
+    stages: [stage('attend', a), stage('reduce', b)],
+    stagesEndToEnd: { timer: 'timestamp', ...series(e2e) },
+    stagePlacement: 'in-pipeline',
+    stagePassProbe: series(a.map(() => 0.09)),
   });
   const pooled = poolVisits(withStages([5, 6], [1, 1], [6.1, 7.1]), withStages([10], [2], [12.1]), NO_CEILINGS);
-  assert.deepEqual(pooled.stages?.map((s) => s.samplesMs), [[5, 6, 10], [1, 1, 2]]);
+  assert.deepEqual(
+    pooled.stages?.map((s) => s.samplesMs),
+    [
+      [5, 6, 10],
+      [1, 1, 2],
+    ],
+  );
   assert.deepEqual(pooled.stagesEndToEnd?.samplesMs, [6.1, 7.1, 12.1]);
   assert.equal(pooled.stagePassProbe?.samplesMs.length, 3);
   // Round i of every series is still the same round: the per-round gaps are those of the visits.
   const gaps = pooled.stagesEndToEnd!.samplesMs.map((e, i) => e - pooled.stages!.reduce((sum, s) => sum + (s.samplesMs[i] as number), 0));
-  assert.deepEqual(gaps.map((g) => Math.round(g * 10) / 10), [0.1, 0.1, 0.1]);
+  assert.deepEqual(
+    gaps.map((g) => Math.round(g * 10) / 10),
+    [0.1, 0.1, 0.1],
+  );
 });
 
 test('visitSchedule: every first visit, then every second; a resumed run skips the visits its journal holds', () => {
@@ -67,5 +89,14 @@ test('visitSchedule: every first visit, then every second; a resumed run skips t
   const twice = poolVisits(ok('a', [1]), ok('a', [1]), NO_CEILINGS);
   const skipped: Measurement = { key: 'b', suite: 's', family: 'f', params: {}, status: 'skipped', reason: 'too big' };
   // a has both visits, b was skipped (no more visits), c has one.
-  assert.deepEqual(order(new Map<string, Measurement>([['a', twice], ['b', skipped], ['c', ok('c', [1])]])), ['c2']);
+  assert.deepEqual(
+    order(
+      new Map<string, Measurement>([
+        ['a', twice],
+        ['b', skipped],
+        ['c', ok('c', [1])],
+      ]),
+    ),
+    ['c2'],
+  );
 });

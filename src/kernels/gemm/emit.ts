@@ -45,7 +45,11 @@ export function planGrid(problem: GemmProblem, plan: GemmPlan): GemmGrid {
 function shaderOf(plan: GemmPlan, dtype: Dtype): Pick<StageDecl, 'shader' | 'constants' | 'sizes'> {
   switch (plan.kind) {
     case 'tiled':
-      return { shader: 'gemm_tiled.wgsl', constants: { WG_M: plan.wgM, WG_N: plan.wgN, BK4: plan.bk4 }, sizes: { TM: plan.tm, TN4: plan.tn4 } };
+      return {
+        shader: 'gemm_tiled.wgsl',
+        constants: { WG_M: plan.wgM, WG_N: plan.wgN, BK4: plan.bk4 },
+        sizes: { TM: plan.tm, TN4: plan.tn4 },
+      };
     case 'subgroup':
       return { shader: 'gemm_subgroup.wgsl', constants: { WG: plan.wg }, sizes: { TM: plan.tm, TN: plan.tn, PACK: pack(dtype) } };
     case 'gemv':
@@ -70,7 +74,12 @@ function mlaGemmWords(problem: GemmProblem, grid: GemmGrid): Uint32Array {
 }
 
 /** The one emitter: a plan and a problem become a uniform buffer and a dispatch over the problem's buffers. */
-export function emitGemm(problem: GemmProblem, plan: GemmPlan, names: GemmStageNames, limits: Pick<DeviceLimits, 'maxComputeWorkgroupsPerDimension'>): EmittedGemm {
+export function emitGemm(
+  problem: GemmProblem,
+  plan: GemmPlan,
+  names: GemmStageNames,
+  limits: Pick<DeviceLimits, 'maxComputeWorkgroupsPerDimension'>,
+): EmittedGemm {
   const grid = planGrid(problem, plan);
   const params = `${names.name}_params`;
   const words = plan.kind === 'mla-gemm' ? mlaGemmWords(problem, grid) : gemmParamsWords(problem, grid);

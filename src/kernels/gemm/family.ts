@@ -4,7 +4,16 @@ import { seededUniform } from '../../reference/random.js';
 import type { AxisValue } from '../../core/numbers.js';
 import type { BuildContext, BuildResult, KernelFamily } from '../family.js';
 import { numberParam, stringParam } from '../family.js';
-import { buffersMisfit, REFERENCE_BUDGET_FLOPS, sampleRows, type BufferDecl, type Dtype, type KernelCase, type OutputCheck, type SampledRows } from '../spec.js';
+import {
+  buffersMisfit,
+  REFERENCE_BUDGET_FLOPS,
+  sampleRows,
+  type BufferDecl,
+  type Dtype,
+  type KernelCase,
+  type OutputCheck,
+  type SampledRows,
+} from '../spec.js';
 import { emitGemm } from './emit.js';
 import { describePlan, GEMM_PLAN_KINDS, type GemmPlan, type GemmPlanKind } from './plan.js';
 import { gemmWork, problemDefect, type GemmProblem, type RowAddressing } from './problem.js';
@@ -93,7 +102,10 @@ export function gemmCase(spec: GemmCaseSpec, context: BuildContext): BuildResult
   };
   const defect = problemDefect(problem);
   if (defect) return { kind: 'skip', reason: defect };
-  const plan = typeof spec.kernel === 'object' ? (planDefect(problem, spec.kernel, context) ?? spec.kernel) : planGemm(problem, context, spec.tiling, spec.kernel === 'auto' ? undefined : spec.kernel);
+  const plan =
+    typeof spec.kernel === 'object'
+      ? (planDefect(problem, spec.kernel, context) ?? spec.kernel)
+      : planGemm(problem, context, spec.tiling, spec.kernel === 'auto' ? undefined : spec.kernel);
   if (typeof plan === 'string') return { kind: 'skip', reason: plan };
 
   // Inputs of order one, B scaled by 1/sqrt(k) so that every output is too.
@@ -102,20 +114,48 @@ export function gemmCase(spec: GemmCaseSpec, context: BuildContext): BuildResult
   const gaps = shape.c.row > n;
   const cData = gaps ? layOut(new Float32Array(batch * m * n).fill(NaN), shape.c, m, n, batch, GAP_VALUE) : undefined;
   const buffers: BufferDecl[] = [
-    { name: 'a', role: 'activations', usage: 'storage', type: dtype, length: lengths.a, canary: CANARY, data: layOut(a, shape.a, m, k, batch, NaN), input: true },
-    { name: 'b', role: 'weights', usage: 'storage', type: dtype, length: lengths.b, canary: CANARY, data: layOut(b, { row: shape.b.row, order: 'batch-major' }, k, n, batch, NaN), input: true },
+    {
+      name: 'a',
+      role: 'activations',
+      usage: 'storage',
+      type: dtype,
+      length: lengths.a,
+      canary: CANARY,
+      data: layOut(a, shape.a, m, k, batch, NaN),
+      input: true,
+    },
+    {
+      name: 'b',
+      role: 'weights',
+      usage: 'storage',
+      type: dtype,
+      length: lengths.b,
+      canary: CANARY,
+      data: layOut(b, { row: shape.b.row, order: 'batch-major' }, k, n, batch, NaN),
+      input: true,
+    },
     { name: 'c', role: 'activations', usage: 'storage', type: dtype, length: lengths.c, canary: CANARY, ...(cData && { data: cData }) },
   ];
   const emitted = emitGemm(problem, plan, { name: 'gemm' }, context.limits);
   buffers.push(...emitted.buffers);
 
   const reference = { batch, m, n, k, sharedA: shape.a.order === 'shared' };
-  const sampled: SampledRows | undefined = sampleRows(batch * m, shape.c.row, matmulRowFlops(reference), spec.referenceBudgetFlops ?? REFERENCE_BUDGET_FLOPS);
+  const sampled: SampledRows | undefined = sampleRows(
+    batch * m,
+    shape.c.row,
+    matmulRowFlops(reference),
+    spec.referenceBudgetFlops ?? REFERENCE_BUDGET_FLOPS,
+  );
   const slots = sampled?.rows ?? Array.from({ length: batch * m }, (_, i) => i);
   let memo: Float64Array | undefined;
   const expected = (): Float64Array => {
     if (memo) return memo;
-    const rows = matmulRows(reference, a, b, slots.map((slot) => matrixRow(shape.c, m, batch, slot)));
+    const rows = matmulRows(
+      reference,
+      a,
+      b,
+      slots.map((slot) => matrixRow(shape.c, m, batch, slot)),
+    );
     memo = new Float64Array(slots.length * shape.c.row).fill(GAP_VALUE);
     slots.forEach((_, s) => memo!.set(rows.subarray(s * n, (s + 1) * n), s * shape.c.row));
     return memo;
@@ -164,7 +204,14 @@ export const gemmFamily: KernelFamily = {
     const batch = optionalNumber(params, 'batch');
     const n = optionalNumber(params, 'n');
     const k = optionalNumber(params, 'k');
-    const shape = gemmShape({ op, model, rows: numberParam(params, 'rows'), ...(batch !== undefined && { batch }), ...(n !== undefined && { n }), ...(k !== undefined && { k }) });
+    const shape = gemmShape({
+      op,
+      model,
+      rows: numberParam(params, 'rows'),
+      ...(batch !== undefined && { batch }),
+      ...(n !== undefined && { n }),
+      ...(k !== undefined && { k }),
+    });
     if (typeof shape === 'string') return { kind: 'skip', reason: shape };
     const dtype = stringParam(params, 'dtype', ['f32', 'f16'] as const);
     const tiling = params['tiling'] === undefined ? 'workgroup' : stringParam(params, 'tiling', GEMM_TILINGS);

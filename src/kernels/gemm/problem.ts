@@ -45,14 +45,23 @@ export function problemDefect(p: GemmProblem): string | null {
   for (const [name, value] of Object.entries({ m: p.m, n: p.n, k: p.k, batch: p.batch })) {
     if (!Number.isInteger(value) || value < 1) return `${name}=${value} must be a positive integer`;
   }
-  for (const [name, operand] of [['a', p.a], ['b', p.b]] as const) {
+  for (const [name, operand] of [
+    ['a', p.a],
+    ['b', p.b],
+  ] as const) {
     const { offset = 0, batchStride = 0, rowStride, segment } = operand.rows;
     const strides = [offset, batchStride, rowStride, segment?.stride ?? 0];
-    if (strides.some((s) => s % 4 !== 0)) return `operand ${name} (${operand.buffer}): offsets and strides must be whole vec4s (multiples of 4 elements), got ${JSON.stringify(operand.rows)}`;
+    if (strides.some((s) => s % 4 !== 0))
+      return `operand ${name} (${operand.buffer}): offsets and strides must be whole vec4s (multiples of 4 elements), got ${JSON.stringify(operand.rows)}`;
   }
-  for (const [name, operand] of [['a', p.a], ['b', p.b], ['c', p.c]] as const) {
+  for (const [name, operand] of [
+    ['a', p.a],
+    ['b', p.b],
+    ['c', p.c],
+  ] as const) {
     const { offset = 0, batchStride = 0, rowStride, segment } = operand.rows;
-    if ([offset, batchStride, rowStride, segment?.stride ?? 0].some((s) => !Number.isInteger(s) || s < 0)) return `operand ${name}: offsets and strides must be non-negative integers`;
+    if ([offset, batchStride, rowStride, segment?.stride ?? 0].some((s) => !Number.isInteger(s) || s < 0))
+      return `operand ${name}: offsets and strides must be non-negative integers`;
     if (segment && (!Number.isInteger(segment.rows) || segment.rows < 1)) return `operand ${name}: a segment needs >= 1 rows`;
   }
   const minRow = (operand: Operand, width: number) => operand.rows.rowStride >= width || (operand === p.b ? p.k : p.m) === 1;

@@ -20,7 +20,17 @@ import { roundUp4 } from './problem.js';
  *   expert-down     [rows x inter] x [inter x hidden] per expert
  *   custom          m, n, k, batch as given
  */
-export const GEMM_OPS = ['square', 'up-project', 'absorb-q', 'absorb-o', 'q-proj', 'o-proj', 'expert-gate-up', 'expert-down', 'custom'] as const;
+export const GEMM_OPS = [
+  'square',
+  'up-project',
+  'absorb-q',
+  'absorb-o',
+  'q-proj',
+  'o-proj',
+  'expert-gate-up',
+  'expert-down',
+  'custom',
+] as const;
 export type GemmOp = (typeof GEMM_OPS)[number];
 
 /** Models whose dims the ops take (MLA_PRESETS / MOE_PRESETS); `none` for square and custom. */
@@ -30,7 +40,11 @@ export type GemmModel = (typeof GEMM_MODELS)[number];
 /** Ops whose product is one matrix per instance, so that a batch of instances (experts) is theirs to choose. */
 export const BATCHED_OPS: readonly GemmOp[] = ['square', 'custom', 'q-proj', 'o-proj', 'expert-gate-up', 'expert-down'];
 
-const MOE_OF: Record<Exclude<GemmModel, 'none'>, keyof typeof MOE_PRESETS> = { 'deepseek-v2-lite': 'v2-lite', 'deepseek-v2': 'v2', 'deepseek-v3': 'v3' };
+const MOE_OF: Record<Exclude<GemmModel, 'none'>, keyof typeof MOE_PRESETS> = {
+  'deepseek-v2-lite': 'v2-lite',
+  'deepseek-v2': 'v2',
+  'deepseek-v3': 'v3',
+};
 
 /**
  * Rows of an operand in its buffer: `row` elements each (>= the matrix's width; the rest is another tensor's or
@@ -75,10 +89,21 @@ export function gemmShape(request: ShapeRequest): GemmShape | string {
   const { op, model, rows } = request;
   const batch = request.batch ?? 1;
   if ((op === 'square' || op === 'custom') !== (model === 'none')) {
-    return op === 'square' || op === 'custom' ? `op ${op} takes model=none (its sizes are its own)` : `op ${op} needs a model (${GEMM_MODELS.slice(1).join(', ')})`;
+    return op === 'square' || op === 'custom'
+      ? `op ${op} takes model=none (its sizes are its own)`
+      : `op ${op} needs a model (${GEMM_MODELS.slice(1).join(', ')})`;
   }
-  if (batch !== 1 && !BATCHED_OPS.includes(op)) return `op ${op} has its own batch (its heads, or one matrix): batch=${batch} is for ${BATCHED_OPS.join(', ')}`;
-  const plain = (n: number, k: number, b = 1): GemmShape => ({ m: rows, n, k, batch: b, a: dense(k), b: { row: weightRow(n) }, c: { row: n, order: 'batch-major' } });
+  if (batch !== 1 && !BATCHED_OPS.includes(op))
+    return `op ${op} has its own batch (its heads, or one matrix): batch=${batch} is for ${BATCHED_OPS.join(', ')}`;
+  const plain = (n: number, k: number, b = 1): GemmShape => ({
+    m: rows,
+    n,
+    k,
+    batch: b,
+    a: dense(k),
+    b: { row: weightRow(n) },
+    c: { row: n, order: 'batch-major' },
+  });
   if (op === 'square') return plain(rows, rows, batch);
   if (op === 'custom') {
     if (request.n === undefined || request.k === undefined) return 'op custom needs n and k';
@@ -89,9 +114,25 @@ export function gemmShape(request: ShapeRequest): GemmShape | string {
   const { heads: h, dNope, dRope, dV, dLatent: dC, dQLatent, dModel } = mla;
   switch (op) {
     case 'up-project':
-      return { m: rows, n: dNope + dV, k: dC, batch: h, a: { row: dC + dRope, order: 'shared' }, b: { row: dNope + dV }, c: { row: dNope + dV, order: 'batch-major' } };
+      return {
+        m: rows,
+        n: dNope + dV,
+        k: dC,
+        batch: h,
+        a: { row: dC + dRope, order: 'shared' },
+        b: { row: dNope + dV },
+        c: { row: dNope + dV, order: 'batch-major' },
+      };
     case 'absorb-q':
-      return { m: rows, n: dC, k: dNope, batch: h, a: { row: dNope + dRope, order: 'row-major' }, b: { row: dC }, c: { row: dC + dRope, order: 'row-major' } };
+      return {
+        m: rows,
+        n: dC,
+        k: dNope,
+        batch: h,
+        a: { row: dNope + dRope, order: 'row-major' },
+        b: { row: dC },
+        c: { row: dC + dRope, order: 'row-major' },
+      };
     case 'absorb-o':
       return { m: rows, n: dV, k: dC, batch: h, a: { row: dC, order: 'row-major' }, b: { row: dV }, c: { row: dV, order: 'row-major' } };
     case 'q-proj':

@@ -14,7 +14,14 @@ export type GemmTiling = (typeof GEMM_TILINGS)[number];
 
 /** What the strategy reads of the device. */
 export interface GemmDevice {
-  limits: Pick<DeviceLimits, 'maxComputeWorkgroupStorageSize' | 'maxComputeInvocationsPerWorkgroup' | 'maxComputeWorkgroupSizeX' | 'maxComputeWorkgroupSizeY' | 'maxComputeWorkgroupsPerDimension'>;
+  limits: Pick<
+    DeviceLimits,
+    | 'maxComputeWorkgroupStorageSize'
+    | 'maxComputeInvocationsPerWorkgroup'
+    | 'maxComputeWorkgroupSizeX'
+    | 'maxComputeWorkgroupSizeY'
+    | 'maxComputeWorkgroupsPerDimension'
+  >;
   features: ReadonlySet<WantedFeature>;
   subgroupMinSize?: number;
 }
@@ -63,10 +70,12 @@ export function planDefect(problem: GemmProblem, plan: GemmPlan, device: GemmDev
     return `a ${x} x ${y} workgroup is past the device's workgroup limits`;
   }
   const shared = workgroupBytes(plan, problem.dtype);
-  if (shared > limits.maxComputeWorkgroupStorageSize) return `${shared} bytes of workgroup memory, above the device's ${limits.maxComputeWorkgroupStorageSize}`;
+  if (shared > limits.maxComputeWorkgroupStorageSize)
+    return `${shared} bytes of workgroup memory, above the device's ${limits.maxComputeWorkgroupStorageSize}`;
   const grid = planGrid(problem, plan);
   const maxDim = limits.maxComputeWorkgroupsPerDimension;
-  if (grid.colBlocks * grid.rowBlocks > maxDim * maxDim || problem.batch > maxDim) return `${grid.colBlocks * grid.rowBlocks} x ${problem.batch} workgroups, past the device's grid`;
+  if (grid.colBlocks * grid.rowBlocks > maxDim * maxDim || problem.batch > maxDim)
+    return `${grid.colBlocks * grid.rowBlocks} x ${problem.batch} workgroups, past the device's grid`;
   if (plan.kind === 'subgroup' || plan.kind === 'gemv') {
     const unit = unitColumns(problem.dtype);
     const b = problem.b.rows;
@@ -77,17 +86,21 @@ export function planDefect(problem: GemmProblem, plan: GemmPlan, device: GemmDev
   switch (plan.kind) {
     case 'subgroup': {
       const size = device.subgroupMinSize;
-      if (!device.features.has('subgroups') || size === undefined) return 'the subgroup kernel shares A across subgroup lanes; this adapter has no subgroups';
-      if (size % SUBGROUP_LANES !== 0) return `the subgroup kernel needs subgroups of a multiple of ${SUBGROUP_LANES} lanes; this adapter has ${size}`;
+      if (!device.features.has('subgroups') || size === undefined)
+        return 'the subgroup kernel shares A across subgroup lanes; this adapter has no subgroups';
+      if (size % SUBGROUP_LANES !== 0)
+        return `the subgroup kernel needs subgroups of a multiple of ${SUBGROUP_LANES} lanes; this adapter has ${size}`;
       if (plan.wg % SUBGROUP_LANES !== 0) return `a workgroup of ${plan.wg} is not whole groups of ${SUBGROUP_LANES} lanes`;
       return null;
     }
     case 'gemv':
       return problem.m > plan.rows * 65535 ? 'too many rows' : null;
     case 'mla-gemm': {
-      if (problem.n % 4 !== 0 || problem.k % 4 !== 0) return `mla_gemm reads and writes whole vec4s: n=${problem.n} and k=${problem.k} must be multiples of 4`;
+      if (problem.n % 4 !== 0 || problem.k % 4 !== 0)
+        return `mla_gemm reads and writes whole vec4s: n=${problem.n} and k=${problem.k} must be multiples of 4`;
       const c = problem.c.rows;
-      if ([c.offset ?? 0, c.batchStride ?? 0, c.rowStride, c.segment?.stride ?? 0].some((s) => s % 4 !== 0)) return 'mla_gemm writes whole vec4s: the output offsets and strides must be multiples of 4';
+      if ([c.offset ?? 0, c.batchStride ?? 0, c.rowStride, c.segment?.stride ?? 0].some((s) => s % 4 !== 0))
+        return 'mla_gemm writes whole vec4s: the output offsets and strides must be multiples of 4';
       return null;
     }
     default:
@@ -121,8 +134,14 @@ export function subgroupPlan(problem: GemmProblem, wanted: Partial<SubgroupPlan>
 export function gemvPlan(problem: GemmProblem, limits: GemmDevice['limits'], wanted: Partial<GemvPlan> = {}): GemvPlan {
   const units = ceilDiv(problem.n, unitColumns(problem.dtype));
   const wgN = wanted.wgN ?? Math.min(64, Math.max(8, pow2Ceil(units)));
-  let plan: GemvPlan = { kind: 'gemv', wgN, kSlices: wanted.kSlices ?? Math.max(1, Math.min(256 / wgN, pow2Ceil(ceilDiv(problem.k, 4)))), rows: wanted.rows ?? Math.min(GEMV_MAX_ROWS, problem.m) };
-  while (wanted.kSlices === undefined && plan.kSlices > 1 && workgroupBytes(plan, problem.dtype) > limits.maxComputeWorkgroupStorageSize) plan = { ...plan, kSlices: plan.kSlices / 2 };
+  let plan: GemvPlan = {
+    kind: 'gemv',
+    wgN,
+    kSlices: wanted.kSlices ?? Math.max(1, Math.min(256 / wgN, pow2Ceil(ceilDiv(problem.k, 4)))),
+    rows: wanted.rows ?? Math.min(GEMV_MAX_ROWS, problem.m),
+  };
+  while (wanted.kSlices === undefined && plan.kSlices > 1 && workgroupBytes(plan, problem.dtype) > limits.maxComputeWorkgroupStorageSize)
+    plan = { ...plan, kSlices: plan.kSlices / 2 };
   return plan;
 }
 
@@ -146,7 +165,8 @@ export function tiledPlan(problem: GemmProblem, limits: GemmDevice['limits'], wa
   // Rows past m only cost: no more rows per invocation than m needs.
   if (wanted.tm === undefined) while (plan.tm > 1 && plan.wgM * plan.tm >= 2 * problem.m) plan = { ...plan, tm: plan.tm / 2 };
   const budget = limits.maxComputeWorkgroupStorageSize;
-  if (wanted.bk4 === undefined && ceilDiv(problem.k, 4) >= 64 && workgroupBytes({ ...plan, bk4: 8 }, problem.dtype) <= budget) plan = { ...plan, bk4: 8 };
+  if (wanted.bk4 === undefined && ceilDiv(problem.k, 4) >= 64 && workgroupBytes({ ...plan, bk4: 8 }, problem.dtype) <= budget)
+    plan = { ...plan, bk4: 8 };
   // A device with little workgroup memory: shallower k tiles first, then smaller register tiles.
   while (workgroupBytes(plan, problem.dtype) > budget) {
     if (wanted.bk4 === undefined && plan.bk4 > 1) plan = { ...plan, bk4: plan.bk4 / 2 };

@@ -22,7 +22,8 @@ export function lavapipeIcd(dirs: readonly string[] = ICD_DIRS): string | null {
 
 /** How ORT's adapter was made the case's: a line for the results. Sets VK_ICD_FILENAMES where that is how. */
 export function pinPeerAdapter(adapter: AdapterKindFacts & { description: string }, env: NodeJS.ProcessEnv = process.env): string {
-  if (env['VK_ICD_FILENAMES'] || env['VK_DRIVER_FILES']) return `the Vulkan ICDs this process was given (${env['VK_DRIVER_FILES'] ?? env['VK_ICD_FILENAMES']})`;
+  if (env['VK_ICD_FILENAMES'] || env['VK_DRIVER_FILES'])
+    return `the Vulkan ICDs this process was given (${env['VK_DRIVER_FILES'] ?? env['VK_ICD_FILENAMES']})`;
   if (process.platform === 'linux' && isSoftwareAdapter(adapter) && /llvmpipe|lavapipe/i.test(adapter.description)) {
     const icd = lavapipeIcd();
     if (icd) {

@@ -66,7 +66,13 @@ interface OrtModuleShape {
 
 function isOrtModule(value: unknown): value is OrtModuleShape {
   const m = value as Partial<OrtModuleShape> | null;
-  return typeof m === 'object' && m !== null && typeof m.InferenceSession?.create === 'function' && typeof m.Tensor === 'function' && typeof m.env?.versions === 'object';
+  return (
+    typeof m === 'object' &&
+    m !== null &&
+    typeof m.InferenceSession?.create === 'function' &&
+    typeof m.Tensor === 'function' &&
+    typeof m.env?.versions === 'object'
+  );
 }
 
 let loaded: Promise<OrtApi> | undefined;

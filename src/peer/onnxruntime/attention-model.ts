@@ -32,7 +32,9 @@ export type ModelResult = { kind: 'model'; model: PeerModel } | { kind: 'unsuppo
 const MAX_CAUSAL_BIAS_BYTES = 64 * 2 ** 20;
 
 function floatTensor(view: AttentionView, name: string, dims: number[], values: Float32Array): OnnxInitializer {
-  return view.dtype === 'f16' ? { name, type: 'float16', dims, data: f32ArrayToF16Bits(values) } : { name, type: 'float32', dims, data: values };
+  return view.dtype === 'f16'
+    ? { name, type: 'float16', dims, data: f32ArrayToF16Bits(values) }
+    : { name, type: 'float32', dims, data: values };
 }
 
 const elementType = (view: AttentionView): 'float16' | 'float32' => (view.dtype === 'f16' ? 'float16' : 'float32');
@@ -80,7 +82,10 @@ export function attentionModel(view: AttentionView): ModelResult {
   if (!mha && dQk !== dV) return { kind: 'unsupported', reason: `GroupQueryAttention needs d_qk = d_v (case: ${dQk} / ${dV})` };
   const needsBias = mha && view.causal && S > 1;
   if (needsBias && S * T * (view.dtype === 'f16' ? 2 : 4) > MAX_CAUSAL_BIAS_BYTES) {
-    return { kind: 'unsupported', reason: `MultiHeadAttention's WebGPU kernel is not causal; its causal mask would take ${((S * T * 4) / 2 ** 20).toFixed(0)} MB` };
+    return {
+      kind: 'unsupported',
+      reason: `MultiHeadAttention's WebGPU kernel is not causal; its causal mask would take ${((S * T * 4) / 2 ** 20).toFixed(0)} MB`,
+    };
   }
   if (!mha && !view.causal) return { kind: 'unsupported', reason: 'GroupQueryAttention is always causal' };
 

@@ -28,7 +28,9 @@ function sessionOptions(model: PeerModel | undefined, profileDir?: string): OrtS
     logSeverityLevel: 3,
     // A node the WebGPU EP cannot take fails the session instead of running on the CPU unnoticed.
     extra: { session: { disable_cpu_ep_fallback: '1' } },
-    ...(model?.gpuOutputs.length && { preferredOutputLocation: Object.fromEntries(model.gpuOutputs.map((name) => [name, 'gpu-buffer' as const])) }),
+    ...(model?.gpuOutputs.length && {
+      preferredOutputLocation: Object.fromEntries(model.gpuOutputs.map((name) => [name, 'gpu-buffer' as const])),
+    }),
     ...(profileDir !== undefined && { enableProfiling: true, profileFilePrefix: join(profileDir, 'ort-profile') }),
   };
 }
@@ -42,7 +44,12 @@ function oneLine(error: unknown): string {
   return (error instanceof Error ? error.message : String(error)).replace(/\s+/g, ' ').trim();
 }
 
-async function withSession<T>(ort: OrtApi, graph: OnnxGraph, options: OrtSessionOptions, use: (session: OrtSession) => Promise<T>): Promise<T> {
+async function withSession<T>(
+  ort: OrtApi,
+  graph: OnnxGraph,
+  options: OrtSessionOptions,
+  use: (session: OrtSession) => Promise<T>,
+): Promise<T> {
   const session = await ort.createSession(encodeModel(graph), options);
   try {
     return await use(session);
@@ -156,7 +163,11 @@ export class OnnxRuntimePeer implements Peer {
         kernels: {
           attention,
           beyond: hasBeyond ? series(kernels.beyondMs) : null,
-          programs: kernels.programs.map((program, i) => ({ program, role: kernelRole(program), stats: summarize(kernels.perKernelMs[i] as number[]) })),
+          programs: kernels.programs.map((program, i) => ({
+            program,
+            role: kernelRole(program),
+            stats: summarize(kernels.perKernelMs[i] as number[]),
+          })),
         },
         wall: { run, overhead, netMedianMs: run.stats.median - overhead.stats.median },
         visits: 1,

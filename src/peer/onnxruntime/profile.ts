@@ -71,7 +71,8 @@ export interface KernelSeries {
 
 export function kernelSeries(runs: readonly KernelRun[]): KernelSeries {
   const programs = (runs[0] ?? []).map((e) => e.program);
-  const sum = (run: KernelRun, role: KernelRole): number => run.reduce((s, e) => (kernelRole(e.program) === role ? s + e.durationMs : s), 0);
+  const sum = (run: KernelRun, role: KernelRole): number =>
+    run.reduce((s, e) => (kernelRole(e.program) === role ? s + e.durationMs : s), 0);
   return {
     programs,
     attentionMs: runs.map((run) => sum(run, 'attention')),
