@@ -1,6 +1,6 @@
 #!/usr/bin/env node
 // Runs every test file under test/ with node's test runner (TypeScript through tsx).
-// Usage: node scripts/test.mjs [unit|gpu|cli ...]   (default: all)
+// Usage: node scripts/test.mjs [unit|gpu|cli ...]   (default: all, after ESLint and Prettier's check)
 import { spawnSync } from 'node:child_process';
 import { readdirSync, statSync } from 'node:fs';
 import { join } from 'node:path';
@@ -30,6 +30,18 @@ const files = dirs.flatMap(testFiles);
 if (files.length === 0) {
   console.error('no test files found');
   process.exit(1);
+}
+// Lint (typescript-eslint, function length, the layering of src/) and formatting, before a full run.
+for (const [tool, args] of groups.length ? [] : [
+  ['eslint', ['.']],
+  ['prettier', ['--check', '.', '--log-level', 'warn']],
+]) {
+  const bin = join(root, 'node_modules', tool, 'bin', tool === 'eslint' ? 'eslint.js' : 'prettier.cjs');
+  const checked = spawnSync(process.execPath, [bin, ...args], { stdio: 'inherit', cwd: root });
+  if (checked.status !== 0) {
+    console.error(`${tool} found problems: fix them (npx prettier --write . formats the tree)`);
+    process.exit(checked.status ?? 1);
+  }
 }
 // Tests are TypeScript too: typecheck them (tsx only strips types).
 const typecheck = spawnSync(process.execPath, [join(root, 'node_modules', 'typescript', 'bin', 'tsc'), '-p', 'tsconfig.test.json'], {

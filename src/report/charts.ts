@@ -161,71 +161,74 @@ function logScale(title: string, ticksAt?: number[]): Record<string, unknown> {
   return { type: 'logarithmic', title: { display: true, text: title }, ...(ticksAt && { ticksAt }) };
 }
 
+interface LineOptions {
+  kind: ChartKind;
+  title: string;
+  yTitle: string;
+  value: (c: OkMeasurement) => number | null;
+  band?: (c: OkMeasurement) => { lo: number; hi: number } | null;
+  logY: boolean;
+}
+
+/** The two edges of a series' CI band (the upper filled down to the lower), or none where a point has no CI. */
+function bandDatasets(
+  label: string,
+  i: number,
+  points: Array<{ c: OkMeasurement; x: number }>,
+  band: NonNullable<LineOptions['band']>,
+): Record<string, unknown>[] {
+  const bands = points.map((p) => ({ x: p.x, ci: band(p.c) }));
+  if (!bands.every((b) => b.ci && b.ci.lo > 0)) return [];
+  const edge = (
+    name: string,
+    y: (ci: { lo: number; hi: number }) => number,
+    fill: string | false,
+    alpha: number,
+  ): Record<string, unknown> => ({
+    label: `${label} CI95 ${name}`,
+    band: true,
+    data: bands.map((b) => ({ x: b.x, y: b.ci ? y(b.ci) : undefined })),
+    showLine: true,
+    pointRadius: 0,
+    borderWidth: 0,
+    borderColor: color(i, 0),
+    backgroundColor: color(i, alpha),
+    fill,
+  });
+  return [edge('low', (ci) => ci.lo, false, 0), edge('high', (ci) => ci.hi, '-1', 0.18)];
+}
+
+/** One facet's datasets: a line per series, each with its CI band where `band` gives one. */
+function seriesDatasets(own: OkMeasurement[], layout: Layout, opts: LineOptions): Record<string, unknown>[] {
+  const datasets: Record<string, unknown>[] = [];
+  [...groupBy(own, (c) => labelOf(c, layout.series))].forEach(([label, members], i) => {
+    const sorted = [...members].sort((a, b) => (numeric(a.params[layout.x]) ?? 0) - (numeric(b.params[layout.x]) ?? 0));
+    const points = sorted.flatMap((c) => {
+      const y = opts.value(c);
+      const x = numeric(c.params[layout.x]);
+      return y !== null && x !== null && y > 0 ? [{ c, x, y }] : [];
+    });
+    if (!points.length) return;
+    if (opts.band) datasets.push(...bandDatasets(label, i, points, opts.band));
+    datasets.push({
+      label,
+      data: points.map((p) => ({ x: p.x, y: p.y })),
+      showLine: true,
+      borderColor: color(i),
+      backgroundColor: color(i),
+      pointRadius: 3,
+      borderWidth: 2,
+      fill: false,
+    });
+  });
+  return datasets;
+}
+
 /** Lines of a y quantity against x per series, with a CI band where `band` gives one; one chart per facet. */
-function lineCharts(
-  device: string,
-  suite: string,
-  cases: OkMeasurement[],
-  layout: Layout,
-  opts: {
-    kind: ChartKind;
-    title: string;
-    yTitle: string;
-    value: (c: OkMeasurement) => number | null;
-    band?: (c: OkMeasurement) => { lo: number; hi: number } | null;
-    logY: boolean;
-  },
-): ChartSpec[] {
+function lineCharts(device: string, suite: string, cases: OkMeasurement[], layout: Layout, opts: LineOptions): ChartSpec[] {
   const facets = [...groupBy(cases, (c) => labelOf(c, layout.facets))].slice(0, MAX_FACETS);
   return facets.map(([facet, own]) => {
-    const series = [...groupBy(own, (c) => labelOf(c, layout.series))];
-    const datasets: Record<string, unknown>[] = [];
-    series.forEach(([label, members], i) => {
-      const sorted = [...members].sort((a, b) => (numeric(a.params[layout.x]) ?? 0) - (numeric(b.params[layout.x]) ?? 0));
-      const points = sorted.flatMap((c) => {
-        const y = opts.value(c);
-        const x = numeric(c.params[layout.x]);
-        return y !== null && x !== null && y > 0 ? [{ c, x, y }] : [];
-      });
-      if (!points.length) return;
-      if (opts.band) {
-        const bands = points.map((p) => ({ x: p.x, ci: opts.band?.(p.c) ?? null }));
-        if (bands.every((b) => b.ci && b.ci.lo > 0)) {
-          datasets.push({
-            label: `${label} CI95 low`,
-            band: true,
-            data: bands.map((b) => ({ x: b.x, y: b.ci?.lo })),
-            showLine: true,
-            pointRadius: 0,
-            borderWidth: 0,
-            borderColor: color(i, 0),
-            backgroundColor: color(i, 0),
-            fill: false,
-          });
-          datasets.push({
-            label: `${label} CI95 high`,
-            band: true,
-            data: bands.map((b) => ({ x: b.x, y: b.ci?.hi })),
-            showLine: true,
-            pointRadius: 0,
-            borderWidth: 0,
-            borderColor: color(i, 0),
-            backgroundColor: color(i, 0.18),
-            fill: '-1',
-          });
-        }
-      }
-      datasets.push({
-        label,
-        data: points.map((p) => ({ x: p.x, y: p.y })),
-        showLine: true,
-        borderColor: color(i),
-        backgroundColor: color(i),
-        pointRadius: 3,
-        borderWidth: 2,
-        fill: false,
-      });
-    });
+    const datasets = seriesDatasets(own, layout, opts);
     const xs = [...new Set(own.map((c) => numeric(c.params[layout.x])).filter((v): v is number => v !== null && v > 0))].sort(
       (a, b) => a - b,
     );

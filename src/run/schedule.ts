@@ -90,105 +90,129 @@ export interface BudgetedSchedule {
 
 /**
  * A budget: first visits in priority order (calibration, headline, the rest breadth-first) while the controller
- * admits them, then the later visits of the admitted cases while the budget holds. Cases measured before (a
- * resumed run) keep their visits and get the rest.
+ * admits them, then the later visits of the admitted cases while the budget holds, then what time is left for
+ * the cases left out. Cases measured before (a resumed run) keep their visits and get the rest.
  */
+class BudgetedScheduler implements VisitScheduler {
+  readonly order: PrioritizedCase[];
+  private readonly controller: BudgetController;
+  private readonly firstPass: PrioritizedCase[];
+  private readonly revisits: PlannedCase[] = [];
+  /** Visits each case has had (its journal's, for a resumed run). */
+  private readonly visitOf: Map<string, number>;
+  private readonly priorityOf: Map<string, PrioritizedCase['priority']>;
+  private readonly left: PlannedCase[] = [];
+  private first = 0;
+  private pass = 2;
+  private cursor = 0;
+
+  constructor(
+    planned: PlannedCase[],
+    measured: ReadonlyMap<string, Measurement>,
+    private readonly options: BudgetedSchedule,
+  ) {
+    const { visits } = options;
+    this.order = prioritize(planned, options.isCalibration, (p) => p.headline === true);
+    this.controller = new BudgetController(options.budgetMs, visits, options.rule, options.costs, options.startMs);
+    this.firstPass = this.order.filter(({ planned: p }) => !measured.has(p.key));
+    for (const { planned: p } of this.order) {
+      const done = measured.get(p.key);
+      if (done?.status === 'ok' && visitsOf(done) < visits) {
+        this.controller.adopt(p.key, p.suite, visits - visitsOf(done));
+        this.revisits.push(p);
+      }
+    }
+    this.visitOf = new Map(this.order.map(({ planned: p }) => [p.key, visitsDone(measured.get(p.key), visits)]));
+    this.priorityOf = new Map(this.order.map((c) => [c.planned.key, c.priority]));
+  }
+
+  private candidate({ planned: p, priority }: PrioritizedCase): Candidate {
+    return { key: p.key, suite: p.suite, priority, timed: this.options.isTimed(p) && !p.skip };
+  }
+
+  remaining(): number {
+    const rest = this.firstPass.slice(this.first);
+    const pendingFirst = this.left.length ? rest.filter(({ planned: p }) => p.skip).length : rest.length;
+    return pendingFirst + this.revisits.reduce((n, p) => n + this.controller.visitsLeft(p.key), 0);
+  }
+
+  next(now: number): ScheduledVisit | null {
+    return this.nextFirst(now) ?? this.nextSkipped() ?? this.nextRevisit(now) ?? this.nextFill(now);
+  }
+
+  /** The next first visit the controller admits; at the first it refuses, everything after it is left out. */
+  private nextFirst(now: number): ScheduledVisit | null {
+    if (this.first >= this.firstPass.length || this.left.length) return null;
+    const item = this.firstPass[this.first]!;
+    if (item.planned.skip) {
+      this.first++;
+      return { plannedCase: item.planned, visit: 1, rule: this.options.rule };
+    }
+    const after = this.firstPass.slice(this.first + 1).map((c) => this.candidate(c));
+    const share = this.controller.admit(this.candidate(item), after, now);
+    if (share) {
+      this.first++;
+      return { plannedCase: item.planned, visit: 1, rule: share.rule, samplingBudgetMs: share.samplingMs };
+    }
+    const cut = this.firstPass.slice(this.first).filter(({ planned: p }) => !p.skip);
+    this.left.push(...cut.map(({ planned: p }) => p));
+    return null;
+  }
+
+  /** Skipped-by-rule cases after the cut are still recorded as what they are. */
+  private nextSkipped(): ScheduledVisit | null {
+    while (this.first < this.firstPass.length) {
+      const item = this.firstPass[this.first++]!;
+      if (item.planned.skip) return { plannedCase: item.planned, visit: 1, rule: this.options.rule };
+    }
+    return null;
+  }
+
+  private nextRevisit(now: number): ScheduledVisit | null {
+    for (; this.pass <= this.options.visits; this.pass++, this.cursor = 0) {
+      while (this.cursor < this.revisits.length) {
+        const p = this.revisits[this.cursor++]!;
+        if (this.visitOf.get(p.key)! !== this.pass - 1) continue;
+        const share = this.controller.revisit(p.key, now);
+        if (share) return { plannedCase: p, visit: this.pass, rule: share.rule, samplingBudgetMs: share.samplingMs };
+      }
+    }
+    return null;
+  }
+
+  /** Time the estimates kept back and the visits did not use: cases left out get one visit each, in order. */
+  private nextFill(now: number): ScheduledVisit | null {
+    if (!this.left.length) return null;
+    const candidates = this.left.map((p) => this.candidate({ planned: p, priority: this.priorityOf.get(p.key)! }));
+    const share = this.controller.admit(candidates[0]!, candidates.slice(1), now, 1, true);
+    if (!share) return null;
+    const [p] = this.left.splice(0, 1);
+    return { plannedCase: p!, visit: 1, rule: share.rule, samplingBudgetMs: share.samplingMs };
+  }
+
+  finished(visit: ScheduledVisit, measurement: Measurement, wallMs: number): void {
+    const { plannedCase } = visit;
+    const ran = measurement.status === 'ok' || measurement.status === 'checked' || measurement.status === 'numerics-failed';
+    if (ran)
+      this.controller.record(plannedCase.suite, visit.visit, wallMs, measurement.status === 'ok' ? (visit.samplingBudgetMs ?? 0) : 0);
+    if (visit.visit === 1) {
+      if (measurement.status === 'ok' && this.options.visits > 1) this.revisits.push(plannedCase);
+      else this.controller.ended(plannedCase.key);
+    }
+    if (measurement.status === 'ok' || visit.visit === 1) this.visitOf.set(plannedCase.key, visit.visit);
+  }
+
+  leftOut(): PlannedCase[] {
+    return this.left;
+  }
+}
+
 export function budgetedScheduler(
   planned: PlannedCase[],
   measured: ReadonlyMap<string, Measurement>,
   options: BudgetedSchedule,
 ): VisitScheduler & { order: PrioritizedCase[] } {
-  const { visits } = options;
-  const order = prioritize(planned, options.isCalibration, (p) => p.headline === true);
-  const controller = new BudgetController(options.budgetMs, visits, options.rule, options.costs, options.startMs);
-  const candidate = ({ planned: p, priority }: PrioritizedCase): Candidate => ({
-    key: p.key,
-    suite: p.suite,
-    priority,
-    timed: options.isTimed(p) && !p.skip,
-  });
-  const firstPass = order.filter(({ planned: p }) => !measured.has(p.key));
-  const revisits: PlannedCase[] = [];
-  for (const { planned: p } of order) {
-    const done = measured.get(p.key);
-    if (done?.status === 'ok' && visitsOf(done) < visits) {
-      controller.adopt(p.key, p.suite, visits - visitsOf(done));
-      revisits.push(p);
-    }
-  }
-  const visitOf = new Map(order.map(({ planned: p }) => [p.key, visitsDone(measured.get(p.key), visits)]));
-  const left: PlannedCase[] = [];
-  const priorityOf = new Map(order.map((c) => [c.planned.key, c.priority]));
-  let first = 0;
-  let pass = 2;
-  let cursor = 0;
-  const nextRevisit = (now: number): ScheduledVisit | null => {
-    for (; pass <= visits; pass++, cursor = 0) {
-      while (cursor < revisits.length) {
-        const p = revisits[cursor++]!;
-        if (visitOf.get(p.key)! !== pass - 1) continue;
-        const share = controller.revisit(p.key, now);
-        if (share) return { plannedCase: p, visit: pass, rule: share.rule, samplingBudgetMs: share.samplingMs };
-      }
-    }
-    return null;
-  };
-  return {
-    order,
-    remaining: () => {
-      const pendingFirst = left.length ? firstPass.slice(first).filter(({ planned: p }) => p.skip).length : firstPass.length - first;
-      return pendingFirst + revisits.reduce((n, p) => n + controller.visitsLeft(p.key), 0);
-    },
-    next(now) {
-      while (first < firstPass.length && left.length === 0) {
-        const item = firstPass[first]!;
-        if (item.planned.skip) {
-          first++;
-          return { plannedCase: item.planned, visit: 1, rule: options.rule };
-        }
-        const share = controller.admit(candidate(item), firstPass.slice(first + 1).map(candidate), now);
-        if (!share) {
-          left.push(
-            ...firstPass
-              .slice(first)
-              .filter(({ planned: p }) => !p.skip)
-              .map(({ planned: p }) => p),
-          );
-          break;
-        }
-        first++;
-        return { plannedCase: item.planned, visit: 1, rule: share.rule, samplingBudgetMs: share.samplingMs };
-      }
-      // Skipped-by-rule cases after the cut are still recorded as what they are.
-      while (first < firstPass.length) {
-        const item = firstPass[first++]!;
-        if (item.planned.skip) return { plannedCase: item.planned, visit: 1, rule: options.rule };
-      }
-      const revisit = nextRevisit(now);
-      if (revisit) return revisit;
-      // Time the estimates kept back and the visits did not use: cases left out get one visit each, in order.
-      if (left.length) {
-        const candidates = left.map((p) => candidate({ planned: p, priority: priorityOf.get(p.key)! }));
-        const share = controller.admit(candidates[0]!, candidates.slice(1), now, 1, true);
-        if (share) {
-          const [p] = left.splice(0, 1);
-          return { plannedCase: p!, visit: 1, rule: share.rule, samplingBudgetMs: share.samplingMs };
-        }
-      }
-      return null;
-    },
-    finished(visit, measurement, wallMs) {
-      const ran = measurement.status === 'ok' || measurement.status === 'checked' || measurement.status === 'numerics-failed';
-      if (ran)
-        controller.record(visit.plannedCase.suite, visit.visit, wallMs, measurement.status === 'ok' ? (visit.samplingBudgetMs ?? 0) : 0);
-      if (visit.visit === 1) {
-        if (measurement.status === 'ok' && visits > 1) revisits.push(visit.plannedCase);
-        else controller.ended(visit.plannedCase.key);
-      }
-      if (measurement.status === 'ok' || visit.visit === 1) visitOf.set(visit.plannedCase.key, visit.visit);
-    },
-    leftOut: () => left,
-  };
+  return new BudgetedScheduler(planned, measured, options);
 }
 
 /** One case of a budget's plan as `list --budget` shows it. */

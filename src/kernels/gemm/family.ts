@@ -80,65 +80,35 @@ function maxAbs(values: ArrayLike<number>): number {
 }
 
 /** One GEMM case: seeded A and B in the shape's layouts (NaN where the kernel must not read), C against float64. */
-export function gemmCase(spec: GemmCaseSpec, context: BuildContext): BuildResult {
+/** The case's operands (seeded, laid out with NaN in every gap) and the check of C against float64. */
+function gemmData(
+  spec: GemmCaseSpec,
+  problem: GemmProblem,
+  lengths: { a: number; b: number; c: number },
+  context: BuildContext,
+): { buffers: BufferDecl[]; check: OutputCheck } {
   const { shape, dtype } = spec;
-  const { m, n, k, batch } = shape;
-  if (dtype === 'f16' && !context.features.has('shader-f16')) return { kind: 'skip', reason: 'adapter has no shader-f16' };
-  const lengths = { a: copies(shape.a, batch) * m * shape.a.row, b: batch * k * shape.b.row, c: batch * m * shape.c.row };
-  const tooBig = buffersMisfit(
-    (['a', 'b', 'c'] as const).map((name) => ({ name, usage: 'storage' as const, type: dtype, length: lengths[name], canary: CANARY })),
-    context.limits,
-  );
-  if (tooBig) return { kind: 'skip', reason: tooBig };
-  const problem: GemmProblem = {
-    m,
-    n,
-    k,
-    batch,
-    dtype,
-    a: { buffer: 'a', rows: addressing(shape.a, m, batch) },
-    b: { buffer: 'b', rows: { batchStride: batch > 1 ? k * shape.b.row : 0, rowStride: shape.b.row } },
-    c: { buffer: 'c', rows: addressing(shape.c, m, batch) },
-  };
-  const defect = problemDefect(problem);
-  if (defect) return { kind: 'skip', reason: defect };
-  const plan =
-    typeof spec.kernel === 'object'
-      ? (planDefect(problem, spec.kernel, context) ?? spec.kernel)
-      : planGemm(problem, context, spec.tiling, spec.kernel === 'auto' ? undefined : spec.kernel);
-  if (typeof plan === 'string') return { kind: 'skip', reason: plan };
-
+  const { m, n, k, batch } = problem;
   // Inputs of order one, B scaled by 1/sqrt(k) so that every output is too.
   const a = seededUniform(copies(shape.a, batch) * m * k, context.seed, dtype);
   const b = seededUniform(batch * k * n, (context.seed + 1) >>> 0, dtype, -1 / Math.sqrt(k), 1 / Math.sqrt(k));
   const gaps = shape.c.row > n;
   const cData = gaps ? layOut(new Float32Array(batch * m * n).fill(NaN), shape.c, m, n, batch, GAP_VALUE) : undefined;
+  const operand = (name: string, role: BufferDecl['role'], length: number, data: Float32Array): BufferDecl => ({
+    name,
+    role,
+    usage: 'storage',
+    type: dtype,
+    length,
+    canary: CANARY,
+    data,
+    input: true,
+  });
   const buffers: BufferDecl[] = [
-    {
-      name: 'a',
-      role: 'activations',
-      usage: 'storage',
-      type: dtype,
-      length: lengths.a,
-      canary: CANARY,
-      data: layOut(a, shape.a, m, k, batch, NaN),
-      input: true,
-    },
-    {
-      name: 'b',
-      role: 'weights',
-      usage: 'storage',
-      type: dtype,
-      length: lengths.b,
-      canary: CANARY,
-      data: layOut(b, { row: shape.b.row, order: 'batch-major' }, k, n, batch, NaN),
-      input: true,
-    },
+    operand('a', 'activations', lengths.a, layOut(a, shape.a, m, k, batch, NaN)),
+    operand('b', 'weights', lengths.b, layOut(b, { row: shape.b.row, order: 'batch-major' }, k, n, batch, NaN)),
     { name: 'c', role: 'activations', usage: 'storage', type: dtype, length: lengths.c, canary: CANARY, ...(cData && { data: cData }) },
   ];
-  const emitted = emitGemm(problem, plan, { name: 'gemm' }, context.limits);
-  buffers.push(...emitted.buffers);
-
   const reference = { batch, m, n, k, sharedA: shape.a.order === 'shared' };
   const sampled: SampledRows | undefined = sampleRows(
     batch * m,
@@ -169,6 +139,40 @@ export function gemmCase(spec: GemmCaseSpec, context: BuildContext): BuildResult
     },
     ...(sampled && { sampledRows: sampled }),
   };
+  return { buffers, check };
+}
+
+export function gemmCase(spec: GemmCaseSpec, context: BuildContext): BuildResult {
+  const { shape, dtype } = spec;
+  const { m, n, k, batch } = shape;
+  if (dtype === 'f16' && !context.features.has('shader-f16')) return { kind: 'skip', reason: 'adapter has no shader-f16' };
+  const lengths = { a: copies(shape.a, batch) * m * shape.a.row, b: batch * k * shape.b.row, c: batch * m * shape.c.row };
+  const tooBig = buffersMisfit(
+    (['a', 'b', 'c'] as const).map((name) => ({ name, usage: 'storage' as const, type: dtype, length: lengths[name], canary: CANARY })),
+    context.limits,
+  );
+  if (tooBig) return { kind: 'skip', reason: tooBig };
+  const problem: GemmProblem = {
+    m,
+    n,
+    k,
+    batch,
+    dtype,
+    a: { buffer: 'a', rows: addressing(shape.a, m, batch) },
+    b: { buffer: 'b', rows: { batchStride: batch > 1 ? k * shape.b.row : 0, rowStride: shape.b.row } },
+    c: { buffer: 'c', rows: addressing(shape.c, m, batch) },
+  };
+  const defect = problemDefect(problem);
+  if (defect) return { kind: 'skip', reason: defect };
+  const plan =
+    typeof spec.kernel === 'object'
+      ? (planDefect(problem, spec.kernel, context) ?? spec.kernel)
+      : planGemm(problem, context, spec.tiling, spec.kernel === 'auto' ? undefined : spec.kernel);
+  if (typeof plan === 'string') return { kind: 'skip', reason: plan };
+
+  const { buffers, check } = gemmData(spec, problem, lengths, context);
+  const emitted = emitGemm(problem, plan, { name: 'gemm' }, context.limits);
+  buffers.push(...emitted.buffers);
   const work = gemmWork(problem);
   const kernelCase: KernelCase = {
     buffers,
