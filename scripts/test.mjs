@@ -32,10 +32,12 @@ if (files.length === 0) {
   process.exit(1);
 }
 // Lint (typescript-eslint, function length, the layering of src/) and formatting, before a full run.
-for (const [tool, args] of groups.length ? [] : [
-  ['eslint', ['.']],
-  ['prettier', ['--check', '.', '--log-level', 'warn']],
-]) {
+for (const [tool, args] of groups.length
+  ? []
+  : [
+      ['eslint', ['.']],
+      ['prettier', ['--check', '.', '--log-level', 'warn']],
+    ]) {
   const bin = join(root, 'node_modules', tool, 'bin', tool === 'eslint' ? 'eslint.js' : 'prettier.cjs');
   const checked = spawnSync(process.execPath, [bin, ...args], { stdio: 'inherit', cwd: root });
   if (checked.status !== 0) {
