@@ -48,8 +48,6 @@ fn main(@builtin(subgroup_invocation_id) sl: u32, @builtin(workgroup_id) wid: ve
   let n_rows = min(R, params.rows - row0);
   // Rows are ordered by query position: the block's last row sees the furthest; each row masks the rest.
   let t_stop = min(cell.t_end, row_limit(row0 + n_rows - 1u, cell.kv_len));
-  let k_head = cell.head_row * DQ4;
-  let v_head = cell.head_row * V_STRIDE4;
 
   for (var r = 0u; r < R; r++) {
     let row = row0 + min(r, n_rows - 1u);
@@ -66,9 +64,10 @@ fn main(@builtin(subgroup_invocation_id) sl: u32, @builtin(workgroup_id) wid: ve
   }
 
   for (var t = cell.t_begin; t < t_stop; t++) {
-    let kr = k_head + t * DQ4;
+    let at = kv_row(cell.head, t);
+    let kr = at.row * DQ4;
     for (var c = 0u; c < MAXC; c++) {
-      if (c * LANES < DQ4) { kc[c] = vec4<f32>(k[kr + min(c * LANES + sl, DQ4 - 1u)]); }
+      if (c * LANES < DQ4) { kc[c] = vec4<f32>(k_at(at.pool, kr + min(c * LANES + sl, DQ4 - 1u))); }
     }
     for (var r = 0u; r < R; r++) {
       var part = 0.0;
@@ -83,10 +82,10 @@ fn main(@builtin(subgroup_invocation_id) sl: u32, @builtin(workgroup_id) wid: ve
       l[r] = l[r] * alpha[r] + p[r];
       m[r] = m_new;
     }
-    let vr = v_head + t * V_STRIDE4;
+    let vr = at.row * V_STRIDE4;
     for (var c = 0u; c < MAXC; c++) {
       if (c * LANES < DV4) {
-        let vv = vec4<f32>(v[vr + min(c * LANES + sl, DV4 - 1u)]);
+        let vv = vec4<f32>(v_at(at.pool, vr + min(c * LANES + sl, DV4 - 1u)));
         for (var r = 0u; r < R; r++) { ac[r * MAXC + c] = fma(vec4<f32>(p[r]), vv, ac[r * MAXC + c] * alpha[r]); }
       }
     }

@@ -62,12 +62,10 @@ fn main(@builtin(local_invocation_index) lid: u32, @builtin(workgroup_id) wid: v
   let row0 = (wid.y % params.row_blocks) * BR;
   let b = wid.z;
   let kv_len = seqs[2u * b];
-  let kv_off = seqs[2u * b + 1u];
   let t_begin = split * params.chunk;
   // Rows are ordered by query position, so the block's last valid row sees the most tokens.
   let t_stop = min(min(t_begin + params.chunk, kv_len), block_row_limit(min(row0 + BR, params.rows) - 1u, kv_len));
-  let k_head = (kv_off * params.n_kv + kvh * kv_len) * DQ4;
-  let v_head = (kv_off * params.n_kv + kvh * kv_len) * V_STRIDE4;
+  let head = kv_head(b, kvh, kv_len);
 
   for (var r = lid; r < BR; r += WG) {
     let row = min(row0 + r, params.rows - 1u);
@@ -103,12 +101,17 @@ fn main(@builtin(local_invocation_index) lid: u32, @builtin(workgroup_id) wid: v
       var sacc: array<vec4<f32>, MAX_ACC>;
       for (var i = 0u; i < RCH * S_TC; i++) { sacc[i] = vec4<f32>(0.0); }
       var krow: array<u32, MAX_ACC>;
-      for (var j = 0u; j < S_TC; j++) { krow[j] = k_head + (t0 + min(s_lane + j * SC, n_tok - 1u)) * DQ4; }
+      var kpool: array<u32, MAX_ACC>;
+      for (var j = 0u; j < S_TC; j++) {
+        let kr = kv_row(head, t0 + min(s_lane + j * SC, n_tok - 1u));
+        kpool[j] = kr.pool;
+        krow[j] = kr.row * DQ4;
+      }
       var qrow: array<u32, MAX_ACC>;
       for (var i = 0u; i < RCH; i++) { qrow[i] = qrow_s[min(s_group + (ps * RCH + i) * S_RG, BR - 1u)]; }
       for (var d4 = 0u; d4 < params.dq4; d4++) {
         var kk: array<vec4<f32>, MAX_ACC>;
-        for (var j = 0u; j < S_TC; j++) { kk[j] = vec4<f32>(k[krow[j] + d4]); }
+        for (var j = 0u; j < S_TC; j++) { kk[j] = vec4<f32>(k_at(kpool[j], krow[j] + d4)); }
         for (var i = 0u; i < RCH; i++) {
           let qv = vec4<f32>(q[qrow[i] + d4]);
           for (var j = 0u; j < S_TC; j++) { sacc[i * S_TC + j] = fma(qv, kk[j], sacc[i * S_TC + j]); }
@@ -157,8 +160,9 @@ fn main(@builtin(local_invocation_index) lid: u32, @builtin(workgroup_id) wid: v
     }
     for (var tok = o_tg; tok < n_tok; tok += TG) {
       var vv: array<vec4<f32>, MAX_ACC>;
-      let vrow = v_head + (t0 + tok) * V_STRIDE4;
-      for (var j = 0u; j < O_TC; j++) { vv[j] = vec4<f32>(v[vrow + min(o_lane + j * OC, DV4 - 1u)]); }
+      let vr = kv_row(head, t0 + tok);
+      let vrow = vr.row * V_STRIDE4;
+      for (var j = 0u; j < O_TC; j++) { vv[j] = vec4<f32>(v_at(vr.pool, vrow + min(o_lane + j * OC, DV4 - 1u))); }
       for (var i = 0u; i < O_TR; i++) {
         let p = p_s[min(o_group + i * ORG, BR - 1u) * BK + tok];
         l[i] += p;

@@ -59,11 +59,9 @@ fn main(@builtin(local_invocation_index) lid: u32, @builtin(workgroup_id) wid: v
   let kvh = wid.y;
   let b = wid.z;
   let kv_len = seqs[2u * b];
-  let kv_off = seqs[2u * b + 1u];
   // Rows are ordered by query position, so the block's last valid row sees the most tokens.
   let t_stop = block_row_limit(min(row0 + BR, params.rows) - 1u, kv_len);
-  let k_head = (kv_off * params.n_kv + kvh * kv_len) * DQ4;
-  let v_head = (kv_off * params.n_kv + kvh * kv_len) * DV4;
+  let head = kv_head(b, kvh, kv_len);
 
   for (var i = lid; i < BR * DQ4; i += WG) {
     let row = row0 + i / DQ4;
@@ -105,7 +103,10 @@ fn main(@builtin(local_invocation_index) lid: u32, @builtin(workgroup_id) wid: v
     for (var i = lid; i < BK * DQ4; i += WG) {
       let tok = i / DQ4;
       var x = vec4<f32>(0.0);
-      if (tok < n_tok) { x = vec4<f32>(k[k_head + (t0 + tok) * DQ4 + i % DQ4]); }
+      if (tok < n_tok) {
+        let r = kv_row(head, t0 + tok);
+        x = vec4<f32>(k_at(r.pool, r.row * DQ4 + i % DQ4));
+      }
       kv_s[tok * KSQ + i % DQ4] = x;
     }
     workgroupBarrier();
@@ -153,7 +154,10 @@ fn main(@builtin(local_invocation_index) lid: u32, @builtin(workgroup_id) wid: v
     for (var i = lid; i < BK * DV4; i += WG) {
       let tok = i / DV4;
       var x = vec4<f32>(0.0);
-      if (tok < n_tok) { x = vec4<f32>(v[v_head + (t0 + tok) * DV4 + i % DV4]); }
+      if (tok < n_tok) {
+        let r = kv_row(head, t0 + tok);
+        x = vec4<f32>(v_at(r.pool, r.row * DV4 + i % DV4));
+      }
       kv_s[tok * KSV + i % DV4] = x;
     }
     workgroupBarrier();

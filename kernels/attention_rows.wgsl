@@ -41,8 +41,6 @@ fn main(@builtin(global_invocation_id) gid: vec3<u32>, @builtin(num_workgroups) 
   let n_rows = min(RPI, params.rows - row0);
   // Rows are ordered by query position: the group's last row sees the furthest; each row masks the rest.
   let t_stop = min(cell.t_end, row_limit(row0 + n_rows - 1u, cell.kv_len));
-  let k_head = cell.head_row * DQ4;
-  let v_head = cell.head_row * V_STRIDE4;
 
   var qr: array<vec4<f32>, MAXQ>;
   var acc: array<vec4<f32>, MAXV>;
@@ -63,14 +61,15 @@ fn main(@builtin(global_invocation_id) gid: vec3<u32>, @builtin(num_workgroups) 
     // Tokens past the end re-read the last one (in bounds) and are masked.
     let last = t_stop - 1u;
     let t = vec4<u32>(t0, min(t0 + 1u, last), min(t0 + 2u, last), min(t0 + 3u, last));
-    let kr = vec4<u32>(k_head) + t * DQ4;
+    let at = kv_rows4(cell.head, t);
+    let kr = at.row * DQ4;
     var s: array<vec4<f32>, MAX_RPI>;
     for (var r = 0u; r < RPI; r++) { s[r] = vec4<f32>(0.0); }
     for (var d4 = 0u; d4 < params.dq4; d4++) {
-      let k0 = vec4<f32>(k[kr.x + d4]);
-      let k1 = vec4<f32>(k[kr.y + d4]);
-      let k2 = vec4<f32>(k[kr.z + d4]);
-      let k3 = vec4<f32>(k[kr.w + d4]);
+      let k0 = vec4<f32>(k_at(at.pool.x, kr.x + d4));
+      let k1 = vec4<f32>(k_at(at.pool.y, kr.y + d4));
+      let k2 = vec4<f32>(k_at(at.pool.z, kr.z + d4));
+      let k3 = vec4<f32>(k_at(at.pool.w, kr.w + d4));
       for (var r = 0u; r < RPI; r++) {
         let qv = qr[r * DQ4 + d4];
         s[r] += vec4<f32>(dot(qv, k0), dot(qv, k1), dot(qv, k2), dot(qv, k3));
@@ -87,12 +86,12 @@ fn main(@builtin(global_invocation_id) gid: vec3<u32>, @builtin(num_workgroups) 
       l[r] = l[r] * alpha[r] + ((p[r].x + p[r].y) + (p[r].z + p[r].w));
       m[r] = m_new;
     }
-    let vr = vec4<u32>(v_head) + t * V_STRIDE4;
+    let vr = at.row * V_STRIDE4;
     for (var c4 = 0u; c4 < params.dv4; c4++) {
-      let v0 = vec4<f32>(v[vr.x + c4]);
-      let v1 = vec4<f32>(v[vr.y + c4]);
-      let v2 = vec4<f32>(v[vr.z + c4]);
-      let v3 = vec4<f32>(v[vr.w + c4]);
+      let v0 = vec4<f32>(v_at(at.pool.x, vr.x + c4));
+      let v1 = vec4<f32>(v_at(at.pool.y, vr.y + c4));
+      let v2 = vec4<f32>(v_at(at.pool.z, vr.z + c4));
+      let v3 = vec4<f32>(v_at(at.pool.w, vr.w + c4));
       for (var r = 0u; r < RPI; r++) {
         let pr = p[r];
         let x = fma(vec4<f32>(pr.y), v1, fma(vec4<f32>(pr.x), v0, acc[r * DV4 + c4] * alpha[r]));

@@ -121,8 +121,6 @@ fn attend_tile(sl: u32, lid: u32, wid: vec3<u32>, groups: vec3<u32>) -> Tile {
   // Rows are ordered by position: the block's last row sees the furthest.
   let t_stop = min(cell.t_end, row_limit(min(block0 + WG * RPI, params.rows) - 1u, cell.kv_len));
   let row0 = block0 + lid * RPI;
-  let k_base = cell.head_row * DQ4;
-  let v_base = cell.head_row * V_STRIDE4;
 
   for (var r = 0u; r < RPI; r++) {
     let row = min(row0 + r, params.rows - 1u);
@@ -149,8 +147,10 @@ fn attend_tile(sl: u32, lid: u32, wid: vec3<u32>, groups: vec3<u32>) -> Tile {
       // Tokens past the end re-read the last one (in bounds) and are masked.
       let ta = min(vec4<u32>(t0) + vec4<u32>(0u, 1u, 2u, 3u), vec4<u32>(last));
       let tb = min(vec4<u32>(t0) + vec4<u32>(4u, 5u, 6u, 7u), vec4<u32>(last));
-      let ka = vec4<u32>(k_base) + ta * DQ4;
-      let kb = vec4<u32>(k_base) + tb * DQ4;
+      let ra = kv_rows4(cell.head, ta);
+      let rb = kv_rows4(cell.head, tb);
+      let ka = ra.row * DQ4;
+      let kb = rb.row * DQ4;
       for (var r = 0u; r < RPI; r++) {
         sa[r] = vec4<f32>(0.0);
         sb[r] = vec4<f32>(0.0);
@@ -159,14 +159,14 @@ fn attend_tile(sl: u32, lid: u32, wid: vec3<u32>, groups: vec3<u32>) -> Tile {
       // values per gather instead of one), then every lane takes each vec4 from its owner by shuffle.
       for (var j = 0u; j < DQ4; j += 8u) {
         let col = min(j + sl, DQ4 - 1u);
-        let c0 = vec4<f32>(k[ka.x + col]);
-        let c1 = vec4<f32>(k[ka.y + col]);
-        let c2 = vec4<f32>(k[ka.z + col]);
-        let c3 = vec4<f32>(k[ka.w + col]);
-        let c4 = vec4<f32>(k[kb.x + col]);
-        let c5 = vec4<f32>(k[kb.y + col]);
-        let c6 = vec4<f32>(k[kb.z + col]);
-        let c7 = vec4<f32>(k[kb.w + col]);
+        let c0 = vec4<f32>(k_at(ra.pool.x, ka.x + col));
+        let c1 = vec4<f32>(k_at(ra.pool.y, ka.y + col));
+        let c2 = vec4<f32>(k_at(ra.pool.z, ka.z + col));
+        let c3 = vec4<f32>(k_at(ra.pool.w, ka.w + col));
+        let c4 = vec4<f32>(k_at(rb.pool.x, kb.x + col));
+        let c5 = vec4<f32>(k_at(rb.pool.y, kb.y + col));
+        let c6 = vec4<f32>(k_at(rb.pool.z, kb.z + col));
+        let c7 = vec4<f32>(k_at(rb.pool.w, kb.w + col));
         for (var e = 0u; e < min(8u, DQ4 - j); e++) {
           qk(j + e, subgroupShuffle(c0, e), subgroupShuffle(c1, e), subgroupShuffle(c2, e), subgroupShuffle(c3, e), subgroupShuffle(c4, e), subgroupShuffle(c5, e), subgroupShuffle(c6, e), subgroupShuffle(c7, e));
         }
@@ -209,16 +209,18 @@ fn attend_tile(sl: u32, lid: u32, wid: vec3<u32>, groups: vec3<u32>) -> Tile {
         let t0 = tile0 + blk * 8u;
         let ta = min(vec4<u32>(t0) + vec4<u32>(0u, 1u, 2u, 3u), vec4<u32>(last));
         let tb = min(vec4<u32>(t0) + vec4<u32>(4u, 5u, 6u, 7u), vec4<u32>(last));
-        let va = vec4<u32>(v_base) + ta * V_STRIDE4 + vec4<u32>(col);
-        let vb = vec4<u32>(v_base) + tb * V_STRIDE4 + vec4<u32>(col);
-        let c0 = vec4<f32>(v[va.x]);
-        let c1 = vec4<f32>(v[va.y]);
-        let c2 = vec4<f32>(v[va.z]);
-        let c3 = vec4<f32>(v[va.w]);
-        let c4 = vec4<f32>(v[vb.x]);
-        let c5 = vec4<f32>(v[vb.y]);
-        let c6 = vec4<f32>(v[vb.z]);
-        let c7 = vec4<f32>(v[vb.w]);
+        let ra = kv_rows4(cell.head, ta);
+        let rb = kv_rows4(cell.head, tb);
+        let va = ra.row * V_STRIDE4 + vec4<u32>(col);
+        let vb = rb.row * V_STRIDE4 + vec4<u32>(col);
+        let c0 = vec4<f32>(v_at(ra.pool.x, va.x));
+        let c1 = vec4<f32>(v_at(ra.pool.y, va.y));
+        let c2 = vec4<f32>(v_at(ra.pool.z, va.z));
+        let c3 = vec4<f32>(v_at(ra.pool.w, va.w));
+        let c4 = vec4<f32>(v_at(rb.pool.x, vb.x));
+        let c5 = vec4<f32>(v_at(rb.pool.y, vb.y));
+        let c6 = vec4<f32>(v_at(rb.pool.z, vb.z));
+        let c7 = vec4<f32>(v_at(rb.pool.w, vb.w));
         for (var r = 0u; r < RPI; r++) {
           pa[r] = ptile[(blk * RPI + r) * 2u];
           pb[r] = ptile[(blk * RPI + r) * 2u + 1u];

@@ -2,6 +2,9 @@ import { Args, Flags } from '@oclif/core';
 import { BaseCommand } from '../cli/base.js';
 import { UserError } from '../errors.js';
 import { DEFAULT_COSTS, formatBudget, parseBudget } from '../run/budget.js';
+import { loadDeviceFile } from '../run/device-file.js';
+import { planOnDevice, type DevicePlan } from '../run/device-plan.js';
+import { formatBytes } from '../report/format.js';
 import { DEFAULT_RUN_OPTIONS, MAX_VISITS, planCases, suitesToRun } from '../run/runner.js';
 import { simulateBudget, type PlannedShare } from '../run/schedule.js';
 import { visitRule } from '../results/visits.js';
@@ -23,6 +26,8 @@ export interface ListResult {
   suites: ListedSuite[];
   cases?: PlannedCase[];
   plan?: BudgetPlan;
+  /** With --limits: each case as it would go on that device. */
+  device?: { name: string; source?: string; memoryBytes: number; cases: DevicePlan[] };
 }
 
 export interface BudgetPlan {
@@ -41,6 +46,7 @@ export default class List extends BaseCommand {
     '<%= config.bin %> list',
     '<%= config.bin %> list calibration --profile quick',
     '<%= config.bin %> list calibration -a mib=8,16',
+    '<%= config.bin %> list mla-decode --profile standard --limits nvidia-h100-vulkan',
   ];
   static override args = { suite: Args.string({ description: 'suite name or path to a suite .json: list its cases' }) };
   static override flags = {
@@ -56,6 +62,11 @@ export default class List extends BaseCommand {
       char: 'b',
       description:
         "print what `run --budget` would run, in order, with each case's share (from starting cost estimates: a run re-plans from what it measures), and what it would leave out",
+    }),
+    limits: Flags.string({
+      description:
+        'plan against another device: which cases would run or skip there, and the memory each needs. A JSON of its GPUSupportedLimits, features and memoryBytes, or the name of a shipped one (limits/*.json)',
+      exclusive: ['budget'],
     }),
     visits: Flags.integer({
       description: 'visits per case, as run --visits (with --budget)',
@@ -93,6 +104,22 @@ export default class List extends BaseCommand {
         skipped: planned.filter((c) => c.skip).length,
       });
       if (args.suite) cases = planned;
+    }
+    if (flags.limits !== undefined) {
+      const device = loadDeviceFile(flags.limits);
+      const families = new Map(suites.map((suite) => [suite.name, suite.family]));
+      const planned = suites.flatMap((suite) =>
+        planSuite(suite, {
+          profile,
+          overrides: args.suite ? overrides : overrides.filter((o) => hasOwnKey(suite.axes, o.axis)),
+          ...(flags.filter && { filter: flags.filter }),
+          ...(flags.dtype && { dtypes: flags.dtype }),
+        }),
+      );
+      const cases = planOnDevice(planned, (suite) => families.get(suite) ?? '', device);
+      const result = { name: device.name, ...(device.source && { source: device.source }), memoryBytes: device.memoryBytes, cases };
+      if (!this.jsonEnabled()) this.log(renderDevicePlan(result, profile));
+      return { profile, suites: listed, device: result };
     }
     const plan = flags.budget === undefined ? undefined : budgetPlan(names, flags, profile);
     if (plan && !this.jsonEnabled()) {
@@ -160,6 +187,20 @@ function renderPlan(plan: BudgetPlan, profile: Profile): string {
   if (plan.leftOut.length) {
     lines.push(`left out (budget): ${plan.leftOut.length} cases`);
     for (const key of plan.leftOut) lines.push(`      ${key}`);
+  }
+  return lines.join('\n');
+}
+
+function renderDevicePlan(device: NonNullable<ListResult['device']>, profile: Profile): string {
+  const fitting = device.cases.filter((c) => c.fits).length;
+  const lines = [
+    `Plan on ${device.name} (${formatBytes(device.memoryBytes)} of device memory), profile ${profile}: ${fitting} of ${device.cases.length} cases would run`,
+    ...(device.source ? [`  limits from: ${device.source}`] : []),
+  ];
+  for (const c of device.cases) {
+    if (c.fits === null) lines.push(`  ${c.key}  (not planned: ${c.reason})`);
+    else if (!c.fits) lines.push(`  ${c.key}  (skipped: ${c.reason})`);
+    else lines.push(`  ${c.key}  needs ${formatBytes(c.bytes)}${c.kvCacheBytes ? ` (KV cache ${formatBytes(c.kvCacheBytes)})` : ''}`);
   }
   return lines.join('\n');
 }

@@ -1,6 +1,7 @@
 import { createRequire } from 'node:module';
+import { totalmem } from 'node:os';
 import { UserError } from '../errors.js';
-import { yieldHostThread } from './host-priority.js';
+import { isSoftwareAdapter, yieldHostThread } from './host-priority.js';
 
 const require = createRequire(import.meta.url);
 
@@ -37,6 +38,11 @@ export interface GpuContext {
   readonly limits: DeviceLimits;
   readonly toggles: DawnToggles;
   readonly options: GpuOptions;
+  /**
+   * Bytes of device memory a case's buffers may take: on a software adapter half the host's memory (its buffers are
+   * host memory, beside the host's own copies while they upload); on a GPU unknown (WebGPU does not say).
+   */
+  readonly memoryBytes?: number;
   /** Nice value the host thread was lowered to while a CPU adapter runs (see yieldHostThread), else null. */
   readonly hostThreadNice: number | null;
   /** Set once the device is lost for any reason other than our own destroy(). */
@@ -143,6 +149,7 @@ export async function openGpu(options: GpuOptions = DEFAULT_GPU_OPTIONS): Promis
     adapter: description,
     features: new Set(features),
     limits,
+    ...(isSoftwareAdapter(description) && { memoryBytes: Math.floor(totalmem() / 2) }),
     toggles: dawnToggles(options),
     options,
     hostThreadNice,

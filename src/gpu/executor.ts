@@ -1,5 +1,13 @@
 import { toF16Array, fromF16Array } from '../util/f16.js';
-import { bufferBytes, type BufferDecl, type KernelCase, type StageDecl, type TailDispatch } from '../kernels/spec.js';
+import {
+  bufferBytes,
+  elementBytes,
+  stageBindings,
+  type BufferDecl,
+  type KernelCase,
+  type StageDecl,
+  type TailDispatch,
+} from '../kernels/spec.js';
 import type { GpuContext } from './device.js';
 import type { TrackedAllocator } from './memory.js';
 import { getPipeline } from './pipelines.js';
@@ -21,6 +29,33 @@ export function encodeBufferContents(decl: BufferDecl): Uint8Array {
     if (decl.data) new Uint8Array(bytes.buffer).set(new Uint8Array(decl.data.buffer, decl.data.byteOffset, decl.data.byteLength));
   }
   return bytes;
+}
+
+/** Bytes of a filled upload written at a time: the host holds one chunk, never the buffer's whole contents. */
+const FILL_CHUNK_BYTES = 64 * 2 ** 20;
+
+/** Writes a `fill` buffer's contents (canary past its valid elements) into its mapped range, chunk by chunk. */
+function uploadFilled(buffer: GPUBuffer, decl: BufferDecl, bytes: number): void {
+  const fill = decl.fill!;
+  const size = elementBytes(decl.type);
+  if (decl.type !== 'f16' && decl.type !== 'f32') throw new Error(`buffer ${decl.name}: fill is for float buffers`);
+  for (let offset = 0; offset < bytes; offset += FILL_CHUNK_BYTES) {
+    const chunk = Math.min(FILL_CHUNK_BYTES, bytes - offset);
+    const range = buffer.getMappedRange(offset, chunk);
+    const first = offset / size;
+    const valid = Math.max(0, Math.min(chunk / size, decl.length - first));
+    const values = new Float32Array(valid);
+    if (valid > 0) fill(first, values);
+    if (decl.type === 'f16') {
+      const halves = new Uint16Array(range);
+      halves.fill(F16_NAN_BITS);
+      halves.set(toF16Array(values));
+    } else {
+      const words = new Float32Array(range);
+      new Uint32Array(range).fill(F32_NAN_BITS);
+      words.set(values);
+    }
+  }
 }
 
 export interface TransferStats {
@@ -58,27 +93,23 @@ export class PreparedCase {
     const uploadStart = performance.now();
     let uploadBytes = 0;
     for (const decl of spec.buffers) {
-      const contents = encodeBufferContents(decl);
       const usage =
         decl.usage === 'uniform'
           ? GPUBufferUsage.UNIFORM | GPUBufferUsage.COPY_DST
           : GPUBufferUsage.STORAGE | GPUBufferUsage.COPY_SRC | GPUBufferUsage.COPY_DST;
-      const buffer = allocator.createBuffer(decl.role, {
-        label: decl.name,
-        size: contents.byteLength,
-        usage,
-        mappedAtCreation: true,
-      });
-      new Uint8Array(buffer.getMappedRange()).set(contents);
+      const size = bufferBytes(decl);
+      const buffer = allocator.createBuffer(decl.role, { label: decl.name, size, usage, mappedAtCreation: true });
+      if (decl.fill && !decl.data) uploadFilled(buffer, decl, size);
+      else new Uint8Array(buffer.getMappedRange()).set(encodeBufferContents(decl));
       buffer.unmap();
-      uploadBytes += contents.byteLength;
+      uploadBytes += size;
       buffers.set(decl.name, { decl, buffer });
     }
     const prepareStages = async (decls: readonly StageDecl[]): Promise<PreparedStage[]> => {
       const prepared: PreparedStage[] = [];
       for (const decl of decls) {
         const { pipeline, compileMs } = await getPipeline(device, decl);
-        const entries = decl.bindings.map((name, binding) => {
+        const entries = stageBindings(decl).map(({ name, binding }) => {
           const entry = buffers.get(name);
           if (!entry) throw new Error(`stage ${decl.name} binds unknown buffer ${name}`);
           return { binding, resource: { buffer: entry.buffer } };

@@ -1,7 +1,7 @@
 import { readFileSync } from 'node:fs';
 import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
-import type { Dtype, StageDecl } from '../kernels/spec.js';
+import { POOL_BINDING_BASE, type Dtype, type StageDecl } from '../kernels/spec.js';
 
 /** kernels/ sits at the package root, two levels above both src/gpu and dist/gpu. */
 export const KERNELS_DIR = join(dirname(fileURLToPath(import.meta.url)), '..', '..', 'kernels');
@@ -47,11 +47,43 @@ export function sizesPrelude(sizes: Record<string, number> = {}): string {
     .join('');
 }
 
-/** The shader with the dtype and sizes prelude; its own `enable` directives stay first, as WGSL requires. */
-export function withPrelude(dtype: Dtype, source: string, sizes: Record<string, number> = {}): string {
+/**
+ * A stage's buffer pools in WGSL (StageDecl.pools), the stand-in for a binding array WebGPU lacks: pool NAME's further
+ * buffers NAME_1, NAME_2, ... bound from POOL_BINDING_BASE on, and `NAME_at(pool, i)` (read_write pools also
+ * `NAME_put(pool, i, x)`) switching on the pool index. One pool: the accessor is the binding itself, no branch.
+ */
+export function poolsPrelude(stage: Pick<StageDecl, 'pools'>): string {
+  let binding = POOL_BINDING_BASE;
+  return (stage.pools ?? [])
+    .map(({ name, buffers, access, sameAs }) => {
+      if (!/^[a-z_][a-z0-9_]*$/.test(name)) throw new Error(`bad pool name ${name}`);
+      if (sameAs) {
+        if (!/^[a-z_][a-z0-9_]*$/.test(sameAs) || access !== 'read') throw new Error(`bad pool alias ${name} = ${sameAs}`);
+        return `fn ${name}_at(pool: u32, i: u32) -> vec4<T> {\n  if (pool == 0u) { return ${name}[i]; }\n  return ${sameAs}_at(pool, i);\n}\n`;
+      }
+      const further = buffers.map((_, i) => `${name}_${i + 1}`);
+      const declarations = further.map((n) => `@group(0) @binding(${binding++}) var<storage, ${access}> ${n}: array<vec4<T>>;\n`);
+      const branch = (body: (n: string) => string) =>
+        further.length === 0
+          ? `  ${body(name)}\n`
+          : `  switch pool {\n${further.map((n, i) => `    case ${i + 1}u: { ${body(n)} }\n`).join('')}    default: { ${body(name)} }\n  }\n`;
+      const at = `fn ${name}_at(pool: u32, i: u32) -> vec4<T> {\n${branch((n) => `return ${n}[i];`)}}\n`;
+      const put = access === 'read_write' ? `fn ${name}_put(pool: u32, i: u32, x: vec4<T>) {\n${branch((n) => `${n}[i] = x;`)}}\n` : '';
+      return declarations.join('') + at + put;
+    })
+    .join('');
+}
+
+/** The shader with the dtype, sizes and pools prelude; its own `enable` directives stay first, as WGSL requires. */
+export function withPrelude(
+  dtype: Dtype,
+  source: string,
+  sizes: Record<string, number> = {},
+  pools: Pick<StageDecl, 'pools'> = {},
+): string {
   const enables = source.match(/^enable [^;]+;\s*$/gm) ?? [];
   const body = enables.length ? source.replace(/^enable [^;]+;\s*$/gm, '') : source;
-  return enables.map((line) => line.trim() + '\n').join('') + dtypePrelude(dtype) + sizesPrelude(sizes) + body;
+  return enables.map((line) => line.trim() + '\n').join('') + dtypePrelude(dtype) + sizesPrelude(sizes) + poolsPrelude(pools) + body;
 }
 
 function sortedEntries(record: Record<string, number>): [string, number][] {
@@ -67,12 +99,16 @@ export interface CompiledPipeline {
  * Compile-time facts only: shapes travel as uniforms, so new sizes never recompile. The shader's file name stands
  * for its text, includes and all (shaderSource); the dtype and sizes for its prelude.
  */
-export function pipelineKey(stage: Pick<StageDecl, 'shader' | 'entryPoint' | 'dtype' | 'constants' | 'sizes'>): string {
+export function pipelineKey(stage: Pick<StageDecl, 'shader' | 'entryPoint' | 'dtype' | 'constants' | 'sizes' | 'pools'>): string {
   const list = (record: Record<string, number> = {}) =>
     sortedEntries(record)
       .map(([k, v]) => `${k}=${v}`)
       .join(',');
-  return `${stage.shader}:${stage.entryPoint ?? 'main'}:${stage.dtype}:${list(stage.constants)}:${list(stage.sizes)}`;
+  const pools = (stage.pools ?? [])
+    .map((p) => (p.sameAs ? `${p.name}=${p.sameAs}` : `${p.name}x${p.buffers.length + 1}${p.access === 'read' ? '' : 'rw'}`))
+    .join(',');
+  const key = `${stage.shader}:${stage.entryPoint ?? 'main'}:${stage.dtype}:${list(stage.constants)}:${list(stage.sizes)}`;
+  return pools ? `${key}:${pools}` : key;
 }
 
 const caches = new WeakMap<GPUDevice, Map<string, Promise<CompiledPipeline>>>();
@@ -81,7 +117,7 @@ async function compile(device: GPUDevice, stage: StageDecl): Promise<CompiledPip
   const start = performance.now();
   const module = device.createShaderModule({
     label: stage.shader,
-    code: withPrelude(stage.dtype, shaderSource(stage.shader), stage.sizes),
+    code: withPrelude(stage.dtype, shaderSource(stage.shader), stage.sizes, stage),
   });
   const pipeline = await device.createComputePipelineAsync({
     label: `${stage.name}:${stage.shader}`,

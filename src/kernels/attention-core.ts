@@ -11,6 +11,7 @@ import {
 import {
   attentionFlops,
   KV_LAYOUT,
+  PAGED_KV_LAYOUT,
   longestKv,
   queryRows,
   shapeProblem,
@@ -22,7 +23,7 @@ import { ceilDiv, paramsUniform, storage } from './build.js';
 import type { BuildContext } from './family.js';
 import { grid2d } from './family.js';
 import { SHADERS, type AttendShader } from './shaders.js';
-import { elementBytes, type BufferDecl, type Dtype, type StageDecl, type Work } from './spec.js';
+import { elementBytes, type BufferDecl, type Dtype, type PoolDecl, type StageDecl, type Work } from './spec.js';
 
 /**
  * The attention core's emitter: a plan (attention-plans.ts) becomes the attend stage (+ the reduce of split-KV
@@ -52,6 +53,37 @@ export interface AttentionIo {
   out: string;
   /** Row stride of v in elements (a multiple of 4); d_v rounded up to 4 when absent. */
   vStride?: number;
+  /**
+   * A paged cache (src/kernels/kv-pages.ts): k and v are pool 0 of `pools` buffers each (the others named by
+   * poolBuffer), seqs holds the block table after the sequences' (length, block-table row) pairs.
+   */
+  paging?: Paging;
+}
+
+/** A paged cache as the attend kernels see it: tokens per page, pages per pool buffer, pool buffers. */
+export interface Paging {
+  pageSize: number;
+  poolPages: number;
+  pools: number;
+  /** Block-table entries the attend reads (for its work). */
+  tableEntries: number;
+}
+
+/** The buffer of pool `i` of a cache whose pool 0 is `name`: name, name_1, name_2, ... (the WGSL pools' names too). */
+export function poolBuffer(name: string, i: number): string {
+  return i === 0 ? name : `${name}_${i}`;
+}
+
+/** The further pool buffers (1, 2, ...) of a cache whose pool 0 is `name`. */
+function furtherPools(name: string, paging: Paging | undefined): string[] {
+  return Array.from({ length: (paging?.pools ?? 1) - 1 }, (_, i) => poolBuffer(name, i + 1));
+}
+
+/** The attend's k and v pools; v the same buffers as k where one cache serves as both (MLA's latent). */
+function cachePools(io: AttentionIo): PoolDecl[] {
+  const k: PoolDecl = { name: 'k', buffers: furtherPools(io.k, io.paging), access: 'read' };
+  if (io.v === io.k && k.buffers.length > 0) return [k, { name: 'v', buffers: [], access: 'read', sameAs: 'k' }];
+  return [k, { name: 'v', buffers: furtherPools(io.v, io.paging), access: 'read' }];
 }
 
 export interface AttentionCore {
@@ -170,12 +202,13 @@ interface EmitInput {
 }
 
 /** The attend kernels' one Params struct (kernels/include/attention_common.wgsl). */
-function attendParams(kernel: AttendKernel<AttentionPlan>, { shape, scale, grid }: EmitInput): BufferDecl {
+function attendParams(kernel: AttendKernel<AttentionPlan>, { shape, scale, grid, io }: EmitInput): BufferDecl {
   const group = shape.nQ / shape.nKv;
   return paramsUniform('params', kernel.shader, {
     ...{ n_q: shape.nQ, n_kv: shape.nKv, q_len: shape.qLen, group, rows: queryRows(shape), row_blocks: grid.rowBlocks },
     ...{ chunk: grid.chunk, n_splits: grid.splits, causal: shape.causal ? 1 : 0, scale_log2: scale * Math.LOG2E },
     ...{ dq4: ceilDiv(shape.dQk, 4), dv4: ceilDiv(shape.dV, 4), batch: shape.batch },
+    pool_pages: io.paging?.poolPages ?? 1,
   });
 }
 
@@ -185,13 +218,15 @@ function emit(plan: AttentionPlan, input: EmitInput): { buffers: BufferDecl[]; s
   const { shape, dtype, io, grid } = input;
   const entryPoint = kernel.entryPoint?.(plan);
   const sizes = kernel.sizes?.(plan, shape);
+  const paged: Record<string, number> = io.paging ? { PAGE: io.paging.pageSize } : {};
   const attend = {
     name: 'attend',
     shader: kernel.shader.file,
     ...(entryPoint && { entryPoint }),
     dtype,
-    constants: { ...kernel.constants(plan, shape), ...(kernel.stridedV ? input.vConstants : {}) },
+    constants: { ...kernel.constants(plan, shape), ...(kernel.stridedV ? input.vConstants : {}), ...paged },
     ...(sizes && { sizes }),
+    pools: cachePools(io),
     workgroups: kernel.workgroups(plan, grid),
   };
   const params = attendParams(kernel, input);
@@ -285,8 +320,12 @@ export function attentionCore(
     io,
     grid,
     vConstants: vStride === dVPad ? {} : { V_STRIDE4: vStride / 4 },
-    attendWork: { flops: attentionFlops(problem), bytesRead: dQkPad * batch * qLen * nQ * elem + kvBytes + batch * 8 },
+    attendWork: {
+      flops: attentionFlops(problem),
+      bytesRead: dQkPad * batch * qLen * nQ * elem + kvBytes + batch * 8 + 4 * (io.paging?.tableEntries ?? 0),
+    },
   });
+  const paging = io.paging && { pageSize: io.paging.pageSize, kvPools: io.paging.pools, poolPages: io.paging.poolPages };
   const facts = {
     phase,
     nQ,
@@ -295,9 +334,10 @@ export function attentionCore(
     dV,
     qLen,
     causal: shape.causal ? 1 : 0,
-    kvLayout: KV_LAYOUT,
+    kvLayout: io.paging ? PAGED_KV_LAYOUT : KV_LAYOUT,
     cachedTokens,
     tiling,
+    ...paging,
     ...kernelOf(plan).facts(plan, grid),
   };
   return { kind: 'core', buffers, stages, facts };

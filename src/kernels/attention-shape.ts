@@ -5,6 +5,9 @@ import { visibleTokens, type AttentionProblem } from '../reference/attention.js'
 export const KV_LAYOUT =
   '[batch][kv_head][token][dim] packed ragged (sequence b from token offset sum(kvLens[<b])), rows padded to 4 elements';
 
+export const PAGED_KV_LAYOUT =
+  'pages [n_kv][page_size][dim] (rows padded to 4 elements) in a shuffled order per block table [batch][max_pages], spread over buffers of at most one binding';
+
 export interface AttentionShape {
   batch: number;
   /** Query heads. */
@@ -57,7 +60,7 @@ export function shapeProblem(shape: AttentionShape): string | null {
   }
   if (nQ % nKv !== 0) return `n_q=${nQ} is not a multiple of n_kv=${nKv}`;
   if (kvLens.length !== batch) return `${kvLens.length} KV lengths for batch ${batch}`;
-  if (kvLens.some((len) => !Number.isInteger(len) || len < 1)) return 'every KV length must be a positive integer';
+  if (kvLens.some((len) => !Number.isInteger(len) || len < 0)) return 'every KV length must be a non-negative integer';
   return null;
 }
 

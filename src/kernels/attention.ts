@@ -1,12 +1,15 @@
 import { EPSILON, reductionTolerance } from '../reference/allclose.js';
-import { attentionReference, kvStarts, visibleTokens, type AttentionProblem } from '../reference/attention.js';
+import { attentionReference, visibleTokens, type AttentionProblem, type CacheRows } from '../reference/attention.js';
 import { seededUniform } from '../reference/random.js';
-import { attentionCore, type AttentionOptions } from './attention-core.js';
+import { attentionCore, type AttentionIo, type AttentionOptions } from './attention-core.js';
 import { ATTENTION_PHASES, ATTENTION_TILINGS, attentionFlops, shapeProblem, type AttentionShape } from './attention-shape.js';
-import { CANARY, ceilDiv, dtypeUnsupported, input, seededMaxAbs, SHORT_CANARY, storage } from './build.js';
+import { CANARY, ceilDiv, dtypeUnsupported, lazyInput, memo, seededMaxAbs, SHORT_CANARY, storage } from './build.js';
+import { cacheBuffers, pagedLayout, sequenceBuffer, type CachePlan } from './kv-cache.js';
+import { packedRow, seededCache, sequenceTable } from './kv-pages.js';
 import type { BuildContext, BuildResult, KernelFamily } from './family.js';
 import { numberParam, optionalNumber, optionalString, stringParam } from './family.js';
 import {
+  bindingsMisfit,
   buffersMisfit,
   DTYPES,
   elementBytes,
@@ -14,7 +17,6 @@ import {
   sampleRows,
   type BufferDecl,
   type Dtype,
-  type KernelCase,
   type OutputCheck,
   type Tolerance,
 } from './spec.js';
@@ -93,76 +95,141 @@ export function attentionTolerance(dtype: Dtype, problem: AttentionProblem, maxQ
   return { atol: base.atol + 8 * EPSILON.f32 * scoreBound * maxV, rtol: base.rtol };
 }
 
-/** Per-sequence (kv length, token offset) pairs, as the attention kernels read them. */
-export function sequenceTable(kvLens: readonly number[]): Uint32Array {
-  const starts = kvStarts(kvLens);
-  const seqs = new Uint32Array(kvLens.length * 2);
-  kvLens.forEach((len, b) => {
-    seqs[2 * b] = len;
-    seqs[2 * b + 1] = starts[b] as number;
-  });
-  return seqs;
+export { sequenceTable } from './kv-pages.js';
+
+/** attentionCase's options: the core's, and the cache's layout. */
+export interface AttentionCaseOptions extends AttentionOptions {
+  /** Tokens per KV page; 0 or absent: the contiguous layout. */
+  pageSize?: number;
+  /** Test hook: at most this many bytes per pool buffer of a paged cache. */
+  maxPoolBytes?: number;
+}
+
+/** A case's cache: its buffers (the sequence table first), what the reference reads, how the core binds them. */
+interface DeclaredCache {
+  buffers: BufferDecl[];
+  k: () => ArrayLike<number> | CacheRows;
+  v: () => ArrayLike<number> | CacheRows;
+  maxAbs: { k: () => number; v: () => number };
+  io: Pick<AttentionIo, 'k' | 'v' | 'paging'>;
+}
+
+/** The contiguous cache: K and V arrays in the packed layout, made on first read. */
+function contiguousCache(shape: AttentionShape, dtype: Dtype, seed: number): DeclaredCache {
+  const { nKv, dQk, dV, kvLens } = shape;
+  const [dQkPad, dVPad] = [ceilDiv(dQk, 4) * 4, ceilDiv(dV, 4) * 4];
+  const rows = kvLens.reduce((a, b) => a + b, 0) * nKv;
+  const k = memo(() => seededUniform(rows * dQk, (seed + 1) >>> 0, dtype));
+  const v = memo(() => seededUniform(rows * dV, (seed + 2) >>> 0, dtype));
+  const buffers = [
+    lazyInput('seqs', 'activations', 'u32', 2 * kvLens.length, () => sequenceTable(kvLens), SHORT_CANARY),
+    lazyInput('k', 'kv-cache', dtype, rows * dQkPad, () => padRows(k(), dQk, dQkPad), CANARY),
+    lazyInput('v', 'kv-cache', dtype, rows * dVPad, () => padRows(v(), dV, dVPad), CANARY),
+  ];
+  return { buffers, k, v, maxAbs: { k: () => seededMaxAbs(k()), v: () => seededMaxAbs(v()) }, io: { k: 'k', v: 'v' } };
+}
+
+/** The paged cache: pool buffers of shuffled pages, filled from seeded sources on upload; or why it cannot be. */
+function pagedCache(shape: AttentionShape, dtype: Dtype, context: BuildContext, options: AttentionCaseOptions): DeclaredCache | string {
+  const { nKv, dQk, dV, kvLens } = shape;
+  const [dQkPad, dVPad] = [ceilDiv(dQk, 4) * 4, ceilDiv(dV, 4) * 4];
+  const plan: CachePlan = {
+    kvLens,
+    pageSize: options.pageSize!,
+    dtype,
+    rowBytes: Math.max(dQkPad, dVPad) * elementBytes(dtype),
+    nKv,
+    seed: context.seed,
+    ...(options.maxPoolBytes !== undefined && { maxPoolBytes: options.maxPoolBytes }),
+  };
+  const layout = pagedLayout(plan, context.limits);
+  if (typeof layout === 'string') return layout;
+  const total = kvLens.reduce((a, b) => a + b, 0) * nKv;
+  const row = packedRow(kvLens, nKv);
+  const k = memo(() => seededCache(total * dQk, dQk, (context.seed + 1) >>> 0, dtype, row));
+  const v = memo(() => seededCache(total * dV, dV, (context.seed + 2) >>> 0, dtype, row));
+  const buffers = [
+    sequenceBuffer(plan, layout, SHORT_CANARY),
+    ...cacheBuffers(plan, layout, { name: 'k', stride: dQkPad, source: k }),
+    ...cacheBuffers(plan, layout, { name: 'v', stride: dVPad, source: v }),
+  ];
+  const io = { k: 'k', v: 'v', paging: layout.paging };
+  return { buffers, k, v, maxAbs: { k: () => seededMaxAbs(k().data), v: () => seededMaxAbs(v().data) }, io };
+}
+
+/** Why the case's contiguous buffers pass the device's limits (decided before any data is made), or null. */
+function contiguousMisfit(shape: AttentionShape, dtype: Dtype, limits: BuildContext['limits']): string | null {
+  const { batch, nQ, nKv, dQk, dV, qLen, kvLens } = shape;
+  const rows = kvLens.reduce((a, b) => a + b, 0) * nKv;
+  const [dQkPad, dVPad] = [ceilDiv(dQk, 4) * 4, ceilDiv(dV, 4) * 4];
+  const outRows = batch * qLen * nQ;
+  const storage = (name: string, length: number, canary = CANARY) => ({ name, usage: 'storage' as const, type: dtype, length, canary });
+  return buffersMisfit(
+    [storage('q', outRows * dQkPad), storage('k', rows * dQkPad), storage('v', rows * dVPad), storage('out', outRows * dV, SHORT_CANARY)],
+    limits,
+  );
 }
 
 /**
  * One attention case: inputs, the decode (attend + reduce) or prefill stages, the float64 check and the work.
- * The lower-level entry point that other families (MLA) reuse with their own head dims.
+ * The lower-level entry point that other families (MLA) reuse with their own head dims. Nothing is generated here:
+ * inputs are made when they are first read (upload, the check), so a declared case costs no host memory.
  */
-export function attentionCase(shape: AttentionShape, dtype: Dtype, context: BuildContext, options: AttentionOptions = {}): BuildResult {
-  const invalid = shapeProblem(shape);
+export function attentionCase(shape: AttentionShape, dtype: Dtype, context: BuildContext, options: AttentionCaseOptions = {}): BuildResult {
+  const invalid = shapeProblem(shape) ?? dtypeUnsupported(dtype, context);
   if (invalid) return { kind: 'skip', reason: invalid };
-  const unsupported = dtypeUnsupported(dtype, context);
-  if (unsupported) return { kind: 'skip', reason: unsupported };
+  const paged = (options.pageSize ?? 0) > 0;
+  const tooBig = paged ? null : contiguousMisfit(shape, dtype, context.limits);
+  if (tooBig) return { kind: 'skip', reason: tooBig };
+  const cache = paged ? pagedCache(shape, dtype, context, options) : contiguousCache(shape, dtype, context.seed);
+  if (typeof cache === 'string') return { kind: 'skip', reason: cache };
   const scale = shape.scale ?? 1 / Math.sqrt(shape.dQk);
   const problem: AttentionProblem = { ...shape, kvLens: [...shape.kvLens], scale };
-  const { batch, nQ, nKv, dQk, dV, qLen, kvLens } = shape;
-  const cachedTokens = kvLens.reduce((a, b) => a + b, 0);
+  const { batch, nQ, dQk, dV, qLen } = shape;
   const outRows = batch * qLen * nQ;
-  // Device rows are whole vec4s: head dims rounded up to a multiple of 4 (no padding for the usual dims).
   const dQkPad = ceilDiv(dQk, 4) * 4;
-  const dVPad = ceilDiv(dV, 4) * 4;
-  // Past the device's limits: a skip before the host fills arrays of that size.
-  const tooBig = buffersMisfit(
-    [
-      { name: 'q', usage: 'storage', type: dtype, length: outRows * dQkPad, canary: CANARY },
-      { name: 'k', usage: 'storage', type: dtype, length: cachedTokens * nKv * dQkPad, canary: CANARY },
-      { name: 'v', usage: 'storage', type: dtype, length: cachedTokens * nKv * dVPad, canary: CANARY },
-      { name: 'out', usage: 'storage', type: dtype, length: outRows * dV, canary: SHORT_CANARY },
-    ],
-    context.limits,
-  );
-  if (tooBig) return { kind: 'skip', reason: tooBig };
-
-  const q = seededUniform(batch * qLen * nQ * dQk, context.seed, dtype);
-  const k = seededUniform(cachedTokens * nKv * dQk, (context.seed + 1) >>> 0, dtype);
-  const v = seededUniform(cachedTokens * nKv * dV, (context.seed + 2) >>> 0, dtype);
-  const seqs = sequenceTable(kvLens);
-  const qDev = padRows(q, dQk, dQkPad);
-  const kDev = padRows(k, dQk, dQkPad);
-  const vDev = padRows(v, dV, dVPad);
-  const inputs: BufferDecl[] = [
-    input('seqs', 'activations', 'u32', seqs, SHORT_CANARY),
-    input('q', 'activations', dtype, qDev, CANARY),
-    input('k', 'kv-cache', dtype, kDev, CANARY),
-    input('v', 'kv-cache', dtype, vDev, CANARY),
-  ];
+  const q = memo(() => seededUniform(outRows * dQk, context.seed, dtype));
+  const [seqs, ...kv] = cache.buffers;
+  const inputs = [seqs!, lazyInput('q', 'activations', dtype, outRows * dQkPad, () => padRows(q(), dQk, dQkPad), CANARY), ...kv];
   const out = storage('out', 'activations', dtype, outRows * dV, { canary: SHORT_CANARY });
-  // Large GPU cases: the float64 reference on evenly spaced output rows, as many as REFERENCE_BUDGET_FLOPS pays for.
-  const sampledRows = sampleRows(outRows, dV, attentionFlops(problem) / outRows, options.referenceBudgetFlops ?? REFERENCE_BUDGET_FLOPS);
-  const check: OutputCheck = {
-    buffer: 'out',
-    shape: [batch, qLen, nQ, dV],
-    expected: () => attentionReference(problem, { q, k, v }, sampledRows?.rows),
-    tolerance: attentionTolerance(dtype, problem, seededMaxAbs(q), seededMaxAbs(k), seededMaxAbs(v)),
-    ...(sampledRows && { sampledRows }),
-  };
-  const core = attentionCore(shape, dtype, context, { seqs: 'seqs', q: 'q', k: 'k', v: 'v', out: 'out' }, options);
+  const core = attentionCore(shape, dtype, context, { seqs: 'seqs', q: 'q', out: 'out', ...cache.io }, options);
   if (core.kind === 'skip') return core;
   // Uniforms first, as before the core was split out (keeps the buffer order of existing results).
   const buffers = [...core.buffers.filter((b) => b.name === 'params'), ...inputs, ...core.buffers.filter((b) => b.name !== 'params'), out];
-  const facts = { ...core.facts, kvBytesPerToken: kvBytesPerToken(buffers, cachedTokens) };
-  const kernelCase: KernelCase = { buffers, stages: core.stages, checks: [check], facts };
-  return { kind: 'case', kernelCase };
+  const unbindable = bindingsMisfit(core.stages, buffers, context.limits);
+  if (unbindable) return { kind: 'skip', reason: `${cacheSummary(kv)}: ${unbindable}` };
+  const cachedTokens = shape.kvLens.reduce((a, b) => a + b, 0);
+  const facts = { ...core.facts, kvBytesPerToken: kvBytesPerToken(buffers, Math.max(1, cachedTokens)) };
+  const checks = [attentionCheck(problem, dtype, q, cache, options)];
+  return { kind: 'case', kernelCase: { buffers, stages: core.stages, checks, facts } };
+}
+
+/** The float64 check of `out`: on evenly spaced output rows where the whole reference costs past the budget. */
+function attentionCheck(
+  problem: AttentionProblem,
+  dtype: Dtype,
+  q: () => Float32Array,
+  cache: DeclaredCache,
+  options: AttentionCaseOptions,
+): OutputCheck {
+  const { batch, qLen, nQ, dV } = problem;
+  const outRows = batch * qLen * nQ;
+  const sampledRows = sampleRows(outRows, dV, attentionFlops(problem) / outRows, options.referenceBudgetFlops ?? REFERENCE_BUDGET_FLOPS);
+  return {
+    buffer: 'out',
+    shape: [batch, qLen, nQ, dV],
+    expected: () => attentionReference(problem, { q: q(), k: cache.k(), v: cache.v() }, sampledRows?.rows),
+    get tolerance() {
+      return attentionTolerance(dtype, problem, seededMaxAbs(q()), cache.maxAbs.k(), cache.maxAbs.v());
+    },
+    ...(sampledRows && { sampledRows }),
+  };
+}
+
+/** "a KV cache of 1.50 GiB in 12 buffers" (for skip reasons). */
+function cacheSummary(kv: readonly BufferDecl[]): string {
+  const bytes = kv.reduce((sum, b) => sum + b.length * elementBytes(b.type), 0);
+  return `a KV cache of ${(bytes / 2 ** 30).toFixed(2)} GiB in ${kv.length} buffer${kv.length === 1 ? '' : 's'}`;
 }
 
 /** KV lengths of a batch: all `context`, or with `ragged` r in [0, 1) falling linearly to context * (1 - r). */
@@ -210,7 +277,8 @@ export const attentionFamily: KernelFamily = {
     }
     const tiling = optionalString(params, 'tiling', ATTENTION_TILINGS, 'workgroup');
     const shape: AttentionShape = { batch, nQ, nKv, dQk, dV, qLen, kvLens, causal };
-    const built = attentionCase(shape, dtype, context, { phase, tiling });
+    const pageSize = optionalNumber(params, 'page_size', 0);
+    const built = attentionCase(shape, dtype, context, { phase, tiling, pageSize });
     if (built.kind === 'case') built.kernelCase.facts = { variant, ...built.kernelCase.facts };
     return built;
   },

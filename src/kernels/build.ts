@@ -51,6 +51,37 @@ export function storage(
   };
 }
 
+/**
+ * An input storage buffer of `length` elements whose contents `make` produces on first read (upload, tensor dumps,
+ * peers), so that declaring a case (planning it against a device's limits, listing it) makes no host data.
+ */
+export function lazyInput(
+  name: string,
+  role: MemoryRole,
+  type: ElementType,
+  length: number,
+  make: () => HostData,
+  canary?: number,
+): BufferDecl {
+  const decl: BufferDecl = { ...storage(name, role, type, length, canary === undefined ? {} : { canary }), input: true };
+  let data: HostData | undefined;
+  const access = { get: () => (data ??= make()), set: (value: HostData) => void (data = value) };
+  return Object.defineProperty(decl, 'data', { ...access, enumerable: true, configurable: true });
+}
+
+/** A value computed on first use, then kept. */
+export function memo<T>(make: () => T): () => T {
+  let value: T | undefined;
+  let made = false;
+  return () => {
+    if (!made) {
+      value = make();
+      made = true;
+    }
+    return value as T;
+  };
+}
+
 /** An input storage buffer holding exactly `data`. */
 export function input(name: string, role: MemoryRole, type: ElementType, data: HostData, canary?: number): BufferDecl {
   return storage(name, role, type, data.length, { ...(canary !== undefined && { canary }), data });

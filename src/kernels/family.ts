@@ -27,6 +27,12 @@ export interface KernelFamily {
   /** Axes that pick a variant of the same problem (e.g. a dispatch strategy): left out of the input seed, so the variants see the same data. */
   inputInvariantAxes?: string[];
   build(params: Record<string, AxisValue>, context: BuildContext): BuildResult;
+  /**
+   * Why a case cannot be declared without its data (its buffers' sizes follow the data, as MoE's follow its routing),
+   * so that planning for another device (`list --limits`) leaves the family out rather than generate it; absent: cases
+   * are declarations, their data made when first read.
+   */
+  sizedByData?: string;
 }
 
 export function numberParam(params: Record<string, AxisValue>, name: string): number {

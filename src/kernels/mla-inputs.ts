@@ -1,4 +1,5 @@
 import { seededUniform } from '../reference/random.js';
+import { seededCache, type CacheSource } from './kv-pages.js';
 import type { MlaLayerWeights, MlaWeights } from '../reference/mla.js';
 import { roundToF16 } from '../util/f16.js';
 import type { MlaSpec } from './mla.js';
@@ -13,8 +14,10 @@ export interface MlaInputs {
   wO?: Float32Array;
   /** [batch][q_len][heads][d_nope + d_r] before RoPE (attention-only path). */
   qIn?: Float32Array;
-  /** [batch][context][d_c + d_r]; with layer=full the new tokens' rows are the GPU's to write. */
-  latent: Float32Array;
+  /** [batch][context][d_c + d_r]; with layer=full the new tokens' rows are the GPU's to write. Made on first read. */
+  readonly latent: Float32Array;
+  /** The seed of the latent cache's values (latentSource gives them without the array). */
+  latentSeed: number;
 }
 
 export function generateInputs(spec: MlaSpec, dtype: Dtype, seed: number): MlaInputs {
@@ -29,8 +32,15 @@ export function generateInputs(spec: MlaSpec, dtype: Dtype, seed: number): MlaIn
     wUK: uniform(dims.heads * dims.dNope * dims.dLatent, 1 / Math.sqrt(dims.dLatent)),
     wUV: uniform(dims.heads * dims.dV * dims.dLatent, 1 / Math.sqrt(dims.dLatent)),
   };
-  const latent = uniform(batch * context * (dims.dLatent + dims.dRope), 1);
-  const inputs: MlaInputs = { weights, latent };
+  const latentSeed = next++ >>> 0;
+  let latent: Float32Array | undefined;
+  const inputs: MlaInputs = {
+    weights,
+    latentSeed,
+    get latent(): Float32Array {
+      return (latent ??= seededUniform(batch * context * (dims.dLatent + dims.dRope), latentSeed, dtype, -1, 1));
+    },
+  };
   if (spec.layer === 'full') {
     const qSource = dims.dQLatent > 0 ? dims.dQLatent : dims.dModel;
     inputs.hidden = uniform(tokens * dims.dModel, 1);
@@ -45,6 +55,16 @@ export function generateInputs(spec: MlaSpec, dtype: Dtype, seed: number): MlaIn
   }
   if (spec.oProj) inputs.wO = uniform(dims.heads * dims.dV * dims.dModel, 1 / Math.sqrt(dims.heads * dims.dV));
   return inputs;
+}
+
+/**
+ * The latent cache's values as rows of a seeded source: those `latent` holds, without an array of the cache's size
+ * (a GPU-sized paged cache is filled and checked from it). Token t of sequence b is row b * context + t.
+ */
+export function latentSource(spec: MlaSpec, inputs: Pick<MlaInputs, 'latentSeed'>, dtype: Dtype): CacheSource {
+  const { dims, batch, context: L } = spec;
+  const row = dims.dLatent + dims.dRope;
+  return seededCache(batch * L * row, row, inputs.latentSeed, dtype, (b, _g, t) => b * L + t);
 }
 
 /** Per-head transpose: [z][rows][cols] -> [z][cols][rows]. */

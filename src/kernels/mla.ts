@@ -10,10 +10,11 @@ import {
   referenceCost,
   ropeTable,
   ROPE_THETA,
+  type Latent,
   type MlaDims,
   type MlaProblem,
 } from '../reference/mla.js';
-import { attentionCore, type AttentionCore } from './attention-core.js';
+import { attentionCore, type AttentionCore, type AttentionIo } from './attention-core.js';
 import { subgroupRowsPlan, type AttentionStrategy, type SubgroupRowsPlan } from './attention-plans.js';
 import {
   ATTENTION_TILINGS,
@@ -23,14 +24,16 @@ import {
   type AttentionShape,
   type AttentionTiling,
 } from './attention.js';
-import { CANARY, dtypeUnsupported, input, maxAbs, SHORT_CANARY, storage } from './build.js';
+import { CANARY, dtypeUnsupported, input, lazyInput, maxAbs, memo, SHORT_CANARY, storage } from './build.js';
 import type { BuildContext, BuildResult, KernelFamily, Skip } from './family.js';
 import { numberParam, optionalNumber, optionalString, stringParam } from './family.js';
-import { expandCache, generateInputs, newRows, transposeBlocks, type MlaInputs } from './mla-inputs.js';
+import { cacheBuffers, pagedLayout, sequenceBuffer, type CachePlan } from './kv-cache.js';
+import { expandCache, generateInputs, latentSource, newRows, transposeBlocks, type MlaInputs } from './mla-inputs.js';
 import { StageList, type RowAddr, type Rows } from './mla-stages.js';
 import {
   buffersMisfit,
   DTYPES,
+  elementBytes,
   REFERENCE_BUDGET_FLOPS,
   sampleRows,
   type BufferDecl,
@@ -117,6 +120,10 @@ export interface MlaSpec {
   layer: MlaLayer;
   oProj: boolean;
   tiling: AttentionTiling;
+  /** Tokens per page of a paged latent cache (the absorbed form); 0 or absent: contiguous. */
+  pageSize?: number;
+  /** Test hook: at most this many bytes per buffer of a paged cache. */
+  maxPoolBytes?: number;
   /** float64 FLOPs the check's reference may cost before it samples output rows (default REFERENCE_BUDGET_FLOPS). */
   referenceBudgetFlops?: number;
 }
@@ -172,7 +179,11 @@ function mlaSkip(spec: MlaSpec, dtype: Dtype, context: BuildContext): string | n
   const { dims, form, batch, context: L, qLen: S } = spec;
   const { heads: H, dNope, dRope, dV, dLatent: dC } = dims;
   const storageOf = (name: string, length: number) => ({ name, usage: 'storage' as const, type: dtype, length, canary: CANARY });
-  const caches = [storageOf('latent', batch * L * (dC + dRope))];
+  const paged = (spec.pageSize ?? 0) > 0;
+  if (paged && form !== 'absorbed') return `a paged cache is built for the absorbed form (page_size ${spec.pageSize}, form ${form})`;
+  if (paged && spec.layer === 'full') return 'a paged cache takes layer=attention (kv-append writes the contiguous layout)';
+  // A paged latent cache spreads over as many buffers as it needs (its pool split decides whether it fits).
+  const caches = paged ? [] : [storageOf('latent', batch * L * (dC + dRope))];
   if (form !== 'absorbed') caches.push(storageOf('k', batch * H * L * (dNope + dRope)), storageOf('v', batch * H * L * dV));
   const tooBig = buffersMisfit(caches, context.limits);
   if (tooBig) return tooBig;
@@ -190,7 +201,8 @@ interface MlaBuild {
   spec: MlaSpec;
   dtype: Dtype;
   context: BuildContext;
-  inputs: MlaInputs;
+  /** The seeded inputs, made on first read (upload, the check): declaring a case makes no host data. */
+  inputs: () => MlaInputs;
   /** Tokens of the step (batch x q_len), a latent cache row (d_c + d_r), a query head's row (d_nope + d_r). */
   T: number;
   row: number;
@@ -200,8 +212,8 @@ interface MlaBuild {
   buffers: BufferDecl[];
   list: StageList;
   /** An activation (or scratch) of the storage type; an input with `data`. */
-  act(name: string, length: number, data?: Float32Array, role?: BufferDecl['role']): void;
-  weights(name: string, data: Float32Array): void;
+  act(name: string, length: number, data?: () => Float32Array, role?: BufferDecl['role']): void;
+  weights(name: string, length: number, data: () => Float32Array): void;
 }
 
 function startBuild(spec: MlaSpec, dtype: Dtype, context: BuildContext, problem: MlaProblem): MlaBuild {
@@ -213,19 +225,19 @@ function startBuild(spec: MlaSpec, dtype: Dtype, context: BuildContext, problem:
     input('cos_sin', 'activations', 'f32', table, SHORT_CANARY),
   ];
   return {
-    ...{ spec, dtype, context, inputs: generateInputs(spec, dtype, context.seed), buffers, kvLens, scale: problem.scale },
+    ...{ spec, dtype, context, inputs: memo(() => generateInputs(spec, dtype, context.seed)), buffers, kvLens, scale: problem.scale },
     ...{ T: batch * S, row: dims.dLatent + dims.dRope, qW: dims.dNope + dims.dRope },
     list: new StageList(dtype, spec.tiling, context),
     act: (name, length, data, role = 'activations') =>
-      buffers.push(storage(name, role, dtype, length, { canary: CANARY, ...(data && { data }) })),
-    weights: (name, data) => buffers.push(input(name, 'weights', dtype, data)),
+      buffers.push(data ? lazyInput(name, role, dtype, length, data, CANARY) : storage(name, role, dtype, length, { canary: CANARY })),
+    weights: (name, length, data) => buffers.push(lazyInput(name, 'weights', dtype, length, data)),
   };
 }
 
 /** The latent cache [batch][context][d_c + d_r]; with layer=full the GPU writes the new tokens' rows (NaN until then). */
 function latentCache({ spec, inputs, row }: MlaBuild): Float32Array {
   const { batch, context: L, qLen: S } = spec;
-  const latent = Float32Array.from(inputs.latent);
+  const latent = Float32Array.from(inputs().latent);
   if (spec.layer === 'full') for (let b = 0; b < batch; b++) latent.fill(NaN, (b * L + L - S) * row, (b * L + L) * row);
   return latent;
 }
@@ -235,15 +247,15 @@ function emitLayerPath(b: MlaBuild): void {
   const { spec, T, row, qW, act, weights, list } = b;
   const { heads: H, dRope, dLatent: dC, dQLatent: dCq, dModel } = spec.dims;
   if (spec.layer !== 'full') {
-    act('q_in', T * H * qW, b.inputs.qIn);
+    act('q_in', T * H * qW, () => b.inputs().qIn!);
     return;
   }
-  const lw = b.inputs.layerWeights!;
-  act('hidden', T * dModel, b.inputs.hidden);
+  const lw = () => b.inputs().layerWeights!;
+  act('hidden', T * dModel, () => b.inputs().hidden!);
   act('q_in', T * H * qW);
   if (dCq > 0) {
-    weights('w_dq', lw.wDQ!);
-    weights('q_norm', lw.qNorm!);
+    weights('w_dq', dModel * dCq, () => lw().wDQ!);
+    weights('q_norm', dCq, () => lw().qNorm!);
     act('c_q', T * dCq);
     act('c_q_norm', T * dCq);
     list.gemm('q-down', 'q-proj', {
@@ -258,7 +270,7 @@ function emitLayerPath(b: MlaBuild): void {
     list.rmsNorm('q-norm', 'q-proj', { m: T, d: dCq, src: ['c_q', { row: dCq }], gain: 'q_norm', dst: ['c_q_norm', { row: dCq }] });
   }
   const [qSrc, qK] = dCq > 0 ? ['c_q_norm', dCq] : ['hidden', dModel];
-  weights('w_uq', lw.wUQ);
+  weights('w_uq', qK * H * qW, () => lw().wUQ);
   list.gemm('q-up', 'q-proj', {
     m: T,
     n: H * qW,
@@ -268,8 +280,8 @@ function emitLayerPath(b: MlaBuild): void {
     b: ['w_uq', { row: H * qW }],
     c: ['q_in', { row: H * qW }],
   });
-  weights('w_dkv', lw.wDKV);
-  weights('kv_norm', lw.kvNorm);
+  weights('w_dkv', dModel * row, () => lw().wDKV);
+  weights('kv_norm', dC, () => lw().kvNorm);
   act('kv_new', T * row);
   list.gemm('kv-down', 'kv-append', {
     m: T,
@@ -314,7 +326,7 @@ interface UpProjection {
 function latentKv(b: MlaBuild): UpProjection {
   const { spec, dtype, row, qW } = b;
   const { batch, context: L } = spec;
-  b.buffers.push(input('latent', 'kv-cache', dtype, latentCache(b), CANARY));
+  b.buffers.push(lazyInput('latent', 'kv-cache', dtype, batch * L * row, () => latentCache(b), CANARY));
   b.act('k', batch * spec.dims.heads * L * qW, undefined, 'scratch');
   b.act('v', batch * spec.dims.heads * L * spec.dims.dV, undefined, 'scratch');
   return { m: batch * L, src: ['latent', { row, outer: L * row, seg: L }], tokens: L, first: 0 };
@@ -323,10 +335,12 @@ function latentKv(b: MlaBuild): UpProjection {
 /** naive-expanded: the expanded K/V cache is the input; only the new tokens' latent rows are decompressed into it. */
 function expandedKv(b: MlaBuild): UpProjection {
   const { spec, dtype, T, row } = b;
-  const expanded = expandCache(spec, b.inputs, dtype);
-  b.buffers.push(input('k', 'kv-cache', dtype, expanded.k, CANARY));
-  b.buffers.push(input('v', 'kv-cache', dtype, expanded.v, CANARY));
-  b.act('latent_new', T * row, spec.layer === 'full' ? undefined : newRows(spec, b.inputs.latent));
+  const { heads: H, dNope, dRope, dV } = spec.dims;
+  const tokens = spec.batch * H * spec.context;
+  const expanded = memo(() => expandCache(spec, b.inputs(), dtype));
+  b.buffers.push(lazyInput('k', 'kv-cache', dtype, tokens * (dNope + dRope), () => expanded().k, CANARY));
+  b.buffers.push(lazyInput('v', 'kv-cache', dtype, tokens * dV, () => expanded().v, CANARY));
+  b.act('latent_new', T * row, spec.layer === 'full' ? undefined : () => newRows(spec, b.inputs().latent));
   return { m: T, src: ['latent_new', { row }], tokens: spec.qLen, first: spec.context - spec.qLen };
 }
 
@@ -335,8 +349,8 @@ function emitNaive(b: MlaBuild, cache: (b: MlaBuild) => UpProjection): Attention
   const { spec, dtype, context, T, qW, list } = b;
   const { heads: H, dNope, dRope, dV, dLatent: dC } = spec.dims;
   const { batch, context: L, qLen: S } = spec;
-  b.weights('w_uk_t', transposeBlocks(b.inputs.weights.wUK, H, dNope, dC));
-  b.weights('w_uv_t', transposeBlocks(b.inputs.weights.wUV, H, dV, dC));
+  b.weights('w_uk_t', H * dNope * dC, () => transposeBlocks(b.inputs().weights.wUK, H, dNope, dC));
+  b.weights('w_uv_t', H * dV * dC, () => transposeBlocks(b.inputs().weights.wUV, H, dV, dC));
   b.act('q', T * H * qW);
   list.rope('q-rope', 'q-rope', {
     m: T,
@@ -393,14 +407,39 @@ function emitNaive(b: MlaBuild, cache: (b: MlaBuild) => UpProjection): Attention
   return core;
 }
 
+/**
+ * The latent cache the absorbed attend reads as K (all d_c + d_r) and V (the first d_c): one contiguous buffer, or
+ * pages of `pageSize` tokens in a shuffled order spread over as many buffers as the binding limit asks (FlashMLA's
+ * [page][64][576]), with the block table after the sequence table in `seqs`; or why its pages fit no buffer.
+ */
+function latentCacheIo(b: MlaBuild): Pick<AttentionIo, 'k' | 'v' | 'vStride' | 'paging'> | string {
+  const { spec, dtype, context, row } = b;
+  const io = { k: 'latent', v: 'latent', vStride: row };
+  if (!spec.pageSize) {
+    b.buffers.push(lazyInput('latent', 'kv-cache', dtype, spec.batch * spec.context * row, () => latentCache(b), CANARY));
+    return io;
+  }
+  const plan: CachePlan = {
+    ...{ kvLens: b.kvLens, pageSize: spec.pageSize, dtype, rowBytes: row * elementBytes(dtype), nKv: 1, seed: context.seed },
+    ...(spec.maxPoolBytes !== undefined && { maxPoolBytes: spec.maxPoolBytes }),
+  };
+  const layout = pagedLayout(plan, context.limits);
+  if (typeof layout === 'string') return layout;
+  b.buffers[b.buffers.findIndex((buffer) => buffer.name === 'seqs')] = sequenceBuffer(plan, layout, SHORT_CANARY);
+  const source = memo(() => latentSource(spec, b.inputs(), dtype));
+  b.buffers.push(...cacheBuffers(plan, layout, { name: 'latent', stride: row, source }));
+  return { ...io, paging: layout.paging };
+}
+
 /** Absorbed MLA: W_UK folded into the query, the core over the latent cache in MQA shape, W_UV applied after. */
 function emitAbsorbed(b: MlaBuild): AttentionCore | Skip {
   const { spec, dtype, context, T, row, qW, list } = b;
   const { heads: H, dNope, dRope, dV, dLatent: dC } = spec.dims;
   const { batch, qLen: S } = spec;
-  b.buffers.push(input('latent', 'kv-cache', dtype, latentCache(b), CANARY));
-  b.weights('w_uk', b.inputs.weights.wUK);
-  b.weights('w_uv_t', transposeBlocks(b.inputs.weights.wUV, H, dV, dC));
+  const cache = latentCacheIo(b);
+  if (typeof cache === 'string') return { kind: 'skip', reason: cache };
+  b.weights('w_uk', H * dNope * dC, () => b.inputs().weights.wUK);
+  b.weights('w_uv_t', H * dV * dC, () => transposeBlocks(b.inputs().weights.wUV, H, dV, dC));
   b.act('q', T * H * row);
   b.act('o_lat', T * H * dC);
   b.act('out', T * H * dV);
@@ -425,7 +464,7 @@ function emitAbsorbed(b: MlaBuild): AttentionCore | Skip {
     dst: ['q', qRows],
   });
   const shape: AttentionShape = { batch, nQ: H, nKv: 1, dQk: row, dV: dC, qLen: S, kvLens: b.kvLens, causal: true, scale: b.scale };
-  const io = { seqs: 'seqs', q: 'q', k: 'latent', v: 'latent', out: 'o_lat', vStride: row };
+  const io = { seqs: 'seqs', q: 'q', out: 'o_lat', ...cache };
   const core = attentionCore(shape, dtype, context, io, {
     tiling: spec.tiling,
     phase: 'decode',
@@ -471,7 +510,7 @@ function mlaChecks(b: MlaBuild, problem: MlaProblem): OutputCheck[] {
       ? undefined
       : sampleRows(T * H, dV, perRowFlops, budget);
   let memo: Reference | undefined;
-  const reference = (): Reference => (memo ??= mlaReference(spec, problem, b.inputs, outSample?.rows));
+  const reference = (): Reference => (memo ??= mlaReference(spec, problem, b.inputs(), dtype, outSample?.rows));
   const roundings = (spec.form === 'absorbed' ? 3 : 4) + (spec.layer === 'full' ? 4 : 0);
   const reduction = L + row;
   const checks: OutputCheck[] = [
@@ -502,7 +541,21 @@ function mlaChecks(b: MlaBuild, problem: MlaProblem): OutputCheck[] {
   ];
 }
 
-function mlaFacts({ spec, buffers, scale }: MlaBuild, core: AttentionCore): Record<string, number | string> {
+/**
+ * FlashMLA's FLOP and byte formulas for the absorbed attend (tests/test_flash_mla.py: s_q x total_seqlens x h_q x
+ * (d + dv) x 2 FLOPs; the latent cache once, q and the output), so a case's rates can stand beside its figures.
+ */
+export function flashMlaWork(spec: Pick<MlaSpec, 'dims' | 'batch' | 'context' | 'qLen'>, dtype: Dtype): { flops: number; bytes: number } {
+  const { dims, batch, context, qLen } = spec;
+  const [d, dv] = [dims.dLatent + dims.dRope, dims.dLatent];
+  const total = batch * context;
+  return {
+    flops: 2 * qLen * total * dims.heads * (d + dv),
+    bytes: (total * d + batch * qLen * dims.heads * (d + dv)) * elementBytes(dtype),
+  };
+}
+
+function mlaFacts({ spec, buffers, scale, dtype }: MlaBuild, core: AttentionCore): Record<string, number | string> {
   const { dims, form } = spec;
   const cachedTokens = spec.batch * spec.context;
   return {
@@ -519,12 +572,20 @@ function mlaFacts({ spec, buffers, scale }: MlaBuild, core: AttentionCore): Reco
     },
     ...{ layer: spec.layer, oProj: spec.oProj ? 1 : 0, scale, ropeTheta: ROPE_THETA, cachedTokens },
     kvElementsPerToken: kvElementsFormula(form, dims),
+    ...(form === 'absorbed' && flashMlaFacts(spec, dtype)),
     kvBytesPerToken: kvBytesPerToken(buffers, cachedTokens),
     cacheLayout:
       form === 'naive-expanded'
         ? 'K [batch][head][token][d_nope+d_r], V [batch][head][token][d_v]'
-        : '[batch][token][d_c+d_r] (c_KV, roped k_rope)',
+        : spec.pageSize
+          ? `pages [${spec.pageSize}][d_c+d_r] (c_KV, roped k_rope) in a shuffled order per block table [batch][max_pages]`
+          : '[batch][token][d_c+d_r] (c_KV, roped k_rope)',
   };
+}
+
+function flashMlaFacts(spec: MlaSpec, dtype: Dtype): { flashMlaFlops: number; flashMlaBytes: number } {
+  const work = flashMlaWork(spec, dtype);
+  return { flashMlaFlops: work.flops, flashMlaBytes: work.bytes };
 }
 
 /** Builds one MLA case: the layer path, the form's stages, o-proj, the float64 checks. */
@@ -539,7 +600,7 @@ export function mlaCase(spec: MlaSpec, dtype: Dtype, context: BuildContext): Bui
   if (core.kind === 'skip') return core;
   if (spec.oProj) {
     const { heads: H, dV, dModel } = dims;
-    b.weights('w_o', b.inputs.wO!);
+    b.weights('w_o', H * dV * dModel, () => b.inputs().wO!);
     b.act('y', b.T * dModel);
     b.list.gemm('o-proj', 'o-proj', {
       m: b.T,
@@ -557,15 +618,18 @@ export function mlaCase(spec: MlaSpec, dtype: Dtype, context: BuildContext): Bui
 }
 
 /** float64 reference of a case, by whichever form is cheaper (they agree; the unit tests hold them to it). */
-function mlaReference(spec: MlaSpec, problem: MlaProblem, inputs: MlaInputs, rows?: readonly number[]): Reference {
+function mlaReference(spec: MlaSpec, problem: MlaProblem, inputs: MlaInputs, dtype: Dtype, rows?: readonly number[]): Reference {
   let qIn: ArrayLike<number>;
-  let latent: ArrayLike<number> = inputs.latent;
+  let latent: Latent;
   if (spec.layer === 'full') {
     const layer = mlaLayerInputs(problem, inputs.layerWeights!, inputs.hidden!);
     qIn = layer.qIn;
     latent = appendToCache(problem, inputs.latent, layer.newLatent);
   } else {
+    // The cache's rows from its seeded source: a GPU-sized (paged) cache is never one host array.
+    const source = latentSource(spec, inputs, dtype);
     qIn = inputs.qIn!;
+    latent = { data: source.data, start: (b, t) => source.start(b, 0, t) };
   }
   const cost = referenceCost(problem);
   const { dims, batch, qLen } = problem;
@@ -638,6 +702,7 @@ export const mlaFamily: KernelFamily = {
     const tiling = optionalString(params, 'tiling', ATTENTION_TILINGS, 'workgroup');
     const layer = optionalString(params, 'layer', MLA_LAYERS, 'attention');
     const oProj = optionalNumber(params, 'o_proj', layer === 'full' ? 1 : 0) !== 0;
+    const pageSize = optionalNumber(params, 'page_size', 0);
     const model = { preset, layers, kvElementsPerToken: kvElementsFormula(form, dims) };
     let built: BuildResult;
     if ((BASELINE_FORMS as readonly string[]).includes(form)) {
@@ -645,9 +710,10 @@ export const mlaFamily: KernelFamily = {
       const nKv = baselineKvHeads(form as BaselineForm, dims.heads);
       const kvLens = Array.from({ length: batch }, () => contextLen);
       const shape: AttentionShape = { batch, nQ: dims.heads, nKv, dQk: dims.dNope, dV: dims.dV, qLen, kvLens, causal: true };
-      built = attentionCase(shape, dtype, context, { tiling, phase: qLen <= 16 ? 'decode' : 'prefill' });
+      built = attentionCase(shape, dtype, context, { tiling, phase: qLen <= 16 ? 'decode' : 'prefill', pageSize });
     } else {
-      built = mlaCase({ dims, form: form as MlaForm, batch, context: contextLen, qLen, layer, oProj, tiling }, dtype, context);
+      const spec: MlaSpec = { dims, form: form as MlaForm, batch, context: contextLen, qLen, layer, oProj, tiling, pageSize };
+      built = mlaCase(spec, dtype, context);
     }
     if (built.kind === 'case') built.kernelCase.facts = { form, ...model, ...built.kernelCase.facts };
     return built;

@@ -328,6 +328,8 @@ function presetNumber(params: Record<string, AxisValue>, name: string, preset: n
 }
 
 export const moeFamily: KernelFamily = {
+  sizedByData:
+    'its buffers follow the routing of its tokens (the padded expert segments), made from its data: run it to see whether it fits',
   name: 'moe',
   requiredAxes: ['preset', 'tokens', 'dispatch', 'dtype'],
   // gpu and host-loop run on the same inputs (same routing, same load), so their times compare directly.

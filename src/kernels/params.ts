@@ -22,6 +22,8 @@ const flag = z.union([z.literal(0), z.literal(1)], { error: 'must be 0 or 1' });
 const oneOf = <T extends string>(values: readonly T[]) => z.enum(values as [T, ...T[]], { error: `must be one of ${values.join(', ')}` });
 const dtype = oneOf(['f32', 'f16']);
 const tiling = oneOf(ATTENTION_TILINGS);
+/** Tokens per KV-cache page: 0 is the contiguous layout. */
+const pageSize = count(0);
 /** An MoE shape axis: a count, or `preset` for the preset's own value. */
 const countOrPreset = (min: number) => {
   const message = `must be an integer >= ${min} or "preset"`;
@@ -52,6 +54,7 @@ const attentionParams = z
     v_head_dim: count(1).optional(),
     ragged: z.number({ error: 'must be a number in [0, 1)' }).min(0, 'must be in [0, 1)').lt(1, 'must be in [0, 1)').optional(),
     causal: flag.optional(),
+    page_size: pageSize.optional(),
   })
   .superRefine((p, ctx) => {
     requireAxes(p, p.phase === 'decode' ? ['context'] : ['seq'], `by phase ${p.phase}`, ctx);
@@ -70,6 +73,7 @@ const mlaParams = z
     tiling: tiling.optional(),
     layer: oneOf(MLA_LAYERS).optional(),
     o_proj: flag.optional(),
+    page_size: pageSize.optional(),
     heads: count(1).optional(),
     d_nope: count(1).optional(),
     d_rope: count(1).optional(),

@@ -31,6 +31,7 @@ const ATTENTION_PARAMS = struct('Params', {
   dq4: 'u32',
   dv4: 'u32',
   batch: 'u32',
+  pool_pages: 'u32',
 });
 
 /** kernels/include/mla_addr.wgsl: rows (z, m) at off + z zs + (m / seg) outer + (m % seg) row. */

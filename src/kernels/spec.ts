@@ -36,6 +36,12 @@ export interface BufferDecl {
   canary?: number;
   /** Upload: the first `data.length` elements; the rest of the buffer is canary-filled. */
   data?: HostData;
+  /**
+   * Upload without a host array of the buffer's size: writes valid elements [start, start + out.length) into `out`
+   * (f16 values already rounded), called chunk by chunk. For caches past what a host array holds (GPU-sized paged
+   * caches); the rest of the buffer is canary-filled as with `data`.
+   */
+  fill?: (start: number, out: Float32Array) => void;
   /** Dumped with --save-tensors as an input. */
   input?: boolean;
 }
@@ -61,8 +67,44 @@ export interface StageDecl {
   sizes?: Record<string, number>;
   /** Buffer names in @group(0) @binding(i) order. */
   bindings: string[];
+  /**
+   * Buffer pools the shader reads (or writes) through an accessor, WGSL's stand-in for a binding array: pool NAME is
+   * the shader's own binding NAME (in `bindings`) plus `buffers`, bound in order from POOL_BINDING_BASE, which the
+   * host declares as NAME_1, NAME_2, ... with `fn NAME_at(pool, i) -> vec4<T>` (`NAME_put(pool, i, x)` for read_write)
+   * selecting by pool index (src/gpu/pipelines.ts, poolsPrelude).
+   */
+  pools?: PoolDecl[];
   workgroups: [number, number?, number?];
   work: Work;
+}
+
+/** A pool of storage buffers of vec4<T> behind one accessor (see StageDecl.pools). */
+export interface PoolDecl {
+  /** The shader's binding of pool 0 (also the name of its accessor). */
+  name: string;
+  /** Buffers of pools 1, 2, ...: bound after the stage's bindings. */
+  buffers: string[];
+  access: 'read' | 'read_write';
+  /**
+   * The pool is another pool's buffers (MLA's latent cache is both K and V): pool 0 is still this pool's own binding
+   * (the same buffer), pools 1, 2, ... are read through that pool's accessor, so no buffer is bound twice.
+   */
+  sameAs?: string;
+}
+
+/**
+ * The binding of the first further pool buffer: past any binding a shader declares itself (a shader may declare
+ * bindings that only another of its entry points uses), so the pools never collide with them.
+ */
+export const POOL_BINDING_BASE = 100;
+
+/** Every buffer a stage binds with its binding number: its bindings in order, then each pool's further buffers. */
+export function stageBindings(stage: Pick<StageDecl, 'bindings' | 'pools'>): { name: string; binding: number }[] {
+  const further = (stage.pools ?? []).flatMap((pool) => pool.buffers);
+  return [
+    ...stage.bindings.map((name, binding) => ({ name, binding })),
+    ...further.map((name, i) => ({ name, binding: POOL_BINDING_BASE + i })),
+  ];
 }
 
 export interface OutputCheck {
@@ -214,4 +256,34 @@ export function buffersMisfit(
       return `buffer ${buffer.name} needs ${sizes(bytes, limits.maxBufferSize)}, above the device's maxBufferSize (${mib(limits.maxBufferSize)})`;
   }
   return null;
+}
+
+/** Bytes of every buffer a case declares: what it holds on the device at once. */
+export function caseBytes(buffers: readonly Pick<BufferDecl, 'usage' | 'type' | 'length' | 'canary'>[]): number {
+  return buffers.reduce((sum, buffer) => sum + bufferBytes(buffer), 0);
+}
+
+/** The first stage binding more storage buffers than the device has per shader stage, as a skip reason. */
+export function bindingsMisfit(
+  stages: readonly Pick<StageDecl, 'name' | 'bindings' | 'pools'>[],
+  buffers: readonly Pick<BufferDecl, 'name' | 'usage'>[],
+  limits: Pick<DeviceLimits, 'maxStorageBuffersPerShaderStage'>,
+): string | null {
+  const uniforms = new Set(buffers.filter((b) => b.usage === 'uniform').map((b) => b.name));
+  for (const stage of stages) {
+    const storage = stageBindings(stage).filter(({ name }) => !uniforms.has(name)).length;
+    if (storage > limits.maxStorageBuffersPerShaderStage) {
+      const pooled = (stage.pools ?? []).reduce((n, pool) => n + pool.buffers.length, 0);
+      const extra = pooled ? ` (${pooled} of them further cache buffers)` : '';
+      return `stage ${stage.name} binds ${storage} storage buffers${extra}, above the device's maxStorageBuffersPerShaderStage (${limits.maxStorageBuffersPerShaderStage})`;
+    }
+  }
+  return null;
+}
+
+/** Why a case of `bytes` does not fit a device with `memoryBytes` for its buffers (unknown: fits), or null. */
+export function memoryMisfit(bytes: number, memoryBytes: number | undefined): string | null {
+  if (memoryBytes === undefined || bytes <= memoryBytes) return null;
+  const gib = (n: number) => `${(n / 2 ** 30).toFixed(2)} GiB`;
+  return `the case's buffers need ${gib(bytes)}, above the ${gib(memoryBytes)} of device memory it may use`;
 }

@@ -50,6 +50,8 @@ function unpadRows(data: ArrayLike<number>, rows: number, dim: number, stride: n
 export function attentionView(kernelCase: KernelCase): ViewResult {
   const phase = fact(kernelCase, 'phase');
   if (phase !== 'decode' && phase !== 'prefill') return { kind: 'unsupported', reason: 'not an attention case' };
+  if (kernelCase.facts?.['pageSize'] !== undefined)
+    return { kind: 'unsupported', reason: 'a paged KV cache (the peers read a contiguous one)' };
   const buffer = (name: string) => kernelCase.buffers.find((b) => b.name === name);
   const [q, k, v, seqs] = ['q', 'k', 'v', 'seqs'].map(buffer);
   const check = kernelCase.checks.find((c) => c.buffer === 'out');

@@ -26,10 +26,30 @@ export interface AttentionProblem {
   scale: number;
 }
 
+/**
+ * A K or V cache's rows wherever they sit (a paged pool, a seeded table standing for a GPU-sized cache): the values of
+ * token t of KV head g of sequence b start at data[start(b, g, t)].
+ */
+export interface CacheRows {
+  readonly data: ArrayLike<number>;
+  start(b: number, g: number, t: number): number;
+}
+
 export interface AttentionInputs {
   q: Float32Array;
-  k: Float32Array;
-  v: Float32Array;
+  /** The packed layout above, or rows from anywhere. */
+  k: ArrayLike<number> | CacheRows;
+  v: ArrayLike<number> | CacheRows;
+}
+
+/** Rows of width `d` in the packed ragged layout above. */
+function packedRows(data: ArrayLike<number>, kvLens: readonly number[], nKv: number, d: number): CacheRows {
+  const starts = kvStarts(kvLens);
+  return { data, start: (b, g, t) => ((starts[b] as number) * nKv + g * (kvLens[b] as number) + t) * d };
+}
+
+function cacheRows(x: ArrayLike<number> | CacheRows, problem: AttentionProblem, d: number): CacheRows {
+  return 'start' in x ? x : packedRows(x, problem.kvLens, problem.nKv, d);
 }
 
 /** Token offset of each sequence in the packed KV layout (exclusive prefix sum of kvLens). */
@@ -59,11 +79,12 @@ export function attentionReference(problem: AttentionProblem, inputs: AttentionI
   if (nQ % nKv !== 0) throw new Error(`attention reference: n_q=${nQ} is not a multiple of n_kv=${nKv}`);
   if (problem.kvLens.length !== batch) throw new Error(`attention reference: ${problem.kvLens.length} kv lengths for batch ${batch}`);
   const group = nQ / nKv;
-  const starts = kvStarts(problem.kvLens);
   const total = batch * qLen * nQ;
   const count = rows ? rows.length : total;
   const out = new Float64Array(count * dV);
-  const { q, k, v } = inputs;
+  const { q } = inputs;
+  const k = cacheRows(inputs.k, problem, dQk);
+  const v = cacheRows(inputs.v, problem, dV);
   const scores = new Float64Array(Math.max(1, ...problem.kvLens));
   for (let index = 0; index < count; index++) {
     const row = rows ? (rows[index] as number) : index;
@@ -71,19 +92,16 @@ export function attentionReference(problem: AttentionProblem, inputs: AttentionI
     const h = row % nQ;
     const s = Math.floor(row / nQ) % qLen;
     const b = Math.floor(row / (nQ * qLen));
-    const len = problem.kvLens[b] as number;
-    const start = starts[b] as number;
     const visible = visibleTokens(problem, b, s);
     if (visible === 0) continue; // zeros
     const g = Math.floor(h / group);
     const qBase = row * dQk;
-    const kBase = (start * nKv + g * len) * dQk;
-    const vBase = (start * nKv + g * len) * dV;
     const oBase = index * dV;
     let max = -Infinity;
     for (let t = 0; t < visible; t++) {
+      const kBase = k.start(b, g, t);
       let dot = 0;
-      for (let i = 0; i < dQk; i++) dot += (q[qBase + i] as number) * (k[kBase + t * dQk + i] as number);
+      for (let i = 0; i < dQk; i++) dot += (q[qBase + i] as number) * (k.data[kBase + i] as number);
       const score = dot * scale;
       scores[t] = score;
       if (score > max) max = score;
@@ -96,7 +114,8 @@ export function attentionReference(problem: AttentionProblem, inputs: AttentionI
     }
     for (let t = 0; t < visible; t++) {
       const w = (scores[t] as number) / sum;
-      for (let i = 0; i < dV; i++) out[oBase + i] = (out[oBase + i] as number) + w * (v[vBase + t * dV + i] as number);
+      const vBase = v.start(b, g, t);
+      for (let i = 0; i < dV; i++) out[oBase + i] = (out[oBase + i] as number) + w * (v.data[vBase + i] as number);
     }
   }
   return out;

@@ -169,6 +169,21 @@ export function appendToCache(problem: MlaProblem, latent: ArrayLike<number>, ne
   return cache;
 }
 
+/** The latent cache's rows wherever they sit: token t of sequence b starts at data[start(b, t)]. */
+export interface LatentRows {
+  readonly data: ArrayLike<number>;
+  start(b: number, t: number): number;
+}
+
+/** The latent cache as the [batch][L][d_c + d_r] layout above, or rows from anywhere. */
+export type Latent = ArrayLike<number> | LatentRows;
+
+function latentRows(latent: Latent, problem: MlaProblem): LatentRows {
+  if ('start' in latent) return latent;
+  const row = problem.dims.dLatent + problem.dims.dRope;
+  return { data: latent, start: (b, t) => (b * problem.context + t) * row };
+}
+
 export interface MlaAttentionResult {
   /** [batch][q_len][heads][d_v]. */
   out: Float64Array;
@@ -205,15 +220,10 @@ function softmaxInPlace(scores: Float64Array, n: number): number {
 }
 
 /** The naive form: every cached latent decompressed per head, then attention with qk d_nope + d_r, v d_v. */
-export function mlaNaiveReference(
-  problem: MlaProblem,
-  weights: MlaWeights,
-  qIn: ArrayLike<number>,
-  latent: ArrayLike<number>,
-): MlaAttentionResult {
+export function mlaNaiveReference(problem: MlaProblem, weights: MlaWeights, qIn: ArrayLike<number>, cache: Latent): MlaAttentionResult {
   const { dims, batch, qLen, context, scale } = problem;
   const { heads, dNope, dRope, dV, dLatent } = dims;
-  const row = dLatent + dRope;
+  const { data: latent, start } = latentRows(cache, problem);
   const out = new Float64Array(batch * qLen * heads * dV);
   const k = new Float64Array(context * (dNope + dRope));
   const v = new Float64Array(context * dV);
@@ -222,7 +232,7 @@ export function mlaNaiveReference(
   for (let b = 0; b < batch; b++) {
     for (let h = 0; h < heads; h++) {
       for (let t = 0; t < context; t++) {
-        const c = (b * context + t) * row;
+        const c = start(b, t);
         for (let j = 0; j < dNope; j++) {
           let sum = 0;
           const w = (h * dNope + j) * dLatent;
@@ -265,12 +275,12 @@ export function mlaAbsorbedReference(
   problem: MlaProblem,
   weights: MlaWeights,
   qIn: ArrayLike<number>,
-  latent: ArrayLike<number>,
+  cache: Latent,
   rows?: readonly number[],
 ): MlaAttentionResult {
   const { dims, batch, qLen, context, scale } = problem;
   const { heads, dNope, dRope, dV, dLatent } = dims;
-  const row = dLatent + dRope;
+  const { data: latent, start } = latentRows(cache, problem);
   const total = batch * qLen * heads;
   const count = rows ? rows.length : total;
   const out = new Float64Array(count * dV);
@@ -293,7 +303,7 @@ export function mlaAbsorbedReference(
       for (let i = 0; i < dLatent; i++) qLat[i] = (qLat[i] as number) + qj * (weights.wUK[w + i] as number);
     }
     for (let t = 0; t < visible; t++) {
-      const c = (b * context + t) * row;
+      const c = start(b, t);
       let dot = 0;
       for (let i = 0; i < dLatent; i++) dot += (qLat[i] as number) * (latent[c + i] as number);
       for (let r = 0; r < dRope; r++) dot += (q[dNope + r] as number) * (latent[c + dLatent + r] as number);
@@ -303,7 +313,7 @@ export function mlaAbsorbedReference(
     oLat.fill(0);
     for (let t = 0; t < visible; t++) {
       const p = scores[t] as number;
-      const c = (b * context + t) * row;
+      const c = start(b, t);
       for (let i = 0; i < dLatent; i++) oLat[i] = (oLat[i] as number) + p * (latent[c + i] as number);
     }
     const o = index * dV;

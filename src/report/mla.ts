@@ -1,6 +1,7 @@
 import type { Measurement, OkMeasurement } from '../results/schema.js';
 import { describeConstants, splitAxes, titleWithConstants, varyingCells, type AxisValue, type Params } from './axes.js';
 import { passedCases } from './data.js';
+import { flashMlaRows, flashMlaTable } from './flashmla.js';
 import { formatBytes, formatDuration, formatPercent } from './format.js';
 import { left, right, type TableModel } from './table-model.js';
 
@@ -270,13 +271,15 @@ export function kvCapacityTable(kv: readonly KvCapacityRow[], budgetGB: number):
   };
 }
 
-/** The decode comparison, each crossover series and the KV capacity table: none where the cases lack the data. */
+/** The decode comparison, each crossover series, the KV capacity and FlashMLA tables: none where the cases lack the data. */
 export function mlaTables(cases: readonly Measurement[], budgetGB = DEFAULT_MEMORY_BUDGET_GB): TableModel[] {
   const decode = decodeComparisons(cases);
   const kv = kvCapacityRows(cases, budgetGB * 1e9);
+  const flash = flashMlaRows(cases);
   return [
     ...(kv.length ? [kvCapacityTable(kv, budgetGB)] : []),
     ...(decode.length ? [decodeTable(decode)] : []),
+    ...(flash.length ? [flashMlaTable(flash)] : []),
     ...crossovers(cases).map(crossoverTable),
   ];
 }

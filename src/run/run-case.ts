@@ -1,17 +1,10 @@
-import {
-  describeErrors,
-  hasErrors,
-  subgroupFacts,
-  withErrorScopes,
-  type DeviceLimits,
-  type GpuContext,
-  type ScopedErrors,
-} from '../gpu/device.js';
+import { describeErrors, hasErrors, subgroupFacts, withErrorScopes, type GpuContext, type ScopedErrors } from '../gpu/device.js';
 import { PreparedCase } from '../gpu/executor.js';
 import type { TrackedAllocator } from '../gpu/memory.js';
 import { PASS_PROBE, WHOLE_CASE, type GpuTimer, type TimedSeries, type TimingMode } from '../gpu/timing.js';
 import { seedKey, type KernelFamily } from '../kernels/family.js';
-import { buffersMisfit, caseWork, casePhases, takeRows, type KernelCase } from '../kernels/spec.js';
+import { caseMisfit } from '../kernels/fit.js';
+import { caseWork, casePhases, takeRows, type KernelCase } from '../kernels/spec.js';
 import { arithmeticOf, computeRates, type Ceilings } from '../measure/rates.js';
 import { sampleCase, sampleRounds } from './sampler.js';
 import { summarize } from '../measure/statistics.js';
@@ -21,19 +14,6 @@ import type { CheckResult, Measurement, OkMeasurement, PairedEndToEnd, PassProbe
 import type { CaseTensors, Outputs } from '../results/tensors.js';
 import { poolVisits } from '../results/visits.js';
 import type { PlannedCase } from '../suites/expand.js';
-
-/** Why a case cannot run on this device, judged from its declaration before anything is allocated. */
-export function deviceMisfit(kernelCase: KernelCase, limits: DeviceLimits): string | null {
-  const buffers = buffersMisfit(kernelCase.buffers, limits);
-  if (buffers) return buffers;
-  for (const stage of kernelCase.stages) {
-    const over = stage.workgroups.find((n) => (n ?? 1) > limits.maxComputeWorkgroupsPerDimension);
-    if (over !== undefined) {
-      return `stage ${stage.name} needs ${over} workgroups in one dimension, above the device's maxComputeWorkgroupsPerDimension (${limits.maxComputeWorkgroupsPerDimension})`;
-    }
-  }
-  return null;
-}
 
 export interface CaseRunOptions {
   mode: TimingMode;
@@ -139,7 +119,7 @@ function buildCase(
     return { status: 'error', message: `cannot build case: ${errorMessage(error)}` };
   }
   if (built.kind === 'skip') return { status: 'skipped', reason: built.reason };
-  const misfit = deviceMisfit(built.kernelCase, context.limits);
+  const misfit = caseMisfit(built.kernelCase, context);
   if (misfit) return { status: 'skipped', reason: misfit };
   return { kernelCase: built.kernelCase };
 }

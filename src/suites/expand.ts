@@ -172,7 +172,9 @@ function expansionUnits(suite: SuiteFile, resolved: Map<string, AxisValue[]>): E
     const lengths = axes.map((axis) => resolved.get(axis)!.length);
     if (new Set(lengths).size > 1) {
       const detail = axes.map((axis, i) => `${axis}: ${lengths[i]}`).join(', ');
-      throw new UserError(`zipped axes of suite ${suite.name} must have equal lengths, got ${detail}`);
+      throw new UserError(
+        `zipped axes of suite ${suite.name} must have equal lengths, got ${detail}: override them together or pick cases with --filter`,
+      );
     }
     axes.forEach((axis) => placed.add(axis));
     units.push({ axes, length: lengths[0] ?? 0 });

@@ -142,6 +142,8 @@ test('--visits pools a multi-stage case with its stage rounds still paired', asy
     '-a',
     'context=64',
     '-a',
+    'page_size=0',
+    '-a',
     'dtype=f32',
     '--visits',
     '2',
@@ -250,4 +252,22 @@ test('--verbose shows the stack of an unexpected error path but still exits non-
   const { code, stderr } = await cli(['run', 'no-such-suite', '--verbose']);
   assert.equal(code, 2);
   assert.match(stderr, /unknown suite/);
+});
+
+test('an oversized case is a recorded skip naming what it would need, never a crash or an exhausted memory', async () => {
+  const out = join(dir, 'oversized.json');
+  // MHA at 128 KV heads x 64 sequences x 32768 tokens, f32: a 256 GiB cache, past every buffer count and memory.
+  const args = ['run', 'attention-decode', ...FAST_RUN, '--profile', 'quick', '-a', 'variant=mha', '-a', 'batch=64', '-a', 'context=32768'];
+  const { code, stderr } = await cli([...args, '-a', 'page_size=0,64', '--budget', 'none', '--out', out]);
+  assert.equal(code, 0, stderr);
+  const cases = readResultFile(out).cases.filter((c) => c.suite === 'attention-decode');
+  assert.equal(cases.length, 2);
+  for (const c of cases) {
+    assert.equal(c.status, 'skipped', c.key);
+    if (c.status !== 'skipped') continue;
+    assert.match(
+      c.reason,
+      c.key.includes('page_size=64') ? /KV cache of \d+\.\d+ GiB in \d+ buffers: stage attend binds/ : /buffer k needs/,
+    );
+  }
 });

@@ -14,6 +14,8 @@ const SMALL = [
   'variant=gqa',
   '-a',
   'context=64',
+  '-a',
+  'page_size=0',
   '--min-samples',
   '5',
   '--max-noise',
@@ -93,6 +95,8 @@ test('profile --capture runs every selected case once, without timestamps', asyn
     'variant=gqa,mqa',
     '-a',
     'context=64',
+    '-a',
+    'page_size=0',
     '--capture',
     '--json',
   ]);
@@ -110,7 +114,7 @@ test('profile: bad input is a one-line error with a non-zero exit', async () => 
   const cases: [string[], RegExp][] = [
     [['profile', 'no-such-suite'], /unknown suite "no-such-suite"/],
     [['profile', 'attention-decode', '--filter', 'variant=nothing'], /no case of suite attention-decode matches --filter variant=nothing/],
-    [['profile', 'attention-decode', '-a', 'variant=gqa,mqa', '-a', 'context=64'], /2 cases of attention-decode match; profile runs one/],
+    [['profile', 'attention-decode', '-a', 'variant=gqa,mqa', '-a', 'context=64'], /4 cases of attention-decode match; profile runs one/],
     [['profile', 'attention-decode', '-a', 'nope=1'], /unknown axis "nope"/],
     [['profile', 'attention-decode', '--case', 'attention-decode/variant=gqa'], /missing axes/],
     [

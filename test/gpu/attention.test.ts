@@ -9,12 +9,13 @@ import {
   attentionCase,
   attentionFamily,
   kvBytesPerToken,
-  type AttentionOptions,
+  type AttentionCaseOptions,
   type AttentionShape,
   type AttentionTiling,
 } from '../../src/kernels/attention.js';
 import type { BuildContext } from '../../src/kernels/family.js';
 import { elementBytes, type Dtype, type KernelCase } from '../../src/kernels/spec.js';
+import { pageCounts } from '../../src/kernels/kv-pages.js';
 import { closeTestGpu, runChecked, testGpu } from '../helpers/gpu.js';
 
 after(closeTestGpu);
@@ -24,7 +25,7 @@ async function context(seed = 7): Promise<BuildContext> {
   return { limits: gpu.limits, features: gpu.features, ...subgroupFacts(gpu), seed };
 }
 
-async function build(shape: AttentionShape, dtype: Dtype, options: AttentionOptions): Promise<KernelCase> {
+async function build(shape: AttentionShape, dtype: Dtype, options: AttentionCaseOptions): Promise<KernelCase> {
   const built = attentionCase(shape, dtype, await context(), options);
   if (built.kind === 'skip') throw new Error(`skipped: ${built.reason}`);
   return built.kernelCase;
@@ -294,4 +295,128 @@ test('past the reference budget a case is checked on evenly spaced output rows, 
   assert.equal(caught.checks[0]?.worstActual, 'NaN');
   const worstRow = Math.floor(caught.checks[0]!.worstIndex / D_V);
   assert.ok(worstRow >= 2 * 32 + 3 * 8 && worstRow < 96, `the worst element (row ${worstRow}) is named in the whole output's indexing`);
+});
+
+// Paged caches (src/kernels/kv-pages.ts): pages of 16 tokens in a shuffled order with free pages among them, each
+// sequence's last page partial, a zero-length sequence, and pools of a few pages each, so that every kernel walks
+// several cache buffers.
+const PAGED_SHAPES: OddShape[] = [
+  {
+    name: 'MHA decode, ragged [1, 37, 0, 130]',
+    phase: 'decode',
+    shape: { batch: 4, nQ: 3, nKv: 3, dQk: D_QK, dV: D_V, qLen: 1, kvLens: [1, 37, 0, 130], causal: true, scale: 0.35 },
+    splits: 3,
+  },
+  {
+    name: 'GQA decode, q_len 3, ragged [70, 5, 200]',
+    phase: 'decode',
+    shape: { batch: 3, nQ: 6, nKv: 2, dQk: D_QK, dV: D_V, qLen: 3, kvLens: [70, 5, 200], causal: true, scale: 0.4 },
+    splits: 4,
+  },
+  {
+    name: 'MQA decode, 12 q heads, ragged [301, 0, 17]',
+    phase: 'decode',
+    shape: { batch: 3, nQ: 12, nKv: 1, dQk: D_QK, dV: D_V, qLen: 1, kvLens: [301, 0, 17], causal: true, scale: 0.3 },
+  },
+  {
+    name: 'MHA prefill, 45 queries over ragged [45, 60]',
+    phase: 'prefill',
+    shape: { batch: 2, nQ: 3, nKv: 3, dQk: D_QK, dV: D_V, qLen: 45, kvLens: [45, 60], causal: true, scale: 0.3 },
+  },
+  {
+    name: 'GQA prefill, 6 q / 2 kv heads, 50 tokens causal',
+    phase: 'prefill',
+    shape: { batch: 1, nQ: 6, nKv: 2, dQk: D_QK, dV: D_V, qLen: 50, kvLens: [50], causal: true, scale: 0.5 },
+  },
+];
+const PAGE = 16;
+/**
+ * 3 pools of K (and of V) for every shape, so the shapes share pipelines (the pool count is compile-time): a page holds
+ * 16 tokens x n_kv heads x 36 (K) elements; the canary's 64 past them.
+ */
+const poolBytes = (shape: AttentionShape, dtype: Dtype): number =>
+  (Math.ceil(pageCounts(shape.kvLens, PAGE).pageCount / 3) * PAGE * shape.nKv * 36 + 64) * elementBytes(dtype);
+
+for (const { name, phase, shape, splits } of PAGED_SHAPES) {
+  for (const dtype of ['f32', 'f16'] as const) {
+    for (const tiling of TILINGS) {
+      test(`paged (16-token pages, several buffers) ${name} [${dtype}, ${tiling}]: GPU equals the float64 reference`, async () => {
+        const options = { phase, tiling, pageSize: PAGE, maxPoolBytes: poolBytes(shape, dtype), ...(splits !== undefined && { splits }) };
+        const kernelCase = await build(shape, dtype, options);
+        assert.equal(kernelCase.facts?.['kvPools'], 3);
+        const check = (await runChecked(kernelCase)).checks[0]!;
+        assert.ok(check.passed, `${check.mismatches}/${check.checked} mismatches, worst ${check.worstActual} vs ${check.worstExpected}`);
+      });
+    }
+  }
+}
+
+test('a paged cache holds the same values as its contiguous twin: the outputs are bitwise equal', async () => {
+  const shape = PAGED_SHAPES[1]!.shape;
+  for (const tiling of TILINGS) {
+    const contiguous = await runChecked(await build(shape, 'f32', { phase: 'decode', tiling, splits: 4 }));
+    const paged = await runChecked(await build(shape, 'f32', { phase: 'decode', tiling, splits: 4, pageSize: 64 }));
+    assert.deepEqual(paged.outputs.get('out'), contiguous.outputs.get('out'), tiling);
+  }
+});
+
+test('paged layout: shuffled pages, free pages and the slots past each sequence hold NaN; a block table pointing at one is caught', async () => {
+  const shape = PAGED_SHAPES[0]!.shape;
+  for (const tiling of TILINGS) {
+    const kernelCase = await build(shape, 'f32', { phase: 'decode', tiling, pageSize: PAGE });
+    const seqs = kernelCase.buffers.find((b) => b.name === 'seqs')!;
+    const table = seqs.data as Uint32Array;
+    const batch = shape.batch;
+    // Sequence 3's pages (130 tokens: 9 pages) in the block table after the (length, row) pairs.
+    const pages = Array.from(table.subarray(table[2 * 3 + 1]!, table[2 * 3 + 1]! + 9));
+    assert.notDeepEqual(
+      pages,
+      [...pages].sort((a, b) => a - b),
+      'pages are not in allocation order',
+    );
+    const k = kernelCase.buffers.find((b) => b.name === 'k')!;
+    const values = new Float32Array(k.length);
+    k.fill!(0, values);
+    const rowsPerPage = PAGE * shape.nKv;
+    const pageCount = k.length / (rowsPerPage * 36);
+    const owned = new Set(Array.from(table.subarray(2 * batch)).filter((p) => p !== 0xffffffff));
+    const free = Array.from({ length: pageCount }, (_, p) => p).filter((p) => !owned.has(p));
+    assert.ok(free.length >= 1);
+    for (const p of free) assert.ok(Number.isNaN(values[p * rowsPerPage * 36]!), `free page ${p} holds NaN`);
+    // Sequence 3's last page holds 130 - 8 * 16 = 2 tokens: slot 2 of its KV head 0 is NaN.
+    assert.ok(Number.isNaN(values[(pages[8]! * rowsPerPage + 2) * 36]!));
+    assert.ok(Number.isFinite(values[(pages[8]! * rowsPerPage + 1) * 36]!));
+    // Point sequence 3's first page at a free page: the kernels read NaN and the check fails.
+    table[table[2 * 3 + 1]!] = free[0]!;
+    const caught = await runChecked(kernelCase);
+    assert.equal(caught.checks[0]?.passed, false, tiling);
+    assert.equal(caught.checks[0]?.worstActual, 'NaN', tiling);
+  }
+});
+
+test('paged caches past one binding (lavapipe: 128 MiB) spread over several buffers: a 330 MiB cache against float64', async () => {
+  const ctx = await context(11);
+  // 4 sequences of up to 160K tokens, 1 KV head of K 128 + V 128 f32: 1 KiB a token.
+  const shape: AttentionShape = { batch: 4, nQ: 8, nKv: 1, dQk: 128, dV: 128, qLen: 1, kvLens: [90000, 89937, 1, 160000], causal: true };
+  const built = attentionCase(shape, 'f32', ctx, { phase: 'decode', tiling: 'rows', pageSize: 64 });
+  assert.ok(built.kind === 'case', built.kind === 'skip' ? built.reason : '');
+  const kv = built.kernelCase.buffers.filter((b) => b.role === 'kv-cache');
+  const bytes = kv.reduce((n, b) => n + b.length * 4, 0);
+  assert.ok(bytes > 300 * 2 ** 20, `${bytes} bytes`);
+  assert.ok(kv.length >= 4 && kv.every((b) => (b.length + (b.canary ?? 0)) * 4 <= ctx.limits.maxStorageBufferBindingSize));
+  const outcome = await runChecked(built.kernelCase);
+  assert.ok(outcome.checks[0]!.passed, JSON.stringify(outcome.checks[0]));
+  assert.ok(outcome.memory.maxByRole['kv-cache'] >= bytes, 'every cache buffer is tracked under kv-cache');
+});
+
+test('a paged cache that needs more buffers than a stage may bind is a skip naming the cache and the limit', async () => {
+  const ctx = await context();
+  const shape: AttentionShape = { batch: 2, nQ: 4, nKv: 2, dQk: 64, dV: 64, qLen: 1, kvLens: [400, 400], causal: true };
+  const built = attentionCase(shape, 'f32', ctx, { phase: 'decode', tiling: 'rows', pageSize: 16, maxPoolBytes: 20000 });
+  assert.equal(built.kind, 'skip');
+  if (built.kind === 'skip')
+    assert.match(
+      built.reason,
+      /KV cache of .* GiB in \d+ buffers: stage attend binds \d+ storage buffers .*maxStorageBuffersPerShaderStage \(16\)/,
+    );
 });

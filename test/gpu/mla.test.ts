@@ -169,3 +169,48 @@ test('past the reference budget every form is checked on evenly spaced rows of t
   assert.deepEqual(out?.sampledRows, { checked: 8 * 24, total: 10 * 24 });
   assert.ok(out?.passed && y?.passed, JSON.stringify(layer.checks));
 });
+
+// A paged latent cache (FlashMLA's layout at small dims): 16-token pages in a shuffled order, each sequence's last
+// page partial (37 = 2 x 16 + 5), free pages among them (NaN), two f32 pages a buffer (four f16): 2-4 buffers.
+const PAGED = { pageSize: 16, maxPoolBytes: 2 * 16 * (DIMS.dLatent + DIMS.dRope) * 4 + 64 * 4 };
+
+for (const [dtype, tiling] of [
+  ['f32', 'rows'],
+  ['f16', 'rows'],
+  ['f32', 'workgroup'],
+] as [Dtype, AttentionTiling][]) {
+  test(`absorbed over a paged latent cache in several buffers passes numerics and equals its contiguous twin (${dtype}, ${tiling})`, async () => {
+    for (const qLen of [1, 3]) {
+      const paged = await build(spec('absorbed', { tiling, qLen, ...PAGED }), dtype);
+      assert.ok((paged.facts?.['kvPools'] as number) >= 2, `${paged.facts?.['kvPools']} pools`);
+      assert.equal(paged.buffers.filter((b) => b.role === 'kv-cache').length, paged.facts?.['kvPools']);
+      const run = await runChecked(paged);
+      assert.ok(run.checks[0]!.passed, `q_len ${qLen}: ${JSON.stringify(run.checks[0])}`);
+      const contiguous = await runChecked(await build(spec('absorbed', { tiling, qLen }), dtype));
+      assert.deepEqual(run.outputs.get('out'), contiguous.outputs.get('out'), `q_len ${qLen}: the same cache values, the same output`);
+    }
+  });
+}
+
+test('a paged cache is the absorbed form at layer=attention: the naive forms and the layer path are skips that say so', async () => {
+  const ctx = await context();
+  for (const form of ['naive-latent', 'naive-expanded'] as const) {
+    const built = mlaCase(spec(form, PAGED), 'f32', ctx);
+    assert.ok(built.kind === 'skip' && /paged cache is built for the absorbed form/.test(built.reason), form);
+  }
+  const full = mlaCase(spec('absorbed', { ...PAGED, layer: 'full', dims: DIMS_Q }), 'f32', ctx);
+  assert.ok(full.kind === 'skip' && /layer=attention/.test(full.reason));
+});
+
+test("FlashMLA's FLOP and byte formulas are the absorbed case's facts", async () => {
+  const built = mlaFamily.build(
+    { preset: 'deepseek-v3', form: 'absorbed', batch: 2, context: 64, dtype: 'f16', tiling: 'rows', page_size: 64 },
+    await context(),
+  );
+  if (built.kind === 'skip') throw new Error(built.reason);
+  const facts = built.kernelCase.facts!;
+  // s_q x total_seqlens x h_q x (576 + 512) x 2; bytes (total x 576 + b x h_q x (576 + 512)) x 2.
+  assert.equal(facts['flashMlaFlops'], 1 * 128 * 128 * 1088 * 2);
+  assert.equal(facts['flashMlaBytes'], (128 * 576 + 2 * 128 * 1088) * 2);
+  assert.equal(facts['pageSize'], 64);
+});

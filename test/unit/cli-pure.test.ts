@@ -4,7 +4,8 @@ import { oneLineMessage } from '../../src/cli/base.js';
 import { isNativeChatter, nativeChatterFilter, supervisorExit } from '../../src/cli/launch.js';
 import { progressStyle } from '../../src/cli/progress.js';
 import { repeatsFor } from '../../src/run/sampler.js';
-import { caseSeed, deviceMisfit } from '../../src/run/run-case.js';
+import { caseSeed } from '../../src/run/run-case.js';
+import { caseMisfit } from '../../src/kernels/fit.js';
 import type { DeviceLimits } from '../../src/gpu/device.js';
 
 test("Dawn's and Mesa's own stderr lines are recognised; ours are not", () => {
@@ -74,14 +75,16 @@ test('a case past the device limits is named with the limit it breaks', () => {
     workgroups: [4] as [number],
     work: { flops: 0, bytesRead: 0, bytesWritten: 0 },
   };
+  assert.match(caseMisfit({ buffers: [buffer], stages: [stage] }, { limits }) ?? '', /buffer kv needs .* maxStorageBufferBindingSize/);
+  assert.equal(caseMisfit({ buffers: [{ ...buffer, length: 16 }], stages: [stage] }, { limits }), null);
+  assert.match(caseMisfit({ buffers: [], stages: [{ ...stage, workgroups: [9] }] }, { limits }) ?? '', /maxComputeWorkgroupsPerDimension/);
+  const small = { buffers: [{ ...buffer, length: 16 }], stages: [stage] };
+  assert.match(caseMisfit(small, { limits, memoryBytes: 32 }) ?? '', /the case's buffers need .* above the .* of device memory/);
+  assert.equal(caseMisfit(small, { limits, memoryBytes: 64 }), null);
+  const oneBinding = { ...limits, maxStorageBuffersPerShaderStage: 0 };
   assert.match(
-    deviceMisfit({ buffers: [buffer], stages: [stage], checks: [] }, limits) ?? '',
-    /buffer kv needs .* maxStorageBufferBindingSize/,
-  );
-  assert.equal(deviceMisfit({ buffers: [{ ...buffer, length: 16 }], stages: [stage], checks: [] }, limits), null);
-  assert.match(
-    deviceMisfit({ buffers: [], stages: [{ ...stage, workgroups: [9] }], checks: [] }, limits) ?? '',
-    /maxComputeWorkgroupsPerDimension/,
+    caseMisfit(small, { limits: oneBinding }) ?? '',
+    /stage s binds 1 storage buffers, above .*maxStorageBuffersPerShaderStage \(0\)/,
   );
 });
 

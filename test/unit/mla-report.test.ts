@@ -1,6 +1,7 @@
 import assert from 'node:assert/strict';
 import { test } from 'node:test';
 import { markdownMlaSections } from '../../src/report/markdown.js';
+import { flashMlaRows } from '../../src/report/flashmla.js';
 import { crossovers, decodeComparisons, kvCapacityRows } from '../../src/report/mla.js';
 import { renderMlaSections } from '../../src/report/table.js';
 import type { Measurement, OkMeasurement } from '../../src/results/schema.js';
@@ -88,4 +89,25 @@ test('MLA tables: one column per varying shape axis, the rest in the title; the 
   assert.match(text, /^MLA decode: each form against absorbed \(batch=1, context=1024\)\n/);
   assert.match(text, /│ preset +│ absorbed │ naive-latent │ naive-expanded │ MHA +│ absorbed % f32 FMA │/);
   assert.match(text, /│ deepseek-v2-lite │ 10\.0 ms +│ - +│ - +│ 0\.50x │ 40% +│/);
+});
+
+test("paged absorbed decode by FlashMLA's formulas: over attend + reduce where the stages were timed, else end to end", () => {
+  const facts = { flashMlaFlops: 4e12, flashMlaBytes: 6e9, pageSize: 64 };
+  const staged = mla('mla-decode', { form: 'absorbed', batch: 128, page_size: 64 }, 3, facts);
+  const stage = (name: string, ms: number) => ({
+    ...{ name, dispatches: 1, work: { flops: 0, bytesRead: 0, bytesWritten: 0 }, repeats: 1, stopReason: 'converged' as const },
+    ...{ gpu: { ...staged.timing.gpu, median: ms }, rates: staged.rates, samplesMs: [ms] },
+  });
+  const withStages = { ...staged, stages: [stage('absorb-q', 0.5), stage('attend', 1.5), stage('reduce', 0.5)] } as OkMeasurement;
+  const endToEnd = mla('mla-decode', { form: 'absorbed', batch: 64, page_size: 64 }, 4, facts);
+  const contiguous = mla('mla-decode', { form: 'absorbed', batch: 64, page_size: 0 }, 4, { flashMlaFlops: 1, flashMlaBytes: 1 });
+  const rows = flashMlaRows([withStages, endToEnd, contiguous]);
+  assert.deepEqual(
+    rows.map((r) => [r.timed, r.ms, r.gbps, r.tflops]),
+    [
+      ['attend + reduce', 2, 3000, 2000],
+      ['end to end', 4, 1500, 1000],
+    ],
+  );
+  assert.match(renderMlaSections([withStages, endToEnd]), /Paged absorbed MLA decode by FlashMLA's formulas/);
 });

@@ -22,7 +22,7 @@ function wgslStructs(source: string): Map<string, WgslField[]> {
       .map((field) => field.trim())
       .filter(Boolean)
       .map((field): WgslField => {
-        const match = /^(\w+)\s*:\s*(\w+)$/.exec(field);
+        const match = /^(\w+)\s*:\s*([\w<>]+)$/.exec(field);
         assert.ok(match, `struct ${name}: field "${field}" is not "name: type"`);
         return [match[1]!, match[2]!];
       });

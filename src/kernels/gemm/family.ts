@@ -4,6 +4,7 @@ import { seededUniform } from '../../reference/random.js';
 import type { AxisValue } from '../../core/numbers.js';
 import type { BuildContext, BuildResult, KernelFamily } from '../family.js';
 import { numberParam, stringParam } from '../family.js';
+import { lazyInput, memo } from '../build.js';
 import {
   buffersMisfit,
   REFERENCE_BUDGET_FLOPS,
@@ -90,24 +91,18 @@ function gemmData(
   const { shape, dtype } = spec;
   const { m, n, k, batch } = problem;
   // Inputs of order one, B scaled by 1/sqrt(k) so that every output is too.
-  const a = seededUniform(copies(shape.a, batch) * m * k, context.seed, dtype);
-  const b = seededUniform(batch * k * n, (context.seed + 1) >>> 0, dtype, -1 / Math.sqrt(k), 1 / Math.sqrt(k));
-  const gaps = shape.c.row > n;
-  const cData = gaps ? layOut(new Float32Array(batch * m * n).fill(NaN), shape.c, m, n, batch, GAP_VALUE) : undefined;
-  const operand = (name: string, role: BufferDecl['role'], length: number, data: Float32Array): BufferDecl => ({
-    name,
-    role,
-    usage: 'storage',
-    type: dtype,
-    length,
-    canary: CANARY,
-    data,
-    input: true,
-  });
+  // Made on first read (upload, the check): declaring a case (planning it for another device) makes no host data.
+  const a = memo(() => seededUniform(copies(shape.a, batch) * m * k, context.seed, dtype));
+  const b = memo(() => seededUniform(batch * k * n, (context.seed + 1) >>> 0, dtype, -1 / Math.sqrt(k), 1 / Math.sqrt(k)));
+  const c: BufferDecl = { name: 'c', role: 'activations', usage: 'storage', type: dtype, length: lengths.c, canary: CANARY };
+  if (shape.c.row > n) {
+    const gaps = memo(() => layOut(new Float32Array(batch * m * n).fill(NaN), shape.c, m, n, batch, GAP_VALUE));
+    Object.defineProperty(c, 'data', { get: gaps, enumerable: true });
+  }
   const buffers: BufferDecl[] = [
-    operand('a', 'activations', lengths.a, layOut(a, shape.a, m, k, batch, NaN)),
-    operand('b', 'weights', lengths.b, layOut(b, { row: shape.b.row, order: 'batch-major' }, k, n, batch, NaN)),
-    { name: 'c', role: 'activations', usage: 'storage', type: dtype, length: lengths.c, canary: CANARY, ...(cData && { data: cData }) },
+    lazyInput('a', 'activations', dtype, lengths.a, () => layOut(a(), shape.a, m, k, batch, NaN), CANARY),
+    lazyInput('b', 'weights', dtype, lengths.b, () => layOut(b(), { row: shape.b.row, order: 'batch-major' }, k, n, batch, NaN), CANARY),
+    c,
   ];
   const reference = { batch, m, n, k, sharedA: shape.a.order === 'shared' };
   const sampled: SampledRows | undefined = sampleRows(
@@ -117,18 +112,18 @@ function gemmData(
     spec.referenceBudgetFlops ?? REFERENCE_BUDGET_FLOPS,
   );
   const slots = sampled?.rows ?? Array.from({ length: batch * m }, (_, i) => i);
-  let memo: Float64Array | undefined;
+  let cached: Float64Array | undefined;
   const expected = (): Float64Array => {
-    if (memo) return memo;
+    if (cached) return cached;
     const rows = matmulRows(
       reference,
-      a,
-      b,
+      a(),
+      b(),
       slots.map((slot) => matrixRow(shape.c, m, batch, slot)),
     );
-    memo = new Float64Array(slots.length * shape.c.row).fill(GAP_VALUE);
-    slots.forEach((_, s) => memo!.set(rows.subarray(s * n, (s + 1) * n), s * shape.c.row));
-    return memo;
+    cached = new Float64Array(slots.length * shape.c.row).fill(GAP_VALUE);
+    slots.forEach((_, s) => cached!.set(rows.subarray(s * n, (s + 1) * n), s * shape.c.row));
+    return cached;
   };
   const check: OutputCheck = {
     buffer: 'c',

@@ -1,0 +1,85 @@
+import assert from 'node:assert/strict';
+import { mkdtempSync, readFileSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { test } from 'node:test';
+import { cli, ROOT } from '../helpers/cli.js';
+
+const dir = mkdtempSync(join(tmpdir(), 'mla-bench-plan-'));
+
+interface PlannedOnDevice {
+  key: string;
+  fits: boolean;
+  bytes?: number;
+  kvCacheBytes?: number;
+  reason?: string;
+}
+
+/** FlashMLA's decode grid in mla-decode's standard profile: absorbed, f16, 64-token pages, b 64/128, s_k 4K-32K. */
+const isFlashMla = (key: string): boolean => /preset=deepseek-v(2-lite|3),form=absorbed,.*page_size=64,.*dtype=f16/.test(key);
+
+test("list --limits plans FlashMLA's grid on an NVIDIA GPU: every case runs there, with the memory it needs", async () => {
+  const { code, stdout, stderr } = await cli([
+    'list',
+    'mla-decode',
+    '--profile',
+    'standard',
+    '--limits',
+    'limits/nvidia-h100-vulkan.json',
+    '--json',
+  ]);
+  assert.equal(code, 0, stderr);
+  const { device } = JSON.parse(stdout) as { device: { name: string; cases: PlannedOnDevice[] } };
+  assert.match(device.name, /NVIDIA H100/);
+  const flash = device.cases.filter((c) => isFlashMla(c.key));
+  // h_q 16 (deepseek-v2-lite) and 128 (deepseek-v3) x batch {64, 128} x s_k {4096, 8192, 16384, 32768}.
+  assert.equal(flash.length, 2 * 2 * 4);
+  for (const c of flash) assert.ok(c.fits, `${c.key}: ${c.reason}`);
+  const largest = flash.find((c) => /preset=deepseek-v3,.*batch=128,context=32768,/.test(c.key))!;
+  // 128 x 32768 x 576 f16: 4.5 GiB of latent cache, more than one 2 GiB binding holds.
+  assert.ok(largest.kvCacheBytes! >= 128 * 32768 * 576 * 2, `${largest.kvCacheBytes}`);
+  assert.ok(largest.bytes! > largest.kvCacheBytes!);
+});
+
+test('list --limits prints each case with its memory or its skip reason; on a 128 MiB-binding device the largest cases skip, naming the limit', async () => {
+  const limits = join(dir, 'small.json');
+  const nvidia = JSON.parse(readFileSync(join(ROOT, 'limits', 'nvidia-h100-vulkan.json'), 'utf8'));
+  const small = {
+    ...nvidia,
+    name: 'small device',
+    limits: { ...nvidia.limits, maxStorageBufferBindingSize: 2 ** 27, maxStorageBuffersPerShaderStage: 8 },
+  };
+  writeFileSync(limits, JSON.stringify(small));
+  const { code, stdout, stderr } = await cli([
+    'list',
+    'mla-decode',
+    '--profile',
+    'standard',
+    '--limits',
+    limits,
+    '--filter',
+    'page_size=64',
+  ]);
+  assert.equal(code, 0, stderr);
+  assert.match(stdout, /^Plan on small device \(79\.6 GiB of device memory\), profile standard: \d+ of \d+ cases would run/m);
+  assert.match(stdout, /form=absorbed,batch=64,context=4096,page_size=64,.*dtype=f16.*needs [\d.]+ (MiB|GiB) \(KV cache/);
+  assert.match(
+    stdout,
+    /deepseek-v3,form=absorbed,batch=128,context=32768,.*\(skipped: .*storage buffers.*maxStorageBuffersPerShaderStage \(8\)/,
+  );
+});
+
+test('list --limits with a bad file is a one-line error and exit 2', async () => {
+  const bad = join(dir, 'bad.json');
+  writeFileSync(bad, JSON.stringify({ name: 'x', memoryBytes: 1, limits: { maxBufferSize: 4 } }));
+  const missing = await cli(['list', '--limits', bad]);
+  assert.equal(missing.code, 2);
+  assert.match(missing.stderr.trim(), /^Error: limits file .*bad\.json: limits\.maxStorageBufferBindingSize must be a number$/m);
+  writeFileSync(bad, '{ not json');
+  const broken = await cli(['list', '--limits', bad]);
+  assert.equal(broken.code, 2);
+  assert.match(broken.stderr, /limits file .*bad\.json: not JSON/);
+  const absent = await cli(['list', '--limits', join(dir, 'absent.json')]);
+  assert.equal(absent.code, 2);
+  assert.match(absent.stderr, /limits file .*absent\.json: cannot read it \(ENOENT\)/);
+});
