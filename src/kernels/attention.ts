@@ -161,7 +161,7 @@ export function attentionCase(shape: AttentionShape, dtype: Dtype, context: Buil
   // Uniforms first, as before the core was split out (keeps the buffer order of existing results).
   const buffers = [...core.buffers.filter((b) => b.name === 'params'), ...inputs, ...core.buffers.filter((b) => b.name !== 'params'), out];
   const facts = { ...core.facts, kvBytesPerToken: kvBytesPerToken(buffers, cachedTokens) };
-  const kernelCase: KernelCase = { buffers, stages: core.stages, checks: [check], facts };
+  const kernelCase: KernelCase = { buffers, stages: core.stages, checks: [check], facts, tunables: [core.tunable] };
   return { kind: 'case', kernelCase };
 }
 

@@ -5,6 +5,10 @@ import { ceilDiv, paramsUniform, pow2Ceil, pow2Floor } from './build.js';
 import { grid2d } from './family.js';
 import { SHADERS, type Shader } from './shaders.js';
 import { elementBytes, type BufferDecl, type Dtype, type StageDecl, type Work } from './spec.js';
+import type { GemmPlan as FamilyGemmPlan } from './gemm/plan.js';
+import type { GemmProblem } from './gemm/problem.js';
+import { gemmPlanSpace } from './gemm/space.js';
+import { overrideOf, type PlanOverrides, type TunableSlot } from './tunable.js';
 
 /** The MLA family's small kernels (GEMM, row copy + RoPE, RMSNorm) as stages, each with its own uniform. */
 
@@ -60,16 +64,34 @@ export function planGemm(m: number, n: number, tiling: AttentionTiling): GemmPla
   return { kind: 'mla-gemm', TM, TN, WG };
 }
 
+/** The GEMM family's view of a stage's product (for its plan space). */
+function gemmProblemOf(g: GemmShape, dtype: Dtype): GemmProblem {
+  const operand = ([buffer, addr]: Rows): GemmProblem['a'] => ({
+    buffer,
+    rows: {
+      ...(addr.off !== undefined && { offset: addr.off }),
+      ...(addr.zs !== undefined && { batchStride: addr.zs }),
+      rowStride: addr.row,
+      ...(addr.seg !== undefined && { segment: { rows: addr.seg, stride: addr.outer ?? 0 } }),
+    },
+  });
+  return { m: g.m, n: g.n, k: g.k, batch: g.z, dtype, a: operand(g.a), b: operand(g.b), c: operand(g.c) };
+}
+
 /** A case's stage list: each helper adds its uniform (u<i>_<stage>) and its dispatch. */
 export class StageList {
   buffers: BufferDecl[] = [];
   stages: StageDecl[] = [];
   private count = 0;
 
+  /** Each GEMM stage's plan as a tunable slot, named by its stage. */
+  readonly tunables: TunableSlot[] = [];
+
   constructor(
     private readonly dtype: Dtype,
     private readonly tiling: AttentionTiling,
     private readonly limits: DeviceLimits,
+    private readonly plans?: PlanOverrides,
   ) {}
 
   private uniformName(name: string): string {
@@ -80,8 +102,29 @@ export class StageList {
     return grid2d(workgroups, this.limits.maxComputeWorkgroupsPerDimension);
   }
 
-  /** C[z] = A[z] B[z] (see kernels/mla_gemm.wgsl), tiled by `plan`. */
-  gemm(name: string, phase: string, g: GemmShape, plan: GemmPlan = planGemm(g.m, g.n, this.tiling)): void {
+  /** C[z] = A[z] B[z] (see kernels/mla_gemm.wgsl), tiled by `plan`, by the override for slot `name`, or by planGemm. */
+  gemm(name: string, phase: string, g: GemmShape, given?: GemmPlan): void {
+    const plan = given ?? this.tunedGemm(name, g) ?? planGemm(g.m, g.n, this.tiling);
+    this.emitGemm(name, phase, g, plan);
+  }
+
+  /** The slot's override where it is a mla_gemm plan (the kernel these stages run); the slot recorded either way. */
+  private tunedGemm(name: string, g: GemmShape): GemmPlan | undefined {
+    const tuned = overrideOf(this.plans, name, 'gemm');
+    const plan: GemmPlan | undefined = tuned?.kind === 'mla-gemm' ? { kind: 'mla-gemm', TM: tuned.tm, TN: tuned.tn, WG: tuned.wg } : undefined;
+    const chosen = plan ?? planGemm(g.m, g.n, this.tiling);
+    const device = { limits: this.limits, features: new Set<never>() };
+    const problem = gemmProblemOf(g, this.dtype);
+    const asFamily: FamilyGemmPlan = { kind: 'mla-gemm', wg: chosen.WG, tm: chosen.TM, tn: chosen.TN };
+    this.tunables.push({
+      name,
+      chosen: { family: 'gemm', plan: asFamily },
+      space: () => gemmPlanSpace(problem, device, this.tiling, ['mla-gemm'], asFamily).map((p) => ({ family: 'gemm', plan: p })),
+    });
+    return plan;
+  }
+
+  private emitGemm(name: string, phase: string, g: GemmShape, plan: GemmPlan): void {
     const elem = elementBytes(this.dtype);
     const n4 = g.n / 4;
     const nBlocks = ceilDiv(n4, plan.WG * plan.TN);

@@ -215,7 +215,7 @@ function startBuild(spec: MlaSpec, dtype: Dtype, context: BuildContext, problem:
   return {
     ...{ spec, dtype, context, inputs: generateInputs(spec, dtype, context.seed), buffers, kvLens, scale: problem.scale },
     ...{ T: batch * S, row: dims.dLatent + dims.dRope, qW: dims.dNope + dims.dRope },
-    list: new StageList(dtype, spec.tiling, context.limits),
+    list: new StageList(dtype, spec.tiling, context.limits, context.plans),
     act: (name, length, data, role = 'activations') =>
       buffers.push(storage(name, role, dtype, length, { canary: CANARY, ...(data && { data }) })),
     weights: (name, data) => buffers.push(input(name, 'weights', dtype, data)),
@@ -552,7 +552,10 @@ export function mlaCase(spec: MlaSpec, dtype: Dtype, context: BuildContext): Bui
     });
   }
   b.buffers.push(...b.list.buffers);
-  const kernelCase: KernelCase = { buffers: b.buffers, stages: b.list.stages, checks: mlaChecks(b, problem), facts: mlaFacts(b, core) };
+  const kernelCase: KernelCase = {
+    ...{ buffers: b.buffers, stages: b.list.stages, checks: mlaChecks(b, problem), facts: mlaFacts(b, core) },
+    tunables: [core.tunable, ...b.list.tunables],
+  };
   return { kind: 'case', kernelCase };
 }
 

@@ -18,7 +18,9 @@ import { emitGemm } from './emit.js';
 import { describePlan, GEMM_PLAN_KINDS, type GemmPlan, type GemmPlanKind } from './plan.js';
 import { gemmWork, problemDefect, type GemmProblem, type RowAddressing } from './problem.js';
 import { GEMM_MODELS, GEMM_OPS, gemmShape, type GemmShape, type OperandLayout } from './shapes.js';
-import { GEMM_TILINGS, planDefect, planGemm, type GemmTiling } from './strategy.js';
+import { gemmPlanSpace } from './space.js';
+import { GEMM_TILINGS, planDefect, planGemm, preferredKinds, type GemmTiling } from './strategy.js';
+import { overrideOf, type TunableSlot } from '../tunable.js';
 
 /** `auto`: the strategy's plan; a plan kind forces that kernel (mla-gemm: the kernel MLA ran before, for A/B). */
 export const GEMM_KERNELS = ['auto', ...GEMM_PLAN_KINDS] as const;
@@ -142,6 +144,19 @@ function gemmData(
   return { buffers, check };
 }
 
+/** The tunable slot of a GEMM case's plan (BuildContext.plans). */
+export const GEMM_SLOT = 'gemm';
+
+/** A GEMM's plan as a tunable slot: the kinds the strategy would try (the forced kind only, where one is forced). */
+function gemmSlot(name: string, problem: GemmProblem, context: BuildContext, spec: GemmCaseSpec, plan: GemmPlan): TunableSlot {
+  const kinds = spec.kernel === 'auto' ? preferredKinds(problem, spec.tiling) : [typeof spec.kernel === 'object' ? spec.kernel.kind : spec.kernel];
+  return {
+    name,
+    chosen: { family: 'gemm', plan },
+    space: () => gemmPlanSpace(problem, context, spec.tiling, kinds, plan).map((p) => ({ family: 'gemm', plan: p })),
+  };
+}
+
 export function gemmCase(spec: GemmCaseSpec, context: BuildContext): BuildResult {
   const { shape, dtype } = spec;
   const { m, n, k, batch } = shape;
@@ -164,10 +179,10 @@ export function gemmCase(spec: GemmCaseSpec, context: BuildContext): BuildResult
   };
   const defect = problemDefect(problem);
   if (defect) return { kind: 'skip', reason: defect };
-  const plan =
-    typeof spec.kernel === 'object'
-      ? (planDefect(problem, spec.kernel, context) ?? spec.kernel)
-      : planGemm(problem, context, spec.tiling, spec.kernel === 'auto' ? undefined : spec.kernel);
+  const given = overrideOf(context.plans, GEMM_SLOT, 'gemm') ?? (typeof spec.kernel === 'object' ? spec.kernel : undefined);
+  const plan = given
+    ? (planDefect(problem, given, context) ?? given)
+    : planGemm(problem, context, spec.tiling, spec.kernel === 'auto' ? undefined : (spec.kernel as GemmPlanKind));
   if (typeof plan === 'string') return { kind: 'skip', reason: plan };
 
   const { buffers, check } = gemmData(spec, problem, lengths, context);
@@ -179,6 +194,7 @@ export function gemmCase(spec: GemmCaseSpec, context: BuildContext): BuildResult
     stages: [emitted.stage],
     checks: [check],
     facts: { plan: describePlan(plan), m, n, k, batch, intensity: work.flops / (work.bytesRead + work.bytesWritten) },
+    tunables: [gemmSlot(GEMM_SLOT, problem, context, spec, plan)],
   };
   return { kind: 'case', kernelCase };
 }
