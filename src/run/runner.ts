@@ -200,6 +200,7 @@ function configOf(options: RunOptions, profile: Profile, suites: SuiteFile[]): R
     budget: options.budget.kind === 'bounded' ? { ms: options.budget.ms } : null,
     plan: null,
     peers: options.peers ?? [],
+    tuning: null,
     gpu: options.gpu,
   };
 }
