@@ -1,16 +1,13 @@
-import type { DeviceLimits } from '../core/device-facts.js';
 import { RMS_NORM_EPS } from '../reference/mla.js';
 import type { AttentionTiling } from './attention-shape.js';
-import { ceilDiv, paramsUniform, pow2Ceil, pow2Floor } from './build.js';
+import { ceilDiv, paramsUniform } from './build.js';
+import { emitGemm, gemmSlot, planDefect, planGemm, preferredKinds, type GemmDevice, type GemmProblem, type Operand } from './gemm.js';
 import { grid2d } from './family.js';
 import { SHADERS, type Shader } from './shaders.js';
 import { elementBytes, type BufferDecl, type Dtype, type StageDecl, type Work } from './spec.js';
-import type { GemmPlan as FamilyGemmPlan } from './gemm/plan.js';
-import type { GemmProblem } from './gemm/problem.js';
-import { gemmPlanSpace } from './gemm/space.js';
 import { overrideOf, type PlanOverrides, type TunableSlot } from './tunable.js';
 
-/** The MLA family's small kernels (GEMM, row copy + RoPE, RMSNorm) as stages, each with its own uniform. */
+/** The MLA family's stages: its matrix products through the GEMM family, row copy + RoPE and RMSNorm kernels. */
 
 /** Element addressing of rows (see kernels/include/mla_addr.wgsl): (z, m) -> off + z zs + (m / seg) outer + (m % seg) row. */
 export interface RowAddr {
@@ -43,54 +40,32 @@ export interface GemmShape {
   c: Rows;
 }
 
-/** kernels/mla_gemm.wgsl's tiling: TM rows x TN vec4 columns per invocation, WG invocations along n. */
-export interface GemmPlan {
-  readonly kind: 'mla-gemm';
-  readonly TM: number;
-  readonly TN: number;
-  readonly WG: number;
-}
-
-/** The GEMM tiling for a shape: register tiles as large as the rows allow, narrower for matrix-vector products. */
-export function planGemm(m: number, n: number, tiling: AttentionTiling): GemmPlan {
-  // Rows per invocation up to 8 (CPU adapters) or 4, but no more than there are: decode GEMMs have one row.
-  const TM = Math.min(tiling === 'rows' ? 8 : 4, pow2Floor(m));
-  // CPU adapters: each invocation streams a contiguous run of up to 8 vec4 columns (16 accumulators in all).
-  // Matrix-vector products (one row: decode's absorb-q / absorb-o) stream best with one column per
-  // invocation and workgroups of <= 32 (measured on lavapipe: 1.7x faster than 4 columns in 32-lane groups).
-  let TN = tiling === 'rows' && TM > 1 ? 8 : 1;
-  while (TN > 1 && (TN * TM > 16 || TN * 8 > n / 4)) TN /= 2;
-  const WG = tiling === 'rows' ? Math.min(TM > 1 ? 64 : 32, Math.max(8, pow2Ceil(ceilDiv(n / 4, TN)))) : 64;
-  return { kind: 'mla-gemm', TM, TN, WG };
-}
-
-/** The GEMM family's view of a stage's product (for its plan space). */
-function gemmProblemOf(g: GemmShape, dtype: Dtype): GemmProblem {
-  const operand = ([buffer, addr]: Rows): GemmProblem['a'] => ({
+/** A stage's operand in the GEMM family's terms. */
+function operand([buffer, addr]: Rows): Operand {
+  return {
     buffer,
     rows: {
-      ...(addr.off !== undefined && { offset: addr.off }),
-      ...(addr.zs !== undefined && { batchStride: addr.zs }),
+      offset: addr.off ?? 0,
+      batchStride: addr.zs ?? 0,
       rowStride: addr.row,
       ...(addr.seg !== undefined && { segment: { rows: addr.seg, stride: addr.outer ?? 0 } }),
     },
-  });
-  return { m: g.m, n: g.n, k: g.k, batch: g.z, dtype, a: operand(g.a), b: operand(g.b), c: operand(g.c) };
+  };
 }
 
 /** A case's stage list: each helper adds its uniform (u<i>_<stage>) and its dispatch. */
 export class StageList {
   buffers: BufferDecl[] = [];
   stages: StageDecl[] = [];
-  private count = 0;
-
   /** Each GEMM stage's plan as a tunable slot, named by its stage. */
   readonly tunables: TunableSlot[] = [];
+  private count = 0;
 
   constructor(
     private readonly dtype: Dtype,
     private readonly tiling: AttentionTiling,
-    private readonly limits: DeviceLimits,
+    private readonly device: GemmDevice,
+    /** Plans for some GEMM stages, by stage name, taken as given (BuildContext.plans). */
     private readonly plans?: PlanOverrides,
   ) {}
 
@@ -99,54 +74,28 @@ export class StageList {
   }
 
   private grid(workgroups: number): [number, number] {
-    return grid2d(workgroups, this.limits.maxComputeWorkgroupsPerDimension);
+    return grid2d(workgroups, this.device.limits.maxComputeWorkgroupsPerDimension);
   }
 
-  /** C[z] = A[z] B[z] (see kernels/mla_gemm.wgsl), tiled by `plan`, by the override for slot `name`, or by planGemm. */
-  gemm(name: string, phase: string, g: GemmShape, given?: GemmPlan): void {
-    const plan = given ?? this.tunedGemm(name, g) ?? planGemm(g.m, g.n, this.tiling);
-    this.emitGemm(name, phase, g, plan);
-  }
-
-  /** The slot's override where it is a mla_gemm plan (the kernel these stages run); the slot recorded either way. */
-  private tunedGemm(name: string, g: GemmShape): GemmPlan | undefined {
-    const tuned = overrideOf(this.plans, name, 'gemm');
-    const plan: GemmPlan | undefined = tuned?.kind === 'mla-gemm' ? { kind: 'mla-gemm', TM: tuned.tm, TN: tuned.tn, WG: tuned.wg } : undefined;
-    const chosen = plan ?? planGemm(g.m, g.n, this.tiling);
-    const device = { limits: this.limits, features: new Set<never>() };
-    const problem = gemmProblemOf(g, this.dtype);
-    const asFamily: FamilyGemmPlan = { kind: 'mla-gemm', wg: chosen.WG, tm: chosen.TM, tn: chosen.TN };
-    this.tunables.push({
-      name,
-      chosen: { family: 'gemm', plan: asFamily },
-      space: () => gemmPlanSpace(problem, device, this.tiling, ['mla-gemm'], asFamily).map((p) => ({ family: 'gemm', plan: p })),
-    });
-    return plan;
-  }
-
-  private emitGemm(name: string, phase: string, g: GemmShape, plan: GemmPlan): void {
-    const elem = elementBytes(this.dtype);
-    const n4 = g.n / 4;
-    const nBlocks = ceilDiv(n4, plan.WG * plan.TN);
-    const rowBlocks = ceilDiv(g.m, plan.TM);
-    const [x, y] = this.grid(nBlocks * rowBlocks);
-    const params = this.uniformName(name);
-    const [a, b, c] = [addrValues(g.a[1], 4), addrValues(g.b[1], 4), addrValues(g.c[1], 4)];
-    this.buffers.push(
-      paramsUniform(params, SHADERS.mlaGemm, { m: g.m, n4, k4: g.k / 4, n_blocks: nBlocks, row_blocks: rowBlocks, a, b, c }),
-    );
-    const aReads = (g.a[1].zs ? g.z : 1) * g.m * g.k;
-    const bReads = (g.b[1].zs ? g.z : 1) * g.k * g.n;
-    this.stages.push({
-      name,
-      phase,
-      shader: SHADERS.mlaGemm.file,
+  /** C[z] = A[z] B[z] through the GEMM family: the stage's given plan, else the one its strategy picks for the shape and the device. */
+  gemm(name: string, phase: string, g: GemmShape): void {
+    const problem: GemmProblem = {
+      m: g.m,
+      n: g.n,
+      k: g.k,
+      batch: g.z,
       dtype: this.dtype,
-      constants: { WG: plan.WG, TM: plan.TM, TN: plan.TN },
-      bindings: [params, g.a[0], g.b[0], g.c[0]],
-      workgroups: [x, y, g.z],
-      work: { flops: 2 * g.m * g.n * g.k * g.z, bytesRead: (aReads + bReads) * elem, bytesWritten: g.z * g.m * g.n * elem },
-    });
+      a: operand(g.a),
+      b: operand(g.b),
+      c: operand(g.c),
+    };
+    const given = overrideOf(this.plans, name, 'gemm');
+    const plan = given ? (planDefect(problem, given, this.device) ?? given) : planGemm(problem, this.device, this.tiling);
+    if (typeof plan === 'string') throw new Error(`mla ${name}: no GEMM plan fits: ${plan}`);
+    this.tunables.push(gemmSlot(name, problem, this.device, this.tiling, preferredKinds(problem, this.tiling), plan));
+    const emitted = emitGemm(problem, plan, { name, phase }, this.device.limits);
+    this.buffers.push(...emitted.buffers);
+    this.stages.push(emitted.stage);
   }
 
   /** A one-invocation-per-row kernel's dispatch (RoPE, RMSNorm). */

@@ -215,7 +215,7 @@ function startBuild(spec: MlaSpec, dtype: Dtype, context: BuildContext, problem:
   return {
     ...{ spec, dtype, context, inputs: generateInputs(spec, dtype, context.seed), buffers, kvLens, scale: problem.scale },
     ...{ T: batch * S, row: dims.dLatent + dims.dRope, qW: dims.dNope + dims.dRope },
-    list: new StageList(dtype, spec.tiling, context.limits, context.plans),
+    list: new StageList(dtype, spec.tiling, context, context.plans),
     act: (name, length, data, role = 'activations') =>
       buffers.push(storage(name, role, dtype, length, { canary: CANARY, ...(data && { data }) })),
     weights: (name, data) => buffers.push(input(name, 'weights', dtype, data)),

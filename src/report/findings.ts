@@ -258,6 +258,32 @@ function versusNumbers(v: Versus): Finding['numbers'] {
   ];
 }
 
+/**
+ * From which batch absorbed decode beats MHA, per context: the smallest measured batch from which it is faster at
+ * that batch and every larger one measured. Where it never is, says so with the largest batch the sweep reached.
+ */
+export function absorbedBeatsMhaFrom(shapes: ReadonlyArray<{ params: Params; forms: ReadonlyMap<string, Measurement> }>): string {
+  const points = shapes.flatMap((s) => {
+    const [absorbed, mha] = [s.forms.get('absorbed'), s.forms.get('mha')];
+    const batch = num(s.params['batch']);
+    const context = num(s.params['context']);
+    if (absorbed?.status !== 'ok' || mha?.status !== 'ok' || batch === null || context === null) return [];
+    return [{ batch, context, wins: absorbed.timing.gpu.median < mha.timing.gpu.median }];
+  });
+  if (points.length === 0) return 'No shape has both absorbed and MHA measured.';
+  const contexts = [...new Set(points.map((p) => p.context))].sort((a, b) => a - b);
+  const parts = contexts.map((context) => {
+    const own = points.filter((p) => p.context === context).sort((a, b) => a.batch - b.batch);
+    const last = own[own.length - 1]!.batch;
+    const from = own.findIndex((p, i) => own.slice(i).every((q) => q.wins));
+    if (from < 0) return `not up to batch ${last} at context ${context}`;
+    return from === 0 && own.length === 1
+      ? `at batch ${own[0]!.batch} at context ${context}`
+      : `from batch ${own[from]!.batch} at context ${context}`;
+  });
+  return `Absorbed beats MHA ${parts.join('; ')} (measured: batch ${[...new Set(points.map((p) => p.batch))].sort((a, b) => a - b).join(', ')}).`;
+}
+
 export function decodeFindings(cases: readonly Measurement[]): Finding[] {
   const shapes = decodeShapes(cases, DECODE_SUITE);
   if (shapes.length === 0) return [unmeasured('mla-decode', 'MLA decode', suiteNotRun(DECODE_SUITE))];
@@ -294,13 +320,7 @@ export function decodeFindings(cases: readonly Measurement[]): Finding[] {
         }
       : { ...unmeasured('mla-decode', `MLA decode vs naive${of}`, naive.map((v) => v.text).join('; ')), where };
     const mha = versusForm(absorbed, shape.forms, 'mha', 'MHA');
-    // Over several shapes, how often absorbed beats MHA.
-    const wins = timed.flatMap((s) => {
-      const other = s.forms.get('mha');
-      const own = s.forms.get('absorbed');
-      return other?.status === 'ok' && own?.status === 'ok' ? [own.timing.gpu.median < other.timing.gpu.median] : [];
-    });
-    const overShapes = wins.length > 1 ? ` Absorbed beats MHA at ${wins.filter(Boolean).length} of ${wins.length} measured shapes.` : '';
+    const overShapes = timed.length > 1 ? ` ${absorbedBeatsMhaFrom(timed)}` : '';
     const mhaFinding: Finding = mha.other
       ? {
           topic: 'mla-decode',

@@ -1,7 +1,7 @@
 import assert from 'node:assert/strict';
 import { test } from 'node:test';
 import { groupByDevice, loadResults, type DeviceResults } from '../../src/report/data.js';
-import { findings, times, whyUnmeasured, type Finding } from '../../src/report/findings.js';
+import { absorbedBeatsMhaFrom, findings, times, whyUnmeasured, type Finding } from '../../src/report/findings.js';
 import { decidingStages, stageDeltas } from '../../src/report/stages.js';
 import type { Measurement, OkMeasurement } from '../../src/results/schema.js';
 import { okFixture, resultFixture } from '../helpers/fixtures.js';
@@ -209,4 +209,30 @@ test('stageDeltas and decidingStages: the stages that make one form slower than 
     ['up-project'],
   );
   assert.equal(stageDeltas(absorbed, okFixture('y', [1]) as OkMeasurement), null, 'a case without stages');
+});
+
+test('from which batch absorbed decode beats MHA, per context, and where the sweep never shows it', () => {
+  const shape = (batch: number, context: number, absorbedMs: number, mhaMs: number) => ({
+    params: { batch, context },
+    forms: new Map<string, Measurement>([
+      ['absorbed', okFixture(`a/${batch}/${context}`, [absorbedMs]) as OkMeasurement],
+      ['mha', okFixture(`m/${batch}/${context}`, [mhaMs]) as OkMeasurement],
+    ]),
+  });
+  assert.equal(
+    absorbedBeatsMhaFrom([
+      shape(1, 1024, 10, 5),
+      shape(4, 1024, 18, 20),
+      shape(8, 1024, 30, 40),
+      shape(1, 4096, 30, 20),
+      shape(4, 4096, 60, 50),
+    ]),
+    'Absorbed beats MHA from batch 4 at context 1024; not up to batch 4 at context 4096 (measured: batch 1, 4, 8).',
+  );
+  // A win below a loss is no crossover: from the first batch after which it always wins.
+  assert.equal(
+    absorbedBeatsMhaFrom([shape(1, 1024, 4, 5), shape(4, 1024, 21, 20), shape(8, 1024, 30, 40)]),
+    'Absorbed beats MHA from batch 8 at context 1024 (measured: batch 1, 4, 8).',
+  );
+  assert.equal(absorbedBeatsMhaFrom([]), 'No shape has both absorbed and MHA measured.');
 });

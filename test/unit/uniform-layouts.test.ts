@@ -165,8 +165,8 @@ const SMALL_CASES: [family: string, params: Record<string, AxisValue>][] = [
       },
     ]),
   ),
-  // The GEMM family's kernels: the tiled one, the subgroup one and the GEMV, each picked by name.
-  ...['tiled', 'subgroup', 'gemv'].map((kernel): [string, Record<string, AxisValue>] => [
+  // The GEMM family's kernels, each picked by name (mla-gemm: the old MLA kernel, kept for the A/B).
+  ...['tiled', 'subgroup', 'gemv', 'mla-gemm'].map((kernel): [string, Record<string, AxisValue>] => [
     'gemm',
     { op: 'custom', model: 'none', rows: 5, n: 24, k: 12, dtype: 'f32', tiling: 'workgroup', kernel },
   ]),

@@ -18,9 +18,9 @@ import { emitGemm } from './emit.js';
 import { describePlan, GEMM_PLAN_KINDS, type GemmPlan, type GemmPlanKind } from './plan.js';
 import { gemmWork, problemDefect, type GemmProblem, type RowAddressing } from './problem.js';
 import { GEMM_MODELS, GEMM_OPS, gemmShape, type GemmShape, type OperandLayout } from './shapes.js';
-import { gemmPlanSpace } from './space.js';
+import { gemmSlot } from './space.js';
 import { GEMM_TILINGS, planDefect, planGemm, preferredKinds, type GemmTiling } from './strategy.js';
-import { overrideOf, type TunableSlot } from '../tunable.js';
+import { overrideOf } from '../tunable.js';
 
 /** `auto`: the strategy's plan; a plan kind forces that kernel (mla-gemm: the kernel MLA ran before, for A/B). */
 export const GEMM_KERNELS = ['auto', ...GEMM_PLAN_KINDS] as const;
@@ -147,14 +147,10 @@ function gemmData(
 /** The tunable slot of a GEMM case's plan (BuildContext.plans). */
 export const GEMM_SLOT = 'gemm';
 
-/** A GEMM's plan as a tunable slot: the kinds the strategy would try (the forced kind only, where one is forced). */
-function gemmSlot(name: string, problem: GemmProblem, context: BuildContext, spec: GemmCaseSpec, plan: GemmPlan): TunableSlot {
-  const kinds = spec.kernel === 'auto' ? preferredKinds(problem, spec.tiling) : [typeof spec.kernel === 'object' ? spec.kernel.kind : spec.kernel];
-  return {
-    name,
-    chosen: { family: 'gemm', plan },
-    space: () => gemmPlanSpace(problem, context, spec.tiling, kinds, plan).map((p) => ({ family: 'gemm', plan: p })),
-  };
+/** The kinds a case's slot may take: the strategy's (the forced kind only, where the suite forces one). */
+function slotKinds(problem: GemmProblem, spec: GemmCaseSpec): GemmPlanKind[] {
+  if (spec.kernel === 'auto') return preferredKinds(problem, spec.tiling);
+  return [typeof spec.kernel === 'object' ? spec.kernel.kind : spec.kernel];
 }
 
 export function gemmCase(spec: GemmCaseSpec, context: BuildContext): BuildResult {
@@ -194,7 +190,7 @@ export function gemmCase(spec: GemmCaseSpec, context: BuildContext): BuildResult
     stages: [emitted.stage],
     checks: [check],
     facts: { plan: describePlan(plan), m, n, k, batch, intensity: work.flops / (work.bytesRead + work.bytesWritten) },
-    tunables: [gemmSlot(GEMM_SLOT, problem, context, spec, plan)],
+    tunables: [gemmSlot(GEMM_SLOT, problem, context, spec.tiling, slotKinds(problem, spec), plan)],
   };
   return { kind: 'case', kernelCase };
 }

@@ -1,3 +1,4 @@
+import type { TunableSlot } from '../tunable.js';
 import { unitColumns } from './emit.js';
 import type { GemmPlan, GemmPlanKind } from './plan.js';
 import type { GemmProblem } from './problem.js';
@@ -85,4 +86,20 @@ export function gemmPlanSpace(
     const key = JSON.stringify(Object.entries(plan).sort(([a], [b]) => a.localeCompare(b)));
     return !seen.has(key) && seen.add(key) !== undefined;
   });
+}
+
+/** A GEMM stage's plan as a tunable slot named `name`: `chosen` runs, the plans of `kinds` are its space. */
+export function gemmSlot(
+  name: string,
+  problem: GemmProblem,
+  device: GemmDevice,
+  tiling: GemmTiling,
+  kinds: readonly GemmPlanKind[],
+  chosen: GemmPlan,
+): TunableSlot {
+  return {
+    name,
+    chosen: { family: 'gemm', plan: chosen },
+    space: () => gemmPlanSpace(problem, device, tiling, kinds, chosen).map((plan) => ({ family: 'gemm', plan })),
+  };
 }
