@@ -269,7 +269,8 @@ export function attentionCore(
     wishes: options,
   };
   const strategies = options.strategies ?? TILING_STRATEGIES[tiling];
-  const plan = overrideOf(context.plans, ATTEND_SLOT, 'attention') ?? pickPlan(strategies, request);
+  const picked = pickPlan(strategies, request);
+  const plan = overrideOf(context.plans, ATTEND_SLOT, 'attention') ?? picked;
   if (typeof plan === 'string') return { kind: 'skip', reason: plan };
 
   const scale = shape.scale ?? 1 / Math.sqrt(dQk);
@@ -311,7 +312,9 @@ export function attentionCore(
   const tunable: TunableSlot = {
     name: ATTEND_SLOT,
     chosen: { family: 'attention', plan },
-    space: () => attentionPlanSpace(request, strategies, plan).map((p) => ({ family: 'attention', plan: p })),
+    // The space around the strategy's plan, not a given one: a given plan is legal only where it is a member.
+    space: () =>
+      attentionPlanSpace(request, strategies, typeof picked === 'string' ? null : picked).map((p) => ({ family: 'attention', plan: p })),
   };
   return { kind: 'core', buffers, stages, facts, tunable };
 }

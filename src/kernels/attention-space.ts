@@ -16,7 +16,7 @@ import {
 import { longestKv, queryRows, type AttentionShape } from './attention-shape.js';
 import { chooseDecodeTiles, choosePrefillTiles } from './attention-tiles.js';
 import { ceilDiv, pow2Ceil } from './build.js';
-import { slotPlanKey } from './tunable.js';
+import { uniquePlans } from './tunable.js';
 
 /**
  * The legal attend plans for a request: for every plan kind whose strategy accepts the request (the tiling's
@@ -56,7 +56,8 @@ export function rowsPlanDefect(plan: AttentionPlan, { shape, limits, subgroupMin
     case 'rows-subgroup': {
       const fit = Math.min(SUBGROUP_ROWS_MAX_RPI, Math.floor(SUBGROUP_ROWS_MAXQ / dq4), Math.floor(SUBGROUP_ROWS_MAXV / dv4));
       if (plan.rpi < 1 || plan.rpi > fit) return `rpi=${plan.rpi}: the private rows hold 1 to ${fit} rows`;
-      if (plan.wg % SUBGROUP_ROWS_LANES !== 0 || plan.wg > maxWorkgroup(limits)) return `wg=${plan.wg}: whole groups of 8 lanes within the device's workgroup`;
+      if (plan.wg % SUBGROUP_ROWS_LANES !== 0 || plan.wg > maxWorkgroup(limits))
+        return `wg=${plan.wg}: whole groups of 8 lanes within the device's workgroup`;
       if (!oneSplit && plan.chunk % 8 !== 0) return `chunk=${plan.chunk}: splits walk whole blocks of 8 tokens`;
       if (plan.output === 'direct' && !oneSplit) return 'direct output needs one split';
       return noSubgroups('the subgroup rows kernel shares loads', subgroupMinSize);
@@ -87,15 +88,25 @@ function grid(seed: AttentionPlan, request: PlanRequest): AttentionPlan[] {
         WORKGROUPS.filter((wg) => wg <= Math.max(SUBGROUP_ROWS_LANES, pow2Ceil(ceilDiv(rows, rpi)))).flatMap((wg) =>
           chunks(shape, 8, seed.chunk).flatMap((chunk): AttentionPlan[] => {
             const oneSplit = chunk >= longestKv(shape);
-            return (oneSplit ? (['direct', 'partials'] as const) : (['partials'] as const)).map((output) => ({ kind: 'rows-subgroup', rpi, wg, chunk, output }));
+            return (oneSplit ? (['direct', 'partials'] as const) : (['partials'] as const)).map((output) => ({
+              kind: 'rows-subgroup',
+              rpi,
+              wg,
+              chunk,
+              output,
+            }));
           }),
         ),
       );
     case 'columns':
-      return [seed.r, ...ROWS_PER_INVOCATION].flatMap((r) => chunks(shape, 4, seed.chunk).map((chunk): AttentionPlan => ({ kind: 'columns', r, chunk })));
+      return [seed.r, ...ROWS_PER_INVOCATION].flatMap((r) =>
+        chunks(shape, 4, seed.chunk).map((chunk): AttentionPlan => ({ kind: 'columns', r, chunk })),
+      );
     case 'rows':
       return ROWS_PER_INVOCATION.flatMap((rpi) =>
-        WORKGROUPS.filter((wg) => wg <= 64).flatMap((wg) => chunks(shape, 4, seed.chunk).map((chunk): AttentionPlan => ({ kind: 'rows', rpi, wg, chunk }))),
+        WORKGROUPS.filter((wg) => wg <= 64).flatMap((wg) =>
+          chunks(shape, 4, seed.chunk).map((chunk): AttentionPlan => ({ kind: 'rows', rpi, wg, chunk })),
+        ),
       );
     case 'decode':
       return TILED_WORKGROUPS.flatMap((WG) =>
@@ -120,15 +131,22 @@ function grid(seed: AttentionPlan, request: PlanRequest): AttentionPlan[] {
 }
 
 /**
- * The legal plans for a request under `strategies`: the chosen plan, then each applicable strategy's plan (a search
- * starts each kind from the first plan of that kind), then the rest of each kind's grid.
+ * The legal plans for a request under `strategies`: the default plan (the strategies' choice for the request, its
+ * wishes included), then each applicable strategy's plan (a search starts each kind from the first plan of that
+ * kind), then the rest of each kind's grid.
  */
-export function attentionPlanSpace(request: PlanRequest, strategies: readonly AttentionStrategy[], chosen: AttentionPlan): AttentionPlan[] {
-  const seeds = strategies.map((strategy) => strategy({ ...request, wishes: {} })).filter((plan): plan is AttentionPlan => typeof plan !== 'string');
-  const plans = [chosen, ...seeds, ...seeds.flatMap((seed) => grid(seed, request).filter((plan) => rowsPlanDefect(plan, request) === null))];
-  const seen = new Set<string>();
-  return plans.filter((plan) => {
-    const key = slotPlanKey({ family: 'attention', plan });
-    return !seen.has(key) && seen.add(key) !== undefined;
-  });
+export function attentionPlanSpace(
+  request: PlanRequest,
+  strategies: readonly AttentionStrategy[],
+  defaultPlan: AttentionPlan | null,
+): AttentionPlan[] {
+  const seeds = strategies
+    .map((strategy) => strategy({ ...request, wishes: {} }))
+    .filter((plan): plan is AttentionPlan => typeof plan !== 'string');
+  const plans = [
+    ...(defaultPlan ? [defaultPlan] : []),
+    ...seeds,
+    ...seeds.flatMap((seed) => grid(seed, request).filter((plan) => rowsPlanDefect(plan, request) === null)),
+  ];
+  return uniquePlans(plans.map((plan) => ({ family: 'attention', plan }))).map((slot) => slot.plan as AttentionPlan);
 }

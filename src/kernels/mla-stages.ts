@@ -90,9 +90,13 @@ export class StageList {
       c: operand(g.c),
     };
     const given = overrideOf(this.plans, name, 'gemm');
-    const plan = given ? (planDefect(problem, given, this.device) ?? given) : planGemm(problem, this.device, this.tiling);
+    const picked = planGemm(problem, this.device, this.tiling);
+    const plan = given ? (planDefect(problem, given, this.device) ?? given) : picked;
     if (typeof plan === 'string') throw new Error(`mla ${name}: no GEMM plan fits: ${plan}`);
-    this.tunables.push(gemmSlot(name, problem, this.device, this.tiling, preferredKinds(problem, this.tiling), plan));
+    const defaultPlan = typeof picked === 'string' ? null : picked;
+    this.tunables.push(
+      gemmSlot(name, problem, this.device, this.tiling, preferredKinds(problem, this.tiling), { chosen: plan, defaultPlan }),
+    );
     const emitted = emitGemm(problem, plan, { name, phase }, this.device.limits);
     this.buffers.push(...emitted.buffers);
     this.stages.push(emitted.stage);

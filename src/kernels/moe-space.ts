@@ -11,9 +11,14 @@ export const MOE_SLOT = 'moe';
 const CHUNKS = [8, 16, 32, 64, 128, 256, 512, 1024];
 const BLOCKS = [8, 16, 32, 64];
 
-export function moePlanSpace(pairs: number, chosen: MoePlan, blockFixed: boolean, blockProblem: (block: number) => string | null): MoePlan[] {
+export function moePlanSpace(
+  pairs: number,
+  defaultPlan: MoePlan,
+  blockFixed: boolean,
+  blockProblem: (block: number) => string | null,
+): MoePlan[] {
   // Chunks past the pairs all count in one chunk: the first such is enough.
-  const chunks = [chosen.chunk, ...CHUNKS.filter((chunk) => chunk / 2 < Math.max(8, pairs))];
-  const blocks = blockFixed ? [chosen.block] : [chosen.block, ...BLOCKS.filter((block) => blockProblem(block) === null)];
-  return [...new Set(blocks)].flatMap((block) => [...new Set(chunks)].map((chunk): MoePlan => ({ kind: chosen.kind, block, chunk })));
+  const chunks = [defaultPlan.chunk, ...CHUNKS.filter((chunk) => chunk / 2 < Math.max(8, pairs))];
+  const blocks = blockFixed ? [defaultPlan.block] : [defaultPlan.block, ...BLOCKS.filter((block) => blockProblem(block) === null)];
+  return [...new Set(blocks)].flatMap((block) => [...new Set(chunks)].map((chunk): MoePlan => ({ kind: defaultPlan.kind, block, chunk })));
 }

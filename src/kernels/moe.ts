@@ -300,7 +300,8 @@ function moeFacts({ shape, plan, layout, pairs, dtype }: MoeGeometry): Record<st
 export function moeCase(shape: MoeShape, dtype: Dtype, context: BuildContext, options: MoeOptions = {}): BuildResult {
   const dispatch = options.dispatch ?? 'gpu';
   const tuned = overrideOf(context.plans, MOE_SLOT, 'moe');
-  const plan = tuned?.kind === dispatch ? tuned : planMoe(shape, dispatch, options.block ?? DEFAULT_BLOCK);
+  const defaultPlan = planMoe(shape, dispatch, options.block ?? DEFAULT_BLOCK);
+  const plan = tuned?.kind === dispatch ? tuned : defaultPlan;
   const blockProblem = (block: number): string | null => shapeProblem(shape, block) ?? sizeProblem(shape, dtype, block, context.limits);
   const skip = shapeProblem(shape, plan.block) ?? dtypeUnsupported(dtype, context) ?? sizeProblem(shape, dtype, plan.block, context.limits);
   if (skip) return { kind: 'skip', reason: skip };
@@ -327,7 +328,7 @@ export function moeCase(shape: MoeShape, dtype: Dtype, context: BuildContext, op
       {
         name: MOE_SLOT,
         chosen: { family: 'moe', plan },
-        space: () => moePlanSpace(pairs, plan, options.block !== undefined, blockProblem).map((p) => ({ family: 'moe', plan: p })),
+        space: () => moePlanSpace(pairs, defaultPlan, options.block !== undefined, blockProblem).map((p) => ({ family: 'moe', plan: p })),
       },
     ],
   };

@@ -68,7 +68,11 @@ export function slotPlanKey(slot: SlotPlan): string {
 }
 
 /** The override for `slot` where it holds a plan of `family`. */
-export function overrideOf<F extends keyof FamilyPlans>(plans: PlanOverrides | undefined, slot: string, family: F): FamilyPlans[F] | undefined {
+export function overrideOf<F extends keyof FamilyPlans>(
+  plans: PlanOverrides | undefined,
+  slot: string,
+  family: F,
+): FamilyPlans[F] | undefined {
   const given = plans && Object.hasOwn(plans, slot) ? plans[slot] : undefined;
   return given?.family === family ? (given.plan as FamilyPlans[F]) : undefined;
 }

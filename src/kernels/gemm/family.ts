@@ -175,11 +175,14 @@ export function gemmCase(spec: GemmCaseSpec, context: BuildContext): BuildResult
   };
   const defect = problemDefect(problem);
   if (defect) return { kind: 'skip', reason: defect };
-  const given = overrideOf(context.plans, GEMM_SLOT, 'gemm') ?? (typeof spec.kernel === 'object' ? spec.kernel : undefined);
-  const plan = given
-    ? (planDefect(problem, given, context) ?? given)
-    : planGemm(problem, context, spec.tiling, spec.kernel === 'auto' ? undefined : (spec.kernel as GemmPlanKind));
+  const picked =
+    typeof spec.kernel === 'object'
+      ? (planDefect(problem, spec.kernel, context) ?? spec.kernel)
+      : planGemm(problem, context, spec.tiling, spec.kernel === 'auto' ? undefined : spec.kernel);
+  const given = overrideOf(context.plans, GEMM_SLOT, 'gemm');
+  const plan = given ? (planDefect(problem, given, context) ?? given) : picked;
   if (typeof plan === 'string') return { kind: 'skip', reason: plan };
+  const choice = { chosen: plan, defaultPlan: typeof picked === 'string' ? null : picked };
 
   const { buffers, check } = gemmData(spec, problem, lengths, context);
   const emitted = emitGemm(problem, plan, { name: 'gemm' }, context.limits);
@@ -190,7 +193,7 @@ export function gemmCase(spec: GemmCaseSpec, context: BuildContext): BuildResult
     stages: [emitted.stage],
     checks: [check],
     facts: { plan: describePlan(plan), m, n, k, batch, intensity: work.flops / (work.bytesRead + work.bytesWritten) },
-    tunables: [gemmSlot(GEMM_SLOT, problem, context, spec.tiling, slotKinds(problem, spec), plan)],
+    tunables: [gemmSlot(GEMM_SLOT, problem, context, spec.tiling, slotKinds(problem, spec), choice)],
   };
   return { kind: 'case', kernelCase };
 }

@@ -1,4 +1,4 @@
-import type { TunableSlot } from '../tunable.js';
+import { uniquePlans, type TunableSlot } from '../tunable.js';
 import { unitColumns } from './emit.js';
 import type { GemmPlan, GemmPlanKind } from './plan.js';
 import type { GemmProblem } from './problem.js';
@@ -43,12 +43,18 @@ function grid(kind: GemmPlanKind, problem: GemmProblem, seed: GemmPlan): GemmPla
       const pack = unitColumns(problem.dtype) / 4;
       const tms = [...new Set([...rows(16), seed.kind === 'subgroup' ? seed.tm : 1])];
       return POW2(8, 64).flatMap((wg) =>
-        tms.flatMap((tm) => POW2(1, 4).filter((tn) => tm * tn * pack <= SUBGROUP_MAX_ACC).map((tn): GemmPlan => ({ kind, wg, tm, tn }))),
+        tms.flatMap((tm) =>
+          POW2(1, 4)
+            .filter((tn) => tm * tn * pack <= SUBGROUP_MAX_ACC)
+            .map((tn): GemmPlan => ({ kind, wg, tm, tn })),
+        ),
       );
     }
     case 'gemv':
       return POW2(8, 64).flatMap((wgN) =>
-        POW2(1, 32).flatMap((kSlices) => [1, 2, 3, 4].filter((r) => r <= problem.m).map((r): GemmPlan => ({ kind, wgN, kSlices, rows: r }))),
+        POW2(1, 32).flatMap((kSlices) =>
+          [1, 2, 3, 4].filter((r) => r <= problem.m).map((r): GemmPlan => ({ kind, wgN, kSlices, rows: r })),
+        ),
       );
     case 'tiled':
       return POW2(4, 16).flatMap((wgM) =>
@@ -71,21 +77,28 @@ function grid(kind: GemmPlanKind, problem: GemmProblem, seed: GemmPlan): GemmPla
   }
 }
 
-/** The legal plans of `kinds` for a problem: `chosen` first, each kind's strategy plan, then the grids. */
+/** The legal plans of `kinds` for a problem: the default plan first (where it is legal), each kind's strategy plan, then the grids. */
 export function gemmPlanSpace(
   problem: GemmProblem,
   device: GemmDevice,
   tiling: GemmTiling,
   kinds: readonly GemmPlanKind[],
-  chosen: GemmPlan,
+  defaultPlan: GemmPlan | null,
 ): GemmPlan[] {
   const seeds = kinds.map((kind) => seedOf(kind, problem, device, tiling)).filter((plan) => planDefect(problem, plan, device) === null);
-  const plans = [chosen, ...seeds, ...seeds.flatMap((seed) => grid(seed.kind, problem, seed).filter((plan) => planDefect(problem, plan, device) === null))];
-  const seen = new Set<string>();
-  return plans.filter((plan) => {
-    const key = JSON.stringify(Object.entries(plan).sort(([a], [b]) => a.localeCompare(b)));
-    return !seen.has(key) && seen.add(key) !== undefined;
-  });
+  const first = defaultPlan && planDefect(problem, defaultPlan, device) === null ? [defaultPlan] : [];
+  const plans = [
+    ...first,
+    ...seeds,
+    ...seeds.flatMap((seed) => grid(seed.kind, problem, seed).filter((plan) => planDefect(problem, plan, device) === null)),
+  ];
+  return uniquePlans(plans.map((plan) => ({ family: 'gemm', plan }))).map((slot) => slot.plan as GemmPlan);
+}
+
+/** A GEMM stage's plan choice: the plan it runs, and the strategy's default (null: none fits) its space starts from. */
+export interface GemmChoice {
+  chosen: GemmPlan;
+  defaultPlan: GemmPlan | null;
 }
 
 /** A GEMM stage's plan as a tunable slot named `name`: `chosen` runs, the plans of `kinds` are its space. */
@@ -95,11 +108,11 @@ export function gemmSlot(
   device: GemmDevice,
   tiling: GemmTiling,
   kinds: readonly GemmPlanKind[],
-  chosen: GemmPlan,
+  choice: GemmChoice,
 ): TunableSlot {
   return {
     name,
-    chosen: { family: 'gemm', plan: chosen },
-    space: () => gemmPlanSpace(problem, device, tiling, kinds, chosen).map((plan) => ({ family: 'gemm', plan })),
+    chosen: { family: 'gemm', plan: choice.chosen },
+    space: () => gemmPlanSpace(problem, device, tiling, kinds, choice.defaultPlan).map((plan) => ({ family: 'gemm', plan })),
   };
 }

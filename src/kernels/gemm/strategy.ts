@@ -97,7 +97,8 @@ export function planDefect(problem: GemmProblem, plan: GemmPlan, device: GemmDev
       return problem.m > plan.rows * 65535 ? 'too many rows' : null;
     case 'mla-gemm': {
       // kernels/mla_gemm.wgsl's private arrays: MAX_TM rows and column offsets, MAX_TILE accumulators.
-      if (plan.tm > 8 || plan.tn > 8 || plan.tm * plan.tn > 16) return `mla_gemm holds at most 8 rows, 8 columns and 16 vec4 accumulators per invocation, got tm=${plan.tm} tn=${plan.tn}`;
+      if (plan.tm > 8 || plan.tn > 8 || plan.tm * plan.tn > 16)
+        return `mla_gemm holds at most 8 rows, 8 columns and 16 vec4 accumulators per invocation, got tm=${plan.tm} tn=${plan.tn}`;
       if (problem.n % 4 !== 0 || problem.k % 4 !== 0)
         return `mla_gemm reads and writes whole vec4s: n=${problem.n} and k=${problem.k} must be multiples of 4`;
       const c = problem.c.rows;
