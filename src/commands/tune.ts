@@ -2,11 +2,12 @@ import { Args, Flags } from '@oclif/core';
 import { BaseCommand, gpuFlags, gpuOptionsFrom } from '../cli/base.js';
 import { positive } from '../cli/sampling.js';
 import { compactDuration } from '../util/duration.js';
-import { DEFAULT_BUDGET_MS, formatBudget, parseBudget } from '../run/budget.js';
+import { DEFAULT_BUDGET_MS, formatBudget, MIN_TUNE_BUDGET_MS, parseBudget } from '../run/budget.js';
 import { DEFAULT_RUN_OPTIONS, type RequestedProfile } from '../run/runner.js';
 import { PROFILES } from '../suites/schema.js';
 import { renderTune, formatSpeedup } from '../tune/render.js';
-import { PER_CASE_UNBOUNDED_MS, tuneBenchmarks, type TuneOutcome, type TuneRow } from '../tune/tuner.js';
+import { tuneBenchmarks, type TuneOutcome } from '../tune/benchmarks.js';
+import { PER_CASE_UNBOUNDED_MS, type TuneRow } from '../tune/tuner.js';
 import { describeKey } from '../tune/tuning-file.js';
 
 function progressLine(index: number, total: number, row: TuneRow): string {
@@ -46,12 +47,19 @@ Writes the adapter's tuning file (human-readable JSON in the tuning cache, keyed
       description: `wall time for the whole tune (45s, 10m, 1h30m), each case an equal share of what is left; none: ${PER_CASE_UNBOUNDED_MS / 1e3}s per case`,
       default: formatBudget({ kind: 'bounded', ms: DEFAULT_BUDGET_MS }),
     }),
-    axis: Flags.string({ char: 'a', description: 'override an axis: name=v1,v2 | name=start:stop[:step] | name=pow2:from:to', multiple: true }),
+    axis: Flags.string({
+      char: 'a',
+      description: 'override an axis: name=v1,v2 | name=start:stop[:step] | name=pow2:from:to',
+      multiple: true,
+    }),
     filter: Flags.string({ description: 'keep cases whose key contains this text, or that match every axis=value in it' }),
     dtype: Flags.string({ description: 'storage types to tune (suites with a dtype axis)', options: ['f32', 'f16'], multiple: true }),
     out: Flags.string({ char: 'o', description: "tuning file to write (default: this adapter's file in the tuning cache)" }),
     seed: Flags.integer({ description: 'seed of the generated inputs', default: DEFAULT_RUN_OPTIONS.seed }),
-    'sample-ms': Flags.string({ description: 'target duration of one sample in ms (sets the repeats per sample)', default: String(DEFAULT_RUN_OPTIONS.targetSampleMs) }),
+    'sample-ms': Flags.string({
+      description: 'target duration of one sample in ms (sets the repeats per sample)',
+      default: String(DEFAULT_RUN_OPTIONS.targetSampleMs),
+    }),
     ...gpuFlags,
   };
 
@@ -67,7 +75,7 @@ Writes the adapter's tuning file (human-readable JSON in the tuning cache, keyed
         ...(flags.dtype && { dtypes: flags.dtype as ('f32' | 'f16')[] }),
         seed: flags.seed,
         targetSampleMs: positive(flags['sample-ms'], '--sample-ms', 10_000),
-        budget: parseBudget(flags.budget),
+        budget: parseBudget(flags.budget, MIN_TUNE_BUDGET_MS),
         gpu: gpuOptionsFrom(flags),
         ...(flags.out && { out: flags.out }),
         ...(this.verbose && { trace: (line: string) => process.stderr.write(`${line}\n`) }),

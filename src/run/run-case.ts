@@ -120,7 +120,7 @@ export function caseSeed(baseSeed: number, key: string): number {
   return hash;
 }
 
-function errorMessage(error: unknown): string {
+export function errorMessage(error: unknown): string {
   return (error instanceof Error ? error.message : String(error)).replace(/\s+/g, ' ').trim();
 }
 
@@ -171,8 +171,10 @@ function buildWithTuning(
 ): { kernelCase: KernelCase; kernelConfig: KernelConfig | undefined } | BuildFailure {
   if (options.tuned) {
     const tuned = buildCase(context, family, planned, options.seed, options.tuned);
-    const problem = 'kernelCase' in tuned ? plansProblem(tuned.kernelCase, options.tuned) : 'reason' in tuned ? tuned.reason : tuned.message;
-    if (problem === null && 'kernelCase' in tuned) return { kernelCase: tuned.kernelCase, kernelConfig: kernelConfigOf(tuned.kernelCase, 'tuned') };
+    const problem =
+      'kernelCase' in tuned ? plansProblem(tuned.kernelCase, options.tuned) : 'reason' in tuned ? tuned.reason : tuned.message;
+    if (problem === null && 'kernelCase' in tuned)
+      return { kernelCase: tuned.kernelCase, kernelConfig: kernelConfigOf(tuned.kernelCase, 'tuned') };
     options.onTuningRejected?.(problem ?? 'not built');
   }
   const built = buildCase(context, family, planned, options.seed);

@@ -4,7 +4,7 @@ import type { KernelFamily } from '../kernels/family.js';
 import type { KernelCase } from '../kernels/spec.js';
 import type { PlanOverrides } from '../kernels/tunable.js';
 import type { CheckResult } from '../results/schema.js';
-import { buildCase, prepareAndCheck, type GpuSession } from '../run/run-case.js';
+import { buildCase, errorMessage, prepareAndCheck, type GpuSession } from '../run/run-case.js';
 import { chooseRepeats } from '../run/sampler.js';
 import type { PlannedCase } from '../suites/expand.js';
 import type { Contender } from './race.js';
@@ -37,10 +37,6 @@ function numericsReason(checks: readonly CheckResult[]): string {
   return `${buffer}: ${mismatches} of ${checked} elements off the float64 reference (max abs error ${maxAbsError}; atol ${tolerance.atol.toExponential(1)}, rtol ${tolerance.rtol.toExponential(1)})`;
 }
 
-function message(error: unknown): string {
-  return (error instanceof Error ? error.message : String(error)).replace(/\s+/g, ' ').trim();
-}
-
 /** A prepared, checked case as a contender (sampled like the run's sampler: GPU time per repeat, or wall time per step). */
 async function contenderOf(session: GpuSession, prepared: PreparedCase, targetSampleMs: number): Promise<Candidate | CandidateFailure> {
   const { timer, context } = session;
@@ -53,7 +49,7 @@ async function contenderOf(session: GpuSession, prepared: PreparedCase, targetSa
   });
   if (hasErrors(sized.errors) || sized.thrown || !sized.value) {
     prepared.dispose();
-    return { kind: 'error', reason: hasErrors(sized.errors) ? describeErrors(sized.errors) : message(sized.thrown) };
+    return { kind: 'error', reason: hasErrors(sized.errors) ? describeErrors(sized.errors) : errorMessage(sized.thrown) };
   }
   const { repeats, sampleMs } = sized.value;
   return {
@@ -87,13 +83,14 @@ export async function prepareCandidate(
   targetSampleMs: number,
 ): Promise<Candidate | CandidateFailure> {
   const built = buildCase(session.context, family, planned, seed, plans);
-  if (!('kernelCase' in built)) return { kind: built.status === 'skipped' ? 'invalid' : 'error', reason: 'reason' in built ? built.reason : built.message };
+  if (!('kernelCase' in built))
+    return { kind: built.status === 'skipped' ? 'invalid' : 'error', reason: 'reason' in built ? built.reason : built.message };
   let prepared: PreparedCase | undefined;
   try {
     const checked = await prepareAndCheck(session.context, session.allocator, built.kernelCase);
     prepared = checked.prepared;
     if (hasErrors(checked.errors) || checked.thrown || !checked.outputs || !prepared) {
-      const reason = hasErrors(checked.errors) ? describeErrors(checked.errors) : message(checked.thrown);
+      const reason = hasErrors(checked.errors) ? describeErrors(checked.errors) : errorMessage(checked.thrown);
       return { kind: checked.errors.outOfMemory.length ? 'invalid' : 'error', reason };
     }
     if (!checked.checks.every((check) => check.passed)) return { kind: 'numerics', reason: numericsReason(checked.checks) };
@@ -101,7 +98,7 @@ export async function prepareCandidate(
     prepared = undefined;
     return contender;
   } catch (error) {
-    return { kind: 'error', reason: message(error) };
+    return { kind: 'error', reason: errorMessage(error) };
   } finally {
     prepared?.dispose();
   }

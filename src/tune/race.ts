@@ -1,5 +1,5 @@
 import { betterHalf, roundOrder } from './search.js';
-import { decided, pairedSpeedup, verdictOf, type Speedup } from './statistics.js';
+import { decided, medianOf, pairedSpeedup, verdictOf, type Speedup } from './statistics.js';
 
 /**
  * A race of challenger configurations against the incumbent, paired and alternating: in every round each contender
@@ -43,11 +43,8 @@ async function sampleRound(contenders: readonly Contender[], round: number): Pro
   return times;
 }
 
-function median(values: readonly number[]): number {
-  const sorted = [...values].sort((a, b) => a - b);
-  const mid = sorted.length >> 1;
-  return sorted.length === 0 ? Infinity : sorted.length % 2 ? sorted[mid]! : (sorted[mid - 1]! + sorted[mid]!) / 2;
-}
+/** A challenger's score: the median of its log ratios (Infinity with none). */
+const score = (logs: readonly number[]): number => (logs.length ? medianOf(logs) : Infinity);
 
 /** Successive halving down to one challenger (or the deadline): the survivor and the samples taken. */
 async function halve<T extends Contender>(
@@ -66,14 +63,18 @@ async function halve<T extends Contender>(
       samples += alive.length + 1;
       alive.forEach((c, i) => logs.get(c)!.push(Math.log(times[i]! / reference!)));
     }
-    alive = betterHalf(alive, (c) => median(logs.get(c)!));
+    alive = betterHalf(alive, (c) => score(logs.get(c)!));
     rungRounds *= 2;
   }
   const sampled = alive.filter((c) => logs.get(c)!.length > 0 || challengers.length === 1);
-  return { survivor: betterHalf(sampled, (c) => median(logs.get(c)!))[0] ?? null, samples };
+  return { survivor: betterHalf(sampled, (c) => score(logs.get(c)!))[0] ?? null, samples };
 }
 
-export async function race<T extends Contender>(incumbent: Contender, challengers: readonly T[], options: RaceOptions): Promise<RaceOutcome<T>> {
+export async function race<T extends Contender>(
+  incumbent: Contender,
+  challengers: readonly T[],
+  options: RaceOptions,
+): Promise<RaceOutcome<T>> {
   const halving = await halve(incumbent, challengers, options);
   const survivor = halving.survivor;
   if (!survivor) return { winner: null, survivor: null, estimate: null, samples: halving.samples };

@@ -12,11 +12,20 @@ export function formatSpeedup(speedup: Speedup): string {
   return `${f(speedup.speedup)}x [${f(speedup.lo)}, ${f(speedup.hi)}]`;
 }
 
-/** Each slot's plan in one line, `slot: plan`, joined. */
-function describeConfig(plans: Record<string, SlotPlan>): string {
-  return Object.entries(plans)
-    .map(([slot, plan]) => `${slot}: ${describeSlotPlan(plan)}`)
-    .join('; ');
+/**
+ * The slots' plans in one line, `slot: plan`, joined: the slots named in `only` where some are (the ones tuning
+ * changed, or the closest challenger's), the others counted (an MLA case has a slot per GEMM stage).
+ */
+export function describeConfig(plans: Record<string, SlotPlan>, only: readonly string[] = []): string {
+  const shown = Object.entries(plans).filter(([slot]) => !only.length || only.includes(slot));
+  const rest = Object.keys(plans).length - shown.length;
+  const text = shown.map(([slot, plan]) => `${slot}: ${describeSlotPlan(plan)}`).join('; ');
+  return rest > 0 ? `${text} (+${rest} other slot${rest === 1 ? '' : 's'})` : text;
+}
+
+/** The slots whose plan differs between two configurations. */
+function changedSlots(defaults: Record<string, SlotPlan>, tuned: Record<string, SlotPlan>): string[] {
+  return Object.keys(tuned).filter((slot) => !defaults[slot] || describeSlotPlan(defaults[slot]) !== describeSlotPlan(tuned[slot]!));
 }
 
 /** The slots tuning changed, with the fields that differ from the defaults (`attend: wg=16 chunk=256`). */
@@ -37,12 +46,19 @@ function rowCells(row: TuneRow): Cell[] {
   const { result } = row;
   switch (result.status) {
     case 'tuned':
-      return [describeConfig(result.defaults), describeChange(result.defaults, result.tuned), formatSpeedup(result.speedup), `${result.evaluated} (${result.failing.length} failing)`];
+      return [
+        describeConfig(result.defaults, changedSlots(result.defaults, result.tuned)),
+        describeChange(result.defaults, result.tuned),
+        formatSpeedup(result.speedup),
+        `${result.evaluated} (${result.failing.length} failing)`,
+      ];
     case 'default-kept': {
-      const closest = result.closest ? `closest: ${result.closest.slot} ${result.closest.plan} ${formatSpeedup(result.closest.speedup)}` : 'no challenger got to a race';
+      const closest = result.closest
+        ? `closest: ${result.closest.slot} ${result.closest.plan} ${formatSpeedup(result.closest.speedup)}`
+        : 'no challenger got to a race';
       const measured = result.speedup ? `found ${formatSpeedup(result.speedup)}; ` : '';
       return [
-        describeConfig(result.defaults),
+        describeConfig(result.defaults, result.closest ? [result.closest.slot] : Object.keys(result.defaults).slice(0, 1)),
         '(defaults)',
         { kind: 'reason', text: '1.00x (kept)', note: `${result.why}; ${measured}${closest}` },
         `${result.evaluated} (${result.failing.length} failing)`,
@@ -60,7 +76,9 @@ export function tuneTables(rows: readonly TuneRow[]): TableModel[] {
     const mine = rows.filter((row) => row.planned.suite === suite);
     const split = splitAxes(mine.map((row) => row.planned.params));
     const failing = mine.flatMap((row) =>
-      'failing' in row.result ? row.result.failing.map((f) => `${describeVarying(row.planned.params, split) || 'case'}: ${f.slot} ${f.plan} failed (${f.reason})`) : [],
+      'failing' in row.result
+        ? row.result.failing.map((f) => `${describeVarying(row.planned.params, split) || 'case'}: ${f.slot} ${f.plan} failed (${f.reason})`)
+        : [],
     );
     return {
       title: titleWithConstants(suite, split),

@@ -52,7 +52,9 @@ export function inSpace(space: readonly SlotPlan[], plan: SlotPlan): boolean {
 
 /** The better half (rounded up) by score, lowest first; ties keep the earlier entry. */
 export function betterHalf<T>(entries: readonly T[], score: (entry: T) => number): T[] {
-  const ranked = entries.map((entry, index) => ({ entry, index, value: score(entry) })).sort((a, b) => a.value - b.value || a.index - b.index);
+  const ranked = entries
+    .map((entry, index) => ({ entry, index, value: score(entry) }))
+    .sort((a, b) => a.value - b.value || a.index - b.index);
   return ranked.slice(0, Math.ceil(entries.length / 2)).map(({ entry }) => entry);
 }
 

@@ -18,11 +18,12 @@ export interface Speedup {
 
 /** Per round: ln(reference / challenger). */
 export function pairedLogRatios(referenceMs: readonly number[], challengerMs: readonly number[]): number[] {
-  if (referenceMs.length !== challengerMs.length) throw new Error(`paired samples differ in count: ${referenceMs.length} and ${challengerMs.length}`);
+  if (referenceMs.length !== challengerMs.length)
+    throw new Error(`paired samples differ in count: ${referenceMs.length} and ${challengerMs.length}`);
   return referenceMs.map((reference, i) => Math.log(reference / (challengerMs[i] as number)));
 }
 
-function medianOf(values: readonly number[]): number {
+export function medianOf(values: readonly number[]): number {
   const sorted = [...values].sort((a, b) => a - b);
   const mid = sorted.length >> 1;
   return sorted.length % 2 ? (sorted[mid] as number) : ((sorted[mid - 1] as number) + (sorted[mid] as number)) / 2;

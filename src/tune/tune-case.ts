@@ -103,14 +103,15 @@ class ShapeTuner {
   async start(): Promise<Out | null> {
     const built = await prepareCandidate(this.session, this.family, this.planned, this.options.seed, {}, this.options.targetSampleMs);
     this.evaluated++;
-    if (!isCandidate(built)) return { status: built.kind === 'invalid' ? 'skipped' : 'failed', reason: `defaults: ${built.reason}`, elapsedMs: this.elapsed() };
+    if (!isCandidate(built))
+      return { status: built.kind === 'invalid' ? 'skipped' : 'failed', reason: `defaults: ${built.reason}`, elapsedMs: this.elapsed() };
     this.defaultCandidate = this.incumbent = built;
     const slots = built.kernelCase.tunables ?? [];
     if (!slots.length) return { status: 'not-tunable', reason: 'the case has no tunable slots', elapsedMs: this.elapsed() };
     this.defaults = Object.fromEntries(slots.map((slot) => [slot.name, slot.chosen]));
     this.current = { ...this.defaults };
     this.tried.add(this.configKey(this.current));
-    this.slots = await this.slotsByShare(built, slots);
+    this.slots = slots.length > 1 ? await this.slotsByShare(built, slots) : [...slots];
     return null;
   }
 
@@ -162,8 +163,12 @@ class ShapeTuner {
     if (!contenders.length) return false;
     const outcome = await race(this.incumbent, contenders, { ...RACE, deadline: this.searchDeadline, now: this.options.now });
     this.samples += outcome.samples;
-    const estimate = outcome.estimate ? ` ${outcome.estimate.speedup.toFixed(3)}x [${outcome.estimate.lo.toFixed(3)}, ${outcome.estimate.hi.toFixed(3)}] in ${outcome.estimate.rounds} rounds` : '';
-    this.trace(`${slot.name} ${field}: ${contenders.length} raced, survivor ${outcome.survivor ? describeSlotPlan(outcome.survivor.plan) : '-'}${estimate}: ${outcome.winner ? 'moves' : 'stays'}`);
+    const estimate = outcome.estimate
+      ? ` ${outcome.estimate.speedup.toFixed(3)}x [${outcome.estimate.lo.toFixed(3)}, ${outcome.estimate.hi.toFixed(3)}] in ${outcome.estimate.rounds} rounds`
+      : '';
+    this.trace(
+      `${slot.name} ${field}: ${contenders.length} raced, survivor ${outcome.survivor ? describeSlotPlan(outcome.survivor.plan) : '-'}${estimate}: ${outcome.winner ? 'moves' : 'stays'}`,
+    );
     for (const { candidate } of contenders) if (candidate !== outcome.winner?.candidate) candidate.dispose();
     if (outcome.survivor && outcome.estimate && !outcome.winner) this.noteClosest(slot, outcome.survivor.plan, outcome.estimate);
     if (!outcome.winner) return false;
@@ -174,11 +179,15 @@ class ShapeTuner {
   }
 
   private noteClosest(slot: TunableSlot, plan: SlotPlan, speedup: Speedup): void {
-    if (!this.closest || speedup.speedup > this.closest.speedup.speedup) this.closest = { slot: slot.name, plan: describeSlotPlan(plan), speedup };
+    if (!this.closest || speedup.speedup > this.closest.speedup.speedup)
+      this.closest = { slot: slot.name, plan: describeSlotPlan(plan), speedup };
   }
 
   /** Each move built and checked (failures recorded), those not hopelessly slower than the incumbent as contenders. */
-  private async prepareMoves(slot: TunableSlot, moves: readonly SlotPlan[]): Promise<{ plan: SlotPlan; candidate: Candidate; sample(): Promise<number> }[]> {
+  private async prepareMoves(
+    slot: TunableSlot,
+    moves: readonly SlotPlan[],
+  ): Promise<{ plan: SlotPlan; candidate: Candidate; sample(): Promise<number> }[]> {
     const ready: { plan: SlotPlan; candidate: Candidate; sample(): Promise<number> }[] = [];
     for (const plan of moves) {
       const plans: PlanOverrides = { ...this.current, [slot.name]: plan };
@@ -208,13 +217,26 @@ class ShapeTuner {
       ...{ samples: this.samples, elapsedMs: 0 },
     };
     if (this.incumbent === this.defaultCandidate) {
-      return { ...searched, status: 'default-kept', tuned: this.defaults, speedup: null, why: 'no configuration beat the defaults', elapsedMs: this.elapsed() };
+      return {
+        ...searched,
+        status: 'default-kept',
+        tuned: this.defaults,
+        speedup: null,
+        why: 'no configuration beat the defaults',
+        elapsedMs: this.elapsed(),
+      };
     }
-    const { estimate, samples } = await confirmAgainst(this.defaultCandidate, this.incumbent, { ...FINAL, deadline: this.options.deadline, now: this.options.now });
+    const { estimate, samples } = await confirmAgainst(this.defaultCandidate, this.incumbent, {
+      ...FINAL,
+      deadline: this.options.deadline,
+      now: this.options.now,
+    });
     searched.samples += samples;
     const done = { ...searched, elapsedMs: this.elapsed() };
     if (estimate && verdictOf(estimate) === 'faster') return { ...done, status: 'tuned', tuned: this.current, speedup: estimate };
-    const why = estimate ? 'the configuration found was not faster than the defaults in the final paired rounds' : 'no time left to confirm the configuration found';
+    const why = estimate
+      ? 'the configuration found was not faster than the defaults in the final paired rounds'
+      : 'no time left to confirm the configuration found';
     return { ...done, status: 'default-kept', tuned: this.defaults, speedup: estimate, why };
   }
 
@@ -225,7 +247,12 @@ class ShapeTuner {
 }
 
 /** Tunes one planned case (see the module comment). */
-export async function tuneShape(session: GpuSession, family: KernelFamily, planned: PlannedCase, options: ShapeOptions): Promise<ShapeResult> {
+export async function tuneShape(
+  session: GpuSession,
+  family: KernelFamily,
+  planned: PlannedCase,
+  options: ShapeOptions,
+): Promise<ShapeResult> {
   if (planned.skip) return { status: 'skipped', reason: planned.skip, elapsedMs: 0 };
   const tuner = new ShapeTuner(session, family, planned, options);
   try {

@@ -1,13 +1,8 @@
-import { openGpu, type GpuContext, type GpuOptions } from '../gpu/device.js';
-import { TrackedAllocator } from '../gpu/memory.js';
-import { GpuTimer } from '../gpu/timing.js';
+import type { GpuContext } from '../gpu/device.js';
 import type { KernelFamily } from '../kernels/family.js';
-import { kernelFamily } from '../kernels/registry.js';
 import { describeSlotPlan, type SlotPlan } from '../kernels/tunable.js';
 import { gitSha, toolVersion } from '../results/fingerprint.js';
-import type { Budget } from '../run/budget.js';
 import type { GpuSession } from '../run/run-case.js';
-import { planCases, resolveProfile, suitesToRun, type RequestedProfile } from '../run/runner.js';
 import type { PlannedCase } from '../suites/expand.js';
 import { CALIBRATION_SUITE } from '../suites/registry.js';
 import type { SuiteFile } from '../suites/schema.js';
@@ -24,26 +19,9 @@ import {
 } from './tuning-file.js';
 
 /**
- * `mla-bench tune`: the planned cases of the chosen suites (calibration has nothing to tune; untimed suites are not
- * timed), each tuned in turn (tune-case.ts) within an equal share of what is left of the budget, the results merged
- * into the adapter's tuning file.
+ * Tuning planned cases (calibration has nothing to tune; untimed suites are not timed), each in turn (tune-case.ts)
+ * within an equal share of what is left of the time, and merging the results into the adapter's tuning file.
  */
-
-export interface TuneOptions {
-  suites: string[];
-  profile: RequestedProfile;
-  overrides: string[];
-  filter?: string;
-  dtypes?: ('f32' | 'f16')[];
-  seed: number;
-  targetSampleMs: number;
-  /** Wall time for all of it, counted from the process's start; none: PER_CASE_UNBOUNDED_MS per case. */
-  budget: Budget;
-  gpu: GpuOptions;
-  /** The tuning file to update (default: the adapter's file in the tuning cache). */
-  out?: string;
-  trace?(line: string): void;
-}
 
 export interface TuneRow {
   planned: PlannedCase;
@@ -54,13 +32,6 @@ export interface TuneRow {
 export interface TuneHooks {
   onCaseStart?(index: number, total: number, planned: PlannedCase): void;
   onCaseEnd?(index: number, total: number, row: TuneRow): void;
-}
-
-export interface TuneOutcome {
-  path: string;
-  key: TuningKey;
-  rows: TuneRow[];
-  warnings: string[];
 }
 
 /** Each case's time where the tune has no budget. */
@@ -104,7 +75,13 @@ export async function tuneCases(
     const end = options.endMs === null ? null : options.endMs - RESERVE_MS;
     const deadline = caseDeadline(now(), end, planned.length - index);
     const trace = options.trace && ((line: string) => options.trace!(`${p.key}: ${line}`));
-    const result = await tuneShape(session, family, p, { seed: options.seed, targetSampleMs: options.targetSampleMs, deadline, now, ...(trace && { trace }) });
+    const result = await tuneShape(session, family, p, {
+      seed: options.seed,
+      targetSampleMs: options.targetSampleMs,
+      deadline,
+      now,
+      ...(trace && { trace }),
+    });
     const row = { planned: p, family: family.name, result };
     rows.push(row);
     hooks.onCaseEnd?.(index, planned.length, row);
@@ -148,28 +125,4 @@ export function saveTuning(path: string, key: TuningKey, rows: readonly TuneRow[
 export function tuningFileFor(context: Pick<GpuContext, 'adapter'>, out?: string): { path: string; key: TuningKey } {
   const key = tuningKey(context.adapter, toolVersion());
   return { path: out ?? tuningPath(tuningDir(), key), key };
-}
-
-export async function tuneBenchmarks(options: TuneOptions, hooks: TuneHooks = {}): Promise<TuneOutcome> {
-  const suites = suitesToRun(options.suites);
-  const config = { overrides: options.overrides, filter: options.filter ?? null, dtypes: options.dtypes ?? null };
-  // Bad axes and filters fail before the adapter opens (every profile `auto` may take).
-  for (const profile of options.profile === 'auto' ? (['quick', 'standard'] as const) : [options.profile]) planCases(suites, { ...config, profile }, options.suites);
-  const context = await openGpu(options.gpu);
-  const allocator = new TrackedAllocator(context.device);
-  const session: GpuSession = { context, allocator, timer: GpuTimer.create(context, allocator) };
-  try {
-    const profile = resolveProfile(options.profile, context);
-    const planned = tunableCases(suites, planCases(suites, { ...config, profile }, options.suites));
-    const families = new Map(suites.map((suite) => [suite.name, kernelFamily(suite.family)!]));
-    const endMs = options.budget.kind === 'bounded' ? options.budget.ms : null;
-    const rows = await tuneCases(session, planned, (suite) => families.get(suite)!, { seed: options.seed, targetSampleMs: options.targetSampleMs, endMs, ...(options.trace && { trace: options.trace }) }, hooks);
-    const { path, key } = tuningFileFor(context, options.out);
-    const warnings = saveTuning(path, key, rows);
-    return { path, key, rows, warnings };
-  } finally {
-    session.timer.dispose();
-    allocator.destroyAll();
-    context.close();
-  }
 }

@@ -93,8 +93,15 @@ export function tuningDir(env: NodeJS.ProcessEnv = process.env): string {
 
 /** <device>-<first 10 hex digits of sha256(key)>.json in `dir`. */
 export function tuningPath(dir: string, key: TuningKey): string {
-  const slug = (key.device || key.architecture || key.vendor || 'adapter').toLowerCase().replace(/[^a-z0-9]+/g, '-').replace(/^-+|-+$/g, '').slice(0, 40);
-  const hash = createHash('sha256').update(JSON.stringify(TuningKeySchema.parse(key))).digest('hex').slice(0, 10);
+  const slug = (key.device || key.architecture || key.vendor || 'adapter')
+    .toLowerCase()
+    .replace(/[^a-z0-9]+/g, '-')
+    .replace(/^-+|-+$/g, '')
+    .slice(0, 40);
+  const hash = createHash('sha256')
+    .update(JSON.stringify(TuningKeySchema.parse(key)))
+    .digest('hex')
+    .slice(0, 10);
   return join(dir, `${slug || 'adapter'}-${hash}.json`);
 }
 
@@ -156,7 +163,9 @@ export function readTuningFile(path: string, key: TuningKey): { table: TuningTab
   const parsed = TuningFileSchema.safeParse(json);
   if (!parsed.success) {
     const issue = parsed.error.issues[0]!;
-    return { warning: `tuning file ${path} is not a ${TUNING_FORMAT} v${TUNING_VERSION} file (${issue.path.join('.') || 'top level'}: ${issue.message}): running the default plans` };
+    return {
+      warning: `tuning file ${path} is not a ${TUNING_FORMAT} v${TUNING_VERSION} file (${issue.path.join('.') || 'top level'}: ${issue.message}): running the default plans`,
+    };
   }
   if (!sameKey(parsed.data.key, key))
     return { warning: `tuning file ${path} was tuned on ${describeKey(parsed.data.key)}, not this adapter: running the default plans` };
@@ -183,7 +192,12 @@ export function writeTuningFile(path: string, file: TuningFile): void {
 }
 
 /** The file at `path` to add entries to: its contents when it is this adapter's, else a new one (an unusable old file is replaced). */
-export function tuningFileToUpdate(path: string, key: TuningKey, gitSha: string | null, now: string): { file: TuningFile; warning?: string } {
+export function tuningFileToUpdate(
+  path: string,
+  key: TuningKey,
+  gitSha: string | null,
+  now: string,
+): { file: TuningFile; warning?: string } {
   if (!existsSync(path)) return { file: emptyTuningFile(key, gitSha, now) };
   const read = readTuningFile(path, key);
   if ('table' in read) return { file: read.table.file };
