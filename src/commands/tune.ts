@@ -82,7 +82,7 @@ Writes the adapter's tuning file (human-readable JSON in the tuning cache, keyed
       },
       this.jsonEnabled() ? {} : { onCaseEnd: (index, total, row) => process.stderr.write(`${progressLine(index, total, row)}\n`) },
     );
-    for (const warning of outcome.warnings) this.warn(warning);
+    for (const warning of outcome.warnings) this.warnLine(warning);
     if (!this.jsonEnabled()) {
       this.log(renderTune(outcome.rows));
       this.log(`\ntuned on ${describeKey(outcome.key)} in ${compactDuration(performance.now() - started)}`);
