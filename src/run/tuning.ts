@@ -83,7 +83,7 @@ export async function tuneForRun(
 ): Promise<void> {
   const now = performance.now();
   const endMs = options.budgetEndMs === null ? null : now + RUN_TUNE_SHARE * Math.max(0, options.budgetEndMs - now);
-  const cases = tunableCases(run.suites, run.planned).filter((p) => !p.skip);
+  const cases = tunableCases(run.suites, run.planned);
   const rows = await tuneCases(session, cases, run.familyOf, { seed: options.seed, targetSampleMs: options.targetSampleMs, endMs });
   const { path, key } = tuningFileFor(session.context, options.request.kind === 'file' ? options.request.path : undefined);
   for (const warning of saveTuning(path, key, rows)) warn(warning);

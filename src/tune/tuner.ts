@@ -45,10 +45,10 @@ export function caseDeadline(nowMs: number, endMs: number | null, remaining: num
   return nowMs + Math.max(0, endMs - nowMs) / Math.max(1, remaining);
 }
 
-/** The suites' cases that can be tuned: not calibration, not an untimed suite's. */
+/** The suites' cases that can be tuned: not calibration, not an untimed suite's, not skipped by a suite's rule. */
 export function tunableCases(suites: readonly SuiteFile[], planned: readonly PlannedCase[]): PlannedCase[] {
   const timed = new Set(suites.filter((suite) => suite.name !== CALIBRATION_SUITE && suite.timed !== false).map((suite) => suite.name));
-  return planned.filter((p) => timed.has(p.suite));
+  return planned.filter((p) => timed.has(p.suite) && !p.skip);
 }
 
 export interface TuneCasesOptions {

@@ -5,7 +5,7 @@ import { slotPlanKey, type SlotPlan } from '../../src/kernels/tunable.js';
 import { confirmAgainst, race, type Contender } from '../../src/tune/race.js';
 import { betterHalf, inSpace, movesAlong, moveFields, roundOrder } from '../../src/tune/search.js';
 import { decided, pairedSpeedup, verdictOf } from '../../src/tune/statistics.js';
-import { caseDeadline, PER_CASE_UNBOUNDED_MS } from '../../src/tune/tuner.js';
+import { caseDeadline, PER_CASE_UNBOUNDED_MS, tunableCases } from '../../src/tune/tuner.js';
 
 const sub = (rpi: number, wg: number, chunk: number, output: 'partials' | 'direct' = 'partials'): SlotPlan => ({
   family: 'attention',
@@ -173,4 +173,22 @@ test('caseDeadline: an equal share of what is left per remaining case; unbounded
   assert.equal(caseDeadline(1000, 11_000, 1), 11_000);
   assert.equal(caseDeadline(12_000, 11_000, 2), 12_000, 'past the end: no time');
   assert.equal(caseDeadline(1000, null, 3), 1000 + PER_CASE_UNBOUNDED_MS);
+});
+
+test('tunableCases: not calibration (nothing to tune), not an untimed suite, not a case a skip rule skips', () => {
+  const suites = [
+    { name: 'calibration', family: 'calibration' },
+    { name: 'kv-cache', family: 'mla', timed: false },
+    { name: 'attention-decode', family: 'attention' },
+  ] as never;
+  const planned = [
+    { suite: 'calibration', key: 'c', params: {} },
+    { suite: 'kv-cache', key: 'k', params: {} },
+    { suite: 'attention-decode', key: 'a1', params: {} },
+    { suite: 'attention-decode', key: 'a2', params: {}, skip: 'too slow on a CPU' },
+  ];
+  assert.deepEqual(
+    tunableCases(suites, planned).map((p) => p.key),
+    ['a1'],
+  );
 });
