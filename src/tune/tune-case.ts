@@ -1,6 +1,6 @@
 import type { KernelFamily } from '../kernels/family.js';
 import { describeSlotPlan, slotPlanKey, type PlanOverrides, type SlotPlan, type TunableSlot } from '../kernels/tunable.js';
-import type { GpuSession } from '../run/run-case.js';
+import { errorMessage, type GpuSession } from '../run/run-case.js';
 import type { PlannedCase } from '../suites/expand.js';
 import { isCandidate, prepareCandidate, type Candidate } from './candidate.js';
 import { confirmAgainst, race } from './race.js';
@@ -126,12 +126,12 @@ class ShapeTuner {
   /** Slots whose stage takes at least MIN_SLOT_SHARE of the case (the largest always), largest first. */
   private async slotsByShare(candidate: Candidate, slots: readonly TunableSlot[]): Promise<TunableSlot[]> {
     const stages = candidate.kernelCase.stages;
-    const shares = await Promise.all(
-      slots.map(async (slot) => {
-        const dispatches = stages.flatMap((stage, index) => (stage.name === slot.name ? [index] : []));
-        return { slot, ms: dispatches.length ? await candidate.stageMs(dispatches) : Infinity };
-      }),
-    );
+    // One stage at a time: the timer has one query set and one readback buffer.
+    const shares: { slot: TunableSlot; ms: number }[] = [];
+    for (const slot of slots) {
+      const dispatches = stages.flatMap((stage, index) => (stage.name === slot.name ? [index] : []));
+      shares.push({ slot, ms: dispatches.length ? await candidate.stageMs(dispatches) : Infinity });
+    }
     const total = shares.reduce((sum, { ms }) => sum + (Number.isFinite(ms) ? ms : 0), 0);
     shares.sort((a, b) => b.ms - a.ms);
     return shares.filter(({ ms }, i) => i === 0 || !Number.isFinite(ms) || ms >= MIN_SLOT_SHARE * total).map(({ slot }) => slot);
@@ -255,11 +255,15 @@ export async function tuneShape(
 ): Promise<ShapeResult> {
   if (planned.skip) return { status: 'skipped', reason: planned.skip, elapsedMs: 0 };
   const tuner = new ShapeTuner(session, family, planned, options);
+  const started = options.now();
   try {
     const out = await tuner.start();
     if (out) return out;
     await tuner.descend();
     return await tuner.finish();
+  } catch (error) {
+    // One case's failure (a device error outside a candidate's scopes) is its row, not the end of the tune.
+    return { status: 'failed', reason: errorMessage(error), elapsedMs: options.now() - started };
   } finally {
     tuner.dispose();
   }

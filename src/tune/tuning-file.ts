@@ -130,7 +130,7 @@ export class TuningTable {
     return this.byKey.get(entryKey(family, params));
   }
 
-  /** The plans to build a case with: a tuned entry's (unchecked here: `admitPlans` checks them once built). */
+  /** The plans to build a case with: a tuned entry's (unchecked here: run admits them once built, tune/admit.ts). */
   plans(family: string, params: Readonly<Record<string, AxisValue>>): PlanOverrides | undefined {
     const entry = this.entry(family, params);
     return entry?.status === 'tuned' ? (entry.plans as unknown as PlanOverrides) : undefined;
