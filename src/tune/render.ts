@@ -8,7 +8,8 @@ import type { TuneRow } from './tuner.js';
 /** `tune`'s table per suite: each case, its default and tuned configuration, and the paired speed-up with its CI. */
 
 export function formatSpeedup(speedup: Speedup): string {
-  const f = (x: number): string => x.toFixed(x >= 10 ? 1 : 2);
+  // Three decimals near 1, so a CI bound just above 1 does not read as 1.00.
+  const f = (x: number): string => x.toFixed(x >= 10 ? 1 : Math.abs(x - 1) < 0.005 ? 3 : 2);
   return `${f(speedup.speedup)}x [${f(speedup.lo)}, ${f(speedup.hi)}]`;
 }
 

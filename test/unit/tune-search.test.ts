@@ -4,6 +4,7 @@ import type { AttentionPlan } from '../../src/kernels/attention-plans.js';
 import { slotPlanKey, type SlotPlan } from '../../src/kernels/tunable.js';
 import { confirmAgainst, race, type Contender } from '../../src/tune/race.js';
 import { betterHalf, inSpace, movesAlong, moveFields, roundOrder } from '../../src/tune/search.js';
+import { formatSpeedup } from '../../src/tune/render.js';
 import { decided, pairedSpeedup, verdictOf } from '../../src/tune/statistics.js';
 import { caseDeadline, PER_CASE_UNBOUNDED_MS, tunableCases } from '../../src/tune/tuner.js';
 
@@ -191,4 +192,9 @@ test('tunableCases: not calibration (nothing to tune), not an untimed suite, not
     tunableCases(suites, planned).map((p) => p.key),
     ['a1'],
   );
+});
+
+test('formatSpeedup: two decimals, three where a CI bound is within 0.005 of 1', () => {
+  assert.equal(formatSpeedup({ speedup: 1.2345, lo: 1.1, hi: 1.31, rounds: 9 }), '1.23x [1.10, 1.31]');
+  assert.equal(formatSpeedup({ speedup: 1.04, lo: 1.0031, hi: 1.16, rounds: 9 }), '1.04x [1.003, 1.16]');
 });
