@@ -10,7 +10,7 @@ const LAYERS = [
   ['kernels'],
   ['gpu'],
   ['suites', 'results', 'peer'],
-  ['run', 'profile', 'report'],
+  ['run', 'tune', 'profile', 'report'],
   ['cli', 'commands', 'index.ts'],
 ];
 

@@ -46,6 +46,14 @@ export abstract class BaseCommand extends Command {
     super.logToStderr(terminalText(message), ...args);
   }
 
+  /**
+   * A one-line warning on stderr, also under --json. Not oclif's `warn`: its `Warning: ` prefix is what the stderr
+   * filter drops as Dawn's native chatter (launch.ts).
+   */
+  protected warnLine(line: string): void {
+    process.stderr.write(`warning: ${terminalText(line).replace(/\s*\n\s*/g, ' ')}\n`);
+  }
+
   protected get verbose(): boolean {
     return this.argv.includes('--verbose');
   }

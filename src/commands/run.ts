@@ -18,6 +18,7 @@ import {
   type RunOutcome,
 } from '../run/runner.js';
 import { PROFILES } from '../suites/schema.js';
+import { parseTuningRequest } from '../run/tuning.js';
 import { parsePeerNames } from '../peer/registry.js';
 import { PEER_NAMES } from '../peer/types.js';
 
@@ -53,6 +54,8 @@ Results go to results/<date>-<device>.json; a journal beside it keeps every fini
     '<%= config.bin %> run calibration -a mib=8,32 --filter kernel=copy',
     '<%= config.bin %> run attention-decode attention-prefill --peer onnxruntime',
     '<%= config.bin %> run --resume',
+    '<%= config.bin %> run attention-decode --tuning none',
+    '<%= config.bin %> run attention-decode --tune --budget 20m',
   ];
   static override strict = false;
   static override args = {
@@ -103,6 +106,14 @@ Results go to results/<date>-<device>.json; a journal beside it keeps every fini
       description: `run a peer runtime beside every case with a matching operator (${PEER_NAMES.join(', ')}): same shape, dtype, adapter and float64 reference, timed in the same visits; optional, installed with \`node scripts/install-peer.mjs NAME\` (see docs/peer.md)`,
       multiple: true,
     }),
+    tuning: Flags.string({
+      description:
+        "tuning file to build the cases with: auto = this adapter's file in the tuning cache where there is one (see `mla-bench tune`), none = every kernel's default plan, or a file; a corrupt or foreign file is a warning and the defaults",
+      default: 'auto',
+    }),
+    tune: Flags.boolean({
+      description: `tune the run's cases first (half of --budget), into the --tuning file (auto: the tuning cache), then run them with it`,
+    }),
     'save-tensors': Flags.string({
       description: "write each checked case's inputs, outputs and references as .npy files with an index.json",
     }),
@@ -125,6 +136,7 @@ Results go to results/<date>-<device>.json; a journal beside it keeps every fini
     let journal: string | undefined;
     const hooks: RunHooks = {
       ...progress,
+      onWarning: (line) => this.warnLine(line),
       onStart: (info) => {
         journal = info.journalPath;
         progress.onStart?.(info);
@@ -167,6 +179,8 @@ Results go to results/<date>-<device>.json; a journal beside it keeps every fini
             force: flags.force,
             budget: budget ?? NO_BUDGET,
             peers: parsePeerNames(flags.peer ?? []),
+            tuning: parseTuningRequest(flags.tuning),
+            tune: flags.tune,
             ...saveTensors,
           },
           hooks,

@@ -19,11 +19,13 @@ import {
   type AttentionShape,
   type AttentionTiling,
 } from './attention-shape.js';
+import { attentionPlanSpace } from './attention-space.js';
 import { ceilDiv, paramsUniform, storage } from './build.js';
 import type { BuildContext } from './family.js';
 import { grid2d } from './family.js';
 import { SHADERS, type AttendShader } from './shaders.js';
 import { elementBytes, type BufferDecl, type Dtype, type PoolDecl, type StageDecl, type Work } from './spec.js';
+import { overrideOf, type TunableSlot } from './tunable.js';
 
 /**
  * The attention core's emitter: a plan (attention-plans.ts) becomes the attend stage (+ the reduce of split-KV
@@ -93,7 +95,12 @@ export interface AttentionCore {
   /** attend (+ reduce), with phases 'attend' and 'reduce'. */
   stages: StageDecl[];
   facts: Record<string, number | string>;
+  /** The attend plan as a tunable slot (ATTEND_SLOT). */
+  tunable: TunableSlot;
 }
+
+/** The tunable slot of the attention core's plan (BuildContext.plans). */
+export const ATTEND_SLOT = 'attend';
 
 /** Where a plan's attend runs: row blocks per KV head, tokens per split and splits, over batch x n_kv. */
 interface Grid {
@@ -296,7 +303,9 @@ export function attentionCore(
     stridedV: vStride !== dVPad,
     wishes: options,
   };
-  const plan = pickPlan(options.strategies ?? TILING_STRATEGIES[tiling], request);
+  const strategies = options.strategies ?? TILING_STRATEGIES[tiling];
+  const picked = pickPlan(strategies, request);
+  const plan = overrideOf(context.plans, ATTEND_SLOT, 'attention') ?? picked;
   if (typeof plan === 'string') return { kind: 'skip', reason: plan };
 
   const scale = shape.scale ?? 1 / Math.sqrt(dQk);
@@ -340,5 +349,12 @@ export function attentionCore(
     ...paging,
     ...kernelOf(plan).facts(plan, grid),
   };
-  return { kind: 'core', buffers, stages, facts };
+  const tunable: TunableSlot = {
+    name: ATTEND_SLOT,
+    chosen: { family: 'attention', plan },
+    // The space around the strategy's plan, not a given one: a given plan is legal only where it is a member.
+    space: () =>
+      attentionPlanSpace(request, strategies, typeof picked === 'string' ? null : picked).map((p) => ({ family: 'attention', plan: p })),
+  };
+  return { kind: 'core', buffers, stages, facts, tunable };
 }

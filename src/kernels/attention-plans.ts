@@ -151,8 +151,8 @@ const ROWS_WORKGROUP = 64;
 const ROWS_TARGET_INVOCATIONS = 1024;
 const ROWS_MIN_SPLIT_TOKENS = 64;
 /** Private row buffers of attention_rows.wgsl, in vec4s and rows (MAXQ, MAXV, MAX_RPI). */
-const ROWS_MAX_VEC4 = 258;
-const ROWS_MAX_RPI = 8;
+export const ROWS_MAX_VEC4 = 258;
+export const ROWS_MAX_RPI = 8;
 
 /** The per-invocation rows kernel: rows per invocation as many as its private buffers hold (each K/V load feeds them all). */
 function rowsStrategy({ shape, phase, wishes }: PlanRequest): RowsPlan | string {
@@ -180,11 +180,11 @@ export const SUBGROUP_ROWS_LANES = 8;
  * and rows per invocation (MAX_RPI). A plan sizes them to its shape (MAXQ, MAXV): every private variable is
  * zeroed when an invocation starts, which with the largest rows cost 5% of the MHA prefill on lavapipe.
  */
-const SUBGROUP_ROWS_MAXQ = 586;
-const SUBGROUP_ROWS_MAXV = 522;
-const SUBGROUP_ROWS_MAX_RPI = 8;
+export const SUBGROUP_ROWS_MAXQ = 586;
+export const SUBGROUP_ROWS_MAXV = 522;
+export const SUBGROUP_ROWS_MAX_RPI = 8;
 
-function noSubgroups(kernel: string, subgroupMinSize: number | undefined): string | null {
+export function noSubgroups(kernel: string, subgroupMinSize: number | undefined): string | null {
   if (subgroupMinSize !== undefined && subgroupMinSize >= SUBGROUP_ROWS_LANES) return null;
   return `${kernel} across ${SUBGROUP_ROWS_LANES} subgroup lanes; this adapter has ${subgroupMinSize === undefined ? 'no subgroups' : `subgroups of ${subgroupMinSize}`}`;
 }
@@ -231,8 +231,8 @@ function subgroupRowsStrategy({ shape, phase, limits, subgroupMinSize, wishes }:
 }
 
 /** Columns kernel (kernels/attention_columns.wgsl): lanes split the head dims, so head dims up to 8 x 8 vec4s. */
-const COLUMNS_MAX_VEC4 = 64;
-const COLUMNS_MAX_ROWS = 8;
+export const COLUMNS_MAX_VEC4 = 64;
+export const COLUMNS_MAX_ROWS = 8;
 
 /**
  * The rows tiling's kernel for KV heads with fewer query rows than a subgroup has lanes (MHA and small-group

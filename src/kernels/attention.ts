@@ -201,7 +201,7 @@ export function attentionCase(shape: AttentionShape, dtype: Dtype, context: Buil
   const cachedTokens = shape.kvLens.reduce((a, b) => a + b, 0);
   const facts = { ...core.facts, kvBytesPerToken: kvBytesPerToken(buffers, Math.max(1, cachedTokens)) };
   const checks = [attentionCheck(problem, dtype, q, cache, options)];
-  return { kind: 'case', kernelCase: { buffers, stages: core.stages, checks, facts } };
+  return { kind: 'case', kernelCase: { buffers, stages: core.stages, checks, facts, tunables: [core.tunable] } };
 }
 
 /** The float64 check of `out`: on evenly spaced output rows where the whole reference costs past the budget. */

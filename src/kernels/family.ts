@@ -1,6 +1,7 @@
 import type { DeviceLimits, WantedFeature } from '../core/device-facts.js';
 import type { AxisValue } from '../core/numbers.js';
 import type { KernelCase } from './spec.js';
+import type { PlanOverrides } from './tunable.js';
 
 export interface BuildContext {
   limits: DeviceLimits;
@@ -9,6 +10,8 @@ export interface BuildContext {
   subgroupMinSize?: number;
   /** Seed for the case's inputs: the same case always sees the same data. */
   seed: number;
+  /** Plans for some of the case's tunable slots, taken as given (a tuner's candidate, a tuning file's entry). */
+  plans?: PlanOverrides;
 }
 
 /** A case that is not built, and why. */

@@ -16,12 +16,14 @@ export {
   type TiledPlan,
 } from './gemm/plan.js';
 export { gemmWork, problemDefect, rowStart, type GemmProblem, type Operand, type RowAddressing } from './gemm/problem.js';
+export { gemmPlanSpace, gemmSlot } from './gemm/space.js';
 export { GEMM_MODELS, GEMM_OPS, gemmShape, type GemmModel, type GemmOp, type GemmShape } from './gemm/shapes.js';
 export {
   GEMM_TILINGS,
   gemvPlan,
   planDefect,
   planGemm,
+  preferredKinds,
   subgroupPlan,
   tiledPlan,
   type GemmDevice,

@@ -1,10 +1,11 @@
 import { RMS_NORM_EPS } from '../reference/mla.js';
 import type { AttentionTiling } from './attention-shape.js';
 import { ceilDiv, paramsUniform } from './build.js';
-import { emitGemm, planGemm, type GemmDevice, type GemmProblem, type Operand } from './gemm.js';
+import { emitGemm, gemmSlot, planDefect, planGemm, preferredKinds, type GemmDevice, type GemmProblem, type Operand } from './gemm.js';
 import { grid2d } from './family.js';
 import { SHADERS, type Shader } from './shaders.js';
 import { elementBytes, type BufferDecl, type Dtype, type StageDecl, type Work } from './spec.js';
+import { overrideOf, type PlanOverrides, type TunableSlot } from './tunable.js';
 
 /** The MLA family's stages: its matrix products through the GEMM family, row copy + RoPE and RMSNorm kernels. */
 
@@ -56,12 +57,16 @@ function operand([buffer, addr]: Rows): Operand {
 export class StageList {
   buffers: BufferDecl[] = [];
   stages: StageDecl[] = [];
+  /** Each GEMM stage's plan as a tunable slot, named by its stage. */
+  readonly tunables: TunableSlot[] = [];
   private count = 0;
 
   constructor(
     private readonly dtype: Dtype,
     private readonly tiling: AttentionTiling,
     private readonly device: GemmDevice,
+    /** Plans for some GEMM stages, by stage name, taken as given (BuildContext.plans). */
+    private readonly plans?: PlanOverrides,
   ) {}
 
   private uniformName(name: string): string {
@@ -72,7 +77,7 @@ export class StageList {
     return grid2d(workgroups, this.device.limits.maxComputeWorkgroupsPerDimension);
   }
 
-  /** C[z] = A[z] B[z] through the GEMM family: the plan its strategy picks for the shape and the device. */
+  /** C[z] = A[z] B[z] through the GEMM family: the stage's given plan, else the one its strategy picks for the shape and the device. */
   gemm(name: string, phase: string, g: GemmShape): void {
     const problem: GemmProblem = {
       m: g.m,
@@ -84,8 +89,14 @@ export class StageList {
       b: operand(g.b),
       c: operand(g.c),
     };
-    const plan = planGemm(problem, this.device, this.tiling);
+    const given = overrideOf(this.plans, name, 'gemm');
+    const picked = planGemm(problem, this.device, this.tiling);
+    const plan = given ? (planDefect(problem, given, this.device) ?? given) : picked;
     if (typeof plan === 'string') throw new Error(`mla ${name}: no GEMM plan fits: ${plan}`);
+    const defaultPlan = typeof picked === 'string' ? null : picked;
+    this.tunables.push(
+      gemmSlot(name, problem, this.device, this.tiling, preferredKinds(problem, this.tiling), { chosen: plan, defaultPlan }),
+    );
     const emitted = emitGemm(problem, plan, { name, phase }, this.device.limits);
     this.buffers.push(...emitted.buffers);
     this.stages.push(emitted.stage);

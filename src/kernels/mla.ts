@@ -227,7 +227,7 @@ function startBuild(spec: MlaSpec, dtype: Dtype, context: BuildContext, problem:
   return {
     ...{ spec, dtype, context, inputs: memo(() => generateInputs(spec, dtype, context.seed)), buffers, kvLens, scale: problem.scale },
     ...{ T: batch * S, row: dims.dLatent + dims.dRope, qW: dims.dNope + dims.dRope },
-    list: new StageList(dtype, spec.tiling, context),
+    list: new StageList(dtype, spec.tiling, context, context.plans),
     act: (name, length, data, role = 'activations') =>
       buffers.push(data ? lazyInput(name, role, dtype, length, data, CANARY) : storage(name, role, dtype, length, { canary: CANARY })),
     weights: (name, length, data) => buffers.push(lazyInput(name, 'weights', dtype, length, data)),
@@ -613,7 +613,10 @@ export function mlaCase(spec: MlaSpec, dtype: Dtype, context: BuildContext): Bui
     });
   }
   b.buffers.push(...b.list.buffers);
-  const kernelCase: KernelCase = { buffers: b.buffers, stages: b.list.stages, checks: mlaChecks(b, problem), facts: mlaFacts(b, core) };
+  const kernelCase: KernelCase = {
+    ...{ buffers: b.buffers, stages: b.list.stages, checks: mlaChecks(b, problem), facts: mlaFacts(b, core) },
+    tunables: [core.tunable, ...b.list.tunables],
+  };
   return { kind: 'case', kernelCase };
 }
 

@@ -17,6 +17,8 @@ import { ceilDiv, dtypeUnsupported, maxAbs, paramsUniform, storage } from './bui
 import type { BuildContext, BuildResult, KernelFamily } from './family.js';
 import { numberParam, optionalNumber, optionalString, stringParam } from './family.js';
 import { generateMoeInputs, MOE_BALANCES, type MoeBalance } from './moe-inputs.js';
+import { MOE_SLOT, moePlanSpace } from './moe-space.js';
+import { overrideOf } from './tunable.js';
 import {
   alignStages,
   DISPATCH_EMITTERS,
@@ -296,7 +298,11 @@ function moeFacts({ shape, plan, layout, pairs, dtype }: MoeGeometry): Record<st
 
 /** One MoE layer step as a case; `moeFamily` maps suite axes onto it. */
 export function moeCase(shape: MoeShape, dtype: Dtype, context: BuildContext, options: MoeOptions = {}): BuildResult {
-  const plan = planMoe(shape, options.dispatch ?? 'gpu', options.block ?? DEFAULT_BLOCK);
+  const dispatch = options.dispatch ?? 'gpu';
+  const tuned = overrideOf(context.plans, MOE_SLOT, 'moe');
+  const defaultPlan = planMoe(shape, dispatch, options.block ?? DEFAULT_BLOCK);
+  const plan = tuned?.kind === dispatch ? tuned : defaultPlan;
+  const blockProblem = (block: number): string | null => shapeProblem(shape, block) ?? sizeProblem(shape, dtype, block, context.limits);
   const skip = shapeProblem(shape, plan.block) ?? dtypeUnsupported(dtype, context) ?? sizeProblem(shape, dtype, plan.block, context.limits);
   if (skip) return { kind: 'skip', reason: skip };
   // Inputs from a test are taken as given; generated ones come with their router logits, computed once.
@@ -318,6 +324,13 @@ export function moeCase(shape: MoeShape, dtype: Dtype, context: BuildContext, op
     facts: moeFacts(g),
     stepTiming: 'wall',
     ...(dispatched.hostTail && { hostTail: dispatched.hostTail }),
+    tunables: [
+      {
+        name: MOE_SLOT,
+        chosen: { family: 'moe', plan },
+        space: () => moePlanSpace(pairs, defaultPlan, options.block !== undefined, blockProblem).map((p) => ({ family: 'moe', plan: p })),
+      },
+    ],
   };
   return { kind: 'case', kernelCase };
 }
@@ -352,7 +365,9 @@ export const moeFamily: KernelFamily = {
       renormalize: preset.renormalize,
       routeScale: preset.routeScale,
     };
-    const built = moeCase(shape, dtype, context, { dispatch, balance, block: presetNumber(params, 'block', DEFAULT_BLOCK) });
+    // A block the suite leaves out is the default's, and tunable.
+    const block = params['block'] === undefined ? {} : { block: numberParam(params, 'block') };
+    const built = moeCase(shape, dtype, context, { dispatch, balance, ...block });
     if (built.kind === 'case') built.kernelCase.facts = { preset: String(params['preset']), balance, ...built.kernelCase.facts };
     return built;
   },

@@ -9,6 +9,7 @@ import {
   type Tolerance,
   type Work,
 } from '../core/numbers.js';
+import type { TunableSlot } from './tunable.js';
 
 export {
   addWork,
@@ -173,6 +174,8 @@ export interface KernelCase {
    * The like-for-like measure between a case and a variant with a hostTail, whose step the GPU timer cannot span.
    */
   stepTiming?: 'wall';
+  /** The plan choices a tuner may change, each with the plan it runs and its legal alternatives. */
+  tunables?: TunableSlot[];
 }
 
 /** One dispatch of a host tail: a template index and its workgroups. */

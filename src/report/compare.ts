@@ -1,6 +1,6 @@
 import { UserError } from '../errors.js';
 import type { Ceilings } from '../measure/rates.js';
-import type { OkMeasurement } from '../results/schema.js';
+import type { KernelConfig, OkMeasurement } from '../results/schema.js';
 import { isSoftwareAdapter } from '../util/adapter-kind.js';
 import { exactRankP, geomean, mannWhitneyU, ratioOfMedians, verdict, type Verdict, type VisitEvidence } from './compare-stats.js';
 import { okCases, passedCases, type LoadedResults } from './data.js';
@@ -223,13 +223,21 @@ export function assertSameDevice(files: readonly LoadedResults[]): void {
 export interface CrossHardwareTable {
   devices: Array<{ device: string; files: string[] }>;
   /** Median GPU time per repeat (ms) per case key, one entry per device (null: not measured there). */
-  rows: Array<{ key: string; suite: string; params: Record<string, string | number>; medians: Array<number | null> }>;
+  rows: Array<{
+    key: string;
+    suite: string;
+    params: Record<string, string | number>;
+    medians: Array<number | null>;
+    /** The plans each device ran the case with (null: not measured there, or a file from before v5 tuning). */
+    configs: Array<KernelConfig | null>;
+  }>;
 }
 
 /** One column per device: the median per case (the last file of a device wins on a repeated key). */
 export function crossHardwareTable(files: readonly LoadedResults[]): CrossHardwareTable {
   const devices: CrossHardwareTable['devices'] = [];
   const medians = new Map<string, Map<string, number>>();
+  const configs = new Map<string, Map<string, KernelConfig>>();
   const named = new Map<string, { suite: string; params: Record<string, string | number> }>();
   for (const file of files) {
     let device = devices.find((d) => d.device === file.device);
@@ -240,6 +248,7 @@ export function crossHardwareTable(files: readonly LoadedResults[]): CrossHardwa
       let perDevice = medians.get(c.key);
       if (!perDevice) medians.set(c.key, (perDevice = new Map()));
       perDevice.set(file.device, c.timing.gpu.median);
+      if (c.kernelConfig) configs.set(c.key, (configs.get(c.key) ?? new Map()).set(file.device, c.kernelConfig));
     }
   }
   return {
@@ -249,6 +258,7 @@ export function crossHardwareTable(files: readonly LoadedResults[]): CrossHardwa
       suite: named.get(key)?.suite ?? '',
       params: named.get(key)?.params ?? {},
       medians: devices.map((d) => perDevice.get(d.device) ?? null),
+      configs: devices.map((d) => configs.get(key)?.get(d.device) ?? null),
     })),
   };
 }

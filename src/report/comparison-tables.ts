@@ -1,3 +1,4 @@
+import { configDifferenceNotes } from './configs.js';
 import type { CandidateComparison, CaseComparison, CrossHardwareTable } from './compare.js';
 import { splitAxes, titleWithConstants, varyingCells } from './axes.js';
 import { formatCeiling, formatDuration } from './format.js';
@@ -98,11 +99,17 @@ export function deviceMediansTables(t: CrossHardwareTable): TableModel[] {
   return suitesIn(t.rows).map((suite) => {
     const own = t.rows.filter((r) => r.suite === suite);
     const split = splitAxes(own.map((r) => r.params));
+    const notes = configDifferenceNotes(
+      own,
+      t.devices.map((d) => d.device),
+      split,
+    );
     return {
       title: titleWithConstants(suite, split),
       columns: [...split.varying.map(left), ...t.devices.map((d) => right(d.device))],
       rows: own.map((r) => [...varyingCells(r.params, split), ...r.medians.map((m) => (m === null ? '-' : formatDuration(m)))]),
       keyColumns: split.varying.length,
+      ...(notes.length && { notes }),
     };
   });
 }

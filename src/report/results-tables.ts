@@ -2,6 +2,7 @@ import type { Ceilings } from '../measure/rates.js';
 import type { Measurement, OkMeasurement } from '../results/schema.js';
 import { describeCase } from '../suites/expand.js';
 import { shownRelError } from './data.js';
+import { tunedConfigNote } from './configs.js';
 import { describeAgainst, describeVarying, splitAxes, titleWithConstants, varyingCells, type AxisSplit, type AxisValue } from './axes.js';
 import { ceilingRows, formatDuration, formatError, formatPercent, formatRateValue } from './format.js';
 import { stageBreakdown, type GapAllowance } from './stages.js';
@@ -120,13 +121,13 @@ export function caseTable(suite: string, cases: readonly Measurement[]): TableMo
   const shown = cases.filter((m) => m.status !== 'left-out');
   const leftOut = cases.filter((m) => m.status === 'left-out');
   const split = splitAxes((shown.length ? shown : leftOut).map((m) => m.params));
-  const note = leftOutNote(leftOut, cases.length, split);
+  const notes = [leftOutNote(leftOut, cases.length, split), tunedConfigNote(shown, split)].filter((note) => note !== null);
   return {
     title: titleWithConstants(suite, split),
     columns: [...split.varying.map(left), ...METRIC_COLUMNS],
     rows: shown.map((m) => caseRow(m, split)),
     keyColumns: split.varying.length,
-    ...(note && { notes: [note] }),
+    ...(notes.length && { notes }),
   };
 }
 

@@ -91,8 +91,32 @@ const V3_TO_V4: MigrationStep = {
   measurement: (measurement) => measurement,
 };
 
+/** Families whose cases have tunable slots: their cases in older files ran the strategies' defaults. */
+const TUNABLE_FAMILIES = new Set(['attention', 'mla', 'moe', 'gemm']);
+const RAN = new Set(['ok', 'checked', 'numerics-failed']);
+
+/**
+ * Version 5 adds tuning (`mla-bench tune`, `run --tuning`):
+ * - config.tuning: the tuning file a run used (before tuning: none, null).
+ * - kernelConfig of a case that ran (ok, checked, numerics-failed) in a family with tunable slots: before tuning
+ *   every such case ran its strategies' defaults, not recorded: { source: 'default', plans: null }.
+ */
+const V4_TO_V5: MigrationStep = {
+  from: 4,
+  header(header) {
+    const { config } = header;
+    if (!isObject(config) || 'tuning' in config) return header;
+    return { ...header, config: { ...config, tuning: null } };
+  },
+  measurement(measurement) {
+    const { status, family } = measurement;
+    if ('kernelConfig' in measurement || !RAN.has(String(status)) || !TUNABLE_FAMILIES.has(String(family))) return measurement;
+    return { ...measurement, kernelConfig: { source: 'default', plans: null } };
+  },
+};
+
 /** Every step, in version order: STEPS[i] reads version i + 1 (a test reads a version-1 file back as the current one). */
-const STEPS: readonly MigrationStep[] = [V1_TO_V2, V2_TO_V3, V3_TO_V4];
+const STEPS: readonly MigrationStep[] = [V1_TO_V2, V2_TO_V3, V3_TO_V4, V4_TO_V5];
 
 /** Why a file cannot be read, or null when its version is one this mla-bench reads (or for the schema check to judge). */
 export function unreadableVersion(header: unknown): string | null {

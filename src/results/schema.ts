@@ -3,7 +3,7 @@ import { BACKENDS, POWER_PREFERENCES } from '../core/gpu-options.js';
 
 export const RESULTS_SCHEMA_ID = 'mla-bench/results';
 /** Files of older versions are brought to this one as they are read (migrate.ts): one step per version. */
-export const RESULTS_SCHEMA_VERSION = 4;
+export const RESULTS_SCHEMA_VERSION = 5;
 
 const finite = z.number();
 /** NaN and Infinity do not survive JSON: numerics keep them as text. */
@@ -181,6 +181,18 @@ export type PeerOk = Extract<PeerResult, { status: 'ok' }>;
 
 const AxisValue = z.union([z.number(), z.string()]);
 
+/**
+ * The plans a case ran with (its tunable slots, src/kernels/tunable.ts): 'tuned' where a tuning file's entry
+ * changed them from the strategies' defaults, else 'default'. `plans`: each slot's plan in one line (`attend:
+ * rows-subgroup rpi=2 wg=8 chunk=512 output=partials`); null in files from before version 5, whose cases ran
+ * their defaults unrecorded.
+ */
+export const KernelConfigSchema = z.object({
+  source: z.enum(['default', 'tuned']),
+  plans: z.record(z.string(), z.string()).nullable(),
+});
+export type KernelConfig = z.infer<typeof KernelConfigSchema>;
+
 const CaseBase = {
   key: z.string(),
   suite: z.string(),
@@ -214,6 +226,8 @@ export const MeasurementSchema = z.discriminatedUnion('status', [
     stagesEndToEnd: PairedEndToEndSchema.optional(),
     ceiling: z.enum(['copy', 'read', 'fma-f32', 'fma-f16', 'dispatch']).optional(),
     facts: z.record(z.string(), AxisValue).optional(),
+    /** Absent where the case has no tunable slots (calibration). */
+    kernelConfig: KernelConfigSchema.optional(),
     /** `run --peer`: each peer's result on this case (absent: the run had no peers). */
     peers: z.array(PeerResultSchema).optional(),
   }),
@@ -228,6 +242,7 @@ export const MeasurementSchema = z.discriminatedUnion('status', [
     transfers: TransfersSchema,
     compileMs: z.record(z.string(), finite),
     facts: z.record(z.string(), AxisValue).optional(),
+    kernelConfig: KernelConfigSchema.optional(),
   }),
   z.object({ ...CaseBase, status: z.literal('skipped'), reason: z.string() }),
   /** Planned, but the run's time budget ran out before it: not measured, and no verdict on it either way. */
@@ -239,6 +254,7 @@ export const MeasurementSchema = z.discriminatedUnion('status', [
     work: WorkSchema,
     memory: MemorySchema,
     numerics: NumericsSchema,
+    kernelConfig: KernelConfigSchema.optional(),
   }),
   z.object({ ...CaseBase, status: z.literal('error'), message: z.string() }),
 ]);
@@ -320,6 +336,19 @@ export const RunConfigSchema = z.object({
   plan: z.array(z.object({ key: z.string(), priority: z.enum(['calibration', 'headline', 'breadth']) })).nullable(),
   /** Peer runtimes run beside every case (`--peer`), e.g. ['onnxruntime']. */
   peers: z.array(z.string()),
+  /**
+   * `--tuning`: 'auto' (the adapter's file in the tuning cache, where there is one), 'none', or a file; `file` the
+   * tuning file the run used (null: none), `entries` how many of its entries matched this adapter. `tuned`: the
+   * run tuned its cases first (`--tune`). Null in files from before version 5 (no tuning: every case its defaults).
+   */
+  tuning: z
+    .object({
+      requested: z.string(),
+      file: z.string().nullable(),
+      entries: z.number().int().nonnegative(),
+      tuned: z.boolean(),
+    })
+    .nullable(),
   gpu: z.object({
     adapter: z.string().nullable(),
     backend: z.enum(BACKENDS).nullable(),

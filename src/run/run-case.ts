@@ -10,10 +10,12 @@ import { sampleCase, sampleRounds } from './sampler.js';
 import { summarize } from '../measure/statistics.js';
 import { ruleWithin, type StoppingRule } from '../measure/stopping.js';
 import { allclose, jsonNumber } from '../reference/allclose.js';
-import type { CheckResult, Measurement, OkMeasurement, PairedEndToEnd, PassProbe, StageTiming } from '../results/schema.js';
+import type { CheckResult, KernelConfig, Measurement, OkMeasurement, PairedEndToEnd, PassProbe, StageTiming } from '../results/schema.js';
 import type { CaseTensors, Outputs } from '../results/tensors.js';
 import { poolVisits } from '../results/visits.js';
 import type { PlannedCase } from '../suites/expand.js';
+import type { PlanOverrides } from '../kernels/tunable.js';
+import { describePlans, plansProblem } from '../tune/admit.js';
 
 export interface CaseRunOptions {
   mode: TimingMode;
@@ -35,6 +37,10 @@ export interface CaseRunOptions {
    * checked again), sampled under `rule`, and its samples pooled into this measurement (poolVisits).
    */
   previous?: OkMeasurement;
+  /** Plans from a tuning file for this case: used where admitted (plansProblem), else the defaults run. */
+  tuned?: PlanOverrides;
+  /** Why the tuned plans were not used. */
+  onTuningRejected?(reason: string): void;
 }
 
 export interface GpuSession {
@@ -94,17 +100,23 @@ export function caseSeed(baseSeed: number, key: string): number {
   return hash;
 }
 
-function errorMessage(error: unknown): string {
+export function errorMessage(error: unknown): string {
   return (error instanceof Error ? error.message : String(error)).replace(/\s+/g, ' ').trim();
 }
 
-/** The case's declaration, or why it is not run: a skip (by rule, by its family, past the device's limits) or an error. */
-function buildCase(
+type BuildFailure = { status: 'skipped'; reason: string } | { status: 'error'; message: string };
+
+/**
+ * The case's declaration, or why it is not run: a skip (by rule, by its family, past the device's limits) or an
+ * error. `plans`: plans for some of its tunable slots, taken as given (BuildContext.plans).
+ */
+export function buildCase(
   context: GpuContext,
   family: KernelFamily,
   planned: PlannedCase,
   seed: number,
-): { kernelCase: KernelCase } | { status: 'skipped'; reason: string } | { status: 'error'; message: string } {
+  plans?: PlanOverrides,
+): { kernelCase: KernelCase } | BuildFailure {
   if (planned.skip) return { status: 'skipped', reason: planned.skip };
   if (context.lostReason) return { status: 'error', message: `device lost: ${context.lostReason}` };
   let built;
@@ -114,6 +126,7 @@ function buildCase(
       features: context.features,
       ...subgroupFacts(context),
       seed: caseSeed(seed, seedKey(family, planned.suite, planned.key, planned.params)),
+      ...(plans && { plans }),
     });
   } catch (error) {
     return { status: 'error', message: `cannot build case: ${errorMessage(error)}` };
@@ -122,6 +135,30 @@ function buildCase(
   const misfit = caseMisfit(built.kernelCase, context);
   if (misfit) return { status: 'skipped', reason: misfit };
   return { kernelCase: built.kernelCase };
+}
+
+/** The plans a case runs with, where it has tunable slots. */
+function kernelConfigOf(kernelCase: KernelCase, source: KernelConfig['source']): KernelConfig | undefined {
+  return kernelCase.tunables?.length ? { source, plans: describePlans(kernelCase) } : undefined;
+}
+
+/** The case built with its tuned plans where they are admitted (plansProblem), else with its defaults. */
+function buildWithTuning(
+  context: GpuContext,
+  family: KernelFamily,
+  planned: PlannedCase,
+  options: Pick<CaseRunOptions, 'seed' | 'tuned' | 'onTuningRejected'>,
+): { kernelCase: KernelCase; kernelConfig: KernelConfig | undefined } | BuildFailure {
+  if (options.tuned) {
+    const tuned = buildCase(context, family, planned, options.seed, options.tuned);
+    const problem =
+      'kernelCase' in tuned ? plansProblem(tuned.kernelCase, options.tuned) : 'reason' in tuned ? tuned.reason : tuned.message;
+    if (problem === null && 'kernelCase' in tuned)
+      return { kernelCase: tuned.kernelCase, kernelConfig: kernelConfigOf(tuned.kernelCase, 'tuned') };
+    options.onTuningRejected?.(problem ?? 'not built');
+  }
+  const built = buildCase(context, family, planned, options.seed);
+  return 'kernelCase' in built ? { kernelCase: built.kernelCase, kernelConfig: kernelConfigOf(built.kernelCase, 'default') } : built;
 }
 
 /**
@@ -140,9 +177,10 @@ export async function runCase(
 ): Promise<Measurement> {
   const base = { key: planned.key, suite: planned.suite, family: family.name, params: planned.params };
   const { context, allocator } = session;
-  const built = buildCase(context, family, planned, options.seed);
+  const built = buildWithTuning(context, family, planned, options);
   if (!('kernelCase' in built)) return { ...base, ...built };
-  const kernelCase = built.kernelCase;
+  const { kernelCase, kernelConfig } = built;
+  const config = kernelConfig && { kernelConfig };
 
   if (options.previous) return revisit(session, kernelCase, options, ceilings, options.previous, afterTiming);
 
@@ -164,7 +202,7 @@ export async function runCase(
     const checks = checked.checks;
     const numerics = { passed: checks.every((c) => c.passed), checks };
     if (!numerics.passed) {
-      return { ...base, status: 'numerics-failed', dtype, work, memory: allocator.report(), numerics };
+      return { ...base, status: 'numerics-failed', dtype, work, memory: allocator.report(), numerics, ...config };
     }
     if (options.timed === false) {
       return {
@@ -177,6 +215,7 @@ export async function runCase(
         transfers: prepared.transfers,
         compileMs: prepared.compileMs(),
         ...(kernelCase.facts && { facts: kernelCase.facts }),
+        ...config,
       };
     }
 
@@ -195,6 +234,7 @@ export async function runCase(
       compileMs: prepared.compileMs(),
       ...(kernelCase.ceiling && { ceiling: kernelCase.ceiling }),
       ...(kernelCase.facts && { facts: kernelCase.facts }),
+      ...config,
     };
   } catch (error) {
     return { ...base, status: 'error', message: errorMessage(error) };

@@ -5,6 +5,7 @@ import { openGpu, type GpuContext, type GpuOptions } from '../gpu/device.js';
 import { isSoftwareAdapter } from '../gpu/host-priority.js';
 import { TrackedAllocator } from '../gpu/memory.js';
 import { GpuTimer, type TimingMode } from '../gpu/timing.js';
+import type { KernelFamily } from '../kernels/family.js';
 import { kernelFamily } from '../kernels/registry.js';
 import type { Ceilings } from '../measure/rates.js';
 import { assembleResults, ceilingsOf } from '../results/assemble.js';
@@ -30,7 +31,9 @@ import type { KernelCase } from '../kernels/spec.js';
 import { openPeers, parsePeerNames } from '../peer/registry.js';
 import type { Peer, PeerName } from '../peer/types.js';
 import { visitPeers } from '../peer/visit.js';
-import { runCase, type CaseTensors, type GpuSession } from './run-case.js';
+import { runCase, type CaseRunOptions, type CaseTensors, type GpuSession } from './run-case.js';
+import type { TuningTable } from '../tune/tuning-file.js';
+import { checkTuningRequest, openTuning, reopenTuning, tuneForRun, type TuningRequest } from './tuning.js';
 import { budgetedScheduler, unboundedScheduler, type VisitScheduler } from './schedule.js';
 
 export type RequestedProfile = Profile | 'auto';
@@ -61,6 +64,10 @@ export interface RunOptions {
   budget: Budget;
   /** Peer runtimes run beside every case (`--peer`). */
   peers?: PeerName[];
+  /** `--tuning`: the tuning file to build the cases with (default auto: the adapter's file in the tuning cache). */
+  tuning?: TuningRequest;
+  /** `--tune`: tune the cases first, within the budget, into the tuning file. */
+  tune?: boolean;
 }
 
 /** What `--resume` may change about the interrupted run: where its results go, and tensor dumps. */
@@ -103,6 +110,8 @@ export interface RunHooks {
   /** `step` counts case visits (0-based, of onStart's total). */
   onCaseStart?(step: number, planned: PlannedCase, visit: Visit): void;
   onCaseEnd?(step: number, measurement: Measurement, visit: Visit): void;
+  /** A one-line warning (a tuning file not used, a tuned plan not admitted). */
+  onWarning?(line: string): void;
 }
 
 export interface Visit {
@@ -200,6 +209,7 @@ function configOf(options: RunOptions, profile: Profile, suites: SuiteFile[]): R
     budget: options.budget.kind === 'bounded' ? { ms: options.budget.ms } : null,
     plan: null,
     peers: options.peers ?? [],
+    tuning: null,
     gpu: options.gpu,
   };
 }
@@ -214,6 +224,8 @@ interface Execution {
   resultsPath: string;
   budget: Budget;
   peers: readonly Peer[];
+  /** The tuning file's entries the cases are built with (null: every case its defaults). */
+  tuning: TuningTable | null;
 }
 
 /** The order of the run's visits: every visit at the full rule, or the budget's. */
@@ -240,6 +252,20 @@ function schedulerOf(execution: Execution, measured: ReadonlyMap<string, Measure
 interface Progress {
   measured: Map<string, Measurement>;
   ceilings: Ceilings;
+}
+
+/** A case's tuned plans from the run's tuning file, if it has any; `hooks` hears why they are not used. */
+function tuningOf(
+  table: TuningTable | null,
+  family: KernelFamily,
+  planned: PlannedCase,
+  hooks: Pick<RunHooks, 'onWarning'>,
+): Partial<CaseRunOptions> {
+  const tuned = table?.plans(family.name, planned.params);
+  if (!tuned) return {};
+  const onTuningRejected = (reason: string): void =>
+    hooks.onWarning?.(`${planned.key}: tuned plans not used (${reason}): running the defaults`);
+  return { tuned, onTuningRejected };
 }
 
 /** Every visit the scheduler hands out, each measured into the journal; then the cases it left out. */
@@ -286,6 +312,7 @@ async function visitAll(
       timed: !untimed.has(plannedCase.suite),
       ...(next.samplingBudgetMs !== undefined && { samplingBudgetMs: next.samplingBudgetMs }),
       ...(visit > 1 && previous?.status === 'ok' && { previous }),
+      ...tuningOf(execution.tuning, family, plannedCase, visit === 1 ? hooks : {}),
     };
     const onTensors = visit === 1 && dump ? (tensors: CaseTensors) => dump.save(plannedCase, tensors) : undefined;
     let built: KernelCase | undefined;
@@ -330,6 +357,36 @@ async function execute(execution: Execution, options: Pick<RunOptions, 'saveTens
   // The results file now holds every case: the journal has done its job.
   rmSync(journal.path, { force: true });
   return { results, resultsPath };
+}
+
+/** `run --tune`: the run's cases tuned on their own session before the run measures them. */
+async function tuneFirst(
+  context: GpuContext,
+  suites: SuiteFile[],
+  planned: PlannedCase[],
+  options: RunOptions & { tuning: TuningRequest },
+  warn: (line: string) => void,
+): Promise<void> {
+  const allocator = new TrackedAllocator(context.device);
+  const session: GpuSession = { context, allocator, timer: GpuTimer.create(context, allocator) };
+  const families = new Map(suites.map((suite) => [suite.name, kernelFamily(suite.family)]));
+  const familyOf = (suite: string): KernelFamily => {
+    const family = families.get(suite);
+    if (!family) throw new Error(`no kernel family for suite ${suite}`);
+    return family;
+  };
+  const budgetEndMs = options.budget.kind === 'bounded' ? options.budget.ms : null;
+  try {
+    await tuneForRun(
+      session,
+      { suites, planned, familyOf },
+      { request: options.tuning, seed: options.seed, targetSampleMs: options.targetSampleMs, budgetEndMs },
+      warn,
+    );
+  } finally {
+    session.timer.dispose();
+    allocator.destroyAll();
+  }
 }
 
 function isFolder(path: string): boolean {
@@ -395,6 +452,8 @@ export async function runBenchmarks(options: RunOptions, hooks: RunHooks = {}): 
     return planned;
   };
   for (const profile of options.profile === 'auto' ? AUTO_PROFILES : [options.profile]) planFor(profile);
+  const tuningRequest = options.tuning ?? { kind: 'auto' };
+  checkTuningRequest(tuningRequest, options.tune === true);
   const force = options.force === true;
   if (options.out !== undefined) checkResultsPath(options.out, { journal: force, results: force });
   const peers = await openPeers(options.peers ?? []);
@@ -403,6 +462,10 @@ export async function runBenchmarks(options: RunOptions, hooks: RunHooks = {}): 
     const profile = resolveProfile(options.profile, context);
     const config = configOf(options, profile, suites);
     const planned = planFor(profile);
+    const warn = (line: string): void => hooks.onWarning?.(line);
+    if (options.tune) await tuneFirst(context, suites, planned, { ...options, tuning: tuningRequest }, warn);
+    const tuning = openTuning(tuningRequest, context, options.tune === true, warn);
+    config.tuning = tuning.record;
     if (options.budget.kind === 'bounded') {
       config.plan = prioritize(planned, isCalibrationCase, (p) => p.headline === true).map(({ planned: p, priority }) => ({
         key: p.key,
@@ -424,7 +487,7 @@ export async function runBenchmarks(options: RunOptions, hooks: RunHooks = {}): 
       rmSync(journalPath(resultsPath), { force: true });
       const journal = Journal.create(journalPath(resultsPath), header);
       return await execute(
-        { context, suites, header, planned, done: [], journal, resultsPath, budget: options.budget, peers },
+        { context, suites, header, planned, done: [], journal, resultsPath, budget: options.budget, peers, tuning: tuning.table },
         options,
         hooks,
       );
@@ -457,11 +520,9 @@ export async function resumeBenchmarks(journalFile: string, options: ResumeOptio
     const context = await openGpu(config.gpu);
     try {
       const journal = Journal.reopen(journalFile);
-      return await execute(
-        { context, suites, header, planned, done: cases, journal, resultsPath, budget: options.budget ?? budgetOf(config), peers },
-        options,
-        hooks,
-      );
+      const tuning = reopenTuning(config.tuning, context, (line) => hooks.onWarning?.(line));
+      const budget = options.budget ?? budgetOf(config);
+      return await execute({ context, suites, header, planned, done: cases, journal, resultsPath, budget, peers, tuning }, options, hooks);
     } finally {
       context.close();
     }

@@ -42,7 +42,7 @@ export function repeatsFor(perRepeatMs: number, targetMs: number): number {
   return Math.min(MAX_REPEATS, Math.max(1, Math.ceil(targetMs / perRepeatMs)));
 }
 
-async function chooseRepeats(
+export async function chooseRepeats(
   timer: GpuTimer,
   prepared: PreparedCase,
   targetMs: number,

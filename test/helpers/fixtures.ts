@@ -50,6 +50,7 @@ export function headerFixture(): ResultHeader {
       budget: null,
       plan: null,
       peers: [],
+      tuning: null,
       gpu: { adapter: null, backend: null, powerPreference: null, robustness: true },
     },
   };

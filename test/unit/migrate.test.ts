@@ -38,18 +38,18 @@ test('v1 -> v2: a version-1 results file reads back in the current shape, what i
   assert.ok(single && !('stagePlacement' in single), 'a case without stages gets no placement');
 });
 
-test('v1 -> v4: the steps add fields and change nothing else', () => {
+test('v1 -> v5: the steps add fields and change nothing else', () => {
   const raw = v1();
   const results = readResultFile(V1_PATH) as unknown as Json;
   const { schemaVersion: _v, config, environment, cases, ...rest } = results;
   const { schemaVersion: _rv, config: rawConfig, environment: rawEnvironment, cases: rawCases, ...rawRest } = raw;
   assert.deepEqual(rest, rawRest);
-  assert.deepEqual(config, { ...(rawConfig as object), visits: 1, budget: null, plan: null, peers: [] });
+  assert.deepEqual(config, { ...(rawConfig as object), visits: 1, budget: null, plan: null, peers: [], tuning: null });
   assert.deepEqual(environment, { ...(rawEnvironment as object), hostThreadNice: null });
   const strip = (c: Record<string, unknown>): unknown =>
     JSON.parse(
       JSON.stringify(c, (key, value: unknown) =>
-        key === 'normRelError' || key === 'stagePlacement' || key === 'timer' ? undefined : value,
+        key === 'normRelError' || key === 'stagePlacement' || key === 'timer' || key === 'kernelConfig' ? undefined : value,
       ),
     );
   assert.deepEqual(cases.map(strip), rawCases.map(strip));
@@ -155,5 +155,21 @@ test('a file from a newer mla-bench is refused with the reason, not a field-by-f
   assert.throws(
     () => readResultFile(temporary('future.json', JSON.stringify(raw))),
     (e: Error) => e instanceof UserError && e.message.includes('future.json') && e.message.includes('newer mla-bench'),
+  );
+});
+
+test('v4 -> v5: cases of tunable families that ran get their defaults, unrecorded; the run no tuning file', () => {
+  const results = readResultFile(V1_PATH);
+  assert.equal(results.config.tuning, null);
+  for (const c of results.cases) {
+    const ran = c.status === 'ok' || c.status === 'checked' || c.status === 'numerics-failed';
+    const tunable = ['attention', 'mla', 'moe', 'gemm'].includes(c.family);
+    const config = 'kernelConfig' in c ? c.kernelConfig : undefined;
+    if (ran && tunable) assert.deepEqual(config, { source: 'default', plans: null }, c.key);
+    else assert.equal(config, undefined, c.key);
+  }
+  assert.ok(
+    results.cases.some((c) => 'kernelConfig' in c),
+    'the fixture has a tunable case',
   );
 });

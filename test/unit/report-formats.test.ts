@@ -8,7 +8,7 @@ import { groupByDevice, loadResults, okCases, type LoadedResults } from '../../s
 import { bencherMetricFormat, githubActionBenchmark } from '../../src/report/exports.js';
 import { markdownComparison, markdownReport } from '../../src/report/markdown.js';
 import type { Measurement, OkMeasurement } from '../../src/results/schema.js';
-import { renderComparison } from '../../src/report/compare-table.js';
+import { renderComparison, renderCrossHardware } from '../../src/report/compare-table.js';
 import { renderHtml } from '../../src/report/html.js';
 import { renderCaseTables, renderResults } from '../../src/report/table.js';
 import { checkedFixture, okFixture, resultFixture, withLeftOut } from '../helpers/fixtures.js';
@@ -207,6 +207,32 @@ test('cross-hardware table: one median column per device', () => {
   const row = t.rows.find((r) => r.key === 'calibration/kernel=copy,mib=32,iterations=64');
   assert.ok(row && row.medians.every((m) => m !== null && m > 0));
   assert.ok((row.medians[1] as number) > (row.medians[0] as number), 'the slower device has the larger median');
+});
+
+test('tables show the configs a case ran where they came from tuning, and cross-hardware where the devices differ', () => {
+  const decode = (c: Measurement): boolean => c.suite === 'attention-decode' && c.status === 'ok';
+  const tunedCase = (m: LoadedResults, plan: string, source: 'tuned' | 'default'): LoadedResults => ({
+    ...m,
+    results: {
+      ...m.results,
+      cases: m.results.cases.map((c) => (decode(c) ? { ...c, kernelConfig: { source, plans: { attend: plan } } } : c)),
+    },
+  });
+  const tunedA = tunedCase(a, 'rows-subgroup rpi=2 wg=8 chunk=128 output=partials', 'tuned');
+  const table = renderCaseTables(tunedA.results.cases.filter((c) => c.suite === 'attention-decode'));
+  assert.match(
+    table,
+    /tuned configs \(from the run's tuning file; the other cases ran their defaults\): .*attend: rows-subgroup rpi=2 wg=8/s,
+  );
+  assert.doesNotMatch(renderCaseTables(a.results.cases), /tuned configs/, 'defaults only: no note');
+  const differ = crossHardwareTable([tunedA, tunedCase(b, 'decode WG=64 BR=8 BK=32', 'default')]);
+  const text = renderCrossHardware(differ);
+  assert.match(
+    text,
+    /configs differ, .*Fixture RTX 4070 \(Vulkan\) tuned: attend: rows-subgroup rpi=2 .*\| Fixture Apple M2 \(Metal\) default: attend: decode WG=64/s,
+  );
+  const same = crossHardwareTable([tunedCase(a, 'x', 'default'), tunedCase(b, 'x', 'default')]);
+  assert.doesNotMatch(renderCrossHardware(same), /configs differ/);
 });
 
 test('charts: every kind the fixtures support, generic axis choice, nothing for missing data', () => {

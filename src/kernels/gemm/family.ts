@@ -19,7 +19,9 @@ import { emitGemm } from './emit.js';
 import { describePlan, GEMM_PLAN_KINDS, type GemmPlan, type GemmPlanKind } from './plan.js';
 import { gemmWork, problemDefect, type GemmProblem, type RowAddressing } from './problem.js';
 import { GEMM_MODELS, GEMM_OPS, gemmShape, type GemmShape, type OperandLayout } from './shapes.js';
-import { GEMM_TILINGS, planDefect, planGemm, type GemmTiling } from './strategy.js';
+import { gemmSlot } from './space.js';
+import { GEMM_TILINGS, planDefect, planGemm, preferredKinds, type GemmTiling } from './strategy.js';
+import { overrideOf } from '../tunable.js';
 
 /** `auto`: the strategy's plan; a plan kind forces that kernel (mla-gemm: the kernel MLA ran before, for A/B). */
 export const GEMM_KERNELS = ['auto', ...GEMM_PLAN_KINDS] as const;
@@ -137,6 +139,15 @@ function gemmData(
   return { buffers, check };
 }
 
+/** The tunable slot of a GEMM case's plan (BuildContext.plans). */
+export const GEMM_SLOT = 'gemm';
+
+/** The kinds a case's slot may take: the strategy's (the forced kind only, where the suite forces one). */
+function slotKinds(problem: GemmProblem, spec: GemmCaseSpec): GemmPlanKind[] {
+  if (spec.kernel === 'auto') return preferredKinds(problem, spec.tiling);
+  return [typeof spec.kernel === 'object' ? spec.kernel.kind : spec.kernel];
+}
+
 export function gemmCase(spec: GemmCaseSpec, context: BuildContext): BuildResult {
   const { shape, dtype } = spec;
   const { m, n, k, batch } = shape;
@@ -159,11 +170,14 @@ export function gemmCase(spec: GemmCaseSpec, context: BuildContext): BuildResult
   };
   const defect = problemDefect(problem);
   if (defect) return { kind: 'skip', reason: defect };
-  const plan =
+  const picked =
     typeof spec.kernel === 'object'
       ? (planDefect(problem, spec.kernel, context) ?? spec.kernel)
       : planGemm(problem, context, spec.tiling, spec.kernel === 'auto' ? undefined : spec.kernel);
+  const given = overrideOf(context.plans, GEMM_SLOT, 'gemm');
+  const plan = given ? (planDefect(problem, given, context) ?? given) : picked;
   if (typeof plan === 'string') return { kind: 'skip', reason: plan };
+  const choice = { chosen: plan, defaultPlan: typeof picked === 'string' ? null : picked };
 
   const { buffers, check } = gemmData(spec, problem, lengths, context);
   const emitted = emitGemm(problem, plan, { name: 'gemm' }, context.limits);
@@ -174,6 +188,7 @@ export function gemmCase(spec: GemmCaseSpec, context: BuildContext): BuildResult
     stages: [emitted.stage],
     checks: [check],
     facts: { plan: describePlan(plan), m, n, k, batch, intensity: work.flops / (work.bytesRead + work.bytesWritten) },
+    tunables: [gemmSlot(GEMM_SLOT, problem, context, spec.tiling, slotKinds(problem, spec), choice)],
   };
   return { kind: 'case', kernelCase };
 }

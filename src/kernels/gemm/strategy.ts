@@ -31,7 +31,7 @@ export const SUBGROUP_LANES = 8;
 /** Rows the GEMV takes per workgroup at most; more rows are a GEMM. */
 export const GEMV_MAX_ROWS = 4;
 /** vec4 accumulators per lane of the subgroup kernel: the FMA calibration kernel's 16 chains. */
-const SUBGROUP_MAX_ACC = 16;
+export const SUBGROUP_MAX_ACC = 16;
 /** Workgroups a GPU wants in flight before the tiles grow (about two per SM of a large GPU). */
 const GPU_MIN_WORKGROUPS = 256;
 const VEC4_F32 = 16;
@@ -96,6 +96,9 @@ export function planDefect(problem: GemmProblem, plan: GemmPlan, device: GemmDev
     case 'gemv':
       return problem.m > plan.rows * 65535 ? 'too many rows' : null;
     case 'mla-gemm': {
+      // kernels/mla_gemm.wgsl's private arrays: MAX_TM rows and column offsets, MAX_TILE accumulators.
+      if (plan.tm > 8 || plan.tn > 8 || plan.tm * plan.tn > 16)
+        return `mla_gemm holds at most 8 rows, 8 columns and 16 vec4 accumulators per invocation, got tm=${plan.tm} tn=${plan.tn}`;
       if (problem.n % 4 !== 0 || problem.k % 4 !== 0)
         return `mla_gemm reads and writes whole vec4s: n=${problem.n} and k=${problem.k} must be multiples of 4`;
       const c = problem.c.rows;
@@ -195,7 +198,7 @@ export function planGemm(problem: GemmProblem, device: GemmDevice, tiling: GemmT
   return first!;
 }
 
-function preferredKinds(problem: GemmProblem, tiling: GemmTiling): GemmPlanKind[] {
+export function preferredKinds(problem: GemmProblem, tiling: GemmTiling): GemmPlanKind[] {
   const gpu: GemmPlanKind[] = problem.m <= GEMV_MAX_ROWS ? ['gemv', 'tiled'] : ['tiled'];
   return tiling === 'rows' ? ['subgroup', ...gpu] : gpu;
 }
