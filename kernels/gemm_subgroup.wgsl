@@ -23,41 +23,8 @@ const LANES: u32 = 8u;
 // in registers.
 const UNIT: u32 = 4u * PACK;
 
-// The uniform block declared in src/kernels/gemm/uniforms.ts. In elements: row r of batch entry z starts at
-// off + z zs + (r / seg) outer + (r % seg) row.
-struct Addr {
-  off: u32,
-  zs: u32,
-  outer: u32,
-  row: u32,
-  seg: u32,
-  _p0: u32,
-  _p1: u32,
-  _p2: u32,
-}
-
-struct Params {
-  m: u32,
-  n: u32,
-  k: u32,
-  n4: u32,
-  k4: u32,
-  col_blocks: u32,
-  row_blocks: u32,
-  batch: u32,
-  a: Addr,
-  b: Addr,
-  c: Addr,
-}
-
-@group(0) @binding(0) var<uniform> p: Params;
-@group(0) @binding(1) var<storage, read> a_mat: array<vec4<T>>;
+// #include "gemm_common.wgsl"
 @group(0) @binding(2) var<storage, read> b_units: array<vec4<u32>>;
-@group(0) @binding(3) var<storage, read_write> c_mat: array<T>;
-
-fn row_at(addr: Addr, z: u32, r: u32) -> u32 {
-  return addr.off + z * addr.zs + (r / addr.seg) * addr.outer + (r % addr.seg) * addr.row;
-}
 
 var<private> acc: array<vec4<f32>, TM * TN * PACK>;
 var<private> a_blk: array<vec4<f32>, TM>;

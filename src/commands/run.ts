@@ -1,5 +1,6 @@
-import { Args, Flags } from '@oclif/core';
+import { Flags } from '@oclif/core';
 import { BaseCommand, gpuFlags, gpuOptionsFrom } from '../cli/base.js';
+import { profileFlag, suitesArg } from '../cli/selection.js';
 import { progressHooks, progressStyle } from '../cli/progress.js';
 import { positive, samplingFlags, samplingFrom } from '../cli/sampling.js';
 import { UserError } from '../errors.js';
@@ -17,7 +18,6 @@ import {
   type RunHooks,
   type RunOutcome,
 } from '../run/runner.js';
-import { PROFILES } from '../suites/schema.js';
 import { parseTuningRequest } from '../run/tuning.js';
 import { parsePeerNames } from '../peer/registry.js';
 import { PEER_NAMES } from '../peer/types.js';
@@ -59,15 +59,10 @@ Results go to results/<date>-<device>.json; a journal beside it keeps every fini
   ];
   static override strict = false;
   static override args = {
-    suites: Args.string({ description: 'suite names or paths to suite .json files (default: all built-in suites)' }),
+    suites: suitesArg,
   };
   static override flags = {
-    profile: Flags.string({
-      char: 'p',
-      description: 'size profile; auto = quick on a software/fallback adapter, standard on a GPU',
-      options: ['auto', ...PROFILES],
-      default: 'auto',
-    }),
+    profile: profileFlag,
     budget: Flags.string({
       char: 'b',
       description: `wall time for the whole run (45s, 10m, 1h30m; at least ${MIN_BUDGET_MS / 1e3}s), or none: calibration first, then the headline cases, then the rest breadth-first, each case sampling its share; what does not fit is recorded as left out. Default ${formatBudget({ kind: 'bounded', ms: DEFAULT_BUDGET_MS })} on any adapter (the quick profile fits it on lavapipe); with --resume, the interrupted run's own budget again`,

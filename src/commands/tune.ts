@@ -1,10 +1,10 @@
-import { Args, Flags } from '@oclif/core';
+import { Flags } from '@oclif/core';
 import { BaseCommand, gpuFlags, gpuOptionsFrom } from '../cli/base.js';
+import { profileFlag, suitesArg } from '../cli/selection.js';
 import { positive } from '../cli/sampling.js';
 import { compactDuration } from '../util/duration.js';
 import { DEFAULT_BUDGET_MS, formatBudget, MIN_TUNE_BUDGET_MS, parseBudget } from '../run/budget.js';
 import { DEFAULT_RUN_OPTIONS, type RequestedProfile } from '../run/runner.js';
-import { PROFILES } from '../suites/schema.js';
 import { renderTune, formatSpeedup } from '../tune/render.js';
 import { tuneBenchmarks, type TuneOutcome } from '../tune/benchmarks.js';
 import { PER_CASE_UNBOUNDED_MS, type TuneRow } from '../tune/tuner.js';
@@ -33,15 +33,10 @@ Writes the adapter's tuning file (human-readable JSON in the tuning cache, keyed
   ];
   static override strict = false;
   static override args = {
-    suites: Args.string({ description: 'suite names or paths to suite .json files (default: all built-in suites)' }),
+    suites: suitesArg,
   };
   static override flags = {
-    profile: Flags.string({
-      char: 'p',
-      description: 'size profile; auto = quick on a software/fallback adapter, standard on a GPU',
-      options: ['auto', ...PROFILES],
-      default: 'auto',
-    }),
+    profile: profileFlag,
     budget: Flags.string({
       char: 'b',
       description: `wall time for the whole tune (45s, 10m, 1h30m), each case an equal share of what is left; none: ${PER_CASE_UNBOUNDED_MS / 1e3}s per case`,
