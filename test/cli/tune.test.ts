@@ -10,7 +10,7 @@ import { cli, FAST_RUN } from '../helpers/cli.js';
 const dir = mkdtempSync(join(tmpdir(), 'mla-bench-tune-cli-'));
 // The tuning cache of these tests: never the user's.
 const ENV = { MLA_BENCH_TUNING_DIR: join(dir, 'cache') };
-const CASE = ['-a', 'variant=gqa', '-a', 'context=64', '-a', 'dtype=f32'];
+const CASE = ['-a', 'variant=gqa', '-a', 'context=64', '-a', 'dtype=f32', '-a', 'page_size=0'];
 const RUN = ['run', 'calibration', 'attention-decode', ...FAST_RUN, '-a', 'kernel=dispatch', ...CASE, '--visits', '1'];
 const tuned = join(dir, 'tuned.json');
 
