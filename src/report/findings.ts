@@ -276,7 +276,7 @@ export function absorbedBeatsMhaFrom(shapes: ReadonlyArray<{ params: Params; for
     const own = points.filter((p) => p.context === context).sort((a, b) => a.batch - b.batch);
     const last = own[own.length - 1]!.batch;
     const from = own.findIndex((p, i) => own.slice(i).every((q) => q.wins));
-    if (from < 0) return `not up to batch ${last} at context ${context}`;
+    if (from < 0) return `at no batch up to ${last} at context ${context}`;
     return from === 0 && own.length === 1
       ? `at batch ${own[0]!.batch} at context ${context}`
       : `from batch ${own[from]!.batch} at context ${context}`;

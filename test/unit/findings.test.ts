@@ -227,7 +227,7 @@ test('from which batch absorbed decode beats MHA, per context, and where the swe
       shape(1, 4096, 30, 20),
       shape(4, 4096, 60, 50),
     ]),
-    'Absorbed beats MHA from batch 4 at context 1024; not up to batch 4 at context 4096 (measured: batch 1, 4, 8).',
+    'Absorbed beats MHA from batch 4 at context 1024; at no batch up to 4 at context 4096 (measured: batch 1, 4, 8).',
   );
   // A win below a loss is no crossover: from the first batch after which it always wins.
   assert.equal(
