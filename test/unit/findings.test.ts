@@ -6,7 +6,7 @@ import { decidingStages, stageDeltas } from '../../src/report/stages.js';
 import type { Measurement, OkMeasurement } from '../../src/results/schema.js';
 import { okFixture, resultFixture } from '../helpers/fixtures.js';
 
-const BASELINE = new URL('../../results/baselines/lavapipe-llvmpipe-2core.json.gz', import.meta.url).pathname;
+const BASELINE = new URL('../fixtures/lavapipe-2core-2026-11-29.json.gz', import.meta.url).pathname;
 const [baseline] = groupByDevice(loadResults([BASELINE])) as [DeviceResults];
 
 const line = (f: Finding): string => `${f.subject}${f.where ? ` (${f.where})` : ''}: ${f.headline}`;
