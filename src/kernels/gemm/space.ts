@@ -2,16 +2,7 @@ import { uniquePlans, type TunableSlot } from '../tunable.js';
 import { unitColumns } from './emit.js';
 import type { GemmPlan, GemmPlanKind } from './plan.js';
 import type { GemmProblem } from './problem.js';
-import {
-  gemvPlan,
-  mlaGemmPlan,
-  planDefect,
-  subgroupPlan,
-  SUBGROUP_MAX_ACC,
-  tiledPlan,
-  type GemmDevice,
-  type GemmTiling,
-} from './strategy.js';
+import { planOfKind, planDefect, SUBGROUP_MAX_ACC, type GemmDevice, type GemmTiling } from './strategy.js';
 
 /**
  * The legal GEMM plans of a problem: per kind, the strategy's plan first (a search starts the kind from it), then a
@@ -22,19 +13,6 @@ import {
 
 const pow2Ceil = (n: number): number => 2 ** Math.ceil(Math.log2(Math.max(1, n)));
 const POW2 = (from: number, to: number): number[] => Array.from({ length: Math.log2(to / from) + 1 }, (_, i) => from * 2 ** i);
-
-function seedOf(kind: GemmPlanKind, problem: GemmProblem, device: GemmDevice, tiling: GemmTiling): GemmPlan {
-  switch (kind) {
-    case 'subgroup':
-      return subgroupPlan(problem);
-    case 'gemv':
-      return gemvPlan(problem, device.limits);
-    case 'tiled':
-      return tiledPlan(problem, device.limits);
-    case 'mla-gemm':
-      return mlaGemmPlan(problem, tiling);
-  }
-}
 
 function grid(kind: GemmPlanKind, problem: GemmProblem, seed: GemmPlan): GemmPlan[] {
   const rows = (max: number): number[] => POW2(1, max).filter((tm) => tm <= pow2Ceil(problem.m));
@@ -85,7 +63,7 @@ export function gemmPlanSpace(
   kinds: readonly GemmPlanKind[],
   defaultPlan: GemmPlan | null,
 ): GemmPlan[] {
-  const seeds = kinds.map((kind) => seedOf(kind, problem, device, tiling)).filter((plan) => planDefect(problem, plan, device) === null);
+  const seeds = kinds.map((kind) => planOfKind(kind, problem, device, tiling)).filter((plan) => planDefect(problem, plan, device) === null);
   const first = defaultPlan && planDefect(problem, defaultPlan, device) === null ? [defaultPlan] : [];
   const plans = [
     ...first,

@@ -203,7 +203,8 @@ export function preferredKinds(problem: GemmProblem, tiling: GemmTiling): GemmPl
   return tiling === 'rows' ? ['subgroup', ...gpu] : gpu;
 }
 
-function planOfKind(kind: GemmPlanKind, problem: GemmProblem, device: GemmDevice, tiling: GemmTiling): GemmPlan {
+/** The default plan of one kernel kind for the problem (the strategy's choice within that kind). */
+export function planOfKind(kind: GemmPlanKind, problem: GemmProblem, device: GemmDevice, tiling: GemmTiling): GemmPlan {
   switch (kind) {
     case 'subgroup':
       return subgroupPlan(problem);
