@@ -34,6 +34,13 @@ export function nativeChatterFilter(): (line: string) => boolean {
 
 const CHILD_MARK = 'MLA_BENCH_CHILD';
 
+/**
+ * How long a child may take to exit once its command has finished. Dawn on lavapipe now and then deadlocks in
+ * its event processing after the command returned (a mutex it waits on in InstanceBase::ProcessEvents is never
+ * released): the results are written by then, so the supervisor stops it and keeps the command's status.
+ */
+export const SHUTDOWN_GRACE_MS = 20_000;
+
 /** Signals of a crash, as opposed to the ones a user or a supervisor sends. */
 const CRASH_SIGNALS: readonly string[] = ['SIGSEGV', 'SIGABRT', 'SIGBUS', 'SIGILL', 'SIGFPE'];
 
@@ -61,7 +68,14 @@ export function supervisorExit(
   code: number | null,
   signal: NodeJS.Signals | null,
   finished: ChildFinished | undefined,
+  killedHanging = false,
 ): { code: number; note?: string } | { signal: NodeJS.Signals } {
+  if (signal && finished && killedHanging) {
+    return {
+      code: finished.exitCode,
+      note: `mla-bench: the GPU runtime hung while shutting down, after the command had finished (stopped after ${SHUTDOWN_GRACE_MS / 1e3} s); its exit status ${finished.exitCode} stands`,
+    };
+  }
   if (signal && finished && CRASH_SIGNALS.includes(signal)) {
     return {
       code: finished.exitCode,
@@ -91,12 +105,17 @@ function supervise(): void {
     process.on(signal, () => child.kill(signal));
   }
   let finished: ChildFinished | undefined;
+  let killedHanging = false;
   child.on('message', (message) => {
-    if (isChildFinished(message)) finished = message;
+    if (!isChildFinished(message) || finished) return;
+    finished = message;
+    setTimeout(() => {
+      killedHanging = child.exitCode === null && child.signalCode === null && child.kill('SIGKILL');
+    }, SHUTDOWN_GRACE_MS).unref();
   });
   child.on('exit', (code, signal) => {
     if (pending && keep(pending)) process.stderr.write(pending);
-    const exit = supervisorExit(code, signal, finished);
+    const exit = supervisorExit(code, signal, finished, killedHanging);
     if ('signal' in exit) {
       process.removeAllListeners(exit.signal);
       process.kill(process.pid, exit.signal);
@@ -118,12 +137,17 @@ export async function launch(binUrl: string, development = false): Promise<void>
     process.on('disconnect', () => process.kill(process.pid, 'SIGKILL'));
     process.channel?.unref();
   }
-  if (process.env[CHILD_MARK] === '1' && process.connected) {
-    // First of the exit listeners, on every way out (a command's return or oclif's process.exit after an
-    // error): node and Dawn tear down after these, and a small IPC message is written at once.
-    process.prependListener('exit', (code) => {
-      if (process.connected) process.send?.({ mlaBenchFinished: true, exitCode: code } satisfies ChildFinished);
-    });
-  }
+  let reported = false;
+  const reportFinished = (exitCode: number): void => {
+    if (reported || process.env[CHILD_MARK] !== '1' || !process.connected) return;
+    reported = true;
+    process.send?.({ mlaBenchFinished: true, exitCode } satisfies ChildFinished);
+  };
+  // First of the exit listeners, on every way out (oclif's process.exit after an error): node and Dawn tear
+  // down after these, and a small IPC message is written at once.
+  process.prependListener('exit', reportFinished);
   await execute({ args, dir: binUrl, development });
+  // The command returned: what follows is teardown (Dawn's event loop, node's exit), where a crash or a hang
+  // must not cost the command its status.
+  reportFinished(typeof process.exitCode === 'number' ? process.exitCode : 0);
 }

@@ -110,4 +110,10 @@ test("supervisor exit: the child's code or signal, but a crash after the command
   assert.ok('code' in crashed);
   assert.equal(crashed.code, 2);
   assert.match(crashed.note ?? '', /crashed \(SIGABRT\) while shutting down, after the command had finished; its exit status 2 stands/);
+  // A child the supervisor stopped because it hung after finishing: the command's status, with a note.
+  const hung = supervisorExit(null, 'SIGKILL', { ...finished, exitCode: 0 }, true);
+  assert.ok('code' in hung);
+  assert.equal(hung.code, 0);
+  assert.match(hung.note ?? '', /hung while shutting down, after the command had finished \(stopped after 20 s\); its exit status 0 stands/);
+  assert.deepEqual(supervisorExit(null, 'SIGKILL', finished), { signal: 'SIGKILL' }, 'a SIGKILL from elsewhere passes through');
 });
