@@ -114,6 +114,9 @@ test("supervisor exit: the child's code or signal, but a crash after the command
   const hung = supervisorExit(null, 'SIGKILL', { ...finished, exitCode: 0 }, true);
   assert.ok('code' in hung);
   assert.equal(hung.code, 0);
-  assert.match(hung.note ?? '', /hung while shutting down, after the command had finished \(stopped after 20 s\); its exit status 0 stands/);
+  assert.match(
+    hung.note ?? '',
+    /hung while shutting down, after the command had finished \(stopped after 20 s\); its exit status 0 stands/,
+  );
   assert.deepEqual(supervisorExit(null, 'SIGKILL', finished), { signal: 'SIGKILL' }, 'a SIGKILL from elsewhere passes through');
 });
