@@ -1,7 +1,7 @@
 import { createRequire } from 'node:module';
 import { totalmem } from 'node:os';
 import { UserError } from '../errors.js';
-import { isSoftwareAdapter, yieldHostThread } from './host-priority.js';
+import { chooseHostYield, isSoftwareAdapter, niceWhileWaiting, useHostYield } from './host-priority.js';
 
 const require = createRequire(import.meta.url);
 
@@ -43,7 +43,7 @@ export interface GpuContext {
    * host memory, beside the host's own copies while they upload); on a GPU unknown (WebGPU does not say).
    */
   readonly memoryBytes?: number;
-  /** Nice value the host thread was lowered to while a CPU adapter runs (see yieldHostThread), else null. */
+  /** Nice value the host thread takes while it waits for a CPU adapter (see chooseHostYield), else null. */
   readonly hostThreadNice: number | null;
   /** Set once the device is lost for any reason other than our own destroy(). */
   lostReason: string | null;
@@ -143,7 +143,7 @@ export async function openGpu(options: GpuOptions = DEFAULT_GPU_OPTIONS): Promis
   const limits = {} as DeviceLimits;
   for (const name of REQUESTED_LIMITS) limits[name] = adapter.limits[name];
   const device = await adapter.requestDevice({ requiredFeatures: features, requiredLimits: limits });
-  const hostThreadNice = yieldHostThread(description);
+  const hostThreadNice = niceWhileWaiting(useHostYield(chooseHostYield(description)));
   const context: GpuContext = {
     device,
     adapter: description,

@@ -9,6 +9,7 @@ import {
   type TailDispatch,
 } from '../kernels/spec.js';
 import type { GpuContext } from './device.js';
+import { waitForAdapter } from './host-priority.js';
 import type { TrackedAllocator } from './memory.js';
 import { getPipeline } from './pipelines.js';
 
@@ -130,7 +131,7 @@ export class PreparedCase {
         usage: GPUBufferUsage.MAP_READ | GPUBufferUsage.COPY_DST,
       });
     }
-    await device.queue.onSubmittedWorkDone();
+    await waitForAdapter(device.queue.onSubmittedWorkDone());
     const prepared = new PreparedCase(context, allocator, spec, buffers, stages, tail, tailStaging);
     prepared.transfers.uploadBytes = uploadBytes;
     prepared.transfers.uploadMs = performance.now() - uploadStart;
@@ -164,7 +165,7 @@ export class PreparedCase {
     if (!hostTail || !this.tailStaging) return [];
     let words = new Uint32Array(0);
     if (hostTail.words > 0) {
-      await this.tailStaging.mapAsync(GPUMapMode.READ, 0, hostTail.words * 4);
+      await waitForAdapter(this.tailStaging.mapAsync(GPUMapMode.READ, 0, hostTail.words * 4));
       words = new Uint32Array(this.tailStaging.getMappedRange(0, hostTail.words * 4).slice(0));
       this.tailStaging.unmap();
     }
@@ -199,7 +200,7 @@ export class PreparedCase {
       tailPass.end();
       device.queue.submit([tailEncoder.finish()]);
     }
-    await device.queue.onSubmittedWorkDone();
+    await waitForAdapter(device.queue.onSubmittedWorkDone());
   }
 
   /** Valid elements of a buffer, f16 widened to f32. */
@@ -216,7 +217,7 @@ export class PreparedCase {
       const encoder = this.context.device.createCommandEncoder();
       encoder.copyBufferToBuffer(buffer, 0, staging, 0, buffer.size);
       this.context.device.queue.submit([encoder.finish()]);
-      await staging.mapAsync(GPUMapMode.READ);
+      await waitForAdapter(staging.mapAsync(GPUMapMode.READ));
       const copy = staging.getMappedRange().slice(0);
       staging.unmap();
       this.transfers.readbackBytes += buffer.size;

@@ -1,3 +1,4 @@
+import { waitForAdapter } from './host-priority.js';
 import type { TrackedAllocator } from './memory.js';
 
 /** One timestamped compute pass: GPU clock, ns, arbitrary epoch. */
@@ -71,7 +72,7 @@ export class TimestampQueries {
 
   /** After the submission with encodeResolve: each pass's span; a TimestampError where they cannot be a time. */
   async read(count: number): Promise<PassSpan[]> {
-    await this.readback.mapAsync(GPUMapMode.READ, 0, 16 * count);
+    await waitForAdapter(this.readback.mapAsync(GPUMapMode.READ, 0, 16 * count));
     const stamps = new BigUint64Array(this.readback.getMappedRange(0, 16 * count).slice(0));
     this.readback.unmap();
     const spans = Array.from({ length: count }, (_, i) => ({ beginNs: stamps[2 * i] ?? 0n, endNs: stamps[2 * i + 1] ?? 0n }));

@@ -1,5 +1,6 @@
 import type { GpuContext } from './device.js';
 import type { PreparedCase } from './executor.js';
+import { waitForAdapter } from './host-priority.js';
 import type { TrackedAllocator } from './memory.js';
 import { getPipeline } from './pipelines.js';
 import { TimestampQueries, totalMs } from './timestamps.js';
@@ -246,7 +247,7 @@ export class GpuTimer {
     device.queue.submit([commands]);
     let gpuMs: number | null = null;
     if (this.timestamps) gpuMs = totalMs(await this.timestamps.read(count)) / count;
-    else await device.queue.onSubmittedWorkDone();
+    else await waitForAdapter(device.queue.onSubmittedWorkDone());
     return { gpuMs, wallMs: performance.now() - start };
   }
 
@@ -276,7 +277,7 @@ export class GpuTimer {
     device.queue.submit([tail.finish()]);
     let gpuMs: number | null = null;
     if (this.timestamps) gpuMs = totalMs(await this.timestamps.read(2));
-    else await device.queue.onSubmittedWorkDone();
+    else await waitForAdapter(device.queue.onSubmittedWorkDone());
     return { gpuMs, wallMs: performance.now() - start };
   }
 

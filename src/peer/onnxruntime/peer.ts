@@ -1,6 +1,7 @@
 import { mkdtempSync, readdirSync, readFileSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
+import { waitForAdapter } from '../../gpu/host-priority.js';
 import { summarize } from '../../measure/statistics.js';
 import { shouldStop, type StoppingRule } from '../../measure/stopping.js';
 import type { PeerResult } from '../../results/schema.js';
@@ -35,8 +36,9 @@ function sessionOptions(model: PeerModel | undefined, profileDir?: string): OrtS
   };
 }
 
+/** One run, its host thread treated as ours is while it waits for our kernels (ORT runs on it, and waits). */
 async function runOnce(session: OrtSession): Promise<void> {
-  const outputs = await session.run({});
+  const outputs = await waitForAdapter(session.run({}));
   for (const tensor of Object.values(outputs)) tensor.dispose();
 }
 
