@@ -84,6 +84,24 @@ const CEILING_FIELD: Record<CeilingKind, keyof Ceilings> = {
   dispatch: 'dispatchUs',
 };
 
+/**
+ * The ceiling a case's time follows: a calibration case's own; else the roof its bound names (memory: copy
+ * bandwidth, compute: f32 FMA, overhead: dispatch), as computeRates held it; null where the bound is unknown.
+ */
+export function boundingCeiling(bound: Bound, calibrates?: CeilingKind): keyof Ceilings | null {
+  if (calibrates) return CEILING_FIELD[calibrates];
+  switch (bound) {
+    case 'memory':
+      return 'copyGBs';
+    case 'compute':
+      return 'fmaF32Gflops';
+    case 'overhead':
+      return 'dispatchUs';
+    case 'unknown':
+      return null;
+  }
+}
+
 /** Folds one calibration figure in: the best of several sizes is the ceiling (lowest for overhead). */
 export function withCeiling(ceilings: Ceilings, kind: CeilingKind, value: number): Ceilings {
   const field = CEILING_FIELD[kind];

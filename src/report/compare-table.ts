@@ -1,17 +1,24 @@
 import { machineDriftNote, type CandidateComparison, type CrossHardwareTable } from './compare.js';
-import { caseVerdictTables, ceilingShiftsTable, deviceMediansTables, leftOutLine, suiteVerdictsTable } from './comparison-tables.js';
+import {
+  caseVerdictTables,
+  ceilingShiftsTable,
+  comparisonLegend,
+  deviceMediansTables,
+  leftOutLine,
+  suiteVerdictsTable,
+} from './comparison-tables.js';
 import { renderTable } from './table.js';
 import { TERMINAL_WIDTH, wrapText } from './wrap.js';
 
 /** Terminal tables of a comparison: per-suite geomeans, every case with its verdict per suite, then what was not compared. */
 export function renderComparison(c: CandidateComparison, noisePct: number): string {
   const sections = [
-    `${wrapText(`${c.candidate} vs ${c.base} (ratio = candidate / base median; noise band ±${noisePct}%; visits p: one-sided rank test of the per-visit medians in the ratio's direction, which slower / faster also need where both runs have visits)`, TERMINAL_WIDTH, '  ')}\n${renderTable(suiteVerdictsTable(c))}`,
+    `${wrapText(`${c.candidate} vs ${c.base} (${comparisonLegend(c, noisePct)})`, TERMINAL_WIDTH, '  ')}\n${renderTable(suiteVerdictsTable(c))}`,
     ...caseVerdictTables(c).map((table) => renderTable(table)),
   ];
   const ceilings = ceilingShiftsTable(c);
   if (ceilings) sections.push(renderTable(ceilings));
-  const drift = machineDriftNote(c.ceilings, noisePct);
+  const drift = machineDriftNote(c.ceilings, noisePct, c.machineCorrected);
   const notes = [
     ...(drift ? [`Warning: ${drift}`] : []),
     ...(c.onlyInBase.length ? [`only in base: ${c.onlyInBase.length} case(s)`] : []),

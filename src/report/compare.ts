@@ -1,5 +1,5 @@
 import { UserError } from '../errors.js';
-import type { Ceilings } from '../measure/rates.js';
+import { boundingCeiling, type Ceilings } from '../measure/rates.js';
 import type { KernelConfig, OkMeasurement } from '../results/schema.js';
 import { isSoftwareAdapter } from '../util/adapter-kind.js';
 import { exactRankP, geomean, mannWhitneyU, ratioOfMedians, verdict, type Verdict, type VisitEvidence } from './compare-stats.js';
@@ -13,14 +13,33 @@ export interface CaseComparison {
   /** Base and candidate median GPU time per repeat (ms). */
   baseMs: number;
   candidateMs: number;
-  /** candidate / base: above 1 is slower. */
+  /** candidate / base as measured: above 1 is slower. */
+  rawRatio: number;
+  /** The calibrated ceiling the case's time follows and that ceiling's time ratio between the runs; null: none. */
+  machine: MachineShift | null;
+  /**
+   * What the verdict judges: candidate / base with the machine's shift divided out (rawRatio / machine.timeRatio),
+   * or rawRatio where there is no shift to divide out. CI95, p and visits are of the same corrected samples.
+   */
   ratio: number;
   ci95: { lo: number; hi: number };
   /** Two-sided Mann-Whitney U p-value. */
   p: number;
   /** Where both runs sampled the case in visits: the visit-level rank test (exactRankP) each way. */
   visits: VisitEvidence | null;
+  /**
+   * This case's noise band (a fraction): the comparison's, widened to the spread of either run's own visit medians
+   * (max / min - 1), since a run that does not reproduce its own figure from visit to visit cannot call a smaller
+   * difference the build's.
+   */
+  band: number;
   verdict: Verdict;
+}
+
+export interface MachineShift {
+  ceiling: keyof Ceilings;
+  /** candidate / base time ratio of that ceiling (above 1: the machine ran it slower). */
+  timeRatio: number;
 }
 
 export interface SuiteSummary {
@@ -54,6 +73,8 @@ export interface CandidateComparison {
   suites: SuiteSummary[];
   /** The ceilings both runs calibrated. */
   ceilings: CeilingShift[];
+  /** Whether each case's ratio has its bounding ceiling's shift divided out (CompareOptions.machineCorrection). */
+  machineCorrected: boolean;
   /** Keys only one side measured (ok), or measured but failed on the other. */
   onlyInBase: string[];
   onlyInCandidate: string[];
@@ -76,6 +97,8 @@ export interface LeftOutOnOneSide {
 export interface CompareOptions {
   /** Noise band as a fraction (0.02 = +-2 %). */
   noise: number;
+  /** Divide each case's ratio by the time ratio of the ceiling that bounds it (default true). */
+  machineCorrection?: boolean;
   alpha?: number;
   resamples?: number;
   seed?: number;
@@ -97,11 +120,14 @@ export function ceilingShifts(base: Ceilings, candidate: Ceilings, noise: number
 }
 
 /** One line on the ceilings that moved past the noise band, or null when the machine held still. */
-export function machineDriftNote(shifts: readonly CeilingShift[], noisePct: number): string | null {
+export function machineDriftNote(shifts: readonly CeilingShift[], noisePct: number, corrected: boolean): string | null {
   const moved = shifts.filter((s) => s.moved);
   if (moved.length === 0) return null;
   const list = moved.map((s) => `${s.label} ${s.timeRatio.toFixed(2)}x`).join(', ');
-  return `the machine itself moved between these runs: its calibrated ceilings (time ratio, above 1 slower) ${list}, past the ±${noisePct}% band; verdicts of cases bound by them may be the machine's, not the build's`;
+  const consequence = corrected
+    ? "each case's ratio has its ceiling's shift divided out, but a machine that moved this much may have moved during the runs too: rerun both on a quiet machine before trusting a verdict"
+    : "verdicts of cases bound by them may be the machine's, not the build's";
+  return `the machine itself moved between these runs: its calibrated ceilings (time ratio, above 1 slower) ${list}, past the ±${noisePct}% band; ${consequence}`;
 }
 
 /** Compares one candidate with the base, case by case (matched by key). */
@@ -111,28 +137,11 @@ export function compareResults(base: LoadedResults, candidate: LoadedResults, op
   const checkedKeys = (r: LoadedResults): Set<string> => new Set(r.results.cases.filter((c) => c.status === 'checked').map((c) => c.key));
   const baseChecked = checkedKeys(base);
   const candidateChecked = checkedKeys(candidate);
+  const shifts = ceilingShifts(base.results.ceilings, candidate.results.ceilings, opts.noise);
   const cases: CaseComparison[] = [];
   for (const [key, b] of baseCases) {
     const c = candidateCases.get(key);
-    if (!c) continue;
-    const estimate = ratioOfMedians(b.timing.samplesMs, c.timing.samplesMs, {
-      ...(opts.resamples !== undefined && { resamples: opts.resamples }),
-      ...(opts.seed !== undefined && { seed: opts.seed }),
-    });
-    const { p } = mannWhitneyU(b.timing.samplesMs, c.timing.samplesMs);
-    const visits = visitEvidence(b, c, opts.alpha ?? 0.05);
-    cases.push({
-      key,
-      suite: b.suite,
-      params: b.params,
-      baseMs: b.timing.gpu.median,
-      candidateMs: c.timing.gpu.median,
-      ratio: estimate.ratio,
-      ci95: estimate.ci95,
-      p,
-      visits,
-      verdict: verdict(estimate, p, opts.noise, opts.alpha ?? 0.05, visits),
-    });
+    if (c) cases.push(compareCase(b, c, opts.machineCorrection === false ? [] : shifts, opts));
   }
   const suites = [...new Set(cases.map((c) => c.suite))].map((suite): SuiteSummary => {
     const own = cases.filter((c) => c.suite === suite);
@@ -154,7 +163,8 @@ export function compareResults(base: LoadedResults, candidate: LoadedResults, op
     candidate: candidate.path,
     cases,
     suites,
-    ceilings: ceilingShifts(base.results.ceilings, candidate.results.ceilings, opts.noise),
+    ceilings: shifts,
+    machineCorrected: opts.machineCorrection !== false,
     onlyInBase: [...baseCases.keys()].filter((k) => !candidateCases.has(k) && !candidateChecked.has(k) && !leftOut.has(k)),
     onlyInCandidate: [...candidateCases.keys()].filter((k) => !baseCases.has(k) && !baseChecked.has(k) && !leftOut.has(k)),
     leftOutOnOneSide,
@@ -163,6 +173,49 @@ export function compareResults(base: LoadedResults, candidate: LoadedResults, op
       ...[...candidateCases.keys()].filter((k) => baseChecked.has(k)),
     ],
   };
+}
+
+/** One case both runs timed: the candidate's samples divided by the machine's shift, then ratio, tests and verdict. */
+function compareCase(b: OkMeasurement, c: OkMeasurement, shifts: readonly CeilingShift[], opts: CompareOptions): CaseComparison {
+  const machine = machineShift(b, shifts);
+  const scale = (xs: readonly number[]): number[] => xs.map((x) => x / (machine?.timeRatio ?? 1));
+  const candidateSamples = scale(c.timing.samplesMs);
+  const estimate = ratioOfMedians(b.timing.samplesMs, candidateSamples, {
+    ...(opts.resamples !== undefined && { resamples: opts.resamples }),
+    ...(opts.seed !== undefined && { seed: opts.seed }),
+  });
+  const { p } = mannWhitneyU(b.timing.samplesMs, candidateSamples);
+  const candidateVisits = c.timing.visitMediansMs && scale(c.timing.visitMediansMs);
+  const visits = visitEvidence(b.timing.visitMediansMs, candidateVisits, opts.alpha ?? 0.05);
+  const band = caseBand(opts.noise, b.timing.visitMediansMs, c.timing.visitMediansMs);
+  return {
+    key: b.key,
+    suite: b.suite,
+    params: b.params,
+    baseMs: b.timing.gpu.median,
+    candidateMs: c.timing.gpu.median,
+    rawRatio: estimate.ratio * (machine?.timeRatio ?? 1),
+    machine,
+    ratio: estimate.ratio,
+    ci95: estimate.ci95,
+    p,
+    visits,
+    band,
+    verdict: verdict(estimate, p, band, opts.alpha ?? 0.05, visits),
+  };
+}
+
+/** The shift of the ceiling that bounds the base's measurement, or null where it has none or the runs share none. */
+export function machineShift(m: OkMeasurement, shifts: readonly CeilingShift[]): MachineShift | null {
+  const ceiling = boundingCeiling(m.rates.bound, m.ceiling);
+  const shift = shifts.find((s) => s.ceiling === ceiling);
+  return shift ? { ceiling: shift.ceiling, timeRatio: shift.timeRatio } : null;
+}
+
+/** The comparison's band, widened to the larger spread (max / min - 1) of either run's visit medians. */
+export function caseBand(noise: number, ...visitMedians: ReadonlyArray<readonly number[] | undefined>): number {
+  const spreads = visitMedians.map((v) => (v && v.length > 1 ? Math.max(...v) / Math.min(...v) - 1 : 0));
+  return Math.max(noise, ...spreads);
 }
 
 /** Keys `side`'s budget left out that `other` measured (timed or checked). */
@@ -174,9 +227,7 @@ function leftOutAgainst(side: LoadedResults, other: LoadedResults, name: LeftOut
 }
 
 /** The visit-level rank test where both runs sampled the case in two or more visits (else null). */
-export function visitEvidence(base: OkMeasurement, candidate: OkMeasurement, alpha = 0.05): VisitEvidence | null {
-  const b = base.timing.visitMediansMs;
-  const c = candidate.timing.visitMediansMs;
+export function visitEvidence(b: readonly number[] | undefined, c: readonly number[] | undefined, alpha = 0.05): VisitEvidence | null {
   if (!b || !c || b.length + c.length > 24) return null;
   // Too few visits for the test ever to reach alpha (2 against 2: at best 1/6): then it cannot judge.
   if (1 / binomial(b.length + c.length, c.length) > alpha) return null;

@@ -1,3 +1,4 @@
+import type { Ceilings } from '../measure/rates.js';
 import { configDifferenceNotes } from './configs.js';
 import type { CandidateComparison, CaseComparison, CrossHardwareTable } from './compare.js';
 import { splitAxes, titleWithConstants, varyingCells } from './axes.js';
@@ -6,7 +7,24 @@ import { left, right, type Cell, type TableModel } from './table-model.js';
 
 /** The tables of a comparison (compare.ts): per suite, per case, the calibrated ceilings; and the cross-hardware medians. */
 
+/** The ceiling a case follows, in the few letters a table column has room for. */
+const MACHINE_CEILING: Record<keyof Ceilings, string> = {
+  copyGBs: 'copy',
+  readGBs: 'read',
+  fmaF32Gflops: 'f32 FMA',
+  fmaF16Gflops: 'f16 FMA',
+  dispatchUs: 'dispatch',
+};
+
 const ratioText = (ratio: number): string => (Number.isFinite(ratio) ? `${ratio.toFixed(3)}x` : '-');
+
+/** What the columns of a comparison mean, for the line above its tables. */
+export function comparisonLegend(c: CandidateComparison, noisePct: number): string {
+  const ratio = c.machineCorrected
+    ? 'ratio = candidate / base median, divided by machine: the time ratio between the runs of the calibrated ceiling that bounds the case (copy when memory-bound, f32 FMA when compute-bound, dispatch when overhead-bound, its own for a calibration case)'
+    : 'ratio = candidate / base median, as measured (--no-machine-correction)';
+  return `${ratio}; band: ±${noisePct}%, widened to the spread of either run's own visit medians; visits p: one-sided rank test of the per-visit medians in the ratio's direction, which slower / faster also need where both runs have visits`;
+}
 
 export function suiteVerdictsTable(c: CandidateComparison): TableModel {
   return {
@@ -48,21 +66,25 @@ export function caseVerdictTables(c: CandidateComparison): TableModel[] {
         ...split.varying.map(left),
         right('base'),
         right('candidate'),
+        left('machine'),
         right('ratio'),
         right('CI95'),
         right('p'),
         right('visits p'),
+        right('band'),
         left('verdict'),
       ],
       rows: own.map((x) => [
         ...varyingCells(x.params, split),
         formatDuration(x.baseMs),
         formatDuration(x.candidateMs),
+        x.machine ? `${ratioText(x.machine.timeRatio)} ${MACHINE_CEILING[x.machine.ceiling]}` : '-',
         ratioText(x.ratio),
         `${x.ci95.lo.toFixed(3)}-${x.ci95.hi.toFixed(3)}`,
         x.p < 1e-4 ? x.p.toExponential(1) : x.p.toFixed(4),
         // The visit-level test in the ratio's direction.
         x.visits === null ? '-' : (x.ratio >= 1 ? x.visits.slowerP : x.visits.fasterP).toFixed(3),
+        `±${Math.round(x.band * 100)}%`,
         verdictCell(x.verdict),
       ]),
       keyColumns: split.varying.length,

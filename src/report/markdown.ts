@@ -1,7 +1,14 @@
 import type { Ceilings } from '../measure/rates.js';
 import type { Measurement } from '../results/schema.js';
 import { machineDriftNote, type CandidateComparison, type CrossHardwareTable } from './compare.js';
-import { caseVerdictTables, ceilingShiftsTable, deviceMediansTables, leftOutLine, suiteVerdictsTable } from './comparison-tables.js';
+import {
+  caseVerdictTables,
+  ceilingShiftsTable,
+  comparisonLegend,
+  deviceMediansTables,
+  leftOutLine,
+  suiteVerdictsTable,
+} from './comparison-tables.js';
 import { suitesOf, type DeviceResults } from './data.js';
 import { findings, FINDINGS_TITLE, type Finding } from './findings.js';
 import { gemmTables } from './gemm.js';
@@ -121,30 +128,28 @@ export function markdownReport(devices: DeviceResults[]): string {
   return parts.join('\n');
 }
 
+const capitalised = (text: string): string => text.charAt(0).toUpperCase() + text.slice(1);
+
 export function markdownComparison(comparisons: CandidateComparison[], noisePct: number): string {
   const parts = ['# mla-bench comparison', ''];
   for (const c of comparisons) {
     parts.push(
       `## ${markdownCode(c.candidate)} vs ${markdownCode(c.base)}`,
       '',
-      `Ratio = candidate / base median GPU time (above 1 is slower); noise band ±${noisePct}%; visits p: one-sided rank test of the per-visit medians, which slower / faster also need where both runs have visits.`,
+      `${mdCell(capitalised(comparisonLegend(c, noisePct)))}.`,
       '',
     );
     parts.push(markdownTable(suiteVerdictsTable(c)), '', ...caseVerdictTables(c).flatMap((table) => [markdownTable(table), '']));
     const ceilings = ceilingShiftsTable(c);
     if (ceilings) parts.push(markdownTable(ceilings), '');
-    const drift = machineDriftNote(c.ceilings, noisePct);
+    const drift = machineDriftNote(c.ceilings, noisePct, c.machineCorrected);
     if (drift) parts.push(`> **Warning:** ${drift}.`, '');
     if (c.onlyInBase.length) parts.push(`Only in base: ${c.onlyInBase.map(markdownCode).join(', ')}`, '');
     if (c.onlyInCandidate.length) parts.push(`Only in candidate: ${c.onlyInCandidate.map(markdownCode).join(', ')}`, '');
     if (c.timedOnOneSide.length)
       parts.push(`Timed on one side only (checked, not timed, on the other): ${c.timedOnOneSide.map(markdownCode).join(', ')}`, '');
     const leftOut = leftOutLine(c);
-    if (leftOut)
-      parts.push(
-        `${mdCell(leftOut.charAt(0).toUpperCase() + leftOut.slice(1))}: ${c.leftOutOnOneSide.map((x) => markdownCode(x.key)).join(', ')}`,
-        '',
-      );
+    if (leftOut) parts.push(`${mdCell(capitalised(leftOut))}: ${c.leftOutOnOneSide.map((x) => markdownCode(x.key)).join(', ')}`, '');
   }
   return parts.join('\n');
 }

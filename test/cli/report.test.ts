@@ -119,24 +119,43 @@ test('compare flags the x1.2 candidate slower and --fail-on-regression 5 exits 1
   assert.ok(result.comparisons[0].cases.every((c: { verdict: string }) => c.verdict === 'slower'));
 });
 
-test("compare sets the calibrated ceilings side by side and warns, also in the gate's error, when the machine moved", async () => {
-  const moved = JSON.parse(readFileSync(SLOW, 'utf8'));
-  moved.ceilings.copyGBs /= 1.25;
-  const path = join(dir, 'moved-machine.json');
-  writeFileSync(path, JSON.stringify(moved));
-  const { code, stdout, stderr } = await cli(['compare', A, path, '--fail-on-regression', '5']);
-  assert.equal(code, 1);
-  assert.match(stdout, /copy bandwidth\s+│\s+357 GB\/s\s+│\s+286 GB\/s\s+│\s+1\.250x/);
+test("compare sets the calibrated ceilings side by side, divides each case's shift out, and warns when the machine moved", async () => {
+  const movedBy = (factor: number): string => {
+    const moved = JSON.parse(readFileSync(SLOW, 'utf8'));
+    moved.ceilings.copyGBs /= factor;
+    const path = join(dir, `moved-machine-${factor}.json`);
+    writeFileSync(path, JSON.stringify(moved));
+    return path;
+  };
+  // x1.2 slower on a machine whose copy bandwidth (every case here is memory-bound) fell by 1.25: the machine's.
+  const { code, stdout, stderr } = await cli(['compare', A, movedBy(1.25), '--fail-on-regression', '5', '--json']);
+  assert.equal(code, 0, stderr);
+  const cases = JSON.parse(stdout).comparisons[0].cases as Array<{ rawRatio: number; ratio: number; machine: unknown; verdict: string }>;
+  assert.ok(cases.length > 0);
+  for (const c of cases) {
+    assert.deepEqual(c.machine, { ceiling: 'copyGBs', timeRatio: 1.25 });
+    assert.ok(Math.abs(c.ratio - c.rawRatio / 1.25) < 1e-9 && c.rawRatio > 1.1, `${c.rawRatio} ${c.ratio}`);
+    assert.notEqual(c.verdict, 'slower');
+  }
+  const table = await cli(['compare', A, movedBy(1.25)]);
+  assert.match(table.stdout, /copy bandwidth\s+│\s+357 GB\/s\s+│\s+286 GB\/s\s+│\s+1\.250x/);
+  assert.match(table.stdout, /│ 1\.250x copy │/);
   // Wrapped at 120 columns like every line of the report.
   assert.match(
-    stdout,
+    table.stdout,
     /^Warning: the machine itself moved between these runs:[\s\S]*?copy\s+bandwidth\s+1\.25x,\s+past\s+the\s+±2%\s+band/m,
   );
-  assert.doesNotMatch(stdout, /read bandwidth 1\.00x/, 'only the ceilings that moved are named');
-  const lines = stderr.trim().split('\n');
-  assert.equal(lines.length, 1, stderr);
+  assert.doesNotMatch(table.stdout, /read bandwidth 1\.00x/, 'only the ceilings that moved are named');
+  // Judged raw, the same pair is a regression, and the gate's one line points at the machine.
+  const raw = await cli(['compare', A, movedBy(1.25), '--no-machine-correction', '--fail-on-regression', '5']);
+  assert.equal(raw.code, 1);
+  const lines = raw.stderr.trim().split('\n');
+  assert.equal(lines.length, 1, raw.stderr);
   assert.match(lines[0] as string, /significantly slower .*; the calibrated ceilings moved too/);
-  const md = await cli(['compare', A, path, '--format', 'md']);
+  // Slower than the machine explains (x1.2 against x1.1): still a regression.
+  const beyond = await cli(['compare', A, movedBy(1.1), '--fail-on-regression', '5']);
+  assert.equal(beyond.code, 1, beyond.stdout);
+  const md = await cli(['compare', A, movedBy(1.25), '--format', 'md']);
   assert.match(md.stdout, /^> \*\*Warning:\*\* the machine itself moved/m);
   const quiet = await cli(['compare', A, SLOW, '--fail-on-regression', '5']);
   assert.doesNotMatch(quiet.stdout + quiet.stderr, /machine itself moved|ceilings moved too/);
@@ -181,6 +200,14 @@ test('compare with visits: a candidate slower in every visit is flagged; one tha
   assert.ok(cases.every((c) => c.verdict !== 'slower' && c.visits.slowerP > 0.05));
   const table = await cli(['compare', base, drifted]);
   assert.match(table.stdout, /visits p/);
+  // A base that does not reproduce its own figure (one visit of three 1.3x the others) cannot call x1.2 the build's.
+  const unsteady = withVisits(A, [1, 1.3, 1], 'visits-unsteady.json');
+  const wide = await cli(['compare', unsteady, withVisits(SLOW, [1, 1, 1], 'visits-slow.json'), '--fail-on-regression', '5', '--json']);
+  assert.equal(wide.code, 0, wide.stderr);
+  for (const c of JSON.parse(wide.stdout).comparisons[0].cases as Array<{ band: number; verdict: string }>) {
+    assert.ok(Math.abs(c.band - 0.3) < 0.05, `band ${c.band}`);
+    assert.notEqual(c.verdict, 'slower');
+  }
 });
 
 test('compare: cases a budget left out on one side are listed apart, never missing, never a regression', async () => {

@@ -1,7 +1,7 @@
 import assert from 'node:assert/strict';
 import { test } from 'node:test';
 import { erfc, exactRankP, geomean, mannWhitneyU, median, normalSf, ratioOfMedians, verdict } from '../../src/report/compare-stats.js';
-import { visitEvidence } from '../../src/report/compare.js';
+import { caseBand, ceilingShifts, machineShift, visitEvidence } from '../../src/report/compare.js';
 import { okFixture } from '../helpers/fixtures.js';
 
 const close = (actual: number, expected: number, rel = 1e-9, what = ''): void =>
@@ -98,18 +98,42 @@ test('verdict: with visits on both sides, slower / faster also need the visits t
 });
 
 test('visitEvidence: only where both runs have visits enough for the test to reach alpha', () => {
-  const withVisits = (medians: number[] | undefined) => {
-    const m = okFixture('calibration/kernel=copy,mib=1', [1, 2, 3]);
-    assert.ok(m.status === 'ok');
-    return { ...m, timing: { ...m.timing, ...(medians && { visits: medians.length, visitMediansMs: medians }) } };
-  };
-  const evidence = visitEvidence(withVisits([1, 1.1, 0.9]), withVisits([2, 2.1, 1.9]));
+  const evidence = visitEvidence([1, 1.1, 0.9], [2, 2.1, 1.9]);
   assert.ok(evidence);
   close(evidence.slowerP, 1 / 20);
   close(evidence.fasterP, 1);
   // 2 against 2 can at best reach 1/6: no judgement rather than a test that never fires.
-  assert.equal(visitEvidence(withVisits([1, 1.1]), withVisits([2, 2.1])), null);
-  assert.equal(visitEvidence(withVisits(undefined), withVisits([2, 2.1, 1.9])), null);
+  assert.equal(visitEvidence([1, 1.1], [2, 2.1]), null);
+  assert.equal(visitEvidence(undefined, [2, 2.1, 1.9]), null);
+});
+
+test("caseBand: the comparison's band, widened to the larger spread of either run's visit medians", () => {
+  assert.equal(caseBand(0.1), 0.1);
+  assert.equal(caseBand(0.1, [1, 1.05, 1.02], undefined), 0.1, 'visits steadier than the band leave it');
+  close(caseBand(0.1, [1, 1.05], [2, 3, 2.5]), 0.5);
+  close(caseBand(0.02, [4.19, 4.9, 4.73], [6.6, 6.92]), 4.9 / 4.19 - 1);
+  assert.equal(caseBand(0.1, [7]), 0.1, 'one visit has no spread');
+});
+
+test("machineShift: the time ratio of the ceiling each case's bound names", () => {
+  const shifts = ceilingShifts(
+    { copyGBs: 10, readGBs: 10, fmaF32Gflops: 40, fmaF16Gflops: 20, dispatchUs: 5 },
+    { copyGBs: 8, readGBs: 10, fmaF32Gflops: 50, fmaF16Gflops: 10, dispatchUs: 6 },
+    0.1,
+  );
+  const withBound = (bound: 'memory' | 'compute' | 'overhead' | 'unknown', ceiling?: 'fma-f16' | 'read') => {
+    const m = okFixture('x/y=1', [1, 2, 3]);
+    assert.ok(m.status === 'ok');
+    const { ceiling: _calibrates, ...kernel } = m;
+    return { ...kernel, rates: { ...m.rates, bound }, ...(ceiling && { ceiling }) };
+  };
+  assert.deepEqual(machineShift(withBound('memory'), shifts), { ceiling: 'copyGBs', timeRatio: 1.25 });
+  assert.deepEqual(machineShift(withBound('compute'), shifts), { ceiling: 'fmaF32Gflops', timeRatio: 0.8 });
+  assert.deepEqual(machineShift(withBound('overhead'), shifts), { ceiling: 'dispatchUs', timeRatio: 1.2 });
+  assert.deepEqual(machineShift(withBound('compute', 'fma-f16'), shifts), { ceiling: 'fmaF16Gflops', timeRatio: 2 });
+  assert.deepEqual(machineShift(withBound('memory', 'read'), shifts), { ceiling: 'readGBs', timeRatio: 1 });
+  assert.equal(machineShift(withBound('unknown'), shifts), null);
+  assert.equal(machineShift(withBound('memory'), []), null, 'a run without ceilings: nothing to divide out');
 });
 
 test('the default noise band is 2 % on a GPU and 10 % where the base ran on a software adapter', async () => {
@@ -150,8 +174,12 @@ test('ceilingShifts: time ratios (rates inverted, the dispatch overhead as is), 
     ],
   );
   assert.equal(
-    machineDriftNote(shifts, 10),
+    machineDriftNote(shifts, 10, false),
     "the machine itself moved between these runs: its calibrated ceilings (time ratio, above 1 slower) copy bandwidth 2.00x, dispatch overhead 1.20x, past the ±10% band; verdicts of cases bound by them may be the machine's, not the build's",
   );
-  assert.equal(machineDriftNote(ceilingShifts(base, base, 0.02), 2), null);
+  assert.match(
+    machineDriftNote(shifts, 10, true) ?? '',
+    /; each case's ratio has its ceiling's shift divided out, but .* rerun both on a quiet machine/,
+  );
+  assert.equal(machineDriftNote(ceilingShifts(base, base, 0.02), 2, true), null);
 });
