@@ -151,7 +151,33 @@ export function resolveAxes(suite: SuiteFile, opts: ExpandOptions): Map<string, 
     overridden.add(override.axis);
     resolved.set(override.axis, [...override.values]);
   }
+  for (const group of suite.zip ?? []) crossPartialOverride(suite.name, group, resolved, overridden);
   return resolved;
+}
+
+/**
+ * A zip group some of whose axes were overridden: the overridden axes advance together (equal lengths) and cross
+ * the distinct tuples the group's other axes still hold, so `-a batch=4` on mla-decode's (batch, context, page_size)
+ * means batch 4 at each of the profile's (context, page_size) points. A group overridden whole zips as declared.
+ */
+function crossPartialOverride(suiteName: string, group: readonly string[], resolved: Map<string, AxisValue[]>, overridden: Set<string>): void {
+  const axes = group.filter((axis) => resolved.has(axis));
+  const named = axes.filter((axis) => overridden.has(axis));
+  const rest = axes.filter((axis) => !overridden.has(axis));
+  if (named.length === 0 || rest.length === 0) return;
+  const lengths = named.map((axis) => resolved.get(axis)!.length);
+  if (new Set(lengths).size > 1) {
+    const detail = named.map((axis, i) => `${axis}: ${lengths[i]}`).join(', ');
+    throw new UserError(`zipped axes of suite ${suiteName} overridden together must have equal lengths, got ${detail}`);
+  }
+  const restTuples = new Map<string, AxisValue[]>();
+  resolved.get(rest[0]!)!.forEach((_, i) => {
+    const tuple = rest.map((axis) => resolved.get(axis)![i]!);
+    restTuples.set(JSON.stringify(tuple), tuple);
+  });
+  const crossed = Array.from({ length: lengths[0]! }, (_, i) => [...restTuples.values()].map((tuple) => ({ i, tuple }))).flat();
+  for (const axis of named) resolved.set(axis, crossed.map(({ i }) => resolved.get(axis)![i]!));
+  rest.forEach((axis, r) => resolved.set(axis, crossed.map(({ tuple }) => tuple[r]!)));
 }
 
 /** One step of the product: a single axis, or a zip group whose axes advance together. */
@@ -173,7 +199,7 @@ function expansionUnits(suite: SuiteFile, resolved: Map<string, AxisValue[]>): E
     if (new Set(lengths).size > 1) {
       const detail = axes.map((axis, i) => `${axis}: ${lengths[i]}`).join(', ');
       throw new UserError(
-        `zipped axes of suite ${suite.name} must have equal lengths, got ${detail}: override them together or pick cases with --filter`,
+        `zipped axes of suite ${suite.name} must have equal lengths, got ${detail}`,
       );
     }
     axes.forEach((axis) => placed.add(axis));

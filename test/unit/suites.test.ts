@@ -99,21 +99,44 @@ test('a zipped axis may repeat a value: the points are the tuples', () => {
   assert.deepEqual(keys(expandSuite(zipped, { profile: 'standard' })), ['x/seq=1,heads=8', 'x/seq=1,heads=16', 'x/seq=4,heads=8']);
 });
 
-test('zip groups whose lengths differ after overrides are rejected', () => {
-  const zipped = suite(suiteJson({ zip: [['seq', 'heads']] }));
+test('overriding part of a zip group crosses it with the distinct tuples of the rest; the whole group zips', () => {
+  const zipped = suite(suiteJson({ axes: { seq: [1, 2, 2], heads: [8, 16, 16], page: [0, 0, 64] }, zip: [['seq', 'heads', 'page']] }));
+  const one = expandSuite(zipped, { profile: 'standard', overrides: [{ axis: 'seq', values: [4] }] });
+  assert.deepEqual(keys(one), ['x/seq=4,heads=8,page=0', 'x/seq=4,heads=16,page=0', 'x/seq=4,heads=16,page=64']);
+  const two = expandSuite(zipped, {
+    profile: 'standard',
+    overrides: [
+      { axis: 'seq', values: [1, 4] },
+      { axis: 'heads', values: [32, 64] },
+    ],
+  });
+  assert.deepEqual(keys(two), [
+    'x/seq=1,heads=32,page=0',
+    'x/seq=1,heads=32,page=64',
+    'x/seq=4,heads=64,page=0',
+    'x/seq=4,heads=64,page=64',
+  ]);
   assertUserError(
-    () => expandSuite(zipped, { profile: 'standard', overrides: [{ axis: 'seq', values: [1, 2, 3] }] }),
+    () =>
+      expandSuite(zipped, {
+        profile: 'standard',
+        overrides: [
+          { axis: 'seq', values: [1, 2, 3] },
+          { axis: 'heads', values: [4, 8] },
+        ],
+      }),
+    'overridden together',
     'seq: 3',
     'heads: 2',
   );
-  const both = expandSuite(zipped, {
+  const whole = expandSuite(suite(suiteJson({ zip: [['seq', 'heads']] })), {
     profile: 'standard',
     overrides: [
       { axis: 'seq', values: [1, 2, 3] },
       { axis: 'heads', values: [4, 8, 16] },
     ],
   });
-  assert.deepEqual(keys(both), ['x/seq=1,heads=4,context=512', 'x/seq=2,heads=8,context=512', 'x/seq=3,heads=16,context=512']);
+  assert.deepEqual(keys(whole), ['x/seq=1,heads=4,context=512', 'x/seq=2,heads=8,context=512', 'x/seq=3,heads=16,context=512']);
 });
 
 test('profile axes replace defaults and overrides replace both', () => {
