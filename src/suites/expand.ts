@@ -156,7 +156,8 @@ export function resolveAxes(suite: SuiteFile, opts: ExpandOptions): Map<string, 
 }
 
 /**
- * A zip group some of whose axes were overridden: the overridden axes advance together (equal lengths) and cross
+ * A zip group some of whose axes were overridden: the overridden axes advance together (equal lengths, or one
+ * value that goes with each of the others') and cross
  * the distinct tuples the group's other axes still hold, so `-a batch=4` on mla-decode's (batch, context, page_size)
  * means batch 4 at each of the profile's (context, page_size) points. A group overridden whole zips as declared.
  */
@@ -166,16 +167,19 @@ function crossPartialOverride(suiteName: string, group: readonly string[], resol
   const rest = axes.filter((axis) => !overridden.has(axis));
   if (named.length === 0 || rest.length === 0) return;
   const lengths = named.map((axis) => resolved.get(axis)!.length);
-  if (new Set(lengths).size > 1) {
+  const length = Math.max(...lengths);
+  if (lengths.some((l) => l !== 1 && l !== length)) {
     const detail = named.map((axis, i) => `${axis}: ${lengths[i]}`).join(', ');
-    throw new UserError(`zipped axes of suite ${suiteName} overridden together must have equal lengths, got ${detail}`);
+    throw new UserError(`zipped axes of suite ${suiteName} overridden together must have equal lengths (or one value), got ${detail}`);
   }
+  // One value goes with each of the others'.
+  for (const axis of named) if (resolved.get(axis)!.length === 1) resolved.set(axis, Array(length).fill(resolved.get(axis)![0]));
   const restTuples = new Map<string, AxisValue[]>();
   resolved.get(rest[0]!)!.forEach((_, i) => {
     const tuple = rest.map((axis) => resolved.get(axis)![i]!);
     restTuples.set(JSON.stringify(tuple), tuple);
   });
-  const crossed = Array.from({ length: lengths[0]! }, (_, i) => [...restTuples.values()].map((tuple) => ({ i, tuple }))).flat();
+  const crossed = Array.from({ length }, (_, i) => [...restTuples.values()].map((tuple) => ({ i, tuple }))).flat();
   for (const axis of named) resolved.set(axis, crossed.map(({ i }) => resolved.get(axis)![i]!));
   rest.forEach((axis, r) => resolved.set(axis, crossed.map(({ tuple }) => tuple[r]!)));
 }

@@ -116,6 +116,19 @@ test('overriding part of a zip group crosses it with the distinct tuples of the 
     'x/seq=4,heads=64,page=0',
     'x/seq=4,heads=64,page=64',
   ]);
+  const broadcast = expandSuite(zipped, {
+    profile: 'standard',
+    overrides: [
+      { axis: 'seq', values: [1, 4] },
+      { axis: 'heads', values: [32] },
+    ],
+  });
+  assert.deepEqual(keys(broadcast), [
+    'x/seq=1,heads=32,page=0',
+    'x/seq=1,heads=32,page=64',
+    'x/seq=4,heads=32,page=0',
+    'x/seq=4,heads=32,page=64',
+  ]);
   assertUserError(
     () =>
       expandSuite(zipped, {
