@@ -8,7 +8,7 @@ import { formatBytes } from '../report/format.js';
 import { DEFAULT_RUN_OPTIONS, MAX_VISITS, planCases, suitesToRun } from '../run/runner.js';
 import { simulateBudget, type PlannedShare } from '../run/schedule.js';
 import { visitRule } from '../results/visits.js';
-import { expandAxis, parseAxisOverride, type PlannedCase } from '../suites/expand.js';
+import { parseAxisOverride, resolveAxes, type PlannedCase } from '../suites/expand.js';
 import { CALIBRATION_SUITE, builtInSuiteNames, loadSuite, planSuite } from '../suites/registry.js';
 import { PROFILES, hasOwnKey, type AxisValue, type Profile } from '../suites/schema.js';
 
@@ -92,9 +92,9 @@ export default class List extends BaseCommand {
         ...(flags.filter && { filter: flags.filter }),
         ...(flags.dtype && { dtypes: flags.dtype }),
       });
-      const axes: Record<string, AxisValue[]> = {};
-      for (const [name, spec] of Object.entries({ ...suite.axes, ...suite.profiles?.[profile]?.axes })) axes[name] = expandAxis(spec);
-      for (const o of own) axes[o.axis] = o.values;
+      const axes: Record<string, AxisValue[]> = Object.fromEntries(
+        resolveAxes(suite, { profile, overrides: own, ...(flags.dtype && { dtypes: flags.dtype }) }),
+      );
       listed.push({
         name: suite.name,
         description: suite.description,

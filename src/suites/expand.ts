@@ -137,6 +137,7 @@ export function resolveAxes(suite: SuiteFile, opts: ExpandOptions): Map<string, 
   }
 
   // Overrides come last: naming an axis explicitly is the most specific request, so it also beats dtypes.
+  const declared = new Map(resolved);
   const overridden = new Set<string>();
   for (const override of opts.overrides ?? []) {
     if (!resolved.has(override.axis)) {
@@ -151,17 +152,25 @@ export function resolveAxes(suite: SuiteFile, opts: ExpandOptions): Map<string, 
     overridden.add(override.axis);
     resolved.set(override.axis, [...override.values]);
   }
-  for (const group of suite.zip ?? []) crossPartialOverride(suite.name, group, resolved, overridden);
+  for (const group of suite.zip ?? []) crossPartialOverride(suite.name, group, declared, resolved, overridden);
   return resolved;
 }
 
 /**
  * A zip group some of whose axes were overridden: the overridden axes advance together (equal lengths, or one
- * value that goes with each of the others') and cross
- * the distinct tuples the group's other axes still hold, so `-a batch=4` on mla-decode's (batch, context, page_size)
- * means batch 4 at each of the profile's (context, page_size) points. A group overridden whole zips as declared.
+ * value that goes with each of the others'), and each of their points takes the group's other axes from the
+ * suite's points that agree with it best (agreement on an earlier declared axis outweighs any later ones; where
+ * none agrees, from every point). So `-a op=absorb-q -a rows=1` on gemm's (op, model, rows, batch) keeps
+ * absorb-q's model and batch, and `-a batch=4` on mla-decode's (batch, context, page_size) is batch 4 at each
+ * (context, page_size) pair. A group overridden whole zips as declared.
  */
-function crossPartialOverride(suiteName: string, group: readonly string[], resolved: Map<string, AxisValue[]>, overridden: Set<string>): void {
+function crossPartialOverride(
+  suiteName: string,
+  group: readonly string[],
+  declared: ReadonlyMap<string, AxisValue[]>,
+  resolved: Map<string, AxisValue[]>,
+  overridden: ReadonlySet<string>,
+): void {
   const axes = group.filter((axis) => resolved.has(axis));
   const named = axes.filter((axis) => overridden.has(axis));
   const rest = axes.filter((axis) => !overridden.has(axis));
@@ -172,16 +181,24 @@ function crossPartialOverride(suiteName: string, group: readonly string[], resol
     const detail = named.map((axis, i) => `${axis}: ${lengths[i]}`).join(', ');
     throw new UserError(`zipped axes of suite ${suiteName} overridden together must have equal lengths (or one value), got ${detail}`);
   }
-  // One value goes with each of the others'.
-  for (const axis of named) if (resolved.get(axis)!.length === 1) resolved.set(axis, Array(length).fill(resolved.get(axis)![0]));
-  const restTuples = new Map<string, AxisValue[]>();
-  resolved.get(rest[0]!)!.forEach((_, i) => {
-    const tuple = rest.map((axis) => resolved.get(axis)![i]!);
-    restTuples.set(JSON.stringify(tuple), tuple);
-  });
-  const crossed = Array.from({ length }, (_, i) => [...restTuples.values()].map((tuple) => ({ i, tuple }))).flat();
-  for (const axis of named) resolved.set(axis, crossed.map(({ i }) => resolved.get(axis)![i]!));
-  rest.forEach((axis, r) => resolved.set(axis, crossed.map(({ tuple }) => tuple[r]!)));
+  const valueOf = (axis: string, i: number): AxisValue => {
+    const values = resolved.get(axis)!;
+    return values[values.length === 1 ? 0 : i]!;
+  };
+  const points = declared.get(axes[0]!)!.map((_, j) => ({
+    named: named.map((axis) => declared.get(axis)![j]!),
+    rest: rest.map((axis) => declared.get(axis)![j]!),
+  }));
+  const crossed: Array<{ values: AxisValue[]; tuple: AxisValue[] }> = [];
+  for (let i = 0; i < length; i++) {
+    const values = named.map((axis) => valueOf(axis, i));
+    const scores = points.map((p) => p.named.reduce((score: number, v, x) => score + (v === values[x] ? 2 ** (named.length - x) : 0), 0));
+    const best = Math.max(...scores);
+    const tuples = new Map(points.filter((_, j) => scores[j] === best).map((p) => [JSON.stringify(p.rest), p.rest]));
+    for (const tuple of tuples.values()) crossed.push({ values, tuple });
+  }
+  named.forEach((axis, x) => resolved.set(axis, crossed.map((c) => c.values[x]!)));
+  rest.forEach((axis, r) => resolved.set(axis, crossed.map((c) => c.tuple[r]!)));
 }
 
 /** One step of the product: a single axis, or a zip group whose axes advance together. */

@@ -36,6 +36,42 @@ test('list --json expands the calibration suite per profile', async () => {
   assert.ok(listed.cases.every((c: { key: string }) => c.key.startsWith('calibration/')));
 });
 
+test('-a on part of a zip group: the rest from the suite points that agree best (all of them where none does)', async () => {
+  const decode = await cli(['list', 'mla-decode', '--profile', 'quick', '-a', 'batch=4', '-a', 'form=absorbed', '--json']);
+  assert.equal(decode.code, 0, decode.stderr);
+  const decodeCases = JSON.parse(decode.stdout).cases as Array<{ params: Record<string, unknown> }>;
+  assert.ok(decodeCases.length > 0 && decodeCases.every((c) => c.params['batch'] === 4 && c.params['context'] === 1024));
+  const gemm = await cli([
+    'list',
+    'gemm',
+    '--profile',
+    'quick',
+    '-a',
+    'op=absorb-q,up-project',
+    '-a',
+    'model=deepseek-v2-lite',
+    '-a',
+    'rows=1',
+    '-a',
+    'dtype=f32',
+    '--json',
+  ]);
+  assert.equal(gemm.code, 0, gemm.stderr);
+  const listed = JSON.parse(gemm.stdout);
+  assert.deepEqual(
+    (listed.cases as Array<{ params: Record<string, unknown> }>).map((c) => `${c.params['op']} ${c.params['batch']}`),
+    ['absorb-q 1', 'up-project 1'],
+    "absorb-q keeps its own batch, never the expert ops' 2",
+  );
+  assert.deepEqual(listed.suites[0].axes.batch, [1, 1]);
+  const clash = await cli(['list', 'gemm', '-a', 'op=absorb-q,up-project', '-a', 'rows=1,16,32']);
+  assert.equal(clash.code, 2);
+  assert.match(
+    clash.stderr,
+    /^Error: zipped axes of suite gemm overridden together must have equal lengths \(or one value\), got op: 2, rows: 3\n?$/,
+  );
+});
+
 test('run calibration writes a results file the tool reads back, with ceilings and statistics', async () => {
   const out = join(dir, 'calibration.json');
   const { code, stdout, stderr } = await cli(['run', 'calibration', ...FAST_RUN, '--out', out, '--json']);
