@@ -9,6 +9,7 @@ import {
   type Tolerance,
   type Work,
 } from '../core/numbers.js';
+import type { GemmProblem } from './gemm/problem.js';
 import type { TunableSlot } from './tunable.js';
 
 export {
@@ -176,6 +177,8 @@ export interface KernelCase {
   stepTiming?: 'wall';
   /** The plan choices a tuner may change, each with the plan it runs and its legal alternatives. */
   tunables?: TunableSlot[];
+  /** A case that is one GEMM: the GEMM as data (buffers and row addressing), for a peer's MatMul of the same operands. */
+  gemm?: GemmProblem;
 }
 
 /** One dispatch of a host tail: a template index and its workgroups. */

@@ -20,7 +20,7 @@ export function poolPeerVisit(pooled: PeerOk, visit: PeerOk): PeerOk {
       : (pooled.kernels.beyond ?? visit.kernels.beyond);
   return {
     ...pooled,
-    kernels: { attention: pooledSeries(pooled.kernels.attention, visit.kernels.attention), beyond, programs: visit.kernels.programs },
+    kernels: { operator: pooledSeries(pooled.kernels.operator, visit.kernels.operator), beyond, programs: visit.kernels.programs },
     wall: { run, overhead, netMedianMs: run.stats.median - overhead.stats.median },
     visits: pooled.visits + visit.visits,
     visitMedians: [...pooled.visitMedians, ...visit.visitMedians],

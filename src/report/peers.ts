@@ -8,7 +8,7 @@ import { left, right, type Cell, type TableModel } from './table-model.js';
 
 /**
  * Peers (`run --peer`): each timed case beside another runtime's operator on the same adapter and inputs.
- * The ratio is the peer's attention-kernel median (its own GPU timestamps) over the case's median GPU time per
+ * The ratio is the peer's operator-kernel median (its own GPU timestamps) over the case's median GPU time per
  * repeat: above 1, mla-bench is faster. A peer that failed numerics shows as failing, with no time.
  */
 
@@ -29,10 +29,10 @@ export function peerRows(cases: readonly Measurement[], peer: string): PeerRow[]
   });
 }
 
-/** Peer attention-kernel median / mla-bench median, where both exist. */
+/** Peer operator-kernel median / mla-bench median, where both exist. */
 export function peerRatio(measurement: OkMeasurement, entry: PeerResult): number | null {
   if (entry.status !== 'ok' || measurement.timing.gpu.median <= 0) return null;
-  return entry.kernels.attention.stats.median / measurement.timing.gpu.median;
+  return entry.kernels.operator.stats.median / measurement.timing.gpu.median;
 }
 
 function worstError(entry: Extract<PeerResult, { numerics: unknown }>): string {
@@ -57,7 +57,7 @@ function peerCells(row: PeerRow, split: AxisSplit): Cell[] {
       return [
         ...label,
         ours,
-        { kind: 'caveat', text: formatDuration(entry.kernels.attention.stats.median), note: `${entry.operator}: ${programs}` },
+        { kind: 'caveat', text: formatDuration(entry.kernels.operator.stats.median), note: `${entry.operator}: ${programs}` },
         entry.kernels.beyond ? formatDuration(entry.kernels.beyond.stats.median) : '-',
         formatDuration(entry.wall.netMedianMs),
         ratio === null ? '-' : { kind: 'signal', text: `${ratio.toFixed(2)}x`, tone: ratio >= 1 ? 'good' : 'bad' },
@@ -90,10 +90,10 @@ const PEER_COLUMNS = [
   left('peer check'),
 ];
 const PEER_NOTE =
-  "peer kernels: the peer's attention kernels (its own GPU timestamps); peer other: its kernels beyond attention (e.g. a cache copy); peer wall: wall time per run less an identity model's; peer/ours: peer kernels / mla-bench median (above 1, mla-bench is faster); peer check: its output against the case's float64 reference (norm-wise error)";
+  "peer kernels: the peer operator's own kernels (attention, MatMul; its own GPU timestamps); peer other: its kernels beyond them (e.g. a cache copy); peer wall: wall time per run less an identity model's; peer/ours: peer kernels / mla-bench median (above 1, mla-bench is faster); peer check: its output against the case's float64 reference (norm-wise error)";
 
 /**
- * One table per peer and suite: mla-bench median, the peer's kernel / beyond-attention / wall medians, the ratio,
+ * One table per peer and suite: mla-bench median, the peer's kernel / beyond-operator / wall medians, the ratio,
  * numerics; the axes that vary across the suite's cases as columns, the constant ones in the title.
  */
 export function peerTables(cases: readonly Measurement[]): TableModel[] {
@@ -148,7 +148,7 @@ export function peerRatioCharts(d: DeviceResults): ChartSpec[] {
             labels: rows.map((r) => r.label),
             datasets: [
               {
-                label: `${peer} attention kernels / mla-bench median`,
+                label: `${peer} operator kernels / mla-bench median`,
                 data: rows.map((r) => r.ratio),
                 backgroundColor: rows.map((r) => (r.ratio >= 1 ? '#2ca02c' : '#d62728')),
               },
@@ -210,7 +210,7 @@ export function peerComparisonTable(pairs: readonly PeerRatioPair[]): TableModel
   if (pairs.length === 0) return null;
   const cell = (r: number | null): string => (r === null ? '-' : `${r.toFixed(2)}x`);
   return {
-    title: 'Peers: peer attention kernels / mla-bench median (above 1, mla-bench is faster)',
+    title: 'Peers: peer operator kernels / mla-bench median (above 1, mla-bench is faster)',
     columns: [left('case'), left('peer'), right('base'), right('candidate')],
     rows: pairs.map((p) => [p.key, p.peer, cell(p.base), cell(p.candidate)]),
   };

@@ -115,8 +115,31 @@ const V4_TO_V5: MigrationStep = {
   },
 };
 
+/**
+ * Version 6 named a peer's own kernels for any operator (MatMul joined the attention operators):
+ * - peers[].kernels.attention became kernels.operator, and a program's role 'attention' became 'operator'.
+ */
+const V5_TO_V6: MigrationStep = {
+  from: 5,
+  header: (header) => header,
+  measurement(measurement) {
+    const { peers } = measurement;
+    if (!Array.isArray(peers)) return measurement;
+    return { ...measurement, peers: peers.map(peerWithOperatorKernels) };
+  },
+};
+
+function peerWithOperatorKernels(peer: unknown): unknown {
+  if (!isObject(peer) || !isObject(peer['kernels']) || !('attention' in peer['kernels'])) return peer;
+  const { attention, programs, ...rest } = peer['kernels'];
+  const renamed = Array.isArray(programs)
+    ? programs.map((p: unknown) => (isObject(p) && p['role'] === 'attention' ? { ...p, role: 'operator' } : p))
+    : programs;
+  return { ...peer, kernels: { operator: attention, ...rest, programs: renamed } };
+}
+
 /** Every step, in version order: STEPS[i] reads version i + 1 (a test reads a version-1 file back as the current one). */
-const STEPS: readonly MigrationStep[] = [V1_TO_V2, V2_TO_V3, V3_TO_V4, V4_TO_V5];
+const STEPS: readonly MigrationStep[] = [V1_TO_V2, V2_TO_V3, V3_TO_V4, V4_TO_V5, V5_TO_V6];
 
 /** Why a file cannot be read, or null when its version is one this mla-bench reads (or for the schema check to judge). */
 export function unreadableVersion(header: unknown): string | null {

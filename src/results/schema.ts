@@ -3,7 +3,7 @@ import { BACKENDS, POWER_PREFERENCES } from '../core/gpu-options.js';
 
 export const RESULTS_SCHEMA_ID = 'mla-bench/results';
 /** Files of older versions are brought to this one as they are read (migrate.ts): one step per version. */
-export const RESULTS_SCHEMA_VERSION = 5;
+export const RESULTS_SCHEMA_VERSION = 6;
 
 const finite = z.number();
 /** NaN and Infinity do not survive JSON: numerics keep them as text. */
@@ -145,8 +145,8 @@ export const TransfersSchema = z.object({
 /** A series of a peer's samples (milliseconds) and its statistics. */
 export const PeerSeriesSchema = z.object({ stats: StatisticsSchema, samplesMs: z.array(finite) });
 
-/** One program a peer dispatched per run, from its own GPU timestamps: attention proper, or work beyond it. */
-export const PeerKernelSchema = z.object({ program: z.string(), role: z.enum(['attention', 'beyond']), stats: StatisticsSchema });
+/** One program a peer dispatched per run, from its own GPU timestamps: the operator's own work, or work beyond it. */
+export const PeerKernelSchema = z.object({ program: z.string(), role: z.enum(['operator', 'beyond']), stats: StatisticsSchema });
 
 /**
  * Another runtime's take on a case (`run --peer`): a one-node model at the same shape and dtype on the same
@@ -163,8 +163,8 @@ export const PeerResultSchema = z.discriminatedUnion('status', [
     /** How the peer's adapter was tied to the case's (e.g. lavapipe only, through VK_ICD_FILENAMES). */
     adapter: z.string(),
     numerics: NumericsSchema,
-    /** Per run, from the peer's own per-kernel GPU timestamps: the attention kernels, the rest (null: none). */
-    kernels: z.object({ attention: PeerSeriesSchema, beyond: PeerSeriesSchema.nullable(), programs: z.array(PeerKernelSchema) }),
+    /** Per run, from the peer's own per-kernel GPU timestamps: the operator's kernels (attention, MatMul), the rest (null: none). */
+    kernels: z.object({ operator: PeerSeriesSchema, beyond: PeerSeriesSchema.nullable(), programs: z.array(PeerKernelSchema) }),
     /** Host wall time per run(), and per run() of an identity model with the same output (the overhead). */
     wall: z.object({ run: PeerSeriesSchema, overhead: PeerSeriesSchema, netMedianMs: finite }),
     visits: z.number().int().positive(),

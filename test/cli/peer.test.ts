@@ -87,7 +87,7 @@ test(
       );
       assert.equal(entry.visits, 2, 'timed in both visits of the case');
       assert.equal(entry.visitMedians.length, 2);
-      assert.ok(entry.kernels.attention.stats.median > 0 && entry.kernels.programs.length >= 2, 'its own per-kernel GPU times');
+      assert.ok(entry.kernels.operator.stats.median > 0 && entry.kernels.programs.length >= 2, 'its own per-kernel GPU times');
       assert.ok(
         entry.kernels.programs.some((p) => p.program === 'CopyKVCache' && p.role === 'beyond'),
         'the cache copy apart from attention',

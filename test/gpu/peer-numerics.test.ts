@@ -1,7 +1,9 @@
 import assert from 'node:assert/strict';
 import { after, test } from 'node:test';
 import { attentionFamily } from '../../src/kernels/attention.js';
+import { gemmFamily } from '../../src/kernels/gemm.js';
 import type { KernelCase } from '../../src/kernels/spec.js';
+import { gemmView } from '../../src/peer/gemm-view.js';
 import { OnnxRuntimePeer } from '../../src/peer/onnxruntime/peer.js';
 import { visitPeers } from '../../src/peer/visit.js';
 import { peerTables } from '../../src/report/peers.js';
@@ -63,3 +65,37 @@ test('a peer whose output is off by a few tolerances is reported as failing nume
   assert.match(table, /FAILS NUMERICS/);
   assert.doesNotMatch(table, /\d\.\d\dx/);
 });
+
+test(
+  'GEMM cases run as one MatMul on the same operands, checked against the case reference, in every layout',
+  { timeout: 300_000 },
+  async () => {
+    const context = await testGpu();
+    const peer = await OnnxRuntimePeer.open();
+    const cases: Record<string, string | number>[] = [
+      // Plain batch-major operands, one B per batch entry.
+      { op: 'custom', model: 'none', rows: 5, n: 12, k: 20, batch: 2, dtype: 'f32' },
+      // A shared by every head (the latent cache) and read at a row stride past k.
+      { op: 'up-project', model: 'deepseek-v2-lite', rows: 3, dtype: 'f32' },
+      // Row-major [token][head] A and C, C's rows wider than n (the rope part is another tensor's gap).
+      { op: 'absorb-q', model: 'deepseek-v2-lite', rows: 2, dtype: 'f32' },
+      { op: 'custom', model: 'none', rows: 4, n: 16, k: 8, batch: 1, dtype: 'f16' },
+    ];
+    for (const params of cases) {
+      const kernelCase = await buildCase(gemmFamily, { ...params, tiling: 'rows', kernel: 'auto' });
+      const view = gemmView(kernelCase);
+      assert.ok(view.kind === 'view', JSON.stringify(view));
+      const measurement = { ...okFixture('gemm/peer', [1, 1.1, 0.9]), suite: 'gemm', family: 'gemm', params };
+      const visited = await visitPeers([peer], measurement, kernelCase, RULE, 1, context.adapter);
+      const entry = visited.status === 'ok' ? visited.peers?.[0] : undefined;
+      assert.ok(entry?.status === 'ok', `${params.op}: ${JSON.stringify(entry)}`);
+      assert.equal(entry.operator, 'MatMul');
+      assert.ok(entry.numerics.passed && entry.numerics.checks[0]?.checked === kernelCase.checks[0]?.expected().length, 'every element');
+      assert.ok(entry.kernels.operator.stats.median > 0 && entry.kernels.programs.some((p) => p.role === 'operator'));
+      // The same output moved by a few tolerances must fail: the check reads the peer's output, not the case's.
+      const failing = await visitPeers([peer], measurement, shifted(kernelCase, 3), RULE, 1, context.adapter);
+      const bad = failing.status === 'ok' ? failing.peers?.[0] : undefined;
+      assert.equal(bad?.status, 'numerics-failed', `${params.op}: ${JSON.stringify(bad)}`);
+    }
+  },
+);

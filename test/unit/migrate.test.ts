@@ -6,6 +6,7 @@ import { test } from 'node:test';
 import { UserError } from '../../src/errors.js';
 import { RESULTS_SCHEMA_VERSION, type Measurement } from '../../src/results/schema.js';
 import { readJournal, readResultFile } from '../../src/results/store.js';
+import { summarize } from '../../src/measure/statistics.js';
 
 /** A version-1 file from before visits, the host thread's nice value, the norm-wise error and in-pipeline stages. */
 const V1_PATH = new URL('../fixtures/results-v1.json', import.meta.url).pathname;
@@ -172,4 +173,46 @@ test('v4 -> v5: cases of tunable families that ran get their defaults, unrecorde
     results.cases.some((c) => 'kernelConfig' in c),
     'the fixture has a tunable case',
   );
+});
+
+test("v5 -> v6: a peer's attention kernels read back as the operator's, roles renamed, nothing else changed", () => {
+  const current = readResultFile(V1_PATH) as unknown as Json & { cases: Array<Record<string, unknown>> };
+  const series = { stats: summarize([2, 3]), samplesMs: [2, 3] };
+  const v5Peer = {
+    peer: 'onnxruntime',
+    version: '1.31.1',
+    operator: 'com.microsoft.GroupQueryAttention',
+    status: 'ok',
+    adapter: 'lavapipe only',
+    numerics: { passed: true, checks: [] },
+    kernels: {
+      attention: series,
+      beyond: null,
+      programs: [
+        { program: 'FlashAttentionDecodeQKV', role: 'attention', stats: series.stats },
+        { program: 'CopyKVCache', role: 'beyond', stats: series.stats },
+      ],
+    },
+    wall: { run: series, overhead: series, netMedianMs: 0 },
+    visits: 1,
+    visitMedians: [{ kernelMs: 2.5, wallMs: 0 }],
+  };
+  const unsupported = { peer: 'onnxruntime', version: '1.31.1', status: 'unsupported', reason: 'no ORT operator' };
+  const v5 = {
+    ...current,
+    schemaVersion: 5,
+    cases: current.cases.map((c, i) => (c['status'] === 'ok' ? { ...c, peers: [i % 2 ? unsupported : v5Peer] } : c)),
+  };
+  const read = readResultFile(temporary('v5-peers.json', JSON.stringify(v5)));
+  assert.equal(read.schemaVersion, RESULTS_SCHEMA_VERSION);
+  const entries = read.cases.flatMap((c) => (c.status === 'ok' ? (c.peers ?? []) : []));
+  const ok = entries.find((p) => p.status === 'ok');
+  assert.ok(ok?.status === 'ok');
+  assert.deepEqual(ok.kernels.operator, series);
+  assert.deepEqual(
+    ok.kernels.programs.map((p) => p.role),
+    ['operator', 'beyond'],
+  );
+  assert.ok(!('attention' in ok.kernels));
+  assert.ok(entries.some((p) => p.status === 'unsupported'));
 });

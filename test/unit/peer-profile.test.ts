@@ -34,11 +34,11 @@ test("ORT profile: the WebGPU EP's kernel events (category Api), split into runs
   assert.equal(events.length, 6);
   const series = kernelSeries(splitRuns(events, 2));
   assert.deepEqual(series.programs, ['CopyKVCache', 'FlashAttentionDecodeQKV', 'FlashAttentionDecodeVxReduce']);
-  assert.deepEqual(series.attentionMs, [2.3, 2.45]);
+  assert.deepEqual(series.operatorMs, [2.3, 2.45]);
   assert.deepEqual(series.beyondMs, [0.1, 0.12]);
   assert.deepEqual(series.perKernelMs[1], [2, 2.2]);
   assert.equal(kernelRole('TransferBSDToBNSH'), 'beyond');
-  assert.equal(kernelRole('FlashAttention'), 'attention');
+  assert.equal(kernelRole('FlashAttention'), 'operator');
 });
 
 test('ORT profile: runs that do not split evenly, or dispatch different programs, are an error, never a time', () => {
@@ -64,7 +64,7 @@ function okEntry(kernelMs: number[], wallMs: number[]): PeerOk {
     status: 'ok',
     adapter: 'lavapipe only',
     numerics: { passed: true, checks: [] },
-    kernels: { attention: s(kernelMs), beyond: null, programs: [] },
+    kernels: { operator: s(kernelMs), beyond: null, programs: [] },
     wall: { run: s(wallMs), overhead: s([0.1, 0.1]), netMedianMs: summarize(wallMs).median - 0.1 },
     visits: 1,
     visitMedians: [{ kernelMs: summarize(kernelMs).median, wallMs: summarize(wallMs).median - 0.1 }],
@@ -75,7 +75,7 @@ test('peer visits pool like the case: samples concatenated, visit medians kept; 
   const pooled = nextPeerEntry(okEntry([1, 1.2], [2, 2]), okEntry([3, 3.2], [4, 4]));
   assert.ok(pooled.status === 'ok');
   assert.equal(pooled.visits, 2);
-  assert.deepEqual(pooled.kernels.attention.samplesMs, [1, 1.2, 3, 3.2]);
+  assert.deepEqual(pooled.kernels.operator.samplesMs, [1, 1.2, 3, 3.2]);
   assert.deepEqual(
     pooled.visitMedians.map((v) => v.kernelMs),
     [1.1, 3.1],

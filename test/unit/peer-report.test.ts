@@ -17,10 +17,10 @@ const okPeer: PeerResult = {
   adapter: 'lavapipe only',
   numerics: { passed: true, checks: [] },
   kernels: {
-    attention: s([3, 3, 3]),
+    operator: s([3, 3, 3]),
     beyond: s([0.5, 0.5]),
     programs: [
-      { program: 'FlashAttentionDecodeQKV', role: 'attention', stats: summarize([2.5]) },
+      { program: 'FlashAttentionDecodeQKV', role: 'operator', stats: summarize([2.5]) },
       { program: 'CopyKVCache', role: 'beyond', stats: summarize([0.5]) },
     ],
   },

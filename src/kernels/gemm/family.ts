@@ -189,6 +189,7 @@ export function gemmCase(spec: GemmCaseSpec, context: BuildContext): BuildResult
     checks: [check],
     facts: { plan: describePlan(plan), m, n, k, batch, intensity: work.flops / (work.bytesRead + work.bytesWritten) },
     tunables: [gemmSlot(GEMM_SLOT, problem, context, spec.tiling, slotKinds(problem, spec), choice)],
+    gemm: problem,
   };
   return { kind: 'case', kernelCase };
 }

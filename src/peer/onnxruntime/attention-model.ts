@@ -1,6 +1,7 @@
 import { f32ArrayToF16Bits } from '../../util/f16.js';
 import type { AttentionView } from '../attention-view.js';
 import type { OnnxAttribute, OnnxGraph, OnnxInitializer, OnnxNode } from '../onnx/model.js';
+import { identityGraph, type ModelResult } from './peer-model.js';
 
 /**
  * One-node ONNX models of an attention case for ONNX Runtime's contrib operators (com.microsoft):
@@ -14,19 +15,6 @@ import type { OnnxAttribute, OnnxGraph, OnnxInitializer, OnnxNode } from '../onn
  */
 
 export type AttentionOperator = 'MultiHeadAttention' | 'GroupQueryAttention';
-
-export interface PeerModel {
-  operator: AttentionOperator;
-  graph: OnnxGraph;
-  /** The attention output, [batch, q_len, n_q * d_v], compared with the case's reference. */
-  output: string;
-  /** Outputs the operator must produce but nobody reads (GQA's present K/V): kept on the GPU, disposed per run. */
-  gpuOutputs: string[];
-  /** Same output shape and type, one Identity node: what a run() costs around the kernels (wall overhead). */
-  identity: OnnxGraph;
-}
-
-export type ModelResult = { kind: 'model'; model: PeerModel } | { kind: 'unsupported'; reason: string };
 
 /** MultiHeadAttention's WebGPU kernel refuses unidirectional=1: causality comes as an additive bias of at most this size. */
 const MAX_CAUSAL_BIAS_BYTES = 64 * 2 ** 20;
@@ -138,12 +126,8 @@ export function attentionModel(view: AttentionView): ModelResult {
     outputs: [{ name: 'output', type, dims: outputDims }, ...gpuOutputs.map((name) => ({ name, type, dims: presentDims }))],
     initializers,
   };
-  const identity: OnnxGraph = {
-    name: 'identity',
-    nodes: [{ name: 'identity', opType: 'Identity', domain: '', inputs: ['x'], outputs: ['output'] }],
-    inputs: [],
-    outputs: [{ name: 'output', type, dims: outputDims }],
-    initializers: [floatTensor(view, 'x', outputDims, new Float32Array(B * S * nQ * dV))],
+  return {
+    kind: 'model',
+    model: { operator: `com.microsoft.${operator}`, graph, output: 'output', gpuOutputs, identity: identityGraph(type, outputDims) },
   };
-  return { kind: 'model', model: { operator, graph, output: 'output', gpuOutputs, identity } };
 }

@@ -2,11 +2,13 @@ import type { PeerCase } from '../types.js';
 
 /**
  * Which cases ONNX Runtime has an operator for, and why not where it has none. Attention cases map to
- * com.microsoft.MultiHeadAttention (MHA) and GroupQueryAttention (GQA, MQA); the rest is said per family.
+ * com.microsoft.MultiHeadAttention (MHA) and GroupQueryAttention (GQA, MQA), GEMM cases to MatMul; the rest is said
+ * per family.
  */
 export function unsupportedReason(input: Pick<PeerCase, 'family' | 'params'>): string | null {
   switch (input.family) {
     case 'attention':
+    case 'gemm':
       return null;
     case 'mla': {
       const form = input.params['form'];

@@ -6,14 +6,13 @@ import { summarize } from '../../measure/statistics.js';
 import { shouldStop, type StoppingRule } from '../../measure/stopping.js';
 import type { PeerResult } from '../../results/schema.js';
 import { fromF16Array } from '../../util/f16.js';
-import { attentionView } from '../attention-view.js';
 import { checkPeerOutput } from '../check.js';
 import { encodeModel, type OnnxGraph } from '../onnx/model.js';
 import type { Peer, PeerCase } from '../types.js';
 import { loadOnnxRuntime, type OrtApi, type OrtSession, type OrtSessionOptions } from './api.js';
-import { attentionModel, type PeerModel } from './attention-model.js';
+import { caseModel } from './case-model.js';
+import type { PeerModel } from './peer-model.js';
 import { kernelEvents, kernelRole, kernelSeries, splitRuns, type KernelSeries } from './profile.js';
-import { unsupportedReason } from './coverage.js';
 import { pinPeerAdapter } from './adapter.js';
 
 /** Runs before sampling: the first compiles ORT's pipelines (seconds on lavapipe), the second settles them. */
@@ -135,18 +134,14 @@ export class OnnxRuntimePeer implements Peer {
   async visit(input: PeerCase, options: { check: boolean }): Promise<PeerResult> {
     const base = { peer: this.name, version: this.version };
     const adapter = (this.adapterNote ??= pinPeerAdapter(input.adapter));
-    const unsupported = unsupportedReason(input);
-    if (unsupported) return { ...base, status: 'unsupported', reason: unsupported };
-    const view = attentionView(input.kernelCase);
-    if (view.kind === 'unsupported') return { ...base, status: 'unsupported', reason: view.reason };
-    const built = attentionModel(view.view);
+    const built = caseModel(input);
     if (built.kind === 'unsupported') return { ...base, status: 'unsupported', reason: built.reason };
-    const model = built.model;
-    const operator = `com.microsoft.${model.operator}`;
+    const { model, check: reference, asChecked } = built.caseModel;
+    const operator = model.operator;
     try {
       let numerics = { passed: true, checks: [] as ReturnType<typeof checkPeerOutput>[] };
       if (options.check) {
-        const check = checkPeerOutput(view.view.check, await outputValues(this.ort, model));
+        const check = checkPeerOutput(reference, asChecked(await outputValues(this.ort, model)));
         numerics = { passed: check.passed, checks: [check] };
         if (!check.passed) return { ...base, operator, status: 'numerics-failed', adapter, numerics };
       }
@@ -154,7 +149,7 @@ export class OnnxRuntimePeer implements Peer {
       const kernels = await timeKernels(this.ort, model, Math.min(MAX_PROFILED_RUNS, Math.max(input.rule.minSamples, wall.runMs.length)));
       const run = series(wall.runMs);
       const overhead = series(wall.overheadMs);
-      const attention = series(kernels.attentionMs);
+      const operatorSeries = series(kernels.operatorMs);
       const hasBeyond = kernels.programs.some((program) => kernelRole(program) === 'beyond');
       return {
         ...base,
@@ -163,7 +158,7 @@ export class OnnxRuntimePeer implements Peer {
         adapter,
         numerics,
         kernels: {
-          attention,
+          operator: operatorSeries,
           beyond: hasBeyond ? series(kernels.beyondMs) : null,
           programs: kernels.programs.map((program, i) => ({
             program,
@@ -173,7 +168,7 @@ export class OnnxRuntimePeer implements Peer {
         },
         wall: { run, overhead, netMedianMs: run.stats.median - overhead.stats.median },
         visits: 1,
-        visitMedians: [{ kernelMs: attention.stats.median, wallMs: run.stats.median - overhead.stats.median }],
+        visitMedians: [{ kernelMs: operatorSeries.stats.median, wallMs: run.stats.median - overhead.stats.median }],
       };
     } catch (error) {
       return { ...base, operator, status: 'error', message: oneLine(error) };

@@ -4,17 +4,17 @@
  * and adds one event per program, category "Api", named "<node>&<op>&<program>", duration in microseconds.
  */
 
-/** A kernel's part in a peer step: the attention itself, or work around it (cache copies, layout transposes). */
-export type KernelRole = 'attention' | 'beyond';
+/** A kernel's part in a peer step: the operator's own work (attention, the MatMul), or work around it (cache copies, layout transposes). */
+export type KernelRole = 'operator' | 'beyond';
 
 /**
- * Programs that are not attention proper: CopyKVCache copies past K/V (and the new tokens) into the present
+ * Programs that are not the operator's own work: CopyKVCache copies past K/V (and the new tokens) into the present
  * cache the attention kernels read; TransferBSDToBNSH / SplitPackedQKV / Transpose move layouts.
  */
-const BEYOND_ATTENTION = /^(CopyKVCache|TransferBSDToBNSH|SplitPackedQKV|Transpose|Concat)/;
+const BEYOND_OPERATOR = /^(CopyKVCache|TransferBSDToBNSH|SplitPackedQKV|Transpose|Concat)/;
 
 export function kernelRole(program: string): KernelRole {
-  return BEYOND_ATTENTION.test(program) ? 'beyond' : 'attention';
+  return BEYOND_OPERATOR.test(program) ? 'beyond' : 'operator';
 }
 
 export interface KernelEvent {
@@ -62,8 +62,8 @@ export function splitRuns(events: readonly KernelEvent[], runs: number): KernelR
 export interface KernelSeries {
   /** Program names of one run, in dispatch order (a program dispatched twice appears twice). */
   programs: string[];
-  /** Per run: the summed durations of the attention kernels, and of the rest. */
-  attentionMs: number[];
+  /** Per run: the summed durations of the operator's own kernels, and of the rest. */
+  operatorMs: number[];
   beyondMs: number[];
   /** Per program slot (index into programs): its duration in each run. */
   perKernelMs: number[][];
@@ -75,7 +75,7 @@ export function kernelSeries(runs: readonly KernelRun[]): KernelSeries {
     run.reduce((s, e) => (kernelRole(e.program) === role ? s + e.durationMs : s), 0);
   return {
     programs,
-    attentionMs: runs.map((run) => sum(run, 'attention')),
+    operatorMs: runs.map((run) => sum(run, 'operator')),
     beyondMs: runs.map((run) => sum(run, 'beyond')),
     perKernelMs: programs.map((_, i) => runs.map((run) => (run[i] as KernelEvent).durationMs)),
   };
