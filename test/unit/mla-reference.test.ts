@@ -1,6 +1,6 @@
 import assert from 'node:assert/strict';
 import { test } from 'node:test';
-import { kvElementsFormula, MLA_PRESETS } from '../../src/kernels/mla.js';
+import { kvElementsFormula, lengthRuns, MLA_PRESETS } from '../../src/kernels/mla.js';
 import {
   appendToCache,
   applyRope,
@@ -170,4 +170,14 @@ test('ragged RoPE: one table row per (sequence, new token) at position kvLens[b]
     assert.deepEqual([...table.subarray(b * 8, b * 8 + 8)], [...alone], `sequence ${b}`);
   }
   assert.deepEqual([...ropeTable({ qLen: 2, context: 9, ropeTheta: ROPE_THETA }, 4)], [...table.subarray(0, 8)]);
+});
+
+test('lengthRuns: consecutive equal lengths share a run, zero-length sequences are left out, starts are packed', () => {
+  assert.deepEqual(lengthRuns([5, 5, 5]), [{ seq: 0, count: 3, len: 5, start: 0 }]);
+  assert.deepEqual(lengthRuns([5, 5, 0, 3, 3, 5]), [
+    { seq: 0, count: 2, len: 5, start: 0 },
+    { seq: 3, count: 2, len: 3, start: 10 },
+    { seq: 5, count: 1, len: 5, start: 16 },
+  ]);
+  assert.deepEqual(lengthRuns([0, 0]), []);
 });
