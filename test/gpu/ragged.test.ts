@@ -1,7 +1,7 @@
 import { subgroupFacts } from '../../src/gpu/device.js';
 import assert from 'node:assert/strict';
 import { after, test } from 'node:test';
-import { raggedLengths, type AttentionTiling } from '../../src/kernels/attention.js';
+import { attentionCase, raggedLengths, type AttentionShape, type AttentionTiling } from '../../src/kernels/attention.js';
 import type { BuildContext } from '../../src/kernels/family.js';
 import { mlaCase, mlaFamily, MLA_FORMS, type MlaForm, type MlaSpec } from '../../src/kernels/mla.js';
 import type { Dtype, KernelCase } from '../../src/kernels/spec.js';
@@ -158,6 +158,27 @@ test('the absorbed FLOP and byte facts count the cached tokens of a ragged batch
   assert.equal(facts['flashMlaFlops'], 2 * 86 * DIMS.heads * (ROW + DIMS.dLatent));
   assert.equal(facts['kvBytesPerToken'], ROW * 2);
 });
+
+// Attention decode with sequences that hold no cached token (a padding slot in the batch): zeros, never NaN, on the
+// contiguous layout (the paged one is in attention.test.ts), with several KV splits so the reduce merges empty ones.
+for (const tiling of ['rows', 'workgroup'] as const) {
+  for (const dtype of ['f32', 'f16'] as const) {
+    test(`attention decode with zero-length sequences outputs zeros for them and passes elsewhere (${dtype}, ${tiling})`, async () => {
+      const shapes: AttentionShape[] = [
+        { batch: 4, nQ: 6, nKv: 2, dQk: 32, dV: 20, qLen: 1, kvLens: [0, 37, 0, 130], causal: true },
+        { batch: 3, nQ: 4, nKv: 1, dQk: 32, dV: 20, qLen: 2, kvLens: [19, 0, 64], causal: true },
+        { batch: 2, nQ: 3, nKv: 3, dQk: 32, dV: 20, qLen: 1, kvLens: [0, 0], causal: true },
+      ];
+      for (const shape of shapes) {
+        const built = attentionCase(shape, dtype, await context(), { phase: 'decode', tiling, splits: 3 });
+        assert.ok(built.kind === 'case', built.kind === 'skip' ? built.reason : '');
+        const { checks, outputs } = await runChecked(built.kernelCase);
+        assert.ok(checks[0]!.passed, `[${shape.kvLens}]: ${JSON.stringify(checks[0])}`);
+        assertZeroRows(outputs.get('out') as Float32Array, shape.kvLens, shape.qLen * shape.nQ * shape.dV, `[${shape.kvLens}]`);
+      }
+    });
+  }
+}
 
 test("naive MLA's up-project runs once per run of equal lengths (none for an empty sequence); an even batch keeps one", async () => {
   const upStages = (k: KernelCase): string[] => k.stages.filter((s) => s.phase === 'up-project').map((s) => s.name);
