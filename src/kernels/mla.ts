@@ -16,7 +16,7 @@ import {
   type MlaDims,
   type MlaProblem,
 } from '../reference/mla.js';
-import { attentionCore, type AttentionCore, type AttentionIo } from './attention-core.js';
+import { attentionCore, poolBuffer, type AttentionCore, type AttentionIo, type Paging } from './attention-core.js';
 import { subgroupRowsPlan, type AttentionStrategy, type SubgroupRowsPlan } from './attention-plans.js';
 import {
   ATTENTION_TILINGS,
@@ -30,7 +30,7 @@ import {
 import { CANARY, dtypeUnsupported, input, lazyInput, maxAbs, memo, SHORT_CANARY, storage } from './build.js';
 import type { BuildContext, BuildResult, KernelFamily, Skip } from './family.js';
 import { numberParam, optionalNumber, optionalString, stringParam } from './family.js';
-import { cacheBuffers, pagedLayout, sequenceBuffer, type CachePlan } from './kv-cache.js';
+import { cacheBuffers, pagedLayout, sequenceBuffer, type CachePlan, type PagedLayout } from './kv-cache.js';
 import { expandCache, generateInputs, latentSource, newRows, transposeBlocks, type MlaInputs } from './mla-inputs.js';
 import { StageList, type RowAddr, type Rows } from './mla-stages.js';
 import {
@@ -64,7 +64,8 @@ import {
  *     elements per token per layer (576 for DeepSeek-V2), read by the absorbed attend as both K (all 576)
  *     and V (the first 512).
  *   expanded (naive-expanded): K [batch][head][token][d_nope + d_r] and V [batch][head][token][d_v], the
- *     attention core's MHA layout: heads * (d_nope + d_r + d_v) elements per token (40960 for DeepSeek-V2).
+ *     attention core's MHA layout: heads * (d_nope + d_r + d_v) elements per token (40960 for DeepSeek-V2);
+ *     or, paged, the attention family's pages [head][page_size][dim], written through the block table.
  * Every sequence holds `context` tokens, the q_len new ones last; or, in a ragged batch (`kvLens`), its own number
  * (0: a padding slot, whose output is zeros), each layout then packed like the attention core's (sequence b from
  * token sum(kvLens[<b]), heads of the expanded cache kvLens[b] tokens apart) and the RoPE table per (sequence, new
@@ -128,7 +129,7 @@ export interface MlaSpec {
   layer: MlaLayer;
   oProj: boolean;
   tiling: AttentionTiling;
-  /** Tokens per page of a paged latent cache (the absorbed form); 0 or absent: contiguous. */
+  /** Tokens per page of a paged cache (absorbed: the latent; naive-expanded: K and V); 0 or absent: contiguous. */
   pageSize?: number;
   /** Test hook: at most this many bytes per buffer of a paged cache. */
   maxPoolBytes?: number;
@@ -202,7 +203,8 @@ function mlaSkip(spec: MlaSpec, dtype: Dtype, context: BuildContext): string | n
   const { heads: H, dNope, dRope, dV, dLatent: dC } = dims;
   const storageOf = (name: string, length: number) => ({ name, usage: 'storage' as const, type: dtype, length, canary: CANARY });
   const paged = (spec.pageSize ?? 0) > 0;
-  if (paged && form !== 'absorbed') return `a paged cache is built for the absorbed form (page_size ${spec.pageSize}, form ${form})`;
+  if (paged && form === 'naive-latent')
+    return `a paged cache is built for the absorbed and naive-expanded forms (naive-latent decompresses into scratch; page_size ${spec.pageSize})`;
   if (paged && spec.layer === 'full') return 'a paged cache takes layer=attention (kv-append writes the contiguous layout)';
   if (isRagged(spec) && spec.layer === 'full') return 'a ragged batch takes layer=attention (kv-append writes equal-length sequences)';
   const lens = seqLengths(spec);
@@ -212,7 +214,7 @@ function mlaSkip(spec: MlaSpec, dtype: Dtype, context: BuildContext): string | n
   );
   // A paged latent cache spreads over as many buffers as it needs (its pool split decides whether it fits).
   const caches = paged ? [] : [storageOf('latent', cached * (dC + dRope))];
-  if (form !== 'absorbed') caches.push(storageOf('k', cached * H * (dNope + dRope)), storageOf('v', cached * H * dV));
+  if (form !== 'absorbed' && !paged) caches.push(storageOf('k', cached * H * (dNope + dRope)), storageOf('v', cached * H * dV));
   const tooBig = buffersMisfit(caches, context.limits);
   if (tooBig) return tooBig;
   // The expanded cache is decompressed on the host (as a serving stack would have written it): past the budget
@@ -369,79 +371,157 @@ export function lengthRuns(kvLens: readonly number[]): LengthRun[] {
   return runs;
 }
 
-/**
- * Naive MLA's up-projection of one run of equal-length sequences: `m` latent rows from `src` into the K/V slots of
- * `tokens` tokens from token `first` of each sequence (packed layout: the run's heads `len` tokens apart).
- */
-interface UpProjection {
-  run: LengthRun;
-  m: number;
-  src: Rows;
-  tokens: number;
-  first: number;
-}
-
-/** naive-latent: the latent cache is the input; the whole K/V is decompressed into scratch every step. */
-function latentKv(b: MlaBuild): UpProjection[] {
-  const { spec, dtype, row, qW, kvLens } = b;
-  const cached = Math.max(
+/** Tokens a cache holds (at least 1, so that a batch of empty sequences still declares its buffers). */
+function cachedTokens(kvLens: readonly number[]): number {
+  return Math.max(
     1,
     kvLens.reduce((a, n) => a + n, 0),
   );
+}
+
+/**
+ * One GEMM set of naive MLA's up-projection: `m` latent rows from `src` into the K and V buffers `k`, `v`, addressed
+ * by `dst(width)` for rows of `width` elements, z the head.
+ */
+interface UpProjection {
+  m: number;
+  src: Rows;
+  k: string;
+  v: string;
+  dst: (width: number) => RowAddr;
+}
+
+/** Naive MLA's K/V: the up-projections into them, and the paging the attend reads them through, or why none fits. */
+type NaiveKv = { ups: UpProjection[]; paging?: Paging } | string;
+
+/** Into the packed layout: `tokens` tokens from token `first` of each sequence of a run (its heads `len` tokens apart). */
+function packedDst(run: LengthRun, H: number, tokens: number, first: number): (width: number) => RowAddr {
+  return (width) => ({
+    ...{ off: (run.start * H + first) * width, zs: run.len * width },
+    ...{ row: width, outer: H * run.len * width, seg: tokens },
+  });
+}
+
+/** naive-latent: the latent cache is the input; the whole K/V is decompressed into scratch every step. */
+function latentKv(b: MlaBuild): NaiveKv {
+  const { spec, dtype, row, qW, kvLens } = b;
+  const cached = cachedTokens(kvLens);
   b.buffers.push(lazyInput('latent', 'kv-cache', dtype, cached * row, () => latentCache(b), CANARY));
   b.act('k', cached * spec.dims.heads * qW, undefined, 'scratch');
   b.act('v', cached * spec.dims.heads * spec.dims.dV, undefined, 'scratch');
-  return lengthRuns(kvLens).map((run) => ({
-    ...{ run, m: run.count * run.len, tokens: run.len, first: 0 },
+  const ups = lengthRuns(kvLens).map((run): UpProjection => ({
+    ...{ m: run.count * run.len, k: 'k', v: 'v', dst: packedDst(run, spec.dims.heads, run.len, 0) },
     src: ['latent', { ...(run.start > 0 ? { off: run.start * row } : {}), row, outer: run.len * row, seg: run.len }],
   }));
+  return { ups };
 }
 
 /** naive-expanded: the expanded K/V cache is the input; only the new tokens' latent rows are decompressed into it. */
-function expandedKv(b: MlaBuild): UpProjection[] {
+function expandedKv(b: MlaBuild): NaiveKv {
   const { spec, dtype, T, row, kvLens } = b;
+  if (spec.pageSize) return pagedExpandedKv(b);
   const { heads: H, dNope, dRope, dV } = spec.dims;
-  const tokens =
-    Math.max(
-      1,
-      kvLens.reduce((a, n) => a + n, 0),
-    ) * H;
+  const tokens = cachedTokens(kvLens) * H;
   const expanded = memo(() => expandCache(spec, b.inputs(), dtype));
   b.buffers.push(lazyInput('k', 'kv-cache', dtype, tokens * (dNope + dRope), () => expanded().k, CANARY));
   b.buffers.push(lazyInput('v', 'kv-cache', dtype, tokens * dV, () => expanded().v, CANARY));
   b.act('latent_new', T * row, spec.layer === 'full' ? undefined : () => newRows(spec, b.inputs().latent));
   const S = spec.qLen;
-  return lengthRuns(kvLens).map((run) => ({
-    ...{ run, m: run.count * S, tokens: S, first: run.len - S },
+  const ups = lengthRuns(kvLens).map((run): UpProjection => ({
+    ...{ m: run.count * S, k: 'k', v: 'v', dst: packedDst(run, H, S, run.len - S) },
     src: ['latent_new', { ...(run.seq > 0 ? { off: run.seq * S * row } : {}), row }],
   }));
+  return { ups };
 }
 
-/** The up-project stages of one run: k_nope and v through W_UK / W_UV, the shared k_rope broadcast to every head. */
+/**
+ * naive-expanded over a paged cache: K and V in pages [head][page_size][dim] (pools of their own, the block table in
+ * `seqs`, as the attention family's), the host-expanded tokens filled through the table; the up-projection writes the
+ * new tokens through the block table too: one GEMM set per (sequence, page) the new tokens fall in, its rows addressed
+ * in that page's pool buffer.
+ */
+function pagedExpandedKv(b: MlaBuild): NaiveKv {
+  const { spec, dtype, context, row, kvLens } = b;
+  const { heads: H, dNope, dRope, dV } = spec.dims;
+  const qW = dNope + dRope;
+  const plan: CachePlan = {
+    ...{ kvLens, pageSize: spec.pageSize!, dtype, rowBytes: Math.max(qW, dV) * elementBytes(dtype), nKv: H, seed: context.seed },
+    ...(spec.maxPoolBytes !== undefined && { maxPoolBytes: spec.maxPoolBytes }),
+  };
+  const layout = pagedLayout(plan, context.limits);
+  if (typeof layout === 'string') return layout;
+  b.buffers[b.buffers.findIndex((buffer) => buffer.name === 'seqs')] = sequenceBuffer(plan, layout, SHORT_CANARY);
+  const expanded = memo(() => expandCache(spec, b.inputs(), dtype));
+  const starts = seqStarts(spec);
+  const packed = (data: () => Float32Array, width: number) => () => ({
+    ...{ data: data(), width },
+    start: (s: number, g: number, t: number) => ((starts[s] as number) * H + g * (kvLens[s] as number) + t) * width,
+  });
+  b.buffers.push(...cacheBuffers(plan, layout, { name: 'k', stride: qW, source: packed(() => expanded().k, qW) }));
+  b.buffers.push(...cacheBuffers(plan, layout, { name: 'v', stride: dV, source: packed(() => expanded().v, dV) }));
+  b.act('latent_new', b.T * row, () => newRows(spec, b.inputs().latent));
+  const ups = newTokenPages(kvLens, spec.qLen, layout).map((chunk): UpProjection => ({
+    ...{ m: chunk.tokens, k: poolBuffer('k', chunk.pool), v: poolBuffer('v', chunk.pool) },
+    src: ['latent_new', { ...(chunk.newRow > 0 ? { off: chunk.newRow * row } : {}), row }],
+    dst: (width) => ({
+      off: (chunk.page * H * layout.paging.pageSize + chunk.slot) * width,
+      zs: layout.paging.pageSize * width,
+      row: width,
+    }),
+  }));
+  return { ups, paging: layout.paging };
+}
+
+/** New tokens sharing one page: `tokens` of them from slot `slot` of page `page` of pool `pool`, from latent_new row `newRow`. */
+export interface PageChunk {
+  pool: number;
+  page: number;
+  slot: number;
+  tokens: number;
+  newRow: number;
+}
+
+/** Where each sequence's q_len new tokens lie in a paged cache, page by page (none for an empty sequence). */
+export function newTokenPages(kvLens: readonly number[], qLen: number, layout: Pick<PagedLayout, 'table' | 'paging'>): PageChunk[] {
+  const { pageSize: P, poolPages } = layout.paging;
+  const table = layout.table();
+  const chunks: PageChunk[] = [];
+  kvLens.forEach((len, seq) => {
+    for (let t = len - qLen; len > 0 && t < len;) {
+      const end = Math.min(len, (Math.floor(t / P) + 1) * P);
+      const physical = table.blockTable[seq * table.maxPages + Math.floor(t / P)] as number;
+      const [pool, page] = [Math.floor(physical / poolPages), physical % poolPages];
+      chunks.push({ pool, page, slot: t % P, tokens: end - t, newRow: seq * qLen + t - (len - qLen) });
+      t = end;
+    }
+  });
+  return chunks;
+}
+
+/** The up-project stages of one GEMM set: k_nope and v through W_UK / W_UV, the shared k_rope broadcast to every head. */
 function emitUpProjection(b: MlaBuild, up: UpProjection, suffix: string): void {
   const { qW, list } = b;
   const { heads: H, dNope, dRope, dV, dLatent: dC } = b.spec.dims;
-  const { len, start } = up.run;
-  const rows = (width: number, off: number): RowAddr => ({
-    ...{ off: start * H * width + up.first * width + off, zs: len * width },
-    ...{ row: width, outer: H * len * width, seg: up.tokens },
-  });
+  const at = (width: number, off: number): RowAddr => {
+    const dst = up.dst(width);
+    return { ...dst, off: (dst.off ?? 0) + off };
+  };
   const up1 = (name: string, n: number, w: string, dst: string, width: number) =>
     list.gemm(name + suffix, 'up-project', {
       ...{ m: up.m, n, k: dC, z: H, a: up.src },
-      ...{ b: [w, { zs: dC * n, row: n }] as Rows, c: [dst, rows(width, 0)] as Rows },
+      ...{ b: [w, { zs: dC * n, row: n }] as Rows, c: [dst, at(width, 0)] as Rows },
     });
-  up1('up-k', dNope, 'w_uk_t', 'k', qW);
-  up1('up-v', dV, 'w_uv_t', 'v', dV);
+  up1('up-k', dNope, 'w_uk_t', up.k, qW);
+  up1('up-v', dV, 'w_uv_t', up.v, dV);
   const ropeSrc: Rows = [up.src[0], { ...up.src[1], off: (up.src[1].off ?? 0) + dC }];
   list.rope('k-rope-broadcast' + suffix, 'up-project', {
     ...{ m: up.m, z: H, copy: dRope, rot: 0, posSeg: 1, src: ropeSrc },
-    ...{ table: 'cos_sin', dst: ['k', rows(qW, dNope)] as Rows },
+    ...{ table: 'cos_sin', dst: [up.k, at(qW, dNope)] as Rows },
   });
 }
 
 /** Naive MLA: q assembled with RoPE, K/V decompressed (latent or expanded cache), the core at qk d_nope + d_r / v d_v. */
-function emitNaive(b: MlaBuild, cache: (b: MlaBuild) => UpProjection[]): AttentionCore | Skip {
+function emitNaive(b: MlaBuild, cache: (b: MlaBuild) => NaiveKv): AttentionCore | Skip {
   const { spec, dtype, context, T, qW, list } = b;
   const { heads: H, dNope, dRope, dV, dLatent: dC } = spec.dims;
   const { batch, qLen: S } = spec;
@@ -458,15 +538,16 @@ function emitNaive(b: MlaBuild, cache: (b: MlaBuild) => UpProjection[]): Attenti
     table: 'cos_sin',
     dst: ['q', qInRows(b, 0)],
   });
-  const runs = cache(b);
-  runs.forEach((up, i) => emitUpProjection(b, up, runs.length > 1 ? `-${i}` : ''));
+  const kv = cache(b);
+  if (typeof kv === 'string') return { kind: 'skip', reason: kv };
+  kv.ups.forEach((up, i) => emitUpProjection(b, up, kv.ups.length > 1 ? `-${i}` : ''));
   b.act('out', T * H * dV);
   const shape: AttentionShape = { batch, nQ: H, nKv: H, dQk: qW, dV, qLen: S, kvLens: b.kvLens, causal: true, scale: b.scale };
   const core = attentionCore(
     shape,
     dtype,
     context,
-    { seqs: 'seqs', q: 'q', k: 'k', v: 'v', out: 'out' },
+    { seqs: 'seqs', q: 'q', k: 'k', v: 'v', out: 'out', ...(kv.paging && { paging: kv.paging }) },
     { tiling: spec.tiling, phase: S <= 16 ? 'decode' : 'prefill' },
   );
   if (core.kind === 'core') list.add(core);
@@ -652,7 +733,9 @@ function mlaFacts({ spec, buffers, scale, dtype }: MlaBuild, core: AttentionCore
     kvBytesPerToken: kvBytesPerToken(buffers, cachedTokens),
     cacheLayout:
       form === 'naive-expanded'
-        ? 'K [batch][head][token][d_nope+d_r], V [batch][head][token][d_v]'
+        ? spec.pageSize
+          ? `K pages [head][${spec.pageSize}][d_nope+d_r], V pages [head][${spec.pageSize}][d_v] in a shuffled order per block table [batch][max_pages]`
+          : 'K [batch][head][token][d_nope+d_r], V [batch][head][token][d_v]'
         : spec.pageSize
           ? `pages [${spec.pageSize}][d_c+d_r] (c_KV, roped k_rope) in a shuffled order per block table [batch][max_pages]`
           : '[batch][token][d_c+d_r] (c_KV, roped k_rope)',

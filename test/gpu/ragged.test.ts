@@ -5,6 +5,7 @@ import { attentionCase, raggedLengths, type AttentionShape, type AttentionTiling
 import type { BuildContext } from '../../src/kernels/family.js';
 import { mlaCase, mlaFamily, MLA_FORMS, type MlaForm, type MlaSpec } from '../../src/kernels/mla.js';
 import type { Dtype, KernelCase } from '../../src/kernels/spec.js';
+import { allclose } from '../../src/reference/allclose.js';
 import type { MlaDims } from '../../src/reference/mla.js';
 import { closeTestGpu, runChecked, testGpu } from '../helpers/gpu.js';
 
@@ -50,17 +51,20 @@ function assertZeroRows(out: Float32Array, kvLens: readonly number[], rowsPerSeq
 // A paged latent cache: 16-token pages in a shuffled order, each sequence's last page partial, free pages (NaN),
 // two f32 pages a buffer (four f16): several buffers.
 const PAGED = { pageSize: 16, maxPoolBytes: 2 * 16 * ROW * 4 + 64 * 4 };
+// The expanded cache's pages hold every head: [3 heads][16][d_nope + d_r = 24] (K, the wider), two f32 pages a buffer.
+const PAGED_EXPANDED = { pageSize: 16, maxPoolBytes: 2 * 16 * DIMS.heads * (DIMS.dNope + DIMS.dRope) * 4 + 64 * 4 };
 
 for (const [dtype, tiling] of [
   ['f32', 'rows'],
   ['f16', 'rows'],
   ['f32', 'workgroup'],
 ] as [Dtype, AttentionTiling][]) {
-  test(`ragged decode, every form and a paged absorbed cache, passes numerics; empty sequences output zeros (${dtype}, ${tiling})`, async () => {
+  test(`ragged decode, every form and paged absorbed and naive-expanded caches, pass numerics; empty sequences output zeros (${dtype}, ${tiling})`, async () => {
     for (const { qLen, kvLens } of BATCHES) {
       const variants: [string, MlaSpec][] = [
         ...MLA_FORMS.map((form): [string, MlaSpec] => [form, spec(form, kvLens, { qLen, tiling })]),
         ['absorbed paged', spec('absorbed', kvLens, { qLen, tiling, ...PAGED })],
+        ['naive-expanded paged', spec('naive-expanded', kvLens, { qLen, tiling, ...PAGED_EXPANDED })],
       ];
       for (const [name, s] of variants) {
         const kernelCase = await build(s, dtype);
@@ -188,4 +192,33 @@ test("naive MLA's up-project runs once per run of equal lengths (none for an emp
     ...['up-k-2', 'up-v-2', 'k-rope-broadcast-2'],
   ]);
   assert.deepEqual(upStages(await build(spec('naive-expanded', [9, 9, 9]), 'f32')), ['up-k', 'up-v', 'k-rope-broadcast']);
+});
+
+// naive-expanded over a paged cache: the up-projection writes the new tokens' K/V through the block table.
+test('paged naive-expanded: the new tokens are written through the block table (NaN until then) and equal the contiguous cache', async () => {
+  for (const { qLen, kvLens } of [...BATCHES, { qLen: 3, kvLens: [37, 37] }]) {
+    for (const tiling of ['rows', 'workgroup'] as const) {
+      const label = `${tiling} q_len ${qLen} [${kvLens}]`;
+      const paged = await build(spec('naive-expanded', kvLens, { qLen, tiling, ...PAGED_EXPANDED }), 'f32');
+      assert.ok((paged.facts?.['kvPools'] as number) >= 2, `${label}: ${paged.facts?.['kvPools']} pools`);
+      const run = await runChecked(paged);
+      assert.ok(run.checks[0]!.passed, `${label}: ${JSON.stringify(run.checks[0])}`);
+      const contiguous = await runChecked(await build(spec('naive-expanded', kvLens, { qLen, tiling }), 'f32'));
+      const [got, want] = [run.outputs.get('out') as Float32Array, contiguous.outputs.get('out') as Float32Array];
+      if (tiling === 'rows') {
+        assert.deepEqual(got, want, label);
+      } else {
+        // The paged up-projection is a GEMM per (sequence, page), fewer rows than the contiguous one's, so the GPU tiling
+        // may pick another GEMM kernel (gemv below 5 rows) and sum in another order: a few f32 roundings apart.
+        const scale = want.reduce((m, x) => Math.max(m, Math.abs(x)), 0);
+        const report = allclose(got, want, { atol: 16 * 2 ** -24 * scale, rtol: 8 * 2 ** -24 });
+        assert.ok(report.passed, `${label}: ${JSON.stringify(report)}`);
+      }
+      // Without the up-projection the new tokens' slots still hold NaN, and the attend reads them.
+      const skipped = { ...paged, stages: paged.stages.filter((stage) => stage.phase !== 'up-project') };
+      const caught = (await runChecked(skipped)).checks[0]!;
+      assert.equal(caught.passed, false, label);
+      assert.equal(caught.worstActual, 'NaN', label);
+    }
+  }
 });

@@ -1,6 +1,6 @@
 import assert from 'node:assert/strict';
 import { test } from 'node:test';
-import { kvElementsFormula, lengthRuns, MLA_PRESETS } from '../../src/kernels/mla.js';
+import { kvElementsFormula, lengthRuns, MLA_PRESETS, newTokenPages } from '../../src/kernels/mla.js';
 import {
   appendToCache,
   applyRope,
@@ -180,4 +180,21 @@ test('lengthRuns: consecutive equal lengths share a run, zero-length sequences a
     { seq: 5, count: 1, len: 5, start: 16 },
   ]);
   assert.deepEqual(lengthRuns([0, 0]), []);
+});
+
+test("newTokenPages: each sequence's new tokens, page by page through the block table, none for an empty sequence", () => {
+  // Pages of 4 tokens, 3 pages a pool; sequence 0 (6 tokens) in pages [7, 2], sequence 2 (9 tokens) in [0, 5, 4].
+  const blockTable = Uint32Array.from([7, 2, 0xffffffff, 0xffffffff, 0xffffffff, 0xffffffff, 0, 5, 4]);
+  const layout = {
+    paging: { pageSize: 4, poolPages: 3, pools: 3, tableEntries: 5 },
+    table: () => ({ pageSize: 4, maxPages: 3, pageCount: 8, blockTable, owners: new Int32Array(16) }),
+  };
+  assert.deepEqual(newTokenPages([6, 0, 9], 3, layout), [
+    // Sequence 0: tokens 3 (page 0 -> physical 7: pool 2, page 1) and 4, 5 (page 1 -> physical 2: pool 0, page 2).
+    { pool: 2, page: 1, slot: 3, tokens: 1, newRow: 0 },
+    { pool: 0, page: 2, slot: 0, tokens: 2, newRow: 1 },
+    // Sequence 2: tokens 6, 7 (page 1 -> physical 5: pool 1, page 2) and 8 (page 2 -> physical 4: pool 1, page 1).
+    { pool: 1, page: 2, slot: 2, tokens: 2, newRow: 6 },
+    { pool: 1, page: 1, slot: 0, tokens: 1, newRow: 8 },
+  ]);
 });
