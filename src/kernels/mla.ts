@@ -206,7 +206,6 @@ function mlaSkip(spec: MlaSpec, dtype: Dtype, context: BuildContext): string | n
   if (paged && form === 'naive-latent')
     return `a paged cache is built for the absorbed and naive-expanded forms (naive-latent decompresses into scratch; page_size ${spec.pageSize})`;
   if (paged && spec.layer === 'full') return 'a paged cache takes layer=attention (kv-append writes the contiguous layout)';
-  if (isRagged(spec) && spec.layer === 'full') return 'a ragged batch takes layer=attention (kv-append writes equal-length sequences)';
   const lens = seqLengths(spec);
   const cached = Math.max(
     1,
@@ -329,8 +328,11 @@ function emitLayerPath(b: MlaBuild): void {
     c: ['kv_new', { row }],
   });
   const { context: L, qLen: S } = spec;
+  // A ragged batch's new rows go to latent_new first, then to each sequence's slots (appendRagged).
+  const staged = spec.form !== 'naive-expanded' && isRagged(spec);
+  if (staged) act('latent_new', T * row);
   const dest: Rows =
-    spec.form === 'naive-expanded' ? ['latent_new', { row }] : ['latent', { off: (L - S) * row, outer: L * row, row, seg: S }];
+    spec.form === 'naive-expanded' || staged ? ['latent_new', { row }] : ['latent', { off: (L - S) * row, outer: L * row, row, seg: S }];
   list.rmsNorm('kv-norm', 'kv-append', { m: T, d: dC, src: ['kv_new', { row }], gain: 'kv_norm', dst: dest });
   list.rope('k-rope', 'kv-append', {
     m: T,
@@ -342,6 +344,24 @@ function emitLayerPath(b: MlaBuild): void {
     table: 'cos_sin',
     dst: [dest[0], { ...dest[1], off: (dest[1].off ?? 0) + dC }],
   });
+  if (staged) appendRagged(b);
+}
+
+/**
+ * kv-append of a ragged batch: the new rows (normalised, roped) from latent_new into the packed latent cache, one row
+ * copy (mla_rope with no rotation) per run of equal lengths, where each sequence's new tokens are its last q_len.
+ */
+function appendRagged(b: MlaBuild): void {
+  const { row, list, kvLens } = b;
+  const S = b.spec.qLen;
+  const runs = lengthRuns(kvLens);
+  runs.forEach((run, i) =>
+    list.rope(`kv-store${runs.length > 1 ? `-${i}` : ''}`, 'kv-append', {
+      ...{ m: run.count * S, z: 1, copy: row, rot: 0, posSeg: 1, table: 'cos_sin' },
+      src: ['latent_new', { ...(run.seq > 0 ? { off: run.seq * S * row } : {}), row }],
+      dst: ['latent', { off: (run.start + run.len - S) * row, outer: run.len * row, row, seg: S }],
+    }),
+  );
 }
 
 /** q_in rows are [token][head][qW]: token m = (b, s) with positions by s. */

@@ -3,7 +3,7 @@ import assert from 'node:assert/strict';
 import { after, test } from 'node:test';
 import { attentionCase, raggedLengths, type AttentionShape, type AttentionTiling } from '../../src/kernels/attention.js';
 import type { BuildContext } from '../../src/kernels/family.js';
-import { mlaCase, mlaFamily, MLA_FORMS, type MlaForm, type MlaSpec } from '../../src/kernels/mla.js';
+import { lengthRuns, mlaCase, mlaFamily, MLA_FORMS, type MlaForm, type MlaSpec } from '../../src/kernels/mla.js';
 import type { Dtype, KernelCase } from '../../src/kernels/spec.js';
 import { allclose } from '../../src/reference/allclose.js';
 import type { MlaDims } from '../../src/reference/mla.js';
@@ -148,8 +148,6 @@ test('the ragged axis: lengths fall linearly from context (at least q_len), the 
   }
   const prefill = mlaFamily.build({ ...params, form: 'absorbed', dtype: 'f32', seq: 8, ragged: 0.5 }, ctx);
   assert.ok(prefill.kind === 'skip' && /decode batch/.test(prefill.reason));
-  const full = mlaCase(spec('absorbed', [8, 4], { layer: 'full', oProj: true }), 'f32', ctx);
-  assert.ok(full.kind === 'skip' && /ragged batch takes layer=attention/.test(full.reason));
   const short = mlaCase(spec('absorbed', [8, 2], { qLen: 3 }), 'f32', ctx);
   assert.ok(short.kind === 'skip' && /0 or an integer from q_len=3/.test(short.reason), short.kind === 'skip' ? short.reason : '');
 });
@@ -219,6 +217,32 @@ test('paged naive-expanded: the new tokens are written through the block table (
       const caught = (await runChecked(skipped)).checks[0]!;
       assert.equal(caught.passed, false, label);
       assert.equal(caught.worstActual, 'NaN', label);
+    }
+  }
+});
+
+test("ragged per-layer path (query compression, norms, RoPE into each sequence's slots, o-proj): every form in f32, absorbed in f16", async () => {
+  const dims: MlaDims = { ...DIMS, dQLatent: 20 };
+  for (const [dtype, forms] of [
+    ['f32', MLA_FORMS],
+    ['f16', ['absorbed']],
+  ] as [Dtype, readonly MlaForm[]][]) {
+    for (const form of forms) {
+      for (const { qLen, kvLens } of BATCHES) {
+        const label = `${form} ${dtype} q_len ${qLen} [${kvLens}]`;
+        const kernelCase = await build(spec(form, kvLens, { dims, qLen, layer: 'full', oProj: true }), dtype);
+        const stores = kernelCase.stages.filter((stage) => stage.name.startsWith('kv-store')).length;
+        assert.equal(stores, form === 'naive-expanded' ? 0 : lengthRuns(kvLens).length, `${label}: a row copy per run of equal lengths`);
+        const { checks, outputs } = await runChecked(kernelCase);
+        assert.equal(checks.length, 2);
+        for (const check of checks) assert.ok(check.passed, `${label} ${check.buffer}: ${JSON.stringify(check)}`);
+        assertZeroRows(outputs.get('out') as Float32Array, kvLens, qLen * DIMS.heads * DIMS.dV, label);
+        assertZeroRows(outputs.get('y') as Float32Array, kvLens, qLen * DIMS.dModel, `${label} y`);
+        if (form !== 'absorbed' || dtype !== 'f32') continue;
+        // Without the row copies the new tokens' slots still hold NaN, and the attend reads them.
+        const unstored = { ...kernelCase, stages: kernelCase.stages.filter((stage) => !stage.name.startsWith('kv-store')) };
+        assert.equal((await runChecked(unstored)).checks[0]?.worstActual, 'NaN', label);
+      }
     }
   }
 });
