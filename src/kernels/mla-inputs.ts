@@ -1,6 +1,6 @@
 import { seededUniform } from '../reference/random.js';
 import { seededCache, type CacheSource } from './kv-pages.js';
-import type { MlaLayerWeights, MlaWeights } from '../reference/mla.js';
+import { seqLengths, seqStarts, type MlaLayerWeights, type MlaWeights } from '../reference/mla.js';
 import { roundToF16 } from '../util/f16.js';
 import type { MlaSpec } from './mla.js';
 import type { Dtype } from './spec.js';
@@ -14,15 +14,19 @@ export interface MlaInputs {
   wO?: Float32Array;
   /** [batch][q_len][heads][d_nope + d_r] before RoPE (attention-only path). */
   qIn?: Float32Array;
-  /** [batch][context][d_c + d_r]; with layer=full the new tokens' rows are the GPU's to write. Made on first read. */
+  /**
+   * The packed cache [sum of the sequences' lengths][d_c + d_r] ([batch][context][d_c + d_r] when they are all
+   * `context`); with layer=full the new tokens' rows are the GPU's to write. Made on first read.
+   */
   readonly latent: Float32Array;
   /** The seed of the latent cache's values (latentSource gives them without the array). */
   latentSeed: number;
 }
 
 export function generateInputs(spec: MlaSpec, dtype: Dtype, seed: number): MlaInputs {
-  const { dims, batch, context, qLen } = spec;
+  const { dims, batch, qLen } = spec;
   const tokens = batch * qLen;
+  const cached = seqLengths(spec).reduce((a, b) => a + b, 0);
   const qWidth = dims.heads * (dims.dNope + dims.dRope);
   let next = seed;
   const uniform = (length: number, bound: number): Float32Array => seededUniform(length, (next++ >>> 0) as number, dtype, -bound, bound);
@@ -38,7 +42,7 @@ export function generateInputs(spec: MlaSpec, dtype: Dtype, seed: number): MlaIn
     weights,
     latentSeed,
     get latent(): Float32Array {
-      return (latent ??= seededUniform(batch * context * (dims.dLatent + dims.dRope), latentSeed, dtype, -1, 1));
+      return (latent ??= seededUniform(cached * (dims.dLatent + dims.dRope), latentSeed, dtype, -1, 1));
     },
   };
   if (spec.layer === 'full') {
@@ -59,12 +63,14 @@ export function generateInputs(spec: MlaSpec, dtype: Dtype, seed: number): MlaIn
 
 /**
  * The latent cache's values as rows of a seeded source: those `latent` holds, without an array of the cache's size
- * (a GPU-sized paged cache is filled and checked from it). Token t of sequence b is row b * context + t.
+ * (a GPU-sized paged cache is filled and checked from it). Token t of sequence b is row starts[b] + t (the packed
+ * layout; b * context + t when every sequence holds `context` tokens).
  */
 export function latentSource(spec: MlaSpec, inputs: Pick<MlaInputs, 'latentSeed'>, dtype: Dtype): CacheSource {
-  const { dims, batch, context: L } = spec;
-  const row = dims.dLatent + dims.dRope;
-  return seededCache(batch * L * row, row, inputs.latentSeed, dtype, (b, _g, t) => b * L + t);
+  const row = spec.dims.dLatent + spec.dims.dRope;
+  const starts = seqStarts(spec);
+  const cached = seqLengths(spec).reduce((a, b) => a + b, 0);
+  return seededCache(Math.max(1, cached) * row, row, inputs.latentSeed, dtype, (b, _g, t) => (starts[b] as number) + t);
 }
 
 /** Per-head transpose: [z][rows][cols] -> [z][cols][rows]. */
@@ -77,12 +83,16 @@ export function transposeBlocks(x: Float32Array, z: number, rows: number, cols: 
   return out;
 }
 
-/** The new tokens' cache rows [batch][q_len][d_c + d_r] of a latent cache. */
+/** The new tokens' cache rows [batch][q_len][d_c + d_r] of a latent cache (zeros for a sequence with none cached). */
 export function newRows(spec: MlaSpec, latent: Float32Array): Float32Array {
-  const { dims, batch, context: L, qLen: S } = spec;
+  const { dims, batch, qLen: S } = spec;
   const row = dims.dLatent + dims.dRope;
+  const [lens, starts] = [seqLengths(spec), seqStarts(spec)];
   const out = new Float32Array(batch * S * row);
-  for (let b = 0; b < batch; b++) out.set(latent.subarray((b * L + L - S) * row, (b * L + L) * row), b * S * row);
+  for (let b = 0; b < batch; b++) {
+    const end = (starts[b] as number) + (lens[b] as number);
+    if (lens[b]! > 0) out.set(latent.subarray((end - S) * row, end * row), b * S * row);
+  }
   return out;
 }
 
@@ -92,12 +102,14 @@ export function newRows(spec: MlaSpec, latent: Float32Array): Float32Array {
  * up-project stage writes them.
  */
 export function expandCache(spec: MlaSpec, inputs: MlaInputs, dtype: Dtype): { k: Float32Array; v: Float32Array } {
-  const { dims, batch, context: L, qLen: S } = spec;
+  const { dims, batch, qLen: S } = spec;
   const { heads: H, dNope, dRope, dV, dLatent: dC } = dims;
   const row = dC + dRope;
   const qW = dNope + dRope;
-  const k = new Float32Array(batch * H * L * qW).fill(NaN);
-  const v = new Float32Array(batch * H * L * dV).fill(NaN);
+  const [lens, starts] = [seqLengths(spec), seqStarts(spec)];
+  const cached = lens.reduce((a, b) => a + b, 0);
+  const k = new Float32Array(cached * H * qW).fill(NaN);
+  const v = new Float32Array(cached * H * dV).fill(NaN);
   const round = dtype === 'f16' ? roundToF16 : Math.fround;
   const { wUK, wUV } = inputs.weights;
   const { latent } = inputs;
@@ -108,13 +120,14 @@ export function expandCache(spec: MlaSpec, inputs: MlaInputs, dtype: Dtype): { k
     return round(sum);
   };
   for (let b = 0; b < batch; b++) {
+    const [L, first] = [lens[b] as number, starts[b] as number];
     for (let t = 0; t < L - S; t++) {
-      const c = (b * L + t) * row;
+      const c = (first + t) * row;
       for (let h = 0; h < H; h++) {
-        const kBase = ((b * H + h) * L + t) * qW;
+        const kBase = (first * H + h * L + t) * qW;
         for (let j = 0; j < dNope; j++) k[kBase + j] = decompress(wUK, h, j, c);
         for (let r = 0; r < dRope; r++) k[kBase + dNope + r] = latent[c + dC + r] as number;
-        const vBase = ((b * H + h) * L + t) * dV;
+        const vBase = (first * H + h * L + t) * dV;
         for (let j = 0; j < dV; j++) v[vBase + j] = decompress(wUV, h, j, c);
       }
     }

@@ -10,16 +10,19 @@ import {
   referenceCost,
   ropeTable,
   ROPE_THETA,
+  seqLengths,
+  seqStarts,
   type Latent,
   type MlaDims,
   type MlaProblem,
 } from '../reference/mla.js';
-import { attentionCore, type AttentionCore, type AttentionIo } from './attention-core.js';
+import { attentionCore, poolBuffer, type AttentionCore, type AttentionIo, type Paging } from './attention-core.js';
 import { subgroupRowsPlan, type AttentionStrategy, type SubgroupRowsPlan } from './attention-plans.js';
 import {
   ATTENTION_TILINGS,
   attentionCase,
   kvBytesPerToken,
+  raggedLengths,
   sequenceTable,
   type AttentionShape,
   type AttentionTiling,
@@ -27,7 +30,7 @@ import {
 import { CANARY, dtypeUnsupported, input, lazyInput, maxAbs, memo, SHORT_CANARY, storage } from './build.js';
 import type { BuildContext, BuildResult, KernelFamily, Skip } from './family.js';
 import { numberParam, optionalNumber, optionalString, stringParam } from './family.js';
-import { cacheBuffers, pagedLayout, sequenceBuffer, type CachePlan } from './kv-cache.js';
+import { cacheBuffers, pagedLayout, sequenceBuffer, type CachePlan, type PagedLayout } from './kv-cache.js';
 import { expandCache, generateInputs, latentSource, newRows, transposeBlocks, type MlaInputs } from './mla-inputs.js';
 import { StageList, type RowAddr, type Rows } from './mla-stages.js';
 import {
@@ -61,8 +64,12 @@ import {
  *     elements per token per layer (576 for DeepSeek-V2), read by the absorbed attend as both K (all 576)
  *     and V (the first 512).
  *   expanded (naive-expanded): K [batch][head][token][d_nope + d_r] and V [batch][head][token][d_v], the
- *     attention core's MHA layout: heads * (d_nope + d_r + d_v) elements per token (40960 for DeepSeek-V2).
- * Every sequence holds `context` tokens, the q_len new ones last. Weights are stored in the layout each form
+ *     attention core's MHA layout: heads * (d_nope + d_r + d_v) elements per token (40960 for DeepSeek-V2);
+ *     or, paged, the attention family's pages [head][page_size][dim], written through the block table.
+ * Every sequence holds `context` tokens, the q_len new ones last; or, in a ragged batch (`kvLens`), its own number
+ * (0: a padding slot, whose output is zeros), each layout then packed like the attention core's (sequence b from
+ * token sum(kvLens[<b]), heads of the expanded cache kvLens[b] tokens apart) and the RoPE table per (sequence, new
+ * token). Weights are stored in the layout each form
  * reads (the absorbed form's W_UK is [head][d_nope][d_c], the naive form's [head][d_c][d_nope]), as engines
  * re-lay them out offline.
  */
@@ -114,13 +121,15 @@ export interface MlaSpec {
   dims: MlaDims;
   form: MlaForm;
   batch: number;
-  /** Cached tokens per sequence, the q_len new ones included. */
+  /** Cached tokens per sequence, the q_len new ones included (the longest where kvLens is given). */
   context: number;
+  /** Ragged batches: each sequence's cached tokens, 0 (no output: zeros) or q_len to `context`; absent: all `context`. */
+  kvLens?: readonly number[];
   qLen: number;
   layer: MlaLayer;
   oProj: boolean;
   tiling: AttentionTiling;
-  /** Tokens per page of a paged latent cache (the absorbed form); 0 or absent: contiguous. */
+  /** Tokens per page of a paged cache (absorbed: the latent; naive-expanded: K and V); 0 or absent: contiguous. */
   pageSize?: number;
   /** Test hook: at most this many bytes per buffer of a paged cache. */
   maxPoolBytes?: number;
@@ -147,7 +156,21 @@ function validateSpec(spec: MlaSpec): string | null {
   const odd = Object.entries(dimList).find(([, v]) => v % 4 !== 0);
   if (odd) return `${odd[0]}=${odd[1]}: the MLA kernels read whole vec4s, so every dim must be a multiple of 4`;
   if (qLen > context) return `q_len=${qLen} exceeds context=${context} (the new tokens are part of the context)`;
+  return spec.kvLens ? kvLensProblem(spec.kvLens, batch, context, qLen) : null;
+}
+
+/** Why explicit KV lengths do not fit the spec, or null. */
+function kvLensProblem(kvLens: readonly number[], batch: number, context: number, qLen: number): string | null {
+  if (kvLens.length !== batch) return `${kvLens.length} KV lengths for batch ${batch}`;
+  if (kvLens.some((len) => !Number.isInteger(len) || len < 0 || len > context || (len > 0 && len < qLen)))
+    return `every KV length must be 0 or an integer from q_len=${qLen} to context=${context} (${kvLens.join(', ')})`;
+  if (Math.max(...kvLens) !== context) return `context=${context} must be the longest KV length (${Math.max(...kvLens)})`;
   return null;
+}
+
+/** Whether the sequences' lengths differ (a ragged batch: packed layouts, a RoPE table per sequence). */
+function isRagged(spec: Pick<MlaSpec, 'kvLens' | 'context'>): boolean {
+  return spec.kvLens !== undefined && spec.kvLens.some((len) => len !== spec.context);
 }
 
 /**
@@ -176,20 +199,27 @@ interface Reference {
 function mlaSkip(spec: MlaSpec, dtype: Dtype, context: BuildContext): string | null {
   const invalid = validateSpec(spec) ?? dtypeUnsupported(dtype, context);
   if (invalid) return invalid;
-  const { dims, form, batch, context: L, qLen: S } = spec;
+  const { dims, form, qLen: S } = spec;
   const { heads: H, dNope, dRope, dV, dLatent: dC } = dims;
   const storageOf = (name: string, length: number) => ({ name, usage: 'storage' as const, type: dtype, length, canary: CANARY });
   const paged = (spec.pageSize ?? 0) > 0;
-  if (paged && form !== 'absorbed') return `a paged cache is built for the absorbed form (page_size ${spec.pageSize}, form ${form})`;
+  if (paged && form === 'naive-latent')
+    return `a paged cache is built for the absorbed and naive-expanded forms (naive-latent decompresses into scratch; page_size ${spec.pageSize})`;
   if (paged && spec.layer === 'full') return 'a paged cache takes layer=attention (kv-append writes the contiguous layout)';
+  const lens = seqLengths(spec);
+  const cached = Math.max(
+    1,
+    lens.reduce((a, b) => a + b, 0),
+  );
   // A paged latent cache spreads over as many buffers as it needs (its pool split decides whether it fits).
-  const caches = paged ? [] : [storageOf('latent', batch * L * (dC + dRope))];
-  if (form !== 'absorbed') caches.push(storageOf('k', batch * H * L * (dNope + dRope)), storageOf('v', batch * H * L * dV));
+  const caches = paged ? [] : [storageOf('latent', cached * (dC + dRope))];
+  if (form !== 'absorbed' && !paged) caches.push(storageOf('k', cached * H * (dNope + dRope)), storageOf('v', cached * H * dV));
   const tooBig = buffersMisfit(caches, context.limits);
   if (tooBig) return tooBig;
   // The expanded cache is decompressed on the host (as a serving stack would have written it): past the budget
   // that would take minutes of JavaScript.
-  const expansionFlops = 2 * batch * H * (L - S) * dC * (dNope + dV);
+  const older = lens.reduce((n, len) => n + Math.max(0, len - S), 0);
+  const expansionFlops = 2 * H * older * dC * (dNope + dV);
   if (form === 'naive-expanded' && expansionFlops > HOST_EXPANSION_BUDGET_FLOPS) {
     return `the expanded cache is decompressed on the host: ${(expansionFlops / 1e9).toFixed(0)} GFLOP of float64, past its budget of ${HOST_EXPANSION_BUDGET_FLOPS / 1e9} GFLOP (naive-latent measures the same attention over a GPU-decompressed cache)`;
   }
@@ -209,6 +239,8 @@ interface MlaBuild {
   qW: number;
   scale: number;
   kvLens: number[];
+  /** Rows of the RoPE table the q_len-periodic rows cycle through: q_len, or every new token's in a ragged batch. */
+  posSeg: number;
   buffers: BufferDecl[];
   list: StageList;
   /** An activation (or scratch) of the storage type; an input with `data`. */
@@ -217,8 +249,8 @@ interface MlaBuild {
 }
 
 function startBuild(spec: MlaSpec, dtype: Dtype, context: BuildContext, problem: MlaProblem): MlaBuild {
-  const { dims, batch, context: L, qLen: S } = spec;
-  const kvLens = Array.from({ length: batch }, () => L);
+  const { dims, batch, qLen: S } = spec;
+  const kvLens = seqLengths(spec);
   const table = Float32Array.from(ropeTable(problem, dims.dRope));
   const buffers = [
     input('seqs', 'activations', 'u32', sequenceTable(kvLens), SHORT_CANARY),
@@ -226,7 +258,7 @@ function startBuild(spec: MlaSpec, dtype: Dtype, context: BuildContext, problem:
   ];
   return {
     ...{ spec, dtype, context, inputs: memo(() => generateInputs(spec, dtype, context.seed)), buffers, kvLens, scale: problem.scale },
-    ...{ T: batch * S, row: dims.dLatent + dims.dRope, qW: dims.dNope + dims.dRope },
+    ...{ T: batch * S, row: dims.dLatent + dims.dRope, qW: dims.dNope + dims.dRope, posSeg: problem.kvLens ? batch * S : S },
     list: new StageList(dtype, spec.tiling, context, context.plans),
     act: (name, length, data, role = 'activations') =>
       buffers.push(data ? lazyInput(name, role, dtype, length, data, CANARY) : storage(name, role, dtype, length, { canary: CANARY })),
@@ -234,11 +266,14 @@ function startBuild(spec: MlaSpec, dtype: Dtype, context: BuildContext, problem:
   };
 }
 
-/** The latent cache [batch][context][d_c + d_r]; with layer=full the GPU writes the new tokens' rows (NaN until then). */
-function latentCache({ spec, inputs, row }: MlaBuild): Float32Array {
-  const { batch, context: L, qLen: S } = spec;
+/** The packed latent cache; with layer=full the GPU writes the new tokens' rows (NaN until then). */
+function latentCache({ spec, inputs, row, kvLens }: MlaBuild): Float32Array {
   const latent = Float32Array.from(inputs().latent);
-  if (spec.layer === 'full') for (let b = 0; b < batch; b++) latent.fill(NaN, (b * L + L - S) * row, (b * L + L) * row);
+  if (spec.layer !== 'full') return latent;
+  seqStarts(spec).forEach((start, b) => {
+    const end = start + (kvLens[b] as number);
+    if (end > start) latent.fill(NaN, (end - spec.qLen) * row, end * row);
+  });
   return latent;
 }
 
@@ -293,19 +328,40 @@ function emitLayerPath(b: MlaBuild): void {
     c: ['kv_new', { row }],
   });
   const { context: L, qLen: S } = spec;
+  // A ragged batch's new rows go to latent_new first, then to each sequence's slots (appendRagged).
+  const staged = spec.form !== 'naive-expanded' && isRagged(spec);
+  if (staged) act('latent_new', T * row);
   const dest: Rows =
-    spec.form === 'naive-expanded' ? ['latent_new', { row }] : ['latent', { off: (L - S) * row, outer: L * row, row, seg: S }];
+    spec.form === 'naive-expanded' || staged ? ['latent_new', { row }] : ['latent', { off: (L - S) * row, outer: L * row, row, seg: S }];
   list.rmsNorm('kv-norm', 'kv-append', { m: T, d: dC, src: ['kv_new', { row }], gain: 'kv_norm', dst: dest });
   list.rope('k-rope', 'kv-append', {
     m: T,
     z: 1,
     copy: 0,
     rot: dRope,
-    posSeg: S,
+    posSeg: b.posSeg,
     src: ['kv_new', { off: dC, row }],
     table: 'cos_sin',
     dst: [dest[0], { ...dest[1], off: (dest[1].off ?? 0) + dC }],
   });
+  if (staged) appendRagged(b);
+}
+
+/**
+ * kv-append of a ragged batch: the new rows (normalised, roped) from latent_new into the packed latent cache, one row
+ * copy (mla_rope with no rotation) per run of equal lengths, where each sequence's new tokens are its last q_len.
+ */
+function appendRagged(b: MlaBuild): void {
+  const { row, list, kvLens } = b;
+  const S = b.spec.qLen;
+  const runs = lengthRuns(kvLens);
+  runs.forEach((run, i) =>
+    list.rope(`kv-store${runs.length > 1 ? `-${i}` : ''}`, 'kv-append', {
+      ...{ m: run.count * S, z: 1, copy: row, rot: 0, posSeg: 1, table: 'cos_sin' },
+      src: ['latent_new', { ...(run.seq > 0 ? { off: run.seq * S * row } : {}), row }],
+      dst: ['latent', { off: (run.start + run.len - S) * row, outer: run.len * row, row, seg: S }],
+    }),
+  );
 }
 
 /** q_in rows are [token][head][qW]: token m = (b, s) with positions by s. */
@@ -314,41 +370,181 @@ function qInRows({ spec, qW }: MlaBuild, off: number): RowAddr {
   return { off, zs: qW, row: H * qW, outer: spec.qLen * H * qW, seg: spec.qLen };
 }
 
-/** Naive MLA's up-projection: `m` latent rows from `src` into the K/V slots of `tokens` tokens from token `first`. */
+/** A run of `count` consecutive sequences of one length `len` > 0 from sequence `seq`, at packed token `start`. */
+export interface LengthRun {
+  seq: number;
+  count: number;
+  len: number;
+  start: number;
+}
+
+/** The batch's sequences as runs of equal length, zero-length ones left out (one run when none differ). */
+export function lengthRuns(kvLens: readonly number[]): LengthRun[] {
+  const runs: LengthRun[] = [];
+  let start = 0;
+  kvLens.forEach((len, seq) => {
+    const last = runs.at(-1);
+    if (len > 0 && last && last.len === len && last.seq + last.count === seq) last.count++;
+    else if (len > 0) runs.push({ seq, count: 1, len, start });
+    start += len;
+  });
+  return runs;
+}
+
+/** Tokens a cache holds (at least 1, so that a batch of empty sequences still declares its buffers). */
+function cachedTokens(kvLens: readonly number[]): number {
+  return Math.max(
+    1,
+    kvLens.reduce((a, n) => a + n, 0),
+  );
+}
+
+/**
+ * One GEMM set of naive MLA's up-projection: `m` latent rows from `src` into the K and V buffers `k`, `v`, addressed
+ * by `dst(width)` for rows of `width` elements, z the head.
+ */
 interface UpProjection {
   m: number;
   src: Rows;
-  tokens: number;
-  first: number;
+  k: string;
+  v: string;
+  dst: (width: number) => RowAddr;
+}
+
+/** Naive MLA's K/V: the up-projections into them, and the paging the attend reads them through, or why none fits. */
+type NaiveKv = { ups: UpProjection[]; paging?: Paging } | string;
+
+/** Into the packed layout: `tokens` tokens from token `first` of each sequence of a run (its heads `len` tokens apart). */
+function packedDst(run: LengthRun, H: number, tokens: number, first: number): (width: number) => RowAddr {
+  return (width) => ({
+    ...{ off: (run.start * H + first) * width, zs: run.len * width },
+    ...{ row: width, outer: H * run.len * width, seg: tokens },
+  });
 }
 
 /** naive-latent: the latent cache is the input; the whole K/V is decompressed into scratch every step. */
-function latentKv(b: MlaBuild): UpProjection {
-  const { spec, dtype, row, qW } = b;
-  const { batch, context: L } = spec;
-  b.buffers.push(lazyInput('latent', 'kv-cache', dtype, batch * L * row, () => latentCache(b), CANARY));
-  b.act('k', batch * spec.dims.heads * L * qW, undefined, 'scratch');
-  b.act('v', batch * spec.dims.heads * L * spec.dims.dV, undefined, 'scratch');
-  return { m: batch * L, src: ['latent', { row, outer: L * row, seg: L }], tokens: L, first: 0 };
+function latentKv(b: MlaBuild): NaiveKv {
+  const { spec, dtype, row, qW, kvLens } = b;
+  const cached = cachedTokens(kvLens);
+  b.buffers.push(lazyInput('latent', 'kv-cache', dtype, cached * row, () => latentCache(b), CANARY));
+  b.act('k', cached * spec.dims.heads * qW, undefined, 'scratch');
+  b.act('v', cached * spec.dims.heads * spec.dims.dV, undefined, 'scratch');
+  const ups = lengthRuns(kvLens).map((run): UpProjection => ({
+    ...{ m: run.count * run.len, k: 'k', v: 'v', dst: packedDst(run, spec.dims.heads, run.len, 0) },
+    src: ['latent', { ...(run.start > 0 ? { off: run.start * row } : {}), row, outer: run.len * row, seg: run.len }],
+  }));
+  return { ups };
 }
 
 /** naive-expanded: the expanded K/V cache is the input; only the new tokens' latent rows are decompressed into it. */
-function expandedKv(b: MlaBuild): UpProjection {
-  const { spec, dtype, T, row } = b;
+function expandedKv(b: MlaBuild): NaiveKv {
+  const { spec, dtype, T, row, kvLens } = b;
+  if (spec.pageSize) return pagedExpandedKv(b);
   const { heads: H, dNope, dRope, dV } = spec.dims;
-  const tokens = spec.batch * H * spec.context;
+  const tokens = cachedTokens(kvLens) * H;
   const expanded = memo(() => expandCache(spec, b.inputs(), dtype));
   b.buffers.push(lazyInput('k', 'kv-cache', dtype, tokens * (dNope + dRope), () => expanded().k, CANARY));
   b.buffers.push(lazyInput('v', 'kv-cache', dtype, tokens * dV, () => expanded().v, CANARY));
   b.act('latent_new', T * row, spec.layer === 'full' ? undefined : () => newRows(spec, b.inputs().latent));
-  return { m: T, src: ['latent_new', { row }], tokens: spec.qLen, first: spec.context - spec.qLen };
+  const S = spec.qLen;
+  const ups = lengthRuns(kvLens).map((run): UpProjection => ({
+    ...{ m: run.count * S, k: 'k', v: 'v', dst: packedDst(run, H, S, run.len - S) },
+    src: ['latent_new', { ...(run.seq > 0 ? { off: run.seq * S * row } : {}), row }],
+  }));
+  return { ups };
+}
+
+/**
+ * naive-expanded over a paged cache: K and V in pages [head][page_size][dim] (pools of their own, the block table in
+ * `seqs`, as the attention family's), the host-expanded tokens filled through the table; the up-projection writes the
+ * new tokens through the block table too: one GEMM set per (sequence, page) the new tokens fall in, its rows addressed
+ * in that page's pool buffer.
+ */
+function pagedExpandedKv(b: MlaBuild): NaiveKv {
+  const { spec, dtype, context, row, kvLens } = b;
+  const { heads: H, dNope, dRope, dV } = spec.dims;
+  const qW = dNope + dRope;
+  const plan: CachePlan = {
+    ...{ kvLens, pageSize: spec.pageSize!, dtype, rowBytes: Math.max(qW, dV) * elementBytes(dtype), nKv: H, seed: context.seed },
+    ...(spec.maxPoolBytes !== undefined && { maxPoolBytes: spec.maxPoolBytes }),
+  };
+  const layout = pagedLayout(plan, context.limits);
+  if (typeof layout === 'string') return layout;
+  b.buffers[b.buffers.findIndex((buffer) => buffer.name === 'seqs')] = sequenceBuffer(plan, layout, SHORT_CANARY);
+  const expanded = memo(() => expandCache(spec, b.inputs(), dtype));
+  const starts = seqStarts(spec);
+  const packed = (data: () => Float32Array, width: number) => () => ({
+    ...{ data: data(), width },
+    start: (s: number, g: number, t: number) => ((starts[s] as number) * H + g * (kvLens[s] as number) + t) * width,
+  });
+  b.buffers.push(...cacheBuffers(plan, layout, { name: 'k', stride: qW, source: packed(() => expanded().k, qW) }));
+  b.buffers.push(...cacheBuffers(plan, layout, { name: 'v', stride: dV, source: packed(() => expanded().v, dV) }));
+  b.act('latent_new', b.T * row, () => newRows(spec, b.inputs().latent));
+  const ups = newTokenPages(kvLens, spec.qLen, layout).map((chunk): UpProjection => ({
+    ...{ m: chunk.tokens, k: poolBuffer('k', chunk.pool), v: poolBuffer('v', chunk.pool) },
+    src: ['latent_new', { ...(chunk.newRow > 0 ? { off: chunk.newRow * row } : {}), row }],
+    dst: (width) => ({
+      off: (chunk.page * H * layout.paging.pageSize + chunk.slot) * width,
+      zs: layout.paging.pageSize * width,
+      row: width,
+    }),
+  }));
+  return { ups, paging: layout.paging };
+}
+
+/** New tokens sharing one page: `tokens` of them from slot `slot` of page `page` of pool `pool`, from latent_new row `newRow`. */
+export interface PageChunk {
+  pool: number;
+  page: number;
+  slot: number;
+  tokens: number;
+  newRow: number;
+}
+
+/** Where each sequence's q_len new tokens lie in a paged cache, page by page (none for an empty sequence). */
+export function newTokenPages(kvLens: readonly number[], qLen: number, layout: Pick<PagedLayout, 'table' | 'paging'>): PageChunk[] {
+  const { pageSize: P, poolPages } = layout.paging;
+  const table = layout.table();
+  const chunks: PageChunk[] = [];
+  kvLens.forEach((len, seq) => {
+    for (let t = len - qLen; len > 0 && t < len;) {
+      const end = Math.min(len, (Math.floor(t / P) + 1) * P);
+      const physical = table.blockTable[seq * table.maxPages + Math.floor(t / P)] as number;
+      const [pool, page] = [Math.floor(physical / poolPages), physical % poolPages];
+      chunks.push({ pool, page, slot: t % P, tokens: end - t, newRow: seq * qLen + t - (len - qLen) });
+      t = end;
+    }
+  });
+  return chunks;
+}
+
+/** The up-project stages of one GEMM set: k_nope and v through W_UK / W_UV, the shared k_rope broadcast to every head. */
+function emitUpProjection(b: MlaBuild, up: UpProjection, suffix: string): void {
+  const { qW, list } = b;
+  const { heads: H, dNope, dRope, dV, dLatent: dC } = b.spec.dims;
+  const at = (width: number, off: number): RowAddr => {
+    const dst = up.dst(width);
+    return { ...dst, off: (dst.off ?? 0) + off };
+  };
+  const up1 = (name: string, n: number, w: string, dst: string, width: number) =>
+    list.gemm(name + suffix, 'up-project', {
+      ...{ m: up.m, n, k: dC, z: H, a: up.src },
+      ...{ b: [w, { zs: dC * n, row: n }] as Rows, c: [dst, at(width, 0)] as Rows },
+    });
+  up1('up-k', dNope, 'w_uk_t', up.k, qW);
+  up1('up-v', dV, 'w_uv_t', up.v, dV);
+  const ropeSrc: Rows = [up.src[0], { ...up.src[1], off: (up.src[1].off ?? 0) + dC }];
+  list.rope('k-rope-broadcast' + suffix, 'up-project', {
+    ...{ m: up.m, z: H, copy: dRope, rot: 0, posSeg: 1, src: ropeSrc },
+    ...{ table: 'cos_sin', dst: [up.k, at(qW, dNope)] as Rows },
+  });
 }
 
 /** Naive MLA: q assembled with RoPE, K/V decompressed (latent or expanded cache), the core at qk d_nope + d_r / v d_v. */
-function emitNaive(b: MlaBuild, cache: (b: MlaBuild) => UpProjection): AttentionCore | Skip {
+function emitNaive(b: MlaBuild, cache: (b: MlaBuild) => NaiveKv): AttentionCore | Skip {
   const { spec, dtype, context, T, qW, list } = b;
   const { heads: H, dNope, dRope, dV, dLatent: dC } = spec.dims;
-  const { batch, context: L, qLen: S } = spec;
+  const { batch, qLen: S } = spec;
   b.weights('w_uk_t', H * dNope * dC, () => transposeBlocks(b.inputs().weights.wUK, H, dNope, dC));
   b.weights('w_uv_t', H * dV * dC, () => transposeBlocks(b.inputs().weights.wUV, H, dV, dC));
   b.act('q', T * H * qW);
@@ -357,50 +553,21 @@ function emitNaive(b: MlaBuild, cache: (b: MlaBuild) => UpProjection): Attention
     z: H,
     copy: dNope,
     rot: dRope,
-    posSeg: S,
+    posSeg: b.posSeg,
     src: ['q_in', qInRows(b, 0)],
     table: 'cos_sin',
     dst: ['q', qInRows(b, 0)],
   });
-  const up = cache(b);
-  const kRows = (off: number): RowAddr => ({ off, zs: L * qW, row: qW, outer: H * L * qW, seg: up.tokens });
-  const vRows = (off: number): RowAddr => ({ off, zs: L * dV, row: dV, outer: H * L * dV, seg: up.tokens });
-  list.gemm('up-k', 'up-project', {
-    m: up.m,
-    n: dNope,
-    k: dC,
-    z: H,
-    a: up.src,
-    b: ['w_uk_t', { zs: dC * dNope, row: dNope }],
-    c: ['k', kRows(up.first * qW)],
-  });
-  list.gemm('up-v', 'up-project', {
-    m: up.m,
-    n: dV,
-    k: dC,
-    z: H,
-    a: up.src,
-    b: ['w_uv_t', { zs: dC * dV, row: dV }],
-    c: ['v', vRows(up.first * dV)],
-  });
-  const ropeSrc: Rows = [up.src[0], { ...up.src[1], off: (up.src[1].off ?? 0) + dC }];
-  list.rope('k-rope-broadcast', 'up-project', {
-    m: up.m,
-    z: H,
-    copy: dRope,
-    rot: 0,
-    posSeg: 1,
-    src: ropeSrc,
-    table: 'cos_sin',
-    dst: ['k', kRows(up.first * qW + dNope)],
-  });
+  const kv = cache(b);
+  if (typeof kv === 'string') return { kind: 'skip', reason: kv };
+  kv.ups.forEach((up, i) => emitUpProjection(b, up, kv.ups.length > 1 ? `-${i}` : ''));
   b.act('out', T * H * dV);
   const shape: AttentionShape = { batch, nQ: H, nKv: H, dQk: qW, dV, qLen: S, kvLens: b.kvLens, causal: true, scale: b.scale };
   const core = attentionCore(
     shape,
     dtype,
     context,
-    { seqs: 'seqs', q: 'q', k: 'k', v: 'v', out: 'out' },
+    { seqs: 'seqs', q: 'q', k: 'k', v: 'v', out: 'out', ...(kv.paging && { paging: kv.paging }) },
     { tiling: spec.tiling, phase: S <= 16 ? 'decode' : 'prefill' },
   );
   if (core.kind === 'core') list.add(core);
@@ -416,7 +583,11 @@ function latentCacheIo(b: MlaBuild): Pick<AttentionIo, 'k' | 'v' | 'vStride' | '
   const { spec, dtype, context, row } = b;
   const io = { k: 'latent', v: 'latent', vStride: row };
   if (!spec.pageSize) {
-    b.buffers.push(lazyInput('latent', 'kv-cache', dtype, spec.batch * spec.context * row, () => latentCache(b), CANARY));
+    const cached = Math.max(
+      1,
+      b.kvLens.reduce((a, n) => a + n, 0),
+    );
+    b.buffers.push(lazyInput('latent', 'kv-cache', dtype, cached * row, () => latentCache(b), CANARY));
     return io;
   }
   const plan: CachePlan = {
@@ -458,7 +629,7 @@ function emitAbsorbed(b: MlaBuild): AttentionCore | Skip {
     z: H,
     copy: 0,
     rot: dRope,
-    posSeg: S,
+    posSeg: b.posSeg,
     src: ['q_in', qInRows(b, dNope)],
     table: 'cos_sin',
     dst: ['q', qRows],
@@ -545,10 +716,13 @@ function mlaChecks(b: MlaBuild, problem: MlaProblem): OutputCheck[] {
  * FlashMLA's FLOP and byte formulas for the absorbed attend (tests/test_flash_mla.py: s_q x total_seqlens x h_q x
  * (d + dv) x 2 FLOPs; the latent cache once, q and the output), so a case's rates can stand beside its figures.
  */
-export function flashMlaWork(spec: Pick<MlaSpec, 'dims' | 'batch' | 'context' | 'qLen'>, dtype: Dtype): { flops: number; bytes: number } {
-  const { dims, batch, context, qLen } = spec;
+export function flashMlaWork(
+  spec: Pick<MlaSpec, 'dims' | 'batch' | 'context' | 'kvLens' | 'qLen'>,
+  dtype: Dtype,
+): { flops: number; bytes: number } {
+  const { dims, batch, qLen } = spec;
   const [d, dv] = [dims.dLatent + dims.dRope, dims.dLatent];
-  const total = batch * context;
+  const total = seqLengths(spec).reduce((a, n) => a + n, 0);
   return {
     flops: 2 * qLen * total * dims.heads * (d + dv),
     bytes: (total * d + batch * qLen * dims.heads * (d + dv)) * elementBytes(dtype),
@@ -557,7 +731,10 @@ export function flashMlaWork(spec: Pick<MlaSpec, 'dims' | 'batch' | 'context' | 
 
 function mlaFacts({ spec, buffers, scale, dtype }: MlaBuild, core: AttentionCore): Record<string, number | string> {
   const { dims, form } = spec;
-  const cachedTokens = spec.batch * spec.context;
+  const cachedTokens = Math.max(
+    1,
+    seqLengths(spec).reduce((a, n) => a + n, 0),
+  );
   return {
     ...core.facts,
     ...{
@@ -576,7 +753,9 @@ function mlaFacts({ spec, buffers, scale, dtype }: MlaBuild, core: AttentionCore
     kvBytesPerToken: kvBytesPerToken(buffers, cachedTokens),
     cacheLayout:
       form === 'naive-expanded'
-        ? 'K [batch][head][token][d_nope+d_r], V [batch][head][token][d_v]'
+        ? spec.pageSize
+          ? `K pages [head][${spec.pageSize}][d_nope+d_r], V pages [head][${spec.pageSize}][d_v] in a shuffled order per block table [batch][max_pages]`
+          : 'K [batch][head][token][d_nope+d_r], V [batch][head][token][d_v]'
         : spec.pageSize
           ? `pages [${spec.pageSize}][d_c+d_r] (c_KV, roped k_rope) in a shuffled order per block table [batch][max_pages]`
           : '[batch][token][d_c+d_r] (c_KV, roped k_rope)',
@@ -593,7 +772,10 @@ export function mlaCase(spec: MlaSpec, dtype: Dtype, context: BuildContext): Bui
   const skip = mlaSkip(spec, dtype, context);
   if (skip) return { kind: 'skip', reason: skip };
   const { dims, batch, context: L, qLen: S } = spec;
-  const problem: MlaProblem = { dims, batch, qLen: S, context: L, scale: mlaScale(dims), ropeTheta: ROPE_THETA };
+  const problem: MlaProblem = {
+    ...{ dims, batch, qLen: S, context: L, scale: mlaScale(dims), ropeTheta: ROPE_THETA },
+    ...(isRagged(spec) && { kvLens: seqLengths(spec) }),
+  };
   const b = startBuild(spec, dtype, context, problem);
   emitLayerPath(b);
   const core = FORM_EMITTERS[spec.form](b);
@@ -689,7 +871,8 @@ export function mlaDimsOf(params: Parameters<KernelFamily['build']>[0]): {
 /**
  * Axes: preset (deepseek-v2 | deepseek-v2-lite | deepseek-v3 | custom with heads, d_nope, d_rope, d_v,
  * d_latent, d_q_latent, d_model, layers), form, batch, context (or seq: prefill, q_len = context = seq),
- * q_len (default 1), dtype, tiling (workgroup | rows), layer (attention | full), o_proj (0 | 1).
+ * q_len (default 1), dtype, tiling (workgroup | rows), layer (attention | full), o_proj (0 | 1), page_size (absorbed),
+ * ragged (decode: r in [0, 1), KV lengths falling linearly from context to context * (1 - r), at least q_len).
  */
 export const mlaFamily: KernelFamily = {
   name: 'mla',
@@ -706,16 +889,23 @@ export const mlaFamily: KernelFamily = {
     const layer = optionalString(params, 'layer', MLA_LAYERS, 'attention');
     const oProj = optionalNumber(params, 'o_proj', layer === 'full' ? 1 : 0) !== 0;
     const pageSize = optionalNumber(params, 'page_size', 0);
+    const ragged = optionalNumber(params, 'ragged', 0);
+    if (!(ragged >= 0 && ragged < 1)) return { kind: 'skip', reason: `ragged=${ragged} must be in [0, 1)` };
+    if (ragged > 0 && seq !== undefined) return { kind: 'skip', reason: 'a ragged batch is a decode batch (context and q_len, not seq)' };
+    // Every sequence holds at least its q_len new tokens.
+    const kvLens = raggedLengths(batch, contextLen, ragged).map((len) => Math.max(len, qLen));
     const model = { preset, layers, kvElementsPerToken: kvElementsFormula(form, dims) };
     let built: BuildResult;
     if ((BASELINE_FORMS as readonly string[]).includes(form)) {
       if (layer === 'full' || oProj) return { kind: 'skip', reason: `form ${form} is the attention core alone (no layer path or o-proj)` };
       const nKv = baselineKvHeads(form as BaselineForm, dims.heads);
-      const kvLens = Array.from({ length: batch }, () => contextLen);
       const shape: AttentionShape = { batch, nQ: dims.heads, nKv, dQk: dims.dNope, dV: dims.dV, qLen, kvLens, causal: true };
       built = attentionCase(shape, dtype, context, { tiling, phase: qLen <= 16 ? 'decode' : 'prefill', pageSize });
     } else {
-      const spec: MlaSpec = { dims, form: form as MlaForm, batch, context: contextLen, qLen, layer, oProj, tiling, pageSize };
+      const spec: MlaSpec = {
+        ...{ dims, form: form as MlaForm, batch, context: contextLen, qLen, layer, oProj, tiling, pageSize },
+        ...(ragged > 0 && { kvLens }),
+      };
       built = mlaCase(spec, dtype, context);
     }
     if (built.kind === 'case') built.kernelCase.facts = { form, ...model, ...built.kernelCase.facts };

@@ -74,6 +74,7 @@ const mlaParams = z
     layer: oneOf(MLA_LAYERS).optional(),
     o_proj: flag.optional(),
     page_size: pageSize.optional(),
+    ragged: z.number({ error: 'must be a number in [0, 1)' }).min(0, 'must be in [0, 1)').lt(1, 'must be in [0, 1)').optional(),
     heads: count(1).optional(),
     d_nope: count(1).optional(),
     d_rope: count(1).optional(),

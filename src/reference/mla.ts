@@ -6,11 +6,14 @@
  *             cache; o_lat = sum p c; o_h = W_UV,h o_lat.
  * Both use the softmax scale 1 / sqrt(d_nope + d_r). Plain loops; depends on nothing but its arguments.
  *
- * Layouts (row-major, element offsets); T = batch * q_len new tokens, L = cached tokens per sequence
- * (the q_len new ones included: query s of sequence b sits at position L - q_len + s and, causally,
- * sees tokens 0 ..= that position):
+ * Layouts (row-major, element offsets); T = batch * q_len new tokens, L_b = cached tokens of sequence b
+ * (`context` for every sequence, or kvLens[b] in a ragged batch; the q_len new ones included: query s of
+ * sequence b sits at position L_b - q_len + s and, causally, sees tokens 0 ..= that position; a sequence
+ * with no cached token (L_b = 0, a padding slot) outputs zeros):
  *   qIn     [batch][q_len][heads][d_nope + d_r]   per head q_nope, then q_rope BEFORE RoPE
- *   latent  [batch][L][d_c + d_r]                 c_KV (normalised), then k_rope AFTER RoPE
+ *   latent  [sum L_b][d_c + d_r]                  packed: sequence b from row L_0 + ... + L_(b-1)
+ *                                                 ([batch][L][d_c + d_r] when every L_b = L); c_KV
+ *                                                 (normalised), then k_rope AFTER RoPE
  *   wUK     [heads][d_nope][d_c]                  k_nope,h = W_UK,h c
  *   wUV     [heads][d_v][d_c]                     v_h = W_UV,h c
  *   out     [batch][q_len][heads][d_v]
@@ -39,8 +42,10 @@ export interface MlaProblem {
   dims: MlaDims;
   batch: number;
   qLen: number;
-  /** Cached tokens per sequence, the q_len new ones included. */
+  /** Cached tokens per sequence, the q_len new ones included (the longest where kvLens is given). */
   context: number;
+  /** Ragged batches: each sequence's cached tokens (0, or at least q_len); absent: `context` for all. */
+  kvLens?: readonly number[];
   scale: number;
   ropeTheta: number;
 }
@@ -68,9 +73,37 @@ export function mlaScale(dims: Pick<MlaDims, 'dNope' | 'dRope'>): number {
   return 1 / Math.sqrt(dims.dNope + dims.dRope);
 }
 
-/** Position of new token s of a sequence. */
-export function queryPosition(problem: Pick<MlaProblem, 'qLen' | 'context'>, s: number): number {
-  return problem.context - problem.qLen + s;
+type Lengths = Pick<MlaProblem, 'batch' | 'context' | 'kvLens'>;
+
+/** Cached tokens of sequence b. */
+export function seqLength(problem: Pick<MlaProblem, 'context' | 'kvLens'>, b: number): number {
+  return problem.kvLens ? (problem.kvLens[b] as number) : problem.context;
+}
+
+/** Each sequence's cached tokens. */
+export function seqLengths(problem: Lengths): number[] {
+  return Array.from({ length: problem.batch }, (_, b) => seqLength(problem, b));
+}
+
+/** First row of each sequence in the packed latent layout (exclusive prefix sum of the lengths). */
+export function seqStarts(problem: Lengths): number[] {
+  const starts: number[] = [];
+  let sum = 0;
+  for (const len of seqLengths(problem)) {
+    starts.push(sum);
+    sum += len;
+  }
+  return starts;
+}
+
+/** Position of new token s of sequence b (negative in a sequence with no cached token). */
+export function queryPosition(problem: Pick<MlaProblem, 'qLen' | 'context' | 'kvLens'>, s: number, b = 0): number {
+  return seqLength(problem, b) - problem.qLen + s;
+}
+
+/** Tokens new token s of sequence b sees, causally: [0, visible). */
+function visibleTokens(problem: MlaProblem, b: number, s: number): number {
+  return Math.max(0, Math.min(seqLength(problem, b), queryPosition(problem, s, b) + 1));
 }
 
 /** Rotates x[offset .. offset + dRope) in place at `position`. */
@@ -86,15 +119,19 @@ export function applyRope(x: Float64Array, offset: number, dRope: number, positi
   }
 }
 
-/** cos/sin of every new token's rotation: [q_len][d_r / 2] pairs (cos, sin), as the GPU reads them. */
-export function ropeTable(problem: Pick<MlaProblem, 'qLen' | 'context' | 'ropeTheta'>, dRope: number): Float64Array {
-  const table = new Float64Array(problem.qLen * dRope);
-  for (let s = 0; s < problem.qLen; s++) {
-    const position = queryPosition(problem, s);
+/**
+ * cos/sin of every new token's rotation, (cos, sin) pairs as the GPU reads them: [q_len][d_r / 2] when every
+ * sequence holds `context` tokens, [batch][q_len][d_r / 2] in a ragged batch (positions differ per sequence).
+ */
+export function ropeTable(problem: Pick<MlaProblem, 'qLen' | 'context' | 'kvLens' | 'ropeTheta'>, dRope: number): Float64Array {
+  const rows = (problem.kvLens?.length ?? 1) * problem.qLen;
+  const table = new Float64Array(rows * dRope);
+  for (let r = 0; r < rows; r++) {
+    const position = queryPosition(problem, r % problem.qLen, Math.floor(r / problem.qLen));
     for (let i = 0; i < dRope / 2; i++) {
       const angle = position * problem.ropeTheta ** ((-2 * i) / dRope);
-      table[s * dRope + 2 * i] = Math.cos(angle);
-      table[s * dRope + 2 * i + 1] = Math.sin(angle);
+      table[r * dRope + 2 * i] = Math.cos(angle);
+      table[r * dRope + 2 * i + 1] = Math.sin(angle);
     }
   }
   return table;
@@ -149,19 +186,22 @@ export function mlaLayerInputs(
   const newLatent = matmulRows(hidden, tokens, weights.wDKV, dims.dModel, row);
   for (let t = 0; t < tokens; t++) {
     rmsNorm(newLatent, t * row, dims.dLatent, weights.kvNorm);
-    applyRope(newLatent, t * row + dims.dLatent, dims.dRope, queryPosition(problem, t % qLen), problem.ropeTheta);
+    const position = queryPosition(problem, t % qLen, Math.floor(t / qLen));
+    applyRope(newLatent, t * row + dims.dLatent, dims.dRope, position, problem.ropeTheta);
   }
   return { qIn, newLatent };
 }
 
 /** The cache with the new tokens' rows written at their positions (the last q_len of each sequence). */
 export function appendToCache(problem: MlaProblem, latent: ArrayLike<number>, newLatent: ArrayLike<number>): Float64Array {
-  const { dims, batch, qLen, context } = problem;
+  const { dims, batch, qLen } = problem;
   const row = dims.dLatent + dims.dRope;
   const cache = Float64Array.from(latent);
+  const starts = seqStarts(problem);
   for (let b = 0; b < batch; b++) {
+    if (seqLength(problem, b) === 0) continue;
     for (let s = 0; s < qLen; s++) {
-      const to = (b * context + queryPosition(problem, s)) * row;
+      const to = ((starts[b] as number) + queryPosition(problem, s, b)) * row;
       const from = (b * qLen + s) * row;
       for (let i = 0; i < row; i++) cache[to + i] = newLatent[from + i] as number;
     }
@@ -175,13 +215,14 @@ export interface LatentRows {
   start(b: number, t: number): number;
 }
 
-/** The latent cache as the [batch][L][d_c + d_r] layout above, or rows from anywhere. */
+/** The latent cache in the packed layout above, or rows from anywhere. */
 export type Latent = ArrayLike<number> | LatentRows;
 
 function latentRows(latent: Latent, problem: MlaProblem): LatentRows {
   if ('start' in latent) return latent;
   const row = problem.dims.dLatent + problem.dims.dRope;
-  return { data: latent, start: (b, t) => (b * problem.context + t) * row };
+  const starts = seqStarts(problem);
+  return { data: latent, start: (b, t) => ((starts[b] as number) + t) * row };
 }
 
 export interface MlaAttentionResult {
@@ -197,7 +238,7 @@ function roped(problem: MlaProblem, qIn: ArrayLike<number>, b: number, s: number
   const base = ((b * qLen + s) * dims.heads + h) * width;
   const q = new Float64Array(width);
   for (let i = 0; i < width; i++) q[i] = qIn[base + i] as number;
-  applyRope(q, dims.dNope, dims.dRope, queryPosition(problem, s), problem.ropeTheta);
+  applyRope(q, dims.dNope, dims.dRope, queryPosition(problem, s, b), problem.ropeTheta);
   return q;
 }
 
@@ -221,17 +262,18 @@ function softmaxInPlace(scores: Float64Array, n: number): number {
 
 /** The naive form: every cached latent decompressed per head, then attention with qk d_nope + d_r, v d_v. */
 export function mlaNaiveReference(problem: MlaProblem, weights: MlaWeights, qIn: ArrayLike<number>, cache: Latent): MlaAttentionResult {
-  const { dims, batch, qLen, context, scale } = problem;
+  const { dims, batch, qLen, scale } = problem;
   const { heads, dNope, dRope, dV, dLatent } = dims;
   const { data: latent, start } = latentRows(cache, problem);
   const out = new Float64Array(batch * qLen * heads * dV);
-  const k = new Float64Array(context * (dNope + dRope));
-  const v = new Float64Array(context * dV);
-  const scores = new Float64Array(context);
+  const longest = Math.max(1, ...seqLengths(problem));
+  const k = new Float64Array(longest * (dNope + dRope));
+  const v = new Float64Array(longest * dV);
+  const scores = new Float64Array(longest);
   let maxScore = 0;
   for (let b = 0; b < batch; b++) {
     for (let h = 0; h < heads; h++) {
-      for (let t = 0; t < context; t++) {
+      for (let t = 0; t < seqLength(problem, b); t++) {
         const c = start(b, t);
         for (let j = 0; j < dNope; j++) {
           let sum = 0;
@@ -248,8 +290,9 @@ export function mlaNaiveReference(problem: MlaProblem, weights: MlaWeights, qIn:
         }
       }
       for (let s = 0; s < qLen; s++) {
+        const visible = visibleTokens(problem, b, s);
+        if (visible === 0) continue; // zeros
         const q = roped(problem, qIn, b, s, h);
-        const visible = queryPosition(problem, s) + 1;
         for (let t = 0; t < visible; t++) {
           let dot = 0;
           for (let i = 0; i < dNope + dRope; i++) dot += (q[i] as number) * (k[t * (dNope + dRope) + i] as number);
@@ -278,13 +321,13 @@ export function mlaAbsorbedReference(
   cache: Latent,
   rows?: readonly number[],
 ): MlaAttentionResult {
-  const { dims, batch, qLen, context, scale } = problem;
+  const { dims, batch, qLen, scale } = problem;
   const { heads, dNope, dRope, dV, dLatent } = dims;
   const { data: latent, start } = latentRows(cache, problem);
   const total = batch * qLen * heads;
   const count = rows ? rows.length : total;
   const out = new Float64Array(count * dV);
-  const scores = new Float64Array(context);
+  const scores = new Float64Array(Math.max(1, ...seqLengths(problem)));
   const qLat = new Float64Array(dLatent);
   const oLat = new Float64Array(dLatent);
   let maxScore = 0;
@@ -294,7 +337,8 @@ export function mlaAbsorbedReference(
     const h = outRow % heads;
     const s = Math.floor(outRow / heads) % qLen;
     const b = Math.floor(outRow / (heads * qLen));
-    const visible = queryPosition(problem, s) + 1;
+    const visible = visibleTokens(problem, b, s);
+    if (visible === 0) continue; // zeros
     const q = roped(problem, qIn, b, s, h);
     qLat.fill(0);
     for (let j = 0; j < dNope; j++) {
@@ -329,11 +373,12 @@ export function mlaAbsorbedReference(
 
 /** Multiply-adds of each form's reference, to pick the cheaper one for big cases (they agree). */
 export function referenceCost(problem: MlaProblem): { naive: number; absorbed: number } {
-  const { dims, batch, qLen, context } = problem;
+  const { dims, batch, qLen } = problem;
   const { heads, dNope, dRope, dV, dLatent } = dims;
-  const pairs = batch * heads * qLen * context;
+  const tokens = seqLengths(problem).reduce((a, b) => a + b, 0);
+  const pairs = heads * qLen * tokens;
   return {
-    naive: batch * heads * context * dLatent * (dNope + dV) + pairs * (dNope + dRope + dV),
+    naive: heads * tokens * dLatent * (dNope + dV) + pairs * (dNope + dRope + dV),
     absorbed: batch * qLen * heads * dLatent * (dNope + dV) + pairs * (2 * dLatent + dRope),
   };
 }

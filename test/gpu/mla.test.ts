@@ -192,14 +192,14 @@ for (const [dtype, tiling] of [
   });
 }
 
-test('a paged cache is the absorbed form at layer=attention: the naive forms and the layer path are skips that say so', async () => {
+test('a paged cache is the absorbed or naive-expanded form at layer=attention: naive-latent and the layer path are skips that say so', async () => {
   const ctx = await context();
-  for (const form of ['naive-latent', 'naive-expanded'] as const) {
-    const built = mlaCase(spec(form, PAGED), 'f32', ctx);
-    assert.ok(built.kind === 'skip' && /paged cache is built for the absorbed form/.test(built.reason), form);
+  const latent = mlaCase(spec('naive-latent', PAGED), 'f32', ctx);
+  assert.ok(latent.kind === 'skip' && /paged cache is built for the absorbed and naive-expanded forms/.test(latent.reason));
+  for (const form of ['absorbed', 'naive-expanded'] as const) {
+    const full = mlaCase(spec(form, { ...PAGED, layer: 'full', dims: DIMS_Q }), 'f32', ctx);
+    assert.ok(full.kind === 'skip' && /layer=attention/.test(full.reason), form);
   }
-  const full = mlaCase(spec('absorbed', { ...PAGED, layer: 'full', dims: DIMS_Q }), 'f32', ctx);
-  assert.ok(full.kind === 'skip' && /layer=attention/.test(full.reason));
 });
 
 test("FlashMLA's FLOP and byte formulas are the absorbed case's facts", async () => {

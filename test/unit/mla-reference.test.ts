@@ -1,6 +1,6 @@
 import assert from 'node:assert/strict';
 import { test } from 'node:test';
-import { kvElementsFormula, MLA_PRESETS } from '../../src/kernels/mla.js';
+import { kvElementsFormula, lengthRuns, MLA_PRESETS, newTokenPages } from '../../src/kernels/mla.js';
 import {
   appendToCache,
   applyRope,
@@ -8,6 +8,7 @@ import {
   mlaLayerInputs,
   mlaNaiveReference,
   mlaScale,
+  ropeTable,
   ROPE_THETA,
   type MlaDims,
   type MlaProblem,
@@ -117,4 +118,83 @@ test('the absorbed reference of chosen rows equals those rows of the whole, in t
   assert.equal(some.out.length, rows.length * DIMS.dV);
   rows.forEach((row, i) => assert.deepEqual([...some.out.slice(i * 6, i * 6 + 6)], [...whole.out.slice(row * 6, row * 6 + 6)]));
   assert.throws(() => mlaAbsorbedReference(p, weights, qIn, latent, [16]), /row 16 outside 0..15/);
+});
+
+// Ragged batches: sequence b holds kvLens[b] tokens in the packed layout; the same tokens alone (batch 1, context
+// kvLens[b]) give the same rows, and a sequence with no cached token outputs zeros.
+test('a ragged batch equals each sequence alone; a zero-length sequence outputs zeros (naive and absorbed)', () => {
+  const row = DIMS.dLatent + DIMS.dRope;
+  const qW = DIMS.dNope + DIMS.dRope;
+  const weights = { wUK: seededUniform(2 * 8 * 12, 1, 'f32'), wUV: seededUniform(2 * 6 * 12, 2, 'f32') };
+  for (const [qLen, kvLens] of [
+    [1, [9, 0, 4, 1]],
+    [2, [7, 3, 0, 2]],
+  ] as [number, number[]][]) {
+    const batch = kvLens.length;
+    const context = Math.max(...kvLens);
+    const p: MlaProblem = { ...problem(qLen, context), batch, kvLens };
+    const qIn = seededUniform(batch * qLen * 2 * qW, 3, 'f32');
+    const latent = seededUniform(kvLens.reduce((a, b) => a + b, 0) * row, 4, 'f32');
+    const naive = mlaNaiveReference(p, weights, qIn, latent);
+    const absorbed = mlaAbsorbedReference(p, weights, qIn, latent);
+    assert.ok(maxDiff(naive.out, absorbed.out) < 1e-12, `q_len ${qLen}: ${maxDiff(naive.out, absorbed.out)}`);
+    const rowsPerSeq = qLen * 2 * DIMS.dV;
+    let start = 0;
+    kvLens.forEach((len, b) => {
+      const got = naive.out.subarray(b * rowsPerSeq, (b + 1) * rowsPerSeq);
+      if (len === 0) {
+        assert.ok(
+          got.every((x) => x === 0),
+          `sequence ${b}: zeros`,
+        );
+      } else {
+        const alone = mlaNaiveReference(
+          { ...problem(qLen, len), batch: 1 },
+          weights,
+          qIn.subarray(b * qLen * 2 * qW, (b + 1) * qLen * 2 * qW),
+          latent.subarray(start * row, (start + len) * row),
+        );
+        assert.ok(maxDiff(got, alone.out) < 1e-12, `sequence ${b} (${len} tokens)`);
+      }
+      start += len;
+    });
+  }
+});
+
+test('ragged RoPE: one table row per (sequence, new token) at position kvLens[b] - q_len + s', () => {
+  const kvLens = [9, 4, 0];
+  const table = ropeTable({ qLen: 2, context: 9, kvLens, ropeTheta: ROPE_THETA }, 4);
+  assert.equal(table.length, 3 * 2 * 4);
+  for (const [b, len] of kvLens.entries()) {
+    const alone = ropeTable({ qLen: 2, context: len, ropeTheta: ROPE_THETA }, 4);
+    assert.deepEqual([...table.subarray(b * 8, b * 8 + 8)], [...alone], `sequence ${b}`);
+  }
+  assert.deepEqual([...ropeTable({ qLen: 2, context: 9, ropeTheta: ROPE_THETA }, 4)], [...table.subarray(0, 8)]);
+});
+
+test('lengthRuns: consecutive equal lengths share a run, zero-length sequences are left out, starts are packed', () => {
+  assert.deepEqual(lengthRuns([5, 5, 5]), [{ seq: 0, count: 3, len: 5, start: 0 }]);
+  assert.deepEqual(lengthRuns([5, 5, 0, 3, 3, 5]), [
+    { seq: 0, count: 2, len: 5, start: 0 },
+    { seq: 3, count: 2, len: 3, start: 10 },
+    { seq: 5, count: 1, len: 5, start: 16 },
+  ]);
+  assert.deepEqual(lengthRuns([0, 0]), []);
+});
+
+test("newTokenPages: each sequence's new tokens, page by page through the block table, none for an empty sequence", () => {
+  // Pages of 4 tokens, 3 pages a pool; sequence 0 (6 tokens) in pages [7, 2], sequence 2 (9 tokens) in [0, 5, 4].
+  const blockTable = Uint32Array.from([7, 2, 0xffffffff, 0xffffffff, 0xffffffff, 0xffffffff, 0, 5, 4]);
+  const layout = {
+    paging: { pageSize: 4, poolPages: 3, pools: 3, tableEntries: 5 },
+    table: () => ({ pageSize: 4, maxPages: 3, pageCount: 8, blockTable, owners: new Int32Array(16) }),
+  };
+  assert.deepEqual(newTokenPages([6, 0, 9], 3, layout), [
+    // Sequence 0: tokens 3 (page 0 -> physical 7: pool 2, page 1) and 4, 5 (page 1 -> physical 2: pool 0, page 2).
+    { pool: 2, page: 1, slot: 3, tokens: 1, newRow: 0 },
+    { pool: 0, page: 2, slot: 0, tokens: 2, newRow: 1 },
+    // Sequence 2: tokens 6, 7 (page 1 -> physical 5: pool 1, page 2) and 8 (page 2 -> physical 4: pool 1, page 1).
+    { pool: 1, page: 2, slot: 2, tokens: 2, newRow: 6 },
+    { pool: 1, page: 1, slot: 0, tokens: 1, newRow: 8 },
+  ]);
 });

@@ -25,6 +25,9 @@ test('values a family would have to change are named with the reason', () => {
     paramsProblem('mla', { preset: 'deepseek-v2', form: 'absorbed', batch: 1, context: 8, dtype: 'f16', o_proj: 2 }) ?? '',
     /^o_proj=2: must be 0 or 1$/,
   );
+  const mla = { preset: 'deepseek-v2', form: 'absorbed', batch: 4, context: 8, dtype: 'f16' };
+  assert.equal(paramsProblem('mla', { ...mla, ragged: 0.5 }), undefined);
+  assert.equal(paramsProblem('mla', { ...mla, ragged: -0.1 }), 'ragged=-0.1: must be in [0, 1)');
   assert.equal(paramsProblem('moe', { preset: 'v2-lite', tokens: 8, dispatch: 'gpu', dtype: 'f32', experts: 'preset' }), undefined);
   assert.match(
     paramsProblem('moe', { preset: 'v2-lite', tokens: 8, dispatch: 'gpu', dtype: 'f32', top_k: 0 }) ?? '',
