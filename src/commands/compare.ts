@@ -41,7 +41,7 @@ export default class Compare extends BaseCommand {
   same          the CI of the ratio lies inside the band
   slower/faster the U test is significant and the ratio lies outside the band
   inconclusive  anything else
-Each case's ratio is first divided by the time ratio, between the runs, of the calibrated ceiling that bounds it (copy bandwidth when memory-bound, f32 FMA when compute-bound, dispatch overhead when overhead-bound), so a machine that ran slower or faster (a shared runner, another clock or memory speed) is not read as the build; --no-machine-correction judges raw ratios. A case's band widens to the spread of either run's own visit medians: a run that does not reproduce its own figure cannot call a smaller difference the build's. Per suite: the geometric mean of the ratios. Both runs' calibrated ceilings are set side by side as time ratios, with a warning when one moved past the noise band. Files from different devices are refused unless --cross-hardware, which prints the median of every case per device instead.`;
+Every case's ratio is first divided by the machine's own shift between the runs (the median over the calibration kernels of their time ratio, pooled over every visit), so a machine that ran slower or faster (a shared runner, another clock or memory speed) is not read as the build; --no-machine-correction judges raw ratios. A case's band widens to the spread of either run's own visit medians: a run that does not reproduce its own figure cannot call a smaller difference the build's. Per suite: the geometric mean of the ratios. Both runs' calibrated ceilings are set side by side as time ratios, with a warning when one moved past the noise band. Files from different devices are refused unless --cross-hardware, which prints the median of every case per device instead.`;
   static override examples = [
     '<%= config.bin %> compare results/baselines/rtx4070.json results/new.json',
     '<%= config.bin %> compare base.json candidate.json --noise 3 --fail-on-regression 5',
@@ -60,7 +60,7 @@ Each case's ratio is first divided by the time ratio, between the runs, of the c
     'fail-on-regression': Flags.string({ description: 'exit 1 when a case is significantly slower by more than PCT percent' }),
     'machine-correction': Flags.boolean({
       description:
-        "divide each case's ratio by the time ratio of the calibrated ceiling that bounds it, so a machine that itself ran slower or faster between the runs is not the build's verdict (--no-machine-correction: judge raw ratios)",
+        "divide every case's ratio by the machine's own shift between the runs (the median of the calibration kernels' time ratios), so a machine that itself ran slower or faster is not the build's verdict (--no-machine-correction: judge raw ratios)",
       default: true,
       allowNo: true,
     }),

@@ -84,22 +84,9 @@ const CEILING_FIELD: Record<CeilingKind, keyof Ceilings> = {
   dispatch: 'dispatchUs',
 };
 
-/**
- * The ceiling a case's time follows: a calibration case's own; else the roof its bound names (memory: copy
- * bandwidth, compute: f32 FMA, overhead: dispatch), as computeRates held it; null where the bound is unknown.
- */
-export function boundingCeiling(bound: Bound, calibrates?: CeilingKind): keyof Ceilings | null {
-  if (calibrates) return CEILING_FIELD[calibrates];
-  switch (bound) {
-    case 'memory':
-      return 'copyGBs';
-    case 'compute':
-      return 'fmaF32Gflops';
-    case 'overhead':
-      return 'dispatchUs';
-    case 'unknown':
-      return null;
-  }
+/** The ceiling a calibration kernel of this kind measures. */
+export function ceilingField(kind: CeilingKind): keyof Ceilings {
+  return CEILING_FIELD[kind];
 }
 
 /** Folds one calibration figure in: the best of several sizes is the ceiling (lowest for overhead). */

@@ -18,7 +18,7 @@ export function renderComparison(c: CandidateComparison, noisePct: number): stri
   ];
   const ceilings = ceilingShiftsTable(c);
   if (ceilings) sections.push(renderTable(ceilings));
-  const drift = machineDriftNote(c.ceilings, noisePct, c.machineCorrected);
+  const drift = machineDriftNote(c.ceilings, noisePct, c.machine !== null);
   const notes = [
     ...(drift ? [`Warning: ${drift}`] : []),
     ...(c.onlyInBase.length ? [`only in base: ${c.onlyInBase.length} case(s)`] : []),

@@ -1,5 +1,5 @@
 import { UserError } from '../errors.js';
-import { boundingCeiling, type Ceilings } from '../measure/rates.js';
+import { ceilingField, type Ceilings } from '../measure/rates.js';
 import type { KernelConfig, OkMeasurement } from '../results/schema.js';
 import { isSoftwareAdapter } from '../util/adapter-kind.js';
 import { exactRankP, geomean, mannWhitneyU, ratioOfMedians, verdict, type Verdict, type VisitEvidence } from './compare-stats.js';
@@ -15,11 +15,9 @@ export interface CaseComparison {
   candidateMs: number;
   /** candidate / base as measured: above 1 is slower. */
   rawRatio: number;
-  /** The calibrated ceiling the case's time follows and that ceiling's time ratio between the runs; null: none. */
-  machine: MachineShift | null;
   /**
-   * What the verdict judges: candidate / base with the machine's shift divided out (rawRatio / machine.timeRatio),
-   * or rawRatio where there is no shift to divide out. CI95, p and visits are of the same corrected samples.
+   * What the verdict judges: candidate / base with the machine's shift divided out (rawRatio /
+   * CandidateComparison.machine), or rawRatio where there is none. CI95, p and visits are of the same corrected samples.
    */
   ratio: number;
   ci95: { lo: number; hi: number };
@@ -34,12 +32,6 @@ export interface CaseComparison {
    */
   band: number;
   verdict: Verdict;
-}
-
-export interface MachineShift {
-  ceiling: keyof Ceilings;
-  /** candidate / base time ratio of that ceiling (above 1: the machine ran it slower). */
-  timeRatio: number;
 }
 
 export interface SuiteSummary {
@@ -73,8 +65,12 @@ export interface CandidateComparison {
   suites: SuiteSummary[];
   /** The ceilings both runs calibrated. */
   ceilings: CeilingShift[];
-  /** Whether each case's ratio has its bounding ceiling's shift divided out (CompareOptions.machineCorrection). */
-  machineCorrected: boolean;
+  /**
+   * The machine's time ratio (candidate / base, above 1: it ran slower) divided out of every case's ratio: the median
+   * over the ceilings of calibrationShifts. Null where not corrected (CompareOptions.machineCorrection) or where the
+   * runs share no calibration kernel.
+   */
+  machine: number | null;
   /** Keys only one side measured (ok), or measured but failed on the other. */
   onlyInBase: string[];
   onlyInCandidate: string[];
@@ -125,7 +121,7 @@ export function machineDriftNote(shifts: readonly CeilingShift[], noisePct: numb
   if (moved.length === 0) return null;
   const list = moved.map((s) => `${s.label} ${s.timeRatio.toFixed(2)}x`).join(', ');
   const consequence = corrected
-    ? "each case's ratio has its ceiling's shift divided out, but a machine that moved this much may have moved during the runs too: rerun both on a quiet machine before trusting a verdict"
+    ? "each case's ratio has the machine's shift divided out, but a machine that moved this much may have moved during the runs too: rerun both on a quiet machine before trusting a verdict"
     : "verdicts of cases bound by them may be the machine's, not the build's";
   return `the machine itself moved between these runs: its calibrated ceilings (time ratio, above 1 slower) ${list}, past the ±${noisePct}% band; ${consequence}`;
 }
@@ -138,10 +134,11 @@ export function compareResults(base: LoadedResults, candidate: LoadedResults, op
   const baseChecked = checkedKeys(base);
   const candidateChecked = checkedKeys(candidate);
   const shifts = ceilingShifts(base.results.ceilings, candidate.results.ceilings, opts.noise);
+  const machine = opts.machineCorrection === false ? null : machineFactor(calibrationShifts(baseCases, candidateCases));
   const cases: CaseComparison[] = [];
   for (const [key, b] of baseCases) {
     const c = candidateCases.get(key);
-    if (c) cases.push(compareCase(b, c, opts.machineCorrection === false ? [] : shifts, opts));
+    if (c) cases.push(compareCase(b, c, machine ?? 1, opts));
   }
   const suites = [...new Set(cases.map((c) => c.suite))].map((suite): SuiteSummary => {
     const own = cases.filter((c) => c.suite === suite);
@@ -164,7 +161,7 @@ export function compareResults(base: LoadedResults, candidate: LoadedResults, op
     cases,
     suites,
     ceilings: shifts,
-    machineCorrected: opts.machineCorrection !== false,
+    machine,
     onlyInBase: [...baseCases.keys()].filter((k) => !candidateCases.has(k) && !candidateChecked.has(k) && !leftOut.has(k)),
     onlyInCandidate: [...candidateCases.keys()].filter((k) => !baseCases.has(k) && !baseChecked.has(k) && !leftOut.has(k)),
     leftOutOnOneSide,
@@ -176,9 +173,8 @@ export function compareResults(base: LoadedResults, candidate: LoadedResults, op
 }
 
 /** One case both runs timed: the candidate's samples divided by the machine's shift, then ratio, tests and verdict. */
-function compareCase(b: OkMeasurement, c: OkMeasurement, shifts: readonly CeilingShift[], opts: CompareOptions): CaseComparison {
-  const machine = machineShift(b, shifts);
-  const scale = (xs: readonly number[]): number[] => xs.map((x) => x / (machine?.timeRatio ?? 1));
+function compareCase(b: OkMeasurement, c: OkMeasurement, machine: number, opts: CompareOptions): CaseComparison {
+  const scale = (xs: readonly number[]): number[] => xs.map((x) => x / machine);
   const candidateSamples = scale(c.timing.samplesMs);
   const estimate = ratioOfMedians(b.timing.samplesMs, candidateSamples, {
     ...(opts.resamples !== undefined && { resamples: opts.resamples }),
@@ -194,8 +190,7 @@ function compareCase(b: OkMeasurement, c: OkMeasurement, shifts: readonly Ceilin
     params: b.params,
     baseMs: b.timing.gpu.median,
     candidateMs: c.timing.gpu.median,
-    rawRatio: estimate.ratio * (machine?.timeRatio ?? 1),
-    machine,
+    rawRatio: estimate.ratio * machine,
     ratio: estimate.ratio,
     ci95: estimate.ci95,
     p,
@@ -205,11 +200,37 @@ function compareCase(b: OkMeasurement, c: OkMeasurement, shifts: readonly Ceilin
   };
 }
 
-/** The shift of the ceiling that bounds the base's measurement, or null where it has none or the runs share none. */
-export function machineShift(m: OkMeasurement, shifts: readonly CeilingShift[]): MachineShift | null {
-  const ceiling = boundingCeiling(m.rates.bound, m.ceiling);
-  const shift = shifts.find((s) => s.ceiling === ceiling);
-  return shift ? { ceiling: shift.ceiling, timeRatio: shift.timeRatio } : null;
+/** The machine's time ratio (candidate / base) per ceiling. */
+export type MachineShifts = ReadonlyMap<keyof Ceilings, number>;
+
+/**
+ * The machine's shift per ceiling between two runs, from the calibration cases that measure it: the geometric mean
+ * of their candidate / base medians, pooled over every visit (spread over the run). Not the recorded ceilings: those
+ * come from the first calibration visit alone, and one slow moment there (a run's copy ceiling read 11.0 instead of
+ * 18.0 GB/s while its copy kernels' pooled medians moved 5%) would move every case the ceiling bounds.
+ */
+export function calibrationShifts(base: ReadonlyMap<string, OkMeasurement>, candidate: ReadonlyMap<string, OkMeasurement>): MachineShifts {
+  const logs = new Map<keyof Ceilings, number[]>();
+  for (const [key, b] of base) {
+    const c = candidate.get(key);
+    const field = b.family === 'calibration' && b.ceiling && ceilingField(b.ceiling);
+    if (!c || !field || !(b.timing.gpu.median > 0) || !(c.timing.gpu.median > 0)) continue;
+    logs.set(field, [...(logs.get(field) ?? []), Math.log(c.timing.gpu.median / b.timing.gpu.median)]);
+  }
+  return new Map([...logs].map(([field, values]) => [field, Math.exp(values.reduce((sum, v) => sum + v, 0) / values.length)]));
+}
+
+/**
+ * One factor for the whole machine: the median of the ceilings' shifts. Per ceiling, the calibration kernels of one
+ * kind can swing by themselves (on lavapipe a copy kernel's visits ran 3.9 and 8.1 ms in one run, its pooled median
+ * 17% off while every memory-bound kernel moved under 8%), so dividing a case by the shift of its own roof alone
+ * moved verdicts the other way; a shared machine that slows down slows every kernel kind, which the median keeps.
+ */
+export function machineFactor(shifts: MachineShifts): number | null {
+  const values = [...shifts.values()].sort((x, y) => x - y);
+  if (values.length === 0) return null;
+  const mid = values.length >> 1;
+  return values.length % 2 ? values[mid]! : Math.sqrt(values[mid - 1]! * values[mid]!);
 }
 
 /** The comparison's band, widened to the larger spread (max / min - 1) of either run's visit medians. */

@@ -1,4 +1,3 @@
-import type { Ceilings } from '../measure/rates.js';
 import { configDifferenceNotes } from './configs.js';
 import type { CandidateComparison, CaseComparison, CrossHardwareTable } from './compare.js';
 import { splitAxes, titleWithConstants, varyingCells } from './axes.js';
@@ -7,22 +6,14 @@ import { left, right, type Cell, type TableModel } from './table-model.js';
 
 /** The tables of a comparison (compare.ts): per suite, per case, the calibrated ceilings; and the cross-hardware medians. */
 
-/** The ceiling a case follows, in the few letters a table column has room for. */
-const MACHINE_CEILING: Record<keyof Ceilings, string> = {
-  copyGBs: 'copy',
-  readGBs: 'read',
-  fmaF32Gflops: 'f32 FMA',
-  fmaF16Gflops: 'f16 FMA',
-  dispatchUs: 'dispatch',
-};
-
 const ratioText = (ratio: number): string => (Number.isFinite(ratio) ? `${ratio.toFixed(3)}x` : '-');
 
 /** What the columns of a comparison mean, for the line above its tables. */
 export function comparisonLegend(c: CandidateComparison, noisePct: number): string {
-  const ratio = c.machineCorrected
-    ? 'ratio = candidate / base median, divided by machine: the time ratio between the runs of the calibrated ceiling that bounds the case (copy when memory-bound, f32 FMA when compute-bound, dispatch when overhead-bound, its own for a calibration case)'
-    : 'ratio = candidate / base median, as measured (--no-machine-correction)';
+  const ratio =
+    c.machine === null
+      ? 'ratio = candidate / base median, as measured'
+      : `ratio = candidate / base median divided by the machine's own shift, ${ratioText(c.machine)} (the median over the calibration kernels of their time ratio, pooled over every visit; --no-machine-correction judges raw ratios)`;
   return `${ratio}; band: ±${noisePct}%, widened to the spread of either run's own visit medians; visits p: one-sided rank test of the per-visit medians in the ratio's direction, which slower / faster also need where both runs have visits`;
 }
 
@@ -66,7 +57,6 @@ export function caseVerdictTables(c: CandidateComparison): TableModel[] {
         ...split.varying.map(left),
         right('base'),
         right('candidate'),
-        left('machine'),
         right('ratio'),
         right('CI95'),
         right('p'),
@@ -78,7 +68,6 @@ export function caseVerdictTables(c: CandidateComparison): TableModel[] {
         ...varyingCells(x.params, split),
         formatDuration(x.baseMs),
         formatDuration(x.candidateMs),
-        x.machine ? `${ratioText(x.machine.timeRatio)} ${MACHINE_CEILING[x.machine.ceiling]}` : '-',
         ratioText(x.ratio),
         `${x.ci95.lo.toFixed(3)}-${x.ci95.hi.toFixed(3)}`,
         x.p < 1e-4 ? x.p.toExponential(1) : x.p.toFixed(4),

@@ -142,7 +142,7 @@ export function markdownComparison(comparisons: CandidateComparison[], noisePct:
     parts.push(markdownTable(suiteVerdictsTable(c)), '', ...caseVerdictTables(c).flatMap((table) => [markdownTable(table), '']));
     const ceilings = ceilingShiftsTable(c);
     if (ceilings) parts.push(markdownTable(ceilings), '');
-    const drift = machineDriftNote(c.ceilings, noisePct, c.machineCorrected);
+    const drift = machineDriftNote(c.ceilings, noisePct, c.machine !== null);
     if (drift) parts.push(`> **Warning:** ${drift}.`, '');
     if (c.onlyInBase.length) parts.push(`Only in base: ${c.onlyInBase.map(markdownCode).join(', ')}`, '');
     if (c.onlyInCandidate.length) parts.push(`Only in candidate: ${c.onlyInCandidate.map(markdownCode).join(', ')}`, '');

@@ -1,7 +1,8 @@
 import assert from 'node:assert/strict';
 import { test } from 'node:test';
 import { erfc, exactRankP, geomean, mannWhitneyU, median, normalSf, ratioOfMedians, verdict } from '../../src/report/compare-stats.js';
-import { caseBand, ceilingShifts, machineShift, visitEvidence } from '../../src/report/compare.js';
+import type { CeilingKind } from '../../src/core/numbers.js';
+import { calibrationShifts, caseBand, machineFactor, visitEvidence } from '../../src/report/compare.js';
 import { okFixture } from '../helpers/fixtures.js';
 
 const close = (actual: number, expected: number, rel = 1e-9, what = ''): void =>
@@ -115,25 +116,47 @@ test("caseBand: the comparison's band, widened to the larger spread of either ru
   assert.equal(caseBand(0.1, [7]), 0.1, 'one visit has no spread');
 });
 
-test("machineShift: the time ratio of the ceiling each case's bound names", () => {
-  const shifts = ceilingShifts(
-    { copyGBs: 10, readGBs: 10, fmaF32Gflops: 40, fmaF16Gflops: 20, dispatchUs: 5 },
-    { copyGBs: 8, readGBs: 10, fmaF32Gflops: 50, fmaF16Gflops: 10, dispatchUs: 6 },
-    0.1,
-  );
-  const withBound = (bound: 'memory' | 'compute' | 'overhead' | 'unknown', ceiling?: 'fma-f16' | 'read') => {
-    const m = okFixture('x/y=1', [1, 2, 3]);
+test("calibrationShifts and machineFactor: the calibration kernels' pooled medians per ceiling, their median for the machine", () => {
+  const measured = (key: string, medianMs: number, bound: 'memory' | 'compute' | 'overhead' | 'unknown', ceiling?: CeilingKind) => {
+    const m = okFixture(key, [medianMs]);
     assert.ok(m.status === 'ok');
     const { ceiling: _calibrates, ...kernel } = m;
-    return { ...kernel, rates: { ...m.rates, bound }, ...(ceiling && { ceiling }) };
+    return {
+      ...kernel,
+      timing: { ...m.timing, gpu: { ...m.timing.gpu, median: medianMs } },
+      rates: { ...m.rates, bound },
+      ...(ceiling && { ceiling }),
+    };
   };
-  assert.deepEqual(machineShift(withBound('memory'), shifts), { ceiling: 'copyGBs', timeRatio: 1.25 });
-  assert.deepEqual(machineShift(withBound('compute'), shifts), { ceiling: 'fmaF32Gflops', timeRatio: 0.8 });
-  assert.deepEqual(machineShift(withBound('overhead'), shifts), { ceiling: 'dispatchUs', timeRatio: 1.2 });
-  assert.deepEqual(machineShift(withBound('compute', 'fma-f16'), shifts), { ceiling: 'fmaF16Gflops', timeRatio: 2 });
-  assert.deepEqual(machineShift(withBound('memory', 'read'), shifts), { ceiling: 'readGBs', timeRatio: 1 });
-  assert.equal(machineShift(withBound('unknown'), shifts), null);
-  assert.equal(machineShift(withBound('memory'), []), null, 'a run without ceilings: nothing to divide out');
+  const run = (copy: number, copyChunked: number, fma: number, kernel: number) =>
+    new Map(
+      [
+        measured('calibration/kernel=copy', copy, 'memory', 'copy'),
+        measured('calibration/kernel=copy-chunked', copyChunked, 'memory', 'copy'),
+        measured('calibration/kernel=fma-f32', fma, 'compute', 'fma-f32'),
+        measured('x/y=1', kernel, 'memory'),
+      ].map((m) => [m.key, m]),
+    );
+  // The candidate's copy kernels took 1.2x and 1.5x as long (geometric mean: sqrt(1.8)), its FMA 0.8x.
+  const shifts = calibrationShifts(run(10, 4, 20, 1), run(12, 6, 16, 1));
+  close(shifts.get('copyGBs')!, Math.sqrt(1.8));
+  close(shifts.get('fmaF32Gflops')!, 0.8);
+  assert.equal(shifts.has('readGBs'), false, 'no read kernel calibrated: no shift');
+  // One factor for the machine: the median over the ceilings, robust to one kind of kernel swinging by itself.
+  close(machineFactor(shifts)!, Math.sqrt(0.8 * Math.sqrt(1.8)));
+  close(
+    machineFactor(
+      new Map([
+        ['copyGBs', 1.17],
+        ['readGBs', 1.01],
+        ['fmaF32Gflops', 0.88],
+        ['fmaF16Gflops', 0.98],
+        ['dispatchUs', 1],
+      ]),
+    )!,
+    1,
+  );
+  assert.equal(machineFactor(new Map()), null, 'runs without calibration: nothing to divide out');
 });
 
 test('the default noise band is 2 % on a GPU and 10 % where the base ran on a software adapter', async () => {
@@ -179,7 +202,7 @@ test('ceilingShifts: time ratios (rates inverted, the dispatch overhead as is), 
   );
   assert.match(
     machineDriftNote(shifts, 10, true) ?? '',
-    /; each case's ratio has its ceiling's shift divided out, but .* rerun both on a quiet machine/,
+    /; each case's ratio has the machine's shift divided out, but .* rerun both on a quiet machine/,
   );
   assert.equal(machineDriftNote(ceilingShifts(base, base, 0.02), 2, true), null);
 });
