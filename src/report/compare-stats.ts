@@ -174,15 +174,24 @@ export interface VisitEvidence {
 
 /**
  * same: the CI of the ratio lies inside the noise band [1 - noise, 1 + noise];
- * slower / faster: the U test is significant, the ratio lies outside the band, and, where both runs have
- * visits, the visits agree (their one-sided rank test is significant too: a machine that drifted during one
- * visit cannot make a case slower on its own); otherwise inconclusive. `noise` is a fraction (0.02 = 2 %);
- * ratios are candidate / base times.
+ * slower / faster: the U test is significant, the ratio lies outside the case's band (`band`, at least `noise`:
+ * wider where a run does not reproduce its own figure from visit to visit), and, where both runs have visits, the
+ * visits agree (their one-sided rank test is significant too: a machine that drifted during one visit cannot make a
+ * case slower on its own); otherwise inconclusive. A case whose band was widened is never called the same inside
+ * it: the run cannot resolve the difference, which is inconclusive. Bands are fractions (0.02 = 2 %); ratios are
+ * candidate / base times.
  */
-export function verdict(estimate: RatioEstimate, p: number, noise: number, alpha = 0.05, visits: VisitEvidence | null = null): Verdict {
-  const lo = 1 - noise;
-  const hi = 1 + noise;
-  if (estimate.ci95.lo >= lo && estimate.ci95.hi <= hi) return 'same';
+export function verdict(
+  estimate: RatioEstimate,
+  p: number,
+  noise: number,
+  alpha = 0.05,
+  visits: VisitEvidence | null = null,
+  band = noise,
+): Verdict {
+  if (estimate.ci95.lo >= 1 - noise && estimate.ci95.hi <= 1 + noise) return 'same';
+  const hi = 1 + Math.max(band, noise);
+  const lo = 1 - Math.max(band, noise);
   if (p < alpha && estimate.ratio > hi && (visits === null || visits.slowerP <= alpha)) return 'slower';
   if (p < alpha && estimate.ratio < lo && (visits === null || visits.fasterP <= alpha)) return 'faster';
   return 'inconclusive';

@@ -196,7 +196,7 @@ function compareCase(b: OkMeasurement, c: OkMeasurement, machine: number, opts: 
     p,
     visits,
     band,
-    verdict: verdict(estimate, p, band, opts.alpha ?? 0.05, visits),
+    verdict: verdict(estimate, p, opts.noise, opts.alpha ?? 0.05, visits, band),
   };
 }
 

@@ -96,6 +96,11 @@ test('verdict: with visits on both sides, slower / faster also need the visits t
   assert.equal(verdict(estimate, 1e-9, noise, 0.05, { slowerP: 0.05, fasterP: 1 }), 'slower');
   assert.equal(verdict({ ratio: 0.7, ci95: { lo: 0.65, hi: 0.75 } }, 1e-9, noise, 0.05, { slowerP: 1, fasterP: 0.05 }), 'faster');
   assert.equal(verdict(estimate, 1e-9, noise, 0.05, null), 'slower', 'files without visits: as before');
+  // A band widened to 30 % (one run's visits spread that far): 1.3x is beyond it, 1.2x is not, and never "same".
+  assert.equal(verdict({ ratio: 1.35, ci95: { lo: 1.32, hi: 1.38 } }, 1e-9, noise, 0.05, null, 0.3), 'slower');
+  assert.equal(verdict({ ratio: 1.2, ci95: { lo: 1.15, hi: 1.25 } }, 1e-9, noise, 0.05, null, 0.3), 'inconclusive');
+  assert.equal(verdict({ ratio: 1.05, ci95: { lo: 1.0, hi: 1.09 } }, 0.01, noise, 0.05, null, 0.3), 'same', 'inside the run band');
+  assert.equal(verdict({ ratio: 1.15, ci95: { lo: 1.12, hi: 1.18 } }, 0.01, noise, 0.05, null, 0.3), 'inconclusive');
 });
 
 test('visitEvidence: only where both runs have visits enough for the test to reach alpha', () => {
