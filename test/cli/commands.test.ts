@@ -85,7 +85,9 @@ test('run calibration writes a results file the tool reads back, with ceilings a
     assert.ok(c.status === 'ok' || c.status === 'skipped', `${c.key}: ${c.status}`);
     if (c.status !== 'ok') continue;
     assert.ok(c.numerics.passed);
-    assert.ok(c.timing.gpu.n >= 5 && c.timing.samplesMs.length === c.timing.gpu.n);
+    assert.equal(c.timing.samplesMs.length, c.timing.gpu.n);
+    // min-samples 5, unless a visit's time limit (its share of the default budget) cut it short, as recorded.
+    assert.ok(c.timing.gpu.n >= 5 || c.timing.stopReason === 'timeout', `${c.key}: ${c.timing.gpu.n} samples, ${c.timing.stopReason}`);
     assert.ok(c.timing.gpu.ci95.lo <= c.timing.gpu.median && c.timing.gpu.median <= c.timing.gpu.ci95.hi);
   }
   assert.ok(results.ceilings.copyGBs && results.ceilings.copyGBs > 0);
@@ -158,8 +160,8 @@ test('--visits N samples each case in N visits spread over the run and pools the
     assert.equal(c.timing.visits, 2);
     assert.equal(c.timing.visitMediansMs?.length, 2);
     assert.equal(c.timing.gpu.n, c.timing.samplesMs.length);
-    // min-samples 5 in two visits: at least 3 each.
-    assert.ok(c.timing.gpu.n >= 6, `${c.key}: ${c.timing.gpu.n} samples`);
+    // min-samples 5 in two visits: at least 3 each, unless a visit's time limit cut it short, as recorded.
+    assert.ok(c.timing.gpu.n >= 6 || c.timing.stopReason === 'timeout', `${c.key}: ${c.timing.gpu.n} samples, ${c.timing.stopReason}`);
   }
   assert.equal(existsSync(out + '.journal.jsonl'), false);
 });
