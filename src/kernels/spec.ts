@@ -78,6 +78,8 @@ export interface StageDecl {
   pools?: PoolDecl[];
   workgroups: [number, number?, number?];
   work: Work;
+  /** A GEMM stage's product as data (buffers and row addressing), for a peer's MatMul at the stage's shape. */
+  gemm?: GemmProblem;
 }
 
 /** A pool of storage buffers of vec4<T> behind one accessor (see StageDecl.pools). */

@@ -26,10 +26,10 @@ export interface GemmView {
 
 export type GemmViewResult = { kind: 'view'; view: GemmView } | { kind: 'unsupported'; reason: string };
 
-const copiesOf = (rows: RowAddressing, batch: number): number => ((rows.batchStride ?? 0) === 0 ? 1 : batch);
+export const copiesOf = (rows: RowAddressing, batch: number): number => ((rows.batchStride ?? 0) === 0 ? 1 : batch);
 
 /** [copies][rows][width] out of a buffer addressed by `rows`. */
-function gather(data: ArrayLike<number>, rows: RowAddressing, copies: number, count: number, width: number): Float32Array {
+export function gather(data: ArrayLike<number>, rows: RowAddressing, copies: number, count: number, width: number): Float32Array {
   const out = new Float32Array(copies * count * width);
   for (let z = 0; z < copies; z++) {
     for (let r = 0; r < count; r++) {

@@ -17,9 +17,18 @@ export interface PeerCase {
   adapter: AdapterKindFacts & { description: string };
 }
 
+export interface PeerVisitOptions {
+  /** The entry earlier visits left for the case (stage undefined) or one of its stages: none on a first visit. */
+  previous(stage: string | undefined): PeerResult | undefined;
+}
+
 export interface Peer {
   readonly name: PeerName;
   readonly version: string;
-  /** One visit: checked (first visit) and timed; the result holds this visit's samples only. */
-  visit(input: PeerCase, options: { check: boolean }): Promise<PeerResult>;
+  /**
+   * One visit: an entry for the case and, where the peer compares stages one by one, one per stage. An entry is
+   * checked on its first visit and timed; it holds this visit's samples only. An entry whose earlier visit did
+   * not end ok is returned as it was, not run again.
+   */
+  visit(input: PeerCase, options: PeerVisitOptions): Promise<PeerResult[]>;
 }

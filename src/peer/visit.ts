@@ -23,16 +23,11 @@ export async function visitPeers(
   if (peers.length === 0 || measurement.status !== 'ok' || NOT_COMPARED.has(measurement.family)) return measurement;
   const entries = [];
   for (const peer of peers) {
-    const previous = measurement.peers?.find((entry) => entry.peer === peer.name);
-    if (previous && previous.status !== 'ok') {
-      entries.push(previous);
-      continue;
-    }
-    const result = await peer.visit(
-      { family: measurement.family, params: measurement.params, kernelCase, rule, adapter },
-      { check: visit === 1 || !previous },
-    );
-    entries.push(nextPeerEntry(previous, result));
+    // Every entry is checked on the case's first visit.
+    const previous = (stage: string | undefined) =>
+      visit === 1 ? undefined : measurement.peers?.find((entry) => entry.peer === peer.name && entry.stage === stage);
+    const results = await peer.visit({ family: measurement.family, params: measurement.params, kernelCase, rule, adapter }, { previous });
+    entries.push(...results.map((result) => nextPeerEntry(previous(result.stage), result)));
   }
   return { ...measurement, peers: entries };
 }

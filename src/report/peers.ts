@@ -22,17 +22,29 @@ export function peerNames(cases: readonly Measurement[]): string[] {
   return [...new Set(okCases(cases).flatMap((c) => (c.peers ?? []).map((p) => p.peer)))];
 }
 
+/** Each case's entries for the peer: the case's own, then one per stage where the peer compares stages. */
 export function peerRows(cases: readonly Measurement[], peer: string): PeerRow[] {
-  return okCases(cases).flatMap((measurement) => {
-    const entry = measurement.peers?.find((p) => p.peer === peer);
-    return entry ? [{ measurement, entry }] : [];
-  });
+  return okCases(cases).flatMap((measurement) =>
+    (measurement.peers ?? []).filter((p) => p.peer === peer).map((entry) => ({ measurement, entry })),
+  );
 }
 
-/** Peer operator-kernel median / mla-bench median, where both exist. */
+/** mla-bench's median for what the entry ran: the case end to end, or the entry's stage timed in the pipeline. */
+export function oursMedian(measurement: OkMeasurement, entry: PeerResult): number | null {
+  if (entry.stage === undefined) return measurement.timing.gpu.median;
+  return measurement.stages?.find((stage) => stage.name === entry.stage)?.gpu.median ?? null;
+}
+
+/** Peer operator-kernel median / mla-bench median (the case's, or the stage's), where both exist. */
 export function peerRatio(measurement: OkMeasurement, entry: PeerResult): number | null {
-  if (entry.status !== 'ok' || measurement.timing.gpu.median <= 0) return null;
-  return entry.kernels.operator.stats.median / measurement.timing.gpu.median;
+  const ours = oursMedian(measurement, entry);
+  if (entry.status !== 'ok' || ours === null || ours <= 0) return null;
+  return entry.kernels.operator.stats.median / ours;
+}
+
+/** A peer entry's identity within its case: the peer, and the stage for a per-stage entry. */
+export function peerEntryName(entry: PeerResult): string {
+  return entry.stage === undefined ? entry.peer : `${entry.peer} ${entry.stage}`;
 }
 
 function worstError(entry: Extract<PeerResult, { numerics: unknown }>): string {
@@ -46,10 +58,11 @@ function shortError(entry: Extract<PeerResult, { numerics: unknown }>): string {
   return check ? formatError(check.normRelError ?? check.maxRelError) : '';
 }
 
-function peerCells(row: PeerRow, split: AxisSplit): Cell[] {
+function peerCells(row: PeerRow, split: AxisSplit, staged: boolean): Cell[] {
   const { measurement, entry } = row;
-  const ours = formatDuration(measurement.timing.gpu.median);
-  const label = varyingCells(measurement.params, split);
+  const median = oursMedian(measurement, entry);
+  const ours = median === null ? '-' : formatDuration(median);
+  const label = [...varyingCells(measurement.params, split), ...(staged ? [entry.stage ?? 'whole case'] : [])];
   switch (entry.status) {
     case 'ok': {
       const ratio = peerRatio(measurement, entry);
@@ -89,6 +102,8 @@ const PEER_COLUMNS = [
   right('peer/ours'),
   left('peer check'),
 ];
+const STAGE_NOTE =
+  "stage: a row per stage compares the peer's MatMul nodes for the stage's GEMMs (each checked against float64 of its own operands) with mla-bench's stage timed in its pipeline, which can also hold a small non-GEMM dispatch (RMSNorm, a RoPE copy)";
 const PEER_NOTE =
   "peer kernels: the peer operator's own kernels (attention, MatMul; its own GPU timestamps); peer other: its kernels beyond them (e.g. a cache copy); peer wall: wall time per run less an identity model's; peer/ours: peer kernels / mla-bench median (above 1, mla-bench is faster); peer check: its output against the case's float64 reference (norm-wise error)";
 
@@ -104,12 +119,13 @@ export function peerTables(cases: readonly Measurement[]): TableModel[] {
     return suites.map((suite): TableModel => {
       const own = rows.filter((row) => row.measurement.suite === suite);
       const split = splitAxes(own.map((row) => row.measurement.params));
+      const staged = own.some((row) => row.entry.stage !== undefined);
       return {
         title: titleWithConstants(`Peer ${peer} ${version} on ${suite}`, split),
-        columns: [...split.varying.map(left), ...PEER_COLUMNS],
-        rows: own.map((row) => peerCells(row, split)),
-        keyColumns: split.varying.length,
-        notes: [PEER_NOTE],
+        columns: [...split.varying.map(left), ...(staged ? [left('stage')] : []), ...PEER_COLUMNS],
+        rows: own.map((row) => peerCells(row, split, staged)),
+        keyColumns: split.varying.length + (staged ? 1 : 0),
+        notes: staged ? [PEER_NOTE, STAGE_NOTE] : [PEER_NOTE],
       };
     });
   });
@@ -120,7 +136,7 @@ export function peerRatioCharts(d: DeviceResults): ChartSpec[] {
   return peerNames(d.cases).flatMap((peer): ChartSpec[] => {
     const timed = peerRows(d.cases, peer).flatMap((row) => {
       const ratio = peerRatio(row.measurement, row.entry);
-      return ratio === null ? [] : [{ measurement: row.measurement, ratio }];
+      return ratio === null ? [] : [{ measurement: row.measurement, ratio, stage: row.entry.stage }];
     });
     if (timed.length === 0) return [];
     // Labels name only the axes that differ between the bars (and the suite): long keys would crowd the bars out.
@@ -128,7 +144,7 @@ export function peerRatioCharts(d: DeviceResults): ChartSpec[] {
     const differing = axes.filter((axis) => new Set(timed.map((r) => r.measurement.params[axis])).size > 1);
     const varying = differing.length ? differing : axes;
     const rows = timed.map((r) => ({
-      label: `${r.measurement.suite}: ${describeCase(Object.fromEntries(varying.flatMap((axis) => (r.measurement.params[axis] === undefined ? [] : [[axis, r.measurement.params[axis] as string | number]]))))}`,
+      label: `${r.measurement.suite}: ${describeCase(Object.fromEntries(varying.flatMap((axis) => (r.measurement.params[axis] === undefined ? [] : [[axis, r.measurement.params[axis] as string | number]]))))}${r.stage === undefined ? '' : ` (${r.stage})`}`,
       ratio: r.ratio,
     }));
     const title = `${peer} / mla-bench per case (above 1: mla-bench faster)`;
@@ -177,7 +193,8 @@ export function peerRatioExports(file: LoadedResults, nameOf: (key: string) => s
   return okCases(file.results.cases).flatMap((c) =>
     (c.peers ?? []).flatMap((entry) => {
       const ratio = peerRatio(c, entry);
-      return ratio === null ? [] : [{ name: `${nameOf(c.key)} (${entry.peer} / mla-bench)`, peer: entry.peer, ratio }];
+      const what = entry.stage === undefined ? nameOf(c.key) : `${nameOf(c.key)} ${entry.stage}`;
+      return ratio === null ? [] : [{ name: `${what} (${entry.peer} / mla-bench)`, peer: entry.peer, ratio }];
     }),
   );
 }
@@ -194,7 +211,7 @@ export function peerRatioPairs(base: LoadedResults, candidate: LoadedResults): P
   const ratios = (file: LoadedResults): Map<string, number> =>
     new Map(
       okCases(file.results.cases).flatMap((c) =>
-        (c.peers ?? []).flatMap((e) => ((r) => (r === null ? [] : [[`${c.key}\u0000${e.peer}`, r] as const]))(peerRatio(c, e))),
+        (c.peers ?? []).flatMap((e) => ((r) => (r === null ? [] : [[`${c.key}\u0000${peerEntryName(e)}`, r] as const]))(peerRatio(c, e))),
       ),
     );
   const a = ratios(base);

@@ -138,8 +138,18 @@ function peerWithOperatorKernels(peer: unknown): unknown {
   return { ...peer, kernels: { operator: attention, ...rest, programs: renamed } };
 }
 
+/**
+ * Version 7 adds peers[].stage: an entry for one stage of a case (a MatMul per MLA GEMM stage). A version-6 entry
+ * is for the whole case, which is what an entry without `stage` means: nothing to fill in.
+ */
+const V6_TO_V7: MigrationStep = {
+  from: 6,
+  header: (header) => header,
+  measurement: (measurement) => measurement,
+};
+
 /** Every step, in version order: STEPS[i] reads version i + 1 (a test reads a version-1 file back as the current one). */
-const STEPS: readonly MigrationStep[] = [V1_TO_V2, V2_TO_V3, V3_TO_V4, V4_TO_V5, V5_TO_V6];
+const STEPS: readonly MigrationStep[] = [V1_TO_V2, V2_TO_V3, V3_TO_V4, V4_TO_V5, V5_TO_V6, V6_TO_V7];
 
 /** Why a file cannot be read, or null when its version is one this mla-bench reads (or for the schema check to judge). */
 export function unreadableVersion(header: unknown): string | null {

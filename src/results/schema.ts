@@ -3,7 +3,7 @@ import { BACKENDS, POWER_PREFERENCES } from '../core/gpu-options.js';
 
 export const RESULTS_SCHEMA_ID = 'mla-bench/results';
 /** Files of older versions are brought to this one as they are read (migrate.ts): one step per version. */
-export const RESULTS_SCHEMA_VERSION = 6;
+export const RESULTS_SCHEMA_VERSION = 7;
 
 const finite = z.number();
 /** NaN and Infinity do not survive JSON: numerics keep them as text. */
@@ -153,10 +153,14 @@ export const PeerKernelSchema = z.object({ program: z.string(), role: z.enum(['o
  * adapter, its output checked against the case's float64 reference with the case's tolerances, then timed in
  * the same visits. A peer that fails numerics carries no timing.
  */
+/** Present on an entry for one stage of the case (its phase name: MLA's absorb-q, up-project, ...); absent for the whole case. */
+const peerStage = { stage: z.string().optional() };
+
 export const PeerResultSchema = z.discriminatedUnion('status', [
   z.object({
     peer: z.string(),
     version: z.string(),
+    ...peerStage,
     /** The operator run, domain-qualified (com.microsoft.MultiHeadAttention). */
     operator: z.string(),
     status: z.literal('ok'),
@@ -171,10 +175,10 @@ export const PeerResultSchema = z.discriminatedUnion('status', [
     /** Each visit's medians, in visit order, beside the case's own timing.visitMediansMs. */
     visitMedians: z.array(z.object({ kernelMs: finite, wallMs: finite })),
   }),
-  z.object({ peer: z.string(), version: z.string(), operator: z.string(), status: z.literal('numerics-failed'), adapter: z.string(), numerics: NumericsSchema }),
+  z.object({ peer: z.string(), version: z.string(), ...peerStage, operator: z.string(), status: z.literal('numerics-failed'), adapter: z.string(), numerics: NumericsSchema }),
   /** The peer has no counterpart of this case (absorbed MLA, MoE dispatch, ...): why. */
-  z.object({ peer: z.string(), version: z.string(), status: z.literal('unsupported'), reason: z.string() }),
-  z.object({ peer: z.string(), version: z.string(), operator: z.string().nullable(), status: z.literal('error'), message: z.string() }),
+  z.object({ peer: z.string(), version: z.string(), ...peerStage, status: z.literal('unsupported'), reason: z.string() }),
+  z.object({ peer: z.string(), version: z.string(), ...peerStage, operator: z.string().nullable(), status: z.literal('error'), message: z.string() }),
 ]);
 export type PeerResult = z.infer<typeof PeerResultSchema>;
 export type PeerOk = Extract<PeerResult, { status: 'ok' }>;

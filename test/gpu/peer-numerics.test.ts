@@ -3,7 +3,9 @@ import { after, test } from 'node:test';
 import { attentionFamily } from '../../src/kernels/attention.js';
 import { gemmFamily } from '../../src/kernels/gemm.js';
 import type { KernelCase } from '../../src/kernels/spec.js';
+import { mlaFamily } from '../../src/kernels/mla.js';
 import { gemmView } from '../../src/peer/gemm-view.js';
+import { phaseGemms } from '../../src/peer/stage-gemm-view.js';
 import { OnnxRuntimePeer } from '../../src/peer/onnxruntime/peer.js';
 import { visitPeers } from '../../src/peer/visit.js';
 import { peerTables } from '../../src/report/peers.js';
@@ -96,6 +98,58 @@ test(
       const failing = await visitPeers([peer], measurement, shifted(kernelCase, 3), RULE, 1, context.adapter);
       const bad = failing.status === 'ok' ? failing.peers?.[0] : undefined;
       assert.equal(bad?.status, 'numerics-failed', `${params.op}: ${JSON.stringify(bad)}`);
+    }
+  },
+);
+
+test(
+  'MLA cases: the case says why it has no counterpart; each GEMM stage runs as MatMul nodes, checked and timed',
+  { timeout: 300_000 },
+  async () => {
+    const context = await testGpu();
+    const peer = await OnnxRuntimePeer.open();
+    const dims = { preset: 'custom', heads: 3, d_nope: 16, d_rope: 8, d_v: 12, d_latent: 32, d_model: 24, d_q_latent: 20 };
+    for (const form of ['absorbed', 'naive-latent']) {
+      const params = { ...dims, form, batch: 2, context: 40, dtype: 'f32', tiling: 'rows', layer: 'full', o_proj: 1 };
+      const kernelCase = await buildCase(mlaFamily, params);
+      const phases = phaseGemms(kernelCase);
+      const measurement = { ...okFixture('mla-decode/peer', [1, 1.1, 0.9]), suite: 'mla-decode', family: 'mla', params };
+      const visited = await visitPeers([peer], measurement, kernelCase, RULE, 1, context.adapter);
+      const entries = visited.status === 'ok' ? (visited.peers ?? []) : [];
+      assert.equal(entries[0]?.status, 'unsupported', `${form}: the whole case first`);
+      assert.deepEqual(
+        entries.slice(1).map((e) => e.stage),
+        phases.map((p) => p.phase),
+        `${form}: an entry per stage holding GEMMs`,
+      );
+      for (const [i, entry] of entries.slice(1).entries()) {
+        const gemms = phases[i]!.stages;
+        assert.ok(entry.status === 'ok', `${form} ${entry.stage}: ${JSON.stringify(entry)}`);
+        assert.equal(entry.operator, 'MatMul');
+        assert.deepEqual(
+          entry.numerics.checks.map((c) => [c.buffer, c.checked]),
+          gemms.map((g) => [g.name, g.problem.batch * g.problem.m * g.problem.n]),
+          `${form} ${entry.stage}: each GEMM checked in full`,
+        );
+        assert.ok(entry.kernels.operator.stats.median > 0);
+      }
+      // Both forms run the layer path's projections and o-proj; absorbed adds absorb-q/-o, naive the up-project.
+      const names = phases.map((p) => p.phase);
+      assert.ok(
+        ['q-proj', 'kv-append', 'o-proj'].every((p) => names.includes(p)),
+        names.join(),
+      );
+      assert.ok(
+        form === 'absorbed' ? names.includes('absorb-q') && names.includes('absorb-o') : names.includes('up-project'),
+        names.join(),
+      );
+      // A later visit pools every stage's samples under its own entry.
+      const later = await visitPeers([peer], visited, kernelCase, RULE, 2, context.adapter);
+      const pooled = later.status === 'ok' ? (later.peers ?? []) : [];
+      assert.deepEqual(
+        pooled.map((e) => (e.status === 'ok' ? e.visits : e.status)),
+        ['unsupported', ...phases.map(() => 2)],
+      );
     }
   },
 );

@@ -136,3 +136,49 @@ test('compare carries the peer ratio of each side', async () => {
   assert.match(renderTable(peerComparisonTable(pairs)!), /attention-decode\/gqa .*onnxruntime .*1\.50x .*3\.00x/);
   assert.equal(peerComparisonTable([]), null);
 });
+
+test('per-stage peer entries: a row per stage, the ratio against that stage timed in the pipeline', () => {
+  const m = okFixture('mla-decode/absorbed', [1.9, 2, 2.1]) as OkMeasurement;
+  const stage = (name: string, median: number) => ({
+    name,
+    dispatches: 1,
+    work: m.work,
+    repeats: 1,
+    stopReason: 'converged' as const,
+    gpu: summarize([median]),
+    rates: m.rates,
+    samplesMs: [median],
+  });
+  const staged: OkMeasurement = {
+    ...m,
+    suite: 'mla-decode',
+    family: 'mla',
+    params: { form: 'absorbed' },
+    stages: [stage('absorb-q', 0.5), stage('attend', 1)],
+    stagePlacement: 'in-pipeline',
+    peers: [unsupported, { ...okPeer, operator: 'MatMul', stage: 'absorb-q' }, { ...okPeer, operator: 'MatMul', stage: 'absorb-o' }],
+  };
+  assert.equal(peerRatio(staged, staged.peers![1]!), 6, "the peer's 3 ms over the stage's 0.5 ms");
+  assert.equal(peerRatio(staged, staged.peers![2]!), null, 'a stage the case did not time has no ratio');
+  const text = renderTable(peerTables([staged])[0]!);
+  assert.match(text, /│ stage +│ mla-bench/);
+  assert.match(text, /│ whole case +│ 2\.00 ms .*no counterpart/);
+  assert.match(text, /│ absorb-q +│ 500 us +│ 3\.00 ms .*6\.00x/);
+  assert.match(text, /│ absorb-o +│ - +│ 3\.00 ms .*│ - +│ ok/);
+  const file = {
+    path: 'r.json',
+    name: 'r',
+    device: 'Fixture GPU',
+    results: {
+      ...headerFixture(),
+      finishedAt: '',
+      ceilings: { copyGBs: null, readGBs: null, fmaF32Gflops: null, fmaF16Gflops: null, dispatchUs: null },
+      cases: [staged],
+    },
+  };
+  const gab = githubActionBenchmark([file]).bigger.filter((e) => e.unit === 'x');
+  assert.deepEqual(
+    gab.map((e) => [e.name, e.value]),
+    [['mla-decode/absorbed absorb-q (onnxruntime / mla-bench)', 6]],
+  );
+});

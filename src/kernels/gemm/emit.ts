@@ -94,6 +94,7 @@ export function emitGemm(
       bindings: [params, problem.a.buffer, problem.b.buffer, problem.c.buffer],
       workgroups: [x, y, problem.batch],
       work: gemmWork(problem),
+      gemm: problem,
     },
   };
 }

@@ -4,7 +4,7 @@ import { seededUniform } from '../../reference/random.js';
 import type { AxisValue } from '../../core/numbers.js';
 import type { BuildContext, BuildResult, KernelFamily } from '../family.js';
 import { numberParam, stringParam } from '../family.js';
-import { lazyInput, memo } from '../build.js';
+import { lazyInput, maxAbs, memo } from '../build.js';
 import {
   buffersMisfit,
   REFERENCE_BUDGET_FLOPS,
@@ -74,12 +74,6 @@ function layOut(dense: Float32Array, layout: OperandLayout, rows: number, width:
     }
   }
   return out;
-}
-
-function maxAbs(values: ArrayLike<number>): number {
-  let max = 0;
-  for (let i = 0; i < values.length; i++) max = Math.max(max, Math.abs(values[i] as number));
-  return max;
 }
 
 /** One GEMM case: seeded A and B in the shape's layouts (NaN where the kernel must not read), C against float64. */

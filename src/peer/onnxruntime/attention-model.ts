@@ -128,6 +128,6 @@ export function attentionModel(view: AttentionView): ModelResult {
   };
   return {
     kind: 'model',
-    model: { operator: `com.microsoft.${operator}`, graph, output: 'output', gpuOutputs, identity: identityGraph(type, outputDims) },
+    model: { operator: `com.microsoft.${operator}`, graph, outputs: ['output'], gpuOutputs, identity: identityGraph(type, [outputDims]) },
   };
 }

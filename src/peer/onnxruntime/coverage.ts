@@ -12,8 +12,9 @@ export function unsupportedReason(input: Pick<PeerCase, 'family' | 'params'>): s
       return null;
     case 'mla': {
       const form = input.params['form'];
-      if (form === 'absorbed') return 'no ORT operator: absorbed MLA (attention over the latent cache, W_UK/W_UV folded into q and o)';
-      return 'not wired: MLA cases expose their GEMM stages (MatMul) only inside one pipeline, without the stage inputs as tensors';
+      if (form === 'absorbed')
+        return 'no ORT operator: absorbed MLA (attention over the latent cache, W_UK/W_UV folded into q and o); its GEMM stages are compared one by one (MatMul)';
+      return 'no single ORT operator: naive MLA chains GEMMs, RoPE and attention; its GEMM stages are compared one by one (MatMul)';
     }
     case 'moe':
       return 'no ORT counterpart: com.microsoft.MoE is a fused layer with its own routing, not this dispatch pipeline';

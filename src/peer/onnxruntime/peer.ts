@@ -4,13 +4,13 @@ import { join } from 'node:path';
 import { waitForAdapter } from '../../gpu/host-priority.js';
 import { summarize } from '../../measure/statistics.js';
 import { shouldStop, type StoppingRule } from '../../measure/stopping.js';
-import type { PeerResult } from '../../results/schema.js';
+import type { CheckResult, PeerResult } from '../../results/schema.js';
 import { fromF16Array } from '../../util/f16.js';
 import { checkPeerOutput } from '../check.js';
 import { encodeModel, type OnnxGraph } from '../onnx/model.js';
-import type { Peer, PeerCase } from '../types.js';
+import type { Peer, PeerCase, PeerVisitOptions } from '../types.js';
 import { loadOnnxRuntime, type OrtApi, type OrtSession, type OrtSessionOptions } from './api.js';
-import { caseModel } from './case-model.js';
+import { peerTargets, type CaseModel, type CaseModelResult } from './case-model.js';
 import type { PeerModel } from './peer-model.js';
 import { kernelEvents, kernelRole, kernelSeries, splitRuns, type KernelSeries } from './profile.js';
 import { pinPeerAdapter } from './adapter.js';
@@ -100,18 +100,30 @@ async function timeKernels(ort: OrtApi, model: PeerModel, runs: number): Promise
   }
 }
 
-async function outputValues(ort: OrtApi, model: PeerModel): Promise<Float32Array> {
+/** Every compared output of one run, on the host as f32 values. */
+async function outputValues(ort: OrtApi, model: PeerModel): Promise<Map<string, Float32Array>> {
   return withSession(ort, model.graph, sessionOptions(model), async (session) => {
     const outputs = await session.run({});
     try {
-      const data = outputs[model.output]?.data;
-      if (data instanceof Float32Array) return Float32Array.from(data);
-      if (data instanceof Uint16Array) return fromF16Array(data);
-      throw new Error(`ORT returned no ${model.output} on the host`);
+      return new Map(
+        model.outputs.map((name) => {
+          const data = outputs[name]?.data;
+          if (data instanceof Float32Array) return [name, Float32Array.from(data)];
+          if (data instanceof Uint16Array) return [name, fromF16Array(data)];
+          throw new Error(`ORT returned no ${name} on the host`);
+        }),
+      );
     } finally {
       for (const tensor of Object.values(outputs)) tensor.dispose();
     }
   });
+}
+
+/** Each checked output against its float64 reference; passed only where all pass. */
+async function checkOutputs(ort: OrtApi, caseModel: CaseModel): Promise<{ passed: boolean; checks: CheckResult[] }> {
+  const values = await outputValues(ort, caseModel.model);
+  const checks = caseModel.outputs.map(({ output, check, asChecked }) => checkPeerOutput(check, asChecked(values.get(output)!)));
+  return { passed: checks.every((c) => c.passed), checks };
 }
 
 const series = (samplesMs: number[]) => ({ stats: summarize(samplesMs), samplesMs });
@@ -131,19 +143,29 @@ export class OnnxRuntimePeer implements Peer {
     return new OnnxRuntimePeer(ort, ort.version);
   }
 
-  async visit(input: PeerCase, options: { check: boolean }): Promise<PeerResult> {
+  /** One visit: each target of the case (the case, or its GEMM stages one by one), checked where new, then timed. */
+  async visit(input: PeerCase, options: PeerVisitOptions): Promise<PeerResult[]> {
+    const results: PeerResult[] = [];
+    for (const target of peerTargets(input)) {
+      const previous = options.previous(target.stage);
+      const stage = target.stage === undefined ? {} : { stage: target.stage };
+      if (previous && previous.status !== 'ok') results.push(previous);
+      else results.push({ ...(await this.visitTarget(target.result, input, !previous)), ...stage });
+    }
+    return results;
+  }
+
+  private async visitTarget(built: CaseModelResult, input: PeerCase, check: boolean): Promise<PeerResult> {
     const base = { peer: this.name, version: this.version };
-    const adapter = (this.adapterNote ??= pinPeerAdapter(input.adapter));
-    const built = caseModel(input);
     if (built.kind === 'unsupported') return { ...base, status: 'unsupported', reason: built.reason };
-    const { model, check: reference, asChecked } = built.caseModel;
+    const adapter = (this.adapterNote ??= pinPeerAdapter(input.adapter));
+    const { model } = built.caseModel;
     const operator = model.operator;
     try {
-      let numerics = { passed: true, checks: [] as ReturnType<typeof checkPeerOutput>[] };
-      if (options.check) {
-        const check = checkPeerOutput(reference, asChecked(await outputValues(this.ort, model)));
-        numerics = { passed: check.passed, checks: [check] };
-        if (!check.passed) return { ...base, operator, status: 'numerics-failed', adapter, numerics };
+      let numerics = { passed: true, checks: [] as CheckResult[] };
+      if (check) {
+        numerics = await checkOutputs(this.ort, built.caseModel);
+        if (!numerics.passed) return { ...base, operator, status: 'numerics-failed', adapter, numerics };
       }
       const wall = await timeWall(this.ort, model, input.rule);
       const kernels = await timeKernels(this.ort, model, Math.min(MAX_PROFILED_RUNS, Math.max(input.rule.minSamples, wall.runMs.length)));
