@@ -54,6 +54,19 @@ const failing: PeerResult = {
 };
 const unsupported: PeerResult = { ...base, status: 'unsupported', reason: 'no ORT operator: absorbed MLA' };
 
+/** A loaded results file holding `cases`, as the report and compare read it. */
+const resultsFile = (c: Measurement[]) => ({
+  path: 'r.json',
+  name: 'r',
+  device: 'Fixture GPU',
+  results: {
+    ...headerFixture(),
+    finishedAt: '',
+    ceilings: { copyGBs: null, readGBs: null, fmaF32Gflops: null, fmaF16Gflops: null, dispatchUs: null },
+    cases: c,
+  },
+});
+
 function withPeer(key: string, params: Record<string, string | number>, peer: PeerResult): OkMeasurement {
   const m = okFixture(key, [1.9, 2, 2.1]) as OkMeasurement;
   return { ...m, suite: 'attention-decode', family: 'attention', params, peers: [peer] };
@@ -97,17 +110,7 @@ test('peer ratio chart and CI exports: only cases whose peer passed and was time
   const data = (charts[0]!.config as { data: { labels: string[]; datasets: { data: number[] }[] } }).data;
   assert.deepEqual(data.labels, ['attention-decode: variant=gqa'], 'one bar: every axis');
   assert.deepEqual(data.datasets[0]!.data, [1.5]);
-  const file = {
-    path: 'r.json',
-    name: 'r',
-    device: 'Fixture GPU',
-    results: {
-      ...headerFixture(),
-      finishedAt: '',
-      ceilings: { copyGBs: null, readGBs: null, fmaF32Gflops: null, fmaF16Gflops: null, dispatchUs: null },
-      cases,
-    },
-  };
+  const file = resultsFile(cases);
   const gab = githubActionBenchmark([file]).bigger.filter((e) => e.unit === 'x');
   assert.deepEqual(
     gab.map((e) => [e.name, e.value]),
@@ -118,17 +121,7 @@ test('peer ratio chart and CI exports: only cases whose peer passed and was time
 
 test('compare carries the peer ratio of each side', async () => {
   const { peerComparisonTable, peerRatioPairs } = await import('../../src/report/peers.js');
-  const file = (c: Measurement[]) => ({
-    path: 'r.json',
-    name: 'r',
-    device: 'Fixture GPU',
-    results: {
-      ...headerFixture(),
-      finishedAt: '',
-      ceilings: { copyGBs: null, readGBs: null, fmaF32Gflops: null, fmaF16Gflops: null, dispatchUs: null },
-      cases: c,
-    },
-  });
+  const file = resultsFile;
   const faster = withPeer('attention-decode/gqa', { variant: 'gqa' }, okPeer);
   faster.timing = { ...faster.timing, gpu: summarize([1, 1, 1]) };
   const pairs = peerRatioPairs(file(cases), file([faster]));
@@ -165,17 +158,7 @@ test('per-stage peer entries: a row per stage, the ratio against that stage time
   assert.match(text, /│ whole case +│ 2\.00 ms .*no counterpart/);
   assert.match(text, /│ absorb-q +│ 500 us +│ 3\.00 ms .*6\.00x/);
   assert.match(text, /│ absorb-o +│ - +│ 3\.00 ms .*│ - +│ ok/);
-  const file = {
-    path: 'r.json',
-    name: 'r',
-    device: 'Fixture GPU',
-    results: {
-      ...headerFixture(),
-      finishedAt: '',
-      ceilings: { copyGBs: null, readGBs: null, fmaF32Gflops: null, fmaF16Gflops: null, dispatchUs: null },
-      cases: [staged],
-    },
-  };
+  const file = resultsFile([staged]);
   const gab = githubActionBenchmark([file]).bigger.filter((e) => e.unit === 'x');
   assert.deepEqual(
     gab.map((e) => [e.name, e.value]),
