@@ -179,24 +179,27 @@ for (const [dtype, tiling] of [
   ['f16', 'rows'],
   ['f32', 'workgroup'],
 ] as [Dtype, AttentionTiling][]) {
-  test(`absorbed over a paged latent cache in several buffers passes numerics and equals its contiguous twin (${dtype}, ${tiling})`, async () => {
-    for (const qLen of [1, 3]) {
-      const paged = await build(spec('absorbed', { tiling, qLen, ...PAGED }), dtype);
-      assert.ok((paged.facts?.['kvPools'] as number) >= 2, `${paged.facts?.['kvPools']} pools`);
-      assert.equal(paged.buffers.filter((b) => b.role === 'kv-cache').length, paged.facts?.['kvPools']);
-      const run = await runChecked(paged);
-      assert.ok(run.checks[0]!.passed, `q_len ${qLen}: ${JSON.stringify(run.checks[0])}`);
-      const contiguous = await runChecked(await build(spec('absorbed', { tiling, qLen }), dtype));
-      assert.deepEqual(run.outputs.get('out'), contiguous.outputs.get('out'), `q_len ${qLen}: the same cache values, the same output`);
+  test(`absorbed and naive-latent over a paged latent cache in several buffers pass numerics and equal their contiguous twins (${dtype}, ${tiling})`, async () => {
+    for (const form of ['absorbed', 'naive-latent'] as const) {
+      for (const qLen of [1, 3]) {
+        const label = `${form} q_len ${qLen}`;
+        const paged = await build(spec(form, { tiling, qLen, ...PAGED }), dtype);
+        assert.ok((paged.facts?.['kvPools'] as number) >= 2, `${label}: ${paged.facts?.['kvPools']} pools`);
+        assert.equal(paged.buffers.filter((b) => b.role === 'kv-cache').length, paged.facts?.['kvPools'], label);
+        const run = await runChecked(paged);
+        assert.ok(run.checks[0]!.passed, `${label}: ${JSON.stringify(run.checks[0])}`);
+        const contiguous = await runChecked(await build(spec(form, { tiling, qLen }), dtype));
+        assert.deepEqual(run.outputs.get('out'), contiguous.outputs.get('out'), `${label}: the same cache values, the same output`);
+        // The memory tracker holds every pool under kv-cache: as many bytes as the contiguous cache's and the pages past it.
+        assert.ok(run.memory.maxByRole['kv-cache'] > contiguous.memory.maxByRole['kv-cache'], label);
+      }
     }
   });
 }
 
-test('a paged cache is the absorbed or naive-expanded form at layer=attention: naive-latent and the layer path are skips that say so', async () => {
+test('a paged cache takes layer=attention: the layer path over one is a skip that says so', async () => {
   const ctx = await context();
-  const latent = mlaCase(spec('naive-latent', PAGED), 'f32', ctx);
-  assert.ok(latent.kind === 'skip' && /paged cache is built for the absorbed and naive-expanded forms/.test(latent.reason));
-  for (const form of ['absorbed', 'naive-expanded'] as const) {
+  for (const form of MLA_FORMS) {
     const full = mlaCase(spec(form, { ...PAGED, layer: 'full', dims: DIMS_Q }), 'f32', ctx);
     assert.ok(full.kind === 'skip' && /layer=attention/.test(full.reason), form);
   }
