@@ -82,11 +82,18 @@ export interface MlaPreset extends MlaDims {
   layers: number;
 }
 
-/** Official configs (MODELS.md). */
-export const MLA_PRESETS: Record<'deepseek-v2' | 'deepseek-v2-lite' | 'deepseek-v3', MlaPreset> = {
+const DEEPSEEK_V3: MlaPreset = { heads: 128, dNope: 128, dRope: 64, dV: 128, dLatent: 512, dQLatent: 1536, dModel: 7168, layers: 61 };
+
+/**
+ * Official configs (MODELS.md), and deepseek-v3-tp2: DeepSeek-V3 as one GPU of two in tensor parallel runs it (derived:
+ * the heads split, 64 a GPU, each GPU with the whole latent cache and d_model; W_UQ's columns and W_O's rows split),
+ * the head count of FlashInfer's MLA benchmark grid (h 64 and 128).
+ */
+export const MLA_PRESETS: Record<'deepseek-v2' | 'deepseek-v2-lite' | 'deepseek-v3' | 'deepseek-v3-tp2', MlaPreset> = {
   'deepseek-v2': { heads: 128, dNope: 128, dRope: 64, dV: 128, dLatent: 512, dQLatent: 1536, dModel: 5120, layers: 60 },
   'deepseek-v2-lite': { heads: 16, dNope: 128, dRope: 64, dV: 128, dLatent: 512, dQLatent: 0, dModel: 2048, layers: 27 },
-  'deepseek-v3': { heads: 128, dNope: 128, dRope: 64, dV: 128, dLatent: 512, dQLatent: 1536, dModel: 7168, layers: 61 },
+  'deepseek-v3': DEEPSEEK_V3,
+  'deepseek-v3-tp2': { ...DEEPSEEK_V3, heads: 64 },
 };
 export type MlaPresetName = keyof typeof MLA_PRESETS;
 const PRESET_NAMES = [...Object.keys(MLA_PRESETS), 'custom'] as (MlaPresetName | 'custom')[];
@@ -914,7 +921,7 @@ export function mlaDimsOf(params: Parameters<KernelFamily['build']>[0]): {
 }
 
 /**
- * Axes: preset (deepseek-v2 | deepseek-v2-lite | deepseek-v3 | custom with heads, d_nope, d_rope, d_v,
+ * Axes: preset (deepseek-v2 | deepseek-v2-lite | deepseek-v3 | deepseek-v3-tp2 | custom with heads, d_nope, d_rope, d_v,
  * d_latent, d_q_latent, d_model, layers), form, batch, context (or seq: prefill, q_len = context = seq),
  * q_len (default 1), dtype, tiling (workgroup | rows), layer (attention | full), o_proj (0 | 1), page_size (layer=attention),
  * ragged (decode: r in [0, 1), KV lengths falling linearly from context to context * (1 - r), at least q_len).

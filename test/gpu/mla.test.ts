@@ -197,6 +197,29 @@ for (const [dtype, tiling] of [
   });
 }
 
+// FlashInfer's MLA benchmark pages the cache a token a page: 2 x 37 tokens in 77 pages (free ones among them),
+// 26 f32 pages a buffer (52 f16): 2-3 buffers, a token's buffer a choice per token.
+const ONE_TOKEN_PAGES = { pageSize: 1, maxPoolBytes: 26 * (DIMS.dLatent + DIMS.dRope) * 4 + 64 * 4 };
+
+test("pages of one token (FlashInfer's layout) in several buffers: absorbed and naive-latent equal their contiguous twins", async () => {
+  for (const [dtype, tiling] of [
+    ['f32', 'rows'],
+    ['f16', 'rows'],
+    ['f32', 'workgroup'],
+  ] as [Dtype, AttentionTiling][]) {
+    for (const form of ['absorbed', 'naive-latent'] as const) {
+      const label = `${form} ${dtype} ${tiling}`;
+      const paged = await build(spec(form, { tiling, ...ONE_TOKEN_PAGES }), dtype);
+      assert.ok((paged.facts?.['kvPools'] as number) >= 2, `${label}: ${paged.facts?.['kvPools']} pools`);
+      assert.equal(paged.facts?.['pageSize'], 1, label);
+      const run = await runChecked(paged);
+      assert.ok(run.checks[0]!.passed, `${label}: ${JSON.stringify(run.checks[0])}`);
+      const contiguous = await runChecked(await build(spec(form, { tiling }), dtype));
+      assert.deepEqual(run.outputs.get('out'), contiguous.outputs.get('out'), label);
+    }
+  }
+});
+
 test('a paged cache takes layer=attention: the layer path over one is a skip that says so', async () => {
   const ctx = await context();
   for (const form of MLA_FORMS) {
@@ -216,4 +239,18 @@ test("FlashMLA's FLOP and byte formulas are the absorbed case's facts", async ()
   assert.equal(facts['flashMlaFlops'], 1 * 128 * 128 * 1088 * 2);
   assert.equal(facts['flashMlaBytes'], (128 * 576 + 2 * 128 * 1088) * 2);
   assert.equal(facts['pageSize'], 64);
+});
+
+test("FlashInfer's grid: deepseek-v3-tp2 is DeepSeek-V3 at 64 heads over one-token pages, and its benchmark's FLOPs and bytes are the facts", async () => {
+  const [b, s, h] = [2, 64, 64];
+  const built = mlaFamily.build(
+    { preset: 'deepseek-v3-tp2', form: 'absorbed', batch: b, context: s, dtype: 'f16', tiling: 'rows', page_size: 1 },
+    await context(),
+  );
+  if (built.kind === 'skip') throw new Error(built.reason);
+  const facts = built.kernelCase.facts!;
+  assert.deepEqual([facts['heads'], facts['dLatent'], facts['dRope'], facts['dModel'], facts['pageSize']], [h, 512, 64, 7168, 1]);
+  // benchmarks/bench_deepseek_mla.py: flops 2 x b x h x (2 x 512 + 64) x s; io q_nope, q_pe, ckv, kpe and o in f16.
+  assert.equal(facts['flashMlaFlops'], 2 * b * h * (2 * 512 + 64) * s);
+  assert.equal(facts['flashMlaBytes'], (b * h * 512 + b * h * 64 + b * s * 512 + b * s * 64 + b * h * 512) * 2);
 });
