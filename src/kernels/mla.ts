@@ -31,6 +31,8 @@ import { CANARY, dtypeUnsupported, input, lazyInput, maxAbs, memo, SHORT_CANARY,
 import type { BuildContext, BuildResult, KernelFamily, Skip } from './family.js';
 import { numberParam, optionalNumber, optionalString, stringParam } from './family.js';
 import { cacheBuffers, pagedLayout, sequenceBuffer, type CachePlan, type PagedLayout } from './kv-cache.js';
+import { gatherStage } from './kv-gather.js';
+import { pageCounts } from './kv-pages.js';
 import { expandCache, generateInputs, latentSource, newRows, transposeBlocks, type MlaInputs } from './mla-inputs.js';
 import { StageList, type RowAddr, type Rows } from './mla-stages.js';
 import {
@@ -50,7 +52,8 @@ import {
 /**
  * Multi-head Latent Attention (DeepSeek-V2/V3) as stage lists over the attention core (src/reference/mla.ts
  * has the equations, layouts and RoPE convention):
- *   naive-latent:   q-rope, up-project (latent cache -> per-head k_nope, v; shared k_rope broadcast), attend, reduce
+ *   naive-latent:   q-rope, [gather: a paged cache's pages into a contiguous workspace,] up-project (latent rows ->
+ *                   per-head k_nope, v; shared k_rope broadcast), attend, reduce
  *   naive-expanded: q-rope, up-project of the new tokens only into the expanded K/V cache, attend, reduce
  *   absorbed:       absorb-q (q_lat = W_UK^T q_nope per head), q-rope, attend over the latent cache in MQA
  *                   shape (qk d_c + d_r, v d_c; all heads of a sequence together), reduce, absorb-o (W_UV)
@@ -62,7 +65,8 @@ import {
  * Cache layouts (role 'kv-cache'):
  *   latent (naive-latent, absorbed): [batch][token][d_c + d_r], c_KV then the roped k_rope: d_c + d_r
  *     elements per token per layer (576 for DeepSeek-V2), read by the absorbed attend as both K (all 576)
- *     and V (the first 512).
+ *     and V (the first 512); or, paged, pages [page_size][d_c + d_r] through a block table (naive-latent gathers
+ *     them into the packed layout in scratch first).
  *   expanded (naive-expanded): K [batch][head][token][d_nope + d_r] and V [batch][head][token][d_v], the
  *     attention core's MHA layout: heads * (d_nope + d_r + d_v) elements per token (40960 for DeepSeek-V2);
  *     or, paged, the attention family's pages [head][page_size][dim], written through the block table.
@@ -78,11 +82,18 @@ export interface MlaPreset extends MlaDims {
   layers: number;
 }
 
-/** Official configs (MODELS.md). */
-export const MLA_PRESETS: Record<'deepseek-v2' | 'deepseek-v2-lite' | 'deepseek-v3', MlaPreset> = {
+const DEEPSEEK_V3: MlaPreset = { heads: 128, dNope: 128, dRope: 64, dV: 128, dLatent: 512, dQLatent: 1536, dModel: 7168, layers: 61 };
+
+/**
+ * Official configs (MODELS.md), and deepseek-v3-tp2: DeepSeek-V3 as one GPU of two in tensor parallel runs it (derived:
+ * the heads split, 64 a GPU, each GPU with the whole latent cache and d_model; W_UQ's columns and W_O's rows split),
+ * the head count of FlashInfer's MLA benchmark grid (h 64 and 128).
+ */
+export const MLA_PRESETS: Record<'deepseek-v2' | 'deepseek-v2-lite' | 'deepseek-v3' | 'deepseek-v3-tp2', MlaPreset> = {
   'deepseek-v2': { heads: 128, dNope: 128, dRope: 64, dV: 128, dLatent: 512, dQLatent: 1536, dModel: 5120, layers: 60 },
   'deepseek-v2-lite': { heads: 16, dNope: 128, dRope: 64, dV: 128, dLatent: 512, dQLatent: 0, dModel: 2048, layers: 27 },
-  'deepseek-v3': { heads: 128, dNope: 128, dRope: 64, dV: 128, dLatent: 512, dQLatent: 1536, dModel: 7168, layers: 61 },
+  'deepseek-v3': DEEPSEEK_V3,
+  'deepseek-v3-tp2': { ...DEEPSEEK_V3, heads: 64 },
 };
 export type MlaPresetName = keyof typeof MLA_PRESETS;
 const PRESET_NAMES = [...Object.keys(MLA_PRESETS), 'custom'] as (MlaPresetName | 'custom')[];
@@ -129,7 +140,10 @@ export interface MlaSpec {
   layer: MlaLayer;
   oProj: boolean;
   tiling: AttentionTiling;
-  /** Tokens per page of a paged cache (absorbed: the latent; naive-expanded: K and V); 0 or absent: contiguous. */
+  /**
+   * Tokens per page of a paged cache (absorbed: the latent; naive-latent: the latent, gathered into a contiguous
+   * workspace every step; naive-expanded: K and V); 0 or absent: contiguous.
+   */
   pageSize?: number;
   /** Test hook: at most this many bytes per buffer of a paged cache. */
   maxPoolBytes?: number;
@@ -203,17 +217,17 @@ function mlaSkip(spec: MlaSpec, dtype: Dtype, context: BuildContext): string | n
   const { heads: H, dNope, dRope, dV, dLatent: dC } = dims;
   const storageOf = (name: string, length: number) => ({ name, usage: 'storage' as const, type: dtype, length, canary: CANARY });
   const paged = (spec.pageSize ?? 0) > 0;
-  if (paged && form === 'naive-latent')
-    return `a paged cache is built for the absorbed and naive-expanded forms (naive-latent decompresses into scratch; page_size ${spec.pageSize})`;
   if (paged && spec.layer === 'full') return 'a paged cache takes layer=attention (kv-append writes the contiguous layout)';
   const lens = seqLengths(spec);
   const cached = Math.max(
     1,
     lens.reduce((a, b) => a + b, 0),
   );
-  // A paged latent cache spreads over as many buffers as it needs (its pool split decides whether it fits).
-  const caches = paged ? [] : [storageOf('latent', cached * (dC + dRope))];
-  if (form !== 'absorbed' && !paged) caches.push(storageOf('k', cached * H * (dNope + dRope)), storageOf('v', cached * H * dV));
+  // A paged cache spreads over as many buffers as it needs (its pool split decides whether it fits); naive-latent
+  // gathers its pages into a contiguous workspace, the latent cache's size, and decompresses that into K/V scratch.
+  const latentRows = storageOf(paged ? 'latent_ws' : 'latent', cached * (dC + dRope));
+  const kv = [storageOf('k', cached * H * (dNope + dRope)), storageOf('v', cached * H * dV)];
+  const caches = form === 'absorbed' ? (paged ? [] : [latentRows]) : form === 'naive-latent' || !paged ? [latentRows, ...kv] : [];
   const tooBig = buffersMisfit(caches, context.limits);
   if (tooBig) return tooBig;
   // The expanded cache is decompressed on the host (as a serving stack would have written it): past the budget
@@ -411,8 +425,11 @@ interface UpProjection {
   dst: (width: number) => RowAddr;
 }
 
-/** Naive MLA's K/V: the up-projections into them, and the paging the attend reads them through, or why none fits. */
-type NaiveKv = { ups: UpProjection[]; paging?: Paging } | string;
+/**
+ * Naive MLA's K/V: the up-projections into them, the paging the attend reads them through, facts of a paged cache the
+ * attend does not read itself (naive-latent's); or why none fits.
+ */
+type NaiveKv = { ups: UpProjection[]; paging?: Paging; facts?: Record<string, number> } | string;
 
 /** Into the packed layout: `tokens` tokens from token `first` of each sequence of a run (its heads `len` tokens apart). */
 function packedDst(run: LengthRun, H: number, tokens: number, first: number): (width: number) => RowAddr {
@@ -422,18 +439,52 @@ function packedDst(run: LengthRun, H: number, tokens: number, first: number): (w
   });
 }
 
-/** naive-latent: the latent cache is the input; the whole K/V is decompressed into scratch every step. */
+/**
+ * naive-latent: the latent cache is the input; the whole K/V is decompressed into scratch every step, from the cache
+ * itself or, paged, from the contiguous workspace its pages are gathered into first.
+ */
 function latentKv(b: MlaBuild): NaiveKv {
   const { spec, dtype, row, qW, kvLens } = b;
   const cached = cachedTokens(kvLens);
-  b.buffers.push(lazyInput('latent', 'kv-cache', dtype, cached * row, () => latentCache(b), CANARY));
+  const paged = spec.pageSize ? gatherLatent(b) : undefined;
+  if (typeof paged === 'string') return paged;
+  if (!paged) b.buffers.push(lazyInput('latent', 'kv-cache', dtype, cached * row, () => latentCache(b), CANARY));
+  const src = paged ? LATENT_WORKSPACE : 'latent';
   b.act('k', cached * spec.dims.heads * qW, undefined, 'scratch');
   b.act('v', cached * spec.dims.heads * spec.dims.dV, undefined, 'scratch');
   const ups = lengthRuns(kvLens).map((run): UpProjection => ({
     ...{ m: run.count * run.len, k: 'k', v: 'v', dst: packedDst(run, spec.dims.heads, run.len, 0) },
-    src: ['latent', { ...(run.start > 0 ? { off: run.start * row } : {}), row, outer: run.len * row, seg: run.len }],
+    src: [src, { ...(run.start > 0 ? { off: run.start * row } : {}), row, outer: run.len * row, seg: run.len }],
   }));
-  return { ups };
+  return { ups, ...(paged && { facts: paged }) };
+}
+
+/** The contiguous workspace a paged latent cache is gathered into (role scratch, like the K/V it is decompressed into). */
+const LATENT_WORKSPACE = 'latent_ws';
+
+/**
+ * naive-latent over a paged cache: the latent pages (FlashMLA's [page][page_size][d_c + d_r], shuffled, over as many
+ * buffers as the binding limit asks) with their block table `latent_pages`, and the gather stage that copies each
+ * sequence's rows into the packed workspace, where the contiguous up-projection reads them (vLLM's gather_cache);
+ * `seqs` stays the contiguous table the attend over K/V reads. Its paging facts, or why the pages fit no buffer.
+ */
+function gatherLatent(b: MlaBuild): Record<string, number> | string {
+  const { spec, dtype, context, row, kvLens } = b;
+  const plan: CachePlan = {
+    ...{ kvLens, pageSize: spec.pageSize!, dtype, rowBytes: row * elementBytes(dtype), nKv: 1, seed: context.seed },
+    ...(spec.maxPoolBytes !== undefined && { maxPoolBytes: spec.maxPoolBytes }),
+  };
+  const layout = pagedLayout(plan, context.limits);
+  if (typeof layout === 'string') return layout;
+  const { maxPages } = pageCounts(kvLens, plan.pageSize);
+  b.buffers.push(lazyInput('latent_pages', 'activations', 'u32', kvLens.length * maxPages, () => layout.table().blockTable, SHORT_CANARY));
+  const source = memo(() => latentSource(spec, b.inputs(), dtype));
+  b.buffers.push(...cacheBuffers(plan, layout, { name: 'latent', stride: row, source }));
+  b.act(LATENT_WORKSPACE, cachedTokens(kvLens) * row, undefined, 'scratch');
+  const io = { seqs: 'seqs', table: 'latent_pages', cache: 'latent', dst: LATENT_WORKSPACE };
+  const gather = { name: 'kv-gather', phase: 'gather', dtype, kvLens, maxPages, paging: layout.paging, stride: row, io };
+  b.list.add(gatherStage(gather, context.limits.maxComputeWorkgroupsPerDimension));
+  return { pageSize: layout.paging.pageSize, kvPools: layout.paging.pools, poolPages: layout.paging.poolPages };
 }
 
 /** naive-expanded: the expanded K/V cache is the input; only the new tokens' latent rows are decompressed into it. */
@@ -570,8 +621,9 @@ function emitNaive(b: MlaBuild, cache: (b: MlaBuild) => NaiveKv): AttentionCore 
     { seqs: 'seqs', q: 'q', k: 'k', v: 'v', out: 'out', ...(kv.paging && { paging: kv.paging }) },
     { tiling: spec.tiling, phase: S <= 16 ? 'decode' : 'prefill' },
   );
-  if (core.kind === 'core') list.add(core);
-  return core;
+  if (core.kind === 'skip') return core;
+  list.add(core);
+  return kv.facts ? { ...core, facts: { ...core.facts, ...kv.facts } } : core;
 }
 
 /**
@@ -757,7 +809,7 @@ function mlaFacts({ spec, buffers, scale, dtype }: MlaBuild, core: AttentionCore
           ? `K pages [head][${spec.pageSize}][d_nope+d_r], V pages [head][${spec.pageSize}][d_v] in a shuffled order per block table [batch][max_pages]`
           : 'K [batch][head][token][d_nope+d_r], V [batch][head][token][d_v]'
         : spec.pageSize
-          ? `pages [${spec.pageSize}][d_c+d_r] (c_KV, roped k_rope) in a shuffled order per block table [batch][max_pages]`
+          ? `pages [${spec.pageSize}][d_c+d_r] (c_KV, roped k_rope) in a shuffled order per block table [batch][max_pages]${form === 'naive-latent' ? ', gathered every step into a contiguous workspace [token][d_c+d_r]' : ''}`
           : '[batch][token][d_c+d_r] (c_KV, roped k_rope)',
   };
 }
@@ -869,9 +921,9 @@ export function mlaDimsOf(params: Parameters<KernelFamily['build']>[0]): {
 }
 
 /**
- * Axes: preset (deepseek-v2 | deepseek-v2-lite | deepseek-v3 | custom with heads, d_nope, d_rope, d_v,
+ * Axes: preset (deepseek-v2 | deepseek-v2-lite | deepseek-v3 | deepseek-v3-tp2 | custom with heads, d_nope, d_rope, d_v,
  * d_latent, d_q_latent, d_model, layers), form, batch, context (or seq: prefill, q_len = context = seq),
- * q_len (default 1), dtype, tiling (workgroup | rows), layer (attention | full), o_proj (0 | 1), page_size (absorbed),
+ * q_len (default 1), dtype, tiling (workgroup | rows), layer (attention | full), o_proj (0 | 1), page_size (layer=attention),
  * ragged (decode: r in [0, 1), KV lengths falling linearly from context to context * (1 - r), at least q_len).
  */
 export const mlaFamily: KernelFamily = {

@@ -61,6 +61,9 @@ const attentionParams = z
     if (p.variant === 'custom') requireAxes(p, ['heads', 'kv_heads', 'head_dim'], 'by variant custom', ctx);
   });
 
+/** The dims of preset custom (a named preset has its own; deepseek-v3-tp2 is DeepSeek-V3 at 64 heads). */
+const MLA_CUSTOM_DIMS = ['heads', 'd_nope', 'd_rope', 'd_v', 'd_latent', 'd_q_latent', 'd_model', 'layers'] as const;
+
 const mlaParams = z
   .strictObject({
     preset: oneOf([...Object.keys(MLA_PRESETS), 'custom']),
@@ -87,6 +90,9 @@ const mlaParams = z
   .superRefine((p, ctx) => {
     if (p.seq === undefined) requireAxes(p, ['context'], 'without seq', ctx);
     if (p.preset === 'custom') requireAxes(p, ['heads', 'd_nope', 'd_rope', 'd_v', 'd_latent', 'd_model'], 'by preset custom', ctx);
+    // A named preset's dims are its own: a dim beside it would be run as the preset's and keyed as the axis's.
+    const dim = MLA_CUSTOM_DIMS.find((axis) => p.preset !== 'custom' && p[axis] !== undefined);
+    if (dim) ctx.addIssue({ code: 'custom', path: [dim], message: `is for preset custom only (preset ${p.preset} has its own dims)` });
   });
 
 const moeParams = z.strictObject({

@@ -126,6 +126,7 @@ export const SHADERS = {
     'mla_rmsnorm.wgsl',
     struct('Params', { m: 'u32', d: 'u32', eps: 'f32', _p0: 'u32', _p1: 'u32', _p2: 'u32', _p3: 'u32', _p4: 'u32', src: ADDR, dst: ADDR }),
   ),
+  kvGather: shader('kv_gather.wgsl', struct('Params', { batch: 'u32', max_pages: 'u32', row4: 'u32', pool_pages: 'u32' })),
   moeLogits: shader('moe_logits.wgsl', MOE_ROUTE),
   moeSelect: shader('moe_select.wgsl', MOE_ROUTE),
   moeCount: shader('moe_count.wgsl', MOE_ALIGN),

@@ -6,7 +6,8 @@ import { right, left, type TableModel } from './table-model.js';
 /**
  * Paged absorbed MLA decode by FlashMLA's own formulas (the case's facts flashMlaFlops / flashMlaBytes, from its
  * tests/test_flash_mla.py) over the phases FlashMLA's kernel does (attend: the split-KV pass, reduce: its combine),
- * so a device's figures stand beside FlashMLA's published ones (H800: up to 3000 GB/s, 660 TFLOP/s).
+ * so a device's figures stand beside FlashMLA's published ones (H800: up to 3000 GB/s, 660 TFLOP/s). FlashInfer's
+ * benchmarks/bench_deepseek_mla.py counts the same FLOPs and bytes at s_q 1, so its grid's rows read alike.
  */
 export interface FlashMlaRow {
   params: Params;
@@ -46,6 +47,7 @@ export function flashMlaTable(rows: readonly FlashMlaRow[]): TableModel {
     keyColumns: split.varying.length,
     notes: [
       "FlashMLA's FLOPs (2 x s_q x total_seqlens x h_q x (576 + 512)) and bytes (the latent cache once, q and the output) over the attend and reduce phases (FlashMLA's split-KV kernel and its combine), as its benchmark counts them; FlashMLA on an H800: up to 3000 GB/s memory-bound, 660 TFLOP/s compute-bound.",
+      "FlashInfer's MLA benchmark (page_size 1: its grid of seq 1K-8K x batch 64-768 x h 64 (deepseek-v3-tp2) and 128) counts the same: FLOPs 2 x b x h x (2 x 512 + 64) x s, bytes q_nope + q_pe + ckv + kpe + o.",
     ],
   };
 }

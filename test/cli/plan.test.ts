@@ -17,8 +17,10 @@ interface PlannedOnDevice {
 
 /** FlashMLA's decode grid in mla-decode's standard profile: absorbed, f16, 64-token pages, b 64/128, s_k 4K-32K. */
 const isFlashMla = (key: string): boolean => /preset=deepseek-v(2-lite|3),form=absorbed,.*page_size=64,.*dtype=f16/.test(key);
+/** FlashInfer's MLA grid: absorbed, f16, one-token pages, seq {1K, 2K, 8K} x batch {64, 128, 768} x h {64, 128}. */
+const isFlashInfer = (key: string): boolean => /preset=deepseek-v3(-tp2)?,form=absorbed,.*page_size=1,.*dtype=f16/.test(key);
 
-test("list --limits plans FlashMLA's grid on an NVIDIA GPU: every case runs there, with the memory it needs", async () => {
+test("list --limits plans FlashMLA's and FlashInfer's grids on an NVIDIA GPU: every case runs there, with the memory it needs", async () => {
   const { code, stdout, stderr } = await cli([
     'list',
     'mla-decode',
@@ -39,6 +41,31 @@ test("list --limits plans FlashMLA's grid on an NVIDIA GPU: every case runs ther
   // 128 x 32768 x 576 f16: 4.5 GiB of latent cache, more than one 2 GiB binding holds.
   assert.ok(largest.kvCacheBytes! >= 128 * 32768 * 576 * 2, `${largest.kvCacheBytes}`);
   assert.ok(largest.bytes! > largest.kvCacheBytes!);
+  const infer = device.cases.filter((c) => isFlashInfer(c.key));
+  const grid = [64, 128].flatMap((h) => [1024, 2048, 8192].flatMap((s) => [64, 128, 768].map((b) => `${h} ${s} ${b}`)));
+  const planned = infer.map((c) => {
+    const [, preset, b, s] = /preset=([^,]+),form=absorbed,batch=(\d+),context=(\d+),/.exec(c.key)!;
+    return `${preset === 'deepseek-v3-tp2' ? 64 : 128} ${s} ${b}`;
+  });
+  assert.deepEqual(planned.sort(), grid.sort());
+  for (const c of infer) assert.ok(c.fits, `${c.key}: ${c.reason}`);
+  // 768 x 8192 x 576 f16: 6.75 GiB of latent cache, four 2 GiB bindings' worth, and no page of another case's size.
+  const widest = infer.find((c) => /preset=deepseek-v3,.*batch=768,context=8192,/.test(c.key))!;
+  assert.ok(widest.kvCacheBytes! >= 768 * 8192 * 576 * 2, `${widest.kvCacheBytes}`);
+  assert.ok(widest.bytes! > widest.kvCacheBytes!);
+  // The 64-head cases are the same cache with half the query heads: less memory, the same KV cache.
+  const half = infer.find((c) => /preset=deepseek-v3-tp2,.*batch=768,context=8192,/.test(c.key))!;
+  assert.equal(half.kvCacheBytes, widest.kvCacheBytes);
+  assert.ok(half.bytes! < widest.bytes!);
+  // Paged naive-latent is planned in both grids: where its K/V scratch fits a binding it runs, else a skip naming it.
+  const asAbsorbed = (key: string): string => key.replace('form=naive-latent', 'form=absorbed');
+  const naive = device.cases.filter(
+    (c) => c.key.includes('form=naive-latent') && (isFlashMla(asAbsorbed(c.key)) || isFlashInfer(asAbsorbed(c.key))),
+  );
+  assert.equal(naive.length, flash.length + infer.length);
+  assert.ok(naive.some((c) => c.fits) && naive.some((c) => !c.fits));
+  for (const c of naive.filter((n) => !n.fits))
+    assert.match(c.reason ?? '', /^buffer (k|v|latent_ws) needs .*maxStorageBufferBindingSize/, c.key);
 });
 
 test('list --limits prints each case with its memory or its skip reason; on a 128 MiB-binding device the largest cases skip, naming the limit', async () => {

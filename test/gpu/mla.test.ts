@@ -179,24 +179,50 @@ for (const [dtype, tiling] of [
   ['f16', 'rows'],
   ['f32', 'workgroup'],
 ] as [Dtype, AttentionTiling][]) {
-  test(`absorbed over a paged latent cache in several buffers passes numerics and equals its contiguous twin (${dtype}, ${tiling})`, async () => {
-    for (const qLen of [1, 3]) {
-      const paged = await build(spec('absorbed', { tiling, qLen, ...PAGED }), dtype);
-      assert.ok((paged.facts?.['kvPools'] as number) >= 2, `${paged.facts?.['kvPools']} pools`);
-      assert.equal(paged.buffers.filter((b) => b.role === 'kv-cache').length, paged.facts?.['kvPools']);
-      const run = await runChecked(paged);
-      assert.ok(run.checks[0]!.passed, `q_len ${qLen}: ${JSON.stringify(run.checks[0])}`);
-      const contiguous = await runChecked(await build(spec('absorbed', { tiling, qLen }), dtype));
-      assert.deepEqual(run.outputs.get('out'), contiguous.outputs.get('out'), `q_len ${qLen}: the same cache values, the same output`);
+  test(`absorbed and naive-latent over a paged latent cache in several buffers pass numerics and equal their contiguous twins (${dtype}, ${tiling})`, async () => {
+    for (const form of ['absorbed', 'naive-latent'] as const) {
+      for (const qLen of [1, 3]) {
+        const label = `${form} q_len ${qLen}`;
+        const paged = await build(spec(form, { tiling, qLen, ...PAGED }), dtype);
+        assert.ok((paged.facts?.['kvPools'] as number) >= 2, `${label}: ${paged.facts?.['kvPools']} pools`);
+        assert.equal(paged.buffers.filter((b) => b.role === 'kv-cache').length, paged.facts?.['kvPools'], label);
+        const run = await runChecked(paged);
+        assert.ok(run.checks[0]!.passed, `${label}: ${JSON.stringify(run.checks[0])}`);
+        const contiguous = await runChecked(await build(spec(form, { tiling, qLen }), dtype));
+        assert.deepEqual(run.outputs.get('out'), contiguous.outputs.get('out'), `${label}: the same cache values, the same output`);
+        // The memory tracker holds every pool under kv-cache: as many bytes as the contiguous cache's and the pages past it.
+        assert.ok(run.memory.maxByRole['kv-cache'] > contiguous.memory.maxByRole['kv-cache'], label);
+      }
     }
   });
 }
 
-test('a paged cache is the absorbed or naive-expanded form at layer=attention: naive-latent and the layer path are skips that say so', async () => {
+// FlashInfer's MLA benchmark pages the cache a token a page: 2 x 37 tokens in 77 pages (free ones among them),
+// 26 f32 pages a buffer (52 f16): 2-3 buffers, a token's buffer a choice per token.
+const ONE_TOKEN_PAGES = { pageSize: 1, maxPoolBytes: 26 * (DIMS.dLatent + DIMS.dRope) * 4 + 64 * 4 };
+
+test("pages of one token (FlashInfer's layout) in several buffers: absorbed and naive-latent equal their contiguous twins", async () => {
+  for (const [dtype, tiling] of [
+    ['f32', 'rows'],
+    ['f16', 'rows'],
+    ['f32', 'workgroup'],
+  ] as [Dtype, AttentionTiling][]) {
+    for (const form of ['absorbed', 'naive-latent'] as const) {
+      const label = `${form} ${dtype} ${tiling}`;
+      const paged = await build(spec(form, { tiling, ...ONE_TOKEN_PAGES }), dtype);
+      assert.ok((paged.facts?.['kvPools'] as number) >= 2, `${label}: ${paged.facts?.['kvPools']} pools`);
+      assert.equal(paged.facts?.['pageSize'], 1, label);
+      const run = await runChecked(paged);
+      assert.ok(run.checks[0]!.passed, `${label}: ${JSON.stringify(run.checks[0])}`);
+      const contiguous = await runChecked(await build(spec(form, { tiling }), dtype));
+      assert.deepEqual(run.outputs.get('out'), contiguous.outputs.get('out'), label);
+    }
+  }
+});
+
+test('a paged cache takes layer=attention: the layer path over one is a skip that says so', async () => {
   const ctx = await context();
-  const latent = mlaCase(spec('naive-latent', PAGED), 'f32', ctx);
-  assert.ok(latent.kind === 'skip' && /paged cache is built for the absorbed and naive-expanded forms/.test(latent.reason));
-  for (const form of ['absorbed', 'naive-expanded'] as const) {
+  for (const form of MLA_FORMS) {
     const full = mlaCase(spec(form, { ...PAGED, layer: 'full', dims: DIMS_Q }), 'f32', ctx);
     assert.ok(full.kind === 'skip' && /layer=attention/.test(full.reason), form);
   }
@@ -213,4 +239,18 @@ test("FlashMLA's FLOP and byte formulas are the absorbed case's facts", async ()
   assert.equal(facts['flashMlaFlops'], 1 * 128 * 128 * 1088 * 2);
   assert.equal(facts['flashMlaBytes'], (128 * 576 + 2 * 128 * 1088) * 2);
   assert.equal(facts['pageSize'], 64);
+});
+
+test("FlashInfer's grid: deepseek-v3-tp2 is DeepSeek-V3 at 64 heads over one-token pages, and its benchmark's FLOPs and bytes are the facts", async () => {
+  const [b, s, h] = [2, 64, 64];
+  const built = mlaFamily.build(
+    { preset: 'deepseek-v3-tp2', form: 'absorbed', batch: b, context: s, dtype: 'f16', tiling: 'rows', page_size: 1 },
+    await context(),
+  );
+  if (built.kind === 'skip') throw new Error(built.reason);
+  const facts = built.kernelCase.facts!;
+  assert.deepEqual([facts['heads'], facts['dLatent'], facts['dRope'], facts['dModel'], facts['pageSize']], [h, 512, 64, 7168, 1]);
+  // benchmarks/bench_deepseek_mla.py: flops 2 x b x h x (2 x 512 + 64) x s; io q_nope, q_pe, ckv, kpe and o in f16.
+  assert.equal(facts['flashMlaFlops'], 2 * b * h * (2 * 512 + 64) * s);
+  assert.equal(facts['flashMlaBytes'], (b * h * 512 + b * h * 64 + b * s * 512 + b * s * 64 + b * h * 512) * 2);
 });

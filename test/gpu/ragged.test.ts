@@ -4,7 +4,7 @@ import { after, test } from 'node:test';
 import { attentionCase, raggedLengths, type AttentionShape, type AttentionTiling } from '../../src/kernels/attention.js';
 import type { BuildContext } from '../../src/kernels/family.js';
 import { lengthRuns, mlaCase, mlaFamily, MLA_FORMS, type MlaForm, type MlaSpec } from '../../src/kernels/mla.js';
-import type { Dtype, KernelCase } from '../../src/kernels/spec.js';
+import type { Dtype, KernelCase, OutputCheck } from '../../src/kernels/spec.js';
 import { allclose } from '../../src/reference/allclose.js';
 import type { MlaDims } from '../../src/reference/mla.js';
 import { closeTestGpu, runChecked, testGpu } from '../helpers/gpu.js';
@@ -59,11 +59,12 @@ for (const [dtype, tiling] of [
   ['f16', 'rows'],
   ['f32', 'workgroup'],
 ] as [Dtype, AttentionTiling][]) {
-  test(`ragged decode, every form and paged absorbed and naive-expanded caches, pass numerics; empty sequences output zeros (${dtype}, ${tiling})`, async () => {
+  test(`ragged decode, every form contiguous and paged, passes numerics; empty sequences output zeros (${dtype}, ${tiling})`, async () => {
     for (const { qLen, kvLens } of BATCHES) {
       const variants: [string, MlaSpec][] = [
         ...MLA_FORMS.map((form): [string, MlaSpec] => [form, spec(form, kvLens, { qLen, tiling })]),
         ['absorbed paged', spec('absorbed', kvLens, { qLen, tiling, ...PAGED })],
+        ['naive-latent paged', spec('naive-latent', kvLens, { qLen, tiling, ...PAGED })],
         ['naive-expanded paged', spec('naive-expanded', kvLens, { qLen, tiling, ...PAGED_EXPANDED })],
       ];
       for (const [name, s] of variants) {
@@ -217,6 +218,57 @@ test('paged naive-expanded: the new tokens are written through the block table (
       const caught = (await runChecked(skipped)).checks[0]!;
       assert.equal(caught.passed, false, label);
       assert.equal(caught.worstActual, 'NaN', label);
+    }
+  }
+});
+
+// naive-latent over a paged cache gathers each sequence's latent rows through the block table into a packed workspace.
+test('paged naive-latent: the gather copies each sequence its own rows, never a free page or a slot past its end, and equals the contiguous twin', async () => {
+  for (const { qLen, kvLens } of BATCHES) {
+    for (const tiling of ['rows', 'workgroup'] as const) {
+      const label = `${tiling} q_len ${qLen} [${kvLens}]`;
+      const paged = await build(spec('naive-latent', kvLens, { qLen, tiling, ...PAGED }), 'f32');
+      assert.ok((paged.facts?.['kvPools'] as number) >= 2, `${label}: ${paged.facts?.['kvPools']} pools`);
+      const cached = kvLens.reduce((a, n) => a + n, 0);
+      const pages = kvLens.reduce((a, n) => a + Math.ceil(n / 16), 0);
+      const gather = paged.stages.find((stage) => stage.phase === 'gather')!;
+      assert.deepEqual(gather.work, {
+        flops: 0,
+        bytesRead: cached * ROW * 4 + 4 * pages + 8 * kvLens.length,
+        bytesWritten: cached * ROW * 4,
+      });
+      const roles = new Map(paged.buffers.map((b) => [b.name, b.role]));
+      assert.equal(roles.get('latent_ws'), 'scratch', label);
+      // The workspace read back one row longer than the gather writes, that row zero: a gather that copied whole pages
+      // (the last, partial one past its sequence: NaN) would write the last sequence's NaN slots there.
+      const contiguous = await build(spec('naive-latent', kvLens, { qLen, tiling }), 'f32');
+      const latent = contiguous.buffers.find((b) => b.name === 'latent')!.data as Float32Array;
+      const ws = paged.buffers.find((b) => b.name === 'latent_ws')!;
+      const wsCheck: OutputCheck = {
+        buffer: 'latent_ws',
+        shape: [ws.length + ROW],
+        expected: () => Float64Array.from({ length: ws.length + ROW }, (_, i) => (i < cached * ROW ? latent[i]! : 0)),
+        tolerance: { atol: 0, rtol: 0 },
+      };
+      const probe: KernelCase = {
+        ...paged,
+        buffers: paged.buffers.map((b) => (b === ws ? { ...b, length: ws.length + ROW, data: new Float32Array(ws.length + ROW) } : b)),
+        checks: [...paged.checks, wsCheck],
+      };
+      const run = await runChecked(probe);
+      assert.ok(run.checks[0]!.passed, `${label}: ${JSON.stringify(run.checks[0])}`);
+      assert.ok(
+        run.checks[1]!.passed,
+        `${label}: the workspace is the packed latent cache, nothing past it: ${JSON.stringify(run.checks[1])}`,
+      );
+      const twin = await runChecked(contiguous);
+      assert.deepEqual(run.outputs.get('out'), twin.outputs.get('out'), label);
+      // Sequence 0's first page pointed at sequence 1's is caught: the pages are read through the block table. (Swapping
+      // two of one sequence's pages would not be: attention over a set of rotated keys is blind to their order.)
+      const table = Uint32Array.from(paged.buffers.find((b) => b.name === 'latent_pages')!.data as Uint32Array);
+      table[0] = table[table.length / kvLens.length]!;
+      const swapped = { ...paged, buffers: paged.buffers.map((b) => (b.name === 'latent_pages' ? { ...b, data: table } : b)) };
+      assert.equal((await runChecked(swapped)).checks[0]?.passed, false, label);
     }
   }
 });

@@ -28,6 +28,16 @@ test('values a family would have to change are named with the reason', () => {
   const mla = { preset: 'deepseek-v2', form: 'absorbed', batch: 4, context: 8, dtype: 'f16' };
   assert.equal(paramsProblem('mla', { ...mla, ragged: 0.5 }), undefined);
   assert.equal(paramsProblem('mla', { ...mla, ragged: -0.1 }), 'ragged=-0.1: must be in [0, 1)');
+  // FlashInfer's h 64 is a preset of its own; a named preset's dims are never overridden under another key.
+  assert.equal(paramsProblem('mla', { ...mla, preset: 'deepseek-v3-tp2', page_size: 1 }), undefined);
+  assert.equal(
+    paramsProblem('mla', { ...mla, preset: 'deepseek-v3', heads: 64 }),
+    'heads=64: is for preset custom only (preset deepseek-v3 has its own dims)',
+  );
+  assert.equal(
+    paramsProblem('mla', { ...mla, preset: 'deepseek-v3-h64' }),
+    'preset=deepseek-v3-h64: must be one of deepseek-v2, deepseek-v2-lite, deepseek-v3, deepseek-v3-tp2, custom',
+  );
   assert.equal(paramsProblem('moe', { preset: 'v2-lite', tokens: 8, dispatch: 'gpu', dtype: 'f32', experts: 'preset' }), undefined);
   assert.match(
     paramsProblem('moe', { preset: 'v2-lite', tokens: 8, dispatch: 'gpu', dtype: 'f32', top_k: 0 }) ?? '',

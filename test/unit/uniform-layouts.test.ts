@@ -165,6 +165,14 @@ const SMALL_CASES: [family: string, params: Record<string, AxisValue>][] = [
       },
     ]),
   ),
+  // naive-latent over a paged cache: the gather of its pages into a contiguous workspace.
+  [
+    'mla',
+    {
+      ...{ preset: 'custom', heads: 8, d_nope: 16, d_rope: 8, d_v: 16, d_latent: 32, d_model: 32, form: 'naive-latent' },
+      ...{ batch: 2, context: 12, dtype: 'f32', page_size: 4 },
+    },
+  ],
   // The GEMM family's kernels, each picked by name (mla-gemm: the old MLA kernel, kept for the A/B).
   ...['tiled', 'subgroup', 'gemv', 'mla-gemm'].map((kernel): [string, Record<string, AxisValue>] => [
     'gemm',
