@@ -7,8 +7,9 @@
 # then its report. The run ends itself at its budget; a timeout 60 s past it is the backstop. A run cut short
 # that way keeps every finished case in its journal
 # (finish it with `mla-bench run --resume --journal OUT_DIR/NAME.json.journal.jsonl`) and the report covers those
-# cases. OUT_DIR ends up with at most seven files: info.json, NAME.json or NAME.json.journal.jsonl, run.log,
-# report.md, charts.tar (the PNGs) and status.txt. Needs node and a built tree (dist/, node_modules/).
+# cases. OUT_DIR ends up with at most eight files: info.json, limits.json (the device as a limits file for
+# `list --limits`, where nvidia-smi gives its memory), NAME.json or NAME.json.journal.jsonl, run.log, report.md,
+# charts.tar (the PNGs) and status.txt. Needs node and a built tree (dist/, node_modules/).
 set -uo pipefail
 out=${1:?usage: gpu-baseline.sh OUT_DIR NAME [LIMIT_S] [run flags...]}
 name=${2:?usage: gpu-baseline.sh OUT_DIR NAME [LIMIT_S] [run flags...]}
@@ -27,6 +28,16 @@ if ! "${cli[@]}" info --json > "$out/info.json" 2>> "$out/run.log"; then
 fi
 if grep -q '"isFallbackAdapter": true\|llvmpipe\|SwiftShader' "$out/info.json"; then
   status "info: the adapter is a software one, not the GPU (see info.json); running anyway"
+fi
+
+# WebGPU does not report device memory: nvidia-smi's first GPU does, where there is one.
+memory_mib=$(nvidia-smi --query-gpu=memory.total --format=csv,noheader,nounits 2> /dev/null | head -n 1 | tr -dc 0-9)
+if [ -n "$memory_mib" ]; then
+  if "${cli[@]}" info --limits-out "$out/limits.json" --memory-gib "$(awk "BEGIN { print $memory_mib / 1024 }")" >> "$out/run.log" 2>&1; then
+    status "limits: limits.json ($memory_mib MiB of device memory)"
+  else
+    status "limits: info --limits-out failed (see run.log)"
+  fi
 fi
 
 budget=$((limit > 90 ? limit - 30 : 60))

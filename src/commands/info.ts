@@ -1,6 +1,10 @@
+import { writeFileSync } from 'node:fs';
+import { Flags } from '@oclif/core';
 import { BaseCommand, gpuFlags, gpuOptionsFrom } from '../cli/base.js';
-import { listAdapters, openGpu, type AdapterDescription } from '../gpu/device.js';
+import { UserError } from '../errors.js';
+import { listAdapters, openGpu, type AdapterDescription, type GpuContext } from '../gpu/device.js';
 import { formatBytes } from '../report/format.js';
+import { liveDeviceFile } from '../run/device-file.js';
 
 export interface InfoResult {
   selected: AdapterDescription & {
@@ -24,14 +28,32 @@ const SHOWN_LIMITS = [
 
 export default class Info extends BaseCommand {
   static override summary = 'Show the WebGPU adapter a run would use, its features and limits, and every adapter found.';
-  static override examples = ['<%= config.bin %> info', '<%= config.bin %> info --backend vulkan --json'];
-  static override flags = { ...gpuFlags };
+  static override examples = [
+    '<%= config.bin %> info',
+    '<%= config.bin %> info --backend vulkan --json',
+    '<%= config.bin %> info --limits-out limits/my-gpu.json --memory-gib 80',
+  ];
+  static override flags = {
+    ...gpuFlags,
+    'limits-out': Flags.string({
+      description:
+        "write the device's limits, features and memory as a limits file for `list --limits` (plan another machine's runs from it)",
+    }),
+    'memory-gib': Flags.string({
+      description:
+        'device memory for --limits-out, in GiB (WebGPU does not report it; nvidia-smi does); default on a software adapter: half the host memory',
+      dependsOn: ['limits-out'],
+    }),
+  };
 
   async run(): Promise<InfoResult> {
     const { flags } = await this.parse(Info);
+    const memoryBytes = flags['memory-gib'] === undefined ? undefined : gibBytes(flags['memory-gib']);
     const context = await openGpu(gpuOptionsFrom(flags));
     let selected: InfoResult['selected'];
     try {
+      if (flags['limits-out'] !== undefined)
+        writeLimitsFile(flags['limits-out'], context, memoryBytes ?? context.memoryBytes, this.config.version);
       selected = {
         ...context.adapter,
         deviceFeatures: [...context.device.features].sort(),
@@ -76,5 +98,34 @@ export default class Info extends BaseCommand {
         `  [${adapter.backend}] ${adapter.description || adapter.device} (${adapter.vendor || '-'}, ${adapter.architecture || '-'}${adapter.isFallbackAdapter ? ', fallback' : ''})`,
       );
     }
+  }
+}
+
+function gibBytes(text: string): number {
+  const gib = Number(text);
+  if (!Number.isFinite(gib) || gib <= 0) throw new UserError(`--memory-gib ${text}: must be a positive number of GiB`);
+  return Math.floor(gib * 2 ** 30);
+}
+
+/** The opened device as a limits file (`list --limits`); a GPU needs its memory given, since WebGPU does not say. */
+function writeLimitsFile(path: string, context: GpuContext, memoryBytes: number | undefined, version: string): void {
+  if (memoryBytes === undefined) {
+    throw new UserError(
+      '--limits-out on a GPU needs --memory-gib: WebGPU does not report device memory (nvidia-smi --query-gpu=memory.total does)',
+    );
+  }
+  const { adapter } = context;
+  const device = {
+    description: adapter.description || adapter.device,
+    backend: adapter.backend,
+    limits: context.limits,
+    features: context.features,
+    ...(adapter.subgroupMinSize !== undefined && { subgroupMinSize: adapter.subgroupMinSize }),
+  };
+  const source = `mla-bench ${version} info --limits-out on ${new Date().toISOString().slice(0, 10)}: what Dawn reported for this adapter (vendor ${adapter.vendor || '-'}, architecture ${adapter.architecture || '-'})`;
+  try {
+    writeFileSync(path, `${JSON.stringify(liveDeviceFile(device, memoryBytes, source), null, 2)}\n`);
+  } catch (error) {
+    throw new UserError(`--limits-out ${path}: cannot write it (${(error as NodeJS.ErrnoException).code ?? String(error)})`);
   }
 }

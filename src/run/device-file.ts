@@ -68,3 +68,29 @@ export function loadDeviceFile(pathOrName: string): DeviceFile {
     features: new Set(WANTED_FEATURES.filter((feature) => features.includes(feature))),
   };
 }
+
+/** What a live device's file holds: its description, limits, features, smallest subgroup and memory. */
+export interface LiveDevice {
+  description: string;
+  /** The backend asked for, or 'default' (Dawn's choice for the platform: Vulkan on Linux, Metal on macOS, D3D12 on Windows). */
+  backend: string;
+  limits: DeviceLimits;
+  features: ReadonlySet<WantedFeature>;
+  subgroupMinSize?: number;
+}
+
+/**
+ * A limits file of the device a run opened (`info --limits-out`), in the shape `list --limits` reads: what Dawn
+ * reports for it here and now. WebGPU does not report device memory, so it comes from the caller (nvidia-smi, or
+ * half the host's memory on a software adapter, as runs take it).
+ */
+export function liveDeviceFile(device: LiveDevice, memoryBytes: number, source: string): Record<string, unknown> {
+  return {
+    name: `${device.description} (Dawn, ${device.backend === 'default' ? 'its default backend' : device.backend})`,
+    source,
+    memoryBytes,
+    features: [...device.features].sort(),
+    ...(device.subgroupMinSize !== undefined && { subgroupMinSize: device.subgroupMinSize }),
+    limits: Object.fromEntries(REQUESTED_LIMITS.map((name) => [name, device.limits[name]])),
+  };
+}

@@ -110,3 +110,36 @@ test('list --limits with a bad file is a one-line error and exit 2', async () =>
   assert.equal(absent.code, 2);
   assert.match(absent.stderr, /limits file .*absent\.json: cannot read it \(ENOENT\)/);
 });
+
+test('info --limits-out writes the live device as a limits file that list --limits plans from', async () => {
+  const file = join(dir, 'live.json');
+  const written = await cli(['info', '--limits-out', file, '--memory-gib', '0.1']);
+  assert.equal(written.code, 0, written.stderr);
+  const live = JSON.parse(readFileSync(file, 'utf8'));
+  const { stdout } = await cli(['info', '--json']);
+  const selected = JSON.parse(stdout).selected;
+  assert.equal(live.memoryBytes, Math.floor(0.1 * 2 ** 30));
+  assert.equal(live.limits.maxStorageBufferBindingSize, selected.deviceLimits.maxStorageBufferBindingSize, 'what Dawn reported');
+  assert.deepEqual(
+    live.features,
+    [...selected.deviceFeatures].filter((f: string) => ['shader-f16', 'subgroups', 'timestamp-query'].includes(f)).sort(),
+  );
+  assert.match(live.name, new RegExp(selected.description.replace(/[()+.]/g, '\\$&')));
+  assert.match(live.source, /info --limits-out on \d{4}-\d\d-\d\d: what Dawn reported/);
+  // 102 MiB of device memory: MHA's 128 MiB cache no longer fits and says so; GQA's 8 MiB does.
+  const planned = await cli(['list', 'attention-decode', '--profile', 'quick', '--limits', file, '--json']);
+  assert.equal(planned.code, 0, planned.stderr);
+  const { device } = JSON.parse(planned.stdout) as { device: { name: string; cases: PlannedOnDevice[] } };
+  assert.equal(device.name, live.name);
+  const mha = device.cases.find((c) => /variant=mha,.*page_size=0/.test(c.key));
+  const gqa = device.cases.find((c) => /variant=gqa,.*page_size=0/.test(c.key));
+  assert.ok(mha && !mha.fits && /of device memory it may use/.test(mha.reason ?? ''), JSON.stringify(mha));
+  assert.ok(gqa?.fits, JSON.stringify(gqa));
+
+  const bad = await cli(['info', '--limits-out', file, '--memory-gib', 'lots']);
+  assert.equal(bad.code, 2);
+  assert.match(bad.stderr.trim(), /^Error: --memory-gib lots: must be a positive number of GiB$/m);
+  const unwritable = await cli(['info', '--limits-out', join(dir, 'absent', 'x.json'), '--memory-gib', '1']);
+  assert.equal(unwritable.code, 2);
+  assert.match(unwritable.stderr, /--limits-out .*x\.json: cannot write it \(ENOENT\)/);
+});
