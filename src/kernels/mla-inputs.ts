@@ -2,7 +2,7 @@ import { seededUniform } from '../reference/random.js';
 import { seededCache, type CacheSource } from './kv-pages.js';
 import { seqLengths, seqStarts, type MlaLayerWeights, type MlaWeights } from '../reference/mla.js';
 import { roundToF16 } from '../util/f16.js';
-import type { MlaSpec } from './mla.js';
+import type { MlaSpec } from './mla-spec.js';
 import type { Dtype } from './spec.js';
 
 /** The MLA family's host-side inputs: seeded weights, activations and caches, in the layouts the stages read. */

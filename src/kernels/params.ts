@@ -3,7 +3,7 @@ import type { AxisValue } from '../core/numbers.js';
 import { ATTENTION_PHASES, ATTENTION_TILINGS, ATTENTION_VARIANTS } from './attention.js';
 import { CALIBRATION_KERNELS } from './calibration.js';
 import { GEMM_KERNELS, GEMM_MODELS, GEMM_OPS, GEMM_TILINGS, gemmShape } from './gemm.js';
-import { FORMS, MLA_LAYERS, MLA_PRESETS } from './mla.js';
+import { FORMS, MLA_LAYERS, MLA_PRESETS } from './mla-spec.js';
 import { MOE_BALANCES } from './moe-inputs.js';
 import { MOE_DISPATCHES, MOE_PRESETS } from './moe.js';
 

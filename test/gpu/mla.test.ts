@@ -3,7 +3,8 @@ import assert from 'node:assert/strict';
 import { after, test } from 'node:test';
 import type { AttentionTiling } from '../../src/kernels/attention.js';
 import type { BuildContext } from '../../src/kernels/family.js';
-import { mlaCase, mlaFamily, MLA_FORMS, type MlaForm, type MlaSpec } from '../../src/kernels/mla.js';
+import { MLA_FORMS, type MlaForm, type MlaSpec } from '../../src/kernels/mla-spec.js';
+import { mlaCase, mlaFamily } from '../../src/kernels/mla.js';
 import type { Dtype, KernelCase } from '../../src/kernels/spec.js';
 import { allclose } from '../../src/reference/allclose.js';
 import type { MlaDims } from '../../src/reference/mla.js';
@@ -138,7 +139,7 @@ test('every stage has a phase; the absorbed form is absorb-q, q-rope, attend, re
 });
 
 test('the absorbed rows kernel needs subgroups of >= 8 lanes: without them the case is a skip that says so', async () => {
-  const { absorbedRowsPlan } = await import('../../src/kernels/mla.js');
+  const { absorbedRowsPlan } = await import('../../src/kernels/mla-absorbed.js');
   const gpu = await testGpu();
   const shape = { batch: 1, nQ: 16, nKv: 1, dQk: 576, dV: 512, qLen: 1, kvLens: [64], causal: true };
   assert.match(String(absorbedRowsPlan(shape, gpu.limits, undefined)), /no subgroups/);

@@ -1,6 +1,8 @@
 import assert from 'node:assert/strict';
 import { test } from 'node:test';
-import { kvElementsFormula, lengthRuns, MLA_PRESETS, newTokenPages } from '../../src/kernels/mla.js';
+import { lengthRuns } from '../../src/kernels/mla-build.js';
+import { newTokenPages } from '../../src/kernels/mla-naive.js';
+import { kvElementsFormula, MLA_PRESETS } from '../../src/kernels/mla-spec.js';
 import {
   appendToCache,
   applyRope,

@@ -1,4 +1,4 @@
-import { MLA_PRESETS } from '../mla.js';
+import { MLA_PRESETS } from '../mla-spec.js';
 import { MOE_PRESETS } from '../moe.js';
 import { roundUp4 } from './problem.js';
 
