@@ -1,6 +1,6 @@
 import type { KernelCase } from '../kernels/spec.js';
 import type { StoppingRule } from '../measure/stopping.js';
-import type { PeerResult } from '../results/schema.js';
+import type { PeerFailingKernels, PeerResult } from '../results/schema.js';
 import type { AdapterKindFacts } from '../util/adapter-kind.js';
 
 /** Peer runtimes `run --peer` knows. */
@@ -22,4 +22,9 @@ export interface Peer {
   readonly version: string;
   /** One visit: checked (first visit) and timed; the result holds this visit's samples only. */
   visit(input: PeerCase, options: { check: boolean }): Promise<PeerResult>;
+  /**
+   * A later visit of a case whose output failed the check: its kernels' own times only (data, never a result);
+   * null where they cannot be taken.
+   */
+  timeFailingKernels?(input: PeerCase): Promise<PeerFailingKernels | null>;
 }
