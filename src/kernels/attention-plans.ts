@@ -200,19 +200,28 @@ export function flashSizes(plan: FlashPlan, shape: AttentionShape): Record<strin
 
 /** Token tiles tried, largest first (a larger tile reads q and the output rows less often). */
 export const FLASH_TOKEN_TILES = [64, 32, 16, 8];
-const FLASH_WORKGROUP = 64;
-const FLASH_RPI = 1;
+/** Workgroups tried, largest first: each K/V tile staged once for more rows. */
+const FLASH_WORKGROUPS = [128, 64, 32];
+/** Row blocks a KV head keeps at least, where it has the rows: a causal head's blocks see unequal token counts. */
+const FLASH_MIN_ROW_BLOCKS = 4;
+/** Private rows per invocation (q and output, vec4s) the default plan stays within: one row of head dim 128 each. */
+const FLASH_ROW_VEC4 = 64;
 
 /**
- * The flash kernel: FLASH_WORKGROUP invocations of FLASH_RPI rows and the largest token tile whose K and V
- * tiles fit the workgroup memory.
+ * The flash kernel's default plan: rows per invocation while q and output rows stay within FLASH_ROW_VEC4 vec4s
+ * (registers on a GPU: 1 row at head dim 128, 2 at 64); the largest workgroup that leaves a KV head
+ * FLASH_MIN_ROW_BLOCKS row blocks; the largest token tile whose K and V tiles fit the workgroup memory.
  */
 function flashStrategy(request: PlanRequest): FlashPlan | string {
   if (request.phase !== 'prefill') return 'the flash kernel serves the prefill phase';
   if (request.wishes.prefillKernel === 'tiled') return 'prefill_kernel=tiled asked for';
+  const { shape } = request;
+  const rpi = Math.max(1, Math.min(FLASH_MAX_RPI, Math.floor(FLASH_ROW_VEC4 / (ceilDiv(shape.dQk, 4) + ceilDiv(shape.dV, 4)))));
+  const rows = queryRows(shape);
+  const wg = FLASH_WORKGROUPS.find((w) => rows >= FLASH_MIN_ROW_BLOCKS * w * rpi) ?? FLASH_WORKGROUPS.at(-1)!;
   let defect = 'no token tile';
   for (const bk of FLASH_TOKEN_TILES) {
-    const plan: FlashPlan = { kind: 'flash', wg: FLASH_WORKGROUP, rpi: FLASH_RPI, bk };
+    const plan: FlashPlan = { kind: 'flash', wg, rpi, bk };
     const why = flashPlanDefect(plan, request);
     if (why === null) return plan;
     defect = why;

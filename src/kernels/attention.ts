@@ -39,7 +39,9 @@ export { PREFILL_KERNELS, type PrefillKernel } from './attention-plans.js';
  * shape, qk 576 / v 512) through `attentionCase`. Two phases, each with a GPU-first kernel:
  *   decode:  split-KV flash-decoding, kernels/attention_decode.wgsl (attend: all query heads of a KV head in
  *            one workgroup, K/V streamed once) + kernels/attention_reduce.wgsl (merge the splits);
- *   prefill: flash-attention, kernels/attention_prefill.wgsl (Q/K/V tiles in workgroup memory, online softmax).
+ *   prefill: flash-attention, kernels/attention_flash.wgsl (a row per invocation, K/V tiles in workgroup memory
+ *            shared across subgroup lanes, online softmax; needs subgroups of >= 8 lanes) or, without them or with
+ *            prefill_kernel=tiled, kernels/attention_prefill.wgsl (Q/K/V tiles, score tiles spread over lanes).
  * and a CPU-adapter tiling for both ('rows': where subgroups of >= 8 lanes exist, kernels/attention_rows_subgroup.wgsl
  * for KV heads with >= 8 query rows and kernels/attention_columns.wgsl below that; else kernels/attention_rows.wgsl;
  * the same reduce), picked by
