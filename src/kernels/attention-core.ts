@@ -1,6 +1,7 @@
 import type { AttentionProblem } from '../reference/attention.js';
 import {
   blockRows,
+  flashSizes,
   pickPlan,
   TILING_STRATEGIES,
   type AttendWishes,
@@ -159,7 +160,26 @@ const KERNELS: { [K in AttentionPlan['kind']]: AttendKernel<Extract<AttentionPla
     output: () => 'direct',
     constants: (plan, shape) => ({ ...plan.tiles, ...heads(shape) }),
     workgroups: (_plan, g) => [g.rowBlocks, g.nKv, g.batch],
-    facts: (plan, g) => ({ rowBlocks: g.rowBlocks, kvReadsPerKvHead: g.rowBlocks, ...prefixed('tile', plan.tiles) }),
+    facts: (plan, g) => ({
+      prefillKernel: 'tiled',
+      rowBlocks: g.rowBlocks,
+      kvReadsPerKvHead: g.rowBlocks,
+      ...prefixed('tile', plan.tiles),
+    }),
+  },
+  flash: {
+    shader: SHADERS.attentionFlash,
+    stridedV: true,
+    output: () => 'direct',
+    constants: (plan, shape) => ({ WG: plan.wg, RPI: plan.rpi, BK: plan.bk, ...heads(shape) }),
+    sizes: (plan, shape) => flashSizes(plan, shape),
+    workgroups: (_plan, g) => [g.rowBlocks, g.nKv, g.batch],
+    facts: (plan, g) => ({
+      prefillKernel: 'flash',
+      rowBlocks: g.rowBlocks,
+      kvReadsPerKvHead: g.rowBlocks,
+      ...{ tileWG: plan.wg, tileRPI: plan.rpi, tileBK: plan.bk },
+    }),
   },
   rows: {
     shader: SHADERS.attentionRows,

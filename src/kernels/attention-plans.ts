@@ -24,6 +24,17 @@ export interface PrefillPlan {
   readonly tiles: PrefillTiles;
 }
 
+/**
+ * attention_flash.wgsl: `wg` invocations of `rpi` query rows each, K/V tiles of `bk` tokens in workgroup memory,
+ * blocks of 8 tokens shared across subgroup lanes; writes the output directly.
+ */
+export interface FlashPlan {
+  readonly kind: 'flash';
+  readonly wg: number;
+  readonly rpi: number;
+  readonly bk: number;
+}
+
 /** attention_rows.wgsl: each invocation walks its split alone with `rpi` query rows, `wg` invocations a workgroup. */
 export interface RowsPlan {
   readonly kind: 'rows';
@@ -51,10 +62,16 @@ export interface ColumnsPlan {
   readonly chunk: number;
 }
 
-export type AttentionPlan = DecodePlan | PrefillPlan | RowsPlan | SubgroupRowsPlan | ColumnsPlan;
+export type AttentionPlan = DecodePlan | PrefillPlan | FlashPlan | RowsPlan | SubgroupRowsPlan | ColumnsPlan;
+
+/** The workgroup tiling's prefill kernels: attention_flash.wgsl (FlashPlan) or attention_prefill.wgsl (PrefillPlan). */
+export const PREFILL_KERNELS = ['flash', 'tiled'] as const;
+export type PrefillKernel = (typeof PREFILL_KERNELS)[number];
 
 /** Tunables a caller may fix; the strategies choose the rest. */
 export interface AttendWishes {
+  /** The workgroup tiling's prefill kernel (default: flash where the adapter has subgroups of >= 8 lanes, else tiled). */
+  prefillKernel?: PrefillKernel;
   /** Rows tiling: query rows per invocation (default: as many as fit, up to 8), invocations per workgroup. */
   rowsPerInvocation?: number;
   rowsWorkgroup?: number;
@@ -98,6 +115,8 @@ export function blockRows(plan: AttentionPlan): number {
       return plan.tiles.BR;
     case 'rows':
       return plan.rpi;
+    case 'flash':
+      return plan.wg * plan.rpi;
     case 'rows-subgroup':
       return plan.wg * plan.rpi;
     case 'columns':
@@ -124,21 +143,90 @@ function splitChunk(
   return ceilDiv(ceilDiv(maxLen, Math.max(1, want)), align) * align;
 }
 
-function decodeStrategy({ shape, limits, wishes }: PlanRequest): DecodePlan | string {
+function decodeStrategy({ shape, phase, limits, wishes }: PlanRequest): DecodePlan | string {
+  if (phase !== 'decode') return 'the split-KV decode kernel serves the decode phase';
   const tiles = chooseDecodeTiles(shape, limits, wishes.decodeTiles);
   if (typeof tiles === 'string') return tiles;
   return { kind: 'decode', tiles, chunk: splitChunk(shape, ceilDiv(queryRows(shape), tiles.BR), tiles.BK, wishes.splits) };
 }
 
-function prefillStrategy({ shape, limits, wishes, stridedV }: PlanRequest): PrefillPlan | string {
+function prefillStrategy(request: PlanRequest): PrefillPlan | string {
+  const { shape, phase, limits, wishes, stridedV } = request;
+  if (phase !== 'prefill') return 'the tiled prefill kernel serves the prefill phase';
+  if (wishes.prefillKernel === 'flash') return `prefill_kernel=flash: ${flashStrategy(request) as string}`;
   if (stridedV) return 'the prefill kernel reads v rows of d_v only: use the decode (split) path';
   const tiles = choosePrefillTiles(shape, limits, wishes.prefillTiles);
   return typeof tiles === 'string' ? tiles : { kind: 'prefill', tiles };
 }
 
-/** The workgroup tiling: the decode kernel (split-KV) or the prefill kernel, by phase. */
-function workgroupStrategy(request: PlanRequest): AttentionPlan | string {
-  return request.phase === 'decode' ? decodeStrategy(request) : prefillStrategy(request);
+/**
+ * attention_flash.wgsl's limits: rows per invocation (its per-row private arrays, MAX_RPI in WGSL), whole groups
+ * of 8 lanes per workgroup, token tiles of whole blocks of 8, and the K and V tiles (f32) in workgroup memory.
+ */
+export const FLASH_MAX_RPI = 4;
+export const FLASH_LANES = 8;
+
+/** Why a flash plan cannot run the request (lanes, rows, tile, workgroup memory, subgroups), or null. */
+export function flashPlanDefect(
+  plan: FlashPlan,
+  { shape, limits, subgroupMinSize }: Pick<PlanRequest, 'shape' | 'limits' | 'subgroupMinSize'>,
+): string | null {
+  const bytes = flashTileBytes(shape, plan.bk);
+  const maxWg = Math.min(limits.maxComputeInvocationsPerWorkgroup, limits.maxComputeWorkgroupSizeX);
+  if (plan.wg % FLASH_LANES !== 0 || plan.wg < FLASH_LANES || plan.wg > maxWg)
+    return `wg=${plan.wg}: whole groups of ${FLASH_LANES} lanes within the device's workgroup`;
+  if (!Number.isInteger(plan.rpi) || plan.rpi < 1 || plan.rpi > FLASH_MAX_RPI)
+    return `rpi=${plan.rpi}: 1 to ${FLASH_MAX_RPI} rows per invocation`;
+  if (plan.bk % FLASH_LANES !== 0 || plan.bk < FLASH_LANES) return `bk=${plan.bk}: whole blocks of ${FLASH_LANES} tokens`;
+  if (bytes > limits.maxComputeWorkgroupStorageSize)
+    return `K/V tiles of ${plan.bk} tokens take ${bytes} bytes of workgroup memory (the device has ${limits.maxComputeWorkgroupStorageSize})`;
+  return noSubgroups('the flash kernel shares K/V vec4s', subgroupMinSize);
+}
+
+/** Workgroup memory of attention_flash.wgsl's K and V tiles of `bk` tokens (f32 vec4s). */
+export function flashTileBytes(shape: AttentionShape, bk: number): number {
+  return 16 * bk * (ceilDiv(shape.dQk, 4) + ceilDiv(shape.dV, 4));
+}
+
+/** attention_flash.wgsl's private array lengths (consts ahead of the source): q and output rows, a tile's scores, a head-dim block. */
+export function flashSizes(plan: FlashPlan, shape: AttentionShape): Record<string, number> {
+  return {
+    MAXQ: plan.rpi * ceilDiv(shape.dQk, 4),
+    MAXV: plan.rpi * ceilDiv(shape.dV, 4),
+    MAXS: (2 * plan.rpi * plan.bk) / FLASH_LANES,
+    MAXB: FLASH_LANES * plan.rpi,
+  };
+}
+
+/** Token tiles tried, largest first (a larger tile reads q and the output rows less often). */
+export const FLASH_TOKEN_TILES = [64, 32, 16, 8];
+/** Workgroups tried, largest first: each K/V tile staged once for more rows. */
+const FLASH_WORKGROUPS = [128, 64, 32];
+/** Row blocks a KV head keeps at least, where it has the rows: a causal head's blocks see unequal token counts. */
+const FLASH_MIN_ROW_BLOCKS = 4;
+/** Private rows per invocation (q and output, vec4s) the default plan stays within: one row of head dim 128 each. */
+const FLASH_ROW_VEC4 = 64;
+
+/**
+ * The flash kernel's default plan: rows per invocation while q and output rows stay within FLASH_ROW_VEC4 vec4s
+ * (registers on a GPU: 1 row at head dim 128, 2 at 64); the largest workgroup that leaves a KV head
+ * FLASH_MIN_ROW_BLOCKS row blocks; the largest token tile whose K and V tiles fit the workgroup memory.
+ */
+function flashStrategy(request: PlanRequest): FlashPlan | string {
+  if (request.phase !== 'prefill') return 'the flash kernel serves the prefill phase';
+  if (request.wishes.prefillKernel === 'tiled') return 'prefill_kernel=tiled asked for';
+  const { shape } = request;
+  const rpi = Math.max(1, Math.min(FLASH_MAX_RPI, Math.floor(FLASH_ROW_VEC4 / (ceilDiv(shape.dQk, 4) + ceilDiv(shape.dV, 4)))));
+  const rows = queryRows(shape);
+  const wg = FLASH_WORKGROUPS.find((w) => rows >= FLASH_MIN_ROW_BLOCKS * w * rpi) ?? FLASH_WORKGROUPS.at(-1)!;
+  let defect = 'no token tile';
+  for (const bk of FLASH_TOKEN_TILES) {
+    const plan: FlashPlan = { kind: 'flash', wg, rpi, bk };
+    const why = flashPlanDefect(plan, request);
+    if (why === null) return plan;
+    defect = why;
+  }
+  return defect;
 }
 
 /**
@@ -256,6 +344,7 @@ function columnsStrategy({ shape, phase, subgroupMinSize, wishes }: PlanRequest)
 
 /** Each tiling's strategies, in the order tried. */
 export const TILING_STRATEGIES: Record<AttentionTiling, readonly AttentionStrategy[]> = {
-  workgroup: [workgroupStrategy],
+  // By phase: the split-KV decode kernel; for prefill the flash kernel, else the tiled one.
+  workgroup: [decodeStrategy, flashStrategy, prefillStrategy],
   rows: [subgroupRowsStrategy, columnsStrategy, rowsStrategy],
 };

@@ -2,6 +2,9 @@ import type { DeviceLimits } from '../core/device-facts.js';
 import {
   COLUMNS_MAX_ROWS,
   COLUMNS_MAX_VEC4,
+  FLASH_MAX_RPI,
+  FLASH_TOKEN_TILES,
+  flashPlanDefect,
   noSubgroups,
   ROWS_MAX_RPI,
   ROWS_MAX_VEC4,
@@ -48,7 +51,7 @@ function chunks(shape: AttentionShape, align: number, given: number): number[] {
 
 const maxWorkgroup = (limits: DeviceLimits): number => Math.min(limits.maxComputeInvocationsPerWorkgroup, limits.maxComputeWorkgroupSizeX);
 
-/** Why a plan of the rows tiling's kernels cannot run the request, or null (the kernels' private rows, lanes, alignment). */
+/** Why a plan of the rows tiling's kernels or the flash kernel cannot run the request, or null (private rows, lanes, alignment, memory). */
 export function rowsPlanDefect(plan: AttentionPlan, { shape, limits, subgroupMinSize }: PlanRequest): string | null {
   const [dq4, dv4] = [ceilDiv(shape.dQk, 4), ceilDiv(shape.dV, 4)];
   const oneSplit = 'chunk' in plan && plan.chunk >= longestKv(shape);
@@ -72,6 +75,8 @@ export function rowsPlanDefect(plan: AttentionPlan, { shape, limits, subgroupMin
       if (plan.wg > maxWorkgroup(limits)) return `wg=${plan.wg}: past the device's workgroup`;
       return !oneSplit && plan.chunk % 4 !== 0 ? `chunk=${plan.chunk}: splits walk whole blocks of 4 tokens` : null;
     }
+    case 'flash':
+      return flashPlanDefect(plan, { shape, limits, subgroupMinSize });
     default:
       return null;
   }
@@ -116,6 +121,12 @@ function grid(seed: AttentionPlan, request: PlanRequest): AttentionPlan[] {
             if (typeof tiles === 'string') return [];
             return chunks(shape, BK, ceilDiv(seed.chunk, BK) * BK).map((chunk) => ({ kind: 'decode', tiles, chunk }));
           }),
+        ),
+      );
+    case 'flash':
+      return WORKGROUPS.flatMap((wg) =>
+        ROWS_PER_INVOCATION.filter((rpi) => rpi <= FLASH_MAX_RPI).flatMap((rpi) =>
+          FLASH_TOKEN_TILES.map((bk): AttentionPlan => ({ kind: 'flash', wg, rpi, bk })),
         ),
       );
     case 'prefill':

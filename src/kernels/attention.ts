@@ -2,6 +2,7 @@ import { EPSILON, reductionTolerance } from '../reference/allclose.js';
 import { attentionReference, visibleTokens, type AttentionProblem, type CacheRows } from '../reference/attention.js';
 import { seededUniform } from '../reference/random.js';
 import { attentionCore, type AttentionIo, type AttentionOptions } from './attention-core.js';
+import { PREFILL_KERNELS, type PrefillKernel } from './attention-plans.js';
 import { ATTENTION_PHASES, ATTENTION_TILINGS, attentionFlops, shapeProblem, type AttentionShape } from './attention-shape.js';
 import { CANARY, ceilDiv, dtypeUnsupported, lazyInput, memo, seededMaxAbs, SHORT_CANARY, storage } from './build.js';
 import { cacheBuffers, pagedLayout, sequenceBuffer, type CachePlan } from './kv-cache.js';
@@ -30,6 +31,7 @@ export {
   type AttentionTiling,
 } from './attention-shape.js';
 export type { AttentionOptions } from './attention-core.js';
+export { PREFILL_KERNELS, type PrefillKernel } from './attention-plans.js';
 
 /**
  * Attention family: MHA, GQA and MQA as one attention core parameterised by query heads, KV heads and
@@ -37,7 +39,9 @@ export type { AttentionOptions } from './attention-core.js';
  * shape, qk 576 / v 512) through `attentionCase`. Two phases, each with a GPU-first kernel:
  *   decode:  split-KV flash-decoding, kernels/attention_decode.wgsl (attend: all query heads of a KV head in
  *            one workgroup, K/V streamed once) + kernels/attention_reduce.wgsl (merge the splits);
- *   prefill: flash-attention, kernels/attention_prefill.wgsl (Q/K/V tiles in workgroup memory, online softmax).
+ *   prefill: flash-attention, kernels/attention_flash.wgsl (a row per invocation, K/V tiles in workgroup memory
+ *            shared across subgroup lanes, online softmax; needs subgroups of >= 8 lanes) or, without them or with
+ *            prefill_kernel=tiled, kernels/attention_prefill.wgsl (Q/K/V tiles, score tiles spread over lanes).
  * and a CPU-adapter tiling for both ('rows': where subgroups of >= 8 lanes exist, kernels/attention_rows_subgroup.wgsl
  * for KV heads with >= 8 query rows and kernels/attention_columns.wgsl below that; else kernels/attention_rows.wgsl;
  * the same reduce), picked by
@@ -237,9 +241,14 @@ export function raggedLengths(batch: number, context: number, ragged: number): n
   return Array.from({ length: batch }, (_, b) => Math.max(1, Math.round(context * (1 - (batch > 1 ? (ragged * b) / (batch - 1) : 0)))));
 }
 
+/** The prefill_kernel axis: auto (the strategy's choice) or one kernel. */
+export const PREFILL_KERNEL_CHOICES: readonly ('auto' | PrefillKernel)[] = ['auto', ...PREFILL_KERNELS];
+
 export const attentionFamily: KernelFamily = {
   name: 'attention',
   requiredAxes: ['phase', 'variant', 'batch', 'dtype'],
+  // Two kernels of one problem see the same inputs.
+  inputInvariantAxes: ['prefill_kernel'],
   build(params, context): BuildResult {
     const phase = stringParam(params, 'phase', ATTENTION_PHASES);
     const variant = stringParam(params, 'variant', VARIANT_NAMES);
@@ -276,9 +285,17 @@ export const attentionFamily: KernelFamily = {
       kvLens = Array.from({ length: batch }, () => seq);
     }
     const tiling = optionalString(params, 'tiling', ATTENTION_TILINGS, 'workgroup');
+    const prefillKernel = optionalString(params, 'prefill_kernel', PREFILL_KERNEL_CHOICES, 'auto');
+    if (prefillKernel !== 'auto' && (tiling !== 'workgroup' || phase !== 'prefill'))
+      return { kind: 'skip', reason: `prefill_kernel=${prefillKernel} picks the workgroup tiling's prefill kernel` };
     const shape: AttentionShape = { batch, nQ, nKv, dQk, dV, qLen, kvLens, causal };
     const pageSize = optionalNumber(params, 'page_size', 0);
-    const built = attentionCase(shape, dtype, context, { phase, tiling, pageSize });
+    const built = attentionCase(shape, dtype, context, {
+      phase,
+      tiling,
+      pageSize,
+      ...(prefillKernel !== 'auto' && { prefillKernel }),
+    });
     if (built.kind === 'case') built.kernelCase.facts = { variant, ...built.kernelCase.facts };
     return built;
   },

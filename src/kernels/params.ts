@@ -1,6 +1,6 @@
 import { z } from 'zod';
 import type { AxisValue } from '../core/numbers.js';
-import { ATTENTION_PHASES, ATTENTION_TILINGS, ATTENTION_VARIANTS } from './attention.js';
+import { ATTENTION_PHASES, ATTENTION_TILINGS, ATTENTION_VARIANTS, PREFILL_KERNEL_CHOICES } from './attention.js';
 import { CALIBRATION_KERNELS } from './calibration.js';
 import { GEMM_KERNELS, GEMM_MODELS, GEMM_OPS, GEMM_TILINGS, gemmShape } from './gemm.js';
 import { FORMS, MLA_LAYERS, MLA_PRESETS } from './mla-spec.js';
@@ -55,6 +55,7 @@ const attentionParams = z
     ragged: z.number({ error: 'must be a number in [0, 1)' }).min(0, 'must be in [0, 1)').lt(1, 'must be in [0, 1)').optional(),
     causal: flag.optional(),
     page_size: pageSize.optional(),
+    prefill_kernel: oneOf(PREFILL_KERNEL_CHOICES).optional(),
   })
   .superRefine((p, ctx) => {
     requireAxes(p, p.phase === 'decode' ? ['context'] : ['seq'], `by phase ${p.phase}`, ctx);

@@ -84,6 +84,7 @@ const GEMM_PARAMS = struct('Params', {
 export const SHADERS = {
   attentionDecode: shader('attention_decode.wgsl', ATTENTION_PARAMS),
   attentionPrefill: shader('attention_prefill.wgsl', ATTENTION_PARAMS),
+  attentionFlash: shader('attention_flash.wgsl', ATTENTION_PARAMS),
   attentionRows: shader('attention_rows.wgsl', ATTENTION_PARAMS),
   attentionRowsSubgroup: shader('attention_rows_subgroup.wgsl', ATTENTION_PARAMS),
   attentionColumns: shader('attention_columns.wgsl', ATTENTION_PARAMS),
@@ -143,6 +144,6 @@ export const SHADERS = {
 } as const;
 
 export type AttendShader = (typeof SHADERS)[
-  'attentionDecode' | 'attentionPrefill' | 'attentionRows' | 'attentionRowsSubgroup' | 'attentionColumns'];
+  'attentionDecode' | 'attentionPrefill' | 'attentionFlash' | 'attentionRows' | 'attentionRowsSubgroup' | 'attentionColumns'];
 
 export const SHADER_LIST: readonly Shader[] = Object.values(SHADERS);

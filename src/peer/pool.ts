@@ -1,5 +1,5 @@
 import { summarize } from '../measure/statistics.js';
-import type { PeerOk, PeerResult } from '../results/schema.js';
+import type { PeerFailingKernels, PeerNumericsFailed, PeerOk, PeerResult } from '../results/schema.js';
 
 const pooledSeries = (a: { samplesMs: number[] }, b: { samplesMs: number[] }) => {
   const samplesMs = [...a.samplesMs, ...b.samplesMs];
@@ -27,9 +27,34 @@ export function poolPeerVisit(pooled: PeerOk, visit: PeerOk): PeerOk {
   };
 }
 
-/** The entry after one more visit: only an entry that is ok so far is visited again; a failed visit keeps the earlier ones. */
+/**
+ * The entry after one more visit: only an entry that is ok so far is visited again; a failed visit keeps the earlier
+ * ones. A peer that failed the check comes back with that visit's kernel times alone (or none), pooled here.
+ */
 export function nextPeerEntry(previous: PeerResult | undefined, visit: PeerResult): PeerResult {
   if (!previous) return visit;
+  if (previous.status === 'numerics-failed' && visit.status === 'numerics-failed')
+    return poolFailingKernels(previous, visit.failingKernels ?? null);
   if (previous.status !== 'ok' || visit.status !== 'ok') return previous;
   return poolPeerVisit(previous, visit);
+}
+
+/**
+ * A failing peer's kernel times after one more visit: operator (and beyond) samples pooled, each visit's median
+ * kept, the latest visit's programs; an untimed visit (null) keeps the entry as it was.
+ */
+export function poolFailingKernels(entry: PeerNumericsFailed, visit: PeerFailingKernels | null): PeerNumericsFailed {
+  if (!visit) return entry;
+  const pooled = entry.failingKernels;
+  if (!pooled) return { ...entry, failingKernels: visit };
+  const beyond = pooled.beyond && visit.beyond ? pooledSeries(pooled.beyond, visit.beyond) : (pooled.beyond ?? visit.beyond);
+  return {
+    ...entry,
+    failingKernels: {
+      operator: pooledSeries(pooled.operator, visit.operator),
+      beyond,
+      programs: visit.programs,
+      visitMediansMs: [...pooled.visitMediansMs, ...visit.visitMediansMs],
+    },
+  };
 }

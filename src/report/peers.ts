@@ -9,7 +9,8 @@ import { left, right, type Cell, type TableModel } from './table-model.js';
 /**
  * Peers (`run --peer`): each timed case beside another runtime's operator on the same adapter and inputs.
  * The ratio is the peer's operator-kernel median (its own GPU timestamps) over the case's median GPU time per
- * repeat: above 1, mla-bench is faster. A peer that failed numerics shows as failing, with no time.
+ * repeat: above 1, mla-bench is faster. A peer that failed numerics shows as failing, with no time or ratio; the
+ * note under the table gives its kernels' own times where they were taken.
  */
 
 export interface PeerRow {
@@ -58,6 +59,18 @@ function shortError(entry: Extract<PeerResult, { numerics: unknown }>): string {
   return check ? formatError(check.normRelError ?? check.maxRelError) : '';
 }
 
+const programTimes = (programs: readonly { program: string; stats: { median: number } }[]): string =>
+  programs.map((p) => `${p.program} ${formatDuration(p.stats.median)}`).join(', ');
+
+/** The error, and the failing kernels' own times where they were taken (data about them, never a result). */
+function failingNote(entry: Extract<PeerResult, { status: 'numerics-failed' }>): string {
+  const error = `${entry.operator}: ${worstError(entry)}`;
+  const kernels = entry.failingKernels;
+  if (!kernels) return error;
+  const visits = kernels.visitMediansMs.map((ms) => formatDuration(ms)).join(', ');
+  return `${error}; its kernels (wrong output): ${programTimes(kernels.programs)}; operator kernels per visit ${visits}`;
+}
+
 function peerCells(row: PeerRow, split: AxisSplit, staged: boolean): Cell[] {
   const { measurement, entry } = row;
   const median = oursMedian(measurement, entry);
@@ -66,7 +79,7 @@ function peerCells(row: PeerRow, split: AxisSplit, staged: boolean): Cell[] {
   switch (entry.status) {
     case 'ok': {
       const ratio = peerRatio(measurement, entry);
-      const programs = entry.kernels.programs.map((p) => `${p.program} ${formatDuration(p.stats.median)}`).join(', ');
+      const programs = programTimes(entry.kernels.programs);
       return [
         ...label,
         ours,
@@ -78,15 +91,7 @@ function peerCells(row: PeerRow, split: AxisSplit, staged: boolean): Cell[] {
       ];
     }
     case 'numerics-failed':
-      return [
-        ...label,
-        ours,
-        '-',
-        '-',
-        '-',
-        '-',
-        { kind: 'reason', text: 'FAILS NUMERICS', note: `${entry.operator}: ${worstError(entry)}` },
-      ];
+      return [...label, ours, '-', '-', '-', '-', { kind: 'reason', text: 'FAILS NUMERICS', note: failingNote(entry) }];
     case 'unsupported':
       return [...label, ours, '-', '-', '-', '-', { kind: 'reason', text: 'no counterpart', note: entry.reason }];
     case 'error':

@@ -139,8 +139,10 @@ function peerWithOperatorKernels(peer: unknown): unknown {
 }
 
 /**
- * Version 7 adds peers[].stage: an entry for one stage of a case (a MatMul per MLA GEMM stage). A version-6 entry
- * is for the whole case, which is what an entry without `stage` means: nothing to fill in.
+ * Version 7 adds peers[].stage (an entry for one stage of a case: a MatMul per MLA GEMM stage) and a failing peer's
+ * failingKernels (its kernels' times, kept apart). A version-6 entry is for the whole case, which is what an entry
+ * without `stage` means, and its failing peers were not timed, which is what an absent failingKernels means:
+ * nothing to fill in.
  */
 const V6_TO_V7: MigrationStep = {
   from: 6,

@@ -148,10 +148,14 @@ export const PeerSeriesSchema = z.object({ stats: StatisticsSchema, samplesMs: z
 /** One program a peer dispatched per run, from its own GPU timestamps: the operator's own work, or work beyond it. */
 export const PeerKernelSchema = z.object({ program: z.string(), role: z.enum(['operator', 'beyond']), stats: StatisticsSchema });
 
+/** A peer's kernels per run: the operator's own (attention, MatMul), the rest (null: none), each program's. */
+export const PeerKernelsSchema = z.object({ operator: PeerSeriesSchema, beyond: PeerSeriesSchema.nullable(), programs: z.array(PeerKernelSchema) });
+
 /**
  * Another runtime's take on a case (`run --peer`): a one-node model at the same shape and dtype on the same
  * adapter, its output checked against the case's float64 reference with the case's tolerances, then timed in
- * the same visits. A peer that fails numerics carries no timing.
+ * the same visits. A peer that fails numerics carries no timing of correct work; its kernels' own timestamps are
+ * kept apart (failingKernels: data about the kernels that ran, never a ratio or a result).
  */
 /** Present on an entry for one stage of the case (its phase name: MLA's absorb-q, up-project, ...); absent for the whole case. */
 const peerStage = { stage: z.string().optional() };
@@ -168,20 +172,32 @@ export const PeerResultSchema = z.discriminatedUnion('status', [
     adapter: z.string(),
     numerics: NumericsSchema,
     /** Per run, from the peer's own per-kernel GPU timestamps: the operator's kernels (attention, MatMul), the rest (null: none). */
-    kernels: z.object({ operator: PeerSeriesSchema, beyond: PeerSeriesSchema.nullable(), programs: z.array(PeerKernelSchema) }),
+    kernels: PeerKernelsSchema,
     /** Host wall time per run(), and per run() of an identity model with the same output (the overhead). */
     wall: z.object({ run: PeerSeriesSchema, overhead: PeerSeriesSchema, netMedianMs: finite }),
     visits: z.number().int().positive(),
     /** Each visit's medians, in visit order, beside the case's own timing.visitMediansMs. */
     visitMedians: z.array(z.object({ kernelMs: finite, wallMs: finite })),
   }),
-  z.object({ peer: z.string(), version: z.string(), ...peerStage, operator: z.string(), status: z.literal('numerics-failed'), adapter: z.string(), numerics: NumericsSchema }),
+  z.object({
+    peer: z.string(),
+    version: z.string(),
+    ...peerStage,
+    operator: z.string(),
+    status: z.literal('numerics-failed'),
+    adapter: z.string(),
+    numerics: NumericsSchema,
+    /** The kernels of the failing output, timed in the same visits anyway (absent: not timed), with each visit's operator median. */
+    failingKernels: PeerKernelsSchema.extend({ visitMediansMs: z.array(finite) }).optional(),
+  }),
   /** The peer has no counterpart of this case (absorbed MLA, MoE dispatch, ...): why. */
   z.object({ peer: z.string(), version: z.string(), ...peerStage, status: z.literal('unsupported'), reason: z.string() }),
   z.object({ peer: z.string(), version: z.string(), ...peerStage, operator: z.string().nullable(), status: z.literal('error'), message: z.string() }),
 ]);
 export type PeerResult = z.infer<typeof PeerResultSchema>;
 export type PeerOk = Extract<PeerResult, { status: 'ok' }>;
+export type PeerNumericsFailed = Extract<PeerResult, { status: 'numerics-failed' }>;
+export type PeerFailingKernels = NonNullable<PeerNumericsFailed['failingKernels']>;
 
 const AxisValue = z.union([z.number(), z.string()]);
 

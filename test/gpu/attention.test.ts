@@ -12,6 +12,7 @@ import {
   type AttentionCaseOptions,
   type AttentionShape,
   type AttentionTiling,
+  type PrefillKernel,
 } from '../../src/kernels/attention.js';
 import type { BuildContext } from '../../src/kernels/family.js';
 import { elementBytes, type Dtype, type KernelCase } from '../../src/kernels/spec.js';
@@ -93,11 +94,32 @@ const SHAPES: OddShape[] = [
 
 const TILINGS: AttentionTiling[] = ['workgroup', 'rows'];
 
+/** A kernel choice under test: a tiling, and for the workgroup tiling's prefill the kernel (flash by default). */
+interface KernelChoice {
+  tiling: AttentionTiling;
+  prefillKernel?: PrefillKernel;
+}
+
+/** Every kernel a phase has: both tilings, and for prefill the workgroup tiling's tiled kernel beside flash. */
+function kernelsOf(phase: 'decode' | 'prefill'): KernelChoice[] {
+  const tiled: KernelChoice[] = phase === 'prefill' ? [{ tiling: 'workgroup', prefillKernel: 'tiled' }] : [];
+  return [{ tiling: 'workgroup' }, ...tiled, { tiling: 'rows' }];
+}
+
+const labelOf = (k: KernelChoice): string => (k.prefillKernel ? `${k.tiling} ${k.prefillKernel}` : k.tiling);
+
+/** The workgroup tiling's prefill runs the kernel asked for (flash unless told otherwise): its facts say which. */
+function assertPrefillKernel(kernelCase: KernelCase, phase: 'decode' | 'prefill', k: KernelChoice): void {
+  if (phase !== 'prefill' || k.tiling !== 'workgroup') return;
+  assert.equal(kernelCase.facts?.['prefillKernel'], k.prefillKernel ?? 'flash');
+}
+
 for (const { name, phase, shape, splits } of SHAPES) {
   for (const dtype of ['f32', 'f16'] as const) {
-    for (const tiling of TILINGS) {
-      test(`${name} [${dtype}, ${tiling}]: GPU equals the float64 reference`, async () => {
-        const kernelCase = await build(shape, dtype, { phase, tiling, ...(splits !== undefined && { splits }) });
+    for (const k of kernelsOf(phase)) {
+      test(`${name} [${dtype}, ${labelOf(k)}]: GPU equals the float64 reference`, async () => {
+        const kernelCase = await build(shape, dtype, { phase, ...k, ...(splits !== undefined && { splits }) });
+        assertPrefillKernel(kernelCase, phase, k);
         const outcome = await runChecked(kernelCase);
         const check = outcome.checks[0]!;
         assert.ok(
@@ -200,8 +222,9 @@ test('KV bytes per token per layer, from the kv-cache buffers, equal 2 * n_kv * 
 });
 
 test('outputs past the valid data are never written (canaries stay NaN)', async () => {
-  for (const tiling of TILINGS) {
-    for (const phase of ['decode', 'prefill'] as const) {
+  for (const phase of ['decode', 'prefill'] as const) {
+    for (const k of kernelsOf(phase)) {
+      const tiling = labelOf(k);
       const shape: AttentionShape = {
         batch: 2,
         nQ: 12,
@@ -212,7 +235,8 @@ test('outputs past the valid data are never written (canaries stay NaN)', async 
         kvLens: [9, 30],
         causal: true,
       };
-      const kernelCase = await build(shape, 'f32', { phase, tiling });
+      const kernelCase = await build(shape, 'f32', { phase, ...k });
+      assertPrefillKernel(kernelCase, phase, k);
       const out = kernelCase.buffers.find((b) => b.name === 'out')!;
       const valid = out.length;
       // Read the canary region back as if it were data.
@@ -339,10 +363,11 @@ const poolBytes = (shape: AttentionShape, dtype: Dtype): number =>
 
 for (const { name, phase, shape, splits } of PAGED_SHAPES) {
   for (const dtype of ['f32', 'f16'] as const) {
-    for (const tiling of TILINGS) {
-      test(`paged (16-token pages, several buffers) ${name} [${dtype}, ${tiling}]: GPU equals the float64 reference`, async () => {
-        const options = { phase, tiling, pageSize: PAGE, maxPoolBytes: poolBytes(shape, dtype), ...(splits !== undefined && { splits }) };
+    for (const k of kernelsOf(phase)) {
+      test(`paged (16-token pages, several buffers) ${name} [${dtype}, ${labelOf(k)}]: GPU equals the float64 reference`, async () => {
+        const options = { phase, ...k, pageSize: PAGE, maxPoolBytes: poolBytes(shape, dtype), ...(splits !== undefined && { splits }) };
         const kernelCase = await build(shape, dtype, options);
+        assertPrefillKernel(kernelCase, phase, k);
         assert.equal(kernelCase.facts?.['kvPools'], 3);
         const check = (await runChecked(kernelCase)).checks[0]!;
         assert.ok(check.passed, `${check.mismatches}/${check.checked} mismatches, worst ${check.worstActual} vs ${check.worstExpected}`);

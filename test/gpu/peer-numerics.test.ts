@@ -37,36 +37,47 @@ function shifted(kernelCase: KernelCase, shift: number): KernelCase {
   };
 }
 
-test('a peer whose output is off by a few tolerances is reported as failing numerics, with no timing', { timeout: 300_000 }, async () => {
-  const context = await testGpu();
-  const peer = await OnnxRuntimePeer.open();
-  const kernelCase = await buildCase(attentionFamily, PARAMS);
-  const measurement = {
-    ...okFixture('attention-decode/peer', [1, 1.1, 0.9]),
-    suite: 'attention-decode',
-    family: 'attention',
-    params: PARAMS,
-  };
+test(
+  'a peer whose output is off by a few tolerances is reported as failing numerics, its kernel times kept apart',
+  { timeout: 300_000 },
+  async () => {
+    const context = await testGpu();
+    const peer = await OnnxRuntimePeer.open();
+    const kernelCase = await buildCase(attentionFamily, PARAMS);
+    const measurement = {
+      ...okFixture('attention-decode/peer', [1, 1.1, 0.9]),
+      suite: 'attention-decode',
+      family: 'attention',
+      params: PARAMS,
+    };
 
-  const passing = await visitPeers([peer], measurement, kernelCase, RULE, 1, context.adapter);
-  const ok = passing.status === 'ok' ? passing.peers?.[0] : undefined;
-  assert.equal(ok?.status, 'ok', JSON.stringify(ok));
+    const passing = await visitPeers([peer], measurement, kernelCase, RULE, 1, context.adapter);
+    const ok = passing.status === 'ok' ? passing.peers?.[0] : undefined;
+    assert.equal(ok?.status, 'ok', JSON.stringify(ok));
 
-  const failing = await visitPeers([peer], measurement, shifted(kernelCase, 3), RULE, 1, context.adapter);
-  const entry = failing.status === 'ok' ? failing.peers?.[0] : undefined;
-  assert.ok(entry?.status === 'numerics-failed', JSON.stringify(entry));
-  assert.equal(entry.numerics.passed, false);
-  assert.ok(!('kernels' in entry) && !('wall' in entry), 'never timed as if correct');
-  const check = entry.numerics.checks[0];
-  assert.ok(check && Number(check.maxAbsError) > check.tolerance.atol, 'the error is recorded');
+    const failing = await visitPeers([peer], measurement, shifted(kernelCase, 3), RULE, 1, context.adapter);
+    const entry = failing.status === 'ok' ? failing.peers?.[0] : undefined;
+    assert.ok(entry?.status === 'numerics-failed', JSON.stringify(entry));
+    assert.equal(entry.numerics.passed, false);
+    assert.ok(!('kernels' in entry) && !('wall' in entry), 'never timed as if correct');
+    const check = entry.numerics.checks[0];
+    assert.ok(check && Number(check.maxAbsError) > check.tolerance.atol, 'the error is recorded');
+    assert.ok(entry.failingKernels && entry.failingKernels.operator.stats.median > 0, 'its kernels timed apart');
+    assert.ok(entry.failingKernels.programs.some((p) => p.role === 'operator'));
 
-  // A later visit does not run it again; the report shows it failing, with no time or ratio.
-  const later = await visitPeers([peer], failing, kernelCase, RULE, 2, context.adapter);
-  assert.deepEqual(later.status === 'ok' && later.peers, [entry]);
-  const table = renderTable(peerTables([failing])[0]!);
-  assert.match(table, /FAILS NUMERICS/);
-  assert.doesNotMatch(table, /\d\.\d\dx/);
-});
+    // A later visit does not check or time it as a result again, only its kernels: pooled, one median per visit.
+    const later = await visitPeers([peer], failing, kernelCase, RULE, 2, context.adapter);
+    const again = later.status === 'ok' ? later.peers?.[0] : undefined;
+    assert.ok(again?.status === 'numerics-failed', JSON.stringify(again));
+    assert.deepEqual(again.numerics, entry.numerics);
+    assert.equal(again.failingKernels?.visitMediansMs.length, 2);
+    // The report shows it failing, with no time or ratio in its row.
+    const table = renderTable(peerTables([later])[0]!);
+    assert.match(table, /FAILS NUMERICS/);
+    assert.match(table.replace(/\s+/g, ' '), /its kernels \(wrong output\)/);
+    assert.doesNotMatch(table, /\d\.\d\dx/);
+  },
+);
 
 test(
   'GEMM cases run as one MatMul on the same operands, checked against the case reference, in every layout',

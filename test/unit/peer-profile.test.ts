@@ -2,7 +2,7 @@ import assert from 'node:assert/strict';
 import { test } from 'node:test';
 import { kernelEvents, kernelRole, kernelSeries, splitRuns } from '../../src/peer/onnxruntime/profile.js';
 import { parsePeerNames } from '../../src/peer/registry.js';
-import { nextPeerEntry } from '../../src/peer/pool.js';
+import { nextPeerEntry, poolFailingKernels } from '../../src/peer/pool.js';
 import { summarize } from '../../src/measure/statistics.js';
 import type { PeerOk } from '../../src/results/schema.js';
 import { UserError } from '../../src/errors.js';
@@ -88,4 +88,22 @@ test('peer visits pool like the case: samples concatenated, visit medians kept; 
     message: 'lost',
   });
   assert.equal(kept.status, 'ok');
+});
+
+test('a failing peer keeps its kernel times apart, pooled over visits; an untimed visit keeps the entry', () => {
+  const failing = {
+    peer: 'onnxruntime',
+    version: '1.31.1',
+    operator: 'com.microsoft.MultiHeadAttention',
+    status: 'numerics-failed' as const,
+    adapter: 'lavapipe only',
+    numerics: { passed: false, checks: [] },
+  };
+  const visit = (ms: number[]) => ({ ...okEntry(ms, [1]).kernels, visitMediansMs: [summarize(ms).median] });
+  const first = poolFailingKernels(failing, visit([10, 12]));
+  const second = poolFailingKernels(first, visit([20, 22]));
+  assert.deepEqual(second.failingKernels?.operator.samplesMs, [10, 12, 20, 22]);
+  assert.deepEqual(second.failingKernels?.visitMediansMs, [11, 21]);
+  assert.equal(second.status, 'numerics-failed');
+  assert.equal(poolFailingKernels(second, null), second);
 });

@@ -52,6 +52,18 @@ const failing: PeerResult = {
     ],
   },
 };
+const failingTimed: PeerResult = {
+  ...(failing as Extract<PeerResult, { status: 'numerics-failed' }>),
+  failingKernels: {
+    operator: s([76, 77]),
+    beyond: s([1, 1]),
+    programs: [
+      { program: 'CopyKVCache', role: 'beyond', stats: summarize([1]) },
+      { program: 'FlashAttention', role: 'operator', stats: summarize([76.5]) },
+    ],
+    visitMediansMs: [76, 77],
+  },
+};
 const unsupported: PeerResult = { ...base, status: 'unsupported', reason: 'no ORT operator: absorbed MLA' };
 
 /** A loaded results file holding `cases`, as the report and compare read it. */
@@ -76,6 +88,7 @@ const cases: Measurement[] = [
   okFixture('calibration/copy', [1, 1, 1]),
   withPeer('attention-decode/gqa', { variant: 'gqa' }, okPeer),
   withPeer('attention-prefill/mha', { variant: 'mha' }, failing),
+  withPeer('attention-prefill/gqa', { variant: 'gqa-prefill' }, failingTimed),
   withPeer('mla-decode/absorbed', { form: 'absorbed' }, unsupported),
 ];
 
@@ -93,6 +106,12 @@ test('peer table: mla-bench median, peer kernels / beyond attention / wall, the 
   );
   assert.match(text, /com\.microsoft\.GroupQueryAttention: FlashAttentionDecodeQKV 2\.50 ms, CopyKVCache 500 us/);
   assert.match(markdownTable(tables[0]!), /FAILS NUMERICS/);
+  // A failing peer's kernel times are a note, never a time or ratio column of its row.
+  assert.match(text, /│ gqa-prefill .*│ - +│ - +│ - +│ - +│ FAILS NUMERICS/);
+  assert.match(
+    text.replace(/\s+/g, ' '),
+    /its kernels \(wrong output\): CopyKVCache 1\.00 ms, FlashAttention 76\.5 ms; operator kernels per visit 76\.0 ms, 77\.0 ms/,
+  );
   assert.equal(peerTables([okFixture('calibration/copy', [1])]).length, 0, 'no peers, no section');
 });
 

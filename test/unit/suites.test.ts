@@ -411,3 +411,13 @@ test('malformed suite files throw a UserError naming the file, the field path an
   }
   assertUserError(() => parseSuiteFile('not an object', 'suites/bad.json'), 'suites/bad.json');
 });
+
+test('the suites under suites/extra/ (run by path, never built-in) load and plan: the two workgroup prefill kernels side by side', async () => {
+  const { loadSuite, planSuite, SUITES_DIR, builtInSuiteNames } = await import('../../src/suites/registry.js');
+  const suite = loadSuite(join(SUITES_DIR, 'extra', 'attention-prefill-kernels.json'));
+  const cases = planSuite(suite, { profile: 'quick' });
+  assert.equal(cases.length, 8);
+  assert.deepEqual([...new Set(cases.map((c) => c.params['prefill_kernel']))], ['flash', 'tiled']);
+  assert.ok(cases.every((c) => c.params['tiling'] === 'workgroup' && c.params['seq'] === 128));
+  assert.ok(!builtInSuiteNames().includes('attention-prefill-kernels'));
+});

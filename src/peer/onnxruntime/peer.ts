@@ -4,7 +4,7 @@ import { join } from 'node:path';
 import { waitForAdapter } from '../../gpu/host-priority.js';
 import { summarize } from '../../measure/statistics.js';
 import { shouldStop, type StoppingRule } from '../../measure/stopping.js';
-import type { CheckResult, PeerResult } from '../../results/schema.js';
+import type { CheckResult, PeerFailingKernels, PeerOk, PeerResult } from '../../results/schema.js';
 import { fromF16Array } from '../../util/f16.js';
 import { checkPeerOutput } from '../check.js';
 import { encodeModel, type OnnxGraph } from '../onnx/model.js';
@@ -19,6 +19,8 @@ import { pinPeerAdapter } from './adapter.js';
 const WARMUP_RUNS = 2;
 /** Profiled runs per visit at most: each adds a trace event per kernel that ORT keeps until endProfiling. */
 const MAX_PROFILED_RUNS = 40;
+/** Profiled runs per visit of a peer whose output failed the check (no wall timing to size them by). */
+const MIN_FAILING_RUNS = 5;
 
 function sessionOptions(model: PeerModel | undefined, profileDir?: string): OrtSessionOptions {
   return {
@@ -128,6 +130,20 @@ async function checkOutputs(ort: OrtApi, caseModel: CaseModel): Promise<{ passed
 
 const series = (samplesMs: number[]) => ({ stats: summarize(samplesMs), samplesMs });
 
+/** The operator's kernels, the rest, and each program's statistics, from the profiled runs. */
+function kernelSummary(kernels: KernelSeries): PeerOk['kernels'] {
+  const hasBeyond = kernels.programs.some((program) => kernelRole(program) === 'beyond');
+  return {
+    operator: series(kernels.operatorMs),
+    beyond: hasBeyond ? series(kernels.beyondMs) : null,
+    programs: kernels.programs.map((program, i) => ({
+      program,
+      role: kernelRole(program),
+      stats: summarize(kernels.perKernelMs[i] as number[]),
+    })),
+  };
+}
+
 /** ONNX Runtime's WebGPU execution provider (onnxruntime-node, its own Dawn) on the case's adapter. */
 export class OnnxRuntimePeer implements Peer {
   readonly name = 'onnxruntime' as const;
@@ -149,7 +165,12 @@ export class OnnxRuntimePeer implements Peer {
     for (const target of peerTargets(input)) {
       const previous = options.previous(target.stage);
       const stage = target.stage === undefined ? {} : { stage: target.stage };
-      if (previous && previous.status !== 'ok') results.push(previous);
+      if (previous?.status === 'numerics-failed' && previous.failingKernels && target.result.kind === 'model') {
+        // Never a result again: this visit's kernel times only, pooled by nextPeerEntry.
+        const failingKernels = await this.timeFailingKernels(target.result.caseModel.model, input);
+        const { failingKernels: _earlier, ...entry } = previous;
+        results.push(failingKernels ? { ...entry, failingKernels } : entry);
+      } else if (previous && previous.status !== 'ok') results.push(previous);
       else results.push({ ...(await this.visitTarget(target.result, input, !previous)), ...stage });
     }
     return results;
@@ -165,35 +186,40 @@ export class OnnxRuntimePeer implements Peer {
       let numerics = { passed: true, checks: [] as CheckResult[] };
       if (check) {
         numerics = await checkOutputs(this.ort, built.caseModel);
-        if (!numerics.passed) return { ...base, operator, status: 'numerics-failed', adapter, numerics };
+        if (!numerics.passed) {
+          const failingKernels = await this.timeFailingKernels(model, input);
+          return { ...base, operator, status: 'numerics-failed', adapter, numerics, ...(failingKernels && { failingKernels }) };
+        }
       }
       const wall = await timeWall(this.ort, model, input.rule);
       const kernels = await timeKernels(this.ort, model, Math.min(MAX_PROFILED_RUNS, Math.max(input.rule.minSamples, wall.runMs.length)));
       const run = series(wall.runMs);
       const overhead = series(wall.overheadMs);
-      const operatorSeries = series(kernels.operatorMs);
-      const hasBeyond = kernels.programs.some((program) => kernelRole(program) === 'beyond');
+      const summary = kernelSummary(kernels);
       return {
         ...base,
         operator,
         status: 'ok',
         adapter,
         numerics,
-        kernels: {
-          operator: operatorSeries,
-          beyond: hasBeyond ? series(kernels.beyondMs) : null,
-          programs: kernels.programs.map((program, i) => ({
-            program,
-            role: kernelRole(program),
-            stats: summarize(kernels.perKernelMs[i] as number[]),
-          })),
-        },
+        kernels: summary,
         wall: { run, overhead, netMedianMs: run.stats.median - overhead.stats.median },
         visits: 1,
-        visitMedians: [{ kernelMs: operatorSeries.stats.median, wallMs: run.stats.median - overhead.stats.median }],
+        visitMedians: [{ kernelMs: summary.operator.stats.median, wallMs: run.stats.median - overhead.stats.median }],
       };
     } catch (error) {
       return { ...base, operator, status: 'error', message: oneLine(error) };
+    }
+  }
+
+  /** The kernels of a model whose output failed the check, timed anyway: data about them, never a result. */
+  private async timeFailingKernels(model: PeerModel, input: PeerCase): Promise<PeerFailingKernels | null> {
+    try {
+      const runs = Math.min(MAX_PROFILED_RUNS, Math.max(input.rule.minSamples, MIN_FAILING_RUNS));
+      const summary = kernelSummary(await timeKernels(this.ort, model, runs));
+      return { ...summary, visitMediansMs: [summary.operator.stats.median] };
+    } catch {
+      return null;
     }
   }
 }
