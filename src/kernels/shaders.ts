@@ -66,7 +66,10 @@ const MOE_FFN = struct('Ffn', { expert: 'u32', hidden: 'u32', inter: 'u32', rows
 
 const STREAM = struct('Params', { count: 'u32', threads: 'u32' });
 
-/** The GEMM family's kernels (src/kernels/gemm/): sizes, the grid, and the three operands' row addressing, in elements. */
+/**
+ * The GEMM family's kernels (src/kernels/gemm/): sizes, the grid, the three operands' row addressing, in elements,
+ * and the extensions' fields (the SwiGLU pair offset; grouped rows' block, B stride per group and padding sentinel).
+ */
 const GEMM_PARAMS = struct('Params', {
   m: 'u32',
   n: 'u32',
@@ -79,6 +82,10 @@ const GEMM_PARAMS = struct('Params', {
   a: ADDR,
   b: ADDR,
   c: ADDR,
+  pair: 'u32',
+  block: 'u32',
+  group_stride: 'u32',
+  sentinel: 'u32',
 });
 
 export const SHADERS = {

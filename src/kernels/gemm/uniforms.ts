@@ -33,6 +33,10 @@ export function gemmParamsWords(p: GemmProblem, grid: GemmGrid): Uint32Array {
     a: addrOf(p.a.rows),
     b: addrOf(p.b.rows),
     c: addrOf(p.c.rows),
+    pair: p.epilogue?.pair ?? 0,
+    block: p.groups?.block ?? 1,
+    group_stride: p.groups?.stride ?? 0,
+    sentinel: p.groups?.sentinel ?? 0,
   });
 }
 
