@@ -61,9 +61,6 @@ const MOE_ALIGN = struct('Params', {
   hidden4: 'u32',
 });
 
-/** kernels/include/moe_ffn_tiles.wgsl */
-const MOE_FFN = struct('Ffn', { expert: 'u32', hidden: 'u32', inter: 'u32', rows: 'u32', block: 'u32' });
-
 const STREAM = struct('Params', { count: 'u32', threads: 'u32' });
 
 /**
@@ -139,8 +136,6 @@ export const SHADERS = {
   moeScan: shader('moe_scan.wgsl', MOE_ALIGN),
   moeScatter: shader('moe_scatter.wgsl', MOE_ALIGN),
   moeGather: shader('moe_gather.wgsl', MOE_ALIGN),
-  moeGateUp: shader('moe_gate_up.wgsl', MOE_FFN),
-  moeDown: shader('moe_down.wgsl', MOE_FFN),
   moeCombine: shader('moe_combine.wgsl', struct('Params', { tokens: 'u32', hidden4: 'u32', top_k: 'u32', _pad: 'u32' })),
   copy: shader('copy.wgsl', STREAM),
   read: shader('read.wgsl', STREAM),
