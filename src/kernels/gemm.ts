@@ -3,7 +3,7 @@
  * A stage builds a GemmProblem (sizes, dtype, operands with their row addressing), asks planGemm for a plan (or
  * picks one), and emitGemm turns problem + plan into its uniform buffer and its dispatch.
  */
-export { emitGemm, gemmLaunch, planGrid, unitColumns, type EmittedGemm, type GemmStageNames } from './gemm/emit.js';
+export { emitGemm, gemmLaunch, gemmRowsLaunch, planGrid, unitColumns, type EmittedGemm, type GemmStageNames } from './gemm/emit.js';
 export { gemmCase, gemmFamily, gemmTolerance, GEMM_KERNELS, type GemmCaseSpec, type GemmKernel } from './gemm/family.js';
 export {
   describePlan,

@@ -2,7 +2,7 @@ import type { MoeInputs } from '../reference/moe.js';
 import {
   describePlan,
   emitGemm,
-  gemmLaunch,
+  gemmRowsLaunch,
   gemmSlot,
   gemmWork,
   planDefect,
@@ -220,6 +220,8 @@ export function hostLoopFfn(f: FfnContext, layoutCounts: ArrayLike<number>): Ffn
     facts: { [factName('gate-up')]: describePlan(gateUp.plan), [factName('down')]: describePlan(down.plan) },
   };
   const starts = expertStarts(layoutCounts, f.block);
+  // Each expert's emitted gate-up and down (at the layout's rows): the planner moves them to the read-back rows.
+  const emittedOf: { problem: GemmProblem; plan: GemmPlan; words: Uint32Array }[] = [];
   for (let e = 0; e < f.experts; e++) {
     const rows = layoutCounts[e]!;
     const problems = routedProblems(f, Math.max(1, rows), starts[e]!, e);
@@ -231,6 +233,8 @@ export function hostLoopFfn(f: FfnContext, layoutCounts: ArrayLike<number>): Ffn
       const emitted = emitGemm(problem, plan, { name, phase: PHASE, work: gemmWork(problem, used) }, f.device.limits);
       out.stages.push(emitted.stage);
       out.buffers.push(...emitted.buffers);
+      const words = emitted.buffers[0]!.data as Uint32Array;
+      emittedOf.push({ problem, plan, words });
     }
   }
   const plan = (counts: Uint32Array): TailDispatch[] => {
@@ -238,9 +242,10 @@ export function hostLoopFfn(f: FfnContext, layoutCounts: ArrayLike<number>): Ffn
     const dispatches: TailDispatch[] = [];
     counts.forEach((rows, e) => {
       if (rows === 0) return;
-      const problems = routedProblems(f, rows, first[e]!, e);
-      const launch = [gemmLaunch(problems.gateUp, gateUp.plan, f.device.limits), gemmLaunch(problems.down, down.plan, f.device.limits)];
-      launch.forEach(({ words, workgroups }, i) => dispatches.push({ template: 2 * e + i, workgroups, params: words }));
+      for (const i of [0, 1]) {
+        const { words, workgroups } = gemmRowsLaunch(emittedOf[2 * e + i]!, rows, first[e]!, f.device.limits);
+        dispatches.push({ template: 2 * e + i, workgroups, params: words });
+      }
     });
     return dispatches;
   };

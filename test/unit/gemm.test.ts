@@ -1,9 +1,10 @@
 import assert from 'node:assert/strict';
 import { test } from 'node:test';
-import { gemmParamsWords } from '../../src/kernels/gemm/uniforms.js';
+import { gemmParamsWords, withRows } from '../../src/kernels/gemm/uniforms.js';
 import { workgroupBytes } from '../../src/kernels/gemm/strategy.js';
 import {
   emitGemm,
+  gemmRowsLaunch,
   gemmShape,
   gemmWork,
   planGemm,
@@ -179,6 +180,30 @@ test('grouped SwiGLU problems: defects, work of the rows that run, uniform words
   assert.deepEqual(stage.bindings, ['gate-up_params', 'xp', 'w', 'act', 'block_expert', 'padded_total', 'sorted_ids']);
   assert.equal(stage.sizes?.['DUAL'], 2);
   assert.deepEqual(stage.work, { flops: 1, bytesRead: 2, bytesWritten: 3 });
+});
+
+test('a host loop moves an emitted GEMM to other rows: the same words and grid as emitting it there', () => {
+  const { groups, ...plain } = grouped();
+  assert.ok(groups);
+  const at = (m: number, first: number): GemmProblem => ({
+    ...plain,
+    m,
+    a: { buffer: 'xp', rows: { offset: first * 52, rowStride: 52 } },
+    c: { buffer: 'act', rows: { offset: first * 45, rowStride: 45 } },
+  });
+  const plan = planGemm(at(8, 0), LAVAPIPE, 'rows');
+  assert.ok(typeof plan !== 'string');
+  const words = emitGemm(at(8, 0), plan, { name: 'e' }, GPU.limits).buffers[0]!.data as Uint32Array;
+  for (const [m, first] of [
+    [3, 16],
+    [21, 40],
+  ] as const) {
+    const moved = gemmRowsLaunch({ problem: at(8, 0), plan, words }, m, first, GPU.limits);
+    const direct = emitGemm(at(m, first), plan, { name: 'e' }, GPU.limits);
+    assert.deepEqual([...moved.words], [...(direct.buffers[0]!.data as Uint32Array)]);
+    assert.deepEqual(moved.workgroups, direct.stage.workgroups);
+  }
+  assert.ok(withRows(words, { m: 1, rowBlocks: 1, aOffset: 0, cOffset: 0 }) !== words, 'a copy');
 });
 
 test('strategy for grouped SwiGLU: tiles within a block, accumulators of both matrices within budget', () => {

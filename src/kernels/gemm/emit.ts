@@ -5,7 +5,7 @@ import type { GemmPlan } from './plan.js';
 import { bMatrices, gemmWork, groupBindings, type GemmProblem } from './problem.js';
 import { SHADERS } from '../shaders.js';
 import { packStruct } from '../uniforms.js';
-import { addrOf, gemmParamsWords, uniformDecl, type GemmGrid } from './uniforms.js';
+import { addrOf, gemmParamsWords, uniformDecl, withRows, type GemmGrid } from './uniforms.js';
 
 /** What a GEMM adds to a case: its uniform buffer and its one dispatch. */
 export interface EmittedGemm {
@@ -92,6 +92,28 @@ export function gemmLaunch(
 ): { words: Uint32Array; workgroups: [number, number, number] } {
   const grid = planGrid(problem, plan);
   const words = plan.kind === 'mla-gemm' ? mlaGemmWords(problem, grid) : gemmParamsWords(problem, grid);
+  const [x, y] = grid2d(grid.colBlocks * grid.rowBlocks, limits.maxComputeWorkgroupsPerDimension);
+  return { words, workgroups: [x, y, problem.batch] };
+}
+
+/**
+ * A launch of an emitted plain GEMM over other rows (a host loop's expert: its count read back, its first row in the
+ * padded layout): `words` the emitted uniform, the problem's A and C rows moved to `first`. Not for mla-gemm.
+ */
+export function gemmRowsLaunch(
+  emitted: { problem: GemmProblem; plan: GemmPlan; words: Uint32Array },
+  m: number,
+  first: number,
+  limits: Pick<DeviceLimits, 'maxComputeWorkgroupsPerDimension'>,
+): { words: Uint32Array; workgroups: [number, number, number] } {
+  const { problem, plan } = emitted;
+  const grid = planGrid({ ...problem, m }, plan);
+  const words = withRows(emitted.words, {
+    m,
+    rowBlocks: grid.rowBlocks,
+    aOffset: first * problem.a.rows.rowStride,
+    cOffset: first * problem.c.rows.rowStride,
+  });
   const [x, y] = grid2d(grid.colBlocks * grid.rowBlocks, limits.maxComputeWorkgroupsPerDimension);
   return { words, workgroups: [x, y, problem.batch] };
 }
