@@ -172,10 +172,12 @@ export class PreparedCase {
     return hostTail.plan(words);
   }
 
+  /** Encodes the tail's dispatches, writing the uniforms the plan gives (queue writes: before the tail's submission). */
   encodeTail(pass: GPUComputePassEncoder, dispatches: readonly TailDispatch[]): void {
-    for (const { template, workgroups } of dispatches) {
+    for (const { template, workgroups, params } of dispatches) {
       const stage = this.tail[template];
       if (!stage) throw new Error(`host tail plans unknown template ${template}`);
+      if (params) this.context.device.queue.writeBuffer(this.buffers.get(stage.decl.bindings[0]!)!.buffer, 0, params);
       pass.setPipeline(stage.pipeline);
       pass.setBindGroup(0, stage.bindGroup);
       const [x, y = 1, z = 1] = workgroups;

@@ -3,7 +3,7 @@
  * A stage builds a GemmProblem (sizes, dtype, operands with their row addressing), asks planGemm for a plan (or
  * picks one), and emitGemm turns problem + plan into its uniform buffer and its dispatch.
  */
-export { emitGemm, planGrid, type EmittedGemm, type GemmStageNames } from './gemm/emit.js';
+export { emitGemm, gemmLaunch, gemmRowsLaunch, planGrid, unitColumns, type EmittedGemm, type GemmStageNames } from './gemm/emit.js';
 export { gemmCase, gemmFamily, gemmTolerance, GEMM_KERNELS, type GemmCaseSpec, type GemmKernel } from './gemm/family.js';
 export {
   describePlan,
@@ -15,7 +15,17 @@ export {
   type SubgroupPlan,
   type TiledPlan,
 } from './gemm/plan.js';
-export { gemmWork, problemDefect, rowStart, type GemmProblem, type Operand, type RowAddressing } from './gemm/problem.js';
+export {
+  bMatrices,
+  gemmWork,
+  problemDefect,
+  rowStart,
+  type GemmGroups,
+  type GemmProblem,
+  type Operand,
+  type RowAddressing,
+  type SwigluEpilogue,
+} from './gemm/problem.js';
 export { gemmPlanSpace, gemmSlot } from './gemm/space.js';
 export { GEMM_MODELS, GEMM_OPS, gemmShape, type GemmModel, type GemmOp, type GemmShape } from './gemm/shapes.js';
 export {

@@ -3,8 +3,9 @@ import type { MoePlan } from './moe-stages.js';
 /**
  * The legal plans of an MoE step (the tunable slot MOE_SLOT): the dispatch kind is the case's own (an axis: gpu
  * against host-loop is the question the suite asks), the align chunk any power of two from 8 pairs to all of
- * them, and the block (rows per expert segment's padding, the FFN's tile granularity; vLLM's BLOCK_SIZE_M) a
- * multiple of the FFN's 8-row tiles from 8 to 64, unless the case fixes it (its `block` axis).
+ * them, and the block (rows per expert segment's padding, within which the grouped GEMMs' row tiles lie; vLLM's
+ * BLOCK_SIZE_M) from 8 to 64, unless the case fixes it (its `block` axis). The expert FFN's GEMM tiles are slots of
+ * their own (gate-up, down, shared-gate-up, shared-down: src/kernels/moe-ffn.ts).
  */
 export const MOE_SLOT = 'moe';
 

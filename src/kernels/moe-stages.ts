@@ -1,16 +1,15 @@
 import type { AlignedLayout, MoeShape } from '../reference/moe.js';
-import { ceilDiv, paramsUniform, pow2Ceil } from './build.js';
+import { ceilDiv } from './build.js';
 import { grid2d } from './family.js';
+import { groupedFfn, hostLoopFfn, sharedFfn, type FfnContext } from './moe-ffn.js';
 import { SHADERS, type Shader } from './shaders.js';
 import { elementBytes, type BufferDecl, type Dtype, type HostTail, type StageDecl, type TailDispatch, type Work } from './spec.js';
+import type { TunableSlot } from './tunable.js';
 
 /**
- * The MoE step's stages (kernels/moe_*.wgsl): route, align, permute, expert FFN and combine, and the two ways of
- * dispatching the expert FFN (grouped on the GPU, or a host loop over the experts).
+ * The MoE step's stages (kernels/moe_*.wgsl): route, align, permute, expert FFN (the GEMM family, src/kernels/moe-ffn.ts)
+ * and combine, and the two ways of dispatching the expert FFN (grouped on the GPU, or a host loop over the experts).
  */
-
-/** Rows per FFN tile (RT in kernels/include/moe_ffn_tiles.wgsl); the block size must be a multiple of it. */
-export const FFN_TILE_ROWS = 8;
 
 export const MOE_DISPATCHES = ['gpu', 'host-loop'] as const;
 export type MoeDispatch = (typeof MOE_DISPATCHES)[number];
@@ -42,6 +41,8 @@ export interface MoeGeometry {
   hidden4: number;
   sharedInter: number;
   maxDim: number;
+  /** The expert FFN's sizes, device, GEMM tiling and given plans. */
+  ffn: FfnContext;
 }
 
 const w = (flops: number, bytesRead: number, bytesWritten: number): Work => ({ flops, bytesRead, bytesWritten });
@@ -118,96 +119,8 @@ export function permuteStages(g: MoeGeometry): StageDecl[] {
   ];
 }
 
-/** Invocations per FFN workgroup: one per vec4 column, 8 to 64. */
-function ffnWorkgroup(columns4: number): number {
-  return Math.min(64, Math.max(8, pow2Ceil(columns4)));
-}
-
-/** MODE of the FFN kernels: 0 grouped over the padded layout, 1 one expert (host loop), 2 dense (shared experts). */
-type FfnMode = 0 | 1 | 2;
-
-/** One FFN dispatch: its uniform, mode, tiles of FFN_TILE_ROWS rows (0: planned by the host) and work. */
-interface FfnStage {
-  name: string;
-  uniform: string;
-  mode: FfnMode;
-  tiles: number;
-  work: Work;
-}
-
-/** An FFN kernel's buffers: input rows, weights, output, and the output's vec4 columns (one invocation each). */
-interface FfnIo {
-  shader: Shader;
-  rows: string;
-  weights: string[];
-  out: string;
-  columns4: number;
-}
-
-/** The routed experts' (over the padded layout) and the shared experts' (over the tokens) gate-up and down. */
-function ffnIo(g: MoeGeometry): Record<'routed' | 'shared', { gateUp: FfnIo; down: FfnIo }> {
-  const down = { shader: SHADERS.moeDown, columns4: g.hidden4 };
-  const gateUp = SHADERS.moeGateUp;
-  return {
-    routed: {
-      gateUp: { shader: gateUp, rows: 'xp', weights: ['w_gate', 'w_up'], out: 'act', columns4: g.shape.inter / 4 },
-      down: { ...down, rows: 'act', weights: ['w_down'], out: 'yp' },
-    },
-    shared: {
-      gateUp: { shader: gateUp, rows: 'x', weights: ['s_gate', 's_up'], out: 's_act', columns4: g.sharedInter / 4 },
-      down: { ...down, rows: 's_act', weights: ['s_down'], out: 'ys' },
-    },
-  };
-}
-
-/** The padded layout's buffers every FFN kernel binds (2-5). */
-const LAYOUT_BINDINGS = ['block_expert', 'expert_starts', 'expert_counts', 'padded_total'];
-
-function ffnStage(g: MoeGeometry, io: FfnIo, s: FfnStage): StageDecl {
-  const wg = ffnWorkgroup(io.columns4);
-  const y = Math.min(Math.max(1, s.tiles), g.maxDim);
-  return stage(g, 'expert-ffn', s.name, io.shader, {
-    constants: { WG: wg, MODE: s.mode },
-    bindings: [s.uniform, io.rows, ...LAYOUT_BINDINGS, ...io.weights, io.out],
-    workgroups: s.tiles === 0 ? [0] : [ceilDiv(io.columns4, wg), y, ceilDiv(s.tiles, y)],
-    work: s.work,
-  });
-}
-
-/** Work of the routed experts' gate-up / down over `rows` useful rows of `experts` experts (padding is overhead, not work). */
-function routedWork(g: MoeGeometry, rows: number, experts: number): { gateUp: Work; down: Work } {
-  const { hidden, inter } = g.shape;
-  const el = elementBytes(g.dtype);
-  return {
-    gateUp: w(4 * rows * hidden * inter + 4 * rows * inter, experts * 2 * hidden * inter * el + rows * hidden * el, rows * inter * 4),
-    down: w(2 * rows * inter * hidden, experts * inter * hidden * el + rows * inter * 4, rows * hidden * el),
-  };
-}
-
-/** The shared experts: the FFN kernels dense over the tokens. */
-function sharedStages(g: MoeGeometry): StageDecl[] {
-  const { tokens, hidden, shared } = g.shape;
-  if (shared === 0) return [];
-  const el = elementBytes(g.dtype);
-  const inter = g.sharedInter;
-  const dense = { uniform: 'ffn_shared', mode: 2 as const, tiles: ceilDiv(tokens, FFN_TILE_ROWS) };
-  const io = ffnIo(g).shared;
-  return [
-    ffnStage(g, io.gateUp, {
-      ...dense,
-      name: 'shared-gate-up',
-      work: w(4 * tokens * hidden * inter + 4 * tokens * inter, 2 * hidden * inter * el + tokens * hidden * el, tokens * inter * 4),
-    }),
-    ffnStage(g, io.down, {
-      ...dense,
-      name: 'shared-down',
-      work: w(2 * tokens * inter * hidden, inter * hidden * el + tokens * inter * 4, tokens * hidden * el),
-    }),
-  ];
-}
-
 /** Shared output + gate-weighted expert rows, in token order. */
-function combineStage(g: MoeGeometry): StageDecl {
+export function combineStage(g: MoeGeometry): StageDecl {
   const { tokens, hidden, shared } = g.shape;
   const el = elementBytes(g.dtype);
   const pairBytes = g.pairs * hidden * el;
@@ -223,63 +136,46 @@ function combineStage(g: MoeGeometry): StageDecl {
   });
 }
 
-/** The FFN uniform (kernels/include/moe_ffn_tiles.wgsl): one expert's, the grouped layout's, or the dense tokens'. */
-export function ffnUniform(g: MoeGeometry, name: string, expert: number, inter: number, rows: number): BufferDecl {
-  return paramsUniform(name, SHADERS.moeGateUp, { expert, hidden: g.shape.hidden, inter, rows, block: g.plan.block });
-}
-
-/** A plan's stages after route, align and permute: static ones, and the host tail's templates and uniforms. */
+/** A plan's stages after route, align and permute: static ones, the host tail's templates, and their uniforms. */
 export interface DispatchStages {
   stages: StageDecl[];
-  /** Uniforms beyond the fixed ones (the host loop's per-expert FFN uniforms). */
+  /** Uniforms beyond the fixed ones (the FFN GEMMs'). */
   uniforms: BufferDecl[];
+  /** The FFN GEMMs' plans as tunable slots, and their plans as facts. */
+  tunables: TunableSlot[];
+  facts: Record<string, string>;
   hostTail?: HostTail;
 }
 
-/** Grouped: every tile of the padded layout in one gate-up and one down dispatch. */
+/** Grouped: the routed experts in one gate-up and one down GEMM over the padded layout, then the shared experts. */
 function gpuDispatch(g: MoeGeometry): DispatchStages {
-  const tiles = g.layout.capacity / FFN_TILE_ROWS;
-  const work = routedWork(g, g.pairs, g.layout.counts.filter((c) => c > 0).length);
-  const routed = { uniform: 'ffn_routed', mode: 0 as const, tiles };
-  const io = ffnIo(g).routed;
-  const ffn = [
-    ffnStage(g, io.gateUp, { ...routed, name: 'gate-up', work: work.gateUp }),
-    ffnStage(g, io.down, { ...routed, name: 'down', work: work.down }),
-  ];
-  return { stages: [...ffn, ...sharedStages(g), combineStage(g)], uniforms: [] };
+  const routed = groupedFfn(g.ffn, g.layout.counts.filter((c) => c > 0).length);
+  const shared = sharedFfn(g.ffn);
+  return {
+    stages: [...routed.stages, ...shared.stages, combineStage(g)],
+    uniforms: [...routed.buffers, ...shared.buffers],
+    tunables: [...routed.tunables, ...shared.tunables],
+    facts: { ...routed.facts, ...shared.facts },
+  };
 }
 
-/** Host loop: per-expert uniforms and dispatch pairs, planned from the counts read back; each declares the work its tokens will need. */
+/** Host loop: per-expert GEMM pairs planned from the counts read back, then the shared experts and combine. */
 function hostLoopDispatch(g: MoeGeometry): DispatchStages {
-  const { experts } = g.shape;
-  const uniforms: BufferDecl[] = [];
-  const templates: StageDecl[] = [];
-  const io = ffnIo(g).routed;
-  for (let e = 0; e < experts; e++) {
-    uniforms.push(ffnUniform(g, `ffn_expert_${e}`, e, g.shape.inter, 0));
-    const rows = g.layout.counts[e]!;
-    const work = routedWork(g, rows, rows > 0 ? 1 : 0);
-    const expert = { uniform: `ffn_expert_${e}`, mode: 1 as const, tiles: 0 };
-    templates.push(
-      ffnStage(g, io.gateUp, { ...expert, name: `gate-up-${e}`, work: work.gateUp }),
-      ffnStage(g, io.down, { ...expert, name: `down-${e}`, work: work.down }),
-    );
-  }
-  const fixed = [...sharedStages(g), combineStage(g)];
-  templates.push(...fixed);
-  const gateUpColumns = ceilDiv(g.shape.inter / 4, ffnWorkgroup(g.shape.inter / 4));
-  const downColumns = ceilDiv(g.hidden4, ffnWorkgroup(g.hidden4));
-  const plan = (counts: Uint32Array): TailDispatch[] => {
-    const dispatches: TailDispatch[] = [];
-    counts.forEach((count, e) => {
-      if (count === 0) return;
-      const tiles = ceilDiv(count, FFN_TILE_ROWS);
-      dispatches.push({ template: 2 * e, workgroups: [gateUpColumns, tiles] }, { template: 2 * e + 1, workgroups: [downColumns, tiles] });
-    });
-    fixed.forEach((stage, i) => dispatches.push({ template: 2 * experts + i, workgroups: stage.workgroups }));
-    return dispatches;
+  const loop = hostLoopFfn(g.ffn, g.layout.counts);
+  const shared = sharedFfn(g.ffn);
+  const fixed = [...shared.stages, combineStage(g)];
+  const templates = [...loop.stages, ...fixed];
+  const plan = (counts: Uint32Array): TailDispatch[] => [
+    ...loop.plan(counts),
+    ...fixed.map((stage, i) => ({ template: loop.stages.length + i, workgroups: stage.workgroups })),
+  ];
+  return {
+    stages: [],
+    uniforms: [...loop.buffers, ...shared.buffers],
+    tunables: [...loop.tunables, ...shared.tunables],
+    facts: { ...loop.facts, ...shared.facts },
+    hostTail: { readback: 'expert_counts', words: g.shape.experts, templates, plan },
   };
-  return { stages: [], uniforms, hostTail: { readback: 'expert_counts', words: experts, templates, plan } };
 }
 
 /** Each plan kind's stages after permute (adding a dispatch strategy is adding an emitter). */

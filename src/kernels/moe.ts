@@ -19,11 +19,11 @@ import { numberParam, optionalNumber, optionalString, stringParam } from './fami
 import { generateMoeInputs, MOE_BALANCES, type MoeBalance } from './moe-inputs.js';
 import { MOE_SLOT, moePlanSpace } from './moe-space.js';
 import { overrideOf } from './tunable.js';
+import { GEMM_TILINGS, type GemmTiling } from './gemm.js';
+import { ffnWeights, gateUpLength, pairOffset, type FfnContext } from './moe-ffn.js';
 import {
   alignStages,
   DISPATCH_EMITTERS,
-  FFN_TILE_ROWS,
-  ffnUniform,
   MOE_DISPATCHES,
   permuteStages,
   planMoe,
@@ -44,7 +44,7 @@ import {
   type Tolerance,
 } from './spec.js';
 
-export { FFN_TILE_ROWS, MOE_DISPATCHES, type MoeDispatch } from './moe-stages.js';
+export { MOE_DISPATCHES, type MoeDispatch } from './moe-stages.js';
 
 /**
  * MoE token dispatch (issue #5): route -> align -> permute -> expert FFN -> combine, all on the GPU, against a
@@ -55,8 +55,9 @@ export { FFN_TILE_ROWS, MOE_DISPATCHES, type MoeDispatch } from './moe-stages.js
  *   align:      moe_count (per chunk of pairs: counts per expert, no atomics), moe_scan (one workgroup:
  *               per-expert chunk offsets, block-padded expert starts, sentinels, expert per block);
  *   permute:    moe_scatter (pair -> row of the expert-contiguous layout, and back), moe_gather (activation rows);
- *   expert-ffn: moe_gate_up + moe_down, grouped over the padded layout by a block-to-expert map, then the same
- *               kernels dense over the tokens for the shared experts;
+ *   expert-ffn: the GEMM family (src/kernels/moe-ffn.ts): gate-up (SwiGLU epilogue) and down, grouped over the
+ *               padded layout by a block-to-expert map (or one GEMM pair per expert for the host loop), then
+ *               plain GEMMs over the tokens for the shared experts;
  *   combine:    moe_combine (shared output + gate-weighted expert rows, in token order).
  * Layout (vLLM moe_align_block_size): see AlignedLayout in src/reference/moe.ts.
  */
@@ -131,6 +132,8 @@ export interface MoeOptions {
   inputs?: MoeInputs;
   /** float64 FLOPs the output check's reference may cost before it samples tokens (default REFERENCE_BUDGET_FLOPS). */
   referenceBudgetFlops?: number;
+  /** The expert FFN GEMMs' kernels: workgroup (GPUs) or rows (CPU adapters); default workgroup. */
+  tiling?: GemmTiling;
 }
 
 function shapeProblem(shape: MoeShape, block: number): string | null {
@@ -140,8 +143,7 @@ function shapeProblem(shape: MoeShape, block: number): string | null {
     if (!Number.isInteger(value) || value < 4 || value % 4 !== 0) return `${name}=${value} must be a positive multiple of 4 (vec4 rows)`;
   }
   if (!Number.isInteger(shared) || shared < 0) return `shared=${shared} must be a non-negative integer`;
-  if (!Number.isInteger(block) || block < FFN_TILE_ROWS || block % FFN_TILE_ROWS !== 0)
-    return `block=${block} must be a multiple of ${FFN_TILE_ROWS}`;
+  if (!Number.isInteger(block) || block < 1) return `block=${block} must be a positive integer`;
   if (shape.experts > MAX_EXPERTS) return `experts=${shape.experts} above the align kernel's ${MAX_EXPERTS}`;
   if (shape.topK > MAX_TOP_K) return `top_k=${shape.topK} above ${MAX_TOP_K}`;
   return routingProblem(shape);
@@ -152,11 +154,11 @@ function sizeProblem(shape: MoeShape, dtype: Dtype, block: number, limits: Devic
   const el = elementBytes(dtype);
   const capacity = paddedCapacity(shape.tokens * shape.topK, shape.experts, block);
   const largest: [string, number][] = [
-    ['w_gate', shape.experts * shape.hidden * shape.inter * el],
+    ['w_gate_up', gateUpLength({ ...shape, dtype }) * el],
     ['xp', capacity * shape.hidden * el],
-    ['act', capacity * shape.inter * 4],
+    ['act', capacity * shape.inter * el],
     ['logits', shape.tokens * shape.experts * 4],
-    ['s_act', shape.tokens * shape.shared * shape.inter * 4],
+    ['s_act', shape.tokens * shape.shared * shape.inter * el],
   ];
   const limit = Math.min(limits.maxStorageBufferBindingSize, limits.maxBufferSize);
   for (const [name, bytes] of largest) {
@@ -187,7 +189,7 @@ function moeBuffers(g: MoeGeometry, inputs: MoeInputs): BufferDecl[] {
     data?: BufferDecl['data'],
   ): BufferDecl => storage(name, role, type, length, { canary: MOE_CANARY, ...(data && { data }) });
   return [
-    // One uniform per group of kernels that declare the same struct (moe_route_params, moe_align_params, moe_ffn_tiles).
+    // One uniform per group of kernels that declare the same struct (moe_route_params, moe_align_params).
     paramsUniform('route_params', SHADERS.moeLogits, {
       tokens,
       hidden,
@@ -198,8 +200,6 @@ function moeBuffers(g: MoeGeometry, inputs: MoeInputs): BufferDecl[] {
       route_scale: shape.routeScale,
     }),
     paramsUniform('align_params', SHADERS.moeCount, { pairs, experts, block, chunk, chunks, capacity, top_k: topK, hidden4 }),
-    ffnUniform(g, 'ffn_routed', 0, inter, capacity),
-    ffnUniform(g, 'ffn_shared', 0, sharedInter, tokens),
     paramsUniform('combine_params', SHADERS.moeCombine, { tokens, hidden4, top_k: topK }),
     buffer('x', 'activations', dtype, tokens * hidden, inputs.x),
     buffer('gate', 'weights', dtype, hidden * experts, inputs.gate),
@@ -218,17 +218,28 @@ function moeBuffers(g: MoeGeometry, inputs: MoeInputs): BufferDecl[] {
     buffer('padded_total', 'scratch', 'u32', 1),
     buffer('positions', 'activations', 'u32', pairs),
     buffer('xp', 'activations', dtype, capacity * hidden),
-    buffer('act', 'scratch', 'f32', capacity * inter),
     buffer('yp', 'activations', dtype, capacity * hidden),
-    buffer('w_gate', 'weights', dtype, experts * hidden * inter, inputs.wGate),
-    buffer('w_up', 'weights', dtype, experts * hidden * inter, inputs.wUp),
     buffer('w_down', 'weights', dtype, experts * inter * hidden, inputs.wDown),
-    buffer('s_gate', 'weights', dtype, hidden * sharedInter, inputs.sGate),
-    buffer('s_up', 'weights', dtype, hidden * sharedInter, inputs.sUp),
     buffer('s_down', 'weights', dtype, sharedInter * hidden, inputs.sDown),
-    buffer('s_act', 'scratch', 'f32', tokens * sharedInter),
     buffer('ys', 'activations', dtype, tokens * hidden),
     buffer('out', 'activations', dtype, tokens * hidden),
+    ...ffnBuffers(g, inputs, buffer),
+  ];
+}
+
+/** The expert FFN's weights (gate and up side by side) and activations (in the storage type: a GEMM's A and C). */
+function ffnBuffers(
+  g: MoeGeometry,
+  inputs: MoeInputs,
+  buffer: (name: string, role: BufferDecl['role'], type: BufferDecl['type'], length: number, data?: Float32Array) => BufferDecl,
+): BufferDecl[] {
+  const { shape, dtype, sharedInter } = g;
+  const weights = ffnWeights(g.ffn, inputs);
+  return [
+    buffer('w_gate_up', 'weights', dtype, weights.wGateUp.length, weights.wGateUp),
+    buffer('s_gate_up', 'weights', dtype, shape.hidden * 2 * pairOffset(sharedInter, dtype), weights.sGateUp),
+    buffer('act', 'scratch', dtype, g.layout.capacity * shape.inter),
+    buffer('s_act', 'scratch', dtype, shape.tokens * sharedInter),
   ];
 }
 
@@ -274,11 +285,11 @@ function moeChecks(g: MoeGeometry, inputs: MoeInputs, routing: RoutingResult, re
   ];
 }
 
-function moeFacts({ shape, plan, layout, pairs, dtype }: MoeGeometry): Record<string, number | string> {
+function moeFacts({ shape, plan, layout, pairs, dtype, ffn }: MoeGeometry): Record<string, number | string> {
   const { tokens, hidden, inter, experts, shared, topK } = shape;
   const pairBytes = pairs * hidden * elementBytes(dtype);
   return {
-    ...{ dispatch: plan.kind, tokens, hidden, inter, experts, shared, topK },
+    ...{ dispatch: plan.kind, tiling: ffn.tiling, tokens, hidden, inter, experts, shared, topK },
     ...{ nGroup: shape.nGroup, topkGroup: shape.topkGroup, scoreFunction: shape.scoreFunction, routeScale: shape.routeScale },
     ...{
       block: plan.block,
@@ -312,16 +323,29 @@ export function moeCase(shape: MoeShape, dtype: Dtype, context: BuildContext, op
   const { inputs } = generated;
   const routing = routeReference(shape, inputs, 'routerLogits' in generated ? generated.routerLogits : undefined);
   const pairs = shape.tokens * shape.topK;
+  const layout = alignReference(routing.ids, shape.experts, plan.block);
+  const sharedInter = shape.shared * shape.inter;
+  const ffn: FfnContext = {
+    ...{ hidden: shape.hidden, inter: shape.inter, experts: shape.experts, tokens: shape.tokens, pairs, sharedInter },
+    ...{
+      capacity: layout.capacity,
+      block: plan.block,
+      dtype,
+      device: context,
+      tiling: options.tiling ?? 'workgroup',
+      plans: context.plans,
+    },
+  };
   const g: MoeGeometry = {
-    ...{ shape, dtype, plan, layout: alignReference(routing.ids, shape.experts, plan.block), pairs, chunks: ceilDiv(pairs, plan.chunk) },
-    ...{ hidden4: shape.hidden / 4, sharedInter: shape.shared * shape.inter, maxDim: context.limits.maxComputeWorkgroupsPerDimension },
+    ...{ shape, dtype, plan, layout, pairs, chunks: ceilDiv(pairs, plan.chunk), ffn },
+    ...{ hidden4: shape.hidden / 4, sharedInter, maxDim: context.limits.maxComputeWorkgroupsPerDimension },
   };
   const dispatched = DISPATCH_EMITTERS[plan.kind](g);
   const kernelCase: KernelCase = {
     buffers: [...moeBuffers(g, inputs), ...dispatched.uniforms],
     stages: [...routeStages(g), ...alignStages(g), ...permuteStages(g), ...dispatched.stages],
     checks: moeChecks(g, inputs, routing, options.referenceBudgetFlops ?? REFERENCE_BUDGET_FLOPS),
-    facts: moeFacts(g),
+    facts: { ...moeFacts(g), ...dispatched.facts },
     stepTiming: 'wall',
     ...(dispatched.hostTail && { hostTail: dispatched.hostTail }),
     tunables: [
@@ -330,6 +354,7 @@ export function moeCase(shape: MoeShape, dtype: Dtype, context: BuildContext, op
         chosen: { family: 'moe', plan },
         space: () => moePlanSpace(pairs, defaultPlan, options.block !== undefined, blockProblem).map((p) => ({ family: 'moe', plan: p })),
       },
+      ...dispatched.tunables,
     ],
   };
   return { kind: 'case', kernelCase };
@@ -345,8 +370,8 @@ export const moeFamily: KernelFamily = {
     'its buffers follow the routing of its tokens (the padded expert segments), made from its data: run it to see whether it fits',
   name: 'moe',
   requiredAxes: ['preset', 'tokens', 'dispatch', 'dtype'],
-  // gpu and host-loop run on the same inputs (same routing, same load), so their times compare directly.
-  inputInvariantAxes: ['dispatch'],
+  // gpu and host-loop (and the GEMM tilings) run on the same inputs (same routing, same load), so their times compare directly.
+  inputInvariantAxes: ['dispatch', 'tiling'],
   build(params, context): BuildResult {
     const preset = MOE_PRESETS[stringParam(params, 'preset', PRESET_NAMES)];
     const dtype = stringParam(params, 'dtype', DTYPES);
@@ -367,7 +392,8 @@ export const moeFamily: KernelFamily = {
     };
     // A block the suite leaves out is the default's, and tunable.
     const block = params['block'] === undefined ? {} : { block: numberParam(params, 'block') };
-    const built = moeCase(shape, dtype, context, { dispatch, balance, ...block });
+    const tiling = optionalString(params, 'tiling', GEMM_TILINGS, 'workgroup');
+    const built = moeCase(shape, dtype, context, { dispatch, balance, tiling, ...block });
     if (built.kind === 'case') built.kernelCase.facts = { preset: String(params['preset']), balance, ...built.kernelCase.facts };
     return built;
   },

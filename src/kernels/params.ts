@@ -110,6 +110,7 @@ const moeParams = z.strictObject({
   n_group: countOrPreset(1).optional(),
   topk_group: countOrPreset(1).optional(),
   block: count(1).optional(),
+  tiling: oneOf(GEMM_TILINGS).optional(),
 });
 
 const gemmParams = z

@@ -61,12 +61,12 @@ const MOE_ALIGN = struct('Params', {
   hidden4: 'u32',
 });
 
-/** kernels/include/moe_ffn_tiles.wgsl */
-const MOE_FFN = struct('Ffn', { expert: 'u32', hidden: 'u32', inter: 'u32', rows: 'u32', block: 'u32' });
-
 const STREAM = struct('Params', { count: 'u32', threads: 'u32' });
 
-/** The GEMM family's kernels (src/kernels/gemm/): sizes, the grid, and the three operands' row addressing, in elements. */
+/**
+ * The GEMM family's kernels (src/kernels/gemm/): sizes, the grid, the three operands' row addressing, in elements,
+ * and the extensions' fields (the SwiGLU pair offset; grouped rows' block, B stride per group and padding sentinel).
+ */
 const GEMM_PARAMS = struct('Params', {
   m: 'u32',
   n: 'u32',
@@ -79,6 +79,10 @@ const GEMM_PARAMS = struct('Params', {
   a: ADDR,
   b: ADDR,
   c: ADDR,
+  pair: 'u32',
+  block: 'u32',
+  group_stride: 'u32',
+  sentinel: 'u32',
 });
 
 export const SHADERS = {
@@ -134,8 +138,6 @@ export const SHADERS = {
   moeScan: shader('moe_scan.wgsl', MOE_ALIGN),
   moeScatter: shader('moe_scatter.wgsl', MOE_ALIGN),
   moeGather: shader('moe_gather.wgsl', MOE_ALIGN),
-  moeGateUp: shader('moe_gate_up.wgsl', MOE_FFN),
-  moeDown: shader('moe_down.wgsl', MOE_FFN),
   moeCombine: shader('moe_combine.wgsl', struct('Params', { tokens: 'u32', hidden4: 'u32', top_k: 'u32', _pad: 'u32' })),
   copy: shader('copy.wgsl', STREAM),
   read: shader('read.wgsl', STREAM),

@@ -183,10 +183,16 @@ export interface KernelCase {
   gemm?: GemmProblem;
 }
 
-/** One dispatch of a host tail: a template index and its workgroups. */
+/** One dispatch of a host tail: a template index, its workgroups, and what its uniform holds where the host plans it. */
 export interface TailDispatch {
   template: number;
   workgroups: [number, number?, number?];
+  /**
+   * Written to the template's uniform (the buffer at its binding 0) before the tail is submitted: sizes only the
+   * read-back words give (an expert's rows and where they start), as a host loop sets each dispatch's uniforms.
+   * Each template's uniform is written at most once per step.
+   */
+  params?: Uint32Array;
 }
 
 /**

@@ -22,7 +22,8 @@ export function phaseGemms(kernelCase: KernelCase): PhaseGemms[] {
     const phase = stage.phase ?? stage.name;
     let entry = phases.find((p) => p.phase === phase);
     if (!entry) phases.push((entry = { phase, stages: [] }));
-    if (stage.gemm) entry.stages.push({ name: stage.name, problem: stage.gemm });
+    // A plain product only: MatMul has no grouped B (MoE's per-expert weights) or SwiGLU epilogue.
+    if (stage.gemm && !stage.gemm.groups && !stage.gemm.epilogue) entry.stages.push({ name: stage.name, problem: stage.gemm });
   }
   return phases.filter((p) => p.stages.length > 0);
 }

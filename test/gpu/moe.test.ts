@@ -10,6 +10,7 @@ import { moeInputs } from '../../src/kernels/moe-inputs.js';
 import type { Dtype, KernelCase } from '../../src/kernels/spec.js';
 import { sampleCase } from '../../src/run/sampler.js';
 import type { MoeShape } from '../../src/reference/moe.js';
+import { prepareAndCheck } from '../../src/run/run-case.js';
 import { closeTestGpu, runChecked, testGpu } from '../helpers/gpu.js';
 
 after(closeTestGpu);
@@ -76,6 +77,77 @@ for (const dtype of ['f32', 'f16'] as const) {
     }
   }
 }
+
+/**
+ * Odd sizes for the GEMM family's kernels (hidden 36: f16 B rows of down not whole 16-byte units, so the strategy
+ * falls back to the tiled kernel there; inter 20: the gate and up halves padded apart), skewed so that experts have
+ * no rows; after the step, every real row of act and yp is finite and every padding row still holds the NaN it
+ * started with (never written), and the output passes: nothing from a padding row reached it.
+ */
+async function assertFfnRows(kernelCase: KernelCase, shape: MoeShape): Promise<void> {
+  const gpu = await testGpu();
+  const allocator = new TrackedAllocator(gpu.device);
+  try {
+    const checked = await prepareAndCheck(gpu, allocator, kernelCase);
+    if (checked.thrown) throw checked.thrown;
+    for (const check of checked.checks) assert.ok(check.passed, `${check.buffer}: ${check.mismatches} mismatches`);
+    const ids = checked.outputs!.get('sorted_ids')!;
+    const pairs = shape.tokens * shape.topK;
+    for (const [name, width] of [
+      ['act', shape.inter],
+      ['yp', shape.hidden],
+    ] as const) {
+      const rows = await checked.prepared!.read(name);
+      for (let r = 0; r < ids.length; r++) {
+        const row = Array.from(rows.subarray(r * width, (r + 1) * width));
+        if (ids[r]! < pairs) assert.ok(row.every(Number.isFinite), `${name} row ${r} (pair ${ids[r]}) not finite`);
+        else assert.ok(row.every(Number.isNaN), `${name} row ${r} is padding but was written`);
+      }
+    }
+    checked.prepared!.dispose();
+  } finally {
+    allocator.destroyAll();
+  }
+}
+
+const ODD: MoeShape = { ...V3, hidden: 36, inter: 20, tokens: 29 };
+
+for (const dtype of ['f32', 'f16'] as const) {
+  for (const tiling of ['rows', 'workgroup'] as const) {
+    test(`expert FFN on the GEMM family (${dtype}, tiling ${tiling}): odd sizes, empty experts, padding rows untouched`, async () => {
+      for (const dispatch of ['gpu', 'host-loop'] as const) {
+        const kernelCase = await build(ODD, dtype, { dispatch, tiling, balance: 'skewed' });
+        assert.ok((kernelCase.facts?.['expertsWithTokens'] as number) < ODD.experts, 'some expert has no rows');
+        const ffn = [...kernelCase.stages, ...(kernelCase.hostTail?.templates ?? [])].filter((s) => s.phase === 'expert-ffn');
+        assert.ok(ffn.length > 0 && ffn.every((s) => /^gemm_(subgroup|tiled)\.wgsl$/.test(s.shader)), ffn.map((s) => s.shader).join());
+        assert.equal(ffn.filter((s) => s.entryPoint === 'main_grouped').length, dispatch === 'gpu' ? 2 : 0);
+        await assertFfnRows(kernelCase, ODD);
+      }
+    });
+  }
+}
+
+test('expert FFN work: the real rows and the experts with rows, padding is no work; plans as facts and tunable slots', async () => {
+  const { hidden, inter, topK } = ODD;
+  for (const dispatch of ['gpu', 'host-loop'] as const) {
+    const kernelCase = await build(ODD, 'f32', { dispatch, tiling: 'rows', balance: 'skewed' });
+    const routed = [...kernelCase.stages, ...(kernelCase.hostTail?.templates ?? [])].filter(
+      (s) => s.phase === 'expert-ffn' && !s.name.startsWith('shared'),
+    );
+    const pairs = ODD.tokens * topK;
+    const used = kernelCase.facts?.['expertsWithTokens'] as number;
+    const sum = (key: 'flops' | 'bytesRead' | 'bytesWritten') => routed.reduce((total, s) => total + s.work[key], 0);
+    assert.equal(sum('flops'), 4 * pairs * hidden * inter + 4 * pairs * inter + 2 * pairs * inter * hidden);
+    assert.equal(sum('bytesRead'), (used * 3 * hidden * inter + pairs * hidden + pairs * inter) * 4);
+    assert.equal(sum('bytesWritten'), (pairs * inter + pairs * hidden) * 4);
+    assert.match(String(kernelCase.facts?.['gateUpPlan']), /^subgroup /);
+    assert.match(String(kernelCase.facts?.['sharedDownPlan']), /^subgroup /);
+    assert.deepEqual(
+      kernelCase.tunables?.map((t) => t.name),
+      ['moe', 'gate-up', 'down', 'shared-gate-up', 'shared-down'],
+    );
+  }
+});
 
 test('degenerate: 0 tokens and 1 token', async () => {
   for (const dispatch of ['gpu', 'host-loop'] as const) {
@@ -174,7 +246,7 @@ test('family: preset axes, overrides and recorded skips', async () => {
   const ctx = await context();
   const huge = moeFamily.build({ preset: 'v3', tokens: 16, dispatch: 'gpu', dtype: 'f16' }, ctx);
   assert.equal(huge.kind, 'skip');
-  assert.match(huge.kind === 'skip' ? huge.reason : '', /w_gate needs \d+ MiB, above the device's maxStorageBufferBindingSize/);
+  assert.match(huge.kind === 'skip' ? huge.reason : '', /w_gate_up needs \d+ MiB, above the device's maxStorageBufferBindingSize/);
   const groups = moeFamily.build({ preset: 'v3', tokens: 16, experts: 8, hidden: 32, inter: 16, dispatch: 'gpu', dtype: 'f32' }, ctx);
   assert.match(groups.kind === 'skip' ? groups.reason : '', /top_k=8 exceeds the 4 experts in 4 of 8 groups/);
   const built = moeFamily.build(

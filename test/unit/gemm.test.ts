@@ -1,9 +1,10 @@
 import assert from 'node:assert/strict';
 import { test } from 'node:test';
-import { gemmParamsWords } from '../../src/kernels/gemm/uniforms.js';
+import { gemmParamsWords, withRows } from '../../src/kernels/gemm/uniforms.js';
 import { workgroupBytes } from '../../src/kernels/gemm/strategy.js';
 import {
   emitGemm,
+  gemmRowsLaunch,
   gemmShape,
   gemmWork,
   planGemm,
@@ -30,8 +31,10 @@ const problem = (over: Partial<GemmProblem> = {}): GemmProblem => ({
 
 test('params words: sizes, vec4 counts, the grid, then a, b, c addressing (evenly spaced rows: the segment never wraps)', () => {
   const words = gemmParamsWords(problem(), { colBlocks: 2, rowBlocks: 3 });
-  assert.equal(words.length, 32);
+  assert.equal(words.length, 36);
   assert.deepEqual([...words.slice(0, 8)], [37, 45, 51, 12, 13, 2, 3, 3]);
+  // The extensions' words: no SwiGLU pair, one block of rows, no group stride, no sentinel.
+  assert.deepEqual([...words.slice(32)], [0, 1, 0, 0]);
   assert.deepEqual([...words.slice(8, 16)], [0, 37 * 52, 0, 52, 0x7fffffff, 0, 0, 0]);
   const segmented = gemmParamsWords(
     problem({ c: { buffer: 'c', rows: { offset: 4, rowStride: 45, segment: { rows: 7, stride: 1000 } } } }),
@@ -95,7 +98,7 @@ test('strategy: CPU adapters get the subgroup kernel; GPUs a GEMV for up to 4 ro
   // back to the tiled kernel, a forced kind says why not.
   assert.match(
     String(planGemm({ ...square(124), m: 1, dtype: 'f16' }, LAVAPIPE, 'rows', 'subgroup')),
-    /16-byte units: its offsets and strides must be multiples of 8 f16/,
+    /16-byte units: its offsets and strides \(the SwiGLU pair and group stride too\) must be multiples of 8 f16/,
   );
   assert.equal((planGemm({ ...square(124), m: 1, dtype: 'f16' }, LAVAPIPE, 'rows') as { kind: string }).kind, 'tiled');
   assert.equal((planGemm({ ...square(124), m: 1, dtype: 'f16' }, GPU, 'workgroup') as { kind: string }).kind, 'tiled');
@@ -136,9 +139,96 @@ test('emit: one dispatch over the caller buffers, its uniform named after the st
   const { buffers, stage } = emitGemm(p, plan, { name: 'absorb-q', phase: 'absorb-q' }, GPU.limits);
   assert.deepEqual(stage.bindings, ['absorb-q_params', 'a', 'b', 'c']);
   assert.equal(buffers[0]?.name, 'absorb-q_params');
-  assert.deepEqual(stage.sizes, { TM: 13, TN: 1, PACK: 1 });
+  assert.deepEqual(stage.sizes, { TM: 13, TN: 1, PACK: 1, DUAL: 1 });
+  assert.equal(stage.entryPoint, undefined);
   assert.deepEqual(stage.workgroups, [3, 1, 3]);
   assert.deepEqual(stage.work, gemmWork(p));
+});
+
+/** An MoE expert gate-up over the padded layout: gate and up side by side (pair 48), B per block of 8 rows. */
+const grouped = (over: Partial<GemmProblem> = {}): GemmProblem => ({
+  m: 120,
+  n: 45,
+  k: 51,
+  batch: 1,
+  dtype: 'f32',
+  a: { buffer: 'xp', rows: { rowStride: 52 } },
+  b: { buffer: 'w', rows: { rowStride: 96 } },
+  c: { buffer: 'act', rows: { rowStride: 45 } },
+  epilogue: { kind: 'swiglu', pair: 48 },
+  groups: { block: 8, index: 'block_expert', stride: 51 * 96, count: 'padded_total', rowIds: 'sorted_ids', sentinel: 77 },
+  ...over,
+});
+
+test('grouped SwiGLU problems: defects, work of the rows that run, uniform words, the grouped entry point', () => {
+  assert.equal(problemDefect(grouped()), null);
+  assert.match(problemDefect(grouped({ epilogue: { kind: 'swiglu', pair: 44 } })) ?? '', /at or past the gate's 45 columns/);
+  assert.match(problemDefect(grouped({ b: { buffer: 'w', rows: { rowStride: 64 } } })) ?? '', /rows of 90 columns need a row stride >= 96/);
+  assert.match(problemDefect(grouped({ batch: 2 })) ?? '', /batch must be 1/);
+  // Two products and the epilogue per real row; each used group's gate and up read once; padding rows are no work.
+  assert.deepEqual(gemmWork(grouped(), { rows: 70, groups: 5 }), {
+    flops: 2 * 2 * 70 * 45 * 51 + 4 * 70 * 45,
+    bytesRead: (70 * 51 + 5 * 2 * 51 * 45) * 4,
+    bytesWritten: 70 * 45 * 4,
+  });
+  const words = gemmParamsWords(grouped(), { colBlocks: 1, rowBlocks: 15 });
+  assert.deepEqual([...words.slice(32)], [48, 8, 51 * 96, 77]);
+  const plan = planGemm(grouped(), LAVAPIPE, 'rows');
+  assert.ok(typeof plan !== 'string');
+  const { stage } = emitGemm(grouped(), plan, { name: 'gate-up', work: { flops: 1, bytesRead: 2, bytesWritten: 3 } }, GPU.limits);
+  assert.equal(stage.entryPoint, 'main_grouped');
+  assert.deepEqual(stage.bindings, ['gate-up_params', 'xp', 'w', 'act', 'block_expert', 'padded_total', 'sorted_ids']);
+  assert.equal(stage.sizes?.['DUAL'], 2);
+  assert.deepEqual(stage.work, { flops: 1, bytesRead: 2, bytesWritten: 3 });
+});
+
+test('a host loop moves an emitted GEMM to other rows: the same words and grid as emitting it there', () => {
+  const { groups, ...plain } = grouped();
+  assert.ok(groups);
+  const at = (m: number, first: number): GemmProblem => ({
+    ...plain,
+    m,
+    a: { buffer: 'xp', rows: { offset: first * 52, rowStride: 52 } },
+    c: { buffer: 'act', rows: { offset: first * 45, rowStride: 45 } },
+  });
+  const plan = planGemm(at(8, 0), LAVAPIPE, 'rows');
+  assert.ok(typeof plan !== 'string');
+  const words = emitGemm(at(8, 0), plan, { name: 'e' }, GPU.limits).buffers[0]!.data as Uint32Array;
+  for (const [m, first] of [
+    [3, 16],
+    [21, 40],
+  ] as const) {
+    const moved = gemmRowsLaunch({ problem: at(8, 0), plan, words }, m, first, GPU.limits);
+    const direct = emitGemm(at(m, first), plan, { name: 'e' }, GPU.limits);
+    assert.deepEqual([...moved.words], [...(direct.buffers[0]!.data as Uint32Array)]);
+    assert.deepEqual(moved.workgroups, direct.stage.workgroups);
+  }
+  assert.ok(withRows(words, { m: 1, rowBlocks: 1, aOffset: 0, cOffset: 0 }) !== words, 'a copy');
+});
+
+test('strategy for grouped SwiGLU: tiles within a block, accumulators of both matrices within budget', () => {
+  // f32: 8 rows x 1 unit x 2 matrices = 16 accumulators; f16 units hold two vec4s: 4 rows.
+  assert.deepEqual(planGemm(grouped(), LAVAPIPE, 'rows'), { kind: 'subgroup', wg: 16, tm: 8, tn: 1 });
+  assert.deepEqual(planGemm(grouped({ dtype: 'f16', b: { buffer: 'w', rows: { rowStride: 96 } } }), LAVAPIPE, 'rows'), {
+    kind: 'subgroup',
+    wg: 8,
+    tm: 4,
+    tn: 1,
+  });
+  // Blocks of 24 rows: the largest divisor within the budget.
+  assert.equal((planGemm(grouped({ groups: { ...grouped().groups!, block: 24 } }), LAVAPIPE, 'rows') as { tm: number }).tm, 8);
+  const tiled = planGemm(grouped(), GPU, 'workgroup');
+  assert.ok(typeof tiled !== 'string' && tiled.kind === 'tiled' && 8 % (tiled.wgM * tiled.tm) === 0, JSON.stringify(tiled));
+  assert.ok(workgroupBytes(tiled, 'f32', 2) > workgroupBytes(tiled, 'f32', 1));
+  // No grouping, one matrix: the plans of before.
+  const { epilogue, groups, ...plain } = grouped();
+  assert.ok(epilogue && groups);
+  assert.deepEqual(planGemm({ ...plain, b: { buffer: 'w', rows: { rowStride: 48 } } }, LAVAPIPE, 'rows'), {
+    kind: 'subgroup',
+    wg: 16,
+    tm: 15,
+    tn: 1,
+  });
 });
 
 test('shapes: the MLA and MoE products of DeepSeek-V2-Lite with their layouts', () => {

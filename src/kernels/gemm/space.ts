@@ -1,14 +1,14 @@
 import { uniquePlans, type TunableSlot } from '../tunable.js';
 import { unitColumns } from './emit.js';
 import type { GemmPlan, GemmPlanKind } from './plan.js';
-import type { GemmProblem } from './problem.js';
+import { bMatrices, type GemmProblem } from './problem.js';
 import { planOfKind, planDefect, SUBGROUP_MAX_ACC, type GemmDevice, type GemmTiling } from './strategy.js';
 
 /**
  * The legal GEMM plans of a problem: per kind, the strategy's plan first (a search starts the kind from it), then a
  * grid of the kind's fields, every point that planDefect passes (the device's workgroup limits and memory, the
- * kernels' alignment and private arrays) and that keeps each kernel's register budget (16 vec4 accumulators per
- * invocation). Rows per invocation stop at the first power of two that covers m: more only computes padding.
+ * kernels' alignment and private arrays, grouped rows' tiles within a block) and that keeps each kernel's register
+ * budget (16 vec4 accumulators per invocation, both B matrices' with the SwiGLU epilogue). Rows per invocation stop at the first power of two that covers m: more only computes padding.
  */
 
 const pow2Ceil = (n: number): number => 2 ** Math.ceil(Math.log2(Math.max(1, n)));
@@ -16,9 +16,11 @@ const POW2 = (from: number, to: number): number[] => Array.from({ length: Math.l
 
 function grid(kind: GemmPlanKind, problem: GemmProblem, seed: GemmPlan): GemmPlan[] {
   const rows = (max: number): number[] => POW2(1, max).filter((tm) => tm <= pow2Ceil(problem.m));
+  // Accumulators scale with the B matrices (the SwiGLU's gate and up).
+  const mats = bMatrices(problem);
   switch (kind) {
     case 'subgroup': {
-      const pack = unitColumns(problem.dtype) / 4;
+      const pack = (unitColumns(problem.dtype) / 4) * mats;
       const tms = [...new Set([...rows(16), seed.kind === 'subgroup' ? seed.tm : 1])];
       return POW2(8, 64).flatMap((wg) =>
         tms.flatMap((tm) =>
@@ -39,7 +41,7 @@ function grid(kind: GemmPlanKind, problem: GemmProblem, seed: GemmPlan): GemmPla
         POW2(8, 32).flatMap((wgN) =>
           rows(8).flatMap((tm) =>
             POW2(1, 4)
-              .filter((tn4) => tm * tn4 <= 16)
+              .filter((tn4) => tm * tn4 * mats <= 16)
               .flatMap((tn4) => POW2(2, 8).map((bk4): GemmPlan => ({ kind, wgM, wgN, tm, tn4, bk4 }))),
           ),
         ),

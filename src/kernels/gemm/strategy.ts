@@ -1,6 +1,6 @@
 import type { DeviceLimits, WantedFeature } from '../../core/device-facts.js';
 import type { GemmPlan, GemmPlanKind, GemvPlan, SubgroupPlan, TiledPlan } from './plan.js';
-import type { GemmProblem } from './problem.js';
+import { bMatrices, type GemmProblem } from './problem.js';
 import { planGrid, unitColumns } from './emit.js';
 import type { Dtype } from '../spec.js';
 
@@ -39,11 +39,11 @@ const VEC4_F32 = 16;
 const ceilDiv = (a: number, b: number): number => Math.ceil(a / b);
 const pow2Ceil = (n: number): number => 2 ** Math.ceil(Math.log2(Math.max(1, n)));
 
-/** Workgroup memory a plan declares, in bytes (the shaders stage f32 vec4s). */
-export function workgroupBytes(plan: GemmPlan, dtype: Dtype): number {
+/** Workgroup memory a plan declares, in bytes (the shaders stage f32 vec4s; `mats` B matrices side by side). */
+export function workgroupBytes(plan: GemmPlan, dtype: Dtype, mats: 1 | 2 = 1): number {
   switch (plan.kind) {
     case 'tiled':
-      return (plan.wgM * plan.tm * (plan.bk4 + 1) + plan.bk4 * 4 * plan.wgN * plan.tn4) * VEC4_F32;
+      return (plan.wgM * plan.tm * (plan.bk4 + 1) + plan.bk4 * 4 * plan.wgN * plan.tn4 * mats) * VEC4_F32 + plan.wgM * plan.tm * 4;
     case 'gemv':
       return plan.kSlices * plan.rows * (unitColumns(dtype) / 4) * plan.wgN * VEC4_F32;
     default:
@@ -69,7 +69,7 @@ export function planDefect(problem: GemmProblem, plan: GemmPlan, device: GemmDev
   if (x * y > limits.maxComputeInvocationsPerWorkgroup || x > limits.maxComputeWorkgroupSizeX || y > limits.maxComputeWorkgroupSizeY) {
     return `a ${x} x ${y} workgroup is past the device's workgroup limits`;
   }
-  const shared = workgroupBytes(plan, problem.dtype);
+  const shared = workgroupBytes(plan, problem.dtype, bMatrices(problem));
   if (shared > limits.maxComputeWorkgroupStorageSize)
     return `${shared} bytes of workgroup memory, above the device's ${limits.maxComputeWorkgroupStorageSize}`;
   const grid = planGrid(problem, plan);
@@ -79,10 +79,40 @@ export function planDefect(problem: GemmProblem, plan: GemmPlan, device: GemmDev
   if (plan.kind === 'subgroup' || plan.kind === 'gemv') {
     const unit = unitColumns(problem.dtype);
     const b = problem.b.rows;
-    if ([b.offset ?? 0, b.batchStride ?? 0, b.rowStride, b.segment?.stride ?? 0].some((s) => s % unit !== 0)) {
-      return `the ${plan.kind} kernel reads B in 16-byte units: its offsets and strides must be multiples of ${unit} ${problem.dtype} elements, got ${JSON.stringify(b)}`;
+    const offsets = [b.offset ?? 0, b.batchStride ?? 0, b.rowStride, b.segment?.stride ?? 0, problem.epilogue?.pair ?? 0];
+    if ([...offsets, problem.groups?.stride ?? 0].some((s) => s % unit !== 0)) {
+      return `the ${plan.kind} kernel reads B in 16-byte units: its offsets and strides (the SwiGLU pair and group stride too) must be multiples of ${unit} ${problem.dtype} elements, got ${JSON.stringify({ ...b, pair: problem.epilogue?.pair, groupStride: problem.groups?.stride })}`;
     }
   }
+  return extensionDefect(problem, plan) ?? kindDefect(problem, plan, device);
+}
+
+/** Rows of A one workgroup (tiled) or lane group (subgroup) covers: grouped rows need them in one block. */
+function tileRows(plan: GemmPlan): number {
+  switch (plan.kind) {
+    case 'tiled':
+      return plan.wgM * plan.tm;
+    case 'gemv':
+      return plan.rows;
+    default:
+      return plan.tm;
+  }
+}
+
+/** Why the plan's kernel cannot run the problem's epilogue or grouped rows, or null. */
+function extensionDefect(problem: GemmProblem, plan: GemmPlan): string | null {
+  const { epilogue, groups } = problem;
+  if (!epilogue && !groups) return null;
+  if (plan.kind === 'gemv' || plan.kind === 'mla-gemm') {
+    const what = [epilogue && 'the SwiGLU epilogue', groups && 'grouped rows'].filter(Boolean).join(' and ');
+    return `the ${plan.kind} kernel does not run ${what} (the tiled and subgroup kernels do)`;
+  }
+  if (groups && groups.block % tileRows(plan) !== 0)
+    return `grouped rows: a tile of ${tileRows(plan)} rows must lie in one block of ${groups.block} rows (a divisor of it)`;
+  return null;
+}
+
+function kindDefect(problem: GemmProblem, plan: GemmPlan, device: GemmDevice): string | null {
   switch (plan.kind) {
     case 'subgroup': {
       const size = device.subgroupMinSize;
@@ -122,12 +152,20 @@ export function planDefect(problem: GemmProblem, plan: GemmPlan, device: GemmDev
  */
 export function subgroupPlan(problem: GemmProblem, wanted: Partial<SubgroupPlan> = {}): SubgroupPlan {
   const units = ceilDiv(problem.n, unitColumns(problem.dtype));
-  const maxTm = SUBGROUP_MAX_ACC / (unitColumns(problem.dtype) / 4);
+  // Accumulators per row and unit of each B: PACK vec4s, for each of the SwiGLU's two matrices.
+  const perRow = (unitColumns(problem.dtype) / 4) * bMatrices(problem);
+  const maxTm = SUBGROUP_MAX_ACC / perRow;
   const blocks = ceilDiv(problem.m, maxTm);
-  const tm = wanted.tm ?? ceilDiv(problem.m, blocks);
-  const tn = wanted.tn ?? (tm <= GEMV_MAX_ROWS ? 2 : 1);
+  const tm = wanted.tm ?? (problem.groups ? largestDivisor(problem.groups.block, maxTm) : ceilDiv(problem.m, blocks));
+  const tn = wanted.tn ?? (tm <= GEMV_MAX_ROWS && 2 * tm * perRow <= SUBGROUP_MAX_ACC ? 2 : 1);
   const wg = wanted.wg ?? Math.min(64, SUBGROUP_LANES * ceilDiv(units, SUBGROUP_LANES * tn));
   return { kind: 'subgroup', wg, tm, tn };
+}
+
+/** The largest divisor of n that is at most max (grouped rows: tiles that never straddle two blocks). */
+function largestDivisor(n: number, max: number): number {
+  for (let d = Math.min(n, Math.floor(max)); d > 1; d--) if (n % d === 0) return d;
+  return 1;
 }
 
 /**
@@ -167,11 +205,19 @@ export function tiledPlan(problem: GemmProblem, limits: GemmDevice['limits'], wa
   }
   // Rows past m only cost: no more rows per invocation than m needs.
   if (wanted.tm === undefined) while (plan.tm > 1 && plan.wgM * plan.tm >= 2 * problem.m) plan = { ...plan, tm: plan.tm / 2 };
+  // Grouped rows: a workgroup's rows in one block (fewer rows per invocation first, then fewer invocations).
+  const block = problem.groups?.block;
+  while (block !== undefined && block % (plan.wgM * plan.tm) !== 0) {
+    if (wanted.tm === undefined && plan.tm > 1) plan = { ...plan, tm: plan.tm / 2 };
+    else if (wanted.wgM === undefined && plan.wgM > 1) plan = { ...plan, wgM: plan.wgM / 2 };
+    else break;
+  }
+  const mats = bMatrices(problem);
   const budget = limits.maxComputeWorkgroupStorageSize;
-  if (wanted.bk4 === undefined && ceilDiv(problem.k, 4) >= 64 && workgroupBytes({ ...plan, bk4: 8 }, problem.dtype) <= budget)
+  if (wanted.bk4 === undefined && ceilDiv(problem.k, 4) >= 64 && workgroupBytes({ ...plan, bk4: 8 }, problem.dtype, mats) <= budget)
     plan = { ...plan, bk4: 8 };
   // A device with little workgroup memory: shallower k tiles first, then smaller register tiles.
-  while (workgroupBytes(plan, problem.dtype) > budget) {
+  while (workgroupBytes(plan, problem.dtype, mats) > budget) {
     if (wanted.bk4 === undefined && plan.bk4 > 1) plan = { ...plan, bk4: plan.bk4 / 2 };
     else if (wanted.tn4 === undefined && plan.tn4 > 1) plan = { ...plan, tn4: plan.tn4 / 2 };
     else if (wanted.tm === undefined && plan.tm > 1) plan = { ...plan, tm: plan.tm / 2 };

@@ -33,9 +33,29 @@ export function gemmParamsWords(p: GemmProblem, grid: GemmGrid): Uint32Array {
     a: addrOf(p.a.rows),
     b: addrOf(p.b.rows),
     c: addrOf(p.c.rows),
+    pair: p.epilogue?.pair ?? 0,
+    block: p.groups?.block ?? 1,
+    group_stride: p.groups?.stride ?? 0,
+    sentinel: p.groups?.sentinel ?? 0,
   });
 }
 
 export function uniformDecl(name: string, words: Uint32Array): BufferDecl {
   return { name, role: 'scratch', usage: 'uniform', type: 'u32', length: words.length, data: words };
+}
+
+/** Words of the fields that follow a problem's rows (m, the row blocks, A's and C's offsets), in gemmParamsWords. */
+export const GEMM_ROW_WORDS = { m: 0, rowBlocks: 6, aOffset: 8, cOffset: 24 } as const;
+
+/**
+ * The words of the same problem over other rows: a copy of `words` with m, the row blocks and A's and C's offsets (in
+ * elements) set. A host loop's per-dispatch uniform, without packing the whole struct again.
+ */
+export function withRows(words: Uint32Array, rows: { m: number; rowBlocks: number; aOffset: number; cOffset: number }): Uint32Array {
+  const out = words.slice();
+  out[GEMM_ROW_WORDS.m] = rows.m;
+  out[GEMM_ROW_WORDS.rowBlocks] = rows.rowBlocks;
+  out[GEMM_ROW_WORDS.aOffset] = rows.aOffset;
+  out[GEMM_ROW_WORDS.cOffset] = rows.cOffset;
+  return out;
 }
