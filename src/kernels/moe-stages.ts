@@ -1,5 +1,6 @@
 import type { AlignedLayout, MoeShape } from '../reference/moe.js';
 import { ceilDiv } from './build.js';
+import type { GemmTiling } from './gemm.js';
 import { grid2d } from './family.js';
 import { groupedFfn, hostLoopFfn, sharedFfn, type FfnContext } from './moe-ffn.js';
 import { SHADERS, type Shader } from './shaders.js';
@@ -23,6 +24,17 @@ export interface MoePlan {
   readonly kind: MoeDispatch;
   readonly block: number;
   readonly chunk: number;
+}
+
+/**
+ * Rows per expert block where the case does not fix it (vLLM's BLOCK_SIZE_M; the grouped GEMMs' row tiles lie within
+ * a block). GPUs (tiling workgroup): vLLM fused_moe's default, 64, or 16 where the step has no more tokens than experts
+ * (each expert then holds a few rows, and most of a 64-row block would be padding the tiles still compute). CPU
+ * adapters (tiling rows): 8, what the subgroup kernel's row groups take.
+ */
+export function defaultBlock(shape: Pick<MoeShape, 'tokens' | 'experts'>, tiling: GemmTiling): number {
+  if (tiling === 'rows') return 8;
+  return shape.tokens <= shape.experts ? 16 : 64;
 }
 
 /** The plan for a dispatch and block size: align chunks of >= 32 pairs, at most 256 of them. */

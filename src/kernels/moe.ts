@@ -23,6 +23,7 @@ import { GEMM_TILINGS, type GemmTiling } from './gemm.js';
 import { ffnWeights, gateUpLength, pairOffset, type FfnContext } from './moe-ffn.js';
 import {
   alignStages,
+  defaultBlock,
   DISPATCH_EMITTERS,
   MOE_DISPATCHES,
   permuteStages,
@@ -116,7 +117,6 @@ export const MOE_PRESETS: Record<'v2' | 'v2-lite' | 'v3', MoePreset> = {
 };
 const PRESET_NAMES = Object.keys(MOE_PRESETS) as (keyof typeof MOE_PRESETS)[];
 
-export const DEFAULT_BLOCK = 8;
 /** moe_scan.wgsl's workgroup arrays. */
 const MAX_EXPERTS = 1024;
 /** moe_select.wgsl walks the k choices with no per-slot storage; kept small so one invocation stays short. */
@@ -311,7 +311,7 @@ function moeFacts({ shape, plan, layout, pairs, dtype, ffn }: MoeGeometry): Reco
 export function moeCase(shape: MoeShape, dtype: Dtype, context: BuildContext, options: MoeOptions = {}): BuildResult {
   const dispatch = options.dispatch ?? 'gpu';
   const tuned = overrideOf(context.plans, MOE_SLOT, 'moe');
-  const defaultPlan = planMoe(shape, dispatch, options.block ?? DEFAULT_BLOCK);
+  const defaultPlan = planMoe(shape, dispatch, options.block ?? defaultBlock(shape, options.tiling ?? 'workgroup'));
   const plan = tuned?.kind === dispatch ? tuned : defaultPlan;
   const blockProblem = (block: number): string | null => shapeProblem(shape, block) ?? sizeProblem(shape, dtype, block, context.limits);
   const skip = shapeProblem(shape, plan.block) ?? dtypeUnsupported(dtype, context) ?? sizeProblem(shape, dtype, plan.block, context.limits);

@@ -127,6 +127,17 @@ for (const dtype of ['f32', 'f16'] as const) {
   }
 }
 
+test("the default block on GPUs is vLLM fused_moe's: 16 rows with no more tokens than experts, else 64; both pass", async () => {
+  for (const [tokens, block] of [
+    [ODD.experts, 16],
+    [ODD.experts + 5, 64],
+  ] as const) {
+    const kernelCase = await build({ ...ODD, tokens }, 'f32', { dispatch: 'gpu', tiling: 'workgroup', balance: 'skewed' });
+    assert.equal(kernelCase.facts?.['block'], block, `${tokens} tokens`);
+    await assertFfnRows(kernelCase, { ...ODD, tokens });
+  }
+});
+
 test('expert FFN work: the real rows and the experts with rows, padding is no work; plans as facts and tunable slots', async () => {
   const { hidden, inter, topK } = ODD;
   for (const dispatch of ['gpu', 'host-loop'] as const) {
