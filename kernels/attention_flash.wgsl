@@ -32,6 +32,7 @@ override WG: u32 = 64;
 override RPI: u32 = 1;
 override BK: u32 = 32;
 // #include "attention_common.wgsl"
+// #include "token8_fma.wgsl"
 const MAX_RPI: u32 = 4u;
 override NB: u32 = BK / 8u;
 
@@ -86,33 +87,15 @@ fn load_tile(lid: u32, head: KvHead, t0: u32, n_tok: u32) {
 fn qk(e: u32, k0: vec4<f32>, k1: vec4<f32>, k2: vec4<f32>, k3: vec4<f32>, k4: vec4<f32>, k5: vec4<f32>, k6: vec4<f32>, k7: vec4<f32>) {
   for (var r = 0u; r < RPI; r++) {
     let qv = qb[r * 8u + e];
-    var xa = sa[r];
-    xa = fma(vec4<f32>(qv.x), vec4<f32>(k0.x, k1.x, k2.x, k3.x), xa);
-    xa = fma(vec4<f32>(qv.y), vec4<f32>(k0.y, k1.y, k2.y, k3.y), xa);
-    xa = fma(vec4<f32>(qv.z), vec4<f32>(k0.z, k1.z, k2.z, k3.z), xa);
-    sa[r] = fma(vec4<f32>(qv.w), vec4<f32>(k0.w, k1.w, k2.w, k3.w), xa);
-    var xb = sb[r];
-    xb = fma(vec4<f32>(qv.x), vec4<f32>(k4.x, k5.x, k6.x, k7.x), xb);
-    xb = fma(vec4<f32>(qv.y), vec4<f32>(k4.y, k5.y, k6.y, k7.y), xb);
-    xb = fma(vec4<f32>(qv.z), vec4<f32>(k4.z, k5.z, k6.z, k7.z), xb);
-    sb[r] = fma(vec4<f32>(qv.w), vec4<f32>(k4.w, k5.w, k6.w, k7.w), xb);
+    sa[r] = scores4(qv, k0, k1, k2, k3, sa[r]);
+    sb[r] = scores4(qv, k4, k5, k6, k7, sb[r]);
   }
 }
 
 // Output: the 8 tokens' V vec4 e of the head-dim block, weighted by their probabilities (sa / sb), into ab.
 fn pv(e: u32, v0: vec4<f32>, v1: vec4<f32>, v2: vec4<f32>, v3: vec4<f32>, v4: vec4<f32>, v5: vec4<f32>, v6: vec4<f32>, v7: vec4<f32>) {
   for (var r = 0u; r < RPI; r++) {
-    let pa = sa[r];
-    let pb = sb[r];
-    var x = ab[r * 8u + e];
-    x = fma(vec4<f32>(pa.x), v0, x);
-    x = fma(vec4<f32>(pa.y), v1, x);
-    x = fma(vec4<f32>(pa.z), v2, x);
-    x = fma(vec4<f32>(pa.w), v3, x);
-    x = fma(vec4<f32>(pb.x), v4, x);
-    x = fma(vec4<f32>(pb.y), v5, x);
-    x = fma(vec4<f32>(pb.z), v6, x);
-    ab[r * 8u + e] = fma(vec4<f32>(pb.w), v7, x);
+    ab[r * 8u + e] = weighted8(sa[r], sb[r], v0, v1, v2, v3, v4, v5, v6, v7, ab[r * 8u + e]);
   }
 }
 

@@ -30,6 +30,7 @@ override WG: u32 = 16;
 override RPI: u32 = 2;
 // #include "attention_common.wgsl"
 // #include "attention_grid.wgsl"
+// #include "token8_fma.wgsl"
 const MAX_RPI: u32 = 8u;
 // MAXQ and MAXV, the private q and accumulator rows in vec4s (>= RPI x DQ4 and RPI x DV4), come from the host
 // (StageDecl.sizes): `const MAXQ: u32 = ...;` ahead of this source.
@@ -81,33 +82,15 @@ struct Tile {
 fn qk(d4: u32, k0: vec4<f32>, k1: vec4<f32>, k2: vec4<f32>, k3: vec4<f32>, k4: vec4<f32>, k5: vec4<f32>, k6: vec4<f32>, k7: vec4<f32>) {
   for (var r = 0u; r < RPI; r++) {
     let qv = qr[r * DQ4 + d4];
-    var xa = sa[r];
-    xa = fma(vec4<f32>(qv.x), vec4<f32>(k0.x, k1.x, k2.x, k3.x), xa);
-    xa = fma(vec4<f32>(qv.y), vec4<f32>(k0.y, k1.y, k2.y, k3.y), xa);
-    xa = fma(vec4<f32>(qv.z), vec4<f32>(k0.z, k1.z, k2.z, k3.z), xa);
-    sa[r] = fma(vec4<f32>(qv.w), vec4<f32>(k0.w, k1.w, k2.w, k3.w), xa);
-    var xb = sb[r];
-    xb = fma(vec4<f32>(qv.x), vec4<f32>(k4.x, k5.x, k6.x, k7.x), xb);
-    xb = fma(vec4<f32>(qv.y), vec4<f32>(k4.y, k5.y, k6.y, k7.y), xb);
-    xb = fma(vec4<f32>(qv.z), vec4<f32>(k4.z, k5.z, k6.z, k7.z), xb);
-    sb[r] = fma(vec4<f32>(qv.w), vec4<f32>(k4.w, k5.w, k6.w, k7.w), xb);
+    sa[r] = scores4(qv, k0, k1, k2, k3, sa[r]);
+    sb[r] = scores4(qv, k4, k5, k6, k7, sb[r]);
   }
 }
 
 // Output block: the 8 tokens' V vec4 e of the current column block, weighted by p, into ab (e constant).
 fn pvb(e: u32, v0: vec4<f32>, v1: vec4<f32>, v2: vec4<f32>, v3: vec4<f32>, v4: vec4<f32>, v5: vec4<f32>, v6: vec4<f32>, v7: vec4<f32>) {
   for (var r = 0u; r < RPI; r++) {
-    let p = pa[r];
-    let pq = pb[r];
-    var x = ab[r * 8u + e];
-    x = fma(vec4<f32>(p.x), v0, x);
-    x = fma(vec4<f32>(p.y), v1, x);
-    x = fma(vec4<f32>(p.z), v2, x);
-    x = fma(vec4<f32>(p.w), v3, x);
-    x = fma(vec4<f32>(pq.x), v4, x);
-    x = fma(vec4<f32>(pq.y), v5, x);
-    x = fma(vec4<f32>(pq.z), v6, x);
-    ab[r * 8u + e] = fma(vec4<f32>(pq.w), v7, x);
+    ab[r * 8u + e] = weighted8(pa[r], pb[r], v0, v1, v2, v3, v4, v5, v6, v7, ab[r * 8u + e]);
   }
 }
 
