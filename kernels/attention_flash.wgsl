@@ -208,8 +208,7 @@ fn tile_values(lane: u32, base: u32) {
 
 @compute @workgroup_size(WG)
 fn main(@builtin(local_invocation_index) lid: u32, @builtin(subgroup_invocation_id) sg: u32, @builtin(workgroup_id) wid: vec3<u32>) {
-  // Causal row blocks further down the sequence see more tokens: dispatch those first.
-  let block0 = (params.row_blocks - 1u - wid.x) * WG * RPI;
+  let block0 = causal_block(wid.x) * WG * RPI;
   let kvh = wid.y;
   let b = wid.z;
   let kv_len = seqs[2u * b];

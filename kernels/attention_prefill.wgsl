@@ -54,8 +54,7 @@ fn merge_load(i: u32) -> vec4<f32> { return kv_s[i]; }
 
 @compute @workgroup_size(WG)
 fn main(@builtin(local_invocation_index) lid: u32, @builtin(workgroup_id) wid: vec3<u32>) {
-  // Causal row blocks further down the sequence see more tokens: dispatch those first.
-  let row0 = (params.row_blocks - 1u - wid.x) * BR;
+  let row0 = causal_block(wid.x) * BR;
   let kvh = wid.y;
   let b = wid.z;
   let kv_len = seqs[2u * b];

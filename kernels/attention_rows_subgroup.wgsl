@@ -100,7 +100,7 @@ fn attend_tile(sl: u32, lid: u32, wid: vec3<u32>, groups: vec3<u32>) -> Tile {
   if (!cell.live) {
     return Tile(0u, 0u, 0u, 0u, false);
   }
-  let block0 = cell.row_block * WG * RPI;
+  let block0 = causal_block(cell.row_block) * WG * RPI;
   // Rows are ordered by position: the block's last row sees the furthest.
   let t_stop = min(cell.t_end, row_limit(min(block0 + WG * RPI, params.rows) - 1u, cell.kv_len));
   let row0 = block0 + lid * RPI;

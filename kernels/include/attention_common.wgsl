@@ -83,6 +83,16 @@ fn row_limit(row: u32, kv_len: u32) -> u32 {
   return select(0u, min(kv_len, reach - params.q_len), reach > params.q_len);
 }
 
+// The row block (of params.row_blocks) that workgroup x of a KV head computes. Causal blocks further down the
+// sequence see more tokens, so blocks go longest and shortest in turn (n-1, 0, n-2, 1, ...): every run of
+// consecutive workgroups holds pairs of about equal work, whether a GPU hands workgroups out as its cores free up
+// or a CPU adapter deals each thread one contiguous range of the grid (llvmpipe), where longest-first left the
+// first thread every long block.
+fn causal_block(x: u32) -> u32 {
+  let half = x / 2u;
+  return select(params.row_blocks - 1u - half, half, (x & 1u) == 1u);
+}
+
 // The output row [batch][q_len][n_q] of query row `row` of KV head kvh in sequence b.
 fn out_row_of(b: u32, kvh: u32, row: u32) -> u32 {
   return (b * params.q_len + row / params.group) * params.n_q + kvh * params.group + row % params.group;

@@ -1,6 +1,6 @@
 import assert from 'node:assert/strict';
 import { after, test } from 'node:test';
-import { subgroupFacts } from '../../src/gpu/device.js';
+import { adapterBuildFacts } from '../../src/gpu/device.js';
 import { attentionCase, attentionFamily, type AttentionShape } from '../../src/kernels/attention.js';
 import type { AttentionPlan, FlashPlan } from '../../src/kernels/attention-plans.js';
 import type { BuildContext } from '../../src/kernels/family.js';
@@ -17,7 +17,7 @@ after(closeTestGpu);
 
 async function context(plan?: AttentionPlan, seed = 5): Promise<BuildContext> {
   const gpu = await testGpu();
-  const base = { limits: gpu.limits, features: gpu.features, ...subgroupFacts(gpu), seed };
+  const base = { limits: gpu.limits, features: gpu.features, ...adapterBuildFacts(gpu), seed };
   return plan ? { ...base, plans: { attend: { family: 'attention', plan } } } : base;
 }
 
@@ -46,6 +46,11 @@ const SHAPES: { name: string; shape: AttentionShape }[] = [
   {
     name: 'GQA 10 q / 2 kv heads, 37 queries over ragged [150, 37] causal (a cached prefix of 113)',
     shape: { batch: 2, nQ: 10, nKv: 2, dQk: 33, dV: 20, qLen: 37, kvLens: [150, 37], causal: true, scale: 0.3 },
+  },
+  {
+    // Row blocks go longest and shortest in turn (causal_block): an odd count leaves the middle block last.
+    name: 'MQA 6 q heads, 12 queries over 20 tokens causal (72 rows: 9 row blocks at wg 8 rpi 1)',
+    shape: { batch: 1, nQ: 6, nKv: 1, dQk: 33, dV: 20, qLen: 12, kvLens: [20], causal: true, scale: 0.3 },
   },
   {
     name: 'MHA 3 heads, 29 queries over 77 tokens, not causal',
