@@ -18,6 +18,9 @@ export type DeviceLimits = Record<LimitName, number>;
 export const WANTED_FEATURES = ['timestamp-query', 'shader-f16', 'subgroups'] as const;
 export type WantedFeature = (typeof WANTED_FEATURES)[number];
 
+/** Where an invocation's private arrays live: a GPU's register file, or a CPU adapter's thread stack. */
+export type PrivateMemory = 'registers' | 'stack';
+
 /** What every buffer is for, as the memory tracker and the results report it. */
 export const MEMORY_ROLES = ['weights', 'kv-cache', 'activations', 'scratch'] as const;
 export type MemoryRole = (typeof MEMORY_ROLES)[number];

@@ -9,7 +9,7 @@ import { DEFAULT_GPU_OPTIONS, type Backend, type GpuOptions } from '../core/gpu-
 
 export { BACKENDS, DEFAULT_GPU_OPTIONS, type Backend, type GpuOptions, type PowerPreference } from '../core/gpu-options.js';
 
-import { REQUESTED_LIMITS, WANTED_FEATURES, type DeviceLimits, type WantedFeature } from '../core/device-facts.js';
+import { REQUESTED_LIMITS, WANTED_FEATURES, type DeviceLimits, type PrivateMemory, type WantedFeature } from '../core/device-facts.js';
 
 export type { DeviceLimits, LimitName, WantedFeature } from '../core/device-facts.js';
 
@@ -249,8 +249,15 @@ export async function withErrorScopes<T>(
   };
 }
 
-/** The adapter's smallest subgroup, where the device has the subgroups feature (for BuildContext). */
-export function subgroupFacts(context: Pick<GpuContext, 'adapter' | 'features'>): { subgroupMinSize?: number } {
+/**
+ * What plans need to know of the adapter (for BuildContext): its smallest subgroup, where the device has the
+ * subgroups feature, and where private arrays live (a software adapter's invocations are SIMD lanes of a CPU thread).
+ */
+export function adapterBuildFacts(context: Pick<GpuContext, 'adapter' | 'features'>): {
+  subgroupMinSize?: number;
+  privateMemory: PrivateMemory;
+} {
   const size = context.adapter.subgroupMinSize;
-  return context.features.has('subgroups') && size !== undefined && size > 0 ? { subgroupMinSize: size } : {};
+  const privateMemory: PrivateMemory = isSoftwareAdapter(context.adapter) ? 'stack' : 'registers';
+  return context.features.has('subgroups') && size !== undefined && size > 0 ? { subgroupMinSize: size, privateMemory } : { privateMemory };
 }

@@ -320,6 +320,7 @@ export function attentionCore(
     phase,
     limits: context.limits,
     subgroupMinSize: context.subgroupMinSize,
+    privateMemory: context.privateMemory ?? 'registers',
     stridedV: vStride !== dVPad,
     wishes: options,
   };

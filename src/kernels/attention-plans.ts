@@ -1,4 +1,4 @@
-import type { DeviceLimits } from '../core/device-facts.js';
+import type { DeviceLimits, PrivateMemory } from '../core/device-facts.js';
 import { longestKv, queryRows, type AttentionPhase, type AttentionShape, type AttentionTiling } from './attention-shape.js';
 import { chooseDecodeTiles, choosePrefillTiles, type DecodeTiles, type PrefillTiles } from './attention-tiles.js';
 import { ceilDiv, pow2Ceil, pow2Floor } from './build.js';
@@ -88,6 +88,8 @@ export interface PlanRequest {
   limits: DeviceLimits;
   /** Smallest subgroup of the adapter; undefined without the subgroups feature. */
   subgroupMinSize: number | undefined;
+  /** Where the kernels' private arrays live (BuildContext.privateMemory). */
+  privateMemory: PrivateMemory;
   /** v rows wider than d_v (v a prefix of each K row: V_STRIDE4). */
   stridedV: boolean;
   wishes: AttendWishes;
@@ -204,19 +206,24 @@ export const FLASH_TOKEN_TILES = [64, 32, 16, 8];
 const FLASH_WORKGROUPS = [128, 64, 32];
 /** Row blocks a KV head keeps at least, where it has the rows: a causal head's blocks see unequal token counts. */
 const FLASH_MIN_ROW_BLOCKS = 4;
-/** Private rows per invocation (q and output, vec4s) the default plan stays within: one row of head dim 128 each. */
-const FLASH_ROW_VEC4 = 64;
+/**
+ * Private rows per invocation (q and output, vec4s) the default plan stays within. In registers: one row of head
+ * dim 128. On a CPU adapter's stack there is no occupancy to lose, and each staged K/V vec4 a lane loads (the cost
+ * that bounds it there) feeds every row it holds: two rows of head dim 128 (three or four measured no faster).
+ */
+const FLASH_ROW_VEC4: Record<PrivateMemory, number> = { registers: 64, stack: 128 };
 
 /**
  * The flash kernel's default plan: rows per invocation while q and output rows stay within FLASH_ROW_VEC4 vec4s
- * (registers on a GPU: 1 row at head dim 128, 2 at 64); the largest workgroup that leaves a KV head
- * FLASH_MIN_ROW_BLOCKS row blocks; the largest token tile whose K and V tiles fit the workgroup memory.
+ * (on a GPU 1 row at head dim 128, 2 at 64); the largest workgroup that leaves a KV head FLASH_MIN_ROW_BLOCKS row
+ * blocks; the largest token tile whose K and V tiles fit the workgroup memory.
  */
 function flashStrategy(request: PlanRequest): FlashPlan | string {
   if (request.phase !== 'prefill') return 'the flash kernel serves the prefill phase';
   if (request.wishes.prefillKernel === 'tiled') return 'prefill_kernel=tiled asked for';
   const { shape } = request;
-  const rpi = Math.max(1, Math.min(FLASH_MAX_RPI, Math.floor(FLASH_ROW_VEC4 / (ceilDiv(shape.dQk, 4) + ceilDiv(shape.dV, 4)))));
+  const rowVec4 = ceilDiv(shape.dQk, 4) + ceilDiv(shape.dV, 4);
+  const rpi = Math.max(1, Math.min(FLASH_MAX_RPI, Math.floor(FLASH_ROW_VEC4[request.privateMemory] / rowVec4)));
   const rows = queryRows(shape);
   const wg = FLASH_WORKGROUPS.find((w) => rows >= FLASH_MIN_ROW_BLOCKS * w * rpi) ?? FLASH_WORKGROUPS.at(-1)!;
   let defect = 'no token tile';

@@ -1,4 +1,4 @@
-import type { DeviceLimits, WantedFeature } from '../core/device-facts.js';
+import type { DeviceLimits, PrivateMemory, WantedFeature } from '../core/device-facts.js';
 import type { AxisValue } from '../core/numbers.js';
 import type { KernelCase } from './spec.js';
 import type { PlanOverrides } from './tunable.js';
@@ -8,6 +8,11 @@ export interface BuildContext {
   features: ReadonlySet<WantedFeature>;
   /** Smallest subgroup the adapter may run (with the subgroups feature); kernels that trade lanes need it. */
   subgroupMinSize?: number;
+  /**
+   * Where an invocation's private arrays live: a GPU's register file (past it they spill or cut occupancy) or, on a
+   * CPU adapter, the stack of the thread that runs the workgroup (no such cliff). Default: registers.
+   */
+  privateMemory?: PrivateMemory;
   /** Seed for the case's inputs: the same case always sees the same data. */
   seed: number;
   /** Plans for some of the case's tunable slots, taken as given (a tuner's candidate, a tuning file's entry). */

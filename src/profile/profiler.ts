@@ -1,6 +1,6 @@
 import { writeFileSync } from 'node:fs';
 import { UserError } from '../errors.js';
-import { describeErrors, hasErrors, openGpu, subgroupFacts, type GpuContext, type GpuOptions } from '../gpu/device.js';
+import { describeErrors, hasErrors, openGpu, adapterBuildFacts, type GpuContext, type GpuOptions } from '../gpu/device.js';
 import type { PreparedCase } from '../gpu/executor.js';
 import { TrackedAllocator } from '../gpu/memory.js';
 import { GpuTimer, type TimingMode } from '../gpu/timing.js';
@@ -240,7 +240,7 @@ async function captureOne(
   const built = family.build(planned.params, {
     limits: context.limits,
     features: context.features,
-    ...subgroupFacts(context),
+    ...adapterBuildFacts(context),
     seed: caseSeed(seed, planned.key),
   });
   if (built.kind === 'skip') return { key: planned.key, status: 'skipped', detail: built.reason, ...none };

@@ -1,4 +1,4 @@
-import { describeErrors, hasErrors, subgroupFacts, withErrorScopes, type GpuContext, type ScopedErrors } from '../gpu/device.js';
+import { describeErrors, hasErrors, adapterBuildFacts, withErrorScopes, type GpuContext, type ScopedErrors } from '../gpu/device.js';
 import { PreparedCase } from '../gpu/executor.js';
 import type { TrackedAllocator } from '../gpu/memory.js';
 import { PASS_PROBE, WHOLE_CASE, type GpuTimer, type TimedSeries, type TimingMode } from '../gpu/timing.js';
@@ -124,7 +124,7 @@ export function buildCase(
     built = family.build(planned.params, {
       limits: context.limits,
       features: context.features,
-      ...subgroupFacts(context),
+      ...adapterBuildFacts(context),
       seed: caseSeed(seed, seedKey(family, planned.suite, planned.key, planned.params)),
       ...(plans && { plans }),
     });

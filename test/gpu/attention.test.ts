@@ -1,4 +1,4 @@
-import { subgroupFacts } from '../../src/gpu/device.js';
+import { adapterBuildFacts } from '../../src/gpu/device.js';
 import assert from 'node:assert/strict';
 import { after, test } from 'node:test';
 import { describeErrors, hasErrors, withErrorScopes } from '../../src/gpu/device.js';
@@ -23,7 +23,7 @@ after(closeTestGpu);
 
 async function context(seed = 7): Promise<BuildContext> {
   const gpu = await testGpu();
-  return { limits: gpu.limits, features: gpu.features, ...subgroupFacts(gpu), seed };
+  return { limits: gpu.limits, features: gpu.features, ...adapterBuildFacts(gpu), seed };
 }
 
 async function build(shape: AttentionShape, dtype: Dtype, options: AttentionCaseOptions): Promise<KernelCase> {

@@ -1,6 +1,6 @@
 import assert from 'node:assert/strict';
 import { after, test } from 'node:test';
-import { subgroupFacts } from '../../src/gpu/device.js';
+import { adapterBuildFacts } from '../../src/gpu/device.js';
 import type { BuildContext } from '../../src/kernels/family.js';
 import { emitGemm, gemmTolerance, planDefect, planGemm, type GemmPlan, type GemmProblem, type GemmTiling } from '../../src/kernels/gemm.js';
 import type { BufferDecl, Dtype, KernelCase } from '../../src/kernels/spec.js';
@@ -11,7 +11,7 @@ after(closeTestGpu);
 
 async function context(): Promise<BuildContext> {
   const gpu = await testGpu();
-  return { limits: gpu.limits, features: gpu.features, ...subgroupFacts(gpu), seed: 3 };
+  return { limits: gpu.limits, features: gpu.features, ...adapterBuildFacts(gpu), seed: 3 };
 }
 
 /** What C's rows hold before the stage: rows the kernel must not write keep it. */

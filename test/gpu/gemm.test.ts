@@ -1,6 +1,6 @@
 import assert from 'node:assert/strict';
 import { after, test } from 'node:test';
-import { subgroupFacts } from '../../src/gpu/device.js';
+import { adapterBuildFacts } from '../../src/gpu/device.js';
 import type { BuildContext } from '../../src/kernels/family.js';
 import {
   emitGemm,
@@ -26,7 +26,7 @@ after(closeTestGpu);
 
 async function context(seed = 5): Promise<BuildContext> {
   const gpu = await testGpu();
-  return { limits: gpu.limits, features: gpu.features, ...subgroupFacts(gpu), seed };
+  return { limits: gpu.limits, features: gpu.features, ...adapterBuildFacts(gpu), seed };
 }
 
 async function build(shape: GemmShape, dtype: Dtype, tiling: GemmTiling, kernel: GemmKernel | GemmPlan): Promise<KernelCase> {

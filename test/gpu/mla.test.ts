@@ -1,4 +1,4 @@
-import { subgroupFacts } from '../../src/gpu/device.js';
+import { adapterBuildFacts } from '../../src/gpu/device.js';
 import assert from 'node:assert/strict';
 import { after, test } from 'node:test';
 import type { AttentionTiling } from '../../src/kernels/attention.js';
@@ -14,7 +14,7 @@ after(closeTestGpu);
 
 async function context(seed = 11): Promise<BuildContext> {
   const gpu = await testGpu();
-  return { limits: gpu.limits, features: gpu.features, ...subgroupFacts(gpu), seed };
+  return { limits: gpu.limits, features: gpu.features, ...adapterBuildFacts(gpu), seed };
 }
 
 // Small dims with the presets' structure (d_c > d_nope, d_r = d_nope / 2, d_v != d_nope) keep the float64

@@ -1,4 +1,4 @@
-import { subgroupFacts } from '../../src/gpu/device.js';
+import { adapterBuildFacts } from '../../src/gpu/device.js';
 import assert from 'node:assert/strict';
 import { after, test } from 'node:test';
 import { PreparedCase } from '../../src/gpu/executor.js';
@@ -17,7 +17,7 @@ after(closeTestGpu);
 
 async function context(seed = 11): Promise<BuildContext> {
   const gpu = await testGpu();
-  return { limits: gpu.limits, features: gpu.features, ...subgroupFacts(gpu), seed };
+  return { limits: gpu.limits, features: gpu.features, ...adapterBuildFacts(gpu), seed };
 }
 
 // Small dims keep lavapipe fast; one (hidden, inter) pair keeps the pipelines few.

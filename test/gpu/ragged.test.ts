@@ -1,4 +1,4 @@
-import { subgroupFacts } from '../../src/gpu/device.js';
+import { adapterBuildFacts } from '../../src/gpu/device.js';
 import assert from 'node:assert/strict';
 import { after, test } from 'node:test';
 import { attentionCase, raggedLengths, type AttentionShape, type AttentionTiling } from '../../src/kernels/attention.js';
@@ -15,7 +15,7 @@ after(closeTestGpu);
 
 async function context(seed = 13): Promise<BuildContext> {
   const gpu = await testGpu();
-  return { limits: gpu.limits, features: gpu.features, ...subgroupFacts(gpu), seed };
+  return { limits: gpu.limits, features: gpu.features, ...adapterBuildFacts(gpu), seed };
 }
 
 // test/gpu/mla.test.ts's small dims with the presets' structure; ragged batches of a few sequences whose lengths are

@@ -1,6 +1,6 @@
 import assert from 'node:assert/strict';
 import { after, test } from 'node:test';
-import { subgroupFacts } from '../../src/gpu/device.js';
+import { adapterBuildFacts } from '../../src/gpu/device.js';
 import { TrackedAllocator } from '../../src/gpu/memory.js';
 import type { BuildContext } from '../../src/kernels/family.js';
 import { GpuTimer } from '../../src/gpu/timing.js';
@@ -38,7 +38,7 @@ async function session(): Promise<GpuSession> {
 
 async function buildContext(): Promise<BuildContext> {
   const gpu = await testGpu();
-  return { limits: gpu.limits, features: gpu.features, ...subgroupFacts(gpu), seed: 1 };
+  return { limits: gpu.limits, features: gpu.features, ...adapterBuildFacts(gpu), seed: 1 };
 }
 
 function attendPlan(slot: SlotPlan): AttentionPlan {

@@ -1,4 +1,4 @@
-import { openGpu, describeErrors, hasErrors, subgroupFacts, type GpuContext } from '../../src/gpu/device.js';
+import { openGpu, describeErrors, hasErrors, adapterBuildFacts, type GpuContext } from '../../src/gpu/device.js';
 import { TrackedAllocator } from '../../src/gpu/memory.js';
 import type { KernelFamily } from '../../src/kernels/family.js';
 import type { KernelCase } from '../../src/kernels/spec.js';
@@ -45,7 +45,7 @@ export async function runChecked(kernelCase: KernelCase): Promise<CaseOutcome> {
 /** Builds a family's case for params on the test device; throws if the family skips it. */
 export async function buildCase(family: KernelFamily, params: Record<string, AxisValue>, seed = 1): Promise<KernelCase> {
   const context = await testGpu();
-  const built = family.build(params, { limits: context.limits, features: context.features, ...subgroupFacts(context), seed });
+  const built = family.build(params, { limits: context.limits, features: context.features, ...adapterBuildFacts(context), seed });
   if (built.kind === 'skip') throw new Error(`case skipped: ${built.reason}`);
   return built.kernelCase;
 }
