@@ -1,3 +1,4 @@
+import { quantile } from '../measure/statistics.js';
 import type { Measurement, OkMeasurement, PeerResult } from '../results/schema.js';
 import { describeCase } from '../suites/expand.js';
 import type { ChartSpec } from './charts.js';
@@ -8,8 +9,10 @@ import { left, right, type Cell, type TableModel } from './table-model.js';
 
 /**
  * Peers (`run --peer`): each timed case beside another runtime's operator on the same adapter and inputs.
- * The ratio is the peer's operator-kernel median (its own GPU timestamps) over the case's median GPU time per
- * repeat: above 1, mla-bench is faster. A peer that failed numerics shows as failing, with no time or ratio; the
+ * The ratio is the peer's operator-kernel time (its own GPU timestamps) over the case's GPU time per repeat: above 1,
+ * mla-bench is faster. Paired by visit where both were timed in every visit (each visit's peer median over the
+ * case's median of the same visit, the median of those), since a shared machine drifts between visits; else the
+ * ratio of the pooled medians. A peer that failed numerics shows as failing, with no time or ratio; the
  * note under the table gives its kernels' own times where they were taken.
  */
 
@@ -36,10 +39,17 @@ export function oursMedian(measurement: OkMeasurement, entry: PeerResult): numbe
   return measurement.stages?.find((stage) => stage.name === entry.stage)?.gpu.median ?? null;
 }
 
-/** Peer operator-kernel median / mla-bench median (the case's, or the stage's), where both exist. */
+/** Peer operator-kernel time / mla-bench's (the case's, or the stage's), where both exist: paired by visit where it can. */
 export function peerRatio(measurement: OkMeasurement, entry: PeerResult): number | null {
   const ours = oursMedian(measurement, entry);
   if (entry.status !== 'ok' || ours === null || ours <= 0) return null;
+  const oursByVisit = entry.stage === undefined ? measurement.timing.visitMediansMs : undefined;
+  const peerByVisit = entry.visitMedians.map((visit) => visit.kernelMs);
+  if (oursByVisit && oursByVisit.length > 1 && oursByVisit.length === peerByVisit.length && oursByVisit.every((ms) => ms > 0))
+    return quantile(
+      peerByVisit.map((ms, i) => ms / oursByVisit[i]!).sort((a, b) => a - b),
+      0.5,
+    );
   return entry.kernels.operator.stats.median / ours;
 }
 

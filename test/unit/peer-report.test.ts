@@ -184,3 +184,19 @@ test('per-stage peer entries: a row per stage, the ratio against that stage time
     [['mla-decode/absorbed absorb-q (onnxruntime / mla-bench)', 6]],
   );
 });
+
+test('peer ratio: paired by visit where the case and the peer share every visit, else the pooled medians', () => {
+  // A machine that slows 2x in the second visit: pooled medians would mix fast and slow visits unevenly.
+  const ours = { ...(okFixture('attention-prefill/gqa', [10, 10, 10, 20, 20]) as OkMeasurement) };
+  const visited: OkMeasurement = { ...ours, timing: { ...ours.timing, visitMediansMs: [10, 20, 10] } };
+  const peer: PeerResult = {
+    ...(okPeer as Extract<PeerResult, { status: 'ok' }>),
+    kernels: { ...(okPeer as Extract<PeerResult, { status: 'ok' }>).kernels, operator: s([11, 22, 22, 22, 11]) },
+    visits: 3,
+    visitMedians: [11, 22, 11].map((kernelMs) => ({ kernelMs, wallMs: kernelMs })),
+  };
+  assert.ok(Math.abs(peerRatio(visited, peer)! - 1.1) < 1e-12, 'each visit 1.1x');
+  assert.equal(peerRatio(ours, peer), 22 / 10, 'no visit medians: the pooled medians');
+  const short = { ...peer, visitMedians: peer.visitMedians.slice(1) };
+  assert.equal(peerRatio(visited, short), 22 / 10, 'a peer missing a visit: the pooled medians');
+});
