@@ -12,6 +12,7 @@ export interface InfoResult {
     deviceLimits: Record<string, number>;
     toggles: { enabled: string[]; disabled: string[] };
     hostThreadNice: number | null;
+    hostWait: GpuContext['hostWait'];
   };
   adapters: AdapterDescription[];
 }
@@ -60,6 +61,7 @@ export default class Info extends BaseCommand {
         deviceLimits: { ...context.limits },
         toggles: context.toggles,
         hostThreadNice: context.hostThreadNice,
+        hostWait: context.hostWait,
       };
     } finally {
       context.close();
@@ -84,9 +86,10 @@ export default class Info extends BaseCommand {
     this.log(`  features     ${selected.deviceFeatures.join(', ')}`);
     this.log(`  adapter has  ${selected.features.join(', ')}`);
     this.log(`  toggles      enabled ${selected.toggles.enabled.join(', ')}; disabled ${selected.toggles.disabled.join(', ')}`);
-    if (selected.hostThreadNice !== null) {
+    if (selected.hostWait === 'sleep' || selected.hostThreadNice !== null) {
+      const nice = selected.hostThreadNice === null ? '' : `, nice ${selected.hostThreadNice}`;
       this.log(
-        `  host thread  nice ${selected.hostThreadNice} while kernels run (the adapter's threads share these CPU cores; Dawn's wait spins)`,
+        `  host thread  ${selected.hostWait === 'sleep' ? 'asleep' : 'spinning'}${nice} while kernels run (the adapter's threads share these CPU cores)`,
       );
     }
     this.log('  limits');

@@ -45,6 +45,8 @@ export interface GpuContext {
   readonly memoryBytes?: number;
   /** Nice value the host thread takes while it waits for a CPU adapter (see chooseHostYield), else null. */
   readonly hostThreadNice: number | null;
+  /** How the host thread waits for the adapter: asleep between Dawn's event ticks on a CPU adapter, else spinning. */
+  readonly hostWait: 'spin' | 'sleep';
   /** Set once the device is lost for any reason other than our own destroy(). */
   lostReason: string | null;
   /** Errors nobody captured with an error scope; drained by whoever runs a case. */
@@ -143,7 +145,9 @@ export async function openGpu(options: GpuOptions = DEFAULT_GPU_OPTIONS): Promis
   const limits = {} as DeviceLimits;
   for (const name of REQUESTED_LIMITS) limits[name] = adapter.limits[name];
   const device = await adapter.requestDevice({ requiredFeatures: features, requiredLimits: limits });
-  const hostThreadNice = niceWhileWaiting(useHostYield(chooseHostYield(description)));
+  const hostYield = useHostYield(chooseHostYield(description));
+  const hostThreadNice = niceWhileWaiting(hostYield);
+  const hostWait = hostYield.sleeps ? 'sleep' : 'spin';
   const context: GpuContext = {
     device,
     adapter: description,
@@ -153,6 +157,7 @@ export async function openGpu(options: GpuOptions = DEFAULT_GPU_OPTIONS): Promis
     toggles: dawnToggles(options),
     options,
     hostThreadNice,
+    hostWait,
     lostReason: null,
     uncapturedErrors: [],
     close() {

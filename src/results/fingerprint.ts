@@ -39,6 +39,7 @@ export function environmentOf(context: GpuContext): Environment {
     toggles: context.toggles,
     robustness: context.options.robustness !== false,
     hostThreadNice: context.hostThreadNice,
+    hostWait: context.hostWait,
     node: process.version,
     dawn: `webgpu@${packageVersion('webgpu')}`,
     os: { platform: process.platform, release: release(), arch: process.arch },

@@ -150,8 +150,21 @@ const V6_TO_V7: MigrationStep = {
   measurement: (measurement) => measurement,
 };
 
+/**
+ * Version 8 adds environment.hostWait: how the host thread waited for the adapter. Every earlier mla-bench spun
+ * through Dawn's event loop ('spin'); from version 8 a CPU adapter's host thread sleeps between ticks ('sleep').
+ */
+const V7_TO_V8: MigrationStep = {
+  from: 7,
+  header(header) {
+    const { environment } = header;
+    return isObject(environment) && !('hostWait' in environment) ? { ...header, environment: { ...environment, hostWait: 'spin' } } : header;
+  },
+  measurement: (measurement) => measurement,
+};
+
 /** Every step, in version order: STEPS[i] reads version i + 1 (a test reads a version-1 file back as the current one). */
-const STEPS: readonly MigrationStep[] = [V1_TO_V2, V2_TO_V3, V3_TO_V4, V4_TO_V5, V5_TO_V6, V6_TO_V7];
+const STEPS: readonly MigrationStep[] = [V1_TO_V2, V2_TO_V3, V3_TO_V4, V4_TO_V5, V5_TO_V6, V6_TO_V7, V7_TO_V8];
 
 /** Why a file cannot be read, or null when its version is one this mla-bench reads (or for the schema check to judge). */
 export function unreadableVersion(header: unknown): string | null {

@@ -3,7 +3,7 @@ import { BACKENDS, POWER_PREFERENCES } from '../core/gpu-options.js';
 
 export const RESULTS_SCHEMA_ID = 'mla-bench/results';
 /** Files of older versions are brought to this one as they are read (migrate.ts): one step per version. */
-export const RESULTS_SCHEMA_VERSION = 7;
+export const RESULTS_SCHEMA_VERSION = 8;
 
 const finite = z.number();
 /** NaN and Infinity do not survive JSON: numerics keep them as text. */
@@ -322,6 +322,11 @@ export const EnvironmentSchema = z.object({
   robustness: z.boolean(),
   /** Nice value of the host thread while the kernels ran (lowered on CPU adapters), null when left alone. */
   hostThreadNice: z.number().int().nullable(),
+  /**
+   * How the host thread waited for the adapter: spinning through Dawn's event loop, or asleep between its ticks (CPU
+   * adapters from version 8: the spin had taken up to half of a 2-core lavapipe's speed).
+   */
+  hostWait: z.enum(['spin', 'sleep']),
   node: z.string(),
   dawn: z.string(),
   os: z.object({ platform: z.string(), release: z.string(), arch: z.string() }),

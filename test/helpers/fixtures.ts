@@ -28,6 +28,7 @@ export function headerFixture(): ResultHeader {
       toggles: { enabled: ['vulkan_enable_f16_on_nvidia'], disabled: ['timestamp_quantization'] },
       robustness: true,
       hostThreadNice: null,
+      hostWait: 'spin',
       node: 'v20',
       dawn: 'webgpu@0',
       os: { platform: 'linux', release: '6', arch: 'x64' },

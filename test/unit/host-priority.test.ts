@@ -5,6 +5,7 @@ import {
   chooseHostYield,
   HOST_NICE_ON_CPU_ADAPTER,
   niceWhileWaiting,
+  sleepSliceMs,
   useHostYield,
   waitForAdapter,
   type ThreadPriority,
@@ -39,23 +40,23 @@ function pendingWait(seen: number[]): Promise<void> {
 
 test('the host thread keeps its priority on a GPU and off Linux', () => {
   const before = getPriority();
-  assert.deepEqual(chooseHostYield(h100, 'linux'), { kind: 'none' });
-  assert.deepEqual(chooseHostYield(lavapipe, 'darwin'), { kind: 'none' });
-  assert.deepEqual(chooseHostYield(lavapipe, 'win32'), { kind: 'none' });
-  assert.equal(niceWhileWaiting({ kind: 'none' }), null);
+  assert.deepEqual(chooseHostYield(h100, 'linux'), { kind: 'none', sleeps: false });
+  assert.deepEqual(chooseHostYield(lavapipe, 'darwin'), { kind: 'none', sleeps: true }, 'a CPU adapter sleeps through its waits anywhere');
+  assert.deepEqual(chooseHostYield(lavapipe, 'win32'), { kind: 'none', sleeps: true });
+  assert.equal(niceWhileWaiting({ kind: 'none', sleeps: false }), null);
   assert.equal(getPriority(), before);
 });
 
 test('a CPU adapter lowers the host thread while it waits, where the thread may be raised back', () => {
   const thread = fakeThread(0, true);
-  assert.deepEqual(chooseHostYield(lavapipe, 'linux', thread), { kind: 'while-waiting', nice: 19, normal: 0 });
+  assert.deepEqual(chooseHostYield(lavapipe, 'linux', thread), { kind: 'while-waiting', nice: 19, normal: 0, sleeps: true });
   assert.equal(thread.nice, 0, 'its own work keeps the normal priority');
 });
 
 test('where it may not be raised back, the host thread stays lowered', () => {
   const thread = fakeThread(0, false);
   const mode = chooseHostYield(lavapipe, 'linux', thread);
-  assert.deepEqual(mode, { kind: 'always', nice: HOST_NICE_ON_CPU_ADAPTER });
+  assert.deepEqual(mode, { kind: 'always', nice: HOST_NICE_ON_CPU_ADAPTER, sleeps: true });
   assert.equal(thread.nice, HOST_NICE_ON_CPU_ADAPTER);
   assert.equal(niceWhileWaiting(mode), HOST_NICE_ON_CPU_ADAPTER);
 });
@@ -82,7 +83,48 @@ test(
       assert.deepEqual(seen, [19, 19, 19], 'lowered during each wait and while another is still pending');
       assert.equal(getPriority(), normal);
     } finally {
-      useHostYield({ kind: 'none' });
+      useHostYield({ kind: 'none', sleeps: false });
     }
   },
 );
+
+test('a sleeping wait sleeps a tenth of the wait so far between event ticks, 20 us to 1 ms', () => {
+  assert.equal(sleepSliceMs(0), 0.02);
+  assert.equal(sleepSliceMs(3), 0.3);
+  assert.equal(sleepSliceMs(500), 1);
+});
+
+/** CPU time (ms) this process spends while `wait` is pending beside a Dawn-like spin (a setImmediate loop). */
+async function cpuMsBesideSpin(wait: Promise<unknown>): Promise<number> {
+  let pending = true;
+  const spin = (): void => {
+    if (pending) setImmediate(spin);
+  };
+  spin();
+  const before = process.cpuUsage();
+  try {
+    await wait;
+  } finally {
+    pending = false;
+  }
+  const used = process.cpuUsage(before);
+  return (used.user + used.system) / 1000;
+}
+
+test('a sleeping wait returns what it waited for, passes rejections on, and leaves a spinning event loop idle', async () => {
+  useHostYield({ kind: 'none', sleeps: true });
+  try {
+    assert.equal(await waitForAdapter(new Promise((resolve) => setTimeout(() => resolve(7), 5))), 7);
+    await assert.rejects(waitForAdapter(Promise.reject(new Error('device lost'))), /device lost/);
+    const [a, b] = await Promise.all([
+      waitForAdapter(new Promise((resolve) => setTimeout(() => resolve('a'), 10))),
+      waitForAdapter(new Promise((resolve) => setTimeout(() => resolve('b'), 3))),
+    ]);
+    assert.deepEqual([a, b], ['a', 'b'], 'concurrent waits share one sleeper');
+    // Spinning through 80 ms would take ~80 ms of CPU; asleep between ticks, a few.
+    const cpuMs = await cpuMsBesideSpin(waitForAdapter(new Promise((resolve) => setTimeout(resolve, 80))));
+    assert.ok(cpuMs < 40, `${cpuMs.toFixed(1)} ms of CPU during an 80 ms wait`);
+  } finally {
+    useHostYield({ kind: 'none', sleeps: false });
+  }
+});

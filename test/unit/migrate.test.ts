@@ -39,14 +39,14 @@ test('v1 -> v2: a version-1 results file reads back in the current shape, what i
   assert.ok(single && !('stagePlacement' in single), 'a case without stages gets no placement');
 });
 
-test('v1 -> v5: the steps add fields and change nothing else', () => {
+test('v1 -> v8: the steps add fields and change nothing else', () => {
   const raw = v1();
   const results = readResultFile(V1_PATH) as unknown as Json;
   const { schemaVersion: _v, config, environment, cases, ...rest } = results;
   const { schemaVersion: _rv, config: rawConfig, environment: rawEnvironment, cases: rawCases, ...rawRest } = raw;
   assert.deepEqual(rest, rawRest);
   assert.deepEqual(config, { ...(rawConfig as object), visits: 1, budget: null, plan: null, peers: [], tuning: null });
-  assert.deepEqual(environment, { ...(rawEnvironment as object), hostThreadNice: null });
+  assert.deepEqual(environment, { ...(rawEnvironment as object), hostThreadNice: null, hostWait: 'spin' });
   const strip = (c: Record<string, unknown>): unknown =>
     JSON.parse(
       JSON.stringify(c, (key, value: unknown) =>
@@ -215,4 +215,19 @@ test("v5 -> v6: a peer's attention kernels read back as the operator's, roles re
   );
   assert.ok(!('attention' in ok.kernels));
   assert.ok(entries.some((p) => p.status === 'unsupported'));
+});
+
+test('v7 -> v8: a version-7 file says its host thread spun through its waits; a recorded host wait is kept', () => {
+  const current = readResultFile(V1_PATH) as unknown as Json & { environment: Record<string, unknown> };
+  const { hostWait: _dropped, ...v7Environment } = current.environment;
+  const v7 = { ...current, schemaVersion: 7, environment: v7Environment };
+  const read = readResultFile(temporary('v7.json', JSON.stringify(v7))) as unknown as Json & { environment: Record<string, unknown> };
+  assert.equal(read.schemaVersion, RESULTS_SCHEMA_VERSION);
+  assert.equal(read.environment['hostWait'], 'spin');
+  const asleep = readResultFile(
+    temporary('v7-sleep.json', JSON.stringify({ ...v7, environment: { ...v7Environment, hostWait: 'sleep' } })),
+  ) as unknown as Json & {
+    environment: Record<string, unknown>;
+  };
+  assert.equal(asleep.environment['hostWait'], 'sleep');
 });
